@@ -1,0 +1,13 @@
+// Each subcommand registers itself on the app; main() only dispatches and maps errors to exit codes.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace lmm::cli {
+
+/// A registered subcommand's action, run after parsing.
+using Action = std::function<int()>;
+
+void add_fit_command(CLI::App& app, Action& action);
+
+}  // namespace lmm::cli

@@ -1,0 +1,79 @@
+// A fitted model's results as plain values, and the one-call entry point.
+#pragma once
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "lmm/data.h"
+#include "lmm/model.h"
+
+namespace lmm {
+
+inline constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
+
+struct FixedEffect {
+  std::string term;
+  double estimate = NaN, std_error = NaN, t = NaN;
+  double df = NaN, p = NaN;  ///< denominator df and p-value where a df method was used
+};
+
+/// A variance (term2 empty) or a correlation (term2 set). The residual is group "Residual".
+struct VarianceComponent {
+  std::string group;  ///< as lme4's VarCorr: a repeated group gets ".1", ".2" ("Subject.1")
+  std::string term1, term2;
+  double variance = NaN, sd = NaN, cor = NaN;
+  bool is_correlation() const { return !term2.empty(); }
+};
+
+struct GroupCount {
+  std::string group;
+  std::size_t levels = 0;
+};
+
+struct FitResult {
+  std::string formula;
+  Method method = Method::REML;
+  std::size_t nobs = 0;
+  std::size_t n_dropped = 0;        ///< rows dropped for missing values
+  std::vector<GroupCount> ngroups;  ///< each distinct grouping factor once, in term order
+  std::vector<FixedEffect> fixed;
+  std::vector<double> vcov;         ///< p x p, column-major
+  std::vector<std::string> aliased;  ///< fixed-effect columns dropped as aliased
+  std::vector<VarianceComponent> random;
+  double sigma = NaN;
+  std::vector<double> theta;
+  double loglik = NaN, aic = NaN, bic = NaN;
+  double objective = NaN;  ///< REML criterion (REML) or deviance (ML)
+  int npar = 0;
+  double df_residual = NaN;  ///< n - p
+  bool singular = false;
+  std::vector<std::string> singular_reasons;  ///< which variance or correlation is at the boundary
+  OptimizerSummary optimizer;
+  std::array<double, 5> scaled_residuals{};  ///< min, 1st quartile, median, 3rd quartile, max
+  std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
+};
+
+/// Tolerance for the singular-fit check, as lme4's isSingular().
+inline constexpr double kSingularTolerance = 1e-4;
+
+/// Summarises a fitted model (the model must be at its optimum).
+FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer);
+
+/// Parses the formula, builds the model frame, and fits. The one call most programs need:
+///
+///     auto data = lmm::read_table("sleepstudy.csv");
+///     auto [model, result] = lmm::fit(data, "Reaction ~ Days + (Days | Subject)");
+///     std::cout << lmm::format_summary(result);
+struct Fitted {
+  LinearMixedModel model;
+  FitResult result;
+};
+Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& options = {});
+
+/// lme4's summary() layout as text.
+std::string format_summary(const FitResult& result);
+
+}  // namespace lmm

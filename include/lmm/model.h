@@ -1,0 +1,94 @@
+// The linear mixed model: the profiled deviance of Bates, Maechler, Bolker & Walker (2015,
+// J. Stat. Softw. 67(1)) evaluated from a blocked Cholesky factor of Λ'AΛ + I, where
+// A = [Z X y]'[Z X y] is built once in one pass over the data (the MixedModels.jl method).
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lmm/model_frame.h"
+
+namespace lmm {
+
+enum class Method { REML, ML };
+
+/// How to fit. Plain struct with defaults (as ceres' Solver::Options).
+struct FitOptions {
+  Method method = Method::REML;
+  double ftol_rel = 1e-12;   ///< BOBYQA stops when the objective changes by less than this, relatively
+  double xtol_abs = 1e-10;   ///< ... or θ moves by less than this
+  int max_evaluations = 100000;
+  double initial_step = 0.25;  ///< BOBYQA's initial trust-region radius (rhobeg)
+  std::vector<double> theta_start;  ///< empty: lme4's start (1 on the diagonal, 0 elsewhere)
+};
+
+/// How and why the optimizer stopped (as ceres' Solver::Summary).
+struct OptimizerSummary {
+  std::string algorithm;        ///< "NLOPT_LN_BOBYQA"
+  int evaluations = 0;          ///< objective evaluations
+  std::string stop_reason;      ///< "ftol_rel reached", "xtol reached", "maxeval reached", ...
+  bool converged = false;       ///< stopped by a tolerance, not by a limit or a failure
+  double objective = 0;         ///< the objective at the optimum
+  std::vector<double> theta;    ///< the optimum
+};
+
+/// A linear mixed model bound to its model frame. Evaluating the objective at θ costs the same
+/// whatever the number of rows: only the cross-product blocks are touched.
+class LinearMixedModel {
+ public:
+  explicit LinearMixedModel(ModelFrame frame, Method method = Method::REML);
+  ~LinearMixedModel();
+  LinearMixedModel(LinearMixedModel&&) noexcept;
+  LinearMixedModel& operator=(LinearMixedModel&&) noexcept;
+
+  const ModelFrame& frame() const;
+  Method method() const;
+  /// Switches between REML and ML; the factor is unchanged, the objective is re-evaluated.
+  void set_method(Method method);
+
+  // --- θ, lme4's relative covariance factor: per term, the column-wise lower triangle of λ ---
+  std::size_t ntheta() const;
+  std::vector<double> theta() const;
+  std::vector<double> theta_lower() const;  ///< 0 for diagonal elements, -inf elsewhere
+  std::vector<double> theta_start() const;  ///< 1 on the diagonal, 0 elsewhere
+  /// Sets θ, updates the blocked Cholesky factor L and returns the objective there.
+  double set_theta(const std::vector<double>& theta);
+  /// The objective at the current θ: the REML criterion or the deviance (-2 log-likelihood).
+  double objective() const;
+  /// Minimises the objective over θ with BOBYQA from `options.theta_start` (or lme4's start);
+  /// leaves the model at the optimum.
+  OptimizerSummary fit(const FitOptions& options = {});
+
+  // --- estimates at the current θ ---
+  std::vector<double> beta() const;   ///< fixed effects, p
+  double sigma() const;               ///< residual SD (REML: pwrss/(n-p); ML: pwrss/n)
+  double pwrss() const;               ///< penalised weighted residual sum of squares, r²
+  double logdet_re() const;           ///< log|L_θ|²
+  double logdet_x() const;            ///< log|R_X|²
+  std::vector<double> vcov() const;   ///< σ²(R_X R_X')⁻¹, p x p column-major
+  /// Conditional modes b = Λu of each random-effects term: per term, nlevels x q values,
+  /// level-major (b[level*q + j]).
+  std::vector<std::vector<double>> ranef() const;
+  /// Spherical random effects u, per term (level-major).
+  std::vector<std::vector<double>> ranef_spherical() const;
+  /// Conditional covariance of each level's random effects, σ²Λ(L L')⁻¹Λ' restricted to the
+  /// level's q x q block (lme4's condVar): per term, nlevels blocks of q*q values, column-major.
+  std::vector<std::vector<double>> ranef_condvar() const;
+  /// λ of each term (q x q lower triangular, column-major) at the current θ.
+  std::vector<std::vector<double>> lambda() const;
+  std::vector<double> fitted() const;     ///< Xβ + Zb per row
+  std::vector<double> residuals() const;  ///< y - fitted
+  double loglik() const;                  ///< -objective/2 (REML fits: the REML log-likelihood)
+  /// Number of parameters as lme4 counts them: p + length(θ) + 1.
+  int npar() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lmm

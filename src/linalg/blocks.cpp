@@ -1,0 +1,373 @@
+#include "linalg/blocks.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace lmm::detail {
+
+namespace {
+
+[[noreturn]] void no_kernel(const char* what, const Block& a, const Block& b) {
+  throw std::logic_error(std::string("lmm internal error: no kernel for ") + what + " with block types " +
+                         std::to_string(a.index()) + " and " + std::to_string(b.index()));
+}
+
+// M = M Λ for Λ = I ⊗ lambda (block columns of width q).
+void right_mult_lambda(Mat& M, const Mat& lambda) {
+  const Eigen::Index q = lambda.rows();
+  if (q == 1) {
+    M *= lambda(0, 0);
+    return;
+  }
+  const Eigen::Index nb = M.cols() / q;
+  Mat tmp(M.rows(), q);
+  for (Eigen::Index b = 0; b < nb; ++b) {
+    tmp.noalias() = M.middleCols(b * q, q) * lambda.triangularView<Eigen::Lower>();
+    M.middleCols(b * q, q) = tmp;
+  }
+}
+
+// M = Λ' M.
+void left_mult_lambda_t(Mat& M, const Mat& lambda) {
+  const Eigen::Index q = lambda.rows();
+  if (q == 1) {
+    M *= lambda(0, 0);
+    return;
+  }
+  const Eigen::Index nb = M.rows() / q;
+  Mat tmp(q, M.cols());
+  for (Eigen::Index b = 0; b < nb; ++b) {
+    tmp.noalias() = lambda.transpose().triangularView<Eigen::Upper>() * M.middleRows(b * q, q);
+    M.middleRows(b * q, q) = tmp;
+  }
+}
+
+// Subtracts a sparse or dense symmetric product into a block-diagonal target (only the diagonal
+// blocks; the symbolic analysis guarantees the rest is structurally zero).
+void subtract_into_blockdiag(BlockDiag& T, const SpMat& P) {
+  const int q = T.q;
+  for (Eigen::Index c = 0; c < P.outerSize(); ++c) {
+    for (SpMat::InnerIterator it(P, c); it; ++it) {
+      const Eigen::Index r = it.row();
+      if (r / q != c / q) continue;  // structurally zero after the full update
+      T.data(r % q, c) -= it.value();
+    }
+  }
+}
+
+void subtract_into_blockdiag(BlockDiag& T, const Mat& P) {
+  const int q = T.q;
+  for (Eigen::Index b = 0; b < T.nblocks; ++b) T.block(b) -= P.block(b * q, b * q, q, q);
+}
+
+}  // namespace
+
+Eigen::Index rows(const Block& b) {
+  if (auto* d = std::get_if<BlockDiag>(&b)) return d->size();
+  if (auto* s = std::get_if<SpMat>(&b)) return s->rows();
+  return std::get<Mat>(b).rows();
+}
+
+Eigen::Index cols(const Block& b) {
+  if (auto* d = std::get_if<BlockDiag>(&b)) return d->size();
+  if (auto* s = std::get_if<SpMat>(&b)) return s->cols();
+  return std::get<Mat>(b).cols();
+}
+
+Mat to_dense(const Block& b) {
+  if (auto* d = std::get_if<BlockDiag>(&b)) {
+    Mat M = Mat::Zero(d->size(), d->size());
+    for (Eigen::Index k = 0; k < d->nblocks; ++k) M.block(k * d->q, k * d->q, d->q, d->q) = d->block(k);
+    return M;
+  }
+  if (auto* s = std::get_if<SpMat>(&b)) return Mat(*s);
+  return std::get<Mat>(b);
+}
+
+SpMat kron_identity(const Mat& lambda, Eigen::Index nlevels) {
+  const Eigen::Index q = lambda.rows();
+  SpMat L(q * nlevels, q * nlevels);
+  std::vector<Eigen::Triplet<double>> t;
+  t.reserve(static_cast<std::size_t>(nlevels * q * (q + 1) / 2));
+  for (Eigen::Index b = 0; b < nlevels; ++b)
+    for (Eigen::Index j = 0; j < q; ++j)
+      for (Eigen::Index i = j; i < q; ++i) t.emplace_back(b * q + i, b * q + j, lambda(i, j));
+  L.setFromTriplets(t.begin(), t.end());
+  return L;
+}
+
+void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& lambda_j,
+           bool add_identity) {
+  // Block-diagonal source into block-diagonal target: λ' B λ per block.
+  if (auto* src = std::get_if<BlockDiag>(&source)) {
+    if (auto* t = std::get_if<BlockDiag>(&target)) {
+      t->q = src->q;
+      t->nblocks = src->nblocks;
+      t->data.resize(src->data.rows(), src->data.cols());
+      const int q = src->q;
+      if (q == 1) {
+        const double l2 = lambda_i(0, 0) * lambda_j(0, 0);
+        t->data = src->data * l2;
+        if (add_identity) t->data.array() += 1.0;
+        return;
+      }
+      for (Eigen::Index b = 0; b < src->nblocks; ++b) {
+        auto tb = t->block(b);
+        tb.noalias() = lambda_i.transpose().triangularView<Eigen::Upper>() *
+                       (src->block(b) * lambda_j.triangularView<Eigen::Lower>());
+        if (add_identity) tb.diagonal().array() += 1.0;
+      }
+      return;
+    }
+    if (auto* t = std::get_if<Mat>(&target)) {
+      *t = to_dense(source);
+      if (lambda_j.size()) right_mult_lambda(*t, lambda_j);
+      if (lambda_i.size()) left_mult_lambda_t(*t, lambda_i);
+      if (add_identity) t->diagonal().array() += 1.0;
+      return;
+    }
+    no_kernel("scale", target, source);
+  }
+  if (auto* src = std::get_if<SpMat>(&source)) {
+    if (auto* t = std::get_if<SpMat>(&target)) {
+      const bool scalar_i = lambda_i.size() == 0 || lambda_i.rows() == 1;
+      const bool scalar_j = lambda_j.size() == 0 || lambda_j.rows() == 1;
+      if (scalar_i && scalar_j) {
+        double s = (lambda_i.size() ? lambda_i(0, 0) : 1.0) * (lambda_j.size() ? lambda_j(0, 0) : 1.0);
+        *t = *src * s;
+      } else {
+        SpMat tmp = *src;
+        if (lambda_j.size()) tmp = tmp * kron_identity(lambda_j, src->cols() / lambda_j.rows());
+        if (lambda_i.size()) tmp = SpMat(kron_identity(lambda_i, src->rows() / lambda_i.rows()).transpose()) * tmp;
+        *t = std::move(tmp);
+      }
+      if (add_identity) {
+        SpMat I(t->rows(), t->cols());
+        I.setIdentity();
+        *t += I;
+      }
+      return;
+    }
+    if (auto* t = std::get_if<Mat>(&target)) {
+      *t = Mat(*src);
+      if (lambda_j.size()) right_mult_lambda(*t, lambda_j);
+      if (lambda_i.size()) left_mult_lambda_t(*t, lambda_i);
+      if (add_identity) t->diagonal().array() += 1.0;
+      return;
+    }
+    no_kernel("scale", target, source);
+  }
+  const Mat& src = std::get<Mat>(source);
+  if (auto* t = std::get_if<Mat>(&target)) {
+    *t = src;
+    if (lambda_j.size()) right_mult_lambda(*t, lambda_j);
+    if (lambda_i.size()) left_mult_lambda_t(*t, lambda_i);
+    if (add_identity) t->diagonal().array() += 1.0;
+    return;
+  }
+  no_kernel("scale", target, source);
+}
+
+void rank_downdate(Block& target, const Block& S) {
+  if (auto* t = std::get_if<Mat>(&target)) {
+    if (auto* d = std::get_if<Mat>(&S)) {
+      t->selfadjointView<Eigen::Lower>().rankUpdate(*d, -1.0);
+      return;
+    }
+    if (auto* s = std::get_if<SpMat>(&S)) {
+      SpMat P = *s * SpMat(s->transpose());
+      *t -= Mat(P);
+      return;
+    }
+    if (auto* bd = std::get_if<BlockDiag>(&S)) {
+      Mat D = to_dense(*bd);
+      t->selfadjointView<Eigen::Lower>().rankUpdate(D, -1.0);
+      return;
+    }
+  }
+  if (auto* t = std::get_if<BlockDiag>(&target)) {
+    if (auto* s = std::get_if<SpMat>(&S)) {
+      SpMat P = *s * SpMat(s->transpose());
+      subtract_into_blockdiag(*t, P);
+      return;
+    }
+    if (auto* d = std::get_if<Mat>(&S)) {
+      Mat P = *d * d->transpose();
+      subtract_into_blockdiag(*t, P);
+      return;
+    }
+  }
+  no_kernel("rank_downdate", target, S);
+}
+
+void downdate(Block& target, const Block& Lik, const Block& Ljk) {
+  if (auto* t = std::get_if<Mat>(&target)) {
+    const Mat* ai = std::get_if<Mat>(&Lik);
+    const Mat* aj = std::get_if<Mat>(&Ljk);
+    const SpMat* si = std::get_if<SpMat>(&Lik);
+    const SpMat* sj = std::get_if<SpMat>(&Ljk);
+    if (ai && aj) {
+      t->noalias() -= *ai * aj->transpose();
+      return;
+    }
+    if (ai && sj) {
+      t->noalias() -= *ai * SpMat(sj->transpose());
+      return;
+    }
+    if (si && aj) {
+      t->noalias() -= *si * aj->transpose();
+      return;
+    }
+    if (si && sj) {
+      *t -= Mat(*si * SpMat(sj->transpose()));
+      return;
+    }
+  }
+  if (auto* t = std::get_if<SpMat>(&target)) {
+    const SpMat* si = std::get_if<SpMat>(&Lik);
+    const SpMat* sj = std::get_if<SpMat>(&Ljk);
+    if (si && sj) {
+      *t = *t - SpMat(*si * SpMat(sj->transpose()));
+      return;
+    }
+  }
+  no_kernel("downdate", target, Lik);
+}
+
+bool cholesky(Block& diag) {
+  if (auto* d = std::get_if<BlockDiag>(&diag)) {
+    if (d->q == 1) {
+      for (Eigen::Index b = 0; b < d->nblocks; ++b) {
+        double v = d->data(0, b);
+        if (!(v > 0)) return false;
+        d->data(0, b) = std::sqrt(v);
+      }
+      return true;
+    }
+    for (Eigen::Index b = 0; b < d->nblocks; ++b) {
+      auto blk = d->block(b);
+      Eigen::LLT<Eigen::Ref<Mat>> llt(blk);
+      if (llt.info() != Eigen::Success) return false;
+      blk.triangularView<Eigen::StrictlyUpper>().setZero();
+    }
+    return true;
+  }
+  if (auto* m = std::get_if<Mat>(&diag)) {
+    Eigen::LLT<Eigen::Ref<Mat>> llt(*m);
+    if (llt.info() != Eigen::Success) return false;
+    m->triangularView<Eigen::StrictlyUpper>().setZero();
+    return true;
+  }
+  throw std::logic_error("lmm internal error: cholesky of a sparse diagonal block");
+}
+
+void rdiv_lower_transpose(Block& target, const Block& L) {
+  if (auto* d = std::get_if<BlockDiag>(&L)) {
+    const int q = d->q;
+    if (auto* t = std::get_if<Mat>(&target)) {
+      if (q == 1) {
+        t->array().rowwise() /= d->data.row(0).array();
+        return;
+      }
+      for (Eigen::Index b = 0; b < d->nblocks; ++b) {
+        auto cols = t->middleCols(b * q, q);
+        d->block(b).transpose().triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(cols);
+      }
+      return;
+    }
+    if (auto* s = std::get_if<SpMat>(&target)) {
+      if (q == 1) {
+        for (Eigen::Index c = 0; c < s->outerSize(); ++c)
+          for (SpMat::InnerIterator it(*s, c); it; ++it) it.valueRef() /= d->data(0, c);
+        return;
+      }
+      // Columns within a block mix: multiply by the sparse block-diagonal L^{-T}.
+      std::vector<Eigen::Triplet<double>> trip;
+      trip.reserve(static_cast<std::size_t>(d->nblocks * q * q));
+      Mat inv(q, q);
+      for (Eigen::Index b = 0; b < d->nblocks; ++b) {
+        inv.setIdentity();
+        d->block(b).triangularView<Eigen::Lower>().solveInPlace(inv);  // L^{-1}
+        for (Eigen::Index i = 0; i < q; ++i)
+          for (Eigen::Index j = 0; j < q; ++j)
+            if (inv(j, i) != 0) trip.emplace_back(b * q + i, b * q + j, inv(j, i));  // (L^{-1})'
+      }
+      SpMat LinvT(d->size(), d->size());
+      LinvT.setFromTriplets(trip.begin(), trip.end());
+      *s = *s * LinvT;
+      return;
+    }
+  }
+  if (auto* m = std::get_if<Mat>(&L)) {
+    if (auto* t = std::get_if<Mat>(&target)) {
+      m->triangularView<Eigen::Lower>().transpose().solveInPlace<Eigen::OnTheRight>(*t);
+      return;
+    }
+  }
+  no_kernel("rdiv_lower_transpose", target, L);
+}
+
+double logdet(const Block& L) {
+  double s = 0;
+  if (auto* d = std::get_if<BlockDiag>(&L)) {
+    for (Eigen::Index b = 0; b < d->nblocks; ++b)
+      for (int i = 0; i < d->q; ++i) s += std::log(d->data(i, b * d->q + i));
+    return 2 * s;
+  }
+  if (auto* m = std::get_if<Mat>(&L)) {
+    for (Eigen::Index i = 0; i < m->rows(); ++i) s += std::log((*m)(i, i));
+    return 2 * s;
+  }
+  throw std::logic_error("lmm internal error: logdet of a sparse block");
+}
+
+void solve_lower_transpose(const Block& L, Eigen::Ref<Eigen::VectorXd> x) {
+  if (auto* d = std::get_if<BlockDiag>(&L)) {
+    const int q = d->q;
+    for (Eigen::Index b = 0; b < d->nblocks; ++b) {
+      auto seg = x.segment(b * q, q);
+      d->block(b).transpose().triangularView<Eigen::Upper>().solveInPlace(seg);
+    }
+    return;
+  }
+  std::get<Mat>(L).transpose().triangularView<Eigen::Upper>().solveInPlace(x);
+}
+
+void solve_lower(const Block& L, Eigen::Ref<Eigen::VectorXd> x) {
+  if (auto* d = std::get_if<BlockDiag>(&L)) {
+    const int q = d->q;
+    for (Eigen::Index b = 0; b < d->nblocks; ++b) {
+      auto seg = x.segment(b * q, q);
+      d->block(b).triangularView<Eigen::Lower>().solveInPlace(seg);
+    }
+    return;
+  }
+  std::get<Mat>(L).triangularView<Eigen::Lower>().solveInPlace(x);
+}
+
+void sub_transpose_times(const Block& B, const Eigen::VectorXd& x, Eigen::Ref<Eigen::VectorXd> y) {
+  if (auto* s = std::get_if<SpMat>(&B)) {
+    y.noalias() -= s->transpose() * x;
+    return;
+  }
+  if (auto* m = std::get_if<Mat>(&B)) {
+    y.noalias() -= m->transpose() * x;
+    return;
+  }
+  y.noalias() -= to_dense(B).transpose() * x;
+}
+
+void sub_times(const Block& B, const Eigen::VectorXd& x, Eigen::Ref<Eigen::VectorXd> y) {
+  if (auto* s = std::get_if<SpMat>(&B)) {
+    y.noalias() -= *s * x;
+    return;
+  }
+  if (auto* m = std::get_if<Mat>(&B)) {
+    y.noalias() -= *m * x;
+    return;
+  }
+  y.noalias() -= to_dense(B) * x;
+}
+
+}  // namespace lmm::detail

@@ -1,0 +1,494 @@
+#include <nlopt.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <stdexcept>
+
+#include "lmm/error.h"
+#include "model/model_impl.h"
+
+namespace lmm {
+
+using detail::Block;
+using detail::BlockDiag;
+using detail::Mat;
+using detail::SpMat;
+
+namespace {
+
+// Pattern of a sparse matrix with every stored entry set to 1 (no cancellation in products).
+SpMat pattern(const SpMat& S) {
+  SpMat P = S;
+  for (Eigen::Index c = 0; c < P.outerSize(); ++c)
+    for (SpMat::InnerIterator it(P, c); it; ++it) it.valueRef() = 1.0;
+  return P;
+}
+
+bool is_block_diagonal(const SpMat& P, int q) {
+  for (Eigen::Index c = 0; c < P.outerSize(); ++c)
+    for (SpMat::InnerIterator it(P, c); it; ++it)
+      if (it.row() / q != c / q) return false;
+  return true;
+}
+
+// Closure of a pattern over block columns of width q: a row touching one column of a block
+// touches all q after multiplying by a block-diagonal factor's inverse.
+SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
+  if (q == 1) return P;
+  Mat ones = Mat::Ones(q, q);
+  return pattern(P * detail::kron_identity(ones, nblocks));
+}
+
+}  // namespace
+
+LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
+  K = static_cast<int>(frame.re.size());
+  if (K == 0) throw Error("the model has no random-effects term");
+  const auto nrow = static_cast<Eigen::Index>(frame.n());
+  const auto np = static_cast<Eigen::Index>(frame.p());
+  int off = 0;
+  for (const auto& t : frame.re) {
+    q.push_back(t.q());
+    nlev.push_back(static_cast<Eigen::Index>(t.nlevels()));
+    theta_offset.push_back(off);
+    off += t.q() * (t.q() + 1) / 2;
+  }
+  theta.assign(static_cast<std::size_t>(off), 0.0);
+  for (int j = 0; j < K; ++j)
+    for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
+      for (int r = c; r < q[j]; ++r, ++k) theta[k] = (r == c) ? 1.0 : 0.0;
+
+  A.assign(K + 1, {});
+  L.assign(K + 1, {});
+  for (int i = 0; i <= K; ++i) {
+    A[i].resize(i + 1);
+    L[i].resize(i + 1);
+  }
+
+  // --- one pass over the rows per block: A = [Z X y]'[Z X y] ---
+  for (int j = 0; j < K; ++j) {
+    const auto& t = frame.re[j];
+    const int qj = q[j];
+    BlockDiag d;
+    d.q = qj;
+    d.nblocks = nlev[j];
+    d.data = Mat::Zero(qj, qj * nlev[j]);
+    Mat xy = Mat::Zero(np + 1, qj * nlev[j]);
+    for (Eigen::Index i = 0; i < nrow; ++i) {
+      const Eigen::Index r = t.refs[i];
+      const double* z = &t.z[static_cast<std::size_t>(i) * qj];
+      for (int b = 0; b < qj; ++b) {
+        for (int a = 0; a < qj; ++a) d.data(a, r * qj + b) += z[a] * z[b];
+        for (Eigen::Index c = 0; c < np; ++c) xy(c, r * qj + b) += frame.X[c * nrow + i] * z[b];
+        xy(np, r * qj + b) += frame.y[i] * z[b];
+      }
+    }
+    A[j][j] = std::move(d);
+    A[K][j] = std::move(xy);
+    for (int k = 0; k < j; ++k) {
+      const auto& s = frame.re[k];
+      const int qk = q[k];
+      std::vector<Eigen::Triplet<double>> trip;
+      trip.reserve(static_cast<std::size_t>(nrow) * qj * qk);
+      for (Eigen::Index i = 0; i < nrow; ++i) {
+        const double* zj = &t.z[static_cast<std::size_t>(i) * qj];
+        const double* zk = &s.z[static_cast<std::size_t>(i) * qk];
+        for (int a = 0; a < qj; ++a)
+          for (int b = 0; b < qk; ++b)
+            trip.emplace_back(t.refs[i] * qj + a, s.refs[i] * qk + b, zj[a] * zk[b]);
+      }
+      SpMat S(qj * nlev[j], qk * nlev[k]);
+      S.setFromTriplets(trip.begin(), trip.end());
+      A[j][k] = std::move(S);
+    }
+  }
+  {
+    Eigen::Map<const Mat> X(frame.X.data(), nrow, np);
+    Eigen::Map<const Eigen::VectorXd> y(frame.y.data(), nrow);
+    Mat xx = Mat::Zero(np + 1, np + 1);
+    xx.topLeftCorner(np, np).selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
+    xx.topLeftCorner(np, np).triangularView<Eigen::StrictlyUpper>() =
+        xx.topLeftCorner(np, np).transpose();
+    xx.block(np, 0, 1, np) = (X.transpose() * y).transpose();
+    xx.block(0, np, np, 1) = xx.block(np, 0, 1, np).transpose();
+    xx(np, np) = y.squaredNorm();
+    A[K][K] = std::move(xx);
+  }
+
+  // --- symbolic analysis: which blocks of L stay block-diagonal or sparse ---
+  std::vector<std::vector<SpMat>> P(K);
+  std::vector<bool> dense_diag(K, false);
+  for (int i = 0; i < K; ++i) {
+    P[i].resize(i + 1);
+    for (int j = 0; j < i; ++j) P[i][j] = pattern(std::get<SpMat>(A[i][j]));
+  }
+  for (int j = 0; j < K; ++j) {
+    bool dense = false;
+    SpMat D(q[j] * nlev[j], q[j] * nlev[j]);
+    for (int k = 0; k < j; ++k) {
+      if (dense_diag[k]) {
+        dense = true;
+        break;
+      }
+      D = pattern(D + P[j][k] * SpMat(P[j][k].transpose()));
+    }
+    dense = dense || !is_block_diagonal(D, q[j]);
+    dense_diag[j] = dense;
+    for (int i = j + 1; i < K && !dense; ++i) {
+      for (int k = 0; k < j; ++k) P[i][j] = pattern(P[i][j] + P[i][k] * SpMat(P[j][k].transpose()));
+      P[i][j] = close_block_columns(P[i][j], q[j], nlev[j]);
+    }
+    if (dense) {
+      L[j][j] = Mat();
+    } else {
+      BlockDiag d;
+      d.q = q[j];
+      d.nblocks = nlev[j];
+      L[j][j] = std::move(d);
+    }
+    for (int i = j + 1; i < K; ++i) L[i][j] = dense ? Block(Mat()) : Block(SpMat());
+    L[K][j] = Mat();
+  }
+  // A later diagonal block below a dense one gets dense off-diagonal blocks too.
+  for (int j = 0; j < K; ++j)
+    if (dense_diag[j])
+      for (int i = j + 1; i < K; ++i) {
+        L[i][j] = Mat();
+        if (!std::holds_alternative<Mat>(L[i][i])) L[i][i] = Mat();
+        dense_diag[i] = true;
+      }
+  L[K][K] = Mat();
+
+  set_lambda(theta);
+  update_L();
+}
+
+void LinearMixedModel::Impl::set_lambda(const std::vector<double>& th) {
+  if (th.size() != theta.size())
+    throw std::invalid_argument("theta has " + std::to_string(th.size()) + " values, the model needs " +
+                                std::to_string(theta.size()));
+  theta = th;
+  lambda.resize(K);
+  for (int j = 0; j < K; ++j) {
+    lambda[j] = Mat::Zero(q[j], q[j]);
+    for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
+      for (int r = c; r < q[j]; ++r, ++k) lambda[j](r, c) = theta[k];
+  }
+}
+
+void LinearMixedModel::Impl::update_L() {
+  static const Mat identity;  // empty: Λ = I for the [X y] block
+  for (int j = 0; j < K; ++j) {
+    detail::scale(L[j][j], A[j][j], lambda[j], lambda[j], true);
+    for (int i = j + 1; i < K; ++i) detail::scale(L[i][j], A[i][j], lambda[i], lambda[j], false);
+    detail::scale(L[K][j], A[K][j], identity, lambda[j], false);
+  }
+  L[K][K] = std::get<Mat>(A[K][K]);
+  factor_ok = true;
+  for (int j = 0; j <= K; ++j) {
+    for (int k = 0; k < j; ++k) {
+      detail::rank_downdate(L[j][j], L[j][k]);
+      for (int i = j + 1; i <= K; ++i) detail::downdate(L[i][j], L[i][k], L[j][k]);
+    }
+    if (!detail::cholesky(L[j][j])) {
+      factor_ok = false;
+      break;
+    }
+    for (int i = j + 1; i <= K; ++i) detail::rdiv_lower_transpose(L[i][j], L[j][j]);
+  }
+  objective = compute_objective();
+}
+
+double LinearMixedModel::Impl::compute_objective() const {
+  if (!factor_ok) return std::numeric_limits<double>::infinity();
+  const double nn = static_cast<double>(n());
+  const double pp = static_cast<double>(p());
+  double ld = 0;
+  for (int j = 0; j < K; ++j) ld += detail::logdet(L[j][j]);
+  const double r2 = pwrss();
+  if (!(r2 > 0)) return std::numeric_limits<double>::infinity();
+  constexpr double two_pi = 2 * std::numbers::pi;
+  if (method == Method::ML) return ld + nn * (1 + std::log(two_pi * r2 / nn));
+  double ldx = 0;
+  const Mat& lkk = LKK();
+  for (Eigen::Index i = 0; i < static_cast<Eigen::Index>(p()); ++i) ldx += 2 * std::log(lkk(i, i));
+  return ld + ldx + (nn - pp) * (1 + std::log(two_pi * r2 / (nn - pp)));
+}
+
+double LinearMixedModel::Impl::pwrss() const {
+  const Mat& lkk = LKK();
+  const auto np = static_cast<Eigen::Index>(p());
+  return lkk(np, np) * lkk(np, np);
+}
+
+double LinearMixedModel::Impl::sigma() const {
+  const double denom = method == Method::ML ? static_cast<double>(n()) : static_cast<double>(n() - p());
+  return std::sqrt(pwrss() / denom);
+}
+
+Eigen::VectorXd LinearMixedModel::Impl::beta() const {
+  const auto np = static_cast<Eigen::Index>(p());
+  const Mat& lkk = LKK();
+  Eigen::VectorXd b = lkk.block(np, 0, 1, np).transpose();
+  lkk.topLeftCorner(np, np).transpose().triangularView<Eigen::Upper>().solveInPlace(b);
+  return b;
+}
+
+std::vector<Eigen::VectorXd> LinearMixedModel::Impl::u() const {
+  const auto np = static_cast<Eigen::Index>(p());
+  const Eigen::VectorXd b = beta();
+  std::vector<Eigen::VectorXd> out(K);
+  for (int j = K - 1; j >= 0; --j) {
+    const Mat& lkj = std::get<Mat>(L[K][j]);
+    Eigen::VectorXd v = lkj.row(np).transpose();
+    v.noalias() -= lkj.topRows(np).transpose() * b;
+    for (int i = j + 1; i < K; ++i) detail::sub_transpose_times(L[i][j], out[i], v);
+    detail::solve_lower_transpose(L[j][j], v);
+    out[j] = std::move(v);
+  }
+  return out;
+}
+
+Mat LinearMixedModel::Impl::vcov_unscaled() const {
+  const auto np = static_cast<Eigen::Index>(p());
+  Mat Rinv = Mat::Identity(np, np);
+  LKK().topLeftCorner(np, np).triangularView<Eigen::Lower>().solveInPlace(Rinv);
+  return Rinv.transpose() * Rinv;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+LinearMixedModel::LinearMixedModel(ModelFrame frame, Method method)
+    : impl_(std::make_unique<Impl>(std::move(frame), method)) {}
+LinearMixedModel::~LinearMixedModel() = default;
+LinearMixedModel::LinearMixedModel(LinearMixedModel&&) noexcept = default;
+LinearMixedModel& LinearMixedModel::operator=(LinearMixedModel&&) noexcept = default;
+
+const ModelFrame& LinearMixedModel::frame() const { return impl_->frame; }
+Method LinearMixedModel::method() const { return impl_->method; }
+void LinearMixedModel::set_method(Method method) {
+  impl_->method = method;
+  impl_->objective = impl_->compute_objective();
+}
+
+std::size_t LinearMixedModel::ntheta() const { return impl_->theta.size(); }
+std::vector<double> LinearMixedModel::theta() const { return impl_->theta; }
+
+std::vector<double> LinearMixedModel::theta_lower() const {
+  std::vector<double> lo(ntheta(), -std::numeric_limits<double>::infinity());
+  for (int j = 0; j < impl_->K; ++j)
+    for (int c = 0, k = impl_->theta_offset[j]; c < impl_->q[j]; ++c)
+      for (int r = c; r < impl_->q[j]; ++r, ++k)
+        if (r == c) lo[k] = 0.0;
+  return lo;
+}
+
+std::vector<double> LinearMixedModel::theta_start() const {
+  std::vector<double> lo = theta_lower();
+  for (double& v : lo) v = (v == 0.0) ? 1.0 : 0.0;
+  return lo;
+}
+
+double LinearMixedModel::set_theta(const std::vector<double>& theta) {
+  impl_->set_lambda(theta);
+  impl_->update_L();
+  return impl_->objective;
+}
+
+double LinearMixedModel::objective() const { return impl_->objective; }
+
+namespace {
+
+struct OptContext {
+  LinearMixedModel* model;
+  int evaluations = 0;
+  std::vector<double> x;
+};
+
+double nlopt_objective(unsigned n, const double* x, double* /*grad*/, void* data) {
+  auto* ctx = static_cast<OptContext*>(data);
+  ctx->x.assign(x, x + n);
+  ++ctx->evaluations;
+  double f = ctx->model->set_theta(ctx->x);
+  // BOBYQA's quadratic model cannot digest infinities: a failed factor is a very bad point.
+  return std::isfinite(f) ? f : 1e300;
+}
+
+std::string describe(nlopt_result r) {
+  switch (r) {
+    case NLOPT_SUCCESS: return "success";
+    case NLOPT_STOPVAL_REACHED: return "stopval reached";
+    case NLOPT_FTOL_REACHED: return "ftol_rel reached";
+    case NLOPT_XTOL_REACHED: return "xtol reached";
+    case NLOPT_MAXEVAL_REACHED: return "maximum number of evaluations reached";
+    case NLOPT_MAXTIME_REACHED: return "time limit reached";
+    case NLOPT_FAILURE: return "generic failure";
+    case NLOPT_INVALID_ARGS: return "invalid arguments";
+    case NLOPT_OUT_OF_MEMORY: return "out of memory";
+    case NLOPT_ROUNDOFF_LIMITED: return "roundoff limited";
+    case NLOPT_FORCED_STOP: return "forced stop";
+    default: return "unknown status " + std::to_string(static_cast<int>(r));
+  }
+}
+
+}  // namespace
+
+OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
+  impl_->method = options.method;
+  std::vector<double> x = options.theta_start.empty() ? theta_start() : options.theta_start;
+  if (x.size() != ntheta())
+    throw Error("theta_start has " + std::to_string(x.size()) + " values; the model has " +
+                std::to_string(ntheta()));
+  const std::vector<double> lower = theta_lower();
+  const auto n = static_cast<unsigned>(x.size());
+  OptContext ctx{this, 0, {}};
+  OptimizerSummary s;
+  s.algorithm = "NLOPT_LN_BOBYQA";
+  nlopt_opt opt = nlopt_create(NLOPT_LN_BOBYQA, n);
+  nlopt_set_lower_bounds(opt, lower.data());
+  nlopt_set_min_objective(opt, nlopt_objective, &ctx);
+  nlopt_set_ftol_rel(opt, options.ftol_rel);
+  nlopt_set_xtol_abs1(opt, options.xtol_abs);
+  nlopt_set_maxeval(opt, options.max_evaluations);
+  nlopt_set_initial_step1(opt, options.initial_step);
+  double minf = 0;
+  nlopt_result r = nlopt_optimize(opt, x.data(), &minf);
+  nlopt_destroy(opt);
+  s.evaluations = ctx.evaluations;
+  s.stop_reason = describe(r);
+  s.converged = r == NLOPT_SUCCESS || r == NLOPT_FTOL_REACHED || r == NLOPT_XTOL_REACHED ||
+                r == NLOPT_ROUNDOFF_LIMITED;
+  // Leave the model at the optimum (the last point evaluated need not be it).
+  if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && ctx.x.empty())
+    throw Error("the optimizer failed before evaluating the objective: " + s.stop_reason);
+  s.objective = set_theta(x);
+  s.theta = x;
+  return s;
+}
+
+std::vector<double> LinearMixedModel::beta() const {
+  Eigen::VectorXd b = impl_->beta();
+  return {b.data(), b.data() + b.size()};
+}
+double LinearMixedModel::sigma() const { return impl_->sigma(); }
+double LinearMixedModel::pwrss() const { return impl_->pwrss(); }
+
+double LinearMixedModel::logdet_re() const {
+  double ld = 0;
+  for (int j = 0; j < impl_->K; ++j) ld += detail::logdet(impl_->L[j][j]);
+  return ld;
+}
+
+double LinearMixedModel::logdet_x() const {
+  double ld = 0;
+  const Mat& lkk = impl_->LKK();
+  for (Eigen::Index i = 0; i < static_cast<Eigen::Index>(impl_->p()); ++i) ld += 2 * std::log(lkk(i, i));
+  return ld;
+}
+
+std::vector<double> LinearMixedModel::vcov() const {
+  Mat v = impl_->vcov_unscaled() * (sigma() * sigma());
+  return {v.data(), v.data() + v.size()};
+}
+
+std::vector<std::vector<double>> LinearMixedModel::ranef_spherical() const {
+  std::vector<std::vector<double>> out;
+  for (const auto& v : impl_->u()) out.emplace_back(v.data(), v.data() + v.size());
+  return out;
+}
+
+std::vector<std::vector<double>> LinearMixedModel::ranef() const {
+  auto us = impl_->u();
+  std::vector<std::vector<double>> out(impl_->K);
+  for (int j = 0; j < impl_->K; ++j) {
+    const int qj = impl_->q[j];
+    Eigen::Map<Mat> U(us[j].data(), qj, impl_->nlev[j]);  // column b = level b's u
+    Mat B = impl_->lambda[j].triangularView<Eigen::Lower>() * U;
+    out[j].assign(B.data(), B.data() + B.size());
+  }
+  return out;
+}
+
+std::vector<std::vector<double>> LinearMixedModel::ranef_condvar() const {
+  const Impl& m = *impl_;
+  const double s2 = m.sigma() * m.sigma();
+  std::vector<std::vector<double>> out(m.K);
+  for (int j = 0; j < m.K; ++j) {
+    const int qj = m.q[j];
+    out[j].resize(static_cast<std::size_t>(m.nlev[j]) * qj * qj);
+    // cols[c][i]: block i of the column of L⁻¹ for (level b, effect c), by forward substitution.
+    std::vector<std::vector<Eigen::VectorXd>> cols(qj, std::vector<Eigen::VectorXd>(m.K));
+    const auto* bd = std::get_if<BlockDiag>(&m.L[j][j]);
+    const bool local = bd && j == m.K - 1;  // the column of L⁻¹ stays inside the level's block
+    for (Eigen::Index b = 0; b < m.nlev[j]; ++b) {
+      if (local) {
+        Mat Linv = Mat::Identity(qj, qj);
+        bd->block(b).triangularView<Eigen::Lower>().solveInPlace(Linv);
+        const Mat& lam = m.lambda[j];
+        Mat V = s2 * lam * (Linv.transpose() * Linv) * lam.transpose();
+        std::copy(V.data(), V.data() + V.size(), out[j].begin() + b * qj * qj);
+        continue;
+      }
+      for (int c = 0; c < qj; ++c) {
+        auto& x = cols[c];
+        for (int i = j; i < m.K; ++i) x[i] = Eigen::VectorXd::Zero(m.q[i] * m.nlev[i]);
+        x[j](b * qj + c) = 1.0;
+        for (int i = j; i < m.K; ++i) {
+          for (int k = j; k < i; ++k) detail::sub_times(m.L[i][k], x[k], x[i]);
+          detail::solve_lower(m.L[i][i], x[i]);
+        }
+      }
+      Mat G(qj, qj);  // block (b, b) of (L L')⁻¹ = L⁻ᵀ L⁻¹
+      for (int a = 0; a < qj; ++a)
+        for (int d = 0; d <= a; ++d) {
+          double s = 0;
+          for (int i = j; i < m.K; ++i) s += cols[a][i].dot(cols[d][i]);
+          G(a, d) = G(d, a) = s;
+        }
+      const Mat& lam = m.lambda[j];
+      Mat V = s2 * lam * G * lam.transpose();
+      std::copy(V.data(), V.data() + V.size(), out[j].begin() + b * qj * qj);
+    }
+  }
+  return out;
+}
+
+std::vector<std::vector<double>> LinearMixedModel::lambda() const {
+  std::vector<std::vector<double>> out;
+  for (const auto& l : impl_->lambda) out.emplace_back(l.data(), l.data() + l.size());
+  return out;
+}
+
+std::vector<double> LinearMixedModel::fitted() const {
+  const auto& f = impl_->frame;
+  const std::size_t nrow = f.n(), np = f.p();
+  const auto b = beta();
+  std::vector<double> out(nrow, 0.0);
+  for (std::size_t c = 0; c < np; ++c)
+    for (std::size_t i = 0; i < nrow; ++i) out[i] += f.X[c * nrow + i] * b[c];
+  const auto re = ranef();
+  for (int j = 0; j < impl_->K; ++j) {
+    const auto& t = f.re[j];
+    const int qj = t.q();
+    for (std::size_t i = 0; i < nrow; ++i) {
+      const double* z = &t.z[i * qj];
+      const double* bj = &re[j][static_cast<std::size_t>(t.refs[i]) * qj];
+      for (int a = 0; a < qj; ++a) out[i] += z[a] * bj[a];
+    }
+  }
+  return out;
+}
+
+std::vector<double> LinearMixedModel::residuals() const {
+  auto fv = fitted();
+  for (std::size_t i = 0; i < fv.size(); ++i) fv[i] = impl_->frame.y[i] - fv[i];
+  return fv;
+}
+
+double LinearMixedModel::loglik() const { return -impl_->objective / 2; }
+
+int LinearMixedModel::npar() const { return static_cast<int>(impl_->p() + ntheta() + 1); }
+
+}  // namespace lmm

@@ -1,0 +1,45 @@
+// The state behind LinearMixedModel, shared with the inference code (src/inference) that needs the
+// factor's blocks. Not a public header.
+#pragma once
+#include <vector>
+
+#include "linalg/blocks.h"
+#include "lmm/model.h"
+
+namespace lmm {
+
+struct LinearMixedModel::Impl {
+  ModelFrame frame;
+  Method method = Method::REML;
+
+  int K = 0;                       // number of random-effects terms; block K is [X y]
+  std::vector<int> q;              // per term
+  std::vector<Eigen::Index> nlev;  // per term
+  std::vector<int> theta_offset;   // per term: where its λ starts in θ
+
+  // Lower triangles: A[i][j] and L[i][j] for 0 <= j <= i <= K.
+  std::vector<std::vector<detail::Block>> A, L;
+
+  std::vector<double> theta;
+  std::vector<detail::Mat> lambda;  // per term, q x q lower triangular
+  double objective = 0;
+  bool factor_ok = false;
+
+  // Built from the frame: one pass over the rows into A; decides the types of L's blocks.
+  Impl(ModelFrame f, Method m);
+
+  void set_lambda(const std::vector<double>& th);
+  void update_L();
+  double compute_objective() const;
+
+  std::size_t n() const { return frame.n(); }
+  std::size_t p() const { return frame.p(); }
+  const detail::Mat& LKK() const { return std::get<detail::Mat>(L[K][K]); }
+  double pwrss() const;
+  double sigma() const;
+  Eigen::VectorXd beta() const;
+  std::vector<Eigen::VectorXd> u() const;  // spherical random effects per term
+  detail::Mat vcov_unscaled() const;       // (R_X R_X')⁻¹
+};
+
+}  // namespace lmm

@@ -1,0 +1,148 @@
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <map>
+
+#include "lmm/error.h"
+#include "lmm/fit.h"
+#include "model/model_impl.h"
+
+namespace lmm {
+
+namespace {
+
+// R's quantile type 7.
+double quantile7(const std::vector<double>& sorted, double prob) {
+  if (sorted.empty()) return NaN;
+  const double h = (static_cast<double>(sorted.size()) - 1) * prob;
+  const auto lo = static_cast<std::size_t>(std::floor(h));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+}  // namespace
+
+FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer) {
+  const auto& m = model.impl();
+  const auto& f = model.frame();
+  FitResult r;
+  r.formula = f.formula.text;
+  r.method = model.method();
+  r.nobs = f.n();
+  r.n_dropped = f.n_dropped;
+  r.aliased = f.aliased;
+  r.optimizer = optimizer;
+  r.theta = model.theta();
+  r.sigma = model.sigma();
+  r.objective = model.objective();
+  r.loglik = model.loglik();
+  r.npar = model.npar();
+  r.aic = -2 * r.loglik + 2 * r.npar;
+  r.bic = -2 * r.loglik + std::log(static_cast<double>(r.nobs)) * r.npar;
+  r.df_residual = static_cast<double>(f.n()) - static_cast<double>(f.p());
+
+  const auto beta = model.beta();
+  r.vcov = model.vcov();
+  const std::size_t p = f.p();
+  for (std::size_t i = 0; i < p; ++i) {
+    FixedEffect fe;
+    fe.term = f.fixed_names[i];
+    fe.estimate = beta[i];
+    fe.std_error = std::sqrt(r.vcov[i * p + i]);
+    fe.t = fe.estimate / fe.std_error;
+    r.fixed.push_back(fe);
+  }
+
+  // Variance components: Σ = σ² λλ' per term; lme4 suffixes repeated group names.
+  std::map<std::string, int> seen;
+  const double s2 = r.sigma * r.sigma;
+  for (int j = 0; j < m.K; ++j) {
+    const auto& t = f.re[j];
+    int& count = seen[t.group];
+    const std::string gname = count == 0 ? t.group : t.group + "." + std::to_string(count);
+    ++count;
+    bool already = false;
+    for (const auto& g : r.ngroups) already = already || g.group == t.group;
+    if (!already) r.ngroups.push_back({t.group, t.nlevels()});
+    const detail::Mat S = s2 * m.lambda[j] * m.lambda[j].transpose();
+    const int q = t.q();
+    for (int a = 0; a < q; ++a) {
+      VarianceComponent vc;
+      vc.group = gname;
+      vc.term1 = t.names[a];
+      vc.variance = S(a, a);
+      vc.sd = std::sqrt(S(a, a));
+      r.random.push_back(vc);
+    }
+    for (int a = 0; a < q; ++a)
+      for (int b = a + 1; b < q; ++b) {
+        VarianceComponent vc;
+        vc.group = gname;
+        vc.term1 = t.names[a];
+        vc.term2 = t.names[b];
+        const double d = std::sqrt(S(a, a) * S(b, b));
+        vc.cor = d > 0 ? S(a, b) / d : NaN;
+        r.random.push_back(vc);
+      }
+    // Singular fit (lme4's isSingular: a diagonal element of λ below the tolerance), with the
+    // component responsible named.
+    for (int a = 0; a < q; ++a) {
+      if (m.lambda[j](a, a) >= kSingularTolerance) continue;
+      r.singular = true;
+      const double sd_rel = std::sqrt(S(a, a)) / r.sigma;
+      if (sd_rel < kSingularTolerance) {
+        r.singular_reasons.push_back(fmt::format("the variance of '{}' for {} is estimated as 0", t.names[a],
+                                                 gname));
+      } else {
+        std::string partner;
+        for (int b = 0; b < a; ++b) {
+          const double c = S(a, b) / std::sqrt(S(a, a) * S(b, b));
+          if (std::abs(c) > 1 - 1e-3) partner = fmt::format("the correlation of '{}' and '{}' for {} is estimated as {:+.0f}",
+                                                             t.names[b], t.names[a], gname, c);
+        }
+        r.singular_reasons.push_back(partner.empty()
+                                         ? fmt::format("the covariance matrix of the random effects for {} is singular "
+                                                       "('{}' is a linear combination of the terms before it)",
+                                                       gname, t.names[a])
+                                         : partner);
+      }
+    }
+  }
+  {
+    VarianceComponent res;
+    res.group = "Residual";
+    res.variance = s2;
+    res.sd = r.sigma;
+    r.random.push_back(res);
+  }
+
+  auto resid = model.residuals();
+  for (double& v : resid) v /= r.sigma;
+  std::sort(resid.begin(), resid.end());
+  r.scaled_residuals = {quantile7(resid, 0), quantile7(resid, 0.25), quantile7(resid, 0.5),
+                        quantile7(resid, 0.75), quantile7(resid, 1)};
+
+  if (f.n_dropped > 0)
+    r.messages.push_back(fmt::format("{} observation{} deleted due to missingness", f.n_dropped,
+                                     f.n_dropped == 1 ? "" : "s"));
+  if (!f.aliased.empty()) {
+    std::string names;
+    for (const auto& a : f.aliased) names += (names.empty() ? "" : ", ") + a;
+    r.messages.push_back(fmt::format("fixed-effect model matrix is rank deficient so dropping {} column{}: {}",
+                                     f.aliased.size(), f.aliased.size() == 1 ? "" : "s", names));
+  }
+  if (!optimizer.converged)
+    r.messages.push_back("the optimizer did not converge: " + optimizer.stop_reason);
+  return r;
+}
+
+Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& options) {
+  Formula fm = parse_formula(formula);
+  ModelFrame frame = build_model_frame(data, fm);
+  LinearMixedModel model(std::move(frame), options.method);
+  OptimizerSummary opt = model.fit(options);
+  FitResult result = summarize(model, opt);
+  return {std::move(model), std::move(result)};
+}
+
+}  // namespace lmm

@@ -1,0 +1,148 @@
+// lme4's summary() layout as plain text.
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <string>
+#include <vector>
+
+#include "lmm/fit.h"
+
+namespace lmm {
+
+namespace {
+
+using Row = std::vector<std::string>;
+
+// Columns padded to their widest cell; the first `left` columns left-aligned.
+std::string table(const std::vector<Row>& rows, std::size_t left, const std::string& indent = "") {
+  std::vector<std::size_t> w;
+  for (const auto& r : rows)
+    for (std::size_t c = 0; c < r.size(); ++c) {
+      if (w.size() <= c) w.push_back(0);
+      w[c] = std::max(w[c], r[c].size());
+    }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line = indent;
+    for (std::size_t c = 0; c < r.size(); ++c) {
+      if (c) line += ' ';
+      line += c < left ? fmt::format("{:<{}}", r[c], w[c]) : fmt::format("{:>{}}", r[c], w[c]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + '\n';
+  }
+  return out;
+}
+
+// About `digits` significant digits, as R prints a column of numbers.
+std::string num(double v, int digits = 4) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "NA" : (v > 0 ? "Inf" : "-Inf");
+  if (v == 0) return "0";
+  const int mag = static_cast<int>(std::floor(std::log10(std::abs(v))));
+  if (mag >= 15 || mag < -5) return fmt::format("{:.{}e}", v, digits - 1);
+  const int decimals = std::max(0, digits - 1 - mag);
+  return fmt::format("{:.{}f}", v, decimals);
+}
+
+std::string abbreviate(const std::string& s) {
+  if (s == "(Intercept)") return "(Intr)";
+  return s.size() <= 6 ? s : s.substr(0, 6);
+}
+
+}  // namespace
+
+std::string format_summary(const FitResult& r) {
+  std::string out;
+  const bool reml = r.method == Method::REML;
+  out += fmt::format("Linear mixed model fit by {}\n", reml ? "REML" : "maximum likelihood");
+  out += fmt::format("Formula: {}\n\n", r.formula);
+  if (reml) {
+    out += fmt::format("REML criterion at convergence: {:.1f}\n\n", r.objective);
+  } else {
+    out += table({{"AIC", "BIC", "logLik", "deviance", "df.resid"},
+                  {fmt::format("{:.1f}", r.aic), fmt::format("{:.1f}", r.bic), fmt::format("{:.1f}", r.loglik),
+                   fmt::format("{:.1f}", r.objective), fmt::format("{}", static_cast<long long>(r.nobs) - r.npar)}},
+                 0, " ");
+    out += '\n';
+  }
+  out += "Scaled residuals:\n";
+  {
+    Row vals;
+    for (double v : r.scaled_residuals) vals.push_back(fmt::format("{:.4f}", v));
+    out += table({{"Min", "1Q", "Median", "3Q", "Max"}, vals}, 0);
+  }
+  out += "\nRandom effects:\n";
+  {
+    std::vector<Row> rows{{"Groups", "Name", "Variance", "Std.Dev.", "Corr"}};
+    // One row per variance; correlations of a group go beside the second and later terms.
+    std::string last_group;
+    std::vector<std::string> names;
+    for (const auto& vc : r.random) {
+      if (vc.is_correlation()) continue;
+      const bool first = vc.group != last_group;
+      if (first) names.clear();
+      Row row{first ? vc.group : "", vc.term1, num(vc.variance), num(vc.sd), ""};
+      std::string corr;
+      for (const auto& c : r.random)
+        if (c.is_correlation() && c.group == vc.group && c.term2 == vc.term1)
+          corr += (corr.empty() ? "" : " ") + fmt::format("{:5.2f}", c.cor);
+      row[4] = corr;
+      rows.push_back(row);
+      names.push_back(vc.term1);
+      last_group = vc.group;
+    }
+    out += table(rows, 2, " ");
+  }
+  out += fmt::format("Number of obs: {}, groups:  ", r.nobs);
+  for (std::size_t i = 0; i < r.ngroups.size(); ++i)
+    out += fmt::format("{}{}, {}", i ? "; " : "", r.ngroups[i].group, r.ngroups[i].levels);
+  out += "\n\nFixed effects:\n";
+  {
+    const bool have_df = std::any_of(r.fixed.begin(), r.fixed.end(), [](const FixedEffect& f) { return !std::isnan(f.df); });
+    Row head{"", "Estimate", "Std. Error"};
+    if (have_df) head.push_back("df");
+    head.push_back("t value");
+    if (have_df) head.push_back("Pr(>|t|)");
+    std::vector<Row> rows{head};
+    for (const auto& f : r.fixed) {
+      Row row{f.term, num(f.estimate, 5), num(f.std_error, 4)};
+      if (have_df) row.push_back(num(f.df, 4));
+      row.push_back(fmt::format("{:.3f}", f.t));
+      if (have_df) row.push_back(f.p < 2e-16 ? "<2e-16" : fmt::format("{:.3g}", f.p));
+      rows.push_back(row);
+    }
+    out += table(rows, 1);
+  }
+  const std::size_t p = r.fixed.size();
+  if (p > 1) {
+    out += "\nCorrelation of Fixed Effects:\n";
+    std::vector<Row> rows;
+    Row head{""};
+    for (std::size_t j = 0; j + 1 < p; ++j) head.push_back(abbreviate(r.fixed[j].term));
+    rows.push_back(head);
+    for (std::size_t i = 1; i < p; ++i) {
+      Row row{abbreviate(r.fixed[i].term)};
+      for (std::size_t j = 0; j + 1 < p; ++j) {
+        if (j < i) {
+          const double c = r.vcov[j * p + i] / std::sqrt(r.vcov[i * p + i] * r.vcov[j * p + j]);
+          row.push_back(fmt::format("{:.3f}", c));
+        } else {
+          row.push_back("");
+        }
+      }
+      rows.push_back(row);
+    }
+    out += table(rows, 1);
+  }
+  for (const auto& m : r.messages) out += "\n" + m;
+  if (!r.messages.empty()) out += '\n';
+  if (r.singular) {
+    out += "\nboundary (singular) fit:\n";
+    for (const auto& s : r.singular_reasons) out += "  " + s + "\n";
+    out += "  The model is more complex than the data support. Consider removing that term, or\n"
+           "  using (x || g) for uncorrelated random effects; see `lmm fit --help`.\n";
+  }
+  return out;
+}
+
+}  // namespace lmm

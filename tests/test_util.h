@@ -1,0 +1,88 @@
+// Helpers shared by the tests: synthetic model frames built without the reader or the parser.
+#pragma once
+#include <random>
+#include <string>
+
+#include "lmm/model_frame.h"
+
+namespace lmm::testing {
+
+/// y = 1 + 0.5 x + subject intercept and slope + item intercept + noise, every subject meeting
+/// every item once. Terms ordered as lme4 orders them (more levels first). With nitems == 1 the
+/// item term is left out.
+inline ModelFrame synthetic_crossed(int nsubj, int nitems, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> N(0, 1);
+  ModelFrame f;
+  ReTermData subj, item;
+  subj.group = "subject";
+  subj.names = {"(Intercept)", "x"};
+  item.group = "item";
+  item.names = {"(Intercept)"};
+  for (int s = 0; s < nsubj; ++s) subj.levels.push_back("s" + std::to_string(s));
+  for (int i = 0; i < nitems; ++i) item.levels.push_back("i" + std::to_string(i));
+  std::vector<double> us(nsubj), vs(nsubj), ui(nitems);
+  for (auto& v : us) v = 2 * N(gen);
+  for (auto& v : vs) v = 0.7 * N(gen);
+  for (auto& v : ui) v = 1.5 * N(gen);
+  std::vector<double> x;
+  const int reps = nitems == 1 ? 6 : 1;
+  for (int s = 0; s < nsubj; ++s)
+    for (int i = 0; i < nitems; ++i)
+      for (int r = 0; r < reps; ++r) {
+        const double xv = N(gen);
+        x.push_back(xv);
+        f.y.push_back(1 + 0.5 * xv + us[s] + vs[s] * xv + ui[i] + N(gen));
+        subj.refs.push_back(s);
+        subj.z.insert(subj.z.end(), {1.0, xv});
+        item.refs.push_back(i);
+        item.z.push_back(1.0);
+      }
+  const std::size_t n = f.y.size();
+  f.fixed_names = {"(Intercept)", "x"};
+  f.X.assign(n, 1.0);
+  f.X.insert(f.X.end(), x.begin(), x.end());
+  for (std::size_t i = 0; i < n; ++i) f.rows.push_back(i);
+  f.response = "y";
+  f.re.push_back(std::move(subj));
+  if (nitems > 1) f.re.push_back(std::move(item));
+  return f;
+}
+
+/// (1 | batch/cask): `reps` observations per cask, `casks` casks per batch.
+inline ModelFrame synthetic_nested(int batches, int casks, int reps, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> N(0, 1);
+  ModelFrame f;
+  ReTermData cask, batch;
+  cask.group = "cask:batch";
+  cask.names = {"(Intercept)"};
+  batch.group = "batch";
+  batch.names = {"(Intercept)"};
+  for (int b = 0; b < batches; ++b) {
+    batch.levels.push_back("b" + std::to_string(b));
+    for (int c = 0; c < casks; ++c) cask.levels.push_back("c" + std::to_string(c) + ":b" + std::to_string(b));
+  }
+  for (int b = 0; b < batches; ++b) {
+    const double ub = 1.5 * N(gen);
+    for (int c = 0; c < casks; ++c) {
+      const double uc = 3 * N(gen);
+      for (int r = 0; r < reps; ++r) {
+        f.y.push_back(60 + ub + uc + N(gen));
+        cask.refs.push_back(b * casks + c);
+        cask.z.push_back(1.0);
+        batch.refs.push_back(b);
+        batch.z.push_back(1.0);
+      }
+    }
+  }
+  f.fixed_names = {"(Intercept)"};
+  f.X.assign(f.y.size(), 1.0);
+  for (std::size_t i = 0; i < f.y.size(); ++i) f.rows.push_back(i);
+  f.response = "y";
+  f.re.push_back(std::move(cask));
+  f.re.push_back(std::move(batch));
+  return f;
+}
+
+}  // namespace lmm::testing
