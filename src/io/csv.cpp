@@ -1,0 +1,512 @@
+// CSV/TSV reader: the whole file is read into memory once and tokenized in one pass; fields are
+// string_views into that buffer (a scratch copy only for quoted fields containing "" or stray text
+// after the closing quote). Each column is built as it is read: numeric until a value fails to
+// parse as a number, then categorical. Rows read before such a switch are filled in afterwards by
+// one more pass over just those rows, shared by all columns that switched.
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "lmm/data.h"
+#include "lmm/error.h"
+
+namespace lmm {
+namespace {
+
+constexpr std::int32_t kPending = -2;  // a code not filled in yet (rows before the switch)
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+/// `t` is trimmed.
+bool is_missing_token(std::string_view t) { return t.empty() || t == "NA" || t == "." || t == "NaN"; }
+
+/// A name or value for a one-line message: control bytes escaped, long text cut.
+std::string printable(std::string_view s) {
+  constexpr std::size_t kMax = 60;
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
+}
+
+/// The value of a decimal number that std::from_chars found out of range: ±infinity when its
+/// magnitude is too large, ±0 when too small. [b, e) is the whole number, an optional '-' first.
+double out_of_range_value(const char* b, const char* e) {
+  bool negative = b < e && *b == '-';
+  if (negative) ++b;
+  // Decimal exponent of the first significant digit of the mantissa.
+  long long lead = 0;  // digits before the point, after leading zeros
+  long long zeros_after_point = 0;
+  bool seen_nonzero = false, after_point = false;
+  for (; b < e && *b != 'e' && *b != 'E'; ++b) {
+    if (*b == '.') {
+      after_point = true;
+    } else if (!after_point) {
+      if (seen_nonzero || *b != '0') seen_nonzero = true, ++lead;
+    } else if (!seen_nonzero) {
+      if (*b == '0')
+        ++zeros_after_point;
+      else
+        seen_nonzero = true;
+    }
+  }
+  long long magnitude = lead > 0 ? lead - 1 : -(zeros_after_point + 1);
+  long long exponent = 0;
+  if (b < e) {  // at 'e'
+    ++b;
+    bool eneg = false;
+    if (b < e && (*b == '-' || *b == '+')) eneg = *b++ == '-';
+    for (; b < e; ++b) exponent = std::min<long long>(exponent * 10 + (*b - '0'), 1'000'000'000LL);
+    if (eneg) exponent = -exponent;
+  }
+  double v = magnitude + exponent > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+  return negative ? -v : v;
+}
+
+/// `t` is trimmed and not empty. Accepts what std::from_chars accepts (general format; this
+/// includes inf, infinity and nan in any case), with an optional leading '+'.
+bool parse_number(std::string_view t, double& out) {
+  const char* b = t.data();
+  const char* e = b + t.size();
+  if (*b == '+') {
+    ++b;
+    if (b == e || *b == '-') return false;
+  }
+  auto [p, ec] = std::from_chars(b, e, out, std::chars_format::general);
+  if (p != e) return false;
+  if (ec == std::errc()) return true;
+  if (ec == std::errc::result_out_of_range) {
+    out = out_of_range_value(b, e);
+    return true;
+  }
+  return false;
+}
+
+/// Distinct strings numbered in order of first appearance: an open-addressing hash table of codes
+/// (linear probing, at most half full) over a vector of the strings, so a lookup touches one or
+/// two cache lines rather than a chain of nodes.
+class Interner {
+ public:
+  std::int32_t intern(std::string_view v) {
+    if (last_ >= 0 && levels_[static_cast<std::size_t>(last_)] == v) return last_;  // runs are common
+    if (2 * (levels_.size() + 1) > slots_.size()) grow();
+    const std::uint64_t h = std::hash<std::string_view>{}(v);
+    const auto tag = static_cast<std::uint32_t>(h >> 32);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.code < 0) {
+        if (levels_.size() >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+          throw Error("too many distinct values in one column");
+        slot = {tag, static_cast<std::int32_t>(levels_.size())};
+        levels_.emplace_back(v);
+        hashes_.push_back(h);
+        return last_ = slot.code;
+      }
+      if (slot.tag == tag && levels_[static_cast<std::size_t>(slot.code)] == v) return last_ = slot.code;
+    }
+  }
+
+  /// The strings sorted by bytes, and for each code its index among them.
+  std::pair<std::vector<std::string>, std::vector<std::int32_t>> sorted() {
+    // Sort keys carry the first 8 bytes big-endian (zero-padded): comparing them agrees with
+    // comparing the strings whenever they differ, so most comparisons never touch the strings.
+    struct Key {
+      std::uint64_t prefix;
+      std::int32_t code;
+    };
+    std::vector<Key> keys(levels_.size());
+    for (std::size_t c = 0; c < levels_.size(); ++c) {
+      std::uint64_t prefix = 0;
+      const std::string& s = levels_[c];
+      for (std::size_t i = 0; i < 8; ++i)
+        prefix = (prefix << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
+      keys[c] = {prefix, static_cast<std::int32_t>(c)};
+    }
+    std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      return levels_[static_cast<std::size_t>(a.code)] < levels_[static_cast<std::size_t>(b.code)];
+    });
+    std::vector<std::string> levels(keys.size());
+    std::vector<std::int32_t> remap(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      remap[static_cast<std::size_t>(keys[i].code)] = static_cast<std::int32_t>(i);
+      levels[i] = std::move(levels_[static_cast<std::size_t>(keys[i].code)]);
+    }
+    *this = Interner();
+    return {std::move(levels), std::move(remap)};
+  }
+
+ private:
+  struct Slot {
+    std::uint32_t tag = 0;
+    std::int32_t code = -1;
+  };
+  void grow() {
+    std::vector<Slot> slots(std::max<std::size_t>(16, slots_.size() * 2));
+    const std::size_t mask = slots.size() - 1;
+    for (std::size_t c = 0; c < levels_.size(); ++c) {
+      std::size_t i = static_cast<std::size_t>(hashes_[c]) & mask;
+      while (slots[i].code >= 0) i = (i + 1) & mask;
+      slots[i] = {static_cast<std::uint32_t>(hashes_[c] >> 32), static_cast<std::int32_t>(c)};
+    }
+    slots_ = std::move(slots);
+  }
+
+  std::vector<Slot> slots_;
+  std::vector<std::string> levels_;
+  std::vector<std::uint64_t> hashes_;
+  std::int32_t last_ = -1;
+};
+
+/// Builds one column while the rows are read.
+class ColumnBuilder {
+ public:
+  void add(std::string_view raw) {
+    std::string_view t = trim(raw);
+    if (!categorical_) {
+      double v;
+      if (is_missing_token(t)) {
+        numbers_.push_back(std::numeric_limits<double>::quiet_NaN());
+        return;
+      }
+      if (parse_number(t, v)) {
+        numbers_.push_back(v);
+        return;
+      }
+      categorical_ = true;
+      prefix_ = numbers_.size();
+      std::vector<double>().swap(numbers_);
+      codes_.assign(prefix_, kPending);
+    }
+    codes_.push_back(is_missing_token(t) ? -1 : levels_.intern(raw));
+  }
+
+  bool categorical() const { return categorical_; }
+  /// Rows read while the column still looked numeric; their codes are filled in by `fill`.
+  std::size_t prefix() const { return categorical_ ? prefix_ : 0; }
+  void fill(std::size_t row, std::string_view raw) {
+    codes_[row] = is_missing_token(trim(raw)) ? -1 : levels_.intern(raw);
+  }
+
+  Column finish(std::string name) {
+    Column c;
+    c.name = std::move(name);
+    if (!categorical_) {
+      c.type = Column::Type::Numeric;
+      c.numbers = std::move(numbers_);
+      return c;
+    }
+    c.type = Column::Type::Categorical;
+    auto [levels, remap] = levels_.sorted();
+    for (std::int32_t& code : codes_)
+      if (code >= 0) code = remap[static_cast<std::size_t>(code)];
+    c.levels = std::move(levels);
+    c.codes = std::move(codes_);
+    return c;
+  }
+
+ private:
+  bool categorical_ = false;
+  std::size_t prefix_ = 0;
+  std::vector<double> numbers_;
+  std::vector<std::int32_t> codes_;
+  Interner levels_;
+};
+
+/// Splits the text into records and fields, tracking physical line numbers.
+class Tokenizer {
+ public:
+  Tokenizer(std::string_view text, char delimiter, const std::string& source)
+      : s_(text.data()), n_(text.size()), delim_(delimiter), source_(source) {}
+
+  std::size_t pos() const { return pos_; }
+  std::size_t line() const { return line_; }
+  void seek(std::size_t pos, std::size_t line) { pos_ = pos, line_ = line; }
+  void set_names(const std::vector<std::string>* names) { names_ = names; }
+
+  /// Skips lines holding nothing but spaces (and tabs unless they delimit); false at the end.
+  bool skip_blank_lines() {
+    while (pos_ < n_) {
+      std::size_t p = pos_;
+      while (p < n_ && (s_[p] == ' ' || s_[p] == '\r' || (s_[p] == '\t' && delim_ != '\t'))) ++p;
+      if (p == n_) {
+        pos_ = n_;
+        return false;
+      }
+      if (s_[p] != '\n') return true;
+      pos_ = p + 1;
+      ++line_;
+    }
+    return false;
+  }
+
+  /// Reads one record, calling on_field(index, value) for each field; returns the field count.
+  /// A value may point into scratch space that the next field reuses.
+  template <class OnField>
+  std::size_t record(OnField&& on_field) {
+    std::size_t j = 0;
+    for (;;) {
+      std::string_view field;
+      if (pos_ < n_ && s_[pos_] == '"') {
+        field = quoted(j);
+      } else {
+        std::size_t start = pos_;
+        while (pos_ < n_ && s_[pos_] != delim_ && s_[pos_] != '\n') ++pos_;
+        field = ending(start);
+      }
+      on_field(j++, field);
+      if (pos_ >= n_) return j;
+      if (s_[pos_] == delim_) {
+        ++pos_;
+        continue;
+      }
+      ++pos_;  // '\n'
+      ++line_;
+      return j;
+    }
+  }
+
+ private:
+  // [start, pos_) without a '\r' that belongs to a CRLF line ending.
+  std::string_view ending(std::size_t start) const {
+    std::size_t end = pos_;
+    if (end > start && s_[end - 1] == '\r' && (pos_ == n_ || s_[pos_] == '\n')) --end;
+    return {s_ + start, end - start};
+  }
+
+  std::string label(std::size_t j) const {
+    if (names_ && j < names_->size()) return fmt::format("column '{}'", printable((*names_)[j]));
+    return fmt::format("field {}{}", j + 1, names_ ? "" : " of the header");
+  }
+
+  std::string_view quoted(std::size_t j) {
+    const std::size_t open_line = line_;
+    ++pos_;
+    std::size_t seg = pos_;
+    bool copied = false;
+    for (;;) {
+      const void* q = std::memchr(s_ + pos_, '"', n_ - pos_);
+      if (!q)
+        throw Error(fmt::format("{}: line {}: a quoted field is not closed ({}); the file ends inside it", source_,
+                                open_line, label(j)));
+      std::size_t qp = static_cast<std::size_t>(static_cast<const char*>(q) - s_);
+      line_ += static_cast<std::size_t>(std::count(s_ + pos_, s_ + qp, '\n'));
+      if (qp + 1 < n_ && s_[qp + 1] == '"') {  // "" is a quote
+        if (!copied) scratch_.clear(), copied = true;
+        scratch_.append(s_ + seg, qp + 1 - seg);
+        pos_ = qp + 2;
+        seg = pos_;
+        continue;
+      }
+      std::string_view content(s_ + seg, qp - seg);
+      pos_ = qp + 1;
+      // Text between the closing quote and the delimiter is kept (leniently), e.g. "a"b -> ab.
+      std::size_t start = pos_;
+      while (pos_ < n_ && s_[pos_] != delim_ && s_[pos_] != '\n') ++pos_;
+      std::string_view rest = ending(start);
+      if (!copied && rest.empty()) return content;
+      if (!copied) scratch_.clear();
+      scratch_.append(content);
+      scratch_.append(rest);
+      return scratch_;
+    }
+  }
+
+  const char* s_;
+  std::size_t n_;
+  char delim_;
+  const std::string& source_;
+  std::size_t pos_ = 0;
+  std::size_t line_ = 1;
+  const std::vector<std::string>* names_ = nullptr;
+  std::string scratch_;
+};
+
+/// Guesses the delimiter from the first lines: tab if the header has tabs and no commas (outside
+/// quotes), else whichever of , \t ; splits the header into the most fields and the same number
+/// on the following lines; comma when nothing fits.
+char sniff_delimiter(std::string_view text) {
+  constexpr std::array<char, 3> kCandidates{',', '\t', ';'};
+  constexpr std::size_t kMaxRecords = 20, kMaxBytes = 1 << 20;
+  std::array<std::size_t, 3> header{}, current{};
+  std::array<bool, 3> consistent{true, true, true};
+  bool have_header = false, in_quotes = false, nonblank = false;
+  std::size_t records = 0;
+  auto end_record = [&] {
+    if (!nonblank) return;
+    if (!have_header)
+      header = current, have_header = true;
+    else
+      for (std::size_t k = 0; k < 3; ++k) consistent[k] = consistent[k] && current[k] == header[k];
+    ++records;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"') {
+      in_quotes = !in_quotes;
+      nonblank = true;
+    } else if (in_quotes) {
+      continue;
+    } else if (c == '\n') {
+      end_record();
+      current = {};
+      nonblank = false;
+      if (records >= kMaxRecords || (have_header && i >= kMaxBytes)) break;
+    } else {
+      for (std::size_t k = 0; k < 3; ++k) current[k] += c == kCandidates[k];
+      if (c != ' ' && c != '\r') nonblank = true;
+    }
+  }
+  if (nonblank && !in_quotes) end_record();
+  if (!have_header) return ',';
+  if (header[1] > 0 && header[0] == 0) return '\t';
+  int best = -1;
+  for (int pass = 0; pass < 2 && best < 0; ++pass)  // first among consistent candidates, then any
+    for (std::size_t k = 0; k < 3; ++k)
+      if (header[k] > 0 && (pass == 1 || consistent[k]) && (best < 0 || header[k] > header[best]))
+        best = static_cast<int>(k);
+  return best < 0 ? ',' : kCandidates[static_cast<std::size_t>(best)];
+}
+
+char delimiter_for_extension(const std::string& path) {
+  std::string name = std::filesystem::path(path).filename().string();
+  auto dot = name.rfind('.');
+  if (dot == std::string::npos) return 0;
+  std::string ext = name.substr(dot + 1);
+  for (char& c : ext) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (ext == "csv") return ',';
+  if (ext == "tsv" || ext == "tab") return '\t';
+  return 0;
+}
+
+std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(fmt::format("cannot read '{}': it is a directory", path));
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw Error(fmt::format("cannot open '{}': {}", path, std::generic_category().message(errno)));
+  std::uintmax_t size = std::filesystem::file_size(path, ec);
+  std::string buf;
+  buf.resize(ec ? std::size_t{1} << 16 : static_cast<std::size_t>(size) + 1);
+  std::size_t len = 0;
+  for (;;) {
+    len += std::fread(buf.data() + len, 1, buf.size() - len, f.get());
+    if (len < buf.size()) {
+      if (std::ferror(f.get()))
+        throw Error(fmt::format("cannot read '{}': {}", path, std::generic_category().message(errno)));
+      break;
+    }
+    buf.resize(buf.size() * 2);
+  }
+  buf.resize(len);
+  return buf;
+}
+
+}  // namespace
+
+DataFrame parse_table(std::string_view text, char delimiter, const std::string& source) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  if (std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }))
+    throw Error(fmt::format("{}: the file is empty", source));
+  if (delimiter == '"' || delimiter == '\n' || delimiter == '\r')
+    throw Error(fmt::format("{}: a quote or line break cannot be the delimiter", source));
+
+  // Old Mac line endings (CR only): read them as LF.
+  std::string converted;
+  if (!std::memchr(text.data(), '\n', text.size()) && std::memchr(text.data(), '\r', text.size())) {
+    converted.assign(text);
+    std::replace(converted.begin(), converted.end(), '\r', '\n');
+    text = converted;
+  }
+  if (delimiter == 0) delimiter = sniff_delimiter(text);
+
+  Tokenizer tok(text, delimiter, source);
+  tok.skip_blank_lines();
+  const std::size_t header_line = tok.line();
+  std::vector<std::string> names;
+  tok.record([&](std::size_t, std::string_view f) { names.emplace_back(trim(f)); });
+  const std::size_t ncols = names.size();
+  {
+    std::unordered_map<std::string_view, std::size_t> seen;
+    seen.reserve(ncols);
+    for (std::size_t j = 0; j < ncols; ++j) {
+      if (names[j].empty())
+        throw Error(fmt::format("{}: column {} has an empty name in the header (line {})", source, j + 1, header_line));
+      auto [it, inserted] = seen.emplace(names[j], j);
+      if (!inserted)
+        throw Error(fmt::format("{}: duplicate column name '{}' (columns {} and {})", source, printable(names[j]),
+                                it->second + 1, j + 1));
+    }
+  }
+  tok.set_names(&names);
+
+  const std::size_t data_pos = tok.pos(), data_line = tok.line();
+  std::vector<ColumnBuilder> builders(ncols);
+  std::size_t nrows = 0;
+  while (tok.skip_blank_lines()) {
+    const std::size_t line = tok.line();
+    std::size_t nf = tok.record([&](std::size_t j, std::string_view f) {
+      if (j < ncols) builders[j].add(f);
+    });
+    if (nf != ncols)
+      throw Error(fmt::format("{}: line {} has {} field{}, the header has {}", source, line, nf, nf == 1 ? "" : "s",
+                              ncols));
+    ++nrows;
+  }
+
+  // Columns that turned categorical after some rows: read those rows again, once for all of them.
+  std::size_t refill = 0;
+  for (const ColumnBuilder& b : builders) refill = std::max(refill, b.prefix());
+  if (refill > 0) {
+    tok.seek(data_pos, data_line);
+    for (std::size_t row = 0; row < refill && tok.skip_blank_lines(); ++row)
+      tok.record([&](std::size_t j, std::string_view f) {
+        if (row < builders[j].prefix()) builders[j].fill(row, f);
+      });
+  }
+
+  DataFrame df;
+  df.source = source;
+  df.nrows = nrows;
+  df.columns.reserve(ncols);
+  for (std::size_t j = 0; j < ncols; ++j) df.columns.push_back(builders[j].finish(std::move(names[j])));
+  return df;
+}
+
+DataFrame read_table(const std::string& path, const ReadOptions& options) {
+  std::string text = read_file(path);
+  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b)
+    throw Error(fmt::format("{}: the file is gzip-compressed; decompress it first", path));
+  char delimiter = options.delimiter ? options.delimiter : delimiter_for_extension(path);
+  return parse_table(text, delimiter, path);
+}
+
+}  // namespace lmm
