@@ -13,10 +13,12 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "inference/distributions.h"
 #include "inference/numderiv.h"
+#include "inference/varpar.h"
 #include "lmm/error.h"
 #include "lmm/inference.h"
 #include "model/model_impl.h"
@@ -25,6 +27,7 @@ namespace lmm {
 
 namespace {
 
+using detail::Mat;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
@@ -41,12 +44,31 @@ double quad(const std::vector<double>& c, const std::vector<double>& A) {  // c'
 
 }  // namespace
 
+namespace detail {
+
+double varpar_deviance(LinearMixedModel& model, const std::vector<double>& theta, double sigma) {
+  if (model.theta() != theta) model.set_theta(theta);
+  if (!model.impl().factor_ok) return std::numeric_limits<double>::quiet_NaN();
+  constexpr double two_pi = 2 * std::numbers::pi;
+  const double n = static_cast<double>(model.frame().n());
+  const double p = static_cast<double>(model.frame().p());
+  const double s2 = sigma * sigma;
+  double d = model.logdet_re() + model.pwrss() / s2 + n * std::log(two_pi * s2);
+  if (model.method() == Method::REML) d += model.logdet_x() - p * std::log(two_pi * s2);
+  return d;
+}
+
+std::vector<double> varpar_covbeta(LinearMixedModel& model, const std::vector<double>& theta, double sigma) {
+  if (model.theta() != theta) model.set_theta(theta);
+  const Mat V = model.impl().vcov_unscaled() * (sigma * sigma);
+  return {V.data(), V.data() + V.size()};
+}
+
+}  // namespace detail
+
 Satterthwaite::Satterthwaite(LinearMixedModel& model) {
   const std::vector<double> theta0 = model.theta();
   const auto nth = static_cast<Eigen::Index>(theta0.size());
-  const double n = static_cast<double>(model.frame().n());
-  const double p = static_cast<double>(model.frame().p());
-  const bool reml = model.method() == Method::REML;
   sigma_ = model.sigma();
   beta_ = model.beta();
   vcov_ = model.vcov();
@@ -56,27 +78,12 @@ Satterthwaite::Satterthwaite(LinearMixedModel& model) {
   x(nth) = sigma_;
   varpar_.assign(x.data(), x.data() + x.size());
 
-  // Moves the model to θ only when θ changes (the σ steps reuse the factor).
-  std::vector<double> current = theta0;
-  auto move_to = [&](const VectorXd& v) {
-    std::vector<double> th(v.data(), v.data() + nth);
-    if (th != current) {
-      model.set_theta(th);
-      current = std::move(th);
-    }
-  };
-  constexpr double two_pi = 2 * std::numbers::pi;
   auto deviance = [&](const VectorXd& v) -> double {
-    move_to(v);
-    const double s2 = v(nth) * v(nth);
-    double d = model.logdet_re() + model.pwrss() / s2 + n * std::log(two_pi * s2);
-    if (reml) d += model.logdet_x() - p * std::log(two_pi * s2);
-    return d;
+    return detail::varpar_deviance(model, std::vector<double>(v.data(), v.data() + nth), v(nth));
   };
   auto covbeta = [&](const VectorXd& v) -> VectorXd {
-    move_to(v);
-    const detail::Mat V = model.impl().vcov_unscaled() * (v(nth) * v(nth));
-    return Eigen::Map<const VectorXd>(V.data(), V.size());
+    const auto V = detail::varpar_covbeta(model, std::vector<double>(v.data(), v.data() + nth), v(nth));
+    return Eigen::Map<const VectorXd>(V.data(), static_cast<Eigen::Index>(V.size()));
   };
 
   MatrixXd H, J;
