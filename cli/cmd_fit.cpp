@@ -40,7 +40,7 @@ Convergence: lmm reports the optimizer's stop reason and evaluations in the outp
 p-values: df and Pr(>|t|) of each fixed effect use Satterthwaite's df by default (as lmerTest);
 --ddf kenward-roger uses Kenward-Roger's adjusted standard errors and df (as pbkrtest; REML fits
 only); --ddf none leaves df and p out (as lme4). --anova adds lmerTest's type III ANOVA table
-(one F test per term, Satterthwaite's df); --json always has it as "anova_type3".)";
+(one F test per term, with the same df method); --json always has it as "anova_type3".)";
 
 struct FitArgs {
   std::string data, formula;
@@ -59,7 +59,7 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
-  cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (Satterthwaite's F tests)");
+  cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);

@@ -5,7 +5,7 @@
 //  - Kenward & Roger (1997, Biometrics 53(3)) as pbkrtest 0.5.2 computes it (Halekoh & Højsgaard
 //    2014, J. Stat. Softw. 59(9)): the adjusted covariance of β and the df of a contrast, from the
 //    model's blocked structure (no n x n matrix);
-//  - lmerTest's type III ANOVA: one F test per fixed-effect term, with Satterthwaite's df.
+//  - lmerTest's type III ANOVA: one F test per fixed-effect term, with either method's df.
 #pragma once
 #include <string>
 #include <vector>
@@ -78,6 +78,9 @@ class KenwardRoger {
   TTest test(const std::vector<double>& c) const;
   /// Kenward-Roger's denominator df for L β = 0 (pbkrtest's Lb_ddf).
   double ddf(const ContrastMatrix& L) const;
+  /// Kenward-Roger's F test of L β = 0 (pbkrtest's KRmodcomp, as lmerTest's anova(m, ddf =
+  /// "Kenward-Roger")): the Wald statistic with Φ_A over rank(L), scaled by df(1 - A2/q)/(df - 2).
+  FTest test(const ContrastMatrix& L) const;
 
  private:
   int p_ = 0;
@@ -98,13 +101,16 @@ TermContrasts type3_contrasts(const ModelFrame& frame);
 
 /// The type III ANOVA table with Satterthwaite's F tests (num_df, den_df, F, p per term).
 std::vector<AnovaRow> anova_type3(const Satterthwaite& satt, const TermContrasts& contrasts);
+/// The same with Kenward-Roger's F tests.
+std::vector<AnovaRow> anova_type3(const KenwardRoger& kr, const TermContrasts& contrasts);
 
 /// Fills result.fixed[].df and .p (and, for Kenward-Roger, .std_error and .t from the adjusted
-/// covariance), result.ddf and result.anova_type3 (Satterthwaite F tests; with DdfMethod::None
-/// only F and num_df). The model must be at its optimum; it is left there.
+/// covariance), result.ddf and result.anova_type3 (F tests with the same df method; with
+/// DdfMethod::None only F and num_df). The model must be at its optimum; it is left there.
 void add_inference(LinearMixedModel& model, FitResult& result, DdfMethod ddf);
 
-/// lmerTest's "Type III Analysis of Variance Table with Satterthwaite's method" as text.
+/// lmerTest's "Type III Analysis of Variance Table with Satterthwaite's method" (or
+/// "Kenward-Roger's method") as text.
 std::string format_anova(const FitResult& result);
 
 /// Parses "satterthwaite", "kenward-roger" (or "kr"), "none"; lmm::Error otherwise.
