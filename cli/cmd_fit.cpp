@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "inference_options.h"
 #include "json_output.h"
 #include "lmm/data.h"
 #include "lmm/fit.h"
@@ -38,6 +39,7 @@ Convergence: lmm reports the optimizer's stop reason and evaluations in the outp
 struct FitArgs {
   std::string data, formula;
   bool ml = false, json = false;
+  InferenceArgs inference;
 };
 
 }  // namespace
@@ -50,12 +52,14 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
+  add_inference_options(cmd, args->inference);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
       Fitted f = fit(data, args->formula, opt);
+      run_inference(args->inference, f, data);
       if (args->json) {
         std::cout << dump(to_json(f.result)) << '\n';
       } else {

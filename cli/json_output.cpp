@@ -1,5 +1,7 @@
 #include "json_output.h"
 
+#include "json_inference.h"
+
 #include <cmath>
 
 namespace lmm::cli {
@@ -66,6 +68,7 @@ nlohmann::json to_json(const FitResult& r) {
                     {"converged", r.optimizer.converged},
                     {"objective", number(r.optimizer.objective)}};
   j["messages"] = r.messages;
+  add_inference_json(j, r);
   return j;
 }
 
