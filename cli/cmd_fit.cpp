@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "inference_options.h"
 #include "json_output.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
@@ -46,6 +47,7 @@ struct FitArgs {
   std::string data, formula;
   bool ml = false, json = false, anova = false;
   std::string ddf = "satterthwaite";
+  InferenceArgs inference;
 };
 
 }  // namespace
@@ -60,6 +62,7 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
+  add_inference_options(cmd, args->inference);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
@@ -70,6 +73,7 @@ void add_fit_command(CLI::App& app, Action& action) {
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");
       Fitted f = fit(data, args->formula, opt);
+      run_inference(args->inference, f, data);
       if (args->json) {
         std::cout << dump(to_json(f.result)) << '\n';
       } else {

@@ -1,5 +1,7 @@
 #include "json_output.h"
 
+#include "json_inference.h"
+
 #include <cmath>
 
 namespace lmm::cli {
@@ -73,6 +75,7 @@ nlohmann::json to_json(const FitResult& r) {
     anova.push_back({{"term", a.term}, {"num_df", a.num_df}, {"den_df", number(a.den_df)}, {"F", number(a.F)}, {"p", number(a.p)}});
   j["anova_type3"] = anova;
   j["messages"] = r.messages;
+  add_inference_json(j, r);
   return j;
 }
 

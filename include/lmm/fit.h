@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lmm/data.h"
+#include "lmm/inference_types.h"
 #include "lmm/model.h"
 
 namespace lmm {
@@ -64,6 +65,14 @@ struct FitResult {
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
   DdfMethod ddf = DdfMethod::None;           ///< how fixed[].df / p were computed (lmm/inference.h)
   std::vector<AnovaRow> anova_type3;         ///< one row per fixed-effect term (empty for y ~ 1)
+
+  // Inference beyond lme4's summary (src/inference, lmm/inference.h).
+  VariancePartition variance_partition;  ///< ICC and R² (performance::icc, r2_nakagawa)
+  std::vector<Interval> confint_wald;    ///< fixed effects, 95%
+  std::vector<Interval> confint_profile; ///< every parameter; filled by profile_intervals() on request
+  BootstrapResult bootstrap;             ///< filled by bootstrap() on request (replicates = 0: not run)
+  ConvergenceReport convergence;         ///< lme4's gradient/Hessian check (run by fit())
+  std::vector<std::string> singular_advice;  ///< for a singular fit: component, meaning, what to try
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().
