@@ -33,6 +33,7 @@ ModelComparison compare_models(const DataFrame& data, const std::vector<std::str
   c.refit_ml = !options.reml;
   FitOptions fo;
   fo.method = c.method;
+  fo.ddf = DdfMethod::None;  // the likelihood-ratio test needs no df: skip Satterthwaite's derivatives
   std::vector<Fitted> fits;
   for (std::size_t i = 0; i < formulas.size(); ++i) {
     try {
