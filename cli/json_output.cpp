@@ -65,6 +65,16 @@ nlohmann::json to_json(const FitResult& r) {
                     {"stop_reason", r.optimizer.stop_reason},
                     {"converged", r.optimizer.converged},
                     {"objective", number(r.optimizer.objective)}};
+  json ranef = json::array();  // lme4's as.data.frame(ranef(m, condVar = TRUE)), one object per level
+  for (const auto& re : r.ranef) {
+    json e{{"group", re.group}, {"level", re.level}};
+    for (std::size_t a = 0; a < re.terms.size(); ++a) {
+      e[re.terms[a]] = number(re.mode[a]);
+      e["condsd_" + re.terms[a]] = number(re.condsd[a]);
+    }
+    ranef.push_back(e);
+  }
+  j["ranef"] = ranef;
   j["messages"] = r.messages;
   return j;
 }

@@ -9,6 +9,7 @@
 
 #include "lmm/data.h"
 #include "lmm/model.h"
+#include "lmm/ranef.h"
 
 namespace lmm {
 
@@ -54,6 +55,7 @@ struct FitResult {
   OptimizerSummary optimizer;
   std::array<double, 5> scaled_residuals{};  ///< min, 1st quartile, median, 3rd quartile, max
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
+  std::vector<RandomEffectLevel> ranef;      ///< conditional modes and SDs per level (ranef(m, condVar = TRUE))
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().
