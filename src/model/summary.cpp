@@ -153,6 +153,7 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   ConvergenceReport conv = check_convergence(model, opt, options);  // may move to a better optimum
   FitResult result = summarize(model, opt);
   result.convergence = std::move(conv);
+  add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
   return {std::move(model), std::move(result)};
 }
 
