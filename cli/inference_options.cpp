@@ -5,7 +5,23 @@
 
 namespace lmm::cli {
 
+namespace {
+constexpr const char* kInferenceHelp = R"HELP(
+
+ICC and R² (every fit): as performance::icc and r2_nakagawa. The ICC is a partition of the
+variance (the share that lies between groups), not variance explained; R² marginal is the share
+explained by the fixed effects, R² conditional by fixed and random effects together.
+Intervals: Wald intervals for the fixed effects always (--json: confint_wald); --profile adds
+profile-likelihood intervals for every parameter as lme4's confint() (of the likelihood: a REML
+fit is refitted by ML first, as lme4 does); --boot N --seed S a parametric bootstrap with
+percentile intervals for every parameter, ICC and R² (the same seed gives the same result on any
+number of --threads). Convergence: lme4's gradient and Hessian check at the optimum; when it
+fails, lmm refits from there with a second optimizer (Nelder-Mead) and reports whether they agree.
+Compare models with `lmm compare` (likelihood-ratio tests).)HELP";
+}  // namespace
+
 void add_inference_options(CLI::App* cmd, InferenceArgs& args) {
+  cmd->footer(cmd->get_footer() + kInferenceHelp);
   cmd->add_flag("--profile", args.profile,
                 "profile-likelihood 95% intervals for every parameter, as lme4's confint(method = \"profile\")");
   cmd->add_option("--boot", args.boot, "parametric bootstrap with N replicates: percentile intervals for every "

@@ -42,7 +42,9 @@ struct Interval {
 };
 
 /// The convergence check of lme4's checkConv (lme4 1.1-31, R/checkConv.R): finite-difference
-/// gradient g and Hessian H of the objective in θ at the optimum; failure when
+/// gradient g and Hessian H of the objective at the optimum, in the optimizer's conditioned
+/// coordinates (unit-free; lme4 differentiates in θ, which misfires on covariates in large units),
+/// one per θ position; failure when
 /// max_k min(|(chol H)⁻¹ g|_k, |g_k|) > 0.002, or when H has negative or zero eigenvalues. When the
 /// check fails (or the optimizer stopped at a limit), the model is refitted from the optimum with a
 /// second optimizer (Nelder-Mead) and the two are compared.
@@ -64,7 +66,7 @@ struct ConvergenceReport {
   bool refitted = false;
   std::string second_algorithm;
   double first_objective = nan, second_objective = nan;
-  double max_theta_difference = nan;  ///< max |θ₁ - θ₂|
+  double max_theta_difference = nan;  ///< max |θ₁ - θ₂| in the conditioned coordinates
   bool optimizers_agree = false;      ///< same optimum: objective within 1e-6 and θ within 1e-3
   bool switched_to_second = false;    ///< the second optimizer found a lower objective; the fit uses it
   std::vector<std::string> messages;  ///< plain-language explanation and what to try

@@ -10,6 +10,7 @@
 
 #include "inference/internal.h"
 #include "lmm/inference.h"
+#include "lmm/fit.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -25,12 +26,15 @@ struct Derivatives {
   Eigen::MatrixXd H;
 };
 
-// Central finite differences of the objective in θ (deriv12): g_j = (f(x+δe_j) - f(x-δe_j))/2δ,
-// H_jj = (f(x+δe_j) - 2f(x) + f(x-δe_j))/δ², H_ij from the four corners.
-Derivatives deriv12(LinearMixedModel& model, const std::vector<double>& x, double fx) {
+// Central finite differences of the objective (deriv12): g_j = (f(x+δe_j) - f(x-δe_j))/2δ,
+// H_jj = (f(x+δe_j) - 2f(x) + f(x-δe_j))/δ², H_ij from the four corners. x is in the optimizer's
+// conditioned coordinates (detail::ThetaMap), where the step δ means the same whatever the units
+// of the covariates; lme4 differentiates in θ, where a slope on a covariate in large units has a
+// tiny θ and δ = 1e-4 is no longer small (its false "failed to converge" on rescaled data).
+Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x, double fx) {
   const auto n = static_cast<Eigen::Index>(x.size());
   Derivatives d{Eigen::VectorXd::Zero(n), Eigen::MatrixXd::Zero(n, n)};
-  auto f = [&](std::vector<double> y) { return model.set_theta(y); };
+  auto f = [&](const std::vector<double>& y) { return model.set_theta(map.to_theta(y)); };
   for (Eigen::Index j = 0; j < n; ++j) {
     std::vector<double> a = x, s = x;
     a[j] += kDelta;
@@ -51,10 +55,7 @@ Derivatives deriv12(LinearMixedModel& model, const std::vector<double>& x, doubl
 }
 
 bool is_singular(const LinearMixedModel& model) {
-  const auto th = model.theta();
-  const auto lo = model.theta_lower();
-  for (std::size_t k = 0; k < th.size(); ++k)
-    if (lo[k] == 0 && th[k] < kSingularTolerance) return true;
+  for (bool b : inference::singular_positions(model.impl())) if (b) return true;
   return false;
 }
 
@@ -65,10 +66,12 @@ std::string describe_theta(const ConvergenceReport& r, const std::vector<std::st
 // Fills the gradient and Hessian figures and lme4's code at the model's current θ; returns the
 // index of the component with the largest gradient.
 std::size_t evaluate(LinearMixedModel& model, ConvergenceReport& r) {
-  const auto x = model.theta();
+  const detail::ThetaMap map(model.impl());
+  const auto theta = model.theta();
+  const auto x = map.from_theta(theta);
   const double fx = model.objective();
-  const Derivatives d = deriv12(model, x, fx);
-  model.set_theta(x);  // back to the optimum
+  const Derivatives d = deriv12(model, map, x, fx);
+  model.set_theta(theta);  // back to the optimum
   const auto n = d.g.size();
   r.gradient.assign(d.g.data(), d.g.data() + n);
   r.scaled_gradient.assign(n, std::numeric_limits<double>::quiet_NaN());
@@ -178,21 +181,25 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   if (failed || !optimizer.converged) {
     // Second opinion: Nelder-Mead (a different search strategy from BOBYQA's quadratic models)
     // from the first optimizer's optimum.
+    // In the conditioned coordinates, as the first optimizer (detail::ThetaMap).
+    const detail::ThetaMap map(model.impl());
     const auto theta1 = model.theta();
+    const auto x1 = map.from_theta(theta1);
     const double f1 = model.objective();
     const auto lower = model.theta_lower();
     std::vector<double> upper(lower.size(), std::numeric_limits<double>::infinity());
-    std::vector<double> step(theta1.size());
-    for (std::size_t k = 0; k < step.size(); ++k) step[k] = std::max(0.1 * std::abs(theta1[k]), 0.05);
-    auto f = [&](const std::vector<double>& th) { return model.set_theta(th); };
-    const auto res = inference::minimize(f, theta1, lower, upper, step, NLOPT_LN_NELDERMEAD, options.ftol_rel,
-                                         options.xtol_abs, std::max(options.max_evaluations, 1000));
+    std::vector<double> step(x1.size());
+    for (std::size_t k = 0; k < step.size(); ++k) step[k] = std::max(0.1 * std::abs(x1[k]), 0.05);
+    auto f = [&](const std::vector<double>& x) { return model.set_theta(map.to_theta(x)); };
+    auto res = inference::minimize(f, x1, lower, upper, step, NLOPT_LN_NELDERMEAD, options.ftol_rel,
+                                   options.xtol_abs, std::max(options.max_evaluations, 1000));
+    double dtheta = 0;  // in the conditioned coordinates: unit-free
+    for (std::size_t k = 0; k < x1.size(); ++k) dtheta = std::max(dtheta, std::abs(x1[k] - res.x[k]));
+    res.x = map.to_theta(res.x);
     r.refitted = true;
     r.second_algorithm = "NLOPT_LN_NELDERMEAD";
     r.first_objective = f1;
     r.second_objective = res.f;
-    double dtheta = 0;
-    for (std::size_t k = 0; k < theta1.size(); ++k) dtheta = std::max(dtheta, std::abs(theta1[k] - res.x[k]));
     r.max_theta_difference = dtheta;
     r.optimizers_agree = std::abs(res.f - f1) < 1e-6 && dtheta < 1e-3;
     if (res.f < f1 - 1e-8) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <map>
 
+#include "inference/internal.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "model/model_impl.h"
@@ -17,14 +18,21 @@ std::vector<std::string> singular_advice(const LinearMixedModel& model) {
   std::vector<std::string> out;
   std::map<std::string, int> terms_per_group;
   for (const auto& t : f.re) ++terms_per_group[t.group];
+  const std::vector<bool> at_boundary = inference::singular_positions(m);
   for (int j = 0; j < m.K; ++j) {
     const auto& t = f.re[j];
     const int q = t.q();
     const detail::Mat S = sigma * sigma * m.lambda[j] * m.lambda[j].transpose();
-    for (int a = 0; a < q; ++a) {
-      if (m.lambda[j](a, a) >= kSingularTolerance) continue;
+    for (int a = 0, k = m.theta_offset[j]; a < q; k += q - a, ++a) {
+      if (!at_boundary[static_cast<std::size_t>(k)]) continue;
       const std::string& name = t.names[a];
-      const bool zero_variance = std::sqrt(S(a, a)) < kSingularTolerance * sigma;
+      // Zero variance on the response's scale (sd × root mean square of the column), so that
+      // the verdict does not depend on the covariate's units.
+      const auto& ztz = std::get<detail::BlockDiag>(m.A[j][j]);
+      double mean_z2 = 0;
+      for (Eigen::Index b = 0; b < ztz.nblocks; ++b) mean_z2 += ztz.block(b)(a, a);
+      mean_z2 /= static_cast<double>(f.n());
+      const bool zero_variance = std::sqrt(S(a, a) * mean_z2) < kSingularTolerance * sigma;
       if (zero_variance && q == 1 && m.K == 1 && name == "(Intercept)") {
         out.push_back(fmt::format(
             "the variance between {0} levels is estimated as 0: the {0} means differ no more than the residual "

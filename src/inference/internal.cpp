@@ -1,5 +1,7 @@
 #include "inference/internal.h"
 
+#include "lmm/fit.h"
+
 #include <nlopt.h>
 
 #include <algorithm>
@@ -162,6 +164,16 @@ bool sdcor_to_theta(const LinearMixedModel::Impl& m, const std::vector<double>& 
       for (int r = c; r < q; ++r, ++k) theta[k] = L(r, c);
   }
   return true;
+}
+
+std::vector<bool> singular_positions(const LinearMixedModel::Impl& m) {
+  const detail::ThetaMap map(m);
+  const std::vector<double> conditioned = map.from_theta(m.theta);
+  std::vector<bool> out(conditioned.size(), false);
+  for (int j = 0; j < m.K; ++j)
+    for (int a = 0, k = m.theta_offset[j]; a < m.q[j]; k += m.q[j] - a, ++a)
+      out[static_cast<std::size_t>(k)] = conditioned[static_cast<std::size_t>(k)] < kSingularTolerance;
+  return out;
 }
 
 double quantile7(const std::vector<double>& sorted, double prob) {

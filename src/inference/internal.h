@@ -42,6 +42,11 @@ void set_offset_response(LinearMixedModel::Impl& reduced, const LinearMixedModel
 /// semi-definite or σ ≤ 0.
 bool sdcor_to_theta(const LinearMixedModel::Impl& m, const std::vector<double>& v, std::vector<double>& theta);
 
+/// Per θ position: true for a diagonal element of λ at the boundary, by lme4's isSingular() rule
+/// (below 1e-4) applied in the optimizer's conditioned coordinates (detail::ThetaMap), as
+/// summarize() does, so that the verdict does not depend on the covariates' units.
+std::vector<bool> singular_positions(const LinearMixedModel::Impl& m);
+
 /// R's quantile(type = 7) of sorted data.
 double quantile7(const std::vector<double>& sorted, double prob);
 

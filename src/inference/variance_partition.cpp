@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <map>
 
+#include "inference/internal.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "model/model_impl.h"
@@ -82,8 +83,7 @@ VariancePartition variance_partition(const LinearMixedModel& model) {
   }
 
   bool singular = false;
-  for (int j = 0; j < m.K; ++j)
-    for (int a = 0; a < m.q[j]; ++a) singular = singular || m.lambda[j](a, a) < kSingularTolerance;
+  for (bool b : inference::singular_positions(m)) singular = singular || b;
   if (singular)
     v.note = (v.note.empty() ? "" : v.note + "; ") +
         "singular fit: a variance or correlation is at its boundary, so the random-effect variance behind ICC "
