@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "fit_extras.h"
 #include "json_output.h"
 #include "lmm/data.h"
 #include "lmm/fit.h"
@@ -38,6 +39,7 @@ Convergence: lmm reports the optimizer's stop reason and evaluations in the outp
 struct FitArgs {
   std::string data, formula;
   bool ml = false, json = false;
+  FitExtras extras;
 };
 
 }  // namespace
@@ -50,12 +52,15 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
+  add_fit_extras(cmd, args->extras);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
+      prepare_fit_data(data, args->extras);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
       Fitted f = fit(data, args->formula, opt);
+      write_fit_extras(f, args->extras, args->data);
       if (args->json) {
         std::cout << dump(to_json(f.result)) << '\n';
       } else {

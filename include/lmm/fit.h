@@ -56,6 +56,7 @@ struct FitResult {
   std::array<double, 5> scaled_residuals{};  ///< min, 1st quartile, median, 3rd quartile, max
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
   std::vector<RandomEffectLevel> ranef;      ///< conditional modes and SDs per level (ranef(m, condVar = TRUE))
+  std::vector<LevelCoefficients> coef;       ///< fixed + random per level (coef(m))
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().

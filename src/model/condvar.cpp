@@ -10,7 +10,8 @@ namespace lmm::detail {
 namespace {
 
 // One column c of the sparse (leading) part of the random-effects factor: the rows below the
-// diagonal in the symbolic factor, L's values there (0 for fill), and Σ's values there once computed.
+// diagonal in the symbolic factor, L's values there (0 for fill), and Σ's values there once
+// computed.
 struct SparseColumn {
   std::vector<Eigen::Index> rows;
   std::vector<double> l;
@@ -42,7 +43,8 @@ void sort_column(SparseColumn& col) {
   if (std::is_sorted(col.rows.begin(), col.rows.end())) return;
   std::vector<std::size_t> idx(col.rows.size());
   std::iota(idx.begin(), idx.end(), 0);
-  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return col.rows[a] < col.rows[b]; });
+  std::sort(idx.begin(), idx.end(),
+            [&](std::size_t a, std::size_t b) { return col.rows[a] < col.rows[b]; });
   std::vector<Eigen::Index> r(idx.size());
   std::vector<double> v(idx.size());
   for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -163,10 +165,12 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
     std::vector<std::vector<Eigen::Index>> children(static_cast<std::size_t>(D0));
     for (Eigen::Index c = 0; c < D0; ++c) {
       SparseColumn& col = cols[static_cast<std::size_t>(c)];
-      for (Eigen::Index ch : children[static_cast<std::size_t>(c)]) merge_child(col, cols[static_cast<std::size_t>(ch)], c);
+      for (Eigen::Index ch : children[static_cast<std::size_t>(c)])
+        merge_child(col, cols[static_cast<std::size_t>(ch)], c);
       children[static_cast<std::size_t>(c)].clear();
       children[static_cast<std::size_t>(c)].shrink_to_fit();
-      if (!col.rows.empty() && col.rows.front() < D0) children[static_cast<std::size_t>(col.rows.front())].push_back(c);
+      if (!col.rows.empty() && col.rows.front() < D0)
+        children[static_cast<std::size_t>(col.rows.front())].push_back(c);
     }
   }
   // Takahashi's recurrence, last column first.
@@ -193,7 +197,8 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
         const Eigen::Index s = col.rows[b];
         while (p < ct.rows.size() && ct.rows[p] < s) ++p;
         if (p == ct.rows.size() || ct.rows[p] != s)
-          throw std::logic_error("lmm internal error: the symbolic factor is not closed in the selected inversion");
+          throw std::logic_error(
+              "lmm internal error: the symbolic factor is not closed in the selected inversion");
         const double v = ct.sigma[p];
         y[b] += v * col.l[a];
         y[a] += v * col.l[b];
