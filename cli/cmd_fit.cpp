@@ -3,9 +3,12 @@
 
 #include "commands.h"
 #include "fit_extras.h"
+#include "inference_options.h"
 #include "json_output.h"
 #include "lmm/data.h"
+#include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/inference.h"
 
 namespace lmm::cli {
 
@@ -34,12 +37,19 @@ AIC/BIC): REML criteria of such models are not comparable.
 Singular fit: a variance estimated as 0 or a correlation of +-1 means the data do not support
 that random term; lmm names it. Drop the term, or use (x || g) to drop the correlation.
 Convergence: lmm reports the optimizer's stop reason and evaluations in the output
-("optimizer" in --json); a fit that hit the evaluation limit is flagged.)";
+("optimizer" in --json); a fit that hit the evaluation limit is flagged.
+
+p-values: df and Pr(>|t|) of each fixed effect use Satterthwaite's df by default (as lmerTest);
+--ddf kenward-roger uses Kenward-Roger's adjusted standard errors and df (as pbkrtest; REML fits
+only); --ddf none leaves df and p out (as lme4). --anova adds lmerTest's type III ANOVA table
+(one F test per term, Satterthwaite's df); --json always has it as "anova_type3".)";
 
 struct FitArgs {
   std::string data, formula;
-  bool ml = false, json = false;
   FitExtras extras;
+  bool ml = false, json = false, anova = false;
+  std::string ddf = "satterthwaite";
+  InferenceArgs inference;
 };
 
 }  // namespace
@@ -53,18 +63,27 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   add_fit_extras(cmd, args->extras);
+  cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
+  cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (Satterthwaite's F tests)");
+  add_inference_options(cmd, args->inference);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
       prepare_fit_data(data, args->extras);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
+      opt.ddf = parse_ddf_method(args->ddf);
+      if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
+        throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
+                    "effects); drop --ml, or use --ddf satterthwaite");
       Fitted f = fit(data, args->formula, opt);
       write_fit_extras(f, args->extras, args->data);
+      run_inference(args->inference, f, data);
       if (args->json) {
         std::cout << dump(to_json(f.result)) << '\n';
       } else {
         std::cout << format_summary(f.result);
+        if (args->anova) std::cout << '\n' << format_anova(f.result);
       }
       return 0;
     };

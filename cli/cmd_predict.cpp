@@ -59,9 +59,9 @@ void add_predict_command(CLI::App& app, Action& action) {
       const DataFrame data = read_table(a->data);
       PredictOptions o;
       o.re_form = a->re_form == "conditional" ? ReForm::Conditional : ReForm::Population;
-      o.interval = a->interval == "none"         ? Interval::None
-                   : a->interval == "confidence" ? Interval::Confidence
-                                                 : Interval::Prediction;
+      o.interval = a->interval == "none"         ? IntervalKind::None
+                   : a->interval == "confidence" ? IntervalKind::Confidence
+                                                 : IntervalKind::Prediction;
       o.level = a->level;
       const Predictions p = predict(m, data, o);
       DataFrame out = data;
@@ -71,7 +71,7 @@ void add_predict_command(CLI::App& app, Action& action) {
         out.columns.push_back(numeric_column(name, std::move(v)));
       };
       add("fit", p.fit);
-      if (o.interval != Interval::None) {
+      if (o.interval != IntervalKind::None) {
         add("se", p.se);
         add("lwr", p.lower);
         add("upr", p.upper);

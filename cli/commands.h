@@ -13,5 +13,6 @@ void add_shrinkage_command(CLI::App& app, Action& action);
 void add_predict_command(CLI::App& app, Action& action);
 void add_simulate_command(CLI::App& app, Action& action);
 void add_reshape_command(CLI::App& app, Action& action);
+void add_compare_command(CLI::App& app, Action& action);
 
 }  // namespace lmm::cli

@@ -123,7 +123,7 @@ TEST(TrajectoriesCli, SavedModelPredictsAsTheFitItCameFrom) {
   for (std::size_t i = 0; i < rows.size(); ++i)
     EXPECT_NEAR(fit[rows[i]], fitted[i], 1e-9 * std::abs(fitted[i]));
   lmm::PredictOptions o;
-  o.interval = lmm::Interval::Prediction;
+  o.interval = lmm::IntervalKind::Prediction;
   const auto lib = lmm::predict(lmm::snapshot(m), d, o);
   for (std::size_t i = 0; i < d.nrows; ++i) {
     EXPECT_DOUBLE_EQ(out.at("fit").numbers[i], lib.fit[i]);

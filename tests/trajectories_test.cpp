@@ -150,7 +150,7 @@ TEST(Predict, NewPersonGetsPopulationPredictionAndWiderInterval) {
   const auto saved = lmm::snapshot(model);
   const auto nd = csv("id,time,group\nP001,2,control\nNEW1,2,control\n,2,control\n");
   lmm::PredictOptions o;
-  o.interval = lmm::Interval::Confidence;
+  o.interval = lmm::IntervalKind::Confidence;
   const auto p = lmm::predict(saved, nd, o);
   o.re_form = lmm::ReForm::Population;
   const auto pop = lmm::predict(saved, nd, o);
@@ -189,7 +189,7 @@ TEST(Predict, ConfidenceVarianceMatchesHendersonInverse) {
   const Eigen::MatrixXd Cinv = s2 * C.inverse();
   const auto nd = csv("Subject,Days\n308,0\n335,7.5\n");
   lmm::PredictOptions o;
-  o.interval = lmm::Interval::Confidence;
+  o.interval = lmm::IntervalKind::Confidence;
   const auto p = lmm::predict(lmm::snapshot(model), nd, o);
   const auto& levels = f.re[0].levels;
   const int lev[] = {

@@ -64,11 +64,11 @@ enum class ReForm {
   Population,   ///< Xβ (lme4's re.form = NA)
 };
 
-enum class Interval { None, Confidence, Prediction };
+enum class IntervalKind { None, Confidence, Prediction };
 
 struct PredictOptions {
   ReForm re_form = ReForm::Conditional;
-  Interval interval = Interval::None;
+  IntervalKind interval = IntervalKind::None;
   double level = 0.95;
 };
 

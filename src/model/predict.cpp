@@ -142,8 +142,8 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
 
   const std::size_t nk = nf.rows.size();
   const auto p = static_cast<Eigen::Index>(model.beta.size());
-  const bool interval = options.interval != Interval::None;
-  const bool prediction = options.interval == Interval::Prediction;
+  const bool interval = options.interval != IntervalKind::None;
+  const bool prediction = options.interval == IntervalKind::Prediction;
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   Predictions out;
   out.fit.assign(data.nrows, nan);
