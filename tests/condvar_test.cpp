@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <random>
 
 #include "lmm/model.h"
@@ -132,6 +133,25 @@ void check_against_dense(lmm::LinearMixedModel& m, const std::vector<double>& th
     }
     off += static_cast<Eigen::Index>(f.re[k].nlevels()) * q;
   }
+}
+
+TEST(CondVar, DenseInverseOfTriangularAndPermutedFactors) {
+  std::mt19937 gen(1);
+  std::normal_distribution<double> N(0, 1);
+  const int m = 300;  // more than one panel
+  MatrixXd L = MatrixXd::Zero(m, m);
+  for (int j = 0; j < m; ++j) {
+    L(j, j) = 1 + std::abs(N(gen));
+    for (int i = j + 1; i < m; ++i) L(i, j) = 0.1 * N(gen);
+  }
+  const MatrixXd ref = (L * L.transpose()).inverse();
+  EXPECT_LT((lmm::detail::inverse_of_llt(L, true) - ref).cwiseAbs().maxCoeff(), 1e-10);
+  Eigen::PermutationMatrix<Eigen::Dynamic> P(m);
+  P.setIdentity();
+  std::shuffle(P.indices().data(), P.indices().data() + m, gen);
+  const MatrixXd PL = P * L;  // not triangular; (PL)(PL)' = P L L' P'
+  const MatrixXd refp = (PL * PL.transpose()).inverse();
+  EXPECT_LT((lmm::detail::inverse_of_llt(PL, false) - refp).cwiseAbs().maxCoeff(), 1e-10);
 }
 
 TEST(CondVar, SingleTermIsLocal) {

@@ -86,9 +86,17 @@ void merge_child(SparseColumn& col, const SparseColumn& child, Eigen::Index self
   col.l = std::move(l);
 }
 
-// (L L')⁻¹ from a dense lower-triangular L in about 2m³/3 flops: L⁻¹ by column panels that skip
-// the rows above each panel (zero), then the lower triangle of L⁻ᵀL⁻¹ by panels likewise.
-Mat inverse_from_cholesky(const Mat& L) {
+}  // namespace
+
+// A lower-triangular L: about 2m³/3 flops, L⁻¹ by column panels that skip the rows above each
+// panel (zero), then the lower triangle of L⁻ᵀL⁻¹ by panels likewise.
+Mat inverse_of_llt(const Mat& L, bool lower_triangular) {
+  if (!lower_triangular) {
+    Mat P = Mat::Zero(L.rows(), L.rows());
+    P.selfadjointView<Eigen::Lower>().rankUpdate(L);
+    Eigen::LLT<Mat> llt(P.selfadjointView<Eigen::Lower>());
+    return llt.solve(Mat::Identity(L.rows(), L.rows()));
+  }
   const Eigen::Index M = L.rows();
   constexpr Eigen::Index w = 128;
   Mat Linv = Mat::Zero(M, M);
@@ -109,16 +117,15 @@ Mat inverse_from_cholesky(const Mat& L) {
   return S;
 }
 
-}  // namespace
-
 std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
   const int K = m.K;
   std::vector<Eigen::Index> off(K + 1, 0);
   for (int j = 0; j < K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
-  // The factorization keeps every diagonal block from the first dense one on dense.
+  // The leading terms whose diagonal blocks stay block-diagonal form the sparse part; from the
+  // first other one on, the factorization fills the blocks in (dense below it).
   int d = K;
   for (int j = 0; j < K; ++j)
-    if (std::holds_alternative<Mat>(m.L[j][j])) {
+    if (!std::holds_alternative<BlockDiag>(m.L[j][j])) {
       d = j;
       break;
     }
@@ -130,13 +137,19 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
   Mat SigD;
   if (M > 0) {
     Mat LD = Mat::Zero(M, M);
+    bool triangular = true;
     for (int k = d; k < K; ++k)
       for (int i = k; i < K; ++i) {
         Mat B = to_dense(m.L[i][k]);
-        if (i == k) B.triangularView<Eigen::StrictlyUpper>().setZero();
+        if (i == k) {
+          if (std::holds_alternative<Mat>(m.L[k][k]))
+            B.triangularView<Eigen::StrictlyUpper>().setZero();
+          else
+            triangular = false;  // a diagonal block factored with a permutation: L L' = M only
+        }
         LD.block(off[i] - D0, off[k] - D0, B.rows(), B.cols()) = B;
       }
-    SigD = inverse_from_cholesky(LD);
+    SigD = inverse_of_llt(LD, triangular);
   }
 
   // --- the sparse leading part: terms whose diagonal blocks stay block-diagonal ---
