@@ -64,8 +64,6 @@ struct FitResult {
   OptimizerSummary optimizer;
   std::array<double, 5> scaled_residuals{};  ///< min, 1st quartile, median, 3rd quartile, max
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
-  std::vector<RandomEffectLevel> ranef;      ///< conditional modes and SDs per level (ranef(m, condVar = TRUE))
-  std::vector<LevelCoefficients> coef;       ///< fixed + random per level (coef(m))
   DdfMethod ddf = DdfMethod::None;           ///< how fixed[].df / p were computed (lmm/inference.h)
   std::vector<AnovaRow> anova_type3;         ///< one row per fixed-effect term (empty for y ~ 1)
 
@@ -76,6 +74,8 @@ struct FitResult {
   BootstrapResult bootstrap;             ///< filled by bootstrap() on request (replicates = 0: not run)
   ConvergenceReport convergence;         ///< lme4's gradient/Hessian check (run by fit())
   std::vector<std::string> singular_advice;  ///< for a singular fit: component, meaning, what to try
+  std::vector<RandomEffectLevel> ranef;      ///< conditional modes and SDs per level (ranef(m, condVar = TRUE))
+  std::vector<LevelCoefficients> coef;       ///< fixed + random per level (coef(m))
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().
