@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "fit_extras.h"
 #include "inference_options.h"
 #include "json_output.h"
 #include "lmm/data.h"
@@ -45,6 +46,7 @@ only); --ddf none leaves df and p out (as lme4). --anova adds lmerTest's type II
 
 struct FitArgs {
   std::string data, formula;
+  FitExtras extras;
   bool ml = false, json = false, anova = false;
   std::string ddf = "satterthwaite";
   InferenceArgs inference;
@@ -60,12 +62,14 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
+  add_fit_extras(cmd, args->extras);
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
   add_inference_options(cmd, args->inference);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
+      prepare_fit_data(data, args->extras);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);
@@ -73,6 +77,7 @@ void add_fit_command(CLI::App& app, Action& action) {
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");
       Fitted f = fit(data, args->formula, opt);
+      write_fit_extras(f, args->extras, args->data);
       run_inference(args->inference, f, data);
       if (args->json) {
         std::cout << dump(to_json(f.result)) << '\n';

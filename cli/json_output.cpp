@@ -84,6 +84,13 @@ nlohmann::json to_json(const FitResult& r) {
     ranef.push_back(e);
   }
   j["ranef"] = ranef;
+  json coef = json::array();  // coef(m): fixed + random per level
+  for (const auto& c : r.coef) {
+    json e{{"group", c.group}, {"level", c.level}};
+    for (std::size_t a = 0; a < c.terms.size(); ++a) e[c.terms[a]] = number(c.values[a]);
+    coef.push_back(e);
+  }
+  j["coef"] = coef;
   j["messages"] = r.messages;
   add_inference_json(j, r);
   return j;

@@ -2,13 +2,15 @@
 // computed by selected inversion of the blocked factor, against dense computations:
 //   Var(b | y, β̂) = σ² Λ (Λ'Z'ZΛ + I)⁻¹ Λ'   (Bates et al. 2015, section 3.4; lme4's condVar),
 //   and the joint [u; β] covariance σ² (M'M + diag(I, 0))⁻¹ with M = [ZΛ X].
+#include "model/condvar.h"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <random>
 
 #include "lmm/model.h"
-#include "model/condvar.h"
 #include "model/model_impl.h"
 #include "test_util.h"
 
@@ -60,7 +62,8 @@ lmm::ModelFrame random_frame(int n, const std::vector<int>& nlev, const std::vec
   }
   for (int i = 0; i < n; ++i) {
     std::vector<int> lev(K);
-    for (std::size_t k = 0; k < K; ++k) lev[k] = static_cast<int>(gen() % static_cast<unsigned>(nlev[k]));
+    for (std::size_t k = 0; k < K; ++k)
+      lev[k] = static_cast<int>(gen() % static_cast<unsigned>(nlev[k]));
     if (i < nlev[0]) lev[0] = i;  // every level of the first term observed
     for (std::size_t k = 0; k < K; ++k)
       if (nested_in[k] >= 0) lev[k] = lev[static_cast<std::size_t>(nested_in[k])] % nlev[k];
@@ -106,6 +109,7 @@ void check_against_dense(lmm::LinearMixedModel& m, const std::vector<double>& th
   const auto& impl = m.impl();
   const auto W = lmm::detail::re_fixed_cross(impl);
   const MatrixXd Vb = impl.vcov_unscaled();
+  const auto Gall = lmm::detail::re_inverse_diagonal_blocks(impl);
   Eigen::Index off = 0;
   for (std::size_t k = 0; k < f.re.size(); ++k) {
     const int q = f.re[k].q();
@@ -121,9 +125,33 @@ void check_against_dense(lmm::LinearMixedModel& m, const std::vector<double>& th
       const MatrixXd Wb = W[k].middleRows(static_cast<Eigen::Index>(b) * q, q);
       const MatrixXd cross = -Wb * Vb;
       EXPECT_LT((cross - joint.block(o, nq, q, p)).cwiseAbs().maxCoeff(), 1e-8);
+      MatrixXd G(q, q);
+      for (int a = 0; a < q; ++a)
+        for (int c = 0; c < q; ++c) G(a, c) = joint(o + a, o + c);
+      const auto Gsel = Gall[k].middleCols(static_cast<Eigen::Index>(b) * q, q);
+      EXPECT_LT((MatrixXd(Gsel) + Wb * Vb * Wb.transpose() - G).cwiseAbs().maxCoeff(), 1e-8);
     }
     off += static_cast<Eigen::Index>(f.re[k].nlevels()) * q;
   }
+}
+
+TEST(CondVar, DenseInverseOfTriangularAndPermutedFactors) {
+  std::mt19937 gen(1);
+  std::normal_distribution<double> N(0, 1);
+  const int m = 300;  // more than one panel
+  MatrixXd L = MatrixXd::Zero(m, m);
+  for (int j = 0; j < m; ++j) {
+    L(j, j) = 1 + std::abs(N(gen));
+    for (int i = j + 1; i < m; ++i) L(i, j) = 0.1 * N(gen);
+  }
+  const MatrixXd ref = (L * L.transpose()).inverse();
+  EXPECT_LT((lmm::detail::inverse_of_llt(L, true) - ref).cwiseAbs().maxCoeff(), 1e-10);
+  Eigen::PermutationMatrix<Eigen::Dynamic> P(m);
+  P.setIdentity();
+  std::shuffle(P.indices().data(), P.indices().data() + m, gen);
+  const MatrixXd PL = P * L;  // not triangular; (PL)(PL)' = P L L' P'
+  const MatrixXd refp = (PL * PL.transpose()).inverse();
+  EXPECT_LT((lmm::detail::inverse_of_llt(PL, false) - refp).cwiseAbs().maxCoeff(), 1e-10);
 }
 
 TEST(CondVar, SingleTermIsLocal) {

@@ -1,6 +1,8 @@
 // Conditional modes and conditional SDs of the random effects against lme4's
 // ranef(m, condVar = TRUE) for every reference case in tests/data/reference (the `ranef` field),
 // with compare.py's tolerance: 5e-3 relative or 1e-3 σ absolute. Also coef() = fixef + ranef.
+#include "lmm/ranef.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 
 #include "lmm/data.h"
 #include "lmm/fit.h"
-#include "lmm/ranef.h"
 
 namespace {
 
@@ -73,7 +74,8 @@ TEST_P(Ranef, ModesAndCondSdMatchLme4) {
       const std::string& t = o.terms[a];
       ASSERT_TRUE(row.contains(t)) << t;
       const double mode = row[t], sd = row["condsd_" + t];
-      const double tol_m = std::max(5e-3 * std::max(std::abs(mode), std::abs(o.mode[a])), 1e-3 * sigma);
+      const double tol_m =
+          std::max(5e-3 * std::max(std::abs(mode), std::abs(o.mode[a])), 1e-3 * sigma);
       const double tol_s = std::max(5e-3 * std::max(sd, o.condsd[a]), 1e-3 * sigma);
       EXPECT_NEAR(o.mode[a], mode, tol_m) << g << " " << level << " " << t;
       EXPECT_NEAR(o.condsd[a], sd, tol_s) << g << " " << level << " condsd_" << t;
@@ -92,7 +94,9 @@ TEST_P(Ranef, ModesAndCondSdMatchLme4) {
       const auto pos = std::find(c.terms.begin(), c.terms.end(), r.fixed[i].term) - c.terms.begin();
       ASSERT_LT(static_cast<std::size_t>(pos), c.terms.size());
       const auto in_re = std::find(re.terms.begin(), re.terms.end(), r.fixed[i].term);
-      const double b = in_re == re.terms.end() ? 0.0 : re.mode[static_cast<std::size_t>(in_re - re.terms.begin())];
+      const double b = in_re == re.terms.end()
+                           ? 0.0
+                           : re.mode[static_cast<std::size_t>(in_re - re.terms.begin())];
       EXPECT_DOUBLE_EQ(c.values[static_cast<std::size_t>(pos)], r.fixed[i].estimate + b);
     }
   }

@@ -75,6 +75,7 @@ struct FitResult {
   ConvergenceReport convergence;         ///< lme4's gradient/Hessian check (run by fit())
   std::vector<std::string> singular_advice;  ///< for a singular fit: component, meaning, what to try
   std::vector<RandomEffectLevel> ranef;      ///< conditional modes and SDs per level (ranef(m, condVar = TRUE))
+  std::vector<LevelCoefficients> coef;       ///< fixed + random per level (coef(m))
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().

@@ -34,5 +34,8 @@ struct LevelCoefficients {
   std::vector<double> values;
 };
 std::vector<LevelCoefficients> coefficients(const LinearMixedModel& model);
+/// The same from random effects already computed by random_effects(model).
+std::vector<LevelCoefficients> coefficients(const LinearMixedModel& model,
+                                            const std::vector<RandomEffectLevel>& ranef);
 
 }  // namespace lmm

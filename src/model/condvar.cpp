@@ -10,7 +10,8 @@ namespace lmm::detail {
 namespace {
 
 // One column c of the sparse (leading) part of the random-effects factor: the rows below the
-// diagonal in the symbolic factor, L's values there (0 for fill), and Σ's values there once computed.
+// diagonal in the symbolic factor, L's values there (0 for fill), and Σ's values there once
+// computed.
 struct SparseColumn {
   std::vector<Eigen::Index> rows;
   std::vector<double> l;
@@ -42,7 +43,8 @@ void sort_column(SparseColumn& col) {
   if (std::is_sorted(col.rows.begin(), col.rows.end())) return;
   std::vector<std::size_t> idx(col.rows.size());
   std::iota(idx.begin(), idx.end(), 0);
-  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return col.rows[a] < col.rows[b]; });
+  std::sort(idx.begin(), idx.end(),
+            [&](std::size_t a, std::size_t b) { return col.rows[a] < col.rows[b]; });
   std::vector<Eigen::Index> r(idx.size());
   std::vector<double> v(idx.size());
   for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -84,9 +86,17 @@ void merge_child(SparseColumn& col, const SparseColumn& child, Eigen::Index self
   col.l = std::move(l);
 }
 
-// (L L')⁻¹ from a dense lower-triangular L in about 2m³/3 flops: L⁻¹ by column panels that skip
-// the rows above each panel (zero), then the lower triangle of L⁻ᵀL⁻¹ by panels likewise.
-Mat inverse_from_cholesky(const Mat& L) {
+}  // namespace
+
+// A lower-triangular L: about 2m³/3 flops, L⁻¹ by column panels that skip the rows above each
+// panel (zero), then the lower triangle of L⁻ᵀL⁻¹ by panels likewise.
+Mat inverse_of_llt(const Mat& L, bool lower_triangular) {
+  if (!lower_triangular) {
+    Mat P = Mat::Zero(L.rows(), L.rows());
+    P.selfadjointView<Eigen::Lower>().rankUpdate(L);
+    Eigen::LLT<Mat> llt(P.selfadjointView<Eigen::Lower>());
+    return llt.solve(Mat::Identity(L.rows(), L.rows()));
+  }
   const Eigen::Index M = L.rows();
   constexpr Eigen::Index w = 128;
   Mat Linv = Mat::Zero(M, M);
@@ -107,16 +117,15 @@ Mat inverse_from_cholesky(const Mat& L) {
   return S;
 }
 
-}  // namespace
-
 std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
   const int K = m.K;
   std::vector<Eigen::Index> off(K + 1, 0);
   for (int j = 0; j < K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
-  // The factorization keeps every diagonal block from the first dense one on dense.
+  // The leading terms whose diagonal blocks stay block-diagonal form the sparse part; from the
+  // first other one on, the factorization fills the blocks in (dense below it).
   int d = K;
   for (int j = 0; j < K; ++j)
-    if (std::holds_alternative<Mat>(m.L[j][j])) {
+    if (!std::holds_alternative<BlockDiag>(m.L[j][j])) {
       d = j;
       break;
     }
@@ -128,13 +137,19 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
   Mat SigD;
   if (M > 0) {
     Mat LD = Mat::Zero(M, M);
+    bool triangular = true;
     for (int k = d; k < K; ++k)
       for (int i = k; i < K; ++i) {
         Mat B = to_dense(m.L[i][k]);
-        if (i == k) B.triangularView<Eigen::StrictlyUpper>().setZero();
+        if (i == k) {
+          if (std::holds_alternative<Mat>(m.L[k][k]))
+            B.triangularView<Eigen::StrictlyUpper>().setZero();
+          else
+            triangular = false;  // a diagonal block factored with a permutation: L L' = M only
+        }
         LD.block(off[i] - D0, off[k] - D0, B.rows(), B.cols()) = B;
       }
-    SigD = inverse_from_cholesky(LD);
+    SigD = inverse_of_llt(LD, triangular);
   }
 
   // --- the sparse leading part: terms whose diagonal blocks stay block-diagonal ---
@@ -163,10 +178,12 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
     std::vector<std::vector<Eigen::Index>> children(static_cast<std::size_t>(D0));
     for (Eigen::Index c = 0; c < D0; ++c) {
       SparseColumn& col = cols[static_cast<std::size_t>(c)];
-      for (Eigen::Index ch : children[static_cast<std::size_t>(c)]) merge_child(col, cols[static_cast<std::size_t>(ch)], c);
+      for (Eigen::Index ch : children[static_cast<std::size_t>(c)])
+        merge_child(col, cols[static_cast<std::size_t>(ch)], c);
       children[static_cast<std::size_t>(c)].clear();
       children[static_cast<std::size_t>(c)].shrink_to_fit();
-      if (!col.rows.empty() && col.rows.front() < D0) children[static_cast<std::size_t>(col.rows.front())].push_back(c);
+      if (!col.rows.empty() && col.rows.front() < D0)
+        children[static_cast<std::size_t>(col.rows.front())].push_back(c);
     }
   }
   // Takahashi's recurrence, last column first.
@@ -193,7 +210,8 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
         const Eigen::Index s = col.rows[b];
         while (p < ct.rows.size() && ct.rows[p] < s) ++p;
         if (p == ct.rows.size() || ct.rows[p] != s)
-          throw std::logic_error("lmm internal error: the symbolic factor is not closed in the selected inversion");
+          throw std::logic_error(
+              "lmm internal error: the symbolic factor is not closed in the selected inversion");
         const double v = ct.sigma[p];
         y[b] += v * col.l[a];
         y[a] += v * col.l[b];

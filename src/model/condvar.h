@@ -20,9 +20,13 @@ namespace lmm::detail {
 /// dense (crossed designs) are inverted densely, as the factorization treats them.
 std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m);
 
-/// W = L⁻ᵀ L_X' (rows: random effects in term order, columns: the p fixed effects), where L_X is the
-/// X part of the factor's last block row. Σ_uβ = -W (R_X R_X')⁻¹ is the covariance of the spherical
-/// random effects with β̂ (times σ²), and the unconditional covariance of level b's u is
+/// (L L')⁻¹ for a dense square L: lower triangular (a Cholesky factor), or any invertible L such as
+/// a permuted sparse factor P'L̂ (then through L L' and a Cholesky factorization).
+Mat inverse_of_llt(const Mat& L, bool lower_triangular);
+
+/// W = L⁻ᵀ L_X' (rows: random effects in term order, columns: the p fixed effects), where L_X is
+/// the X part of the factor's last block row. Σ_uβ = -W (R_X R_X')⁻¹ is the covariance of the
+/// spherical random effects with β̂ (times σ²), and the unconditional covariance of level b's u is
 /// (L L')⁻¹_bb + W_b (R_X R_X')⁻¹ W_b'. Per term, a (q_j·nlevels_j) x p matrix.
 std::vector<Mat> re_fixed_cross(const LinearMixedModel::Impl& m);
 

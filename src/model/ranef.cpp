@@ -42,10 +42,15 @@ std::vector<RandomEffectLevel> random_effects(const LinearMixedModel& model) {
 }
 
 std::vector<LevelCoefficients> coefficients(const LinearMixedModel& model) {
+  return coefficients(model, random_effects(model));
+}
+
+std::vector<LevelCoefficients> coefficients(const LinearMixedModel& model,
+                                            const std::vector<RandomEffectLevel>& ranef) {
   const ModelFrame& f = model.frame();
   const auto beta = model.beta();
   std::vector<LevelCoefficients> out;
-  for (const RandomEffectLevel& r : random_effects(model)) {
+  for (const RandomEffectLevel& r : ranef) {
     LevelCoefficients c;
     c.group = r.group;
     c.level = r.level;

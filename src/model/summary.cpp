@@ -123,6 +123,7 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   }
 
   r.ranef = random_effects(model);
+  r.coef = coefficients(model, r.ranef);
 
   auto resid = model.residuals();
   for (double& v : resid) v /= r.sigma;
