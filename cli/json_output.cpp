@@ -51,6 +51,7 @@ nlohmann::json to_json(const FitResult& r) {
   j["deviance"] = reml ? json(nullptr) : number(r.objective);
   j["npar"] = r.npar;
   j["df_residual"] = number(r.df_residual);
+  j["condition_number"] = number(r.condition_number);
   json theta = json::array();
   for (double t : r.theta) theta.push_back(number(t));
   j["theta"] = theta;

@@ -3,6 +3,7 @@
 // infinities. Known truths: adding a constant c to y (with an intercept) changes only the intercept,
 // by c; multiplying y by c multiplies beta, sigma and the random effects by c, leaves theta alone
 // and shifts the REML criterion by 2 (n - p) log c.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +12,8 @@
 #include "lmm/data.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "model/conditioning.h"
+#include "test_util.h"
 
 namespace {
 
@@ -103,6 +106,106 @@ TEST(NumericalEdge, ResponseExactlyLinearInTheFixedEffectsIsAnError) {
   EXPECT_EQ(error_of(table([](int g, int t) { return 0.3 * t - 7.1 + (g % 3) + 0.01 * ((g * t) % 5); }),
                      "y ~ x + (1 | g)"),
             "(no error)");
+}
+
+}  // namespace
+
+namespace {
+
+lmm::DataFrame sleepstudy_days_shifted(double offset) {
+  lmm::DataFrame d = lmm::read_table(kData + "/sleepstudy.csv");
+  for (auto& c : d.columns)
+    if (c.name == "Days")
+      for (double& v : c.numbers) v += offset;
+  return d;
+}
+
+::testing::AssertionResult has_message(const lmm::FitResult& r, const std::string& what) {
+  std::string all;
+  for (const auto& m : r.messages) {
+    if (m.find(what) != std::string::npos) return ::testing::AssertionSuccess();
+    all += "\n  " + m;
+  }
+  return ::testing::AssertionFailure() << "no message contains '" << what << "'; messages:" << all;
+}
+
+TEST(NumericalEdge, WellConditionedFitHasNoWarning) {
+  const auto r = lmm::fit(sleepstudy_days_shifted(0), kFormula).result;
+  EXPECT_GT(r.condition_number, 1);
+  EXPECT_LT(r.condition_number, 10);
+  EXPECT_TRUE(r.messages.empty());
+}
+
+// Days + 1e6 as a fixed effect: X'X has condition number ~1e12 and the slope keeps ~4 digits; the
+// output says so, with the digits and what to subtract.
+TEST(NumericalEdge, PredictorFarFromZeroGetsConditionNumberAndCenteringAdvice) {
+  const auto r = lmm::fit(sleepstudy_days_shifted(1e6), "Reaction ~ Days + (1 | Subject)").result;
+  EXPECT_GT(r.condition_number, 1e5);
+  EXPECT_TRUE(has_message(r, "warning: the fixed-effects model matrix is ill-conditioned (condition number"));
+  EXPECT_TRUE(has_message(r, "the fixed effects may have only about 4 correct significant digits"));
+  EXPECT_TRUE(has_message(r, "replace Days with I(Days - 1e+06)"));
+  // The advice works: the centred fit has no warning and the slope of the uncentred one agrees
+  // with it to the digits promised.
+  const auto c = lmm::fit(sleepstudy_days_shifted(1e6), "Reaction ~ I(Days - 1e+06) + (1 | Subject)").result;
+  EXPECT_TRUE(c.messages.empty());
+  EXPECT_LT(c.condition_number, 10);
+  EXPECT_LT(rel(r.fixed[1].estimate, c.fixed[1].estimate), 1e-3);
+}
+
+// A random slope on Days + 100 (mean/SD 36) in (Days | Subject): the same model as (Days | Subject)
+// reparametrised, but the optimizer has been seen to stop at a singular point far from the optimum
+// from a mean/SD ratio of ~15 (and lme4 as well); the warning says to center.
+TEST(NumericalEdge, RandomSlopeFarFromZeroGetsCenteringAdvice) {
+  const auto r = lmm::fit(sleepstudy_days_shifted(100), kFormula).result;
+  EXPECT_TRUE(has_message(r, "warning: 'Days' in the random-effects term for Subject is far from 0 for its spread "
+                             "(mean 104, SD 2.87)"));
+  EXPECT_TRUE(has_message(r, "replace Days with I(Days - 100)"));
+  const auto c = lmm::fit(sleepstudy_days_shifted(100), "Reaction ~ Days + (I(Days - 100) | Subject)").result;
+  for (const auto& m : c.messages) EXPECT_EQ(m.find("random-effects term"), std::string::npos) << m;
+}
+
+// Two predictors equal up to 1e-6 of their spread: not aliased (R's tolerance is 1e-7), so they
+// are fitted, with a warning that names them.
+TEST(NumericalEdge, NearlyCollinearPredictorsAreNamed) {
+  std::string csv = "y,x,x2,g\n";
+  for (int i = 0; i < 40; ++i) {
+    const double x = i % 10, y = 1 + 0.5 * x + ((i * 7) % 5) * 0.3 + (i % 4);
+    csv += fmt::format("{},{},{:.17g},g{}\n", y, x, x + 1e-6 * ((i * 3) % 7 - 3), i % 4);
+  }
+  const auto r = lmm::fit(lmm::parse_table(csv, ','), "y ~ x + x2 + (1 | g)").result;
+  EXPECT_GT(r.condition_number, 1e6);
+  EXPECT_TRUE(has_message(r, "these columns are nearly linearly dependent: 'x', 'x2'; rescale or drop one"));
+}
+
+// Beyond ~2 digits the estimates are refused. The model frame drops columns that are aliased to
+// R's tolerance first, so this is built by hand: x2 = x + 1e-10 noise.
+TEST(NumericalEdge, HopelesslyIllConditionedFixedEffectsAreRefused) {
+  lmm::ModelFrame f = lmm::testing::synthetic_crossed(20, 1, 5);
+  const std::size_t n = f.n();
+  f.fixed_names.push_back("x2");
+  for (std::size_t i = 0; i < n; ++i) f.X.push_back(f.X[n + i] + 1e-10 * static_cast<double>(i % 3));
+  lmm::LinearMixedModel m(std::move(f));
+  try {
+    lmm::detail::assess_conditioning(m.impl());
+    FAIL() << "no error";
+  } catch (const lmm::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("too ill-conditioned to give meaningful estimates (condition number"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("'x', 'x2'"), std::string::npos) << e.what();
+  }
+}
+
+// A variance estimated as exactly 0 leaves its correlation undefined: NA in the text, never "nan".
+TEST(NumericalEdge, UndefinedCorrelationPrintsNA) {
+  auto r = lmm::fit(sleepstudy_days_shifted(0), kFormula).result;
+  for (auto& vc : r.random)
+    if (vc.is_correlation()) vc.cor = lmm::NaN;
+  r.fixed[1].t = lmm::NaN;
+  const std::string text = lmm::format_summary(r);
+  EXPECT_EQ(text.find("nan"), std::string::npos) << text;
+  EXPECT_NE(text.find("Days           35.07    5.922    NA"), std::string::npos) << text;
+  EXPECT_NE(text.find("Days          10.467      1.546      NA"), std::string::npos) << text;
 }
 
 }  // namespace

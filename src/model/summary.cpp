@@ -5,6 +5,7 @@
 
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "model/conditioning.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -133,6 +134,11 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   }
   if (!optimizer.converged)
     r.messages.push_back("the optimizer did not converge: " + optimizer.stop_reason);
+  {
+    const detail::Conditioning c = detail::assess_conditioning(m);
+    r.condition_number = c.kappa_x;
+    r.messages.insert(r.messages.end(), c.warnings.begin(), c.warnings.end());
+  }
   return r;
 }
 
