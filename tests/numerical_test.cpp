@@ -64,7 +64,7 @@ TEST(NumericalEdge, ResponseScaleScalesTheEstimates) {
     for (std::size_t k = 0; k < 2; ++k) {
       EXPECT_LT(rel(r.fixed[k].estimate / scale, base.fixed[k].estimate), 1e-7);
       EXPECT_LT(rel(r.fixed[k].std_error / scale, base.fixed[k].std_error), 2e-5);
-      EXPECT_NEAR(r.fixed[k].t, base.fixed[k].t, 2e-4);
+      EXPECT_LT(rel(r.fixed[k].t, base.fixed[k].t), 2e-5);
     }
     for (std::size_t k = 0; k < base.random.size(); ++k) {
       if (base.random[k].is_correlation())
@@ -142,7 +142,7 @@ TEST(NumericalEdge, PredictorFarFromZeroGetsConditionNumberAndCenteringAdvice) {
   const auto r = lmm::fit(sleepstudy_days_shifted(1e6), "Reaction ~ Days + (1 | Subject)").result;
   EXPECT_GT(r.condition_number, 1e5);
   EXPECT_TRUE(has_message(r, "warning: the fixed-effects model matrix is ill-conditioned (condition number"));
-  EXPECT_TRUE(has_message(r, "the fixed effects may have only about 4 correct significant digits"));
+  EXPECT_TRUE(has_message(r, "standard errors, variance components and the likelihood may have only about 4 correct significant digits"));
   EXPECT_TRUE(has_message(r, "replace Days with I(Days - 1e+06)"));
   // The advice works: the centred fit has no warning and the slope of the uncentred one agrees
   // with it to the digits promised.
@@ -152,16 +152,25 @@ TEST(NumericalEdge, PredictorFarFromZeroGetsConditionNumberAndCenteringAdvice) {
   EXPECT_LT(rel(r.fixed[1].estimate, c.fixed[1].estimate), 1e-3);
 }
 
-// A random slope on Days + 100 (mean/SD 36) in (Days | Subject): the same model as (Days | Subject)
-// reparametrised, but the optimizer has been seen to stop at a singular point far from the optimum
-// from a mean/SD ratio of ~15 (and lme4 as well); the warning says to center.
+// A random slope on Days + 1e4 (mean/SD ~3500) in (Days | Subject): the same model as
+// (Days | Subject) reparametrised. The optimizer's conditioned coordinates find its optimum, but the
+// cross-product blocks lose digits (sigma moves by ~1e-6, by 2e-3 at 1e6); the warning says to
+// center. At Days + 100 there is nothing to warn about: the fit matches the centred one.
 TEST(NumericalEdge, RandomSlopeFarFromZeroGetsCenteringAdvice) {
-  const auto r = lmm::fit(sleepstudy_days_shifted(100), kFormula).result;
+  const auto base = lmm::fit(sleepstudy_days_shifted(0), kFormula).result;
+  const auto near = lmm::fit(sleepstudy_days_shifted(100), kFormula).result;
+  EXPECT_TRUE(near.messages.empty());
+  EXPECT_NEAR(near.objective, base.objective, 1e-6);
+  EXPECT_LT(rel(near.sigma, base.sigma), 1e-7);
+
+  const auto r = lmm::fit(sleepstudy_days_shifted(1e4), kFormula).result;
   EXPECT_TRUE(has_message(r, "warning: 'Days' in the random-effects term for Subject is far from 0 for its spread "
-                             "(mean 104, SD 2.87)"));
-  EXPECT_TRUE(has_message(r, "replace Days with I(Days - 100)"));
-  const auto c = lmm::fit(sleepstudy_days_shifted(100), "Reaction ~ Days + (I(Days - 100) | Subject)").result;
-  for (const auto& m : c.messages) EXPECT_EQ(m.find("random-effects term"), std::string::npos) << m;
+                             "(mean 1e+04, SD 2.87)"));
+  EXPECT_TRUE(has_message(r, "replace Days with I(Days - 10000)"));
+  EXPECT_NEAR(r.objective, base.objective, 1e-3);
+  const auto c = lmm::fit(sleepstudy_days_shifted(1e4), "Reaction ~ I(Days - 1e4) + (I(Days - 1e4) | Subject)").result;
+  EXPECT_TRUE(c.messages.empty());
+  EXPECT_NEAR(c.objective, base.objective, 1e-6);
 }
 
 // Two predictors equal up to 1e-6 of their spread: not aliased (R's tolerance is 1e-7), so they

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "formula/rformat.h"
 #include "lmm/error.h"
 
 namespace lmm::detail {
@@ -50,8 +51,8 @@ bool plain_name(const std::string& s) {
 
 std::string centering_hint(const std::string& name, double mean) {
   if (plain_name(name))
-    return fmt::format("replace {} with I({} - {:g}) in the formula", name, name, round_center(mean));
-  return fmt::format("center the variables in '{}' (subtract about {:g})", name, round_center(mean));
+    return fmt::format("replace {} with I({} - {}) in the formula", name, name, format_r_number(round_center(mean)));
+  return fmt::format("center the variables in '{}' (subtract about {})", name, format_r_number(round_center(mean)));
 }
 
 }  // namespace
@@ -98,7 +99,8 @@ Conditioning assess_conditioning(const LinearMixedModel::Impl& m) {
                                 out.kappa_x, adv));
       out.warnings.push_back(fmt::format(
           "warning: the fixed-effects model matrix is ill-conditioned (condition number {:.2g} after scaling its "
-          "columns): the fixed effects may have only about {:.0f} correct significant digits; {}",
+          "columns): standard errors, variance components and the likelihood may have only about {:.0f} "
+          "correct significant digits; {}",
           out.kappa_x, std::max(1.0, std::floor(digits)), adv));
     }
   } else {
@@ -116,8 +118,8 @@ Conditioning assess_conditioning(const LinearMixedModel::Impl& m) {
       if (s.sd > 0 && !s.binary && std::abs(s.mean) > kSlopeOffsetWarn * s.sd)
         out.warnings.push_back(fmt::format(
             "warning: '{}' in the random-effects term for {} is far from 0 for its spread (mean {:.3g}, SD {:.3g}): "
-            "the random intercept then describes {} at {} = 0, outside the data, and the variance components are "
-            "hard to estimate (the optimizer can stop at a wrong, often singular, point); {}",
+            "the random intercept then describes {} at {} = 0, far outside the data, and the variance components "
+            "lose precision; {}",
             t.names[a], t.group, s.mean, s.sd, t.group, t.names[a], centering_hint(t.names[a], s.mean)));
     }
   }

@@ -10,8 +10,9 @@ namespace lmm::detail {
 
 struct Conditioning {
   /// 2-norm condition number of X with its columns scaled to unit length (NaN when p = 0). The
-  /// engine factors X'X, whose condition number is its square, so the fixed effects keep about
-  /// 16 - 2 log10(kappa) significant digits.
+  /// engine factors X'X, whose condition number is its square, so standard errors, variances and
+  /// the likelihood keep about 16 - 2 log10(kappa) significant digits (the estimates of beta keep
+  /// more: A is built from y's least-squares residual).
   double kappa_x = 0;
   std::vector<std::string> warnings;  ///< one line each, with what to do
 };
@@ -21,9 +22,10 @@ inline constexpr double kKappaWarn = 1e5;
 /// ... and above which the estimates are refused (fewer than about 1).
 inline constexpr double kKappaRefuse = 3e7;
 /// |mean| / SD of a random-effects slope variable (in a term with an intercept) above which
-/// centering is advised: from a ratio of about 15, BOBYQA (and lme4) have been seen to stop at a
-/// boundary point far from the optimum (tests/numerical_test.cpp).
-inline constexpr double kSlopeOffsetWarn = 10;
+/// centering is advised. The optimizer's conditioned coordinates (ThetaMap) find the optimum at any
+/// ratio, but the blocks of A lose digits: with time + 1e4 (ratio ~4e3) in (time | g) sigma moved
+/// by 5e-6 relative, with time + 1e6 (ratio ~4e5) by 2e-3 (tests/numerical_test.cpp).
+inline constexpr double kSlopeOffsetWarn = 1000;
 
 /// Throws lmm::Error when kappa_x exceeds kKappaRefuse.
 Conditioning assess_conditioning(const LinearMixedModel::Impl& m);
