@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "formula/rformat.h"
+#include "io/number_text.h"
 #include "lmm/error.h"
 
 namespace lmm::detail {
@@ -123,6 +124,27 @@ Conditioning assess_conditioning(const LinearMixedModel::Impl& m) {
             t.names[a], t.group, s.mean, s.sd, t.group, t.names[a], centering_hint(t.names[a], s.mean)));
     }
   }
+  return out;
+}
+
+std::vector<std::string> data_warnings(const DataFrame& data, const Formula& formula) {
+  std::vector<std::string> out, seen;
+  auto check = [&](const std::vector<Term>& terms) {
+    for (const Term& t : terms)
+      for (const Expr& e : t.factors) {
+        if (e.kind != Expr::Kind::Variable) continue;  // factor(x) is categorical on purpose
+        if (std::find(seen.begin(), seen.end(), e.name) != seen.end()) continue;
+        seen.push_back(e.name);
+        const Column* c = data.find(e.name);
+        if (!c) continue;
+        const std::string hint = foreign_number_hint(*c);
+        if (!hint.empty())
+          out.push_back(fmt::format("warning: '{}' is used as a categorical predictor with {} levels{}", e.name,
+                                    c->levels.size(), hint));
+      }
+  };
+  check(formula.fixed);
+  for (const RandomTerm& r : formula.random) check(r.terms);
   return out;
 }
 

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "lmm/data.h"
+#include "lmm/formula.h"
 #include "model/model_impl.h"
 
 namespace lmm::detail {
@@ -26,6 +28,11 @@ inline constexpr double kKappaRefuse = 3e7;
 /// ratio, but the blocks of A lose digits: with time + 1e4 (ratio ~4e3) in (time | g) sigma moved
 /// by 5e-6 relative, with time + 1e6 (ratio ~4e5) by 2e-3 (tests/numerical_test.cpp).
 inline constexpr double kSlopeOffsetWarn = 1000;
+
+/// Warnings about the data the formula uses: a predictor read as categorical whose values are
+/// numbers written with decimal commas or digit-group separators (it would silently become a
+/// factor with one coefficient per distinct value).
+std::vector<std::string> data_warnings(const DataFrame& data, const Formula& formula);
 
 /// Throws lmm::Error when kappa_x exceeds kKappaRefuse.
 Conditioning assess_conditioning(const LinearMixedModel::Impl& m);

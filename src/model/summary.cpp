@@ -153,6 +153,7 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   LinearMixedModel model(std::move(frame), options.method);
   OptimizerSummary opt = model.fit(options);
   FitResult result = summarize(model, opt);
+  for (auto& w : detail::data_warnings(data, model.frame().formula)) result.messages.push_back(std::move(w));
   return {std::move(model), std::move(result)};
 }
 
