@@ -70,6 +70,8 @@ nlohmann::json to_json(const FitResult& r) {
   return j;
 }
 
-std::string dump(const nlohmann::json& j) { return j.dump(2); }
+// Invalid UTF-8 (a level or column name in Latin-1, say) becomes U+FFFD rather than an exception:
+// JSON strings must be UTF-8, and the user's bytes are not an internal error.
+std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 }  // namespace lmm::cli
