@@ -2,9 +2,11 @@
 // the fuzzers (fuzz/): messages stay one bounded line, spreadsheet exports with ';' and decimal
 // commas are recognised and explained.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <string>
 
 #include "io/number_text.h"
@@ -118,3 +120,31 @@ TEST(HostileReader, DecimalCommasAreExplained) {
 }
 
 }  // namespace
+
+// Found by fuzz/fuzz_formula ("y ~ (1 | g) - 1"): with no fixed effects the engine ran Eigen's rank
+// update on an empty X, which reads through a null pointer (UBSan: reference binding to null).
+// The fits themselves agree with lme4 (tests/data/bad/no_fixed_effects.R).
+TEST(HostileEngine, NoFixedEffects) {
+  std::ifstream in(std::string(LMM_TEST_DATA) + "/bad/no_fixed_effects.json");
+  const nlohmann::json ref = nlohmann::json::parse(in);
+  const lmm::DataFrame d = lmm::read_table(std::string(LMM_TEST_DATA) + "/sleepstudy.csv");
+  {
+    const auto& e = ref["reml_intercept"];
+    const auto r = lmm::fit(d, e["formula"].get<std::string>()).result;
+    EXPECT_TRUE(r.fixed.empty());
+    EXPECT_NEAR(r.objective, e["reml_criterion"].get<double>(), 1e-6);
+    EXPECT_NEAR(r.sigma, e["sigma"].get<double>(), 1e-5);
+    EXPECT_NEAR(r.theta[0], e["theta"][0].get<double>(), 1e-5);
+    EXPECT_TRUE(std::isnan(r.condition_number));
+  }
+  {
+    const auto& e = ref["ml_slope"];
+    lmm::FitOptions opt;
+    opt.method = lmm::Method::ML;
+    const auto r = lmm::fit(d, e["formula"].get<std::string>(), opt).result;
+    EXPECT_NEAR(r.objective, e["deviance"].get<double>(), 1e-5);
+    EXPECT_NEAR(r.sigma, e["sigma"].get<double>(), 1e-4);
+    for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(r.theta[k], e["theta"][k].get<double>(), 1e-4);
+    EXPECT_TRUE(r.messages.empty());
+  }
+}

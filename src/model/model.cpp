@@ -153,11 +153,13 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
     Eigen::Map<const Mat> X(frame.X.data(), nrow, np);
     Eigen::Map<const Eigen::VectorXd> y(yw.data(), nrow);
     Mat xx = Mat::Zero(np + 1, np + 1);
-    xx.topLeftCorner(np, np).selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
-    xx.topLeftCorner(np, np).triangularView<Eigen::StrictlyUpper>() =
-        xx.topLeftCorner(np, np).transpose();
-    xx.block(np, 0, 1, np) = (X.transpose() * y).transpose();
-    xx.block(0, np, np, 1) = xx.block(np, 0, 1, np).transpose();
+    if (np > 0) {  // y ~ 0 + (1 | g) has no X: Eigen's rank update of an empty map reads a null pointer
+      xx.topLeftCorner(np, np).selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
+      xx.topLeftCorner(np, np).triangularView<Eigen::StrictlyUpper>() =
+          xx.topLeftCorner(np, np).transpose();
+      xx.block(np, 0, 1, np) = (X.transpose() * y).transpose();
+      xx.block(0, np, np, 1) = xx.block(np, 0, 1, np).transpose();
+    }
     xx(np, np) = y.squaredNorm();
     A[K][K] = std::move(xx);
   }
