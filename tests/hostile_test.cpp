@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -13,6 +14,7 @@
 #include "lmm/data.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/formula.h"
 
 namespace {
 
@@ -146,5 +148,15 @@ TEST(HostileEngine, NoFixedEffects) {
     EXPECT_NEAR(r.sigma, e["sigma"].get<double>(), 1e-4);
     for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(r.theta[k], e["theta"][k].get<double>(), 1e-4);
     EXPECT_TRUE(r.messages.empty());
+  }
+}
+
+// Found by fuzz/fuzz_formula: a line break followed by a UTF-8 continuation byte was kept as one
+// two-byte "character" in the caret display, so the error had four lines instead of three.
+TEST(HostileFormula, ErrorDisplayHasNoLineBreakFromTheFormula) {
+  for (const char* f : {"y ~ x +\n\x81 >", "y \xff(y\xff\xff\n\x81\xdf\x86~ I * 1e-3>>~ >>>I>", "y ~ x\r\x80 | >"}) {
+    const std::string msg = error_of([&] { lmm::parse_formula(f); });
+    EXPECT_EQ(msg.rfind("formula: ", 0), 0u) << msg;
+    EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 2) << msg;
   }
 }
