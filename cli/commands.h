@@ -9,5 +9,6 @@ namespace lmm::cli {
 using Action = std::function<int()>;
 
 void add_fit_command(CLI::App& app, Action& action);
+void add_compare_command(CLI::App& app, Action& action);
 
 }  // namespace lmm::cli

@@ -1,5 +1,7 @@
 #include "json_output.h"
 
+#include "json_inference.h"
+
 #include <cmath>
 
 namespace lmm::cli {
@@ -66,7 +68,25 @@ nlohmann::json to_json(const FitResult& r) {
                     {"stop_reason", r.optimizer.stop_reason},
                     {"converged", r.optimizer.converged},
                     {"objective", number(r.optimizer.objective)}};
+  j["ddf"] = r.ddf == DdfMethod::Satterthwaite ? json("Satterthwaite")
+             : r.ddf == DdfMethod::KenwardRoger ? json("Kenward-Roger")
+                                                : json(nullptr);
+  json anova = json::array();
+  for (const auto& a : r.anova_type3)
+    anova.push_back({{"term", a.term}, {"num_df", a.num_df}, {"den_df", number(a.den_df)}, {"F", number(a.F)}, {"p", number(a.p)}});
+  j["anova_type3"] = anova;
+  json ranef = json::array();  // lme4's as.data.frame(ranef(m, condVar = TRUE)), one object per level
+  for (const auto& re : r.ranef) {
+    json e{{"group", re.group}, {"level", re.level}};
+    for (std::size_t a = 0; a < re.terms.size(); ++a) {
+      e[re.terms[a]] = number(re.mode[a]);
+      e["condsd_" + re.terms[a]] = number(re.condsd[a]);
+    }
+    ranef.push_back(e);
+  }
+  j["ranef"] = ranef;
   j["messages"] = r.messages;
+  add_inference_json(j, r);
   return j;
 }
 

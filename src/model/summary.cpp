@@ -5,6 +5,7 @@
 
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/inference.h"
 #include "model/conditioning.h"
 #include "model/model_impl.h"
 
@@ -122,6 +123,8 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
     r.random.push_back(res);
   }
 
+  r.ranef = random_effects(model);
+
   auto resid = model.residuals();
   for (double& v : resid) v /= r.sigma;
   std::sort(resid.begin(), resid.end());
@@ -144,6 +147,9 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
     r.condition_number = c.kappa_x;
     r.messages.insert(r.messages.end(), c.warnings.begin(), c.warnings.end());
   }
+  r.variance_partition = variance_partition(model);
+  r.confint_wald = wald_intervals(r);
+  r.singular_advice = singular_advice(model);
   return r;
 }
 
@@ -152,8 +158,11 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   ModelFrame frame = build_model_frame(data, fm);
   LinearMixedModel model(std::move(frame), options.method);
   OptimizerSummary opt = model.fit(options);
+  ConvergenceReport conv = check_convergence(model, opt, options);  // may move to a better optimum
   FitResult result = summarize(model, opt);
   for (auto& w : detail::data_warnings(data, model.frame().formula)) result.messages.push_back(std::move(w));
+  result.convergence = std::move(conv);
+  add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
   return {std::move(model), std::move(result)};
 }
 
