@@ -53,6 +53,7 @@ nlohmann::json to_json(const FitResult& r) {
   j["deviance"] = reml ? json(nullptr) : number(r.objective);
   j["npar"] = r.npar;
   j["df_residual"] = number(r.df_residual);
+  j["condition_number"] = number(r.condition_number);
   json theta = json::array();
   for (double t : r.theta) theta.push_back(number(t));
   j["theta"] = theta;
@@ -96,6 +97,8 @@ nlohmann::json to_json(const FitResult& r) {
   return j;
 }
 
-std::string dump(const nlohmann::json& j) { return j.dump(2); }
+// Invalid UTF-8 (a level or column name in Latin-1, say) becomes U+FFFD rather than an exception:
+// JSON strings must be UTF-8, and the user's bytes are not an internal error.
+std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 }  // namespace lmm::cli

@@ -59,6 +59,9 @@ struct FitResult {
   double objective = NaN;  ///< REML criterion (REML) or deviance (ML)
   int npar = 0;
   double df_residual = NaN;  ///< n - p
+  /// Condition number of the fixed-effects model matrix with unit-length columns; the fixed effects
+  /// have about 16 - 2 log10 of it correct digits (a warning in `messages` above 1e5).
+  double condition_number = NaN;
   bool singular = false;
   std::vector<std::string> singular_reasons;  ///< which variance or correlation is at the boundary
   OptimizerSummary optimizer;

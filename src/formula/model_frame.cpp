@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "formula/rformat.h"
+#include "io/number_text.h"
 #include "lmm/error.h"
 
 namespace lmm {
@@ -146,8 +147,15 @@ void FrameBuilder::check_columns() {
 
   for (const std::string& v : used_) {
     if (data_.find(v)) continue;
+    // At most 50 names of at most 60 bytes each: files with 100,000 columns or a 10 MB name exist.
+    std::vector<std::string> names;
+    for (std::size_t j = 0; j < data_.columns.size() && j < 50; ++j) {
+      const std::string& n = data_.columns[j].name;
+      names.push_back(n.size() <= 60 ? n : n.substr(0, 60) + "...");
+    }
+    if (data_.columns.size() > 50) names.push_back("... (" + std::to_string(data_.columns.size()) + " columns)");
     std::string msg = "variable '" + v + "' in the formula is not a column of " +
-                      source_name(data_) + "; columns are: " + join(data_.names(), ", ");
+                      source_name(data_) + "; columns are: " + join(names, ", ");
     for (const Column& c : data_.columns)
       if (lower(c.name) == lower(v)) {
         msg += " (did you mean '" + c.name + "'?)";
@@ -165,7 +173,8 @@ void FrameBuilder::check_columns() {
         example = c.levels[static_cast<std::size_t>(code)];
         break;
       }
-    throw Error("the response '" + v + "' is not numeric (it has values like '" + example + "')");
+    throw Error("the response '" + v + "' is not numeric (it has values like '" + example + "')" +
+                detail::foreign_number_hint(c));
   }
 }
 

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <nlopt.h>
 
 #include <algorithm>
@@ -42,6 +43,49 @@ SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
   return pattern(P * detail::kron_identity(ones, nblocks));
 }
 
+// The response minus its least-squares fit on X, and that fit's coefficients. A holds y'y, and
+// r² = y'y - (the part X and Z explain) loses the digits of y'y that r² does not have: a response
+// of about 1e4 with a residual SD of 1 lost 5 digits of sigma, 1e9 all of them (lme4 computes r²
+// from residuals and does not). Replacing y by y - X beta0 is exact for any beta0 (beta becomes
+// beta - beta0; b, sigma, theta and the objective are unchanged), so beta0 only needs to remove
+// most of y's size: one step of iterative refinement makes it good enough even for an
+// ill-conditioned X'X. Throws lmm::Error for a response with nothing left to model.
+std::vector<double> response_shift(const ModelFrame& f, Eigen::VectorXd& beta0) {
+  const auto nrow = static_cast<Eigen::Index>(f.n());
+  const auto np = static_cast<Eigen::Index>(f.p());
+  Eigen::Map<const Mat> X(f.X.data(), nrow, np);
+  Eigen::Map<const Eigen::VectorXd> y(f.y.data(), nrow);
+  const double yy = y.squaredNorm();
+  if (nrow > 0 && y.maxCoeff() == y.minCoeff())
+    throw Error(fmt::format("the response '{}' has the same value ({}) in all {} rows: there is no variation to model",
+                            f.response, y(0), nrow));
+  Eigen::VectorXd r = y;
+  beta0 = Eigen::VectorXd::Zero(np);
+  if (np > 0) {
+    Mat xtx = Mat::Zero(np, np);
+    xtx.selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
+    Eigen::LDLT<Mat> ldlt(xtx.selfadjointView<Eigen::Lower>());
+    for (int step = 0; step < 2; ++step) {
+      Eigen::VectorXd d = ldlt.solve(X.transpose() * r);
+      if (!d.allFinite()) break;
+      beta0 += d;
+      r.noalias() = y - X * beta0;
+    }
+    if (!beta0.allFinite()) beta0.setZero(), r = y;
+  }
+  // A residual below rounding level: y is a linear function of the fixed effects, the residual
+  // variance is 0 and every objective value is -inf (the factor's r² is 0).
+  const double rr = r.squaredNorm();
+  if (rr <= 1e-24 * yy) {
+    std::string names;
+    for (const auto& c : f.fixed_names) names += (names.empty() ? "" : ", ") + c;
+    throw Error(fmt::format("the response '{}' is an exact linear function of the fixed effects ({}), up to rounding: "
+                            "nothing is left for the random effects and the residual to explain",
+                            f.response, names));
+  }
+  return {r.data(), r.data() + r.size()};
+}
+
 }  // namespace
 
 LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
@@ -49,6 +93,7 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
   if (K == 0) throw Error("the model has no random-effects term");
   const auto nrow = static_cast<Eigen::Index>(frame.n());
   const auto np = static_cast<Eigen::Index>(frame.p());
+  const std::vector<double> yw = response_shift(frame, beta0);
   int off = 0;
   for (const auto& t : frame.re) {
     q.push_back(t.q());
@@ -83,7 +128,7 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
       for (int b = 0; b < qj; ++b) {
         for (int a = 0; a < qj; ++a) d.data(a, r * qj + b) += z[a] * z[b];
         for (Eigen::Index c = 0; c < np; ++c) xy(c, r * qj + b) += frame.X[c * nrow + i] * z[b];
-        xy(np, r * qj + b) += frame.y[i] * z[b];
+        xy(np, r * qj + b) += yw[i] * z[b];
       }
     }
     A[j][j] = std::move(d);
@@ -107,13 +152,15 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
   }
   {
     Eigen::Map<const Mat> X(frame.X.data(), nrow, np);
-    Eigen::Map<const Eigen::VectorXd> y(frame.y.data(), nrow);
+    Eigen::Map<const Eigen::VectorXd> y(yw.data(), nrow);
     Mat xx = Mat::Zero(np + 1, np + 1);
-    xx.topLeftCorner(np, np).selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
-    xx.topLeftCorner(np, np).triangularView<Eigen::StrictlyUpper>() =
-        xx.topLeftCorner(np, np).transpose();
-    xx.block(np, 0, 1, np) = (X.transpose() * y).transpose();
-    xx.block(0, np, np, 1) = xx.block(np, 0, 1, np).transpose();
+    if (np > 0) {  // y ~ 0 + (1 | g) has no X: Eigen's rank update of an empty map reads a null pointer
+      xx.topLeftCorner(np, np).selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
+      xx.topLeftCorner(np, np).triangularView<Eigen::StrictlyUpper>() =
+          xx.topLeftCorner(np, np).transpose();
+      xx.block(np, 0, 1, np) = (X.transpose() * y).transpose();
+      xx.block(0, np, np, 1) = xx.block(np, 0, 1, np).transpose();
+    }
     xx(np, np) = y.squaredNorm();
     A[K][K] = std::move(xx);
   }
@@ -229,7 +276,9 @@ double LinearMixedModel::Impl::sigma() const {
   return std::sqrt(pwrss() / denom);
 }
 
-Eigen::VectorXd LinearMixedModel::Impl::beta() const {
+Eigen::VectorXd LinearMixedModel::Impl::beta() const { return beta_shifted() + beta0; }
+
+Eigen::VectorXd LinearMixedModel::Impl::beta_shifted() const {
   const auto np = static_cast<Eigen::Index>(p());
   const Mat& lkk = LKK();
   Eigen::VectorXd b = lkk.block(np, 0, 1, np).transpose();
@@ -239,7 +288,7 @@ Eigen::VectorXd LinearMixedModel::Impl::beta() const {
 
 std::vector<Eigen::VectorXd> LinearMixedModel::Impl::u() const {
   const auto np = static_cast<Eigen::Index>(p());
-  const Eigen::VectorXd b = beta();
+  const Eigen::VectorXd b = beta_shifted();
   std::vector<Eigen::VectorXd> out(K);
   for (int j = K - 1; j >= 0; --j) {
     const Mat& lkj = std::get<Mat>(L[K][j]);

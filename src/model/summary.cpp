@@ -6,6 +6,7 @@
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
+#include "model/conditioning.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -142,6 +143,11 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   }
   if (!optimizer.converged)
     r.messages.push_back("the optimizer did not converge: " + optimizer.stop_reason);
+  {
+    const detail::Conditioning c = detail::assess_conditioning(m);
+    r.condition_number = c.kappa_x;
+    r.messages.insert(r.messages.end(), c.warnings.begin(), c.warnings.end());
+  }
   r.variance_partition = variance_partition(model);
   r.confint_wald = wald_intervals(r);
   r.singular_advice = singular_advice(model);
@@ -155,6 +161,7 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   OptimizerSummary opt = model.fit(options);
   ConvergenceReport conv = check_convergence(model, opt, options);  // may move to a better optimum
   FitResult result = summarize(model, opt);
+  for (auto& w : detail::data_warnings(data, model.frame().formula)) result.messages.push_back(std::move(w));
   result.convergence = std::move(conv);
   add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
   return {std::move(model), std::move(result)};
