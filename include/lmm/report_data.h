@@ -15,7 +15,8 @@ namespace lmm::report {
 /// The variance partition of Nakagawa & Schielzeth (2013) and Nakagawa, Johnson & Schielzeth (2017),
 /// as performance::icc and performance::r2_nakagawa compute it for a linear mixed model:
 ///   var_fixed    = var(Xβ) (n - 1 denominator),
-///   var_random   = Σ_terms mean_i z_i' Σ_term z_i (for a random intercept, τ00),
+///   var_random   = Σ_terms mean_i z_i' Σ_term z_i (for a random intercept, τ00; a term without an
+///                  intercept, e.g. the slope term of (x || g), counts 0, as in performance),
 ///   var_residual = σ²,
 ///   ICC adjusted = var_random / (var_random + σ²),
 ///   ICC unadjusted = var_random / (var_fixed + var_random + σ²),

@@ -4,6 +4,7 @@
 //
 // A stand-in written for the report (issue 5) while the inference work (issue 3) lands its own
 // ICC/R²; the lead may keep one of the two at merge.
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -30,7 +31,8 @@ VariancePartition variance_partition(const LinearMixedModel& model, bool singula
   vp.var_fixed = ss / static_cast<double>(n - 1);
 
   // σ²_α: for each term, the mean over rows of z_i'Σz_i with Σ = σ²λλ' (Johnson 2014's extension to
-  // random slopes; for a random intercept it is τ00).
+  // random slopes; for a random intercept it is τ00). As insight::get_variance (which performance
+  // uses), a term without an intercept, such as the slope term of (x || g), is left out.
   const double s2 = model.sigma() * model.sigma();
   const auto lambdas = model.lambda();
   std::map<std::string, int> seen;
@@ -46,8 +48,9 @@ VariancePartition variance_partition(const LinearMixedModel& model, bool singula
         for (int k = 0; k < q; ++k) s += lam[k * q + a] * lam[k * q + b];
         S[static_cast<std::size_t>(b * q + a)] = s2 * s;
       }
+    const bool has_intercept = std::find(t.names.begin(), t.names.end(), "(Intercept)") != t.names.end();
     double sum = 0;
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n && has_intercept; ++i) {
       const double* z = &t.z[i * static_cast<std::size_t>(q)];
       for (int a = 0; a < q; ++a)
         for (int b = 0; b < q; ++b) sum += z[a] * S[static_cast<std::size_t>(b * q + a)] * z[b];
