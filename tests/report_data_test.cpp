@@ -294,7 +294,7 @@ TEST(PlotData, RandomInterceptOnlyHasNoVarianceCurve) {
   const PlotData pd = lmm::report::plot_data(f.model, f.result, data);
   EXPECT_EQ(pd.trajectories.x_name, "Days");  // from the fixed effects
   EXPECT_FALSE(pd.variance_curve.available);
-  EXPECT_NE(pd.variance_curve.reason.find("random intercepts only"), std::string::npos);
+  EXPECT_NE(pd.variance_curve.reason.find("random intercepts only"), std::string::npos) << pd.variance_curve.reason;
   ASSERT_TRUE(pd.shrinkage.available);
   EXPECT_EQ(pd.shrinkage.coef_names, std::vector<std::string>{"(Intercept)"});
 }

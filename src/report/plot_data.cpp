@@ -293,7 +293,9 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
         vc.reason = fmt::format("the random effects include '{}', which is not a function of {} alone", name, tr.x_name);
       }
     }
-  if (!any_slope && vc.reason.empty()) vc.reason = "random intercepts only: the variance does not change with " + tr.x_name;
+  if (x_is_order && vc.reason.empty()) vc.reason = "the model has no covariate to draw it over";
+  if (!any_slope && vc.reason.empty())
+    vc.reason = "the model has random intercepts only, so the variance is the same at every " + tr.x_name;
   double xmin = INFINITY, xmax = -INFINITY;
   for (double v : x) {
     xmin = std::min(xmin, v);

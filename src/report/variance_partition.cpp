@@ -28,7 +28,8 @@ VariancePartition variance_partition(const LinearMixedModel& model, bool singula
   mean /= static_cast<double>(n);
   double ss = 0;
   for (double v : xb) ss += (v - mean) * (v - mean);
-  vp.var_fixed = ss / static_cast<double>(n - 1);
+  const auto [lo, hi] = std::minmax_element(xb.begin(), xb.end());
+  vp.var_fixed = *lo == *hi ? 0.0 : ss / static_cast<double>(n - 1);  // exactly 0 for a constant Xβ
 
   // σ²_α: for each term, the mean over rows of z_i'Σz_i with Σ = σ²λλ' (Johnson 2014's extension to
   // random slopes; for a random intercept it is τ00). As insight::get_variance (which performance

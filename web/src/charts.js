@@ -141,7 +141,7 @@
             mark: { type: 'point', filled: false, opacity: 0.9 },
             encoding: {
               x: q('ols_a', names[0]), y: q('ols_b', names[1]), color,
-              size: q('n', 'observations', { scale: { range: [15, 220], zero: false } }),
+              size: q('n', 'observations', { scale: { range: [15, 220], zero: false }, legend: { format: 'd', tickMinStep: 1 } }),
               tooltip: tip,
             },
           },
@@ -174,7 +174,9 @@
         seen.add(l.population[0]);
         pop.push({ v: l.population[0], stratum: l.stratum || 'all' });
       }
-    const xs = { field: 'stage', type: 'ordinal', title: null, sort: ['own fit (OLS)', 'model (BLUP)'], scale: { padding: 0.3 } };
+    const xs = { field: 'stage', type: 'ordinal', title: null, sort: ['own fit (OLS)', 'model (BLUP)'], scale: { padding: 0.3 }, axis: { labelAngle: 0 } };
+    const strata1 = new Set(sh.levels.map((l) => l.stratum || 'all'));
+    const color1 = { field: 'stratum', type: 'nominal', title: null, legend: strata1.size > 1 ? {} : null };
     return base({
       width: 360,
       description: 'Shrinkage of per-' + sh.group + ' OLS estimates toward the population',
@@ -182,12 +184,12 @@
         {
           data: { values: long },
           layer: [
-            { mark: { type: 'line', opacity: 0.5 }, encoding: { x: xs, y: q('v', names[0], { scale: { zero: false } }), detail: { field: 'level' }, color: { field: 'stratum', type: 'nominal', title: null } } },
+            { mark: { type: 'line', opacity: 0.5 }, encoding: { x: xs, y: q('v', names[0], { scale: { zero: false } }), detail: { field: 'level' }, color: color1 } },
             {
               mark: { type: 'point', filled: true, opacity: 0.8 },
               encoding: {
-                x: xs, y: q('v', names[0]), color: { field: 'stratum', type: 'nominal', title: null },
-                size: q('n', 'observations', { scale: { range: [15, 220] } }),
+                x: xs, y: q('v', names[0]), color: color1,
+                size: q('n', 'observations', { scale: { range: [15, 220], zero: false }, legend: { format: 'd', tickMinStep: 1 } }),
                 tooltip: [{ field: 'level', title: sh.group }, { field: 'stage' }, q('v', names[0], { format: '.4~g' }), q('n', 'observations')],
               },
             },

@@ -179,7 +179,7 @@
       ? [ch('shrinkage', C.shrinkage(sh),
           sh.coef_names.length >= 2
             ? `Each ${sh.group}'s own least-squares estimates (hollow circles, sized by its number of observations) and the model's (dots); the tapering trail points from the first to the second. Black crosses: the population estimate. Estimates from few or noisy observations are pulled furthest.`
-            : `Each ${sh.group}'s own estimate and the model's, linked; the dashed line is the population estimate.`)]
+            : `Each ${sh.group}'s own estimate and the model's, linked; the dashed line is the population estimate. With a random intercept only, the own estimate is the ${sh.group}'s mean of ${tr.y_name} and the model's is the mean of its fitted values, so both include the fixed effects at that ${sh.group}'s own covariate values.`)]
       : [el('p', { class: 'muted', text: 'Not drawn: ' + sh.reason + '.' })]));
 
     const vc = p.variance_curve;
