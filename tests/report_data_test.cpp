@@ -278,6 +278,22 @@ TEST(PlotData, Growth200HasOnePopulationLinePerGroup) {
     EXPECT_NEAR(tr.population_curves[1].y[k],
                 b["(Intercept)"] + b["grouptreatment"] + (b["time"] + b["time:grouptreatment"]) * t, 1e-9 * 100);
   }
+  // Shrinkage: the same 50 persons; caterpillars: 50 ranks including both extremes, QQ over all 200.
+  ASSERT_TRUE(pd.shrinkage.available);
+  EXPECT_EQ(pd.shrinkage.levels.size(), 50u);
+  for (const auto& l : pd.shrinkage.levels)
+    EXPECT_NE(std::find(tr.persons.begin(), tr.persons.begin() + 50, l.level), tr.persons.begin() + 50);
+  const auto all = f.model.ranef()[0];
+  double lo = 1e300, hi = -1e300;
+  for (std::size_t l = 0; l < 200; ++l) {
+    lo = std::min(lo, all[l * 2]);
+    hi = std::max(hi, all[l * 2]);
+  }
+  const auto& cat = pd.random_effects.at(0);
+  ASSERT_EQ(cat.levels.size(), 50u);
+  EXPECT_EQ(*std::min_element(cat.value.begin(), cat.value.end()), lo);
+  EXPECT_EQ(*std::max_element(cat.value.begin(), cat.value.end()), hi);
+  EXPECT_EQ(cat.qq.sample.size(), 200u);
   // The missing waves are explained, and the sample of persons is noted.
   bool missing = false, sampled = false;
   for (const auto& n : pd.notes) {

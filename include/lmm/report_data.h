@@ -41,7 +41,8 @@ struct QQ {
 QQ normal_qq(std::vector<double> values, std::size_t max_points = 5000);
 
 /// The conditional modes of one random effect (one column of one term), with their conditional SDs
-/// (lme4's condVar) and 95% conditional intervals b ± z_0.975·sd.
+/// (lme4's condVar) and 95% conditional intervals b ± z_0.975·sd: every level in level order, or,
+/// beyond max_persons levels, evenly spaced ranks of the sorted values (both extremes kept).
 struct RandomEffect {
   std::string group;  ///< "Subject"
   std::string term;   ///< "(Intercept)", "Days"
@@ -106,8 +107,8 @@ struct Note {
 };
 
 struct PlotOptions {
-  std::size_t max_persons = 2000;  ///< trajectories kept in the page
-  std::size_t max_points = 20000;  ///< residual points kept in the page (evenly thinned beyond)
+  std::size_t max_persons = 2000;  ///< levels kept in the page for trajectories, shrinkage and caterpillars
+  std::size_t max_points = 5000;   ///< residual and QQ points kept in the page (evenly thinned beyond)
   std::uint64_t seed = 20240601;   ///< the order in which persons are shown
 };
 

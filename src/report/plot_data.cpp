@@ -231,6 +231,13 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
     std::vector<std::string> level_stratum(L);
     for (std::size_t i = 0; i < n; ++i) level_stratum[static_cast<std::size_t>(t0.refs[i])] = stratum[i];
     for (std::size_t l = 0; l < pd.shrinkage.levels.size(); ++l) pd.shrinkage.levels[l].stratum = level_stratum[l];
+    // The same random sample of levels as the trajectories.
+    if (L > options.max_persons) {
+      std::vector<ShrinkageLevel> sample;
+      for (std::size_t l = 0; l < L; ++l)
+        if (rank[l] < options.max_persons) sample.push_back(std::move(pd.shrinkage.levels[l]));
+      pd.shrinkage.levels = std::move(sample);
+    }
     if (!pd.shrinkage.without_ols.empty())
       pd.notes.push_back({"plot",
                           fmt::format("Shrinkage: {} of {} levels have too few observations for their own fit",
@@ -255,8 +262,18 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
       RandomEffect e;
       e.group = group;
       e.term = t.names[a];
-      e.levels = t.levels;
-      for (std::size_t l = 0; l < t.nlevels(); ++l) {
+      // Beyond max_persons levels, evenly spaced ranks of the sorted values stand for the rest
+      // (both extremes kept); the QQ plot below uses every level.
+      std::vector<double> all(t.nlevels());
+      for (std::size_t l = 0; l < t.nlevels(); ++l) all[l] = re[j][l * q + a];
+      std::vector<std::size_t> by_value(t.nlevels());
+      std::iota(by_value.begin(), by_value.end(), std::size_t{0});
+      std::stable_sort(by_value.begin(), by_value.end(), [&](std::size_t x, std::size_t y) { return all[x] < all[y]; });
+      std::vector<std::size_t> shown;
+      for (std::size_t k : thin(t.nlevels(), options.max_persons)) shown.push_back(by_value[k]);
+      if (shown.size() == t.nlevels()) std::sort(shown.begin(), shown.end());  // all levels: in level order
+      for (std::size_t l : shown) {
+        e.levels.push_back(t.levels[l]);
         const double b = re[j][l * q + a];
         const double sd = std::sqrt(cv[j][l * q * q + a * q + a]);
         e.value.push_back(b);
@@ -264,7 +281,12 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
         e.lower.push_back(b - z975 * sd);
         e.upper.push_back(b + z975 * sd);
       }
-      e.qq = normal_qq(e.value, options.max_points);
+      e.qq = normal_qq(all, options.max_points);
+      if (shown.size() < t.nlevels())
+        pd.notes.push_back({"plot", fmt::format("Caterpillar plot of {} | {}: {} of {} levels are drawn", e.term, group,
+                                                shown.size(), t.nlevels()),
+                            "Evenly spaced ranks, both extremes included, so the page stays small; the QQ plot "
+                            "uses every level."});
       pd.random_effects.push_back(std::move(e));
     }
   }
@@ -277,7 +299,8 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
   }
   if (idx.size() < n)
     pd.notes.push_back({"plot", fmt::format("Residuals vs fitted: {} of {} rows are drawn", idx.size(), n),
-                        "Evenly spaced rows, so the page stays small; the QQ plot uses all residuals."});
+                        "Evenly spaced rows, so the page stays small. The QQ plots draw evenly spaced order "
+                        "statistics of all residuals (both extremes included), and their lines use every value."});
   pd.residual_qq = normal_qq(residual, options.max_points);
 
   // ---- marginal variance over x: Var(y_t) = Σ_terms z(t)'Σz(t) + σ² ----

@@ -63,6 +63,23 @@ try {
     check(notes === doc.plots.notes.length, `${doc.plots.notes.length} warning(s) explained`);
     if (fitJson.singular) check(await page.$('li.note-singular') !== null, 'the singular fit is explained');
 
+    // The caterpillar plots' conditional modes and SDs are the fit's ranef[] (when the fit has it).
+    if (Array.isArray(fitJson.ranef)) {
+      let compared = 0, differ = 0;
+      for (const re of doc.plots.random_effects)
+        re.levels.forEach((level, i) => {
+          const base = re.group.replace(/\.\d+$/, '');
+          const r = fitJson.ranef.find((x) => String(x.level) === level && (x.group === re.group || x.group === base) && x[re.term] !== undefined);
+          if (!r) return differ++;
+          compared++;
+          const near = (a, b) => Math.abs(a - b) <= 1e-9 * (1 + Math.abs(b));
+          if (!near(re.value[i], r[re.term]) || !near(re.condsd[i], r['condsd_' + re.term])) differ++;
+        });
+      check(compared > 0 && differ === 0, `caterpillar values equal the fit's ranef[] (${compared} compared, ${differ} differ)`);
+    } else {
+      console.log('  note: this lmm fit --json has no ranef[]; caterpillar values checked by the C++ tests only');
+    }
+
     // Every chart drawn, with marks, and with the SVG and PNG export actions.
     const marks = await chartMarks(page);
     const want = expectedCharts(doc);
