@@ -9,6 +9,7 @@ namespace lmm::cli {
 using Action = std::function<int()>;
 
 void add_fit_command(CLI::App& app, Action& action);
+void add_compare_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_explore_command(CLI::App& app, Action& action);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lmm/data.h"
+#include "lmm/inference_types.h"
 #include "lmm/model.h"
 
 namespace lmm {
@@ -26,6 +27,14 @@ struct VarianceComponent {
   std::string term1, term2;
   double variance = NaN, sd = NaN, cor = NaN;
   bool is_correlation() const { return !term2.empty(); }
+};
+
+/// One row of the type III ANOVA table (lmerTest's anova(m, type = 3)): the F test of all the
+/// fixed-effect columns of a term. den_df and p are NaN when no df method was used.
+struct AnovaRow {
+  std::string term;
+  int num_df = 0;
+  double den_df = NaN, F = NaN, p = NaN;
 };
 
 struct GroupCount {
@@ -54,6 +63,16 @@ struct FitResult {
   OptimizerSummary optimizer;
   std::array<double, 5> scaled_residuals{};  ///< min, 1st quartile, median, 3rd quartile, max
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
+  DdfMethod ddf = DdfMethod::None;           ///< how fixed[].df / p were computed (lmm/inference.h)
+  std::vector<AnovaRow> anova_type3;         ///< one row per fixed-effect term (empty for y ~ 1)
+
+  // Inference beyond lme4's summary (src/inference, lmm/inference.h).
+  VariancePartition variance_partition;  ///< ICC and R² (performance::icc, r2_nakagawa)
+  std::vector<Interval> confint_wald;    ///< fixed effects, 95%
+  std::vector<Interval> confint_profile; ///< every parameter; filled by profile_intervals() on request
+  BootstrapResult bootstrap;             ///< filled by bootstrap() on request (replicates = 0: not run)
+  ConvergenceReport convergence;         ///< lme4's gradient/Hessian check (run by fit())
+  std::vector<std::string> singular_advice;  ///< for a singular fit: component, meaning, what to try
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().

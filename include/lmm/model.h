@@ -13,6 +13,10 @@ namespace lmm {
 
 enum class Method { REML, ML };
 
+/// Denominator degrees of freedom for the fixed-effect t and F tests (see lmm/inference.h):
+/// Satterthwaite's (lmerTest's default), Kenward-Roger's (pbkrtest; REML fits only), or none (lme4).
+enum class DdfMethod { Satterthwaite, KenwardRoger, None };
+
 /// How to fit. Plain struct with defaults (as ceres' Solver::Options).
 struct FitOptions {
   Method method = Method::REML;
@@ -21,6 +25,7 @@ struct FitOptions {
   int max_evaluations = 100000;
   double initial_step = 0.25;  ///< BOBYQA's initial trust-region radius (rhobeg)
   std::vector<double> theta_start;  ///< empty: lme4's start (1 on the diagonal, 0 elsewhere)
+  DdfMethod ddf = DdfMethod::Satterthwaite;  ///< used by lmm::fit() for df, p and the type III ANOVA
 };
 
 /// How and why the optimizer stopped (as ceres' Solver::Summary).

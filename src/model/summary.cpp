@@ -5,6 +5,7 @@
 
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/inference.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -138,6 +139,9 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   }
   if (!optimizer.converged)
     r.messages.push_back("the optimizer did not converge: " + optimizer.stop_reason);
+  r.variance_partition = variance_partition(model);
+  r.confint_wald = wald_intervals(r);
+  r.singular_advice = singular_advice(model);
   return r;
 }
 
@@ -146,7 +150,10 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   ModelFrame frame = build_model_frame(data, fm);
   LinearMixedModel model(std::move(frame), options.method);
   OptimizerSummary opt = model.fit(options);
+  ConvergenceReport conv = check_convergence(model, opt, options);  // may move to a better optimum
   FitResult result = summarize(model, opt);
+  result.convergence = std::move(conv);
+  add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
   return {std::move(model), std::move(result)};
 }
 

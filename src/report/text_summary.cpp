@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lmm/fit.h"
+#include "lmm/inference.h"
 
 namespace lmm {
 
@@ -54,7 +55,10 @@ std::string abbreviate(const std::string& s) {
 std::string format_summary(const FitResult& r) {
   std::string out;
   const bool reml = r.method == Method::REML;
-  out += fmt::format("Linear mixed model fit by {}\n", reml ? "REML" : "maximum likelihood");
+  out += fmt::format("Linear mixed model fit by {}{}\n", reml ? "REML" : "maximum likelihood",
+                     r.ddf == DdfMethod::Satterthwaite  ? ". t-tests use Satterthwaite's method"
+                     : r.ddf == DdfMethod::KenwardRoger ? ". t-tests use Kenward-Roger's method (adjusted SEs)"
+                                                        : "");
   out += fmt::format("Formula: {}\n\n", r.formula);
   if (reml) {
     out += fmt::format("REML criterion at convergence: {:.1f}\n\n", r.objective);
@@ -138,10 +142,15 @@ std::string format_summary(const FitResult& r) {
   if (!r.messages.empty()) out += '\n';
   if (r.singular) {
     out += "\nboundary (singular) fit:\n";
-    for (const auto& s : r.singular_reasons) out += "  " + s + "\n";
-    out += "  The model is more complex than the data support. Consider removing that term, or\n"
-           "  using (x || g) for uncorrelated random effects; see `lmm fit --help`.\n";
+    if (!r.singular_advice.empty()) {
+      for (const auto& s : r.singular_advice) out += "  " + s + "\n";
+    } else {
+      for (const auto& s : r.singular_reasons) out += "  " + s + "\n";
+      out += "  The model is more complex than the data support. Consider removing that term, or\n"
+             "  using (x || g) for uncorrelated random effects; see `lmm fit --help`.\n";
+    }
   }
+  out += format_inference(r);
   return out;
 }
 
