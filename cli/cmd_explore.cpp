@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "json_inference.h"
 #include "json_output.h"
+#include "lmm/compare.h"
 #include "lmm/error.h"
 #include "lmm/explore.h"
 #include "lmm/fit.h"
@@ -142,7 +144,7 @@ json api_fit(const json& req) {
           {"fit", to_json(fitted.result)},
           {"comparison", comparison(g, fitted.result)},
           {"shrinkage", to_json(report::shrinkage(fitted.model))},
-          {"lrt", to_json(explore::likelihood_ratio(data, f_int, f_slope))}};
+          {"lrt", comparison_json(compare_models(data, {f_int, f_slope}))}};
 }
 
 json api_report(const json& req) {

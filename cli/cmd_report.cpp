@@ -8,6 +8,7 @@
 #include "lmm/data.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/inference.h"
 #include "report_json.h"
 
 namespace lmm::cli {
@@ -19,11 +20,12 @@ constexpr const char* kReportHelp = R"(Write one self-contained HTML file (it op
   explained), individual trajectories with fitted and population lines, shrinkage from each
   person's own fit to the model's, the variance partition over time, and diagnostics (residuals
   vs fitted, normal QQ plots, caterpillar plots of the random effects). Every plot can be saved
-  as SVG or PNG from its menu. The numbers are those of `lmm fit --json`.)";
+  as SVG or PNG from its menu. The numbers are those of `lmm fit --json` with the same options.)";
 
 struct ReportArgs {
   std::string data, formula, out;
   bool ml = false;
+  std::string ddf = "satterthwaite";
   std::size_t max_persons = 2000;
 };
 
@@ -62,6 +64,7 @@ void add_report_command(CLI::App& app, Action& action) {
   cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
   cmd->add_option("--out,-o", args->out, "the HTML file to write")->required();
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
+  cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_option("--max-persons", args->max_persons, "trajectories kept in the page (a random sample beyond)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
   cmd->callback([args, &action] {
@@ -69,6 +72,10 @@ void add_report_command(CLI::App& app, Action& action) {
       DataFrame data = read_table(args->data);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
+      opt.ddf = parse_ddf_method(args->ddf);
+      if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
+        throw Error("--ddf kenward-roger needs a REML fit; drop --ml, or use --ddf satterthwaite");
+      // The same fit as `lmm fit` with the same options, so the report's numbers are its numbers.
       Fitted fitted = fit(data, args->formula, opt);
       report::PlotOptions po;
       po.max_persons = args->max_persons;

@@ -53,13 +53,6 @@ json to_json(const report::Shrinkage& sh) {
   return j;
 }
 
-json to_json(const explore::LikelihoodRatio& lr) {
-  return {{"formula0", lr.formula0}, {"formula1", lr.formula1}, {"npar", {lr.npar0, lr.npar1}},
-          {"loglik", {number(lr.loglik0), number(lr.loglik1)}}, {"aic", {number(lr.aic0), number(lr.aic1)}},
-          {"bic", {number(lr.bic0), number(lr.bic1)}}, {"deviance", {number(lr.deviance0), number(lr.deviance1)}},
-          {"chisq", number(lr.chisq)}, {"df", lr.df}, {"p", number(lr.p)}};
-}
-
 json to_json(const report::PlotData& pd) {
   const auto& tr = pd.trajectories;
   json curves = json::array();
@@ -70,17 +63,6 @@ json to_json(const report::PlotData& pd) {
                     {"person", tr.person},         {"x", numbers(tr.x)},    {"y", numbers(tr.y)},
                     {"fitted", numbers(tr.fitted)}, {"population", numbers(tr.population)},
                     {"stratum", tr.stratum},       {"population_curves", curves}};
-
-  const auto& vp = pd.partition;
-  json partition{{"var_fixed", number(vp.var_fixed)},
-                 {"var_random", number(vp.var_random)},
-                 {"var_residual", number(vp.var_residual)},
-                 {"term_labels", vp.term_labels},
-                 {"var_random_by_term", numbers(vp.var_random_by_term)},
-                 {"icc_adjusted", number(vp.icc_adjusted)},
-                 {"icc_unadjusted", number(vp.icc_unadjusted)},
-                 {"r2_marginal", number(vp.r2_marginal)},
-                 {"r2_conditional", number(vp.r2_conditional)}};
 
   const auto& vc = pd.variance_curve;
   json curve{{"available", vc.available}, {"reason", vc.reason},     {"x_name", vc.x_name},
@@ -103,7 +85,6 @@ json to_json(const report::PlotData& pd) {
 
   return {{"trajectories", trajectories},
           {"shrinkage", to_json(pd.shrinkage)},
-          {"partition", partition},
           {"variance_curve", curve},
           {"random_effects", effects},
           {"diagnostics", {{"fitted", numbers(pd.diag_fitted)}, {"residual", numbers(pd.diag_residual)}}},

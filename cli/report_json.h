@@ -5,7 +5,6 @@
 #include <string_view>
 
 #include "lmm/data.h"
-#include "lmm/explore.h"
 #include "lmm/fit.h"
 #include "lmm/report_data.h"
 
@@ -14,7 +13,6 @@ namespace lmm::cli {
 nlohmann::json to_json(const report::PlotData& pd);
 nlohmann::json to_json(const report::Shrinkage& sh);
 nlohmann::json to_json(const report::Note& note);
-nlohmann::json to_json(const explore::LikelihoodRatio& lr);
 
 /// {"lmm_version", "source", "fit": <lmm fit --json>, "plots": <PlotData>}: what the report page
 /// and the explorer's "your data" view draw.

@@ -1,5 +1,5 @@
-// The engine side of `lmm explore`: a two-level growth model to simulate from, its true variance
-// partition, and the likelihood-ratio test of random intercepts against random intercepts and slopes.
+// The engine side of `lmm explore`: a two-level growth model to simulate from and its true variance
+// partition. (The explorer's likelihood-ratio test is lmm::compare_models.)
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -48,14 +48,5 @@ struct GrowthVariance {
   std::vector<double> t, between, total, icc;  ///< over a grid from the first to the last time
 };
 GrowthVariance growth_variance(const GrowthParams& params);
-
-/// The likelihood-ratio test of two nested models, both refitted by ML as lme4's anova() does.
-struct LikelihoodRatio {
-  std::string formula0, formula1;
-  int npar0 = 0, npar1 = 0, df = 0;
-  double loglik0 = NaN, loglik1 = NaN, aic0 = NaN, aic1 = NaN, bic0 = NaN, bic1 = NaN;
-  double deviance0 = NaN, deviance1 = NaN, chisq = NaN, p = NaN;
-};
-LikelihoodRatio likelihood_ratio(const DataFrame& data, const std::string& formula0, const std::string& formula1);
 
 }  // namespace lmm::explore

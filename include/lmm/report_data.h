@@ -12,24 +12,6 @@
 
 namespace lmm::report {
 
-/// The variance partition of Nakagawa & Schielzeth (2013) and Nakagawa, Johnson & Schielzeth (2017),
-/// as performance::icc and performance::r2_nakagawa compute it for a linear mixed model:
-///   var_fixed    = var(Xβ) (n - 1 denominator),
-///   var_random   = Σ_terms mean_i z_i' Σ_term z_i (for a random intercept, τ00; a term without an
-///                  intercept, e.g. the slope term of (x || g), counts 0, as in performance),
-///   var_residual = σ²,
-///   ICC adjusted = var_random / (var_random + σ²),
-///   ICC unadjusted = var_random / (var_fixed + var_random + σ²),
-///   R² marginal = var_fixed / total, R² conditional = (var_fixed + var_random) / total.
-/// For a singular fit the ICCs and the conditional R² are NaN, as performance reports NA.
-struct VariancePartition {
-  double var_fixed = NaN, var_random = NaN, var_residual = NaN;
-  std::vector<std::string> term_labels;   ///< per random-effects term: "Subject", "Subject.1"
-  std::vector<double> var_random_by_term; ///< each term's share of var_random
-  double icc_adjusted = NaN, icc_unadjusted = NaN, r2_marginal = NaN, r2_conditional = NaN;
-};
-VariancePartition variance_partition(const LinearMixedModel& model, bool singular);
-
 /// Normal QQ points: sample quantiles against qnorm(ppoints(n)), and R's qqline() through the
 /// quartiles. With more than `max_points` values, evenly spaced order statistics (both extremes
 /// kept) stand for the rest.
@@ -115,8 +97,7 @@ struct PlotOptions {
 struct PlotData {
   Trajectories trajectories;
   Shrinkage shrinkage;
-  VariancePartition partition;
-  VarianceCurve variance_curve;
+  VarianceCurve variance_curve;  // (ICC and R² are the fit's: FitResult::variance_partition)
   std::vector<RandomEffect> random_effects;
   // Residual diagnostics: per kept row, fitted and residual (rows thinned beyond max_points).
   std::vector<double> diag_fitted, diag_residual;
@@ -128,8 +109,8 @@ struct PlotData {
 PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const DataFrame& data,
                    const PlotOptions& options = {});
 
-/// One-line explanations of the fit's warnings (singular fit, non-convergence, dropped rows, aliased
-/// columns), as notes.
+/// The fit's warnings with what they mean (singular fit with the engine's singular_advice, failed
+/// convergence check, dropped rows, aliased columns), as notes.
 std::vector<Note> explain_warnings(const FitResult& result);
 
 }  // namespace lmm::report

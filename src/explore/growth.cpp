@@ -1,9 +1,8 @@
-// The explorer's growth model: simulation, true variance partition, likelihood-ratio test.
+// The explorer's growth model: simulation and true variance partition.
 //
-// A stand-in written for the explorer (issue 5) while `lmm simulate` (issue 4) and `lmm compare`
-// (issue 3) land; the lead may keep one implementation of each at merge.
+// A stand-in written for the explorer (issue 5) while `lmm simulate` (issue 4) lands; the lead may
+// keep one implementation at merge.
 #include <algorithm>
-#include <boost/math/distributions/chi_squared.hpp>
 #include <cmath>
 #include <fmt/format.h>
 #include <numbers>
@@ -118,32 +117,6 @@ GrowthVariance growth_variance(const GrowthParams& g) {
     v.icc.push_back(between(t) / (between(t) + s2));
   }
   return v;
-}
-
-LikelihoodRatio likelihood_ratio(const DataFrame& data, const std::string& formula0, const std::string& formula1) {
-  FitOptions ml;
-  ml.method = Method::ML;
-  const Fitted f0 = fit(data, formula0, ml);
-  const Fitted f1 = fit(data, formula1, ml);
-  LikelihoodRatio lr;
-  lr.formula0 = formula0;
-  lr.formula1 = formula1;
-  lr.npar0 = f0.result.npar;
-  lr.npar1 = f1.result.npar;
-  lr.loglik0 = f0.result.loglik;
-  lr.loglik1 = f1.result.loglik;
-  lr.aic0 = f0.result.aic;
-  lr.aic1 = f1.result.aic;
-  lr.bic0 = f0.result.bic;
-  lr.bic1 = f1.result.bic;
-  lr.deviance0 = -2 * lr.loglik0;
-  lr.deviance1 = -2 * lr.loglik1;
-  lr.df = lr.npar1 - lr.npar0;
-  if (lr.df <= 0) throw Error(fmt::format("'{}' must have more parameters than '{}' for a likelihood-ratio test", formula1, formula0));
-  // Chisq = 2 (ℓ1 - ℓ0), clamped at 0 as anova() does when the larger model fits no better.
-  lr.chisq = std::max(0.0, lr.deviance0 - lr.deviance1);
-  lr.p = boost::math::cdf(boost::math::complement(boost::math::chi_squared(lr.df), lr.chisq));
-  return lr;
 }
 
 }  // namespace lmm::explore

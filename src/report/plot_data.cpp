@@ -97,16 +97,28 @@ QQ normal_qq(std::vector<double> values, std::size_t max_points) {
 
 std::vector<Note> explain_warnings(const FitResult& r) {
   std::vector<Note> notes;
-  for (const auto& reason : r.singular_reasons)
-    notes.push_back({"singular", "Singular fit: " + reason,
-                     "The data do not support this part of the random-effects structure: its estimate lies on the "
-                     "boundary of what is possible (a variance of 0 or a correlation of ±1). The other estimates are "
-                     "still valid, but the ICC and conditional R² are not reported. Simplify the random part: drop "
-                     "that term, or write (x || g) to drop the correlation."});
-  if (!r.optimizer.converged)
+  for (std::size_t k = 0; k < r.singular_reasons.size(); ++k)
+    notes.push_back({"singular", "Singular fit: " + r.singular_reasons[k],
+                     k < r.singular_advice.size()
+                         ? r.singular_advice[k]
+                         : "The data do not support this part of the random-effects structure: its estimate lies on "
+                           "the boundary (a variance of 0 or a correlation of ±1). Simplify the random part: drop "
+                           "that term, or write (x || g) to drop the correlation."});
+  const auto& c = r.convergence;
+  const bool check_failed = c.status != "ok" && c.status != "singular" && c.status != "not_checked";
+  if (check_failed) {
+    std::string explanation;
+    for (const auto& m : c.messages) explanation += (explanation.empty() ? "" : " ") + m;
+    notes.push_back({"convergence", "Convergence check: " + c.status +
+                                        (c.parameter_at_fault.empty() ? "" : " (at " + c.parameter_at_fault + ")"),
+                     explanation.empty() ? "The estimates may not be at the optimum. Rescale predictors (center "
+                                           "time) or simplify the random-effects structure, then refit."
+                                         : explanation});
+  } else if (!r.optimizer.converged) {
     notes.push_back({"convergence", "The optimizer stopped without converging (" + r.optimizer.stop_reason + ")",
                      "The estimates may not be at the optimum. Rescale predictors (center time, put variables on "
                      "similar scales) or simplify the random-effects structure, then refit."});
+  }
   for (const auto& m : r.messages) {
     if (m.find("did not converge") != std::string::npos) continue;
     if (m.find("missingness") != std::string::npos)
@@ -122,6 +134,8 @@ std::vector<Note> explain_warnings(const FitResult& r) {
     else
       notes.push_back({"message", m, ""});
   }
+  if (!r.variance_partition.note.empty())
+    notes.push_back({"partition", "ICC and R²: " + r.variance_partition.note, ""});
   return notes;
 }
 
@@ -131,7 +145,6 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
   const std::size_t n = f.n(), p = f.p();
   PlotData pd;
   pd.notes = explain_warnings(result);
-  pd.partition = variance_partition(model, result.singular);
 
   const auto beta = model.beta();
   const auto fitted = model.fitted();

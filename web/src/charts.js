@@ -200,13 +200,13 @@
     });
   }
 
-  // ---- variance partition: the components stacked ----
-  function partition(part) {
-    const rows = [];
-    part.term_labels.forEach((label, k) =>
-      rows.push({ component: 'between: ' + label, v: part.var_random_by_term[k], kind: 'random effects' }));
-    rows.push({ component: 'within: residual', v: part.var_residual, kind: 'residual' });
-    if (part.var_fixed > 0) rows.push({ component: 'fixed effects', v: part.var_fixed, kind: 'fixed effects' });
+  // ---- variance partition (the fit's variance_partition): the components stacked ----
+  function partition(vp) {
+    const rows = [
+      { component: 'between: random effects', v: vp.var_random },
+      { component: 'within: residual', v: vp.var_residual },
+    ];
+    if (vp.var_fixed > 0) rows.push({ component: 'fixed effects', v: vp.var_fixed });
     rows.forEach((r, i) => (r.order = i));
     return base({
       height: 90,

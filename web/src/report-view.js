@@ -62,6 +62,8 @@
     const box = el('div', {}, [t]);
     if (!hasDf)
       box.append(el('p', { class: 'muted', text: 'df and p-values were not computed for this fit (as lme4 gives none).' }));
+    else if (fit.ddf === 'Kenward-Roger')
+      box.append(el('p', { class: 'muted', text: 'Std. errors, df and p: Kenward-Roger (1997), as pbkrtest.' }));
     else
       box.append(el('p', { class: 'muted', text: 'df: Satterthwaite\'s approximation (Kuznetsova et al. 2017), as lmerTest.' }));
     return box;
@@ -113,10 +115,8 @@
     return table('Fit', ['', ''], rows, 'stats');
   }
 
-  // ICC and R²: from the fit's own keys when it has them, else from the report's variance partition.
   function iccTable(doc) {
-    const source = (k) => (doc.fit[k] !== undefined ? 'fit.' + k : 'plots.partition.' + k);
-    const row = (label, k, what) => el('tr', {}, [el('th', { text: label }), numCell(doc, source(k), 4), el('td', { class: 'muted', text: what })]);
+    const row = (label, k, what) => el('tr', {}, [el('th', { text: label }), numCell(doc, 'fit.' + k, 4), el('td', { class: 'muted', text: what })]);
     return el('div', {}, [
       table('Variance partition (Nakagawa et al. 2017, as performance::icc and r2_nakagawa)', ['', '', ''], [
         row('ICC (adjusted)', 'icc_adjusted', 'share of the random effects in the variance not explained by the fixed effects'),
@@ -184,8 +184,8 @@
 
     const vc = p.variance_curve;
     const partChildren = [
-      ch('partition', C.partition(p.partition),
-        'The variance of ' + tr.y_name + ' split into its parts: each random-effects term (its average contribution over the observed rows), the residual, and the fixed effects\' predictions.'),
+      ch('partition', C.partition(doc.fit.variance_partition),
+        'The variance of ' + tr.y_name + ' split into its parts (Nakagawa et al. 2017, as performance): the random effects (their average contribution over the observed rows), the residual, and the fixed effects\' predictions.'),
     ];
     if (vc.available) {
       partChildren.push(el('div', { class: 'grid2' }, [
