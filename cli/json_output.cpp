@@ -74,6 +74,16 @@ nlohmann::json to_json(const FitResult& r) {
   for (const auto& a : r.anova_type3)
     anova.push_back({{"term", a.term}, {"num_df", a.num_df}, {"den_df", number(a.den_df)}, {"F", number(a.F)}, {"p", number(a.p)}});
   j["anova_type3"] = anova;
+  json ranef = json::array();  // lme4's as.data.frame(ranef(m, condVar = TRUE)), one object per level
+  for (const auto& re : r.ranef) {
+    json e{{"group", re.group}, {"level", re.level}};
+    for (std::size_t a = 0; a < re.terms.size(); ++a) {
+      e[re.terms[a]] = number(re.mode[a]);
+      e["condsd_" + re.terms[a]] = number(re.condsd[a]);
+    }
+    ranef.push_back(e);
+  }
+  j["ranef"] = ranef;
   j["messages"] = r.messages;
   add_inference_json(j, r);
   return j;

@@ -10,6 +10,7 @@
 #include "lmm/data.h"
 #include "lmm/inference_types.h"
 #include "lmm/model.h"
+#include "lmm/ranef.h"
 
 namespace lmm {
 
@@ -73,6 +74,7 @@ struct FitResult {
   BootstrapResult bootstrap;             ///< filled by bootstrap() on request (replicates = 0: not run)
   ConvergenceReport convergence;         ///< lme4's gradient/Hessian check (run by fit())
   std::vector<std::string> singular_advice;  ///< for a singular fit: component, meaning, what to try
+  std::vector<RandomEffectLevel> ranef;      ///< conditional modes and SDs per level (ranef(m, condVar = TRUE))
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "lmm/error.h"
+#include "model/condvar.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -417,41 +418,15 @@ std::vector<std::vector<double>> LinearMixedModel::ranef() const {
 std::vector<std::vector<double>> LinearMixedModel::ranef_condvar() const {
   const Impl& m = *impl_;
   const double s2 = m.sigma() * m.sigma();
+  // Diagonal level blocks of (L L')⁻¹ by selected inversion (src/model/condvar.cpp).
+  const std::vector<Mat> G = detail::re_inverse_diagonal_blocks(m);
   std::vector<std::vector<double>> out(m.K);
   for (int j = 0; j < m.K; ++j) {
     const int qj = m.q[j];
+    const Mat& lam = m.lambda[j];
     out[j].resize(static_cast<std::size_t>(m.nlev[j]) * qj * qj);
-    // cols[c][i]: block i of the column of L⁻¹ for (level b, effect c), by forward substitution.
-    std::vector<std::vector<Eigen::VectorXd>> cols(qj, std::vector<Eigen::VectorXd>(m.K));
-    const auto* bd = std::get_if<BlockDiag>(&m.L[j][j]);
-    const bool local = bd && j == m.K - 1;  // the column of L⁻¹ stays inside the level's block
     for (Eigen::Index b = 0; b < m.nlev[j]; ++b) {
-      if (local) {
-        Mat Linv = Mat::Identity(qj, qj);
-        bd->block(b).triangularView<Eigen::Lower>().solveInPlace(Linv);
-        const Mat& lam = m.lambda[j];
-        Mat V = s2 * lam * (Linv.transpose() * Linv) * lam.transpose();
-        std::copy(V.data(), V.data() + V.size(), out[j].begin() + b * qj * qj);
-        continue;
-      }
-      for (int c = 0; c < qj; ++c) {
-        auto& x = cols[c];
-        for (int i = j; i < m.K; ++i) x[i] = Eigen::VectorXd::Zero(m.q[i] * m.nlev[i]);
-        x[j](b * qj + c) = 1.0;
-        for (int i = j; i < m.K; ++i) {
-          for (int k = j; k < i; ++k) detail::sub_times(m.L[i][k], x[k], x[i]);
-          detail::solve_lower(m.L[i][i], x[i]);
-        }
-      }
-      Mat G(qj, qj);  // block (b, b) of (L L')⁻¹ = L⁻ᵀ L⁻¹
-      for (int a = 0; a < qj; ++a)
-        for (int d = 0; d <= a; ++d) {
-          double s = 0;
-          for (int i = j; i < m.K; ++i) s += cols[a][i].dot(cols[d][i]);
-          G(a, d) = G(d, a) = s;
-        }
-      const Mat& lam = m.lambda[j];
-      Mat V = s2 * lam * G * lam.transpose();
+      Mat V = s2 * (lam * G[j].middleCols(b * qj, qj) * lam.transpose());
       std::copy(V.data(), V.data() + V.size(), out[j].begin() + b * qj * qj);
     }
   }

@@ -122,6 +122,8 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
     r.random.push_back(res);
   }
 
+  r.ranef = random_effects(model);
+
   auto resid = model.residuals();
   for (double& v : resid) v /= r.sigma;
   std::sort(resid.begin(), resid.end());
