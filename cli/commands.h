@@ -14,5 +14,7 @@ void add_predict_command(CLI::App& app, Action& action);
 void add_simulate_command(CLI::App& app, Action& action);
 void add_reshape_command(CLI::App& app, Action& action);
 void add_compare_command(CLI::App& app, Action& action);
+void add_report_command(CLI::App& app, Action& action);
+void add_explore_command(CLI::App& app, Action& action);
 
 }  // namespace lmm::cli
