@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "lmm/error.h"
 #include "lmm/formula.h"
+#include "lmm/model_frame.h"
 #include "lmm/table_io.h"
 
 namespace lmm::cli {
@@ -50,7 +52,16 @@ struct Reader {
   }
   double number(const json& j, const std::string& path) const {
     if (!j.is_number()) fail(path, "is not a number");
-    return j.get<double>();
+    const double x = j.get<double>();
+    // 1e400 parses as infinity; no estimate lmm saves is infinite.
+    if (!std::isfinite(x)) fail(path, "is not a finite number");
+    return x;
+  }
+  std::size_t count(const json& j, const std::string& path) const {
+    const double x = number(j, path);
+    if (!(x >= 0 && x <= 9007199254740992.0 && x == std::floor(x)))
+      fail(path, "is not a count (a whole number >= 0)");
+    return static_cast<std::size_t>(x);
   }
   std::string string(const json& j, const std::string& path) const {
     if (!j.is_string()) fail(path, "is not a string");
@@ -83,6 +94,37 @@ struct Reader {
     return v;
   }
 };
+
+// The saved coding (fixed_names, factors, random terms) must be what the saved formula makes, or
+// predict and simulate would index estimates that are not there: the formula is applied to an
+// empty table with every variable it uses, which rebuilds the column names without any rows.
+SavedModel read_model(const json& j, const std::string& source);
+
+void check_coding(const SavedModel& m, const Reader& r) {
+  const Formula& f = m.frame.formula;
+  if (f.random.size() != m.frame.re.size())
+    r.fail("random", fmt::format("has {} terms where the formula '{}' has {}", m.frame.re.size(),
+                                 f.text, f.random.size()));
+  DataFrame probe;
+  probe.source = r.source;
+  auto add = [&](const std::vector<std::string>& vars) {
+    for (const std::string& v : vars)
+      if (!probe.find(v)) probe.columns.push_back(numeric_column(v, {}));
+  };
+  for (const Term& t : f.fixed)
+    for (const Expr& e : t.factors) add(e.variables());
+  for (const RandomTerm& rt : f.random) {
+    add(rt.grouping);
+    for (const Term& t : rt.terms)
+      for (const Expr& e : t.factors) add(e.variables());
+  }
+  try {
+    (void)model_frame_for_new_data(m.frame, probe);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: the saved model does not match its formula '{}': {}", r.source,
+                            f.text, e.what()));
+  }
+}
 
 }  // namespace
 
@@ -137,6 +179,19 @@ json model_to_json(const SavedModel& m) {
 }
 
 SavedModel model_from_json(const json& j, const std::string& source) {
+  try {
+    return read_model(j, source);
+  } catch (const Error& e) {
+    // Names, levels and the formula come from the file and may hold line breaks: one line.
+    std::string what = e.what();
+    for (std::size_t i = 0; (i = what.find('\n', i)) != std::string::npos;) what.replace(i, 1, "\\x0a");
+    throw Error(what);
+  }
+}
+
+namespace {
+
+SavedModel read_model(const json& j, const std::string& source) {
   const Reader r{source};
   if (!j.is_object() || !j.contains("format") || j["format"] != kModelFormat)
     throw Error(source + ": not a model saved by `lmm fit --save` (no \"format\": \"lmm-model\")");
@@ -149,12 +204,14 @@ SavedModel model_from_json(const json& j, const std::string& source) {
   const json& data = r.at(j, "data", "");
   m.data_source = r.string(r.at(data, "source", "data."), "data.source");
   m.data_hash = r.string(r.at(data, "hash", "data."), "data.hash");
-  m.nobs = static_cast<std::size_t>(r.number(r.at(data, "nobs", "data."), "data.nobs"));
+  m.nobs = r.count(r.at(data, "nobs", "data."), "data.nobs");
   const std::string formula = r.string(r.at(j, "formula", ""), "formula");
   try {
     m.frame.formula = parse_formula(formula);
   } catch (const Error& e) {
-    throw Error(source + ": the saved formula does not parse: " + e.what());
+    // The first line: the message without the formula and caret display below it.
+    const std::string what = e.what();
+    throw Error(source + ": the saved formula does not parse: " + what.substr(0, what.find('\n')));
   }
   const json& opt = r.at(j, "options", "");
   const std::string method = r.string(r.at(opt, "method", "options."), "options.method");
@@ -189,9 +246,12 @@ SavedModel model_from_json(const json& j, const std::string& source) {
   m.frame.aliased = r.strings(r.at(j, "aliased", ""), "aliased");
   const json& factors = r.at(j, "factors", "");
   if (!factors.is_array()) r.fail("factors", "is not an array");
-  for (const auto& f : factors)
-    m.frame.factors.push_back({r.string(r.at(f, "expr", "factors[]."), "factors[].expr"),
-                               r.strings(r.at(f, "levels", "factors[]."), "factors[].levels")});
+  for (const auto& f : factors) {
+    FactorCoding c{r.string(r.at(f, "expr", "factors[]."), "factors[].expr"), {}};
+    c.levels = r.strings(r.at(f, "levels", "factors[]."), "factors[" + c.expr + "].levels");
+    if (c.levels.empty()) r.fail("factors[" + c.expr + "].levels", "is empty");
+    m.frame.factors.push_back(std::move(c));
+  }
   const std::size_t p = m.frame.fixed_names.size();
   m.beta = r.numbers(r.at(j, "beta", ""), "beta", p);
   m.vcov = r.flat(r.at(j, "vcov", ""), "vcov", p, p);
@@ -220,8 +280,11 @@ SavedModel model_from_json(const json& j, const std::string& source) {
     ntheta += q * (q + 1) / 2;
   }
   m.theta = r.numbers(r.at(j, "theta", ""), "theta", ntheta);
+  check_coding(m, r);
   return m;
 }
+
+}  // namespace
 
 void save_model(const SavedModel& m, const std::string& path) {
   write_file_atomically(path, model_to_json(m).dump(1) + "\n");

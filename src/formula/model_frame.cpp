@@ -451,7 +451,8 @@ Columns FrameBuilder::model_matrix(const std::vector<Term>& terms, bool intercep
         const std::size_t nl = v.f.levels.size();
         if (code[j][k] == 1 && nl < 2)
           throw Error("the factor '" + lab + "' in the " + what + " has only one level ('" +
-                      v.f.levels[0] + "') in the rows used; contrasts need at least 2 levels");
+                      (nl ? v.f.levels[0] : std::string()) +
+                      "') in the rows used; contrasts need at least 2 levels");
         for (std::size_t l = (code[j][k] == 1 ? 1 : 0); l < nl; ++l) {
           names.push_back(lab + v.f.levels[l]);
           std::vector<double> ind(n, 0.0);
@@ -508,7 +509,9 @@ ReTermData FrameBuilder::random_term(const RandomTerm& t) {
     for (const ReTermData& cand : fitted_->re)
       if (cand.group == re.group) ft = &cand;
     if (!ft)
-      throw std::logic_error("model_frame_for_new_data: no fitted term for group " + re.group);
+      // Only a saved model whose formula and terms disagree gets here (a damaged file).
+      throw Error("the formula's random-effects term for '" + re.group +
+                  "' has no saved estimates (random[].group)");
     re.levels = ft->levels;
     std::fill(re.refs.begin(), re.refs.end(), -1);
     if (new_options_.random_effects) {
@@ -686,9 +689,15 @@ ModelFrame FrameBuilder::build_new() {
   Columns x = model_matrix(formula_.fixed, formula_.intercept, "fixed effects");
   for (const std::string& name : fitted_->fixed_names) {
     const auto it = std::find(x.names.begin(), x.names.end(), name);
-    if (it == x.names.end())
-      throw std::logic_error("model_frame_for_new_data: the fixed-effect column " + name +
-                             " was not rebuilt");
+    if (it == x.names.end()) {
+      // Only a saved model whose formula and columns disagree gets here (a damaged file).
+      std::vector<std::string> some(x.names.begin(),
+                                    x.names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(x.names.size(), 10)));
+      if (x.names.size() > 10) some.push_back("... (" + std::to_string(x.names.size()) + " columns)");
+      throw Error("the fixed-effect column '" + name +
+                  "' (fixed_names) is not one the formula makes; it makes " +
+                  (some.empty() ? std::string("none") : join(some, ", ")));
+    }
     const auto& c = x.cols[static_cast<std::size_t>(it - x.names.begin())];
     mf.X.insert(mf.X.end(), c.begin(), c.end());
   }
@@ -702,8 +711,9 @@ ModelFrame FrameBuilder::build_new() {
     std::size_t k = 0;
     while (k < re.size() && (taken[k] || re[k].group != ft.group || re[k].names != ft.names)) ++k;
     if (k == re.size())
-      throw std::logic_error("model_frame_for_new_data: the random-effects term for " + ft.group +
-                             " was not rebuilt");
+      throw Error("the random-effects term for '" + ft.group + "' with columns " +
+                  join(ft.names, ", ") + " (random[" + ft.group +
+                  "].names) is not one the formula makes");
     taken[k] = true;
     mf.re.push_back(std::move(re[k]));
   }

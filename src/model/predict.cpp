@@ -191,6 +191,13 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
     }
     if (prediction) var += s2;
     const std::size_t row = nf.rows[i];
+    // Every input is finite (the new data are checked, a saved model's numbers too), so only an
+    // overflow gets here: say so rather than print inf or NaN.
+    if (!std::isfinite(fit) || !std::isfinite(var))
+      throw Error(fmt::format(
+          "the prediction for row {} overflows (fit {}, variance {}): the model's estimates or "
+          "the row's values are too large to compute with",
+          row + 1, fit, var));
     out.fit[row] = fit;
     if (interval) {
       const double se = std::sqrt(std::max(0.0, var));
@@ -282,7 +289,15 @@ DataFrame simulate_from_saved(const SavedModel& model, const DataFrame& input, s
   DataFrame out = input;
   for (std::size_t k = 0; k < nsim; ++k) {
     std::vector<double> col(input.nrows, std::numeric_limits<double>::quiet_NaN());
-    for (std::size_t i = 0; i < nk; ++i) col[nf.rows[i]] = sims[k][i];
+    for (std::size_t i = 0; i < nk; ++i) {
+      // Finite inputs: a non-finite draw is an overflow.
+      if (!std::isfinite(sims[k][i]))
+        throw Error(fmt::format(
+            "the simulated response for row {} overflows ({}): the model's estimates or the "
+            "row's values are too large to compute with",
+            nf.rows[i] + 1, sims[k][i]));
+      col[nf.rows[i]] = sims[k][i];
+    }
     std::string name = "sim_" + std::to_string(k + 1);
     if (out.find(name))
       throw Error("the data already have a column '" + name + "'; rename it before simulating");
