@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <iostream>
 #include <memory>
 
@@ -37,7 +39,9 @@ struct SimulateArgs {
   GrowthDesign design;
   std::string out;
   std::string model, data;
-  std::size_t nsim = 1;
+  // Signed, so that `--persons -5` is reported as -5 rather than as 2^64 - 5.
+  long long persons = 200;
+  long long nsim = 1;
 };
 
 }  // namespace
@@ -48,7 +52,7 @@ void add_simulate_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand(
       "simulate", "Simulate longitudinal data from a growth model or a fitted model");
   cmd->footer(kSimulateHelp);
-  cmd->add_option("--persons", d.persons, "number of persons")->capture_default_str();
+  cmd->add_option("--persons", args->persons, "number of persons")->capture_default_str();
   cmd->add_option("--waves", d.waves,
                   "measurement times, comma-separated, e.g. 0,1,2,3,4 (any spacing)")
       ->delimiter(',')
@@ -89,13 +93,17 @@ void add_simulate_command(CLI::App& app, Action& action) {
           throw Error(
               "simulate --model needs --data: the rows (CSV) at which to simulate new responses");
         if (args->nsim < 1 || args->nsim > 100000)
-          throw Error("--nsim must be between 1 and 100000");
+          throw Error(fmt::format("--nsim must be between 1 and 100000 (got {})", args->nsim));
         const SavedModel m = load_model(args->model);
         const DataFrame data = read_table(args->data);
         Rng rng(args->design.seed);
-        csv = to_csv(simulate_from_saved(m, data, args->nsim, rng));
+        csv = to_csv(simulate_from_saved(m, data, static_cast<std::size_t>(args->nsim), rng));
       } else {
-        csv = to_csv(simulate_growth(args->design));
+        if (args->persons < 2)
+          throw Error(fmt::format("--persons must be at least 2 (got {})", args->persons));
+        GrowthDesign d = args->design;
+        d.persons = static_cast<std::size_t>(args->persons);
+        csv = to_csv(simulate_growth(d));
       }
       if (args->out.empty())
         std::cout << csv;
