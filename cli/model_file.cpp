@@ -301,6 +301,11 @@ SavedModel load_model(const std::string& path) {
   } catch (const json::parse_error& e) {
     throw Error(fmt::format(
         "{}: not valid JSON (byte {}); is it a model saved by `lmm fit --save`?", path, e.byte));
+  } catch (const json::exception& e) {
+    // A number out of the double range (1e400) is out_of_range.406, not a parse_error.
+    throw Error(fmt::format("{}: not a JSON file lmm can read ({}); is it a model saved by `lmm fit "
+                            "--save`?",
+                            path, e.what()));
   }
   return model_from_json(j, path);
 }
