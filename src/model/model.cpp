@@ -46,8 +46,6 @@ SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
 LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
   K = static_cast<int>(frame.re.size());
   if (K == 0) throw Error("the model has no random-effects term");
-  const auto nrow = static_cast<Eigen::Index>(frame.n());
-  const auto np = static_cast<Eigen::Index>(frame.p());
   int off = 0;
   for (const auto& t : frame.re) {
     q.push_back(t.q());
@@ -60,62 +58,10 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
     for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
       for (int r = c; r < q[j]; ++r, ++k) theta[k] = (r == c) ? 1.0 : 0.0;
 
-  A.assign(K + 1, {});
+  // --- A = [Z X y]'[Z X y], one pass over the rows per term ---
+  detail::build_cross_products(frame, A);
   L.assign(K + 1, {});
-  for (int i = 0; i <= K; ++i) {
-    A[i].resize(i + 1);
-    L[i].resize(i + 1);
-  }
-
-  // --- one pass over the rows per block: A = [Z X y]'[Z X y] ---
-  for (int j = 0; j < K; ++j) {
-    const auto& t = frame.re[j];
-    const int qj = q[j];
-    BlockDiag d;
-    d.q = qj;
-    d.nblocks = nlev[j];
-    d.data = Mat::Zero(qj, qj * nlev[j]);
-    Mat xy = Mat::Zero(np + 1, qj * nlev[j]);
-    for (Eigen::Index i = 0; i < nrow; ++i) {
-      const Eigen::Index r = t.refs[i];
-      const double* z = &t.z[static_cast<std::size_t>(i) * qj];
-      for (int b = 0; b < qj; ++b) {
-        for (int a = 0; a < qj; ++a) d.data(a, r * qj + b) += z[a] * z[b];
-        for (Eigen::Index c = 0; c < np; ++c) xy(c, r * qj + b) += frame.X[c * nrow + i] * z[b];
-        xy(np, r * qj + b) += frame.y[i] * z[b];
-      }
-    }
-    A[j][j] = std::move(d);
-    A[K][j] = std::move(xy);
-    for (int k = 0; k < j; ++k) {
-      const auto& s = frame.re[k];
-      const int qk = q[k];
-      std::vector<Eigen::Triplet<double>> trip;
-      trip.reserve(static_cast<std::size_t>(nrow) * qj * qk);
-      for (Eigen::Index i = 0; i < nrow; ++i) {
-        const double* zj = &t.z[static_cast<std::size_t>(i) * qj];
-        const double* zk = &s.z[static_cast<std::size_t>(i) * qk];
-        for (int a = 0; a < qj; ++a)
-          for (int b = 0; b < qk; ++b)
-            trip.emplace_back(t.refs[i] * qj + a, s.refs[i] * qk + b, zj[a] * zk[b]);
-      }
-      SpMat S(qj * nlev[j], qk * nlev[k]);
-      S.setFromTriplets(trip.begin(), trip.end());
-      A[j][k] = std::move(S);
-    }
-  }
-  {
-    Eigen::Map<const Mat> X(frame.X.data(), nrow, np);
-    Eigen::Map<const Eigen::VectorXd> y(frame.y.data(), nrow);
-    Mat xx = Mat::Zero(np + 1, np + 1);
-    xx.topLeftCorner(np, np).selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
-    xx.topLeftCorner(np, np).triangularView<Eigen::StrictlyUpper>() =
-        xx.topLeftCorner(np, np).transpose();
-    xx.block(np, 0, 1, np) = (X.transpose() * y).transpose();
-    xx.block(0, np, np, 1) = xx.block(np, 0, 1, np).transpose();
-    xx(np, np) = y.squaredNorm();
-    A[K][K] = std::move(xx);
-  }
+  for (int i = 0; i <= K; ++i) L[i].resize(i + 1);
 
   // --- symbolic analysis: which blocks of L stay block-diagonal or sparse ---
   std::vector<std::vector<SpMat>> P(K);
@@ -179,6 +125,11 @@ void LinearMixedModel::Impl::set_lambda(const std::vector<double>& th) {
 }
 
 void LinearMixedModel::Impl::update_L() {
+  if (K == 1) {
+    update_L_single();
+    objective = compute_objective();
+    return;
+  }
   static const Mat identity;  // empty: Λ = I for the [X y] block
   for (int j = 0; j < K; ++j) {
     detail::scale(L[j][j], A[j][j], lambda[j], lambda[j], true);

@@ -32,6 +32,15 @@ struct LinearMixedModel::Impl {
   void update_L();
   double compute_objective() const;
 
+  // One term: the factor in one sweep over the levels with fixed-size kernels
+  // (src/model/single_term.cpp).
+  void update_L_single();
+  /// True when gradient() is implemented for this model's structure.
+  bool has_gradient() const { return K == 1; }
+  /// The gradient of the objective with respect to θ at the current factor (NaN if it failed).
+  std::vector<double> gradient() const { return gradient_single(); }
+  std::vector<double> gradient_single() const;
+
   std::size_t n() const { return frame.n(); }
   std::size_t p() const { return frame.p(); }
   const detail::Mat& LKK() const { return std::get<detail::Mat>(L[K][K]); }
@@ -41,5 +50,10 @@ struct LinearMixedModel::Impl {
   std::vector<Eigen::VectorXd> u() const;  // spherical random effects per term
   detail::Mat vcov_unscaled() const;       // (R_X R_X')⁻¹
 };
+
+namespace detail {
+/// Builds A = [Z X y]'[Z X y] in blocks from the rows (src/model/cross_products.cpp).
+void build_cross_products(const ModelFrame& f, std::vector<std::vector<Block>>& A);
+}  // namespace detail
 
 }  // namespace lmm
