@@ -14,7 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out, err;
 };
@@ -25,14 +25,14 @@ std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
-Run run(const std::vector<std::string>& args) {
+CliRun run(const std::vector<std::string>& args) {
   const fs::path dir = fs::temp_directory_path() / ("lmm_cli_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::string cmd = shell_quote(LMM_CLI_PATH);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + (dir / "out").string() + " 2>" + (dir / "err").string() + " </dev/null";
   const int status = std::system(cmd.c_str());
-  Run r;
+  CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   auto slurp = [](const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -53,7 +53,7 @@ fs::path write_temp(const std::string& name, const std::string& text) {
 const std::string kData = LMM_TEST_DATA;
 
 // One line on stderr, containing `what`; exit 2; nothing on stdout.
-void expect_error(const Run& r, const std::string& what) {
+void expect_error(const CliRun& r, const std::string& what) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_NE(r.err.find(what), std::string::npos) << "stderr was: " << r.err;
@@ -68,14 +68,14 @@ std::string small_csv() {
 }
 
 TEST(Cli, FitPrintsSummary) {
-  Run r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)"});
+  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("REML criterion at convergence: 1743.6"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Number of obs: 180, groups:  Subject, 18"), std::string::npos) << r.out;
 }
 
 TEST(Cli, FitJsonHasFullPrecisionAndNoNonFinite) {
-  Run r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--ml", "--json"});
+  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--ml", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["method"], "ML");
@@ -87,7 +87,7 @@ TEST(Cli, FitJsonHasFullPrecisionAndNoNonFinite) {
 }
 
 TEST(Cli, HelpExplainsFormulaAndMethods) {
-  Run r = run({"fit", "--help"});
+  CliRun r = run({"fit", "--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("(x || g)"), std::string::npos);
   EXPECT_NE(r.out.find("REML"), std::string::npos);
@@ -107,7 +107,7 @@ TEST(CliErrors, DuplicateColumns) {
 }
 
 TEST(CliErrors, FormulaDoesNotParse) {
-  Run r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject))"});
+  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject))"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("^"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Reaction ~ Days + (Days | Subject))"), std::string::npos) << r.err;
@@ -115,7 +115,7 @@ TEST(CliErrors, FormulaDoesNotParse) {
 
 TEST(CliErrors, VariableNotInData) {
   expect_error(run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Dayz + (1 | Subject)"}), "Dayz");
-  Run r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Dayz + (1 | Subject)"});
+  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Dayz + (1 | Subject)"});
   EXPECT_NE(r.err.find("Subject, Days, Reaction"), std::string::npos) << r.err;
 }
 

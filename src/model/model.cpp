@@ -254,6 +254,7 @@ namespace {
 
 struct OptContext {
   LinearMixedModel* model;
+  const detail::ThetaMap* map;
   int evaluations = 0;
   std::vector<double> x;
 };
@@ -262,7 +263,7 @@ double nlopt_objective(unsigned n, const double* x, double* /*grad*/, void* data
   auto* ctx = static_cast<OptContext*>(data);
   ctx->x.assign(x, x + n);
   ++ctx->evaluations;
-  double f = ctx->model->set_theta(ctx->x);
+  double f = ctx->model->set_theta(ctx->map->to_theta(ctx->x));
   // BOBYQA's quadratic model cannot digest infinities: a failed factor is a very bad point.
   return std::isfinite(f) ? f : 1e300;
 }
@@ -288,13 +289,15 @@ std::string describe(nlopt_result r) {
 
 OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   impl_->method = options.method;
-  std::vector<double> x = options.theta_start.empty() ? theta_start() : options.theta_start;
-  if (x.size() != ntheta())
-    throw Error("theta_start has " + std::to_string(x.size()) + " values; the model has " +
+  const detail::ThetaMap map(*impl_);
+  if (!options.theta_start.empty() && options.theta_start.size() != ntheta())
+    throw Error("theta_start has " + std::to_string(options.theta_start.size()) + " values; the model has " +
                 std::to_string(ntheta()));
+  // Start at lme4's start in the conditioned coordinates, or at the caller's θ mapped into them.
+  std::vector<double> x = options.theta_start.empty() ? theta_start() : map.from_theta(options.theta_start);
   const std::vector<double> lower = theta_lower();
   const auto n = static_cast<unsigned>(x.size());
-  OptContext ctx{this, 0, {}};
+  OptContext ctx{this, &map, 0, {}};
   OptimizerSummary s;
   s.algorithm = "NLOPT_LN_BOBYQA";
   nlopt_opt opt = nlopt_create(NLOPT_LN_BOBYQA, n);
@@ -314,8 +317,8 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   // Leave the model at the optimum (the last point evaluated need not be it).
   if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && ctx.x.empty())
     throw Error("the optimizer failed before evaluating the objective: " + s.stop_reason);
-  s.objective = set_theta(x);
-  s.theta = x;
+  s.theta = map.to_theta(x);
+  s.objective = set_theta(s.theta);
   return s;
 }
 

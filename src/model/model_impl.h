@@ -54,6 +54,27 @@ struct LinearMixedModel::Impl {
 namespace detail {
 /// Builds A = [Z X y]'[Z X y] in blocks from the rows (src/model/cross_products.cpp).
 void build_cross_products(const ModelFrame& f, std::vector<std::vector<Block>>& A);
+
+// The optimizer works in a better-conditioned parametrisation than lme4's θ. For each term, the
+// columns of its model matrix are transformed z̃ = z S with S = √n R⁻¹ (R from z'z = R'R, read off
+// the diagonal block of A, no pass over the rows), so that z̃ has orthogonal columns of unit
+// scale: the intercept and a slope on `time + 100` or `1e6 * time` become uncorrelated, unit-scale
+// effects. The likelihood is the same; only the coordinates differ: b = S b̃, so
+// λλ' = S λ̃λ̃' S', and λ is recovered as the lower-triangular factor of that product (by a QR of
+// (Sλ̃)', which also works at the boundary where it is singular). lme4 optimises in θ directly and
+// stalls on such scalings ("Model failed to converge", "nearly unidentifiable").
+class ThetaMap {
+ public:
+  explicit ThetaMap(const LinearMixedModel::Impl& m);
+  std::vector<double> to_theta(const std::vector<double>& conditioned) const;  ///< θ̃ -> θ
+  std::vector<double> from_theta(const std::vector<double>& theta) const;      ///< θ -> θ̃
+
+ private:
+  std::vector<double> apply(const std::vector<double>& in, const std::vector<Mat>& T) const;
+  std::vector<int> q_, offset_;
+  std::vector<Mat> S_, Sinv_;
+};
+
 }  // namespace detail
 
 }  // namespace lmm

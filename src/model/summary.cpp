@@ -54,6 +54,11 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   }
 
   // Variance components: Σ = σ² λλ' per term; lme4 suffixes repeated group names.
+  // The singular check of lme4's isSingular (a diagonal element of λ below 1e-4), applied in the
+  // conditioned coordinates of the optimizer so that it does not depend on the covariates' units
+  // (lme4's check calls a slope on time in milliseconds singular and the same slope in days not).
+  const detail::ThetaMap map(m);
+  const std::vector<double> conditioned = map.from_theta(model.theta());
   std::map<std::string, int> seen;
   const double s2 = r.sigma * r.sigma;
   for (int j = 0; j < m.K; ++j) {
@@ -86,8 +91,8 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
       }
     // Singular fit (lme4's isSingular: a diagonal element of λ below the tolerance), with the
     // component responsible named.
-    for (int a = 0; a < q; ++a) {
-      if (m.lambda[j](a, a) >= kSingularTolerance) continue;
+    for (int a = 0, k = m.theta_offset[j]; a < q; k += q - a, ++a) {
+      if (conditioned[k] >= kSingularTolerance) continue;
       r.singular = true;
       const double sd_rel = std::sqrt(S(a, a)) / r.sigma;
       if (sd_rel < kSingularTolerance) {

@@ -1,0 +1,152 @@
+// Labels of expressions, terms and formulas, as R's deparse() writes them.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "formula/rformat.h"
+#include "lmm/formula.h"
+
+namespace lmm {
+namespace detail {
+
+std::string format_r_number(double x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "Inf" : "-Inf";
+  if (x == 0) return "0";
+  // 15 significant digits, as R's formatReal with digits = 15.
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.14e", x);
+  std::string s(buf);
+  const auto epos = s.find('e');
+  std::string mant = s.substr(0, epos);
+  const int expo = std::atoi(s.c_str() + epos + 1);
+  while (!mant.empty() && mant.back() == '0') mant.pop_back();
+  if (!mant.empty() && mant.back() == '.') mant.pop_back();
+  int nsig = 0;
+  for (char c : mant)
+    if (c >= '0' && c <= '9') ++nsig;
+  const int aexp = expo < 0 ? -expo : expo;
+  std::string sci =
+      mant + "e" + (expo < 0 ? "-" : "+") + (aexp < 10 ? "0" : "") + std::to_string(aexp);
+  const int rgt = std::max(0, nsig - 1 - expo);
+  std::vector<char> fbuf(static_cast<std::size_t>(rgt) + 400);
+  std::snprintf(fbuf.data(), fbuf.size(), "%.*f", rgt, x);
+  std::string fixed(fbuf.data());
+  return fixed.size() <= sci.size() ? fixed : sci;
+}
+
+bool is_syntactic_name(std::string_view name) {
+  if (name.empty()) return false;
+  static constexpr std::array<std::string_view, 20> reserved = {
+      "if",          "else",     "repeat",        "while",       "function", "for", "next",
+      "break",       "TRUE",     "FALSE",         "NULL",        "Inf",      "NaN", "NA",
+      "NA_integer_", "NA_real_", "NA_character_", "NA_complex_", "in",       "..."};
+  if (std::find(reserved.begin(), reserved.end(), name) != reserved.end()) return false;
+  auto letter = [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+  };
+  auto digit = [](unsigned char c) { return c >= '0' && c <= '9'; };
+  const auto c0 = static_cast<unsigned char>(name[0]);
+  if (!(letter(c0) || c0 == '.')) return false;
+  if (c0 == '.' && name.size() > 1 && digit(static_cast<unsigned char>(name[1]))) return false;
+  for (char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!(letter(c) || digit(c) || c == '.' || c == '_')) return false;
+  }
+  return true;
+}
+
+std::string quote_name(std::string_view name) {
+  if (is_syntactic_name(name)) return std::string(name);
+  std::string s;
+  s.reserve(name.size() + 2);
+  s.push_back('`');
+  s.append(name);
+  s.push_back('`');
+  return s;
+}
+
+}  // namespace detail
+
+std::string Expr::label() const {
+  switch (kind) {
+    case Kind::Variable:
+      return detail::quote_name(name);
+    case Kind::Number:
+      return detail::format_r_number(value);
+    case Kind::Negate: {
+      std::string s(1, '-');
+      if (!args.empty()) s += args[0].label();
+      return s;
+    }
+    case Kind::Call: {
+      std::string s = name == "(" ? std::string() : name;
+      s += '(';
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        if (i) s += ", ";
+        s += args[i].label();
+      }
+      return s + ")";
+    }
+    case Kind::Binary: {
+      const std::string a = args.size() > 0 ? args[0].label() : std::string();
+      const std::string b = args.size() > 1 ? args[1].label() : std::string();
+      if (name == "/" || name == "^" || name == ":") return a + name + b;
+      return a + " " + name + " " + b;
+    }
+  }
+  return name;
+}
+
+namespace {
+void collect_variables(const Expr& e, std::vector<std::string>& out) {
+  if (e.kind == Expr::Kind::Variable) {
+    if (std::find(out.begin(), out.end(), e.name) == out.end()) out.push_back(e.name);
+    return;
+  }
+  for (const Expr& a : e.args) collect_variables(a, out);
+}
+}  // namespace
+
+std::vector<std::string> Expr::variables() const {
+  std::vector<std::string> out;
+  collect_variables(*this, out);
+  return out;
+}
+
+std::string Term::label() const {
+  std::string s;
+  for (std::size_t i = 0; i < factors.size(); ++i) {
+    if (i) s += ":";
+    s += factors[i].label();
+  }
+  return s;
+}
+
+std::string RandomTerm::group_label() const {
+  std::string s;
+  for (std::size_t i = 0; i < grouping.size(); ++i) {
+    if (i) s += ":";
+    s += detail::quote_name(grouping[i]);
+  }
+  return s;
+}
+
+std::string Formula::deparse() const {
+  std::string s = response.label() + " ~ " + (intercept ? "1" : "0");
+  for (const Term& t : fixed) s += " + " + t.label();
+  for (const RandomTerm& r : random) {
+    s += " + (";
+    s += r.intercept ? "1" : "0";
+    for (const Term& t : r.terms) s += " + " + t.label();
+    s += " | " + r.group_label() + ")";
+  }
+  return s;
+}
+
+}  // namespace lmm

@@ -1,0 +1,557 @@
+// build_model_frame: R's model.frame + model.matrix (treatment contrasts, R's column names and
+// order) and lme4's mkReTrms (grouping factors, term order, checks).
+#include "lmm/model_frame.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <numeric>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "formula/rformat.h"
+#include "lmm/error.h"
+
+namespace lmm {
+namespace {
+
+constexpr double kAliasTol = 1e-7;  // R's qr(X, tol = 1e-7), as lme4's chkRank.drop.cols
+
+struct Factor {
+  std::vector<std::int32_t> codes;  // per kept row
+  std::vector<std::string> levels;
+};
+
+/// A model variable evaluated on the rows used: numbers or a factor.
+struct Value {
+  bool is_factor = false;
+  std::vector<double> num;
+  Factor f;
+};
+
+struct Columns {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> cols;
+};
+
+std::string source_name(const DataFrame& d) { return d.source.empty() ? "the data" : d.source; }
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += sep;
+    s += v[i];
+  }
+  return s;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+/// A factor from numbers, as R's factor(x): levels sorted numerically, labelled as.character(x).
+Factor numeric_factor(const std::vector<double>& x) {
+  std::vector<double> u(x);
+  std::sort(u.begin(), u.end());
+  u.erase(std::unique(u.begin(), u.end()), u.end());
+  Factor f;
+  std::vector<std::int32_t> level_of(u.size());
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    std::string lab = detail::format_r_number(u[i]);
+    if (f.levels.empty() || f.levels.back() != lab) f.levels.push_back(std::move(lab));
+    level_of[i] = static_cast<std::int32_t>(f.levels.size() - 1);
+  }
+  f.codes.resize(x.size());
+  for (std::size_t r = 0; r < x.size(); ++r) {
+    const auto it = std::lower_bound(u.begin(), u.end(), x[r]);
+    f.codes[r] = level_of[static_cast<std::size_t>(it - u.begin())];
+  }
+  return f;
+}
+
+class FrameBuilder {
+ public:
+  FrameBuilder(const DataFrame& data, const Formula& formula) : data_(data), formula_(formula) {}
+
+  ModelFrame build();
+
+ private:
+  const Column& col(const std::string& name) const { return *data_.find(name); }
+  std::string row_name(std::size_t i) const { return "row " + std::to_string(rows_[i] + 1); }
+
+  void check_columns();
+  void drop_missing();
+  void check_finite();
+
+  std::vector<double> eval_num(const Expr& e, const Expr& top);
+  const Value& eval(const Expr& e);
+  Factor column_factor(const std::string& name);
+  Columns model_matrix(const std::vector<Term>& terms, bool intercept, const std::string& what);
+  ReTermData random_term(const RandomTerm& t);
+
+  const DataFrame& data_;
+  const Formula& formula_;
+  std::vector<std::string> used_;  // columns the model uses, in order of appearance
+  std::vector<std::size_t> rows_;  // kept rows
+  std::unordered_map<std::string, Value> cache_;
+};
+
+void FrameBuilder::check_columns() {
+  auto use = [&](const std::vector<std::string>& vars) {
+    for (const std::string& v : vars)
+      if (std::find(used_.begin(), used_.end(), v) == used_.end()) used_.push_back(v);
+  };
+  use(formula_.response.variables());
+  for (const Term& t : formula_.fixed)
+    for (const Expr& e : t.factors) use(e.variables());
+  for (const RandomTerm& r : formula_.random)
+    for (const Term& t : r.terms)
+      for (const Expr& e : t.factors) use(e.variables());
+  for (const RandomTerm& r : formula_.random) use(r.grouping);
+
+  for (const std::string& v : used_) {
+    if (data_.find(v)) continue;
+    std::string msg = "variable '" + v + "' in the formula is not a column of " +
+                      source_name(data_) + "; columns are: " + join(data_.names(), ", ");
+    for (const Column& c : data_.columns)
+      if (lower(c.name) == lower(v)) {
+        msg += " (did you mean '" + c.name + "'?)";
+        break;
+      }
+    throw Error(msg);
+  }
+  for (const std::string& v : formula_.response.variables()) {
+    const Column& c = col(v);
+    if (c.is_numeric()) continue;
+    std::string example;
+    for (std::int32_t code : c.codes)
+      if (code >= 0) {
+        example = c.levels[static_cast<std::size_t>(code)];
+        break;
+      }
+    throw Error("the response '" + v + "' is not numeric (it has values like '" + example + "')");
+  }
+}
+
+void FrameBuilder::drop_missing() {
+  std::vector<const Column*> cols;
+  for (const std::string& v : used_) cols.push_back(&col(v));
+  for (std::size_t r = 0; r < data_.nrows; ++r) {
+    bool ok = true;
+    for (const Column* c : cols)
+      if (r >= c->size() || c->missing(r)) {
+        ok = false;
+        break;
+      }
+    if (ok) rows_.push_back(r);
+  }
+  if (!rows_.empty()) return;
+  if (data_.nrows == 0) throw Error("no observations: " + source_name(data_) + " has no rows");
+  std::vector<std::string> with_missing;
+  for (const Column* c : cols) {
+    for (std::size_t r = 0; r < data_.nrows; ++r)
+      if (r >= c->size() || c->missing(r)) {
+        with_missing.push_back(c->name);
+        break;
+      }
+  }
+  throw Error("no observations left: all " + std::to_string(data_.nrows) +
+              " rows have a missing value in " + join(with_missing, ", "));
+}
+
+void FrameBuilder::check_finite() {
+  for (const std::string& v : used_) {
+    const Column& c = col(v);
+    if (!c.is_numeric()) continue;
+    for (std::size_t r : rows_) {
+      const double x = c.numbers[r];
+      if (!std::isfinite(x))
+        throw Error("column '" + v + "' has an infinite value (" + detail::format_r_number(x) +
+                    ") at row " + std::to_string(r + 1) +
+                    "; remove the row or mark the value as missing");
+    }
+  }
+}
+
+Factor FrameBuilder::column_factor(const std::string& name) {
+  const Column& c = col(name);
+  if (c.is_numeric()) {
+    std::vector<double> x(rows_.size());
+    for (std::size_t i = 0; i < rows_.size(); ++i) x[i] = c.numbers[rows_[i]];
+    return numeric_factor(x);
+  }
+  // Levels in the column's (byte) order, keeping only those that occur in the rows used.
+  std::vector<std::int32_t> remap(c.levels.size(), -1);
+  for (std::size_t r : rows_) remap[static_cast<std::size_t>(c.codes[r])] = 0;
+  Factor f;
+  for (std::size_t l = 0; l < c.levels.size(); ++l)
+    if (remap[l] == 0) {
+      remap[l] = static_cast<std::int32_t>(f.levels.size());
+      f.levels.push_back(c.levels[l]);
+    }
+  f.codes.resize(rows_.size());
+  for (std::size_t i = 0; i < rows_.size(); ++i)
+    f.codes[i] = remap[static_cast<std::size_t>(c.codes[rows_[i]])];
+  return f;
+}
+
+std::vector<double> FrameBuilder::eval_num(const Expr& e, const Expr& top) {
+  const std::size_t n = rows_.size();
+  std::vector<double> v;
+  switch (e.kind) {
+    case Expr::Kind::Variable: {
+      const Column& c = col(e.name);
+      if (!c.is_numeric()) {
+        std::string example = c.levels.empty() ? std::string() : c.levels.front();
+        throw Error("'" + e.name + "' is categorical (values like '" + example +
+                    "') and cannot be used in arithmetic in '" + top.label() + "'");
+      }
+      v.resize(n);
+      for (std::size_t i = 0; i < n; ++i) v[i] = c.numbers[rows_[i]];
+      return v;  // checked by check_finite
+    }
+    case Expr::Kind::Number:
+      return std::vector<double>(n, e.value);
+    case Expr::Kind::Negate:
+      v = eval_num(e.args.at(0), top);
+      for (double& x : v) x = -x;
+      return v;
+    case Expr::Kind::Call:
+      if (e.name == "factor")
+        throw Error("factor() cannot be used inside arithmetic in '" + top.label() + "'");
+      v = eval_num(e.args.at(0), top);
+      if (e.name == "log") {
+        for (double& x : v) x = std::log(x);
+      } else if (e.name == "exp") {
+        for (double& x : v) x = std::exp(x);
+      } else if (e.name == "sqrt") {
+        for (double& x : v) x = std::sqrt(x);
+      } else if (e.name != "I" && e.name != "(") {
+        throw Error("unknown function '" + e.name + "' in '" + top.label() + "'");
+      }
+      break;
+    case Expr::Kind::Binary: {
+      v = eval_num(e.args.at(0), top);
+      const std::vector<double> b = eval_num(e.args.at(1), top);
+      const std::string& op = e.name;
+      if (op == "+") {
+        for (std::size_t i = 0; i < n; ++i) v[i] += b[i];
+      } else if (op == "-") {
+        for (std::size_t i = 0; i < n; ++i) v[i] -= b[i];
+      } else if (op == "*") {
+        for (std::size_t i = 0; i < n; ++i) v[i] *= b[i];
+      } else if (op == "/") {
+        for (std::size_t i = 0; i < n; ++i) v[i] /= b[i];
+      } else if (op == "^") {
+        for (std::size_t i = 0; i < n; ++i) v[i] = std::pow(v[i], b[i]);
+      } else {
+        throw Error("operator '" + op + "' is not supported in '" + top.label() + "'");
+      }
+      break;
+    }
+  }
+  // The arguments were finite, so a non-finite value comes from this operation.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isfinite(v[i])) continue;
+    std::string vals;
+    for (const std::string& var : e.variables()) {
+      const Column& c = col(var);
+      vals +=
+          (vals.empty() ? " (" : ", ") + var + " = " + detail::format_r_number(c.numbers[rows_[i]]);
+    }
+    if (!vals.empty()) vals += ")";
+    const std::string where = e.label() == top.label()
+                                  ? "'" + top.label() + "'"
+                                  : "'" + e.label() + "' in '" + top.label() + "'";
+    throw Error("cannot evaluate " + where + " at " + row_name(i) + ": the result is " +
+                detail::format_r_number(v[i]) + vals);
+  }
+  return v;
+}
+
+const Value& FrameBuilder::eval(const Expr& e) {
+  const std::string key = e.label();
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  Value val;
+  if (e.kind == Expr::Kind::Variable && !col(e.name).is_numeric()) {
+    val.is_factor = true;
+    val.f = column_factor(e.name);
+  } else if (e.is_factor_call()) {
+    val.is_factor = true;
+    const Expr& arg = e.args.at(0);
+    const Expr* inner = &arg;
+    while (inner->kind == Expr::Kind::Call && inner->name == "(") inner = &inner->args.at(0);
+    if (inner->kind == Expr::Kind::Variable && !col(inner->name).is_numeric())
+      val.f = column_factor(inner->name);
+    else
+      val.f = numeric_factor(eval_num(arg, e));
+  } else {
+    val.num = eval_num(e, e);
+  }
+  return cache_.emplace(key, std::move(val)).first->second;
+}
+
+/// R's model.matrix for `~ terms` (with or without intercept): treatment contrasts or indicator
+/// coding per R's TermCode rule, columns enumerated with the first factor varying fastest.
+Columns FrameBuilder::model_matrix(const std::vector<Term>& terms, bool intercept,
+                                   const std::string& what) {
+  const std::size_t n = rows_.size();
+  Columns out;
+  if (intercept) {
+    out.names.push_back("(Intercept)");
+    out.cols.emplace_back(n, 1.0);
+  }
+  // Evaluate and find the coding of each factor: 1 = contrasts, 2 = indicators.
+  std::vector<std::vector<std::string>> labels(terms.size());
+  for (std::size_t j = 0; j < terms.size(); ++j)
+    for (const Expr& e : terms[j].factors) labels[j].push_back(e.label());
+  std::vector<std::vector<int>> code(terms.size());
+  for (std::size_t j = 0; j < terms.size(); ++j) {
+    for (std::size_t k = 0; k < terms[j].factors.size(); ++k) {
+      std::vector<std::string> rest;
+      for (std::size_t m = 0; m < labels[j].size(); ++m)
+        if (m != k) rest.push_back(labels[j][m]);
+      int c = rest.empty() ? 1 : 2;
+      for (std::size_t t = 0; t < j && c == 2; ++t) {
+        bool subset = true;
+        for (const std::string& r : rest)
+          if (std::find(labels[t].begin(), labels[t].end(), r) == labels[t].end()) {
+            subset = false;
+            break;
+          }
+        if (subset) c = 1;
+      }
+      code[j].push_back(c);
+    }
+  }
+  if (!intercept) {
+    // R: without an intercept, the first factor (in the first term that has one) is coded by
+    // indicators of all its levels.
+    bool done = false;
+    for (std::size_t j = 0; j < terms.size() && !done; ++j)
+      for (std::size_t k = 0; k < terms[j].factors.size() && !done; ++k) {
+        const Value& v = eval(terms[j].factors[k]);
+        if (v.is_factor && v.f.levels.size() > 1) {
+          code[j][k] = 2;
+          done = true;
+        }
+      }
+  }
+
+  for (std::size_t j = 0; j < terms.size(); ++j) {
+    // Per factor: the names and values of its columns.
+    std::vector<std::vector<std::string>> fnames;
+    std::vector<std::vector<std::vector<double>>> fcols;
+    for (std::size_t k = 0; k < terms[j].factors.size(); ++k) {
+      const Expr& e = terms[j].factors[k];
+      const Value& v = eval(e);
+      const std::string lab = labels[j][k];
+      std::vector<std::string> names;
+      std::vector<std::vector<double>> cols;
+      if (!v.is_factor) {
+        names.push_back(lab);
+        cols.push_back(v.num);
+      } else {
+        const std::size_t nl = v.f.levels.size();
+        if (code[j][k] == 1 && nl < 2)
+          throw Error("the factor '" + lab + "' in the " + what + " has only one level ('" +
+                      v.f.levels[0] + "') in the rows used; contrasts need at least 2 levels");
+        for (std::size_t l = (code[j][k] == 1 ? 1 : 0); l < nl; ++l) {
+          names.push_back(lab + v.f.levels[l]);
+          std::vector<double> ind(n, 0.0);
+          for (std::size_t i = 0; i < n; ++i)
+            if (static_cast<std::size_t>(v.f.codes[i]) == l) ind[i] = 1.0;
+          cols.push_back(std::move(ind));
+        }
+      }
+      fnames.push_back(std::move(names));
+      fcols.push_back(std::move(cols));
+    }
+    // Enumerate the combinations, first factor fastest.
+    const std::size_t nf = fnames.size();
+    std::size_t total = 1;
+    for (const auto& c : fcols) total *= c.size();
+    std::vector<std::size_t> idx(nf, 0);
+    for (std::size_t c = 0; c < total; ++c) {
+      std::string name;
+      std::vector<double> col(n, 1.0);
+      for (std::size_t k = 0; k < nf; ++k) {
+        if (k) name += ":";
+        name += fnames[k][idx[k]];
+        const std::vector<double>& x = fcols[k][idx[k]];
+        for (std::size_t i = 0; i < n; ++i) col[i] *= x[i];
+      }
+      out.names.push_back(std::move(name));
+      out.cols.push_back(std::move(col));
+      for (std::size_t k = 0; k < nf; ++k) {
+        if (++idx[k] < fcols[k].size()) break;
+        idx[k] = 0;
+      }
+    }
+  }
+  return out;
+}
+
+std::string lhs_text(const RandomTerm& t) {
+  std::vector<std::string> parts{t.intercept ? "1" : "0"};
+  for (const Term& term : t.terms) parts.push_back(term.label());
+  return join(parts, " + ");
+}
+
+ReTermData FrameBuilder::random_term(const RandomTerm& t) {
+  const std::size_t n = rows_.size();
+  ReTermData re;
+  re.group = t.group_label();
+  // Grouping factor: the interaction of the grouping variables, as R's a:b on factors (levels in
+  // the order of the first variable's levels, then the second's, ...), without unused levels.
+  std::vector<Factor> parts;
+  for (const std::string& g : t.grouping) parts.push_back(column_factor(g));
+  re.refs.resize(n);
+  if (parts.size() == 1) {
+    re.levels = parts[0].levels;
+    for (std::size_t i = 0; i < n; ++i) re.refs[i] = parts[0].codes[i];
+  } else {
+    std::map<std::vector<std::int32_t>, std::int32_t> combos;
+    std::vector<std::int32_t> key(parts.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
+      combos.emplace(key, 0);
+    }
+    std::int32_t next = 0;
+    for (auto& [k, id] : combos) {
+      id = next++;
+      std::string lab;
+      for (std::size_t m = 0; m < k.size(); ++m) {
+        if (m) lab += ":";
+        lab += parts[m].levels[static_cast<std::size_t>(k[m])];
+      }
+      re.levels.push_back(std::move(lab));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
+      re.refs[i] = combos.at(key);
+    }
+  }
+  Columns z = model_matrix(t.terms, t.intercept,
+                           "random-effects term (" + lhs_text(t) + " | " + re.group + ")");
+  re.names = std::move(z.names);
+  const std::size_t q = re.names.size();
+  re.z.resize(n * q);
+  for (std::size_t j = 0; j < q; ++j)
+    for (std::size_t i = 0; i < n; ++i) re.z[i * q + j] = z.cols[j][i];
+  return re;
+}
+
+ModelFrame FrameBuilder::build() {
+  if (formula_.random.empty())
+    throw Error(
+        "the formula has no random-effects term such as (1 | subject); for a model without "
+        "random effects use ordinary regression");
+  check_columns();
+  drop_missing();
+  check_finite();
+
+  ModelFrame mf;
+  mf.formula = formula_;
+  mf.rows = rows_;
+  mf.n_dropped = data_.nrows - rows_.size();
+  mf.response = formula_.response.label();
+  mf.y = eval_num(formula_.response, formula_.response);
+  const std::size_t n = rows_.size();
+
+  // Fixed effects, dropping columns that are linear combinations of earlier ones (modified
+  // Gram-Schmidt with re-orthogonalisation; relative tolerance as R's qr with tol = 1e-7).
+  Columns x = model_matrix(formula_.fixed, formula_.intercept, "fixed effects");
+  std::vector<std::vector<double>> basis;
+  for (std::size_t j = 0; j < x.cols.size(); ++j) {
+    const std::vector<double>& c = x.cols[j];
+    double norm0 = 0;
+    for (double v : c) norm0 += v * v;
+    norm0 = std::sqrt(norm0);
+    bool keep = norm0 > 0;
+    if (keep) {
+      std::vector<double> r(c);
+      for (int pass = 0; pass < 2; ++pass)
+        for (const std::vector<double>& b : basis) {
+          double d = 0;
+          for (std::size_t i = 0; i < n; ++i) d += b[i] * r[i];
+          for (std::size_t i = 0; i < n; ++i) r[i] -= d * b[i];
+        }
+      double norm = 0;
+      for (double v : r) norm += v * v;
+      norm = std::sqrt(norm);
+      keep = norm >= kAliasTol * norm0;
+      if (keep) {
+        for (double& v : r) v /= norm;
+        basis.push_back(std::move(r));
+      }
+    }
+    if (keep) {
+      mf.fixed_names.push_back(x.names[j]);
+      mf.X.insert(mf.X.end(), c.begin(), c.end());
+    } else {
+      mf.aliased.push_back(x.names[j]);
+    }
+  }
+
+  // Random effects, ordered as lme4's mkReTrms: if the numbers of levels are not already
+  // non-increasing, by rev(order(nlevels)) (decreasing; ties end up in reverse order).
+  std::vector<ReTermData> re;
+  for (const RandomTerm& t : formula_.random) re.push_back(random_term(t));
+  std::vector<std::size_t> order(re.size());
+  std::iota(order.begin(), order.end(), 0);
+  bool increases = false;
+  for (std::size_t k = 1; k < re.size(); ++k)
+    if (re[k].nlevels() > re[k - 1].nlevels()) increases = true;
+  if (increases) {
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return re[a].nlevels() < re[b].nlevels();
+    });
+    std::reverse(order.begin(), order.end());
+  }
+  std::vector<std::string> lhs;
+  for (std::size_t k : order) {
+    lhs.push_back(lhs_text(formula_.random[k]));
+    mf.re.push_back(std::move(re[k]));
+  }
+
+  // lme4's checks (checkNlevels, checkZdims), as errors.
+  for (const ReTermData& t : mf.re)
+    if (t.nlevels() < 2)
+      throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +
+                  " level" + (t.levels.size() == 1 ? " ('" + t.levels[0] + "')" : std::string()) +
+                  " in the rows used; grouping factors must have > 1 sampled level");
+  for (const ReTermData& t : mf.re)
+    if (t.nlevels() >= n)
+      throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +
+                  " levels for " + std::to_string(n) +
+                  " observations; the number of levels of each grouping factor must be < the "
+                  "number of observations");
+  for (std::size_t k = 0; k < mf.re.size(); ++k) {
+    const ReTermData& t = mf.re[k];
+    const std::size_t nre = t.nlevels() * static_cast<std::size_t>(t.q());
+    if (nre >= n)
+      throw Error("number of observations (=" + std::to_string(n) +
+                  ") <= number of random effects (=" + std::to_string(nre) + ") for term (" +
+                  lhs[k] + " | " + t.group +
+                  "); the random-effects parameters and the residual variance are probably "
+                  "unidentifiable");
+  }
+  return mf;
+}
+
+}  // namespace
+
+ModelFrame build_model_frame(const DataFrame& data, const Formula& formula) {
+  FrameBuilder b(data, formula);
+  return b.build();
+}
+
+}  // namespace lmm

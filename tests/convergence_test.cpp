@@ -1,0 +1,52 @@
+// Fits where lme4 1.1-31 warns that it did not converge (tests/data/hard/lme4_convergence.json,
+// made by tests/data/hard/make_refs.R): lmm reaches an optimum at least as good, and where the
+// model is a reparametrisation of a well-scaled one, exactly the well-scaled fit's optimum.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "lmm/data.h"
+#include "lmm/fit.h"
+
+namespace {
+
+const std::string kHard = std::string(LMM_TEST_DATA) + "/hard/";
+
+double loglik(const std::string& data, const std::string& formula) {
+  return lmm::fit(lmm::read_table(kHard + data), formula).result.loglik;
+}
+
+TEST(Convergence, AtLeastAsGoodAsLme4WhereItWarns) {
+  std::ifstream in(kHard + "lme4_convergence.json");
+  const auto cases = nlohmann::json::parse(in);
+  ASSERT_EQ(cases.size(), 4u);
+  for (const auto& c : cases) {
+    ASSERT_FALSE(c["messages"].empty()) << "each case is one where lme4 warned";
+    const double ours = loglik(c["data"], c["formula"]);
+    EXPECT_GE(ours, c["loglik"].get<double>() - 1e-6) << c["formula"];
+  }
+}
+
+TEST(Convergence, RescaledTimeReachesTheWellScaledOptimum) {
+  // REML is invariant to shifting a covariate and changes by log|T|² when columns of X are
+  // scaled by T: DaysBig = 1000 Days scales one column, tb = 1000 time + 1e5 scales two.
+  const double days = loglik("sleep_big.csv", "Reaction ~ Days + (Days | Subject)");
+  EXPECT_NEAR(loglik("sleep_big.csv", "Reaction ~ DaysBig + (DaysBig | Subject)"), days - std::log(1000.0), 1e-6);
+  const double time = loglik("growth_shift.csv", "y ~ time * group + (time | id)");
+  EXPECT_NEAR(loglik("growth_shift.csv", "y ~ tc * group + (tc | id)"), time, 1e-6);
+  EXPECT_NEAR(loglik("growth_shift.csv", "y ~ tb * group + (tb | id)"), time - 2 * std::log(1000.0), 1e-6);
+}
+
+TEST(Convergence, SingularCheckDoesNotDependOnUnits) {
+  auto r = lmm::fit(lmm::read_table(kHard + "growth_shift.csv"), "y ~ tb * group + (tb | id)").result;
+  EXPECT_FALSE(r.singular);
+  auto r2 = lmm::fit(lmm::read_table(kHard + "growth_shift.csv"), "y ~ time * group + (time | id)").result;
+  EXPECT_FALSE(r2.singular);
+  // Same variance of the slope per unit of time, in the new units.
+  const double sd_time = r2.random[1].sd, sd_tb = r.random[1].sd;
+  EXPECT_NEAR(sd_tb * 1000, sd_time, 1e-3 * sd_time);
+}
+
+}  // namespace
