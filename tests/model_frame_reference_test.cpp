@@ -19,9 +19,9 @@ namespace {
 
 using nlohmann::json;
 
-class Reference : public ::testing::TestWithParam<std::string> {};
+class FrameReference : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Reference, ModelFrameMatchesLme4) {
+TEST_P(FrameReference, ModelFrameMatchesLme4) {
   const std::string dir = LMM_TEST_DATA;
   std::ifstream in(dir + "/reference/" + GetParam() + ".json");
   ASSERT_TRUE(in) << GetParam();
@@ -77,7 +77,7 @@ TEST_P(Reference, ModelFrameMatchesLme4) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Lme4, Reference,
+INSTANTIATE_TEST_SUITE_P(Lme4, FrameReference,
                          ::testing::Values("cake_factor_reml", "dyestuff2_singular_reml",
                                            "growth200_ml", "growth200_null_reml", "growth200_reml",
                                            "pastes_nested_reml", "penicillin_crossed_reml",

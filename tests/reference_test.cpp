@@ -47,9 +47,9 @@ std::string group_key(std::string g) {
   return out;
 }
 
-class Reference : public ::testing::TestWithParam<std::string> {};
+class FitReference : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Reference, CoreFieldsMatchLme4) {
+TEST_P(FitReference, CoreFieldsMatchLme4) {
   const json ref = load(kData / "reference" / (GetParam() + ".json"));
   const auto data = lmm::read_table((kData / ref["data"].get<std::string>()).string());
   lmm::FitOptions opt;
@@ -103,7 +103,7 @@ TEST_P(Reference, CoreFieldsMatchLme4) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Lme4, Reference,
+INSTANTIATE_TEST_SUITE_P(Lme4, FitReference,
                          ::testing::Values("sleepstudy_slope_reml", "sleepstudy_slope_ml", "sleepstudy_intercept_reml",
                                            "sleepstudy_intercept_ml", "sleepstudy_zerocorr_reml",
                                            "sleepstudy_missing_reml", "growth200_reml", "growth200_ml",

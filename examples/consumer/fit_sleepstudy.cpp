@@ -1,6 +1,5 @@
 // Fit a random-slope model with the lmm library in a few lines.
-#include <lmm/data.h>
-#include <lmm/fit.h>
+#include <lmm/lmm.h>
 
 #include <cstdio>
 #include <iostream>
