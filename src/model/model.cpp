@@ -1,5 +1,3 @@
-#include <nlopt.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -250,77 +248,7 @@ double LinearMixedModel::set_theta(const std::vector<double>& theta) {
 
 double LinearMixedModel::objective() const { return impl_->objective; }
 
-namespace {
-
-struct OptContext {
-  LinearMixedModel* model;
-  const detail::ThetaMap* map;
-  int evaluations = 0;
-  std::vector<double> x;
-};
-
-double nlopt_objective(unsigned n, const double* x, double* /*grad*/, void* data) {
-  auto* ctx = static_cast<OptContext*>(data);
-  ctx->x.assign(x, x + n);
-  ++ctx->evaluations;
-  double f = ctx->model->set_theta(ctx->map->to_theta(ctx->x));
-  // BOBYQA's quadratic model cannot digest infinities: a failed factor is a very bad point.
-  return std::isfinite(f) ? f : 1e300;
-}
-
-std::string describe(nlopt_result r) {
-  switch (r) {
-    case NLOPT_SUCCESS: return "success";
-    case NLOPT_STOPVAL_REACHED: return "stopval reached";
-    case NLOPT_FTOL_REACHED: return "ftol_rel reached";
-    case NLOPT_XTOL_REACHED: return "xtol reached";
-    case NLOPT_MAXEVAL_REACHED: return "maximum number of evaluations reached";
-    case NLOPT_MAXTIME_REACHED: return "time limit reached";
-    case NLOPT_FAILURE: return "generic failure";
-    case NLOPT_INVALID_ARGS: return "invalid arguments";
-    case NLOPT_OUT_OF_MEMORY: return "out of memory";
-    case NLOPT_ROUNDOFF_LIMITED: return "roundoff limited";
-    case NLOPT_FORCED_STOP: return "forced stop";
-    default: return "unknown status " + std::to_string(static_cast<int>(r));
-  }
-}
-
-}  // namespace
-
-OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
-  impl_->method = options.method;
-  const detail::ThetaMap map(*impl_);
-  if (!options.theta_start.empty() && options.theta_start.size() != ntheta())
-    throw Error("theta_start has " + std::to_string(options.theta_start.size()) + " values; the model has " +
-                std::to_string(ntheta()));
-  // Start at lme4's start in the conditioned coordinates, or at the caller's θ mapped into them.
-  std::vector<double> x = options.theta_start.empty() ? theta_start() : map.from_theta(options.theta_start);
-  const std::vector<double> lower = theta_lower();
-  const auto n = static_cast<unsigned>(x.size());
-  OptContext ctx{this, &map, 0, {}};
-  OptimizerSummary s;
-  s.algorithm = "NLOPT_LN_BOBYQA";
-  nlopt_opt opt = nlopt_create(NLOPT_LN_BOBYQA, n);
-  nlopt_set_lower_bounds(opt, lower.data());
-  nlopt_set_min_objective(opt, nlopt_objective, &ctx);
-  nlopt_set_ftol_rel(opt, options.ftol_rel);
-  nlopt_set_xtol_abs1(opt, options.xtol_abs);
-  nlopt_set_maxeval(opt, options.max_evaluations);
-  nlopt_set_initial_step1(opt, options.initial_step);
-  double minf = 0;
-  nlopt_result r = nlopt_optimize(opt, x.data(), &minf);
-  nlopt_destroy(opt);
-  s.evaluations = ctx.evaluations;
-  s.stop_reason = describe(r);
-  s.converged = r == NLOPT_SUCCESS || r == NLOPT_FTOL_REACHED || r == NLOPT_XTOL_REACHED ||
-                r == NLOPT_ROUNDOFF_LIMITED;
-  // Leave the model at the optimum (the last point evaluated need not be it).
-  if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && ctx.x.empty())
-    throw Error("the optimizer failed before evaluating the objective: " + s.stop_reason);
-  s.theta = map.to_theta(x);
-  s.objective = set_theta(s.theta);
-  return s;
-}
+// fit() is in src/model/optimize.cpp.
 
 std::vector<double> LinearMixedModel::beta() const {
   Eigen::VectorXd b = impl_->beta();

@@ -35,11 +35,16 @@ struct LinearMixedModel::Impl {
   // One term: the factor in one sweep over the levels with fixed-size kernels
   // (src/model/single_term.cpp).
   void update_L_single();
-  /// True when gradient() is implemented for this model's structure.
+  /// True when the analytic gradient is implemented for this model's structure (one term).
   bool has_gradient() const { return K == 1; }
-  /// The gradient of the objective with respect to θ at the current factor (NaN if it failed).
-  std::vector<double> gradient() const { return gradient_single(); }
-  std::vector<double> gradient_single() const;
+  /// ∂objective/∂λ_j(r, c) for every entry of each term's λ (upper ones too), at the current
+  /// factor; NaN if the factor failed (src/model/single_term.cpp).
+  std::vector<detail::Mat> gradient_full() const;
+  /// The gradient with respect to θ (the lower triangles of gradient_full()).
+  std::vector<double> gradient() const;
+  /// A moment estimate of each term's relative covariance Σ_j/σ² to start the optimizer from
+  /// (src/model/start.cpp); empty if there is none.
+  std::vector<detail::Mat> moment_covariance() const;
 
   std::size_t n() const { return frame.n(); }
   std::size_t p() const { return frame.p(); }
@@ -68,6 +73,13 @@ class ThetaMap {
   explicit ThetaMap(const LinearMixedModel::Impl& m);
   std::vector<double> to_theta(const std::vector<double>& conditioned) const;  ///< θ̃ -> θ
   std::vector<double> from_theta(const std::vector<double>& theta) const;      ///< θ -> θ̃
+  /// θ̃ whose λλ' is each term's relative covariance `cov[j]`, made positive definite in the
+  /// conditioned coordinates (eigenvalues raised to a floor) so that it is away from the bound.
+  std::vector<double> from_covariance(const std::vector<Mat>& cov) const;
+  /// The gradient with respect to θ̃ at θ̃ = `conditioned`, from J_j = ∂objective/∂λ_j (all
+  /// entries) at λ = to_theta(conditioned).
+  std::vector<double> gradient_conditioned(const std::vector<double>& conditioned,
+                                           const std::vector<Mat>& J) const;
 
  private:
   std::vector<double> apply(const std::vector<double>& in, const std::vector<Mat>& T) const;

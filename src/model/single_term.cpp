@@ -164,7 +164,7 @@ void factor_levels(LinearMixedModel::Impl& m) {
 }
 
 template <int Q>
-std::vector<double> gradient_levels(const LinearMixedModel::Impl& m) {
+Mat gradient_levels(const LinearMixedModel::Impl& m) {
   const int qd = m.q[0];
   const int q = Q > 0 ? Q : qd;
   const Eigen::Index nlev = m.nlev[0];
@@ -276,10 +276,9 @@ std::vector<double> gradient_levels(const LinearMixedModel::Impl& m) {
     Gt += Eigen::Map<Mat>(partial.data() + static_cast<std::size_t>(c) * 2 * qq, q, q);
     Ft += Eigen::Map<Mat>(partial.data() + static_cast<std::size_t>(c) * 2 * qq + qq, q, q);
   }
-  std::vector<double> g(m.theta.size());
-  for (int cc = 0, k = 0; cc < q; ++cc)
-    for (int r = cc; r < q; ++r, ++k) g[static_cast<std::size_t>(k)] = 2 * Gt(cc, r) - 2 * coef * Ft(r, cc);
-  return g;
+  // ∂d/∂λ_rc for every (r, c), not only the lower triangle: the conditioned coordinates of the
+  // optimizer reach λ through a rotation (ThetaMap::gradient_conditioned).
+  return 2 * Gt.transpose() - 2 * coef * Ft;
 }
 
 }  // namespace
@@ -294,15 +293,24 @@ void LinearMixedModel::Impl::update_L_single() {
   }
 }
 
-std::vector<double> LinearMixedModel::Impl::gradient_single() const {
-  if (!factor_ok) return std::vector<double>(theta.size(), std::numeric_limits<double>::quiet_NaN());
+std::vector<Mat> LinearMixedModel::Impl::gradient_full() const {
+  if (!factor_ok) return {Mat::Constant(q[0], q[0], std::numeric_limits<double>::quiet_NaN())};
   switch (q[0]) {
-    case 1: return gradient_levels<1>(*this);
-    case 2: return gradient_levels<2>(*this);
-    case 3: return gradient_levels<3>(*this);
-    case 4: return gradient_levels<4>(*this);
-    default: return gradient_levels<Eigen::Dynamic>(*this);
+    case 1: return {gradient_levels<1>(*this)};
+    case 2: return {gradient_levels<2>(*this)};
+    case 3: return {gradient_levels<3>(*this)};
+    case 4: return {gradient_levels<4>(*this)};
+    default: return {gradient_levels<Eigen::Dynamic>(*this)};
   }
+}
+
+std::vector<double> LinearMixedModel::Impl::gradient() const {
+  const std::vector<Mat> J = gradient_full();
+  std::vector<double> g(theta.size());
+  for (int j = 0; j < K; ++j)
+    for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
+      for (int r = c; r < q[j]; ++r, ++k) g[static_cast<std::size_t>(k)] = J[static_cast<std::size_t>(j)](r, c);
+  return g;
 }
 
 }  // namespace lmm
