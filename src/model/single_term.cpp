@@ -101,8 +101,10 @@ void factor_levels(LinearMixedModel::Impl& m) {
     const auto lb = static_cast<Eigen::Index>(detail::chunk_begin(static_cast<std::size_t>(nlev), nchunks, c));
     const auto le = static_cast<Eigen::Index>(detail::chunk_begin(static_cast<std::size_t>(nlev), nchunks, c + 1));
     double* S = partial.data() + static_cast<std::size_t>(c * rows * rows);
-    std::vector<double> Wbuf(static_cast<std::size_t>(q * q));
-    double* W = Wbuf.data();  // A_b λ
+    std::vector<double> scratch(static_cast<std::size_t>(q * q + q + rows * q));
+    double* W = scratch.data();        // A_b λ, q x q
+    double* invd = W + q * q;          // 1 / diag(L_b)
+    double* crow = invd + q;           // C_b by rows: crow[r * q + j]
     for (Eigen::Index b = lb; b < le; ++b) {
       const double* Ab = A00.data.data() + b * q * q;
       double* Lb = L00.data.data() + b * q * q;
@@ -120,35 +122,30 @@ void factor_levels(LinearMixedModel::Impl& m) {
           Lb[j * q + i] = v;
         }
       chol_small<Q>(Lb, qd);
-      // C = A_{[Xy],b} λ L_b^{-T}, column by column.
+      for (int j = 0; j < q; ++j) invd[j] = 1.0 / Lb[j * q + j];
+      // C = A_{[Xy],b} λ L_b^{-T}, row by row: c = a λ, then c L_b^{-T} by forward substitution.
       const double* Akb = AK0.data() + b * rows * q;
       double* C = LK0.data() + b * rows * q;
-      for (int j = 0; j < q; ++j) {
-        double* cj = C + j * rows;
-        for (Eigen::Index r = 0; r < rows; ++r) cj[r] = 0.0;
-        for (int k = j; k < q; ++k) {
-          const double l = lam[j * q + k];
-          const double* ak = Akb + k * rows;
-          for (Eigen::Index r = 0; r < rows; ++r) cj[r] += ak[r] * l;
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        double* cr = crow + r * q;
+        for (int j = 0; j < q; ++j) {
+          double v = 0;
+          for (int k = j; k < q; ++k) v += Akb[k * rows + r] * lam[j * q + k];
+          for (int k = 0; k < j; ++k) v -= cr[k] * Lb[k * q + j];
+          cr[j] = v * invd[j];
+          C[j * rows + r] = cr[j];
         }
-      }
-      for (int j = 0; j < q; ++j) {
-        double* cj = C + j * rows;
-        for (int k = 0; k < j; ++k) {
-          const double l = Lb[k * q + j];
-          const double* ck = C + k * rows;
-          for (Eigen::Index r = 0; r < rows; ++r) cj[r] -= ck[r] * l;
-        }
-        const double inv = 1.0 / Lb[j * q + j];
-        for (Eigen::Index r = 0; r < rows; ++r) cj[r] *= inv;
       }
       // S += C C' (lower triangle).
-      for (Eigen::Index cc = 0; cc < rows; ++cc)
+      for (Eigen::Index cc = 0; cc < rows; ++cc) {
+        const double* c2 = crow + cc * q;
         for (Eigen::Index r = cc; r < rows; ++r) {
+          const double* c1 = crow + r * q;
           double v = 0;
-          for (int a = 0; a < q; ++a) v += C[a * rows + r] * C[a * rows + cc];
+          for (int a = 0; a < q; ++a) v += c1[a] * c2[a];
           S[cc * rows + r] += v;
         }
+      }
     }
   });
   Mat& LKK = std::get<Mat>(m.L[1][1]);
