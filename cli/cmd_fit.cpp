@@ -4,7 +4,9 @@
 #include "commands.h"
 #include "json_output.h"
 #include "lmm/data.h"
+#include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/inference.h"
 
 namespace lmm::cli {
 
@@ -33,11 +35,17 @@ AIC/BIC): REML criteria of such models are not comparable.
 Singular fit: a variance estimated as 0 or a correlation of +-1 means the data do not support
 that random term; lmm names it. Drop the term, or use (x || g) to drop the correlation.
 Convergence: lmm reports the optimizer's stop reason and evaluations in the output
-("optimizer" in --json); a fit that hit the evaluation limit is flagged.)";
+("optimizer" in --json); a fit that hit the evaluation limit is flagged.
+
+p-values: df and Pr(>|t|) of each fixed effect use Satterthwaite's df by default (as lmerTest);
+--ddf kenward-roger uses Kenward-Roger's adjusted standard errors and df (as pbkrtest; REML fits
+only); --ddf none leaves df and p out (as lme4). --anova adds lmerTest's type III ANOVA table
+(one F test per term, Satterthwaite's df); --json always has it as "anova_type3".)";
 
 struct FitArgs {
   std::string data, formula;
-  bool ml = false, json = false;
+  bool ml = false, json = false, anova = false;
+  std::string ddf = "satterthwaite";
 };
 
 }  // namespace
@@ -50,16 +58,23 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
+  cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
+  cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (Satterthwaite's F tests)");
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
+      opt.ddf = parse_ddf_method(args->ddf);
+      if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
+        throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
+                    "effects); drop --ml, or use --ddf satterthwaite");
       Fitted f = fit(data, args->formula, opt);
       if (args->json) {
         std::cout << dump(to_json(f.result)) << '\n';
       } else {
         std::cout << format_summary(f.result);
+        if (args->anova) std::cout << '\n' << format_anova(f.result);
       }
       return 0;
     };

@@ -65,6 +65,13 @@ nlohmann::json to_json(const FitResult& r) {
                     {"stop_reason", r.optimizer.stop_reason},
                     {"converged", r.optimizer.converged},
                     {"objective", number(r.optimizer.objective)}};
+  j["ddf"] = r.ddf == DdfMethod::Satterthwaite ? json("Satterthwaite")
+             : r.ddf == DdfMethod::KenwardRoger ? json("Kenward-Roger")
+                                                : json(nullptr);
+  json anova = json::array();
+  for (const auto& a : r.anova_type3)
+    anova.push_back({{"term", a.term}, {"num_df", a.num_df}, {"den_df", number(a.den_df)}, {"F", number(a.F)}, {"p", number(a.p)}});
+  j["anova_type3"] = anova;
   j["messages"] = r.messages;
   return j;
 }

@@ -83,7 +83,8 @@ INSTANTIATE_TEST_SUITE_P(Lme4, FrameReference,
                                            "pastes_nested_reml", "penicillin_crossed_reml",
                                            "sleepstudy_intercept_ml", "sleepstudy_intercept_reml",
                                            "sleepstudy_missing_reml", "sleepstudy_slope_ml",
-                                           "sleepstudy_slope_reml", "sleepstudy_zerocorr_reml"));
+                                           "sleepstudy_slope_reml", "sleepstudy_zerocorr_reml"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
 }  // namespace lmm

@@ -28,6 +28,14 @@ struct VarianceComponent {
   bool is_correlation() const { return !term2.empty(); }
 };
 
+/// One row of the type III ANOVA table (lmerTest's anova(m, type = 3)): the F test of all the
+/// fixed-effect columns of a term. den_df and p are NaN when no df method was used.
+struct AnovaRow {
+  std::string term;
+  int num_df = 0;
+  double den_df = NaN, F = NaN, p = NaN;
+};
+
 struct GroupCount {
   std::string group;
   std::size_t levels = 0;
@@ -54,6 +62,8 @@ struct FitResult {
   OptimizerSummary optimizer;
   std::array<double, 5> scaled_residuals{};  ///< min, 1st quartile, median, 3rd quartile, max
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
+  DdfMethod ddf = DdfMethod::None;           ///< how fixed[].df / p were computed (lmm/inference.h)
+  std::vector<AnovaRow> anova_type3;         ///< one row per fixed-effect term (empty for y ~ 1)
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().

@@ -22,6 +22,10 @@ enum class Optimizer {
            ///< others fall back to BOBYQA), finished by a short BOBYQA run if it stops early
 };
 
+/// Denominator degrees of freedom for the fixed-effect t and F tests (see lmm/inference.h):
+/// Satterthwaite's (lmerTest's default), Kenward-Roger's (pbkrtest; REML fits only), or none (lme4).
+enum class DdfMethod { Satterthwaite, KenwardRoger, None };
+
 /// How to fit. Plain struct with defaults (as ceres' Solver::Options).
 struct FitOptions {
   Method method = Method::REML;
@@ -37,6 +41,7 @@ struct FitOptions {
   /// Called after each evaluation of the objective with the number so far and the value (for a
   /// progress display). May be empty.
   std::function<void(int evaluations, double objective)> progress;
+  DdfMethod ddf = DdfMethod::Satterthwaite;  ///< used by lmm::fit() for df, p and the type III ANOVA
 };
 
 /// How and why the optimizer stopped (as ceres' Solver::Summary).

@@ -61,6 +61,13 @@ void subtract_into_blockdiag(BlockDiag& T, const Mat& P) {
   for (Eigen::Index b = 0; b < T.nblocks; ++b) T.block(b) -= P.block(b * q, b * q, q, q);
 }
 
+// Dense target: T = Λ_i' T Λ_j (+ I).
+void scale_dense(Mat& T, const Mat& lambda_i, const Mat& lambda_j, bool add_identity) {
+  if (lambda_j.size()) right_mult_lambda(T, lambda_j);
+  if (lambda_i.size()) left_mult_lambda_t(T, lambda_i);
+  if (add_identity) T.diagonal().array() += 1.0;
+}
+
 }  // namespace
 
 Eigen::Index rows(const Block& b) {
@@ -120,14 +127,7 @@ void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& l
       }
       return;
     }
-    if (auto* t = std::get_if<Mat>(&target)) {
-      *t = to_dense(source);
-      if (lambda_j.size()) right_mult_lambda(*t, lambda_j);
-      if (lambda_i.size()) left_mult_lambda_t(*t, lambda_i);
-      if (add_identity) t->diagonal().array() += 1.0;
-      return;
-    }
-    no_kernel("scale", target, source);
+    if (!std::holds_alternative<Mat>(target)) no_kernel("scale", target, source);
   }
   if (auto* src = std::get_if<SpMat>(&source)) {
     if (auto* t = std::get_if<SpMat>(&target)) {
@@ -149,24 +149,12 @@ void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& l
       }
       return;
     }
-    if (auto* t = std::get_if<Mat>(&target)) {
-      *t = Mat(*src);
-      if (lambda_j.size()) right_mult_lambda(*t, lambda_j);
-      if (lambda_i.size()) left_mult_lambda_t(*t, lambda_i);
-      if (add_identity) t->diagonal().array() += 1.0;
-      return;
-    }
-    no_kernel("scale", target, source);
   }
-  const Mat& src = std::get<Mat>(source);
-  if (auto* t = std::get_if<Mat>(&target)) {
-    *t = src;
-    if (lambda_j.size()) right_mult_lambda(*t, lambda_j);
-    if (lambda_i.size()) left_mult_lambda_t(*t, lambda_i);
-    if (add_identity) t->diagonal().array() += 1.0;
-    return;
-  }
-  no_kernel("scale", target, source);
+  // Any source into a dense target.
+  auto* t = std::get_if<Mat>(&target);
+  if (!t) no_kernel("scale", target, source);
+  *t = to_dense(source);
+  scale_dense(*t, lambda_i, lambda_j, add_identity);
 }
 
 void rank_downdate(Block& target, const Block& S) {

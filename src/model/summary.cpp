@@ -5,6 +5,7 @@
 
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/inference.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -163,6 +164,7 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   LinearMixedModel model(std::move(frame), options.method);
   OptimizerSummary opt = model.fit(options);
   FitResult result = summarize(model, opt);
+  add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
   return {std::move(model), std::move(result)};
 }
 

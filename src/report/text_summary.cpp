@@ -54,7 +54,10 @@ std::string abbreviate(const std::string& s) {
 std::string format_summary(const FitResult& r) {
   std::string out;
   const bool reml = r.method == Method::REML;
-  out += fmt::format("Linear mixed model fit by {}\n", reml ? "REML" : "maximum likelihood");
+  out += fmt::format("Linear mixed model fit by {}{}\n", reml ? "REML" : "maximum likelihood",
+                     r.ddf == DdfMethod::Satterthwaite  ? ". t-tests use Satterthwaite's method"
+                     : r.ddf == DdfMethod::KenwardRoger ? ". t-tests use Kenward-Roger's method (adjusted SEs)"
+                                                        : "");
   out += fmt::format("Formula: {}\n\n", r.formula);
   if (reml) {
     out += fmt::format("REML criterion at convergence: {:.1f}\n\n", r.objective);

@@ -1,0 +1,114 @@
+// Tests of fixed effects with small-sample degrees of freedom:
+//  - Satterthwaite's approximation as lmerTest 3.1 computes it (Kuznetsova, Brockhoff & Christensen
+//    2017, J. Stat. Softw. 82(13)): the covariance of the variance parameters (θ, σ) from the Hessian
+//    of the deviance, and the gradient of c'Vcov(β)c in (θ, σ);
+//  - Kenward & Roger (1997, Biometrics 53(3)) as pbkrtest 0.5.2 computes it (Halekoh & Højsgaard
+//    2014, J. Stat. Softw. 59(9)): the adjusted covariance of β and the df of a contrast, from the
+//    model's blocked structure (no n x n matrix);
+//  - lmerTest's type III ANOVA: one F test per fixed-effect term, with Satterthwaite's df.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "lmm/fit.h"
+#include "lmm/model.h"
+
+namespace lmm {
+
+/// A test of one contrast c'β = 0.
+struct TTest {
+  double estimate = NaN, std_error = NaN, t = NaN, df = NaN, p = NaN;
+};
+
+/// An F test of L β = 0 (L with several rows).
+struct FTest {
+  int num_df = 0;
+  double den_df = NaN, F = NaN, p = NaN;
+};
+
+/// Rows of a contrast matrix, each of length p (the number of fixed-effect columns).
+using ContrastMatrix = std::vector<std::vector<double>>;
+
+/// Satterthwaite's df, computed once at the model's current θ (its optimum) as lmerTest does:
+/// the Hessian H of the REML or ML deviance in (θ, σ) with β profiled out, A = 2 H⁻¹ (a
+/// Moore-Penrose inverse over the eigenvalues above 1e-8), the Jacobian of Vcov(β)(θ, σ), both by
+/// numDeriv's Richardson extrapolation; then df = 2 (c'Vc)² / (g'Ag) with g_i = c' ∂V/∂φ_i c.
+/// The model is evaluated at nearby θ and left at its θ.
+class Satterthwaite {
+ public:
+  explicit Satterthwaite(LinearMixedModel& model);
+
+  /// t test of c'β = 0 (lmerTest's contest1D).
+  TTest test(const std::vector<double>& c) const;
+  /// F test of L β = 0 (lmerTest's contestMD): eigen-decomposition of L Vcov(β) L', one df per
+  /// direction, combined as in Fai & Cornelius (1996). An L of rank 1 gives the t test squared.
+  FTest test(const ContrastMatrix& L) const;
+
+  const std::vector<double>& varpar() const { return varpar_; }            ///< (θ, σ)
+  const std::vector<double>& varpar_vcov() const { return varpar_vcov_; }  ///< A = 2H⁺, column-major
+  const std::vector<double>& hessian() const { return hessian_; }          ///< H, column-major
+  /// Negative or near-zero eigenvalues of H (lmerTest warns about them): the fit is not at a
+  /// proper optimum in some direction.
+  int nonpositive_eigenvalues() const { return nonpositive_; }
+
+ private:
+  std::vector<double> beta_, vcov_;             // p, p x p
+  std::vector<double> varpar_, varpar_vcov_, hessian_;
+  std::vector<std::vector<double>> jacobian_;  // per variance parameter: ∂Vcov(β)/∂φ_i, p x p
+  int nonpositive_ = 0;
+  double sigma_ = NaN;
+};
+
+/// Kenward-Roger's adjusted covariance of β and df (pbkrtest's vcovAdj and Lb_ddf). The variance
+/// parameters are the unique elements of each term's covariance matrix Σ_k and σ², so that V is
+/// linear in them. REML fits only: throws lmm::Error for an ML fit.
+///
+/// One random-effects term: everything is accumulated level by level (O(levels) memory). Several
+/// terms: the q x q matrices of the random effects are formed densely (q = total number of random
+/// effects), which is limited to q <= kMaxDenseRandomEffects; beyond that lmm::Error.
+class KenwardRoger {
+ public:
+  static constexpr long kMaxDenseRandomEffects = 4000;
+
+  explicit KenwardRoger(const LinearMixedModel& model);
+
+  /// Φ_A = Φ + 2Φ U Φ (p x p, column-major).
+  const std::vector<double>& vcov_adjusted() const { return vcov_adj_; }
+  /// t test of c'β = 0 with the adjusted variance c'Φ_A c and Kenward-Roger's df.
+  TTest test(const std::vector<double>& c) const;
+  /// Kenward-Roger's denominator df for L β = 0 (pbkrtest's Lb_ddf).
+  double ddf(const ContrastMatrix& L) const;
+
+ private:
+  int p_ = 0;
+  std::vector<double> beta_, vcov_, vcov_adj_;
+  std::vector<std::vector<double>> P_;  // per variance parameter, p x p
+  std::vector<double> W_;               // 2 x inverse information, nparam x nparam
+};
+
+/// The type III hypotheses of lmerTest (get_contrasts_type3 for treatment contrasts): for each
+/// fixed-effect term, the contrast rows testing it. A model with one term or one column gets
+/// lmerTest's type I (Doolittle) contrasts instead, as lmerTest does; y ~ 1 gets none.
+struct TermContrasts {
+  std::vector<std::string> terms;
+  std::vector<ContrastMatrix> L;
+  std::string unavailable;  ///< set (and terms empty) when the hypotheses cannot be formed
+};
+TermContrasts type3_contrasts(const ModelFrame& frame);
+
+/// The type III ANOVA table with Satterthwaite's F tests (num_df, den_df, F, p per term).
+std::vector<AnovaRow> anova_type3(const Satterthwaite& satt, const TermContrasts& contrasts);
+
+/// Fills result.fixed[].df and .p (and, for Kenward-Roger, .std_error and .t from the adjusted
+/// covariance), result.ddf and result.anova_type3 (Satterthwaite F tests; with DdfMethod::None
+/// only F and num_df). The model must be at its optimum; it is left there.
+void add_inference(LinearMixedModel& model, FitResult& result, DdfMethod ddf);
+
+/// lmerTest's "Type III Analysis of Variance Table with Satterthwaite's method" as text.
+std::string format_anova(const FitResult& result);
+
+/// Parses "satterthwaite", "kenward-roger" (or "kr"), "none"; lmm::Error otherwise.
+DdfMethod parse_ddf_method(const std::string& name);
+std::string ddf_method_name(DdfMethod ddf);
+
+}  // namespace lmm

@@ -1,0 +1,344 @@
+// Kenward & Roger (1997, Biometrics 53(3), 983-997) as pbkrtest 0.5.2 computes it (vcovAdj and
+// Lb_ddf; Halekoh & Højsgaard 2014, J. Stat. Softw. 59(9)), without any n x n matrix.
+//
+// pbkrtest writes V = Σ_r γ_r G_r with γ the unique elements of each term's covariance matrix Σ_k
+// (lower triangle, column-wise) and σ², G_r = Z_k (I ⊗ E_r) Z_k' (E_r = e_a e_b' + e_b e_a', or
+// e_a e_a') and G_σ² = I. V is linear in γ, so the second-derivative terms of Kenward-Roger vanish:
+//   P_r = -X'V⁻¹G_rV⁻¹X,   Q_rs = X'V⁻¹G_rV⁻¹G_sV⁻¹X,   K_rs = tr(V⁻¹G_rV⁻¹G_s),
+//   I_rs = K_rs - 2 tr(Φ Q_rs) + tr(Φ P_r Φ P_s)   (twice the REML information),  W = 2 I⁻¹,
+//   U = Σ_rs W_rs (Q_rs - P_r Φ P_s),   Φ_A = Φ + 2 Φ U Φ,   Φ = (X'V⁻¹X)⁻¹.
+// With V = σ²(I + ZΛΛ'Z') and T = Λ(Λ'Z'ZΛ + I)⁻¹Λ', Woodbury gives V⁻¹ = σ⁻²(I - Z T Z'), so every
+// quantity above is a product of S = Z'Z, Z'X, X'X (the model's A blocks) and T:
+//   X'V⁻¹X = s(X'X - X'Z T Z'X),        W1 := Z'V⁻¹X = s(Z'X - S T Z'X),     s = 1/σ²
+//   X'V⁻²X = s(X'V⁻¹X - X'Z T W1),      W2 := Z'V⁻²X = s(W1 - S T W1)
+//   X'V⁻³X = s(X'V⁻²X - X'Z T W2),      M1 := Z'V⁻¹Z = s(S - S T S),  M2 := Z'V⁻²Z = s(M1 - S T M1)
+//   tr(V⁻²) = s²(n - 2 tr(TS) + tr(TSTS))
+// and P_r = -W1' D_r W1, Q_rs = W1' D_r M1 D_s W1, Q_rσ² = W1' D_r W2, K_rs = tr(D_r M1 D_s M1),
+// K_rσ² = tr(D_r M2), P_σ² = -X'V⁻²X, Q_σ²σ² = X'V⁻³X, K_σ²σ² = tr(V⁻²), with D_r = I ⊗ E_r.
+// When every random-effects term has the same grouping factor, S, T, M1 and M2 are block-diagonal
+// by level, and all of it is accumulated level by level.
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+#include "inference/distributions.h"
+#include "lmm/error.h"
+#include "lmm/inference.h"
+#include "model/model_impl.h"
+
+namespace lmm {
+
+namespace {
+
+using detail::Mat;
+using Eigen::Index;
+using Eigen::VectorXd;
+
+// One block of the random effects: the whole of them, or one level of a common grouping factor.
+struct ReBlock {
+  Mat S;       // Z'Z restricted to the block, Q x Q
+  Mat SX;      // Z'X, Q x p
+  Mat Lambda;  // Q x Q
+};
+
+// Index pairs (i, j) of D_r inside a block: D_r = Σ e_i e_j'.
+using Pairs = std::vector<std::pair<Index, Index>>;
+
+struct Accumulator {
+  Index p = 0;
+  int nre = 0;  // random-effects variance parameters; σ² is parameter nre
+  double s = 0;
+  Mat sum1, sum2, sum3;              // Σ X'Z T Z'X, Σ X'Z T W1, Σ X'Z T W2
+  std::vector<Mat> P;                // RE parameters: -W1' D_r W1
+  std::vector<Mat> Q;                // RE pairs r <= s, packed; then r with σ²
+  Mat K;                             // (nre + 1)²
+  double trTS = 0, trTSTS = 0;
+
+  Accumulator(Index p_, int nre_, double s_) : p(p_), nre(nre_), s(s_) {
+    sum1 = sum2 = sum3 = Mat::Zero(p, p);
+    P.assign(nre, Mat::Zero(p, p));
+    Q.assign(static_cast<std::size_t>(nre * (nre + 1) / 2 + nre), Mat::Zero(p, p));
+    K = Mat::Zero(nre + 1, nre + 1);
+  }
+  std::size_t qidx(int r, int t) const {  // r <= t < nre
+    return static_cast<std::size_t>(r * nre - r * (r - 1) / 2 + (t - r));
+  }
+  std::size_t qsig(int r) const { return static_cast<std::size_t>(nre * (nre + 1) / 2 + r); }
+
+  void add(const ReBlock& b, const std::vector<Pairs>& pairs) {
+    const Index nq = b.S.rows();
+    Mat C = b.Lambda.transpose() * b.S * b.Lambda;
+    C.diagonal().array() += 1.0;
+    Eigen::LLT<Mat> llt(C);
+    if (llt.info() != Eigen::Success) throw std::runtime_error("Kenward-Roger: Λ'Z'ZΛ + I is not positive definite");
+    Mat Y = b.Lambda.transpose();
+    llt.matrixL().solveInPlace(Y);
+    const Mat T = Y.transpose() * Y;  // Λ C⁻¹ Λ'
+    const Mat TS = T * b.S;
+    const Mat TSX = T * b.SX;
+    sum1.noalias() += b.SX.transpose() * TSX;
+    const Mat W1 = s * (b.SX - b.S * TSX);
+    const Mat TW1 = T * W1;
+    sum2.noalias() += b.SX.transpose() * TW1;
+    const Mat W2 = s * (W1 - b.S * TW1);
+    sum3.noalias() += b.SX.transpose() * (T * W2);
+    const Mat M1 = s * (b.S - b.S * TS);
+    const Mat M2 = s * (M1 - b.S * (T * M1));
+    trTS += TS.trace();
+    trTSTS += (TS.array() * TS.transpose().array()).sum();
+
+    std::vector<Mat> Y_r(static_cast<std::size_t>(nre));  // D_r W1
+    std::vector<Mat> MY(static_cast<std::size_t>(nre));   // M1 D_r W1
+    for (int r = 0; r < nre; ++r) {
+      if (pairs[r].empty()) continue;
+      Mat y = Mat::Zero(nq, p);
+      for (const auto& [i, j] : pairs[r]) y.row(i) += W1.row(j);
+      MY[r] = M1 * y;
+      P[r].noalias() -= y.transpose() * W1;
+      Q[qsig(r)].noalias() += y.transpose() * W2;
+      double k = 0;
+      for (const auto& [i, j] : pairs[r]) k += M2(j, i);
+      K(r, nre) += k;
+      Y_r[r] = std::move(y);
+    }
+    for (int r = 0; r < nre; ++r) {
+      if (pairs[r].empty()) continue;
+      for (int t = r; t < nre; ++t) {
+        if (pairs[t].empty()) continue;
+        Q[qidx(r, t)].noalias() += Y_r[r].transpose() * MY[t];
+        // tr(D_r M1 D_t M1) = Σ_{(i,j) in r} Σ_{(k,m) in t} M1(j,k) M1(m,i)
+        double k = 0;
+        for (const auto& [i, j] : pairs[r])
+          for (const auto& [kk, mm] : pairs[t]) k += M1(j, kk) * M1(mm, i);
+        K(r, t) += k;
+      }
+    }
+  }
+};
+
+// Pairs of D_r for E = e_a e_b' + e_b e_a' (or e_a e_a') at offset `off` in a block.
+void add_pairs(Pairs& out, Index off, int a, int b) {
+  out.emplace_back(off + a, off + b);
+  if (a != b) out.emplace_back(off + b, off + a);
+}
+
+}  // namespace
+
+KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
+  if (model.method() != Method::REML)
+    throw Error("Kenward-Roger's method needs a REML fit (it adjusts the REML covariance of the fixed effects); "
+                "refit without --ml, or use --ddf satterthwaite");
+  const auto& m = model.impl();
+  const auto& f = model.frame();
+  const Index p = static_cast<Index>(f.p());
+  const Index n = static_cast<Index>(f.n());
+  p_ = static_cast<int>(p);
+  if (p == 0) return;
+  const double sigma = m.sigma();
+  const double s = 1.0 / (sigma * sigma);
+  const int K = m.K;
+
+  // Variance parameters: per term, the lower triangle of Σ_k column by column (pbkrtest's order).
+  struct Param {
+    int term, a, b;
+  };
+  std::vector<Param> params;
+  for (int k = 0; k < K; ++k)
+    for (int b = 0; b < m.q[k]; ++b)
+      for (int a = b; a < m.q[k]; ++a) params.push_back({k, a, b});
+  const int nre = static_cast<int>(params.size());
+  Accumulator acc(p, nre, s);
+
+  // Do all terms share one grouping factor (same level of every row)? Then block by level.
+  bool common = true;
+  for (int k = 1; k < K && common; ++k)
+    common = f.re[k].refs == f.re[0].refs && m.nlev[k] == m.nlev[0];
+  std::vector<Index> qoff(K + 1, 0);  // offset of term k inside a level block
+  for (int k = 0; k < K; ++k) qoff[k + 1] = qoff[k] + m.q[k];
+
+  if (common) {
+    const Index Q = qoff[K];
+    const Index nlev = m.nlev[0];
+    std::vector<Pairs> pairs(static_cast<std::size_t>(nre));
+    for (int r = 0; r < nre; ++r) add_pairs(pairs[r], qoff[params[r].term], params[r].a, params[r].b);
+    // Cross blocks Z_j'Z_k (j > k) are sparse; split their entries by level once.
+    std::vector<std::vector<std::tuple<Index, Index, double>>> cross(static_cast<std::size_t>(nlev));
+    for (int j = 0; j < K; ++j)
+      for (int k = 0; k < j; ++k) {
+        const auto& S = std::get<detail::SpMat>(m.A[j][k]);
+        for (Index c = 0; c < S.outerSize(); ++c)
+          for (detail::SpMat::InnerIterator it(S, c); it; ++it) {
+            const Index lev = it.row() / m.q[j];
+            cross[static_cast<std::size_t>(lev)].emplace_back(qoff[j] + it.row() % m.q[j], qoff[k] + c % m.q[k],
+                                                             it.value());
+          }
+      }
+    ReBlock b;
+    b.Lambda = Mat::Zero(Q, Q);
+    for (int k = 0; k < K; ++k) b.Lambda.block(qoff[k], qoff[k], m.q[k], m.q[k]) = m.lambda[k];
+    for (Index lev = 0; lev < nlev; ++lev) {
+      b.S = Mat::Zero(Q, Q);
+      b.SX.resize(Q, p);
+      for (int k = 0; k < K; ++k) {
+        const auto& d = std::get<detail::BlockDiag>(m.A[k][k]);
+        b.S.block(qoff[k], qoff[k], m.q[k], m.q[k]) = d.block(lev);
+        const auto& xz = std::get<Mat>(m.A[K][k]);  // (p+1) x q_k nlev: [X y]'Z_k
+        b.SX.middleRows(qoff[k], m.q[k]) = xz.block(0, lev * m.q[k], p, m.q[k]).transpose();
+      }
+      for (const auto& [i, j, v] : cross[static_cast<std::size_t>(lev)]) b.S(i, j) = b.S(j, i) = v;
+      acc.add(b, pairs);
+    }
+  } else {
+    std::vector<Index> off(K + 1, 0);  // offset of term k in the whole random-effects vector
+    for (int k = 0; k < K; ++k) off[k + 1] = off[k] + m.q[k] * m.nlev[k];
+    const Index qtot = off[K];
+    if (qtot > kMaxDenseRandomEffects)
+      throw Error(fmt::format(
+          "Kenward-Roger for this model (random-effects terms with different grouping factors) needs {0} x {0} "
+          "dense matrices of the random effects, more than the {1} x {1} allowed; use --ddf satterthwaite",
+          qtot, kMaxDenseRandomEffects));
+    std::vector<Pairs> pairs(static_cast<std::size_t>(nre));
+    for (int r = 0; r < nre; ++r) {
+      const auto& pr = params[r];
+      for (Index lev = 0; lev < m.nlev[pr.term]; ++lev)
+        add_pairs(pairs[r], off[pr.term] + lev * m.q[pr.term], pr.a, pr.b);
+    }
+    ReBlock b;
+    b.S = Mat::Zero(qtot, qtot);
+    b.SX.resize(qtot, p);
+    b.Lambda = Mat::Zero(qtot, qtot);
+    for (int k = 0; k < K; ++k) {
+      b.S.block(off[k], off[k], off[k + 1] - off[k], off[k + 1] - off[k]) = detail::to_dense(m.A[k][k]);
+      for (int j = k + 1; j < K; ++j) {
+        const Mat c = detail::to_dense(m.A[j][k]);
+        b.S.block(off[j], off[k], c.rows(), c.cols()) = c;
+        b.S.block(off[k], off[j], c.cols(), c.rows()) = c.transpose();
+      }
+      b.SX.middleRows(off[k], off[k + 1] - off[k]) = std::get<Mat>(m.A[K][k]).topRows(p).transpose();
+      b.Lambda.block(off[k], off[k], off[k + 1] - off[k], off[k + 1] - off[k]) =
+          Mat(detail::kron_identity(m.lambda[k], m.nlev[k]));
+    }
+    acc.add(b, pairs);
+  }
+
+  const Mat XX = std::get<Mat>(m.A[K][K]).topLeftCorner(p, p);
+  const Mat XS1 = s * (XX - acc.sum1);
+  const Mat XS2 = s * (XS1 - acc.sum2);
+  const Mat XS3 = s * (XS2 - acc.sum3);
+  acc.K(nre, nre) = s * s * (static_cast<double>(n) - 2 * acc.trTS + acc.trTSTS);
+
+  // All parameters, σ² last: P_r, Q_rt (r <= t), K.
+  const int ng = nre + 1;
+  std::vector<Mat> P = acc.P;
+  P.push_back(-XS2);
+  auto Qrt = [&](int r, int t) -> const Mat& {
+    if (t == nre) return r == nre ? XS3 : acc.Q[acc.qsig(r)];
+    return acc.Q[acc.qidx(r, t)];
+  };
+  Mat Kt = acc.K.selfadjointView<Eigen::Upper>();
+
+  const std::vector<double> v = model.vcov();
+  beta_ = model.beta();
+  vcov_ = v;
+  const Eigen::Map<const Mat> Phi(v.data(), p, p);
+
+  // pbkrtest's IE2 (twice the expected REML information) and W = 2 IE2⁻¹.
+  Mat IE2(ng, ng);
+  for (int i = 0; i < ng; ++i) {
+    const Mat PhiPi = Phi * P[i];
+    for (int j = i; j < ng; ++j) {
+      const double t1 = (Phi.array() * Qrt(i, j).array()).sum();
+      const double t2 = (PhiPi.array() * (P[j] * Phi).array()).sum();
+      IE2(i, j) = IE2(j, i) = Kt(i, j) - 2 * t1 + t2;
+    }
+  }
+  Mat W;
+  Eigen::SelfAdjointEigenSolver<Mat> eig(IE2);
+  const double condi = eig.eigenvalues().cwiseAbs().minCoeff();
+  if (condi > 1e-10) {
+    W = 2 * IE2.inverse();
+  } else {
+    // MASS::ginv: singular values above sqrt(eps) times the largest.
+    Eigen::JacobiSVD<Mat> svd(IE2, Eigen::ComputeFullU | Eigen::ComputeFullV);
+    const VectorXd sv = svd.singularValues();
+    const double tol = std::sqrt(std::numeric_limits<double>::epsilon()) * (sv.size() ? sv(0) : 0.0);
+    Mat inv = Mat::Zero(ng, ng);
+    for (Index k = 0; k < sv.size(); ++k)
+      if (sv(k) > tol) inv += svd.matrixV().col(k) * svd.matrixU().col(k).transpose() / sv(k);
+    W = 2 * inv;
+  }
+  W = 0.5 * (W + W.transpose()).eval();  // forceSymmetric
+
+  Mat U = Mat::Zero(p, p);
+  for (int i = 0; i < ng - 1; ++i)
+    for (int j = i + 1; j < ng; ++j) U += W(i, j) * (Qrt(i, j) - P[i] * Phi * P[j]);
+  U = (U + U.transpose()).eval();
+  for (int i = 0; i < ng; ++i) U += W(i, i) * (Qrt(i, i) - P[i] * Phi * P[i]);
+  const Mat PhiA = Phi + 2 * Phi * U * Phi;
+  vcov_adj_.assign(PhiA.data(), PhiA.data() + PhiA.size());
+  for (const auto& Pi : P) P_.emplace_back(Pi.data(), Pi.data() + Pi.size());
+  W_.assign(W.data(), W.data() + W.size());
+}
+
+double KenwardRoger::ddf(const ContrastMatrix& L) const {
+  const Index p = p_;
+  const auto q = static_cast<Index>(L.size());
+  if (q == 0 || p == 0) return NaN;
+  Mat Lm(q, p);
+  for (Index i = 0; i < q; ++i) {
+    if (static_cast<Index>(L[static_cast<std::size_t>(i)].size()) != p)
+      throw std::invalid_argument("contrast length differs from the number of fixed effects");
+    for (Index j = 0; j < p; ++j) Lm(i, j) = L[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
+  }
+  const Eigen::Map<const Mat> V0(vcov_.data(), p, p);
+  const auto ng = static_cast<Index>(P_.size());
+  const Eigen::Map<const Mat> W(W_.data(), ng, ng);
+  // pbkrtest's Lb_ddf.
+  const Mat Theta = Lm.transpose() * (Lm * V0 * Lm.transpose()).ldlt().solve(Lm);
+  const Mat ThetaV0 = Theta * V0;
+  std::vector<Mat> u(static_cast<std::size_t>(ng));
+  for (Index i = 0; i < ng; ++i)
+    u[static_cast<std::size_t>(i)] = ThetaV0 * Eigen::Map<const Mat>(P_[static_cast<std::size_t>(i)].data(), p, p) * V0;
+  double A1 = 0, A2 = 0;
+  for (Index i = 0; i < ng; ++i)
+    for (Index j = i; j < ng; ++j) {
+      const double e = i == j ? 1 : 2;
+      const Mat& ui = u[static_cast<std::size_t>(i)];
+      const Mat& uj = u[static_cast<std::size_t>(j)];
+      A1 += e * W(i, j) * ui.trace() * uj.trace();
+      A2 += e * W(i, j) * (ui.array() * uj.transpose().array()).sum();
+    }
+  const double qd = static_cast<double>(q);
+  const double B = (A1 + 6 * A2) / (2 * qd);
+  const double g = ((qd + 1) * A1 - (qd + 4) * A2) / ((qd + 2) * A2);
+  const double den = 3 * qd + 2 * (1 - g);
+  const double c1 = g / den, c2 = (qd - g) / den, c3 = (qd + 2 - g) / den;
+  double V0s = 1 + c1 * B;
+  const double V1 = 1 - c2 * B;
+  const double V2 = 1 - c3 * B;
+  if (std::abs(V0s) < 1e-10) V0s = 0;
+  const double x = 1 - A2 / qd;
+  const double ratio = (std::abs(x) < 1e-14 && std::abs(V1) < 1e-14) ? 1.0 : x / V1;  // pbkrtest's .divZero
+  const double rho = ratio * ratio * V0s / (qd * V2);
+  return 4 + (qd + 2) / (qd * rho - 1);
+}
+
+TTest KenwardRoger::test(const std::vector<double>& c) const {
+  TTest r;
+  const auto p = static_cast<std::size_t>(p_);
+  if (c.size() != p) throw std::invalid_argument("contrast length differs from the number of fixed effects");
+  r.estimate = 0;
+  double var = 0;
+  for (std::size_t j = 0; j < p; ++j) {
+    r.estimate += c[j] * beta_[j];
+    for (std::size_t i = 0; i < p; ++i) var += c[i] * vcov_adj_[j * p + i] * c[j];
+  }
+  r.std_error = std::sqrt(var);
+  r.t = r.estimate / r.std_error;
+  r.df = ddf({c});
+  r.p = detail::t_pvalue(r.t, r.df);
+  return r;
+}
+
+}  // namespace lmm

@@ -1,0 +1,214 @@
+// Satterthwaite's degrees of freedom for fixed-effect contrasts, as lmerTest 3.1-3 computes them
+// (Kuznetsova, Brockhoff & Christensen 2017, J. Stat. Softw. 82(13), sections 3.2 and 5.1).
+//
+// The variance parameters are φ = (θ, σ). With β profiled out, the REML or ML deviance at (θ, σ) is
+// (lmerTest's devfun_vp, from the factor L_θ of Λ'Z'ZΛ + I and R_X of the fixed-effect block):
+//   ML:   log|L_θ|² + r²(θ)/σ² + n log(2πσ²)
+//   REML: log|L_θ|² + r²(θ)/σ² + (n - p) log(2πσ²) + log|R_X|²
+// where r²(θ) is the penalised residual sum of squares. A = 2 H⁻¹ (H its Hessian at the optimum) is
+// the asymptotic covariance of φ; Vcov(β)(θ, σ) = σ² (R_X R_X')⁻¹(θ). For a contrast c,
+//   df = 2 (c'Vc)² / (g'Ag),  g_i = c' (∂V/∂φ_i) c.
+// lmerTest differentiates numerically with numDeriv's Richardson extrapolation; so does this file
+// (inference/numderiv.h), with the same steps, so that the figures agree to many digits.
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+#include "inference/distributions.h"
+#include "inference/numderiv.h"
+#include "inference/varpar.h"
+#include "lmm/error.h"
+#include "lmm/inference.h"
+#include "model/model_impl.h"
+
+namespace lmm {
+
+namespace {
+
+using detail::Mat;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+double quad(const std::vector<double>& c, const std::vector<double>& A) {  // c'Ac, A column-major
+  const auto p = c.size();
+  double s = 0;
+  for (std::size_t j = 0; j < p; ++j) {
+    double a = 0;
+    for (std::size_t i = 0; i < p; ++i) a += A[j * p + i] * c[i];
+    s += a * c[j];
+  }
+  return s;
+}
+
+}  // namespace
+
+namespace detail {
+
+double varpar_deviance(LinearMixedModel& model, const std::vector<double>& theta, double sigma) {
+  if (model.theta() != theta) model.set_theta(theta);
+  if (!model.impl().factor_ok) return std::numeric_limits<double>::quiet_NaN();
+  constexpr double two_pi = 2 * std::numbers::pi;
+  const double n = static_cast<double>(model.frame().n());
+  const double p = static_cast<double>(model.frame().p());
+  const double s2 = sigma * sigma;
+  double d = model.logdet_re() + model.pwrss() / s2 + n * std::log(two_pi * s2);
+  if (model.method() == Method::REML) d += model.logdet_x() - p * std::log(two_pi * s2);
+  return d;
+}
+
+std::vector<double> varpar_covbeta(LinearMixedModel& model, const std::vector<double>& theta, double sigma) {
+  if (model.theta() != theta) model.set_theta(theta);
+  const Mat V = model.impl().vcov_unscaled() * (sigma * sigma);
+  return {V.data(), V.data() + V.size()};
+}
+
+}  // namespace detail
+
+Satterthwaite::Satterthwaite(LinearMixedModel& model) {
+  const std::vector<double> theta0 = model.theta();
+  const auto nth = static_cast<Eigen::Index>(theta0.size());
+  sigma_ = model.sigma();
+  beta_ = model.beta();
+  vcov_ = model.vcov();
+
+  VectorXd x(nth + 1);
+  for (Eigen::Index i = 0; i < nth; ++i) x(i) = theta0[static_cast<std::size_t>(i)];
+  x(nth) = sigma_;
+  varpar_.assign(x.data(), x.data() + x.size());
+
+  auto deviance = [&](const VectorXd& v) -> double {
+    return detail::varpar_deviance(model, std::vector<double>(v.data(), v.data() + nth), v(nth));
+  };
+  auto covbeta = [&](const VectorXd& v) -> VectorXd {
+    const auto V = detail::varpar_covbeta(model, std::vector<double>(v.data(), v.data() + nth), v(nth));
+    return Eigen::Map<const VectorXd>(V.data(), static_cast<Eigen::Index>(V.size()));
+  };
+
+  MatrixXd H, J;
+  try {
+    H = detail::hessian(deviance, x);
+    J = detail::jacobian(covbeta, x);
+  } catch (...) {
+    model.set_theta(theta0);
+    throw;
+  }
+  model.set_theta(theta0);  // bit-for-bit the factor at the optimum again
+
+  hessian_.assign(H.data(), H.data() + H.size());
+  // A = 2 H⁺ over the eigenvalues above lmerTest's tolerance 1e-8.
+  Eigen::SelfAdjointEigenSolver<MatrixXd> eig(H);
+  MatrixXd A = MatrixXd::Zero(H.rows(), H.cols());
+  if (eig.info() == Eigen::Success && H.allFinite()) {
+    for (Eigen::Index k = 0; k < H.rows(); ++k) {
+      const double ev = eig.eigenvalues()(k);
+      if (ev > 1e-8) {
+        A += eig.eigenvectors().col(k) * eig.eigenvectors().col(k).transpose() / ev;
+      } else {
+        ++nonpositive_;
+      }
+    }
+    A *= 2;
+  } else {
+    A.setConstant(NaN);
+  }
+  varpar_vcov_.assign(A.data(), A.data() + A.size());
+  for (Eigen::Index k = 0; k < J.cols(); ++k) jacobian_.emplace_back(J.col(k).data(), J.col(k).data() + J.rows());
+}
+
+TTest Satterthwaite::test(const std::vector<double>& c) const {
+  TTest r;
+  const std::size_t p = beta_.size();
+  if (c.size() != p) throw std::invalid_argument("contrast length differs from the number of fixed effects");
+  r.estimate = 0;
+  for (std::size_t i = 0; i < p; ++i) r.estimate += c[i] * beta_[i];
+  const double var = quad(c, vcov_);
+  r.std_error = std::sqrt(var);
+  r.t = r.estimate / r.std_error;
+  const std::size_t k = jacobian_.size();
+  VectorXd g(static_cast<Eigen::Index>(k));
+  for (std::size_t i = 0; i < k; ++i) g(static_cast<Eigen::Index>(i)) = quad(c, jacobian_[i]);
+  Eigen::Map<const MatrixXd> A(varpar_vcov_.data(), static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(k));
+  const double denom = g.dot(A * g);
+  r.df = 2 * var * var / denom;
+  r.p = detail::t_pvalue(r.t, r.df);
+  return r;
+}
+
+FTest Satterthwaite::test(const ContrastMatrix& L) const {
+  FTest r;
+  const auto p = static_cast<Eigen::Index>(beta_.size());
+  const auto m = static_cast<Eigen::Index>(L.size());
+  if (m == 0) return r;
+  if (m == 1) {
+    const TTest t = test(L[0]);
+    r.num_df = 1;
+    r.F = t.t * t.t;
+    r.den_df = t.df;
+    r.p = detail::f_pvalue(r.F, 1, r.den_df);
+    return r;
+  }
+  MatrixXd Lm(m, p);
+  for (Eigen::Index i = 0; i < m; ++i) {
+    if (static_cast<Eigen::Index>(L[static_cast<std::size_t>(i)].size()) != p)
+      throw std::invalid_argument("contrast length differs from the number of fixed effects");
+    for (Eigen::Index j = 0; j < p; ++j) Lm(i, j) = L[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
+  }
+  Eigen::Map<const MatrixXd> V(vcov_.data(), p, p);
+  Eigen::Map<const VectorXd> beta(beta_.data(), p);
+  const MatrixXd VL = Lm * V * Lm.transpose();
+  // lmerTest's contestMD: eigen(L V L') in decreasing order; directions with eigenvalues above
+  // sqrt(eps) times the largest count.
+  Eigen::SelfAdjointEigenSolver<MatrixXd> eig(VL);
+  const VectorXd d = eig.eigenvalues().reverse();
+  const MatrixXd P = eig.eigenvectors().rowwise().reverse();
+  const double tol = std::max(std::sqrt(std::numeric_limits<double>::epsilon()) * d(0), 0.0);
+  int q = 0;
+  while (q < m && d(q) > tol) ++q;
+  if (q == 0) return r;
+  const MatrixXd PtL = (P.transpose() * Lm).topRows(q);
+  if (q == 1) {
+    std::vector<double> c(PtL.data(), PtL.data() + p);
+    const TTest t = test(c);
+    r.num_df = 1;
+    r.F = t.t * t.t;
+    r.den_df = t.df;
+    r.p = detail::f_pvalue(r.F, 1, r.den_df);
+    return r;
+  }
+  const std::size_t k = jacobian_.size();
+  Eigen::Map<const MatrixXd> A(varpar_vcov_.data(), static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(k));
+  double F = 0;
+  std::vector<double> nu(static_cast<std::size_t>(q));
+  for (int j = 0; j < q; ++j) {
+    std::vector<double> c(static_cast<std::size_t>(p));
+    for (Eigen::Index i = 0; i < p; ++i) c[static_cast<std::size_t>(i)] = PtL(j, i);
+    const double est = PtL.row(j).dot(beta);
+    F += est * est / d(j);
+    VectorXd g(static_cast<Eigen::Index>(k));
+    for (std::size_t i = 0; i < k; ++i) g(static_cast<Eigen::Index>(i)) = quad(c, jacobian_[i]);
+    nu[static_cast<std::size_t>(j)] = 2 * d(j) * d(j) / g.dot(A * g);
+  }
+  r.num_df = q;
+  r.F = F / q;
+  // lmerTest's get_Fstat_ddf: equal df are kept; otherwise E = Σ ν/(ν-2), df = 2E/(E - q), and 2
+  // when some ν <= 2 (Fai & Cornelius 1996).
+  bool all_equal = true;
+  for (std::size_t j = 1; j < nu.size(); ++j) all_equal = all_equal && std::abs(nu[j] - nu[j - 1]) < 1e-8;
+  if (all_equal) {
+    double s = 0;
+    for (double v : nu) s += v;
+    r.den_df = s / static_cast<double>(nu.size());
+  } else if (std::any_of(nu.begin(), nu.end(), [](double v) { return v <= 2; })) {
+    r.den_df = 2;
+  } else {
+    double E = 0;
+    for (double v : nu) E += v / (v - 2);
+    r.den_df = 2 * E / (E - q);
+  }
+  r.p = detail::f_pvalue(r.F, q, r.den_df);
+  return r;
+}
+
+}  // namespace lmm

@@ -1,0 +1,64 @@
+// lmerTest's anova() table as text.
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+#include "lmm/inference.h"
+
+namespace lmm {
+
+namespace {
+
+std::string num(double v, int digits) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "NA" : (v > 0 ? "Inf" : "-Inf");
+  if (v == 0) return "0";
+  const int mag = static_cast<int>(std::floor(std::log10(std::abs(v))));
+  if (mag >= 15 || mag < -5) return fmt::format("{:.{}e}", v, digits - 1);
+  return fmt::format("{:.{}f}", v, std::max(0, digits - 1 - mag));
+}
+
+std::string pvalue(double p) {
+  if (std::isnan(p)) return "NA";
+  if (p < 2.2e-16) return "< 2.2e-16";
+  return fmt::format("{:.4g}", p);
+}
+
+}  // namespace
+
+std::string format_anova(const FitResult& r) {
+  const bool have_df = r.ddf != DdfMethod::None;
+  std::string out = fmt::format("Type III Analysis of Variance Table{}\n",
+                                have_df ? " with Satterthwaite's method" : " (no denominator df: --ddf none)");
+  if (r.anova_type3.empty()) return out + "  (no fixed-effect terms to test)\n";
+  std::vector<std::vector<std::string>> rows{{"", "Sum Sq", "Mean Sq", "NumDF"}};
+  if (have_df) rows[0].push_back("DenDF");
+  rows[0].push_back("F value");
+  if (have_df) rows[0].push_back("Pr(>F)");
+  const double s2 = r.sigma * r.sigma;
+  for (const auto& a : r.anova_type3) {
+    // lmerTest: Mean Sq = F σ², Sum Sq = NumDF x Mean Sq.
+    std::vector<std::string> row{a.term, num(a.F * s2 * a.num_df, 5), num(a.F * s2, 5), fmt::format("{}", a.num_df)};
+    if (have_df) row.push_back(num(a.den_df, 5));
+    row.push_back(num(a.F, 4));
+    if (have_df) row.push_back(pvalue(a.p));
+    rows.push_back(std::move(row));
+  }
+  std::vector<std::size_t> w;
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (w.size() <= c) w.push_back(0);
+      w[c] = std::max(w[c], row[c].size());
+    }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (c) line += ' ';
+      line += c == 0 ? fmt::format("{:<{}}", row[c], w[c]) : fmt::format("{:>{}}", row[c], w[c]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + '\n';
+  }
+  return out;
+}
+
+}  // namespace lmm
