@@ -78,13 +78,18 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
       }
       D = pattern(D + P[j][k] * SpMat(P[j][k].transpose()));
     }
+    // A block that fills in only through sparse blocks (the earlier diagonal blocks all stayed
+    // block-diagonal) may stay sparse enough for a sparse Cholesky with a fill-reducing ordering.
+    const bool fill_from_sparse = !dense && !is_block_diagonal(D, q[j]);
     dense = dense || !is_block_diagonal(D, q[j]);
     dense_diag[j] = dense;
     for (int i = j + 1; i < K && !dense; ++i) {
       for (int k = 0; k < j; ++k) P[i][j] = pattern(P[i][j] + P[i][k] * SpMat(P[j][k].transpose()));
       P[i][j] = close_block_columns(P[i][j], q[j], nlev[j]);
     }
-    if (dense) {
+    if (fill_from_sparse && detail::sparse_factor_pays(D, q[j], nlev[j])) {
+      L[j][j] = detail::SparseChol();
+    } else if (dense) {
       L[j][j] = Mat();
     } else {
       BlockDiag d;
@@ -100,7 +105,7 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
     if (dense_diag[j])
       for (int i = j + 1; i < K; ++i) {
         L[i][j] = Mat();
-        if (!std::holds_alternative<Mat>(L[i][i])) L[i][i] = Mat();
+        L[i][i] = Mat();
         dense_diag[i] = true;
       }
   L[K][K] = Mat();
