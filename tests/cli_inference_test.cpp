@@ -14,12 +14,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out, err;
 };
 
-Run run(const std::vector<std::string>& args) {
+CliRun run(const std::vector<std::string>& args) {
   const fs::path dir = fs::temp_directory_path() / ("lmm_cli_inference_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   auto quote = [](const std::string& s) {
@@ -31,7 +31,7 @@ Run run(const std::vector<std::string>& args) {
   for (const auto& a : args) cmd += " " + quote(a);
   cmd += " >" + (dir / "out").string() + " 2>" + (dir / "err").string() + " </dev/null";
   const int status = std::system(cmd.c_str());
-  Run r;
+  CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   auto slurp = [](const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -48,7 +48,7 @@ const std::string kSleep = std::string(LMM_TEST_DATA) + "/sleepstudy.csv";
 const std::string kGrowthFormula = "y ~ time * group + (time | id)";
 
 TEST(CliInference, JsonHasDfPAndTheAnovaTable) {
-  const Run r = run({"fit", kGrowth, kGrowthFormula, "--json"});
+  const CliRun r = run({"fit", kGrowth, kGrowthFormula, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ddf"], "Satterthwaite");
@@ -63,8 +63,8 @@ TEST(CliInference, JsonHasDfPAndTheAnovaTable) {
 }
 
 TEST(CliInference, KenwardRogerChangesStandardErrorsAndDf) {
-  const Run s = run({"fit", kGrowth, kGrowthFormula, "--json"});
-  const Run k = run({"fit", kGrowth, kGrowthFormula, "--json", "--ddf", "kenward-roger"});
+  const CliRun s = run({"fit", kGrowth, kGrowthFormula, "--json"});
+  const CliRun k = run({"fit", kGrowth, kGrowthFormula, "--json", "--ddf", "kenward-roger"});
   ASSERT_EQ(k.code, 0) << k.err;
   const auto js = nlohmann::json::parse(s.out), jk = nlohmann::json::parse(k.out);
   EXPECT_EQ(jk["ddf"], "Kenward-Roger");
@@ -74,7 +74,7 @@ TEST(CliInference, KenwardRogerChangesStandardErrorsAndDf) {
 }
 
 TEST(CliInference, NoneLeavesDfAndPOut) {
-  const Run r = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--json", "--ddf", "none"});
+  const CliRun r = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--json", "--ddf", "none"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   for (const auto& f : j["fixed"]) {
@@ -86,21 +86,21 @@ TEST(CliInference, NoneLeavesDfAndPOut) {
 }
 
 TEST(CliInference, TextShowsDfColumnsAndTheAnovaWithTheFlag) {
-  const Run r = run({"fit", kGrowth, kGrowthFormula, "--anova"});
+  const CliRun r = run({"fit", kGrowth, kGrowthFormula, "--anova"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Pr(>|t|)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Satterthwaite"), std::string::npos);
   EXPECT_NE(r.out.find("Type III Analysis of Variance Table"), std::string::npos) << r.out;
-  const Run plain = run({"fit", kGrowth, kGrowthFormula});
+  const CliRun plain = run({"fit", kGrowth, kGrowthFormula});
   EXPECT_EQ(plain.out.find("Type III Analysis of Variance Table"), std::string::npos);
 }
 
 TEST(CliInference, BadDdfAndKenwardRogerWithMlAreUserErrors) {
-  const Run bad = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--ddf", "wald"});
+  const CliRun bad = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--ddf", "wald"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_TRUE(bad.out.empty());
   EXPECT_NE(bad.err.find("unknown df method 'wald'"), std::string::npos) << bad.err;
-  const Run ml = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--ml", "--ddf", "kenward-roger"});
+  const CliRun ml = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--ml", "--ddf", "kenward-roger"});
   EXPECT_EQ(ml.code, 2);
   EXPECT_TRUE(ml.out.empty());
   EXPECT_NE(ml.err.find("REML"), std::string::npos) << ml.err;

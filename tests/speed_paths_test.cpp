@@ -317,12 +317,22 @@ TEST(SpeedPaths, LbfgsReachesBobyqasOptimum) {
   }
 }
 
-TEST(SpeedPaths, AutoChoosesBobyqaWithoutAGradient) {
-  lmm::LinearMixedModel m(lmm::testing::synthetic_nested(8, 3, 4, 11), lmm::Method::REML);
-  EXPECT_EQ(m.fit().algorithm, "NLOPT_LN_BOBYQA");
+TEST(SpeedPaths, WithoutAGradientNewuoaReachesBobyqasOptimum) {
+  lmm::LinearMixedModel m(lmm::testing::synthetic_crossed(30, 12, 7), lmm::Method::REML);
+  const auto a = m.fit();
+  EXPECT_EQ(a.algorithm, "NLOPT_LN_NEWUOA");
   lmm::FitOptions o;
-  o.optimizer = lmm::Optimizer::LBFGS;  // not available with two terms: BOBYQA
-  EXPECT_EQ(m.fit(o).algorithm, "NLOPT_LN_BOBYQA");
+  o.optimizer = lmm::Optimizer::LBFGS;  // not available with two terms
+  EXPECT_EQ(m.fit(o).algorithm, "NLOPT_LN_NEWUOA");
+  o.optimizer = lmm::Optimizer::BOBYQA;
+  const auto b = m.fit(o);
+  EXPECT_EQ(b.algorithm, "NLOPT_LN_BOBYQA");
+  EXPECT_NEAR(a.objective, b.objective, 1e-7);
+  for (std::size_t k = 0; k < a.theta.size(); ++k) EXPECT_NEAR(a.theta[k], b.theta[k], 1e-4);
+  // θ as lme4 reports it: a non-negative diagonal, whatever signs NEWUOA's point had.
+  EXPECT_GE(a.theta[0], 0);
+  EXPECT_GE(a.theta[2], 0);
+  EXPECT_GE(a.theta[3], 0);
 }
 
 TEST(SpeedPaths, ProgressIsReportedForEachEvaluation) {

@@ -64,6 +64,14 @@ struct FitResult {
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
   DdfMethod ddf = DdfMethod::None;           ///< how fixed[].df / p were computed (lmm/inference.h)
   std::vector<AnovaRow> anova_type3;         ///< one row per fixed-effect term (empty for y ~ 1)
+  /// Wall-clock seconds of lmm::fit()'s stages (not in the JSON output: they vary run to run).
+  struct Timings {
+    double model_frame = 0;  ///< formula and model matrices
+    double setup = 0;        ///< A = [Z X y]'[Z X y] and the factor's structure
+    double optimize = 0;     ///< the optimizer
+    double summary = 0;      ///< estimates, standard errors, variance components
+    double inference = 0;    ///< denominator df, p-values, ANOVA
+  } timings;
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().

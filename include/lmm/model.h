@@ -16,10 +16,12 @@ enum class Method { REML, ML };
 
 /// Which optimizer minimises the profiled objective over θ.
 enum class Optimizer {
-  Auto,    ///< L-BFGS with the analytic gradient where it is available, else BOBYQA
-  BOBYQA,  ///< NLopt's derivative-free BOBYQA, as lme4
+  Auto,    ///< L-BFGS with the analytic gradient where it is available, else NEWUOA
+  BOBYQA,  ///< NLopt's derivative-free BOBYQA with θ's diagonal bounded by 0, as lme4
+  NEWUOA,  ///< NLopt's derivative-free NEWUOA, unbounded (λ's column signs do not matter)
   LBFGS,   ///< NLopt's L-BFGS with the analytic gradient (models with one random-effects term;
-           ///< others fall back to BOBYQA), finished by a short BOBYQA run if it stops early
+           ///< others fall back to NEWUOA), finished by a short BOBYQA run if it stops early or
+           ///< at the bound
 };
 
 /// Denominator degrees of freedom for the fixed-effect t and F tests (see lmm/inference.h):
@@ -46,7 +48,7 @@ struct FitOptions {
 
 /// How and why the optimizer stopped (as ceres' Solver::Summary).
 struct OptimizerSummary {
-  std::string algorithm;        ///< "NLOPT_LN_BOBYQA", "NLOPT_LD_LBFGS" (+ "NLOPT_LN_BOBYQA" if it finished the fit)
+  std::string algorithm;        ///< "NLOPT_LD_LBFGS" (+ "+NLOPT_LN_BOBYQA" if that finished the fit), "NLOPT_LN_NEWUOA", "NLOPT_LN_BOBYQA"
   int evaluations = 0;          ///< objective evaluations
   std::string stop_reason;      ///< "ftol_rel reached", "xtol reached", "maxeval reached", ...
   bool converged = false;       ///< stopped by a tolerance, not by a limit or a failure

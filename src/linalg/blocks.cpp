@@ -14,6 +14,8 @@ namespace {
                          std::to_string(a.index()) + " and " + std::to_string(b.index()));
 }
 
+}  // namespace
+
 // M = M Λ for Λ = I ⊗ lambda (block columns of width q).
 void right_mult_lambda(Mat& M, const Mat& lambda) {
   const Eigen::Index q = lambda.rows();
@@ -43,6 +45,8 @@ void left_mult_lambda_t(Mat& M, const Mat& lambda) {
     M.middleRows(b * q, q) = tmp;
   }
 }
+
+namespace {
 
 // Subtracts a dense symmetric product into a block-diagonal target (only the diagonal blocks;
 // the symbolic analysis guarantees the rest is structurally zero).

@@ -71,6 +71,10 @@ SpMat kron_identity(const Mat& lambda, Eigen::Index nlevels);
 void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& lambda_j,
            bool add_identity);
 
+/// M = M Λ and M = Λ' M for Λ = I ⊗ lambda (blocks of width lambda.rows()).
+void right_mult_lambda(Mat& M, const Mat& lambda);
+void left_mult_lambda_t(Mat& M, const Mat& lambda);
+
 /// Symmetric downdate of a diagonal block: target -= S S' (lower triangle is what counts).
 void rank_downdate(Block& target, const Block& S);
 

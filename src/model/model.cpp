@@ -109,6 +109,7 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
         dense_diag[i] = true;
       }
   L[K][K] = Mat();
+  setup_grouped_downdates();
 
   set_lambda(theta);
   update_L();
@@ -143,7 +144,7 @@ void LinearMixedModel::Impl::update_L() {
   factor_ok = true;
   for (int j = 0; j <= K; ++j) {
     for (int k = 0; k < j; ++k) {
-      detail::rank_downdate(L[j][j], L[j][k]);
+      if (k > 0 || !grouped_downdate(j)) detail::rank_downdate(L[j][j], L[j][k]);
       for (int i = j + 1; i <= K; ++i) detail::downdate(L[i][j], L[i][k], L[j][k]);
     }
     if (!detail::cholesky(L[j][j])) {

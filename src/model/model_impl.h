@@ -32,6 +32,17 @@ struct LinearMixedModel::Impl {
   void update_L();
   double compute_objective() const;
 
+  // Downdates of dense diagonal blocks by a first term with one effect per level, by groups of
+  // its levels with equal counts (src/model/grouped_downdate.cpp).
+  struct GroupedDowndate {
+    std::vector<double> alpha;     // the distinct A_00(c)
+    std::vector<detail::Mat> B;    // per distinct value: Σ_c A_i0(:, c) A_i0(:, c)'
+  };
+  std::vector<GroupedDowndate> grouped;  // per term; empty B: scatter instead
+  void setup_grouped_downdates();
+  /// L[i][i] -= L[i][0] L[i][0]' if term i has a grouped downdate; false otherwise.
+  bool grouped_downdate(int i);
+
   // One term: the factor in one sweep over the levels with fixed-size kernels
   // (src/model/single_term.cpp).
   void update_L_single();

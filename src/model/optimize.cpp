@@ -1,6 +1,7 @@
-// Minimising the profiled objective over θ: BOBYQA (derivative-free, as lme4), or L-BFGS with the
-// analytic gradient (src/model/single_term.cpp) where the model has it. Both work in the
-// conditioned coordinates θ̃ of ThetaMap (model_impl.h), with θ̃'s diagonal bounded below by 0.
+// Minimising the profiled objective over θ: L-BFGS with the analytic gradient
+// (src/model/single_term.cpp) where the model has it, else NEWUOA, or BOBYQA (as lme4) on request.
+// All work in the conditioned coordinates θ̃ of ThetaMap (model_impl.h); L-BFGS and BOBYQA with
+// θ̃'s diagonal bounded below by 0.
 #include <nlopt.h>
 
 #include <algorithm>
@@ -100,12 +101,12 @@ nlopt_result run(nlopt_algorithm algorithm, nlopt_func f, OptContext& ctx, const
   const FitOptions& o = *ctx.options;
   nlopt_opt opt = nlopt_create(algorithm, static_cast<unsigned>(x.size()));
   ctx.opt = opt;
-  nlopt_set_lower_bounds(opt, lower.data());
+  if (algorithm != NLOPT_LN_NEWUOA) nlopt_set_lower_bounds(opt, lower.data());
   nlopt_set_min_objective(opt, f, &ctx);
   nlopt_set_ftol_rel(opt, o.ftol_rel);
   nlopt_set_xtol_abs1(opt, o.xtol_abs);
   nlopt_set_maxeval(opt, std::max(1, o.max_evaluations - ctx.evaluations));
-  if (algorithm == NLOPT_LN_BOBYQA) nlopt_set_initial_step1(opt, initial_step);
+  if (algorithm != NLOPT_LD_LBFGS) nlopt_set_initial_step1(opt, initial_step);
   double minf = 0;
   const nlopt_result r = nlopt_optimize(opt, x.data(), &minf);
   ctx.opt = nullptr;
@@ -167,8 +168,13 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
       if (!ctx.best_x.empty()) x = ctx.best_x;
     }
   } else {
-    s.algorithm = "NLOPT_LN_BOBYQA";
-    r = run(NLOPT_LN_BOBYQA, bobyqa_objective, ctx, lower, x, options.initial_step);
+    // NEWUOA, Powell's unconstrained predecessor of BOBYQA, needs no bounds here: the objective
+    // depends on each λ̃ only through λ̃λ̃', unchanged when a column changes sign, and to_theta
+    // returns λ with a non-negative diagonal whatever the signs of x. Without the bound it does
+    // not crawl along θ = 0 and, on crossed designs, needs about half of BOBYQA's evaluations.
+    const bool newuoa = options.optimizer != Optimizer::BOBYQA;
+    s.algorithm = newuoa ? "NLOPT_LN_NEWUOA" : "NLOPT_LN_BOBYQA";
+    r = run(newuoa ? NLOPT_LN_NEWUOA : NLOPT_LN_BOBYQA, bobyqa_objective, ctx, lower, x, options.initial_step);
   }
   s.evaluations = ctx.evaluations;
   s.stop_reason = by_gradient ? "projected gradient below tolerance" : describe(r);

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fmt/format.h>
 #include <map>
@@ -159,12 +160,27 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
 }
 
 Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& options) {
+  using clock = std::chrono::steady_clock;
+  auto t = clock::now();
+  auto lap = [&t] {
+    const auto now = clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  };
+  FitResult::Timings timings;
   Formula fm = parse_formula(formula);
   ModelFrame frame = build_model_frame(data, fm);
+  timings.model_frame = lap();
   LinearMixedModel model(std::move(frame), options.method);
+  timings.setup = lap();
   OptimizerSummary opt = model.fit(options);
+  timings.optimize = lap();
   FitResult result = summarize(model, opt);
+  timings.summary = lap();
   add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
+  timings.inference = lap();
+  result.timings = timings;
   return {std::move(model), std::move(result)};
 }
 

@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -16,7 +18,11 @@ namespace {
 std::atomic<int> g_threads{0};
 }
 
-void set_num_threads(int n) { g_threads = n > 0 ? n : 0; }
+void set_num_threads(int n) {
+  g_threads = n > 0 ? n : 0;
+  // Eigen's own parallel products (dense blocks of crossed models) follow the same setting.
+  Eigen::setNbThreads(num_threads());
+}
 
 int num_threads() {
   const int n = g_threads.load();
