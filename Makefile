@@ -1,11 +1,13 @@
 # The whole set-up on a fresh Debian 12 machine:
 #   make demo   installs what is missing, builds in Release, fits the bundled example
 #   make test   the same set-up, then every test
+#   make test-sanitize   every test again, built with AddressSanitizer + UBSan in build-asan/
+#   make fuzz            the libFuzzer targets, FUZZ_SECONDS (60) each (needs clang; fuzz/run.sh)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build demo test install clean
+.PHONY: deps build demo test test-sanitize fuzz install clean
 
 deps:
 	@scripts/install-deps
@@ -20,5 +22,21 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# -O1 keeps the sanitized suite fast enough for CI; no NDEBUG, so Eigen's bounds checks are on too.
+# Any sanitizer report fails the test that triggers it (halt_on_error; the CLI tests' child
+# processes inherit the options).
+ASAN_BUILD ?= build-asan
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-sanitize: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	  -DLMM_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS)
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

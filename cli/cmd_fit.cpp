@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "commands.h"
+#include "fit_extras.h"
+#include "inference_options.h"
 #include "json_output.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
@@ -45,13 +47,14 @@ Convergence: lmm reports the optimizer's stop reason and evaluations in the outp
 p-values: df and Pr(>|t|) of each fixed effect use Satterthwaite's df by default (as lmerTest);
 --ddf kenward-roger uses Kenward-Roger's adjusted standard errors and df (as pbkrtest; REML fits
 only); --ddf none leaves df and p out (as lme4). --anova adds lmerTest's type III ANOVA table
-(one F test per term, Satterthwaite's df); --json always has it as "anova_type3".)";
+(one F test per term, with the same df method); --json always has it as "anova_type3".)";
 
 struct FitArgs {
   std::string data, formula;
+  FitExtras extras;
   bool ml = false, json = false, anova = false;
   std::string ddf = "satterthwaite";
-  int threads = 0;
+  InferenceArgs inference;
   bool quiet = false, timings = false;
 };
 
@@ -96,18 +99,19 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
+  add_fit_extras(cmd, args->extras);
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
-  cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (Satterthwaite's F tests)");
-  cmd->add_option("--threads", args->threads, "threads for the pass over the data and the objective (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
+  add_inference_options(cmd, args->inference);
   cmd->add_flag("--quiet", args->quiet, "no progress line on stderr (shown for fits longer than a second on a terminal)");
   cmd->add_flag("--timings", args->timings, "print the seconds each stage took on stderr");
   cmd->callback([args, &action] {
     action = [args] {
       const auto start = Clock::now();
-      set_num_threads(args->threads);
+      set_num_threads(args->inference.threads);
       DataFrame data = read_table(args->data);
       const double read_seconds = seconds_since(start);
+      prepare_fit_data(data, args->extras);
       FitOptions opt;
       auto progress = std::make_shared<Progress>(start);
       if (!args->quiet && ::isatty(STDERR_FILENO))
@@ -127,6 +131,8 @@ void add_fit_command(CLI::App& app, Action& action) {
                      read_seconds, t.model_frame, t.setup, t.optimize, f.result.optimizer.evaluations, t.summary,
                      t.inference, num_threads());
       }
+      write_fit_extras(f, args->extras, args->data);
+      run_inference(args->inference, f, data);
       if (args->json) {
         std::cout << dump(to_json(f.result)) << '\n';
       } else {

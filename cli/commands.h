@@ -9,5 +9,12 @@ namespace lmm::cli {
 using Action = std::function<int()>;
 
 void add_fit_command(CLI::App& app, Action& action);
+void add_shrinkage_command(CLI::App& app, Action& action);
+void add_predict_command(CLI::App& app, Action& action);
+void add_simulate_command(CLI::App& app, Action& action);
+void add_reshape_command(CLI::App& app, Action& action);
+void add_compare_command(CLI::App& app, Action& action);
+void add_report_command(CLI::App& app, Action& action);
+void add_explore_command(CLI::App& app, Action& action);
 
 }  // namespace lmm::cli

@@ -1,5 +1,7 @@
 #include "json_output.h"
 
+#include "json_inference.h"
+
 #include <cmath>
 
 namespace lmm::cli {
@@ -51,6 +53,7 @@ nlohmann::json to_json(const FitResult& r) {
   j["deviance"] = reml ? json(nullptr) : number(r.objective);
   j["npar"] = r.npar;
   j["df_residual"] = number(r.df_residual);
+  j["condition_number"] = number(r.condition_number);
   json theta = json::array();
   for (double t : r.theta) theta.push_back(number(t));
   j["theta"] = theta;
@@ -72,10 +75,30 @@ nlohmann::json to_json(const FitResult& r) {
   for (const auto& a : r.anova_type3)
     anova.push_back({{"term", a.term}, {"num_df", a.num_df}, {"den_df", number(a.den_df)}, {"F", number(a.F)}, {"p", number(a.p)}});
   j["anova_type3"] = anova;
+  json ranef = json::array();  // lme4's as.data.frame(ranef(m, condVar = TRUE)), one object per level
+  for (const auto& re : r.ranef) {
+    json e{{"group", re.group}, {"level", re.level}};
+    for (std::size_t a = 0; a < re.terms.size(); ++a) {
+      e[re.terms[a]] = number(re.mode[a]);
+      e["condsd_" + re.terms[a]] = number(re.condsd[a]);
+    }
+    ranef.push_back(e);
+  }
+  j["ranef"] = ranef;
+  json coef = json::array();  // coef(m): fixed + random per level
+  for (const auto& c : r.coef) {
+    json e{{"group", c.group}, {"level", c.level}};
+    for (std::size_t a = 0; a < c.terms.size(); ++a) e[c.terms[a]] = number(c.values[a]);
+    coef.push_back(e);
+  }
+  j["coef"] = coef;
   j["messages"] = r.messages;
+  add_inference_json(j, r);
   return j;
 }
 
-std::string dump(const nlohmann::json& j) { return j.dump(2); }
+// Invalid UTF-8 (a level or column name in Latin-1, say) becomes U+FFFD rather than an exception:
+// JSON strings must be UTF-8, and the user's bytes are not an internal error.
+std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 }  // namespace lmm::cli

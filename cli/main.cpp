@@ -19,6 +19,13 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(LMM_VERSION));
   lmm::cli::Action action;
   lmm::cli::add_fit_command(app, action);
+  lmm::cli::add_shrinkage_command(app, action);
+  lmm::cli::add_predict_command(app, action);
+  lmm::cli::add_simulate_command(app, action);
+  lmm::cli::add_reshape_command(app, action);
+  lmm::cli::add_compare_command(app, action);
+  lmm::cli::add_report_command(app, action);
+  lmm::cli::add_explore_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,6 +1,6 @@
 // Satterthwaite df and p (lmerTest 3.1-3), Kenward-Roger SEs, df and p (pbkrtest 0.5.2) and the type
-// III ANOVA (lmerTest's anova(m, type = 3)) of every reference case in tests/data/reference, with
-// the tolerances of shared/reference/compare.py: df 1e-2 relative, p 1e-2 relative or 1e-6
+// III ANOVA (lmerTest's anova(m, type = 3); also with ddf = "Kenward-Roger") of every reference case
+// in tests/data/reference, with the tolerances of shared/reference/compare.py: df 1e-2 relative, p 1e-2 relative or 1e-6
 // absolute, Kenward-Roger SEs 2e-3 relative, F 1e-3 relative, ANOVA den_df 1e-2 relative. And
 // lmerTest's type III hypotheses themselves (tests/data/inference/make_type3_contrasts.R).
 #include <gtest/gtest.h>
@@ -117,6 +117,26 @@ TEST(Type3Contrasts, ReproduceLmerTestHypotheses) {
       for (std::size_t i = 0; i < tc.L[t].size(); ++i)
         for (std::size_t j = 0; j < tc.L[t][i].size(); ++j)
           EXPECT_NEAR(tc.L[t][i][j], rt["L"][i][j].get<double>(), 1e-12) << tc.terms[t] << " row " << i << " col " << j;
+    }
+  }
+}
+
+// lmerTest's anova(m, type = 3, ddf = "Kenward-Roger") (tests/data/inference/make_anova_kenward_roger.R).
+TEST(InferenceOptions, KenwardRogerAnovaMatchesLmerTest) {
+  const json cases = load(kData / "inference" / "anova_kenward_roger.json");
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c["case"].get<std::string>());
+    const json ref = load(kData / "reference" / (c["case"].get<std::string>() + ".json"));
+    const auto fitted = fit_case(ref, lmm::DdfMethod::KenwardRoger);
+    const auto& rows = fitted.result.anova_type3;
+    ASSERT_EQ(rows.size(), c["anova_type3"].size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& a = c["anova_type3"][i];
+      EXPECT_EQ(rows[i].term, a["term"].get<std::string>());
+      EXPECT_EQ(rows[i].num_df, a["num_df"].get<int>());
+      EXPECT_TRUE(close(rows[i].F, a["F"], 1e-3)) << rows[i].term << ": F " << rows[i].F << " vs " << a["F"];
+      EXPECT_TRUE(close(rows[i].den_df, a["den_df"], 1e-2)) << rows[i].term << ": " << rows[i].den_df;
+      EXPECT_TRUE(close(rows[i].p, a["p"], 1e-2, 1e-6)) << rows[i].term << ": p " << rows[i].p;
     }
   }
 }

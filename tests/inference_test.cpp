@@ -222,8 +222,35 @@ void expect_kr_matches_dense(lmm::ModelFrame frame, const char* what) {
     L(0, 0) = 1;
     L(1, 1) = 1;
     L(1, 0) = 0.5;
-    const double ours = kr.ddf({{1, 0}, {0.5, 1}});
-    EXPECT_TRUE(close(ours, dense_lb_ddf(d, L.leftCols(2)), 1e-7)) << ours;
+    std::vector<double> r0(p, 0.0), r1(p, 0.0);
+    r0[0] = 1;
+    r1[0] = 0.5;
+    r1[1] = 1;
+    const double df2 = dense_lb_ddf(d, L);
+    EXPECT_TRUE(close(kr.ddf({r0, r1}), df2, 1e-7)) << kr.ddf({r0, r1});
+    // pbkrtest's .KR_adjust F: Wald with Φ_A over q, scaled by df2 (1 - A2/q) / (df2 - 2).
+    const MatrixXd Theta = L.transpose() * (L * d.Phi * L.transpose()).inverse() * L;
+    double A2 = 0;
+    for (std::size_t i = 0; i < d.P.size(); ++i)
+      for (std::size_t j = i; j < d.P.size(); ++j) {
+        const MatrixXd ui = Theta * d.Phi * d.P[i] * d.Phi, uj = Theta * d.Phi * d.P[j] * d.Phi;
+        A2 += (i == j ? 1 : 2) * d.W(i, j) * (ui.array() * uj.transpose().array()).sum();
+      }
+    const auto beta = m.beta();
+    const VectorXd Lb = L * Eigen::Map<const VectorXd>(beta.data(), p);
+    const double wald = Lb.dot((L * d.PhiA * L.transpose()).inverse() * Lb);
+    const double F = df2 * (1 - A2 / 2) / (df2 - 2) * wald / 2;
+    const auto ft = kr.test(lmm::ContrastMatrix{r0, r1});
+    EXPECT_EQ(ft.num_df, 2);
+    EXPECT_TRUE(close(ft.F, F, 1e-7)) << ft.F << " vs " << F;
+    EXPECT_TRUE(close(ft.den_df, df2, 1e-7));
+    // A rank-deficient L tests its row space: two proportional rows are the one-row test.
+    std::vector<double> r2 = r0;
+    for (double& v : r2) v *= -3;
+    const auto f1 = kr.test(lmm::ContrastMatrix{r0, r2});
+    const auto t1 = kr.test(r0);
+    EXPECT_EQ(f1.num_df, 1);
+    EXPECT_TRUE(close(f1.den_df, t1.df, 1e-9));
   }
 }
 

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "lmm/data.h"
+#include "lmm/inference_types.h"
 #include "lmm/model.h"
+#include "lmm/ranef.h"
 
 namespace lmm {
 
@@ -57,6 +59,9 @@ struct FitResult {
   double objective = NaN;  ///< REML criterion (REML) or deviance (ML)
   int npar = 0;
   double df_residual = NaN;  ///< n - p
+  /// Condition number of the fixed-effects model matrix with unit-length columns; the fixed effects
+  /// have about 16 - 2 log10 of it correct digits (a warning in `messages` above 1e5).
+  double condition_number = NaN;
   bool singular = false;
   std::vector<std::string> singular_reasons;  ///< which variance or correlation is at the boundary
   OptimizerSummary optimizer;
@@ -64,6 +69,16 @@ struct FitResult {
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
   DdfMethod ddf = DdfMethod::None;           ///< how fixed[].df / p were computed (lmm/inference.h)
   std::vector<AnovaRow> anova_type3;         ///< one row per fixed-effect term (empty for y ~ 1)
+
+  // Inference beyond lme4's summary (src/inference, lmm/inference.h).
+  VariancePartition variance_partition;  ///< ICC and R² (performance::icc, r2_nakagawa)
+  std::vector<Interval> confint_wald;    ///< fixed effects, 95%
+  std::vector<Interval> confint_profile; ///< every parameter; filled by profile_intervals() on request
+  BootstrapResult bootstrap;             ///< filled by bootstrap() on request (replicates = 0: not run)
+  ConvergenceReport convergence;         ///< lme4's gradient/Hessian check (run by fit())
+  std::vector<std::string> singular_advice;  ///< for a singular fit: component, meaning, what to try
+  std::vector<RandomEffectLevel> ranef;      ///< conditional modes and SDs per level (ranef(m, condVar = TRUE))
+  std::vector<LevelCoefficients> coef;       ///< fixed + random per level (coef(m))
   /// Wall-clock seconds of lmm::fit()'s stages (not in the JSON output: they vary run to run).
   struct Timings {
     double model_frame = 0;  ///< formula and model matrices

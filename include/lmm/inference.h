@@ -5,12 +5,16 @@
 //  - Kenward & Roger (1997, Biometrics 53(3)) as pbkrtest 0.5.2 computes it (Halekoh & Højsgaard
 //    2014, J. Stat. Softw. 59(9)): the adjusted covariance of β and the df of a contrast, from the
 //    model's blocked structure (no n x n matrix);
-//  - lmerTest's type III ANOVA: one F test per fixed-effect term, with Satterthwaite's df.
+//  - lmerTest's type III ANOVA: one F test per fixed-effect term, with either method's df.
+// Also: variance partition (ICC, R²), Wald, profile-likelihood and parametric-bootstrap intervals,
+// and lme4's convergence check with a second optimizer.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "lmm/fit.h"
+#include "lmm/inference_types.h"
 #include "lmm/model.h"
 
 namespace lmm {
@@ -78,6 +82,9 @@ class KenwardRoger {
   TTest test(const std::vector<double>& c) const;
   /// Kenward-Roger's denominator df for L β = 0 (pbkrtest's Lb_ddf).
   double ddf(const ContrastMatrix& L) const;
+  /// Kenward-Roger's F test of L β = 0 (pbkrtest's KRmodcomp, as lmerTest's anova(m, ddf =
+  /// "Kenward-Roger")): the Wald statistic with Φ_A over rank(L), scaled by df(1 - A2/q)/(df - 2).
+  FTest test(const ContrastMatrix& L) const;
 
  private:
   int p_ = 0;
@@ -98,17 +105,79 @@ TermContrasts type3_contrasts(const ModelFrame& frame);
 
 /// The type III ANOVA table with Satterthwaite's F tests (num_df, den_df, F, p per term).
 std::vector<AnovaRow> anova_type3(const Satterthwaite& satt, const TermContrasts& contrasts);
+/// The same with Kenward-Roger's F tests.
+std::vector<AnovaRow> anova_type3(const KenwardRoger& kr, const TermContrasts& contrasts);
 
 /// Fills result.fixed[].df and .p (and, for Kenward-Roger, .std_error and .t from the adjusted
-/// covariance), result.ddf and result.anova_type3 (Satterthwaite F tests; with DdfMethod::None
-/// only F and num_df). The model must be at its optimum; it is left there.
+/// covariance), result.ddf and result.anova_type3 (F tests with the same df method; with
+/// DdfMethod::None only F and num_df). The model must be at its optimum; it is left there.
 void add_inference(LinearMixedModel& model, FitResult& result, DdfMethod ddf);
 
-/// lmerTest's "Type III Analysis of Variance Table with Satterthwaite's method" as text.
+/// lmerTest's "Type III Analysis of Variance Table with Satterthwaite's method" (or
+/// "Kenward-Roger's method") as text.
 std::string format_anova(const FitResult& result);
 
 /// Parses "satterthwaite", "kenward-roger" (or "kr"), "none"; lmm::Error otherwise.
 DdfMethod parse_ddf_method(const std::string& name);
 std::string ddf_method_name(DdfMethod ddf);
+
+// ---- variance partition, intervals, bootstrap, convergence ----
+
+
+/// ICC and R² of the model at its current θ (see VariancePartition). With a singular fit the figures
+/// are still computed (a zero variance contributes 0) and `note` says so.
+VariancePartition variance_partition(const LinearMixedModel& model);
+
+/// Names of the variance parameters as lme4's confint(oldNames = FALSE), in θ order per term, then
+/// "sigma": `sd_(Intercept)|Subject`, `cor_Days.(Intercept)|Subject`, `sd_Days|Subject`, `sigma`.
+std::vector<std::string> variance_parameter_names(const LinearMixedModel& model);
+/// The same parameters' values at the current θ (standard deviations, correlations, σ).
+std::vector<double> variance_parameters(const LinearMixedModel& model);
+/// lme4's names(getME(m, "theta")): `Subject.(Intercept)`, `Subject.Days.(Intercept)`, ...
+std::vector<std::string> theta_names(const LinearMixedModel& model);
+
+/// Wald intervals for the fixed effects: estimate ± z_{(1+level)/2} SE, as
+/// confint(m, method = "Wald") (lme4 gives none for the variance parameters).
+std::vector<Interval> wald_intervals(const FitResult& result, double level = 0.95);
+
+/// Profile-likelihood intervals for every parameter, as lme4's confint(m, method = "profile")
+/// (lme4 1.1-31 R/profile.R). As lme4 does, the profile is that of the likelihood (the model is
+/// refitted by ML first, also for REML fits: devfun2() calls refitML()): for each parameter the
+/// signed square root ζ of the ML deviance's increase when the parameter is fixed and the others
+/// re-optimised, variance parameters on the sd/cor/σ scale; the interval is where ζ = ±z_{(1+level)/2}.
+/// A limit that the profile does not reach inside the parameter's range is the range's end (0 for
+/// a standard deviation, ±1 for a correlation), as lme4 reports it.
+std::vector<Interval> profile_intervals(const LinearMixedModel& model, double level = 0.95);
+
+struct BootstrapOptions {
+  int replicates = 1000;
+  std::uint64_t seed = 1;
+  int threads = 0;  ///< 0: all cores (std::thread::hardware_concurrency)
+  double level = 0.95;
+};
+
+/// Parametric bootstrap: `replicates` responses simulated from the fitted model,
+/// y* = Xβ̂ + ZΛ̂u* + σ̂ε*, with u* ~ N(0, σ̂²I) and ε* ~ N(0, I), each refitted by the model's
+/// method from θ̂; percentile intervals (R's quantile type 7) for the variance parameters, σ, the
+/// fixed effects, ICC and R². Replicate i draws from its own random stream derived from (seed, i),
+/// so the result is the same whatever the number of threads.
+BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions& options);
+
+/// lme4's convergence check at the model's current θ (see ConvergenceReport). When the check fails
+/// or `optimizer` did not converge, refits from the optimum with NLopt's Nelder-Mead and compares;
+/// if the second optimizer finds a lower objective the model is left at its optimum and `optimizer`
+/// is updated. Run by lmm::fit().
+ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& optimizer,
+                                    const FitOptions& options = {});
+
+/// One-line explanations for a singular fit: which variance or correlation is at the boundary, what
+/// it means, and what to try. Empty for a non-singular fit.
+std::vector<std::string> singular_advice(const LinearMixedModel& model);
+
+/// The text summary's sections on ICC and R², intervals and convergence (appended by format_summary).
+std::string format_inference(const FitResult& result);
+
+/// R's qnorm for the two-sided level: z with P(|Z| < z) = level.
+double normal_quantile_two_sided(double level);
 
 }  // namespace lmm

@@ -22,6 +22,14 @@ struct ReTermData {
   std::size_t nlevels() const { return levels.size(); }
 };
 
+/// How the model frame coded one factor-valued expression of the formula (a categorical column,
+/// `factor(x)`): its levels in the rows used. With the formula this is what coding new rows the same
+/// way needs (model_frame_for_new_data).
+struct FactorCoding {
+  std::string expr;                 ///< the expression's label: "group", "factor(Diet)"
+  std::vector<std::string> levels;  ///< the first is the reference level of treatment contrasts
+};
+
 struct ModelFrame {
   Formula formula;
   std::string response;                 ///< response label
@@ -32,6 +40,7 @@ struct ModelFrame {
   std::vector<ReTermData> re;           ///< ordered by decreasing number of levels (stable), as lme4
   std::vector<std::size_t> rows;        ///< the data rows used (0-based)
   std::size_t n_dropped = 0;            ///< rows dropped for a missing value in a variable the model uses
+  std::vector<FactorCoding> factors;    ///< codings of the factors in the fixed and random-effects terms
 
   std::size_t n() const { return y.size(); }
   std::size_t p() const { return fixed_names.size(); }
@@ -42,5 +51,23 @@ struct ModelFrame {
 /// dropping missing values, a formula without random-effects terms, a grouping factor with fewer
 /// than 2 levels, or more random effects than observations allow.
 ModelFrame build_model_frame(const DataFrame& data, const Formula& formula);
+
+struct NewDataOptions {
+  /// Code the grouping factors (refs); false for population-level use, where the grouping columns
+  /// need not be in the data.
+  bool random_effects = true;
+  bool response = false;  ///< also evaluate the response (then rows missing it are left out)
+};
+
+/// New rows coded exactly as `fitted` coded its data: X with the fitted columns (same names, the
+/// fit's factor levels and treatment contrasts, the same I()/log()/factor() expressions; aliased
+/// columns left out), and for each random-effects term, in the fitted order, the z values and refs
+/// into the fitted term's levels, -1 for a level the fit did not see or a missing grouping value.
+/// Rows with a missing value in a predictor are left out (`rows` lists the kept ones). Uses only
+/// `fitted`'s formula, fixed_names, aliased, factors and its terms' group, names and levels, so a
+/// frame restored from a saved model will do. Throws lmm::Error for a variable not in `data` and for
+/// a categorical value the fit did not see (naming the value, the row and the fitted levels).
+ModelFrame model_frame_for_new_data(const ModelFrame& fitted, const DataFrame& data,
+                                    const NewDataOptions& options = {});
 
 }  // namespace lmm

@@ -8,12 +8,14 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "formula/rformat.h"
+#include "io/number_text.h"
 #include "lmm/error.h"
 
 namespace lmm {
@@ -78,8 +80,12 @@ Factor numeric_factor(const std::vector<double>& x) {
 class FrameBuilder {
  public:
   FrameBuilder(const DataFrame& data, const Formula& formula) : data_(data), formula_(formula) {}
+  /// New rows coded as `fitted` coded its data (model_frame_for_new_data).
+  FrameBuilder(const DataFrame& data, const ModelFrame& fitted, const NewDataOptions& options)
+      : data_(data), formula_(fitted.formula), fitted_(&fitted), new_options_(options) {}
 
   ModelFrame build();
+  ModelFrame build_new();
 
  private:
   const Column& col(const std::string& name) const { return *data_.find(name); }
@@ -92,6 +98,8 @@ class FrameBuilder {
   std::vector<double> eval_num(const Expr& e, const Expr& top);
   const Value& eval(const Expr& e);
   Factor column_factor(const std::string& name);
+  Factor recode(const Expr& e, const FactorCoding& coding);
+  bool grouping_only(const std::string& v) const;
   Columns model_matrix(const std::vector<Term>& terms, bool intercept, const std::string& what);
   ReTermData random_term(const RandomTerm& t);
 
@@ -100,25 +108,54 @@ class FrameBuilder {
   std::vector<std::string> used_;  // columns the model uses, in order of appearance
   std::vector<std::size_t> rows_;  // kept rows
   std::unordered_map<std::string, Value> cache_;
+  std::vector<FactorCoding> codings_;   // fitting: the factors' levels, in order of evaluation
+  const ModelFrame* fitted_ = nullptr;  // new data: the frame whose coding is reused
+  NewDataOptions new_options_;
 };
+
+// New data: a variable used only to group random effects may be missing (the row then gets the
+// population-level prediction for that term) or absent (population-level predictions only).
+bool FrameBuilder::grouping_only(const std::string& v) const {
+  if (!fitted_) return false;
+  auto in = [&](const std::vector<std::string>& vars) {
+    return std::find(vars.begin(), vars.end(), v) != vars.end();
+  };
+  if (new_options_.response && in(formula_.response.variables())) return false;
+  for (const Term& t : formula_.fixed)
+    for (const Expr& e : t.factors)
+      if (in(e.variables())) return false;
+  for (const RandomTerm& r : formula_.random)
+    for (const Term& t : r.terms)
+      for (const Expr& e : t.factors)
+        if (in(e.variables())) return false;
+  return true;
+}
 
 void FrameBuilder::check_columns() {
   auto use = [&](const std::vector<std::string>& vars) {
     for (const std::string& v : vars)
       if (std::find(used_.begin(), used_.end(), v) == used_.end()) used_.push_back(v);
   };
-  use(formula_.response.variables());
+  if (!fitted_ || new_options_.response) use(formula_.response.variables());
   for (const Term& t : formula_.fixed)
     for (const Expr& e : t.factors) use(e.variables());
   for (const RandomTerm& r : formula_.random)
     for (const Term& t : r.terms)
       for (const Expr& e : t.factors) use(e.variables());
-  for (const RandomTerm& r : formula_.random) use(r.grouping);
+  if (!fitted_ || new_options_.random_effects)
+    for (const RandomTerm& r : formula_.random) use(r.grouping);
 
   for (const std::string& v : used_) {
     if (data_.find(v)) continue;
+    // At most 50 names of at most 60 bytes each: files with 100,000 columns or a 10 MB name exist.
+    std::vector<std::string> names;
+    for (std::size_t j = 0; j < data_.columns.size() && j < 50; ++j) {
+      const std::string& n = data_.columns[j].name;
+      names.push_back(n.size() <= 60 ? n : n.substr(0, 60) + "...");
+    }
+    if (data_.columns.size() > 50) names.push_back("... (" + std::to_string(data_.columns.size()) + " columns)");
     std::string msg = "variable '" + v + "' in the formula is not a column of " +
-                      source_name(data_) + "; columns are: " + join(data_.names(), ", ");
+                      source_name(data_) + "; columns are: " + join(names, ", ");
     for (const Column& c : data_.columns)
       if (lower(c.name) == lower(v)) {
         msg += " (did you mean '" + c.name + "'?)";
@@ -127,6 +164,7 @@ void FrameBuilder::check_columns() {
     throw Error(msg);
   }
   for (const std::string& v : formula_.response.variables()) {
+    if (fitted_ && !new_options_.response) break;
     const Column& c = col(v);
     if (c.is_numeric()) continue;
     std::string example;
@@ -135,13 +173,15 @@ void FrameBuilder::check_columns() {
         example = c.levels[static_cast<std::size_t>(code)];
         break;
       }
-    throw Error("the response '" + v + "' is not numeric (it has values like '" + example + "')");
+    throw Error("the response '" + v + "' is not numeric (it has values like '" + example + "')" +
+                detail::foreign_number_hint(c));
   }
 }
 
 void FrameBuilder::drop_missing() {
   std::vector<const Column*> cols;
-  for (const std::string& v : used_) cols.push_back(&col(v));
+  for (const std::string& v : used_)
+    if (!grouping_only(v)) cols.push_back(&col(v));
   for (std::size_t r = 0; r < data_.nrows; ++r) {
     bool ok = true;
     for (const Column* c : cols)
@@ -151,7 +191,7 @@ void FrameBuilder::drop_missing() {
       }
     if (ok) rows_.push_back(r);
   }
-  if (!rows_.empty()) return;
+  if (!rows_.empty() || fitted_) return;
   if (data_.nrows == 0) throw Error("no observations: " + source_name(data_) + " has no rows");
   std::vector<std::string> with_missing;
   for (const Column* c : cols) {
@@ -171,6 +211,7 @@ void FrameBuilder::check_finite() {
     if (!c.is_numeric()) continue;
     for (std::size_t r : rows_) {
       const double x = c.numbers[r];
+      if (std::isnan(x) && grouping_only(v)) continue;  // new data: a missing grouping value
       if (!std::isfinite(x))
         throw Error("column '" + v + "' has an infinite value (" + detail::format_r_number(x) +
                     ") at row " + std::to_string(r + 1) +
@@ -280,6 +321,18 @@ const Value& FrameBuilder::eval(const Expr& e) {
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
   Value val;
+  if (fitted_) {
+    // New data: a factor when it was one in the fit, coded with the fit's levels.
+    const auto fc = std::find_if(fitted_->factors.begin(), fitted_->factors.end(),
+                                 [&](const FactorCoding& c) { return c.expr == key; });
+    if (fc != fitted_->factors.end()) {
+      val.is_factor = true;
+      val.f = recode(e, *fc);
+    } else {
+      val.num = eval_num(e, e);
+    }
+    return cache_.emplace(key, std::move(val)).first->second;
+  }
   if (e.kind == Expr::Kind::Variable && !col(e.name).is_numeric()) {
     val.is_factor = true;
     val.f = column_factor(e.name);
@@ -295,7 +348,43 @@ const Value& FrameBuilder::eval(const Expr& e) {
   } else {
     val.num = eval_num(e, e);
   }
+  if (val.is_factor) codings_.push_back({key, val.f.levels});
   return cache_.emplace(key, std::move(val)).first->second;
+}
+
+Factor FrameBuilder::recode(const Expr& e, const FactorCoding& coding) {
+  // The label of each row as the fit saw it: a categorical value, or R's text of a number.
+  const Expr* inner = &e;
+  if (e.is_factor_call()) {
+    inner = &e.args.at(0);
+    while (inner->kind == Expr::Kind::Call && inner->name == "(") inner = &inner->args.at(0);
+  }
+  const std::size_t n = rows_.size();
+  std::vector<std::string> labels(n);
+  if (inner->kind == Expr::Kind::Variable && !col(inner->name).is_numeric()) {
+    const Column& c = col(inner->name);
+    for (std::size_t i = 0; i < n; ++i)
+      labels[i] = c.levels[static_cast<std::size_t>(c.codes[rows_[i]])];
+  } else {
+    const std::vector<double> x = eval_num(*inner, e);
+    for (std::size_t i = 0; i < n; ++i) labels[i] = detail::format_r_number(x[i]);
+  }
+  std::unordered_map<std::string, std::int32_t> index;
+  for (std::size_t l = 0; l < coding.levels.size(); ++l)
+    index.emplace(coding.levels[l], static_cast<std::int32_t>(l));
+  Factor f;
+  f.levels = coding.levels;
+  f.codes.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto it = index.find(labels[i]);
+    if (it == index.end())
+      throw Error("'" + e.label() + "' is '" + labels[i] + "' at " + row_name(i) + " of " +
+                  source_name(data_) +
+                  ", a level not in the data the model was fitted to (levels: " +
+                  join(coding.levels, ", ") + ")");
+    f.codes[i] = it->second;
+  }
+  return f;
 }
 
 /// R's model.matrix for `~ terms` (with or without intercept): treatment contrasts or indicator
@@ -411,32 +500,67 @@ ReTermData FrameBuilder::random_term(const RandomTerm& t) {
   re.group = t.group_label();
   // Grouping factor: the interaction of the grouping variables, as R's a:b on factors (levels in
   // the order of the first variable's levels, then the second's, ...), without unused levels.
-  std::vector<Factor> parts;
-  for (const std::string& g : t.grouping) parts.push_back(column_factor(g));
   re.refs.resize(n);
-  if (parts.size() == 1) {
-    re.levels = parts[0].levels;
-    for (std::size_t i = 0; i < n; ++i) re.refs[i] = parts[0].codes[i];
-  } else {
-    std::map<std::vector<std::int32_t>, std::int32_t> combos;
-    std::vector<std::int32_t> key(parts.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
-      combos.emplace(key, 0);
-    }
-    std::int32_t next = 0;
-    for (auto& [k, id] : combos) {
-      id = next++;
-      std::string lab;
-      for (std::size_t m = 0; m < k.size(); ++m) {
-        if (m) lab += ":";
-        lab += parts[m].levels[static_cast<std::size_t>(k[m])];
+  if (fitted_) {
+    // New data: refs into the fitted term's levels; -1 for a level the fit did not see, a missing
+    // grouping value, or when the random effects are not wanted.
+    const ReTermData* ft = nullptr;
+    for (const ReTermData& cand : fitted_->re)
+      if (cand.group == re.group) ft = &cand;
+    if (!ft)
+      throw std::logic_error("model_frame_for_new_data: no fitted term for group " + re.group);
+    re.levels = ft->levels;
+    std::fill(re.refs.begin(), re.refs.end(), -1);
+    if (new_options_.random_effects) {
+      std::unordered_map<std::string, std::int32_t> index;
+      for (std::size_t l = 0; l < ft->levels.size(); ++l)
+        index.emplace(ft->levels[l], static_cast<std::int32_t>(l));
+      for (std::size_t i = 0; i < n; ++i) {
+        std::string lab;
+        bool missing = false;
+        for (std::size_t m = 0; m < t.grouping.size() && !missing; ++m) {
+          const Column& c = col(t.grouping[m]);
+          const std::size_t r = rows_[i];
+          if (c.missing(r)) {
+            missing = true;
+            break;
+          }
+          if (m) lab += ":";
+          lab += c.is_numeric() ? detail::format_r_number(c.numbers[r])
+                                : c.levels[static_cast<std::size_t>(c.codes[r])];
+        }
+        if (missing) continue;
+        const auto it = index.find(lab);
+        if (it != index.end()) re.refs[i] = it->second;
       }
-      re.levels.push_back(std::move(lab));
     }
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
-      re.refs[i] = combos.at(key);
+  } else {
+    std::vector<Factor> parts;
+    for (const std::string& g : t.grouping) parts.push_back(column_factor(g));
+    if (parts.size() == 1) {
+      re.levels = parts[0].levels;
+      for (std::size_t i = 0; i < n; ++i) re.refs[i] = parts[0].codes[i];
+    } else {
+      std::map<std::vector<std::int32_t>, std::int32_t> combos;
+      std::vector<std::int32_t> key(parts.size());
+      for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
+        combos.emplace(key, 0);
+      }
+      std::int32_t next = 0;
+      for (auto& [k, id] : combos) {
+        id = next++;
+        std::string lab;
+        for (std::size_t m = 0; m < k.size(); ++m) {
+          if (m) lab += ":";
+          lab += parts[m].levels[static_cast<std::size_t>(k[m])];
+        }
+        re.levels.push_back(std::move(lab));
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
+        re.refs[i] = combos.at(key);
+      }
     }
   }
   Columns z = model_matrix(t.terms, t.intercept,
@@ -544,6 +668,46 @@ ModelFrame FrameBuilder::build() {
                   "); the random-effects parameters and the residual variance are probably "
                   "unidentifiable");
   }
+  mf.factors = codings_;
+  return mf;
+}
+
+ModelFrame FrameBuilder::build_new() {
+  check_columns();
+  drop_missing();
+  check_finite();
+  ModelFrame mf;
+  mf.formula = formula_;
+  mf.rows = rows_;
+  mf.n_dropped = data_.nrows - rows_.size();
+  mf.response = formula_.response.label();
+  if (new_options_.response) mf.y = eval_num(formula_.response, formula_.response);
+  // The fitted columns, by name: the same terms, codings and order give the same names.
+  Columns x = model_matrix(formula_.fixed, formula_.intercept, "fixed effects");
+  for (const std::string& name : fitted_->fixed_names) {
+    const auto it = std::find(x.names.begin(), x.names.end(), name);
+    if (it == x.names.end())
+      throw std::logic_error("model_frame_for_new_data: the fixed-effect column " + name +
+                             " was not rebuilt");
+    const auto& c = x.cols[static_cast<std::size_t>(it - x.names.begin())];
+    mf.X.insert(mf.X.end(), c.begin(), c.end());
+  }
+  mf.fixed_names = fitted_->fixed_names;
+  mf.aliased = fitted_->aliased;
+  // The terms in the fitted order, matched by grouping factor and columns.
+  std::vector<ReTermData> re;
+  for (const RandomTerm& t : formula_.random) re.push_back(random_term(t));
+  std::vector<bool> taken(re.size(), false);
+  for (const ReTermData& ft : fitted_->re) {
+    std::size_t k = 0;
+    while (k < re.size() && (taken[k] || re[k].group != ft.group || re[k].names != ft.names)) ++k;
+    if (k == re.size())
+      throw std::logic_error("model_frame_for_new_data: the random-effects term for " + ft.group +
+                             " was not rebuilt");
+    taken[k] = true;
+    mf.re.push_back(std::move(re[k]));
+  }
+  mf.factors = fitted_->factors;
   return mf;
 }
 
@@ -552,6 +716,12 @@ ModelFrame FrameBuilder::build() {
 ModelFrame build_model_frame(const DataFrame& data, const Formula& formula) {
   FrameBuilder b(data, formula);
   return b.build();
+}
+
+ModelFrame model_frame_for_new_data(const ModelFrame& fitted, const DataFrame& data,
+                                    const NewDataOptions& options) {
+  FrameBuilder b(data, fitted, options);
+  return b.build_new();
 }
 
 }  // namespace lmm

@@ -38,7 +38,10 @@ bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
   std::size_t caret = 0;
   for (std::size_t i = 0; i < text.size();) {
     std::size_t j = i + 1;
-    while (j < text.size() && is_continuation(static_cast<unsigned char>(text[j]))) ++j;
+    // Continuation bytes belong to a lead byte (>= 0xC0) only: after a line break they must not
+    // make it a two-byte "character" that escapes the control-character replacement below.
+    if (static_cast<unsigned char>(text[i]) >= 0xC0)
+      while (j < text.size() && is_continuation(static_cast<unsigned char>(text[j]))) ++j;
     if (i < pos) caret = chars.size() + 1;  // ends as the index of the character at `pos`
     std::string ch(text.substr(i, j - i));
     if (ch.size() == 1 && (static_cast<unsigned char>(ch[0]) < 0x20 || ch[0] == 0x7f)) ch = " ";

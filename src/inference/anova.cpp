@@ -408,6 +408,15 @@ std::vector<AnovaRow> anova_type3(const Satterthwaite& satt, const TermContrasts
   return out;
 }
 
+std::vector<AnovaRow> anova_type3(const KenwardRoger& kr, const TermContrasts& contrasts) {
+  std::vector<AnovaRow> out;
+  for (std::size_t t = 0; t < contrasts.terms.size(); ++t) {
+    const FTest f = kr.test(contrasts.L[t]);
+    out.push_back({contrasts.terms[t], f.num_df, f.den_df, f.F, f.p});
+  }
+  return out;
+}
+
 void add_inference(LinearMixedModel& model, FitResult& result, DdfMethod ddf) {
   result.ddf = ddf;
   result.anova_type3.clear();
@@ -425,13 +434,13 @@ void add_inference(LinearMixedModel& model, FitResult& result, DdfMethod ddf) {
     for (auto& fe : result.fixed) fe.df = fe.p = NaN;
     return;
   }
-  const Satterthwaite satt(model);
-  if (satt.nonpositive_eigenvalues() > 0)
-    result.messages.push_back(
-        "the Hessian of the deviance in (theta, sigma) has eigenvalues <= 1e-8 (a boundary or non-converged fit): "
-        "Satterthwaite's df use its generalised inverse, as lmerTest does");
-  result.anova_type3 = anova_type3(satt, tc);
   if (ddf == DdfMethod::Satterthwaite) {
+    const Satterthwaite satt(model);
+    if (satt.nonpositive_eigenvalues() > 0)
+      result.messages.push_back(
+          "the Hessian of the deviance in (theta, sigma) has eigenvalues <= 1e-8 (a boundary or non-converged fit): "
+          "Satterthwaite's df use its generalised inverse, as lmerTest does");
+    result.anova_type3 = anova_type3(satt, tc);
     for (std::size_t i = 0; i < p && i < result.fixed.size(); ++i) {
       std::vector<double> c(p, 0.0);
       c[i] = 1;
@@ -442,6 +451,7 @@ void add_inference(LinearMixedModel& model, FitResult& result, DdfMethod ddf) {
     return;
   }
   const KenwardRoger kr(model);
+  result.anova_type3 = anova_type3(kr, tc);
   for (std::size_t i = 0; i < p && i < result.fixed.size(); ++i) {
     std::vector<double> c(p, 0.0);
     c[i] = 1;

@@ -281,35 +281,33 @@ KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
   W_.assign(W.data(), W.data() + W.size());
 }
 
-double KenwardRoger::ddf(const ContrastMatrix& L) const {
-  const Index p = p_;
-  const auto q = static_cast<Index>(L.size());
-  if (q == 0 || p == 0) return NaN;
-  Mat Lm(q, p);
-  for (Index i = 0; i < q; ++i) {
-    if (static_cast<Index>(L[static_cast<std::size_t>(i)].size()) != p)
-      throw std::invalid_argument("contrast length differs from the number of fixed effects");
-    for (Index j = 0; j < p; ++j) Lm(i, j) = L[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
-  }
-  const Eigen::Map<const Mat> V0(vcov_.data(), p, p);
-  const auto ng = static_cast<Index>(P_.size());
-  const Eigen::Map<const Mat> W(W_.data(), ng, ng);
-  // pbkrtest's Lb_ddf.
+namespace {
+
+// pbkrtest's Lb_ddf / .KR_adjust for a full-row-rank L: A1, A2 and the denominator df.
+struct KrStats {
+  double A1 = 0, A2 = 0, df2 = NaN;
+};
+
+KrStats kr_stats(const Mat& Lm, const Eigen::Ref<const Mat>& V0, const std::vector<std::vector<double>>& Plist,
+                 const Eigen::Ref<const Mat>& W) {
+  const Index p = V0.rows();
+  const auto ng = static_cast<Index>(Plist.size());
   const Mat Theta = Lm.transpose() * (Lm * V0 * Lm.transpose()).ldlt().solve(Lm);
   const Mat ThetaV0 = Theta * V0;
   std::vector<Mat> u(static_cast<std::size_t>(ng));
   for (Index i = 0; i < ng; ++i)
-    u[static_cast<std::size_t>(i)] = ThetaV0 * Eigen::Map<const Mat>(P_[static_cast<std::size_t>(i)].data(), p, p) * V0;
-  double A1 = 0, A2 = 0;
+    u[static_cast<std::size_t>(i)] = ThetaV0 * Eigen::Map<const Mat>(Plist[static_cast<std::size_t>(i)].data(), p, p) * V0;
+  KrStats st;
   for (Index i = 0; i < ng; ++i)
     for (Index j = i; j < ng; ++j) {
       const double e = i == j ? 1 : 2;
       const Mat& ui = u[static_cast<std::size_t>(i)];
       const Mat& uj = u[static_cast<std::size_t>(j)];
-      A1 += e * W(i, j) * ui.trace() * uj.trace();
-      A2 += e * W(i, j) * (ui.array() * uj.transpose().array()).sum();
+      st.A1 += e * W(i, j) * ui.trace() * uj.trace();
+      st.A2 += e * W(i, j) * (ui.array() * uj.transpose().array()).sum();
     }
-  const double qd = static_cast<double>(q);
+  const double A1 = st.A1, A2 = st.A2;
+  const double qd = static_cast<double>(Lm.rows());
   const double B = (A1 + 6 * A2) / (2 * qd);
   const double g = ((qd + 1) * A1 - (qd + 4) * A2) / ((qd + 2) * A2);
   const double den = 3 * qd + 2 * (1 - g);
@@ -321,7 +319,59 @@ double KenwardRoger::ddf(const ContrastMatrix& L) const {
   const double x = 1 - A2 / qd;
   const double ratio = (std::abs(x) < 1e-14 && std::abs(V1) < 1e-14) ? 1.0 : x / V1;  // pbkrtest's .divZero
   const double rho = ratio * ratio * V0s / (qd * V2);
-  return 4 + (qd + 2) / (qd * rho - 1);
+  st.df2 = 4 + (qd + 2) / (qd * rho - 1);
+  return st;
+}
+
+// The rows of L as a matrix; a rank-deficient L is replaced by an orthonormal basis of its row
+// space (pbkrtest's force_full_rank; the test does not depend on the basis).
+Mat full_rank_rows(const ContrastMatrix& L, Index p) {
+  const auto q = static_cast<Index>(L.size());
+  Mat Lm(q, p);
+  for (Index i = 0; i < q; ++i) {
+    if (static_cast<Index>(L[static_cast<std::size_t>(i)].size()) != p)
+      throw std::invalid_argument("contrast length differs from the number of fixed effects");
+    for (Index j = 0; j < p; ++j) Lm(i, j) = L[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
+  }
+  Eigen::ColPivHouseholderQR<Mat> qr(Lm.transpose());
+  const Index rank = qr.rank();
+  if (rank == q) return Lm;
+  const Mat Q = qr.householderQ() * Mat::Identity(p, rank);
+  return Q.transpose();
+}
+
+}  // namespace
+
+double KenwardRoger::ddf(const ContrastMatrix& L) const {
+  const Index p = p_;
+  if (L.empty() || p == 0) return NaN;
+  const Mat Lm = full_rank_rows(L, p);
+  if (Lm.rows() == 0) return NaN;
+  const auto ng = static_cast<Index>(P_.size());
+  return kr_stats(Lm, Eigen::Map<const Mat>(vcov_.data(), p, p), P_, Eigen::Map<const Mat>(W_.data(), ng, ng)).df2;
+}
+
+FTest KenwardRoger::test(const ContrastMatrix& L) const {
+  FTest r;
+  const Index p = p_;
+  if (L.empty() || p == 0) return r;
+  const Mat Lm = full_rank_rows(L, p);
+  const Index q = Lm.rows();
+  if (q == 0) return r;
+  const auto ng = static_cast<Index>(P_.size());
+  const Eigen::Map<const Mat> Phi(vcov_.data(), p, p), PhiA(vcov_adj_.data(), p, p);
+  const KrStats st = kr_stats(Lm, Phi, P_, Eigen::Map<const Mat>(W_.data(), ng, ng));
+  // pbkrtest's .KR_adjust: Wald statistic with Φ_A, scaled by df2 (1 - A2/q) / (df2 - 2).
+  const double qd = static_cast<double>(q);
+  const double scaling = std::abs(st.df2 - 2) < 1e-2 ? 1.0 : st.df2 * (1 - st.A2 / qd) / (st.df2 - 2);
+  const Eigen::Map<const VectorXd> beta(beta_.data(), p);
+  const VectorXd Lb = Lm * beta;
+  const double wald = Lb.dot((Lm * PhiA * Lm.transpose()).ldlt().solve(Lb));
+  r.num_df = static_cast<int>(q);
+  r.den_df = st.df2;
+  r.F = scaling * wald / qd;
+  r.p = detail::f_pvalue(r.F, qd, r.den_df);
+  return r;
 }
 
 TTest KenwardRoger::test(const std::vector<double>& c) const {

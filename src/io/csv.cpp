@@ -522,6 +522,14 @@ DataFrame read_table(const std::string& path, const ReadOptions& options) {
   if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b)
     throw Error(fmt::format("{}: the file is gzip-compressed; decompress it first", path));
   char delimiter = options.delimiter ? options.delimiter : delimiter_for_extension(path);
+  // Spreadsheets in locales with a decimal comma save ".csv" files separated by ';'. A header with
+  // no comma cannot be a comma-separated table of more than one column: let the sniffer decide.
+  if (!options.delimiter && delimiter == ',') {
+    const std::size_t eol = std::min(text.find('\n'), text.size());
+    const std::string_view header(text.data(), eol);
+    if (header.find(',') == std::string_view::npos && header.find_first_of(";\t") != std::string_view::npos)
+      delimiter = 0;
+  }
   return parse_table(text, delimiter, path);
 }
 

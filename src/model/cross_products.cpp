@@ -158,7 +158,7 @@ void sparse_columns(const ModelFrame& f, int i, int k, const Grouping& g, std::s
 
 }  // namespace
 
-void build_cross_products(const ModelFrame& f, std::vector<std::vector<Block>>& A) {
+void build_cross_products(const ModelFrame& f, const double* y, std::vector<std::vector<Block>>& A) {
   const int K = static_cast<int>(f.re.size());
   const std::size_t n = f.n(), np = f.p(), m = np + 1;
   A.assign(static_cast<std::size_t>(K) + 1, {});
@@ -176,7 +176,7 @@ void build_cross_products(const ModelFrame& f, std::vector<std::vector<Block>>& 
     d.nblocks = nlev;
     d.data = Mat::Zero(q, q * nlev);
     Mat xy = Mat::Zero(static_cast<Eigen::Index>(m), q * nlev);
-    Pass ps{f, k, K, q, n, np, f.X.data(), f.y.data(), t.z.data(), t.refs.data(), d.data.data(), xy.data()};
+    Pass ps{f, k, K, q, n, np, f.X.data(), y, t.z.data(), t.refs.data(), d.data.data(), xy.data()};
 
     // Chunks of levels with about 4096 rows' work each.
     const int nchunks = chunk_count(n, 4096);

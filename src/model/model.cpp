@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -5,6 +7,7 @@
 #include <stdexcept>
 
 #include "lmm/error.h"
+#include "model/condvar.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -39,11 +42,55 @@ SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
   return pattern(P * detail::kron_identity(ones, nblocks));
 }
 
+// The response minus its least-squares fit on X, and that fit's coefficients. A holds y'y, and
+// r² = y'y - (the part X and Z explain) loses the digits of y'y that r² does not have: a response
+// of about 1e4 with a residual SD of 1 lost 5 digits of sigma, 1e9 all of them (lme4 computes r²
+// from residuals and does not). Replacing y by y - X beta0 is exact for any beta0 (beta becomes
+// beta - beta0; b, sigma, theta and the objective are unchanged), so beta0 only needs to remove
+// most of y's size: one step of iterative refinement makes it good enough even for an
+// ill-conditioned X'X. Throws lmm::Error for a response with nothing left to model.
+std::vector<double> response_shift(const ModelFrame& f, Eigen::VectorXd& beta0) {
+  const auto nrow = static_cast<Eigen::Index>(f.n());
+  const auto np = static_cast<Eigen::Index>(f.p());
+  Eigen::Map<const Mat> X(f.X.data(), nrow, np);
+  Eigen::Map<const Eigen::VectorXd> y(f.y.data(), nrow);
+  const double yy = y.squaredNorm();
+  if (nrow > 0 && y.maxCoeff() == y.minCoeff())
+    throw Error(fmt::format("the response '{}' has the same value ({}) in all {} rows: there is no variation to model",
+                            f.response, y(0), nrow));
+  Eigen::VectorXd r = y;
+  beta0 = Eigen::VectorXd::Zero(np);
+  if (np > 0) {
+    Mat xtx = Mat::Zero(np, np);
+    xtx.selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
+    Eigen::LDLT<Mat> ldlt(xtx.selfadjointView<Eigen::Lower>());
+    for (int step = 0; step < 2; ++step) {
+      Eigen::VectorXd d = ldlt.solve(X.transpose() * r);
+      if (!d.allFinite()) break;
+      beta0 += d;
+      r.noalias() = y - X * beta0;
+    }
+    if (!beta0.allFinite()) beta0.setZero(), r = y;
+  }
+  // A residual below rounding level: y is a linear function of the fixed effects, the residual
+  // variance is 0 and every objective value is -inf (the factor's r² is 0).
+  const double rr = r.squaredNorm();
+  if (rr <= 1e-24 * yy) {
+    std::string names;
+    for (const auto& c : f.fixed_names) names += (names.empty() ? "" : ", ") + c;
+    throw Error(fmt::format("the response '{}' is an exact linear function of the fixed effects ({}), up to rounding: "
+                            "nothing is left for the random effects and the residual to explain",
+                            f.response, names));
+  }
+  return {r.data(), r.data() + r.size()};
+}
+
 }  // namespace
 
 LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
   K = static_cast<int>(frame.re.size());
   if (K == 0) throw Error("the model has no random-effects term");
+  const std::vector<double> yw = response_shift(frame, beta0);
   int off = 0;
   for (const auto& t : frame.re) {
     q.push_back(t.q());
@@ -57,7 +104,7 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
       for (int r = c; r < q[j]; ++r, ++k) theta[k] = (r == c) ? 1.0 : 0.0;
 
   // --- A = [Z X y]'[Z X y], one pass over the rows per term ---
-  detail::build_cross_products(frame, A);
+  detail::build_cross_products(frame, yw.data(), A);
   L.assign(K + 1, {});
   for (int i = 0; i <= K; ++i) L[i].resize(i + 1);
 
@@ -183,7 +230,9 @@ double LinearMixedModel::Impl::sigma() const {
   return std::sqrt(pwrss() / denom);
 }
 
-Eigen::VectorXd LinearMixedModel::Impl::beta() const {
+Eigen::VectorXd LinearMixedModel::Impl::beta() const { return beta_shifted() + beta0; }
+
+Eigen::VectorXd LinearMixedModel::Impl::beta_shifted() const {
   const auto np = static_cast<Eigen::Index>(p());
   const Mat& lkk = LKK();
   Eigen::VectorXd b = lkk.block(np, 0, 1, np).transpose();
@@ -193,7 +242,7 @@ Eigen::VectorXd LinearMixedModel::Impl::beta() const {
 
 std::vector<Eigen::VectorXd> LinearMixedModel::Impl::u() const {
   const auto np = static_cast<Eigen::Index>(p());
-  const Eigen::VectorXd b = beta();
+  const Eigen::VectorXd b = beta_shifted();
   std::vector<Eigen::VectorXd> out(K);
   for (int j = K - 1; j >= 0; --j) {
     const Mat& lkj = std::get<Mat>(L[K][j]);
@@ -302,41 +351,15 @@ std::vector<std::vector<double>> LinearMixedModel::ranef() const {
 std::vector<std::vector<double>> LinearMixedModel::ranef_condvar() const {
   const Impl& m = *impl_;
   const double s2 = m.sigma() * m.sigma();
+  // Diagonal level blocks of (L L')⁻¹ by selected inversion (src/model/condvar.cpp).
+  const std::vector<Mat> G = detail::re_inverse_diagonal_blocks(m);
   std::vector<std::vector<double>> out(m.K);
   for (int j = 0; j < m.K; ++j) {
     const int qj = m.q[j];
+    const Mat& lam = m.lambda[j];
     out[j].resize(static_cast<std::size_t>(m.nlev[j]) * qj * qj);
-    // cols[c][i]: block i of the column of L⁻¹ for (level b, effect c), by forward substitution.
-    std::vector<std::vector<Eigen::VectorXd>> cols(qj, std::vector<Eigen::VectorXd>(m.K));
-    const auto* bd = std::get_if<BlockDiag>(&m.L[j][j]);
-    const bool local = bd && j == m.K - 1;  // the column of L⁻¹ stays inside the level's block
     for (Eigen::Index b = 0; b < m.nlev[j]; ++b) {
-      if (local) {
-        Mat Linv = Mat::Identity(qj, qj);
-        bd->block(b).triangularView<Eigen::Lower>().solveInPlace(Linv);
-        const Mat& lam = m.lambda[j];
-        Mat V = s2 * lam * (Linv.transpose() * Linv) * lam.transpose();
-        std::copy(V.data(), V.data() + V.size(), out[j].begin() + b * qj * qj);
-        continue;
-      }
-      for (int c = 0; c < qj; ++c) {
-        auto& x = cols[c];
-        for (int i = j; i < m.K; ++i) x[i] = Eigen::VectorXd::Zero(m.q[i] * m.nlev[i]);
-        x[j](b * qj + c) = 1.0;
-        for (int i = j; i < m.K; ++i) {
-          for (int k = j; k < i; ++k) detail::sub_times(m.L[i][k], x[k], x[i]);
-          detail::solve_lower(m.L[i][i], x[i]);
-        }
-      }
-      Mat G(qj, qj);  // block (b, b) of (L L')⁻¹ = L⁻ᵀ L⁻¹
-      for (int a = 0; a < qj; ++a)
-        for (int d = 0; d <= a; ++d) {
-          double s = 0;
-          for (int i = j; i < m.K; ++i) s += cols[a][i].dot(cols[d][i]);
-          G(a, d) = G(d, a) = s;
-        }
-      const Mat& lam = m.lambda[j];
-      Mat V = s2 * lam * G * lam.transpose();
+      Mat V = s2 * (lam * G[j].middleCols(b * qj, qj) * lam.transpose());
       std::copy(V.data(), V.data() + V.size(), out[j].begin() + b * qj * qj);
     }
   }

@@ -20,6 +20,11 @@ struct LinearMixedModel::Impl {
   // Lower triangles: A[i][j] and L[i][j] for 0 <= j <= i <= K.
   std::vector<std::vector<detail::Block>> A, L;
 
+  // A is built from y - X beta0 (beta0: least squares of y on X) rather than y: the model is the
+  // same with beta shifted by beta0, and r² no longer cancels catastrophically when y is large
+  // relative to its residual spread. beta() adds beta0 back. See response_shift() in model.cpp.
+  Eigen::VectorXd beta0;
+
   std::vector<double> theta;
   std::vector<detail::Mat> lambda;  // per term, q x q lower triangular
   double objective = 0;
@@ -62,14 +67,16 @@ struct LinearMixedModel::Impl {
   const detail::Mat& LKK() const { return std::get<detail::Mat>(L[K][K]); }
   double pwrss() const;
   double sigma() const;
-  Eigen::VectorXd beta() const;
+  Eigen::VectorXd beta() const;        // the fixed effects (beta0 added back)
+  Eigen::VectorXd beta_shifted() const;  // beta - beta0, as the factor holds it
   std::vector<Eigen::VectorXd> u() const;  // spherical random effects per term
   detail::Mat vcov_unscaled() const;       // (R_X R_X')⁻¹
 };
 
 namespace detail {
 /// Builds A = [Z X y]'[Z X y] in blocks from the rows (src/model/cross_products.cpp).
-void build_cross_products(const ModelFrame& f, std::vector<std::vector<Block>>& A);
+/// y: the response the blocks are built from (y - X beta0, see response_shift() in model.cpp).
+void build_cross_products(const ModelFrame& f, const double* y, std::vector<std::vector<Block>>& A);
 
 // The optimizer works in a better-conditioned parametrisation than lme4's θ. For each term, the
 // columns of its model matrix are transformed z̃ = z S with S = √n R⁻¹ (R from z'z = R'R, read off

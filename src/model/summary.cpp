@@ -7,6 +7,7 @@
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
+#include "model/conditioning.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -140,6 +141,9 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
     r.random.push_back(res);
   }
 
+  r.ranef = random_effects(model);
+  r.coef = coefficients(model, r.ranef);
+
   auto resid = model.residuals();
   for (double& v : resid) v /= r.sigma;
   const auto qs = quantiles7(resid, {0, 0.25, 0.5, 0.75, 1});
@@ -156,6 +160,14 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   }
   if (!optimizer.converged)
     r.messages.push_back("the optimizer did not converge: " + optimizer.stop_reason);
+  {
+    const detail::Conditioning c = detail::assess_conditioning(m);
+    r.condition_number = c.kappa_x;
+    r.messages.insert(r.messages.end(), c.warnings.begin(), c.warnings.end());
+  }
+  r.variance_partition = variance_partition(model);
+  r.confint_wald = wald_intervals(r);
+  r.singular_advice = singular_advice(model);
   return r;
 }
 
@@ -175,8 +187,11 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   LinearMixedModel model(std::move(frame), options.method);
   timings.setup = lap();
   OptimizerSummary opt = model.fit(options);
+  ConvergenceReport conv = check_convergence(model, opt, options);  // may move to a better optimum
   timings.optimize = lap();
   FitResult result = summarize(model, opt);
+  for (auto& w : detail::data_warnings(data, model.frame().formula)) result.messages.push_back(std::move(w));
+  result.convergence = std::move(conv);
   timings.summary = lap();
   add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
   timings.inference = lap();

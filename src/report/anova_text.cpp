@@ -28,16 +28,24 @@ std::string pvalue(double p) {
 std::string format_anova(const FitResult& r) {
   const bool have_df = r.ddf != DdfMethod::None;
   std::string out = fmt::format("Type III Analysis of Variance Table{}\n",
-                                have_df ? " with Satterthwaite's method" : " (no denominator df: --ddf none)");
+                                r.ddf == DdfMethod::KenwardRoger ? " with Kenward-Roger's method"
+                                : have_df                        ? " with Satterthwaite's method"
+                                                                 : " (no denominator df: --ddf none)");
   if (r.anova_type3.empty()) return out + "  (no fixed-effect terms to test)\n";
-  std::vector<std::vector<std::string>> rows{{"", "Sum Sq", "Mean Sq", "NumDF"}};
+  // lmerTest's Sum Sq and Mean Sq (F σ² per df) are shown for Satterthwaite's unscaled F only.
+  const bool ss = r.ddf != DdfMethod::KenwardRoger;
+  std::vector<std::vector<std::string>> rows{{""}};
+  if (ss) rows[0].insert(rows[0].end(), {"Sum Sq", "Mean Sq"});
+  rows[0].push_back("NumDF");
   if (have_df) rows[0].push_back("DenDF");
   rows[0].push_back("F value");
   if (have_df) rows[0].push_back("Pr(>F)");
   const double s2 = r.sigma * r.sigma;
   for (const auto& a : r.anova_type3) {
     // lmerTest: Mean Sq = F σ², Sum Sq = NumDF x Mean Sq.
-    std::vector<std::string> row{a.term, num(a.F * s2 * a.num_df, 5), num(a.F * s2, 5), fmt::format("{}", a.num_df)};
+    std::vector<std::string> row{a.term};
+    if (ss) row.insert(row.end(), {num(a.F * s2 * a.num_df, 5), num(a.F * s2, 5)});
+    row.push_back(fmt::format("{}", a.num_df));
     if (have_df) row.push_back(num(a.den_df, 5));
     row.push_back(num(a.F, 4));
     if (have_df) row.push_back(pvalue(a.p));

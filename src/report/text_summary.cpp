@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lmm/fit.h"
+#include "lmm/inference.h"
 
 namespace lmm {
 
@@ -44,6 +45,13 @@ std::string num(double v, int digits = 4) {
   return fmt::format("{:.{}f}", v, decimals);
 }
 
+// Fixed decimals; R's NA / Inf for values that are not finite (never "nan": a correlation with a
+// variance estimated as 0 is undefined, and the singular-fit note says why).
+std::string fixed(double v, int decimals, int width = 0) {
+  if (!std::isfinite(v)) return fmt::format("{:>{}}", std::isnan(v) ? "NA" : (v > 0 ? "Inf" : "-Inf"), width);
+  return fmt::format("{:{}.{}f}", v, width, decimals);
+}
+
 std::string abbreviate(const std::string& s) {
   if (s == "(Intercept)") return "(Intr)";
   return s.size() <= 6 ? s : s.substr(0, 6);
@@ -60,18 +68,18 @@ std::string format_summary(const FitResult& r) {
                                                         : "");
   out += fmt::format("Formula: {}\n\n", r.formula);
   if (reml) {
-    out += fmt::format("REML criterion at convergence: {:.1f}\n\n", r.objective);
+    out += "REML criterion at convergence: " + fixed(r.objective, 1) + "\n\n";
   } else {
     out += table({{"AIC", "BIC", "logLik", "deviance", "df.resid"},
-                  {fmt::format("{:.1f}", r.aic), fmt::format("{:.1f}", r.bic), fmt::format("{:.1f}", r.loglik),
-                   fmt::format("{:.1f}", r.objective), fmt::format("{}", static_cast<long long>(r.nobs) - r.npar)}},
+                  {fixed(r.aic, 1), fixed(r.bic, 1), fixed(r.loglik, 1),
+                   fixed(r.objective, 1), fmt::format("{}", static_cast<long long>(r.nobs) - r.npar)}},
                  0, " ");
     out += '\n';
   }
   out += "Scaled residuals:\n";
   {
     Row vals;
-    for (double v : r.scaled_residuals) vals.push_back(fmt::format("{:.4f}", v));
+    for (double v : r.scaled_residuals) vals.push_back(fixed(v, 4));
     out += table({{"Min", "1Q", "Median", "3Q", "Max"}, vals}, 0);
   }
   out += "\nRandom effects:\n";
@@ -88,7 +96,7 @@ std::string format_summary(const FitResult& r) {
       std::string corr;
       for (const auto& c : r.random)
         if (c.is_correlation() && c.group == vc.group && c.term2 == vc.term1)
-          corr += (corr.empty() ? "" : " ") + fmt::format("{:5.2f}", c.cor);
+          corr += (corr.empty() ? "" : " ") + fixed(c.cor, 2, 5);
       row[4] = corr;
       rows.push_back(row);
       names.push_back(vc.term1);
@@ -110,7 +118,7 @@ std::string format_summary(const FitResult& r) {
     for (const auto& f : r.fixed) {
       Row row{f.term, num(f.estimate, 5), num(f.std_error, 4)};
       if (have_df) row.push_back(num(f.df, 4));
-      row.push_back(fmt::format("{:.3f}", f.t));
+      row.push_back(fixed(f.t, 3));
       if (have_df) row.push_back(f.p < 2e-16 ? "<2e-16" : fmt::format("{:.3g}", f.p));
       rows.push_back(row);
     }
@@ -128,7 +136,7 @@ std::string format_summary(const FitResult& r) {
       for (std::size_t j = 0; j + 1 < p; ++j) {
         if (j < i) {
           const double c = r.vcov[j * p + i] / std::sqrt(r.vcov[i * p + i] * r.vcov[j * p + j]);
-          row.push_back(fmt::format("{:.3f}", c));
+          row.push_back(fixed(c, 3));
         } else {
           row.push_back("");
         }
@@ -141,10 +149,15 @@ std::string format_summary(const FitResult& r) {
   if (!r.messages.empty()) out += '\n';
   if (r.singular) {
     out += "\nboundary (singular) fit:\n";
-    for (const auto& s : r.singular_reasons) out += "  " + s + "\n";
-    out += "  The model is more complex than the data support. Consider removing that term, or\n"
-           "  using (x || g) for uncorrelated random effects; see `lmm fit --help`.\n";
+    if (!r.singular_advice.empty()) {
+      for (const auto& s : r.singular_advice) out += "  " + s + "\n";
+    } else {
+      for (const auto& s : r.singular_reasons) out += "  " + s + "\n";
+      out += "  The model is more complex than the data support. Consider removing that term, or\n"
+             "  using (x || g) for uncorrelated random effects; see `lmm fit --help`.\n";
+    }
   }
+  out += format_inference(r);
   return out;
 }
 

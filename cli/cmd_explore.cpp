@@ -1,0 +1,243 @@
+// `lmm explore`: a local web app. The server answers only from memory: its one page (compiled into
+// lmm) and a JSON API whose work is the engine's. No request path or field reaches the file system.
+#include <httplib.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "json_inference.h"
+#include "json_output.h"
+#include "lmm/compare.h"
+#include "lmm/error.h"
+#include "lmm/explore.h"
+#include "lmm/fit.h"
+#include "report_json.h"
+#include "web_assets.h"
+
+namespace lmm::cli {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kExploreHelp = R"(Start a local web app on 127.0.0.1 (this machine only) and print its address:
+  sliders for the average intercept and slope, the SDs of the random intercept and slope, their
+  correlation, the residual SD, the number of persons and waves; simulated trajectories, the ICC
+  and the variance over time follow the sliders; "fit" fits the model to the simulated data and
+  shows the estimates beside the true values, the shrinkage plot and the likelihood-ratio test of
+  random intercepts against random intercepts and slopes; "your data" opens a CSV from your
+  computer (uploaded through the page) with a formula and shows the report's plots.
+Stop it with Ctrl-C.)";
+
+constexpr std::size_t kMaxUpload = 64u << 20;  // a CSV sent by the page
+
+struct ExploreArgs {
+  int port = 8765;
+};
+
+httplib::Server* g_server = nullptr;
+extern "C" void stop_server(int) {
+  if (g_server) g_server->stop();
+}
+
+double number_field(const json& j, const char* key, double fallback) {
+  if (!j.contains(key)) return fallback;
+  const json& v = j.at(key);
+  if (!v.is_number()) throw Error(std::string("'") + key + "' must be a number");
+  return v.get<double>();
+}
+
+explore::GrowthParams growth_params(const json& j) {
+  if (!j.is_object()) throw Error("the request must be a JSON object");
+  explore::GrowthParams g;
+  g.intercept = number_field(j, "intercept", g.intercept);
+  g.slope = number_field(j, "slope", g.slope);
+  g.sd_intercept = number_field(j, "sd_intercept", g.sd_intercept);
+  g.sd_slope = number_field(j, "sd_slope", g.sd_slope);
+  g.cor = number_field(j, "cor", g.cor);
+  g.sigma = number_field(j, "sigma", g.sigma);
+  const double persons = number_field(j, "persons", static_cast<double>(g.persons));
+  const double waves = number_field(j, "waves", static_cast<double>(g.times.size()));
+  const double seed = number_field(j, "seed", static_cast<double>(g.seed));
+  if (!(persons >= 2 && persons <= 5000) || persons != std::floor(persons))
+    throw Error("'persons' must be a whole number between 2 and 5000");
+  if (!(waves >= 2 && waves <= 20) || waves != std::floor(waves))
+    throw Error("'waves' must be a whole number between 2 and 20");
+  if (!(seed >= 0 && seed <= 9007199254740992.0) || seed != std::floor(seed))
+    throw Error("'seed' must be a whole number >= 0");
+  g.persons = static_cast<std::size_t>(persons);
+  g.times.clear();
+  for (int k = 0; k < static_cast<int>(waves); ++k) g.times.push_back(k);
+  g.seed = static_cast<std::uint64_t>(seed);
+  explore::validate(g);
+  return g;
+}
+
+json numbers(const std::vector<double>& v) {
+  json a = json::array();
+  for (double x : v) a.push_back(std::isfinite(x) ? json(x) : json(nullptr));
+  return a;
+}
+
+json truth_json(const explore::GrowthParams& g) {
+  const auto v = explore::growth_variance(g);
+  return {{"icc_baseline", v.icc_baseline}, {"icc_mean", v.icc_mean}, {"t", numbers(v.t)},
+          {"between", numbers(v.between)}, {"total", numbers(v.total)}, {"icc", numbers(v.icc)}};
+}
+
+json api_simulate(const json& req) {
+  const auto g = growth_params(req);
+  const auto s = explore::simulate_growth(g);
+  std::vector<double> line;
+  for (double t : g.times) line.push_back(g.intercept + g.slope * t);
+  return {{"ids", s.ids},
+          {"person", s.person},
+          {"time", numbers(s.time)},
+          {"y", numbers(s.y)},
+          {"wave_times", numbers(g.times)},
+          {"wave_mean", numbers(s.wave_mean)},
+          {"population", numbers(line)},
+          {"truth", truth_json(g)}};
+}
+
+// The parameter table: the truth beside the estimate (null where the model has no such parameter).
+json comparison(const explore::GrowthParams& g, const FitResult& r) {
+  auto fixed = [&](const std::string& term) -> json {
+    for (const auto& f : r.fixed)
+      if (f.term == term) return {{"estimate", f.estimate}, {"std_error", f.std_error}};
+    return {{"estimate", nullptr}, {"std_error", nullptr}};
+  };
+  auto sd = [&](const std::string& term) -> json {
+    for (const auto& vc : r.random)
+      if (vc.group == "id" && vc.term1 == term && !vc.is_correlation()) return vc.sd;
+    return nullptr;
+  };
+  json cor = nullptr;
+  for (const auto& vc : r.random)
+    if (vc.group == "id" && vc.is_correlation() && std::isfinite(vc.cor)) cor = vc.cor;
+  json rows = json::array();
+  auto add = [&](const char* name, const char* key, double truth, json est, json se) {
+    rows.push_back({{"parameter", name}, {"key", key}, {"true", truth}, {"estimate", est}, {"std_error", se}});
+  };
+  const json b0 = fixed("(Intercept)"), b1 = fixed("time");
+  add("average intercept β0", "intercept", g.intercept, b0["estimate"], b0["std_error"]);
+  add("average slope β1", "slope", g.slope, b1["estimate"], b1["std_error"]);
+  add("SD of intercepts", "sd_intercept", g.sd_intercept, sd("(Intercept)"), nullptr);
+  add("SD of slopes", "sd_slope", g.sd_slope, sd("time"), nullptr);
+  add("correlation", "cor", g.cor, cor, nullptr);
+  add("residual SD σ", "sigma", g.sigma, r.sigma, nullptr);
+  return rows;
+}
+
+json api_fit(const json& req) {
+  const auto g = growth_params(req);
+  const std::string model = req.value("model", std::string("slope"));
+  if (model != "slope" && model != "intercept") throw Error("'model' must be \"slope\" or \"intercept\"");
+  const std::string f_slope = "y ~ time + (time | id)", f_int = "y ~ time + (1 | id)";
+  const DataFrame data = explore::to_table(explore::simulate_growth(g));
+  const Fitted fitted = fit(data, model == "slope" ? f_slope : f_int);
+  return {{"model", model},
+          {"fit", to_json(fitted.result)},
+          {"comparison", comparison(g, fitted.result)},
+          {"shrinkage", to_json(report::shrinkage(fitted.model))},
+          {"lrt", comparison_json(compare_models(data, {f_int, f_slope}))}};
+}
+
+json api_report(const json& req) {
+  if (!req.is_object()) throw Error("the request must be a JSON object");
+  if (!req.contains("csv") || !req["csv"].is_string()) throw Error("no data: choose a CSV file");
+  if (!req.contains("formula") || !req["formula"].is_string()) throw Error("no formula given");
+  const std::string name = req.value("name", std::string("uploaded.csv"));
+  const bool ml = req.value("ml", false);
+  // The file's content arrives in the request; its name only labels messages.
+  const DataFrame data = parse_table(req["csv"].get_ref<const std::string&>(), 0, name);
+  FitOptions opt;
+  opt.method = ml ? Method::ML : Method::REML;
+  const Fitted fitted = fit(data, req["formula"].get<std::string>(), opt);
+  return report_document(name, fitted, data);
+}
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
+}
+
+// Runs an API call: lmm::Error (bad input) answers 400 with its message, anything else 500.
+void handle(const httplib::Request& req, httplib::Response& res, json (*api)(const json&)) {
+  try {
+    const json body = json::parse(req.body);
+    send_json(res, 200, api(body));
+  } catch (const json::parse_error&) {
+    send_json(res, 400, {{"error", "the request is not valid JSON"}});
+  } catch (const json::type_error& e) {
+    send_json(res, 400, {{"error", std::string("a request field has the wrong type: ") + e.what()}});
+  } catch (const Error& e) {
+    send_json(res, 400, {{"error", e.what()}});
+  } catch (const std::bad_alloc&) {
+    send_json(res, 500, {{"error", "out of memory"}});
+  } catch (const std::exception& e) {
+    send_json(res, 500, {{"error", std::string("internal error: ") + e.what()}});
+  }
+}
+
+int serve(int port) {
+  httplib::Server svr;
+  svr.set_payload_max_length(kMaxUpload);
+  std::atomic<int> bound_port{0};
+  // DNS rebinding: a page from elsewhere whose name resolves to 127.0.0.1 sends its own Host.
+  svr.set_pre_routing_handler([&bound_port](const httplib::Request& req, httplib::Response& res) {
+    const std::string host = req.get_header_value("Host");
+    const std::string p = std::to_string(bound_port.load());
+    if (host != "127.0.0.1:" + p && host != "localhost:" + p) {
+      res.status = 403;
+      res.set_content("lmm explore answers only to http://127.0.0.1:" + p + "/\n", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Cache-Control", "no-store");
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    const std::string_view page = web::explorer_html();
+    res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
+  });
+  svr.Post("/api/simulate", [](const httplib::Request& q, httplib::Response& r) { handle(q, r, api_simulate); });
+  svr.Post("/api/fit", [](const httplib::Request& q, httplib::Response& r) { handle(q, r, api_fit); });
+  svr.Post("/api/report", [](const httplib::Request& q, httplib::Response& r) { handle(q, r, api_report); });
+  svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 404) res.set_content("not found: lmm explore serves only / and /api/*\n", "text/plain");
+  });
+
+  const int bound = port == 0 ? svr.bind_to_any_port("127.0.0.1") : (svr.bind_to_port("127.0.0.1", port) ? port : -1);
+  if (bound <= 0)
+    throw Error("cannot listen on 127.0.0.1:" + std::to_string(port) +
+                " (in use?); choose another with --port, or --port 0 for any free port");
+  bound_port = bound;
+  g_server = &svr;
+  std::signal(SIGINT, stop_server);
+  std::signal(SIGTERM, stop_server);
+  std::cout << "lmm explore: http://127.0.0.1:" << bound << "/  (Ctrl-C to stop)" << std::endl;
+  svr.listen_after_bind();  // returns when stop() is called (Ctrl-C)
+  g_server = nullptr;
+  return 0;
+}
+
+}  // namespace
+
+void add_explore_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<ExploreArgs>();
+  CLI::App* cmd = app.add_subcommand("explore", "Explore random effects interactively in the browser (local web app)");
+  cmd->footer(kExploreHelp);
+  cmd->add_option("--port", args->port, "port on 127.0.0.1 (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->callback([args, &action] {
+    action = [args] { return serve(args->port); };
+  });
+}
+
+}  // namespace lmm::cli

@@ -1,0 +1,90 @@
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "lmm/error.h"
+#include "lmm/predict.h"
+#include "lmm/table_io.h"
+#include "model_file.h"
+
+namespace lmm::cli {
+
+namespace {
+
+constexpr const char* kPredictHelp =
+    R"HELP(Predictions for new rows from a model saved with `lmm fit ... --save model.json`.
+
+  lmm fit data.csv "y ~ time * group + (time | id)" --save model.json
+  lmm predict new.csv --model model.json                        conditional on the random effects
+  lmm predict new.csv --model model.json --re-form none         population level, X beta (re.form = NA)
+  lmm predict new.csv --model model.json --interval prediction  with a 95% prediction interval
+
+Output: the columns of new.csv with `fit` appended, and with --interval also `se`, `lwr`, `upr`.
+
+A person (grouping level) not in the fitted data gets the population-level prediction for that term,
+with a note on stderr (lme4's allow.new.levels = TRUE). A categorical predictor value not in the
+fitted data is an error. A row with a missing predictor gets NA. Centering given to `lmm fit`
+(--center, --center-person) is applied to the new rows with the constants from the fit.
+
+Intervals use normal quantiles with the variance parameters treated as known:
+  confidence, conditional: Var(x'b_hat + z'u_hat - x'b - z'u), including the uncertainty of the
+                           fixed effects, of the person's random effects, and their covariance
+  confidence, population:  x'V x
+  prediction:              the above plus sigma^2 (population: plus z'Sigma z + sigma^2)
+Covariances between the random effects of different grouping factors are left out.)HELP";
+
+struct PredictArgs {
+  std::string data, model, out, re_form = "conditional", interval = "none";
+  double level = 0.95;
+};
+
+}  // namespace
+
+void add_predict_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<PredictArgs>();
+  CLI::App* cmd = app.add_subcommand("predict", "Predict from a saved model on new rows");
+  cmd->footer(kPredictHelp);
+  cmd->add_option("data", a->data, "CSV or TSV with the new rows")->required();
+  cmd->add_option("--model", a->model, "the model saved by `lmm fit ... --save`")->required();
+  cmd->add_option("--re-form", a->re_form,
+                  "conditional (Xb + Zu, default) or none (Xb, as re.form = NA)")
+      ->check(CLI::IsMember({"conditional", "none", "NA"}));
+  cmd->add_option("--interval", a->interval, "none, confidence or prediction")
+      ->check(CLI::IsMember({"none", "confidence", "prediction"}));
+  cmd->add_option("--level", a->level, "interval level")->capture_default_str();
+  cmd->add_option("--out", a->out, "write the CSV to this file instead of stdout");
+  cmd->callback([a, &action] {
+    action = [a] {
+      const SavedModel m = load_model(a->model);
+      const DataFrame data = read_table(a->data);
+      PredictOptions o;
+      o.re_form = a->re_form == "conditional" ? ReForm::Conditional : ReForm::Population;
+      o.interval = a->interval == "none"         ? IntervalKind::None
+                   : a->interval == "confidence" ? IntervalKind::Confidence
+                                                 : IntervalKind::Prediction;
+      o.level = a->level;
+      const Predictions p = predict(m, data, o);
+      DataFrame out = data;
+      auto add = [&](const char* name, std::vector<double> v) {
+        if (out.find(name))
+          throw Error(std::string("the new data already have a column '") + name + "'; rename it");
+        out.columns.push_back(numeric_column(name, std::move(v)));
+      };
+      add("fit", p.fit);
+      if (o.interval != IntervalKind::None) {
+        add("se", p.se);
+        add("lwr", p.lower);
+        add("upr", p.upper);
+      }
+      const std::string csv = to_csv(out);
+      if (a->out.empty())
+        std::cout << csv;
+      else
+        write_file_atomically(a->out, csv);
+      for (const auto& n : p.notes) std::cerr << "lmm: note: " << n << '\n';
+      return 0;
+    };
+  });
+}
+
+}  // namespace lmm::cli

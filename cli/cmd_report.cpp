@@ -1,0 +1,90 @@
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "lmm/data.h"
+#include "lmm/error.h"
+#include "lmm/fit.h"
+#include "lmm/inference.h"
+#include "report_json.h"
+
+namespace lmm::cli {
+
+namespace {
+
+constexpr const char* kReportHelp = R"(Write one self-contained HTML file (it opens offline; the plotting library is inside) with:
+  the summary tables (fixed effects, variance components, fit statistics, ICC and R², warnings
+  explained), individual trajectories with fitted and population lines, shrinkage from each
+  person's own fit to the model's, the variance partition over time, and diagnostics (residuals
+  vs fitted, normal QQ plots, caterpillar plots of the random effects). Every plot can be saved
+  as SVG or PNG from its menu. The numbers are those of `lmm fit --json` with the same options.)";
+
+struct ReportArgs {
+  std::string data, formula, out;
+  bool ml = false;
+  std::string ddf = "satterthwaite";
+  std::size_t max_persons = 2000;
+};
+
+// Writes through a temporary file in the same directory and renames it, so a failure leaves no
+// half-written report.
+void write_atomically(const std::string& path, const std::string& text) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path tmp = target.parent_path() / (target.filename().string() + ".lmm-tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot write " + path + ": cannot create a file in that directory");
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw Error("cannot write " + path + " (disk full?)");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw Error("cannot write " + path + ": " + ec.message());
+  }
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* cmd = app.add_subcommand("report", "Fit a model and write an HTML report with its plots");
+  cmd->footer(kReportHelp);
+  cmd->add_option("data", args->data, "CSV or TSV file with a header row")->required();
+  cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
+  cmd->add_option("--out,-o", args->out, "the HTML file to write")->required();
+  cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
+  cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
+  cmd->add_option("--max-persons", args->max_persons, "trajectories kept in the page (a random sample beyond)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  cmd->callback([args, &action] {
+    action = [args] {
+      DataFrame data = read_table(args->data);
+      FitOptions opt;
+      opt.method = args->ml ? Method::ML : Method::REML;
+      opt.ddf = parse_ddf_method(args->ddf);
+      if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
+        throw Error("--ddf kenward-roger needs a REML fit; drop --ml, or use --ddf satterthwaite");
+      // The same fit as `lmm fit` with the same options, so the report's numbers are its numbers.
+      Fitted fitted = fit(data, args->formula, opt);
+      report::PlotOptions po;
+      po.max_persons = args->max_persons;
+      const std::string html = render_report_html(report_document(args->data, fitted, data, po));
+      write_atomically(args->out, html);
+      std::cout << "wrote " << args->out << " (" << (html.size() + 512) / 1024 << " KB)\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace lmm::cli

@@ -1,0 +1,93 @@
+#include "fit_extras.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "lmm/error.h"
+#include "lmm/predict.h"
+#include "lmm/table_io.h"
+#include "model_file.h"
+
+namespace lmm::cli {
+
+void add_fit_extras(CLI::App* cmd, FitExtras& x) {
+  cmd->add_option(
+      "--center", x.center,
+      "center a predictor before fitting: VAR (grand mean) or VAR=VALUE (e.g. time=2); repeatable");
+  cmd->add_option(
+      "--center-person", x.center_person,
+      "person-mean centering VAR:ID: adds VAR_within and VAR_between to the data; repeatable");
+  cmd->add_option("--ranef", x.ranef_csv,
+                  "write the random effects (modes, conditional SDs, coef) to this CSV");
+  cmd->add_option("--save", x.save,
+                  "save the fitted model (JSON) for `lmm predict` and `lmm simulate --model`");
+}
+
+void prepare_fit_data(DataFrame& data, FitExtras& x) {
+  x.centering.clear();
+  for (const auto& s : x.center_person) x.centering.push_back(parse_centering(s, true));
+  for (const auto& s : x.center) x.centering.push_back(parse_centering(s, false));
+  apply_centering(data, x.centering);
+}
+
+std::string ranef_csv(const FitResult& r) {
+  DataFrame t;
+  t.nrows = r.ranef.size();
+  std::vector<std::optional<std::string>> group, level;
+  std::vector<std::string> terms;  // union, in order of appearance
+  for (const auto& e : r.ranef) {
+    group.emplace_back(e.group);
+    level.emplace_back(e.level);
+    for (const auto& n : e.terms)
+      if (std::find(terms.begin(), terms.end(), n) == terms.end()) terms.push_back(n);
+  }
+  t.columns.push_back(categorical_column("group", group));
+  t.columns.push_back(categorical_column("level", level));
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& n : terms) {
+    std::vector<double> mode(t.nrows, nan), sd(t.nrows, nan);
+    for (std::size_t i = 0; i < t.nrows; ++i) {
+      const auto& e = r.ranef[i];
+      const auto it = std::find(e.terms.begin(), e.terms.end(), n);
+      if (it == e.terms.end()) continue;
+      mode[i] = e.mode[static_cast<std::size_t>(it - e.terms.begin())];
+      sd[i] = e.condsd[static_cast<std::size_t>(it - e.terms.begin())];
+    }
+    t.columns.push_back(numeric_column(n, std::move(mode)));
+    t.columns.push_back(numeric_column("condsd_" + n, std::move(sd)));
+  }
+  std::vector<std::string> coef_terms;
+  for (const auto& c : r.coef)
+    for (const auto& n : c.terms)
+      if (std::find(coef_terms.begin(), coef_terms.end(), n) == coef_terms.end())
+        coef_terms.push_back(n);
+  for (const auto& n : coef_terms) {
+    std::vector<double> v(t.nrows, nan);
+    for (std::size_t i = 0; i < t.nrows && i < r.coef.size(); ++i) {
+      const auto& c = r.coef[i];
+      const auto it = std::find(c.terms.begin(), c.terms.end(), n);
+      if (it != c.terms.end()) v[i] = c.values[static_cast<std::size_t>(it - c.terms.begin())];
+    }
+    t.columns.push_back(numeric_column("coef_" + n, std::move(v)));
+  }
+  return to_csv(t);
+}
+
+void write_fit_extras(const Fitted& f, const FitExtras& x, const std::string& data_path) {
+  if (!x.ranef_csv.empty()) write_file_atomically(x.ranef_csv, ranef_csv(f.result));
+  if (!x.save.empty()) {
+    SavedModel m = snapshot(f.model);
+    m.data_source = data_path;
+    std::ifstream in(data_path, std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    m.data_hash = data_hash(buf.str());
+    m.centering = x.centering;
+    save_model(m, x.save);
+  }
+}
+
+}  // namespace lmm::cli

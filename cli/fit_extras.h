@@ -1,0 +1,34 @@
+// The options of `lmm fit` that belong to individual trajectories: centering before the fit,
+// the random-effects table (--ranef) and the saved model (--save). Kept here so that cmd_fit.cpp
+// only wires them in.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "lmm/data.h"
+#include "lmm/fit.h"
+#include "lmm/reshape.h"
+
+namespace lmm::cli {
+
+struct FitExtras {
+  std::vector<std::string> center, center_person;  // as given
+  std::string ranef_csv, save;
+  std::vector<Centering> centering;  // parsed and, after prepare(), computed
+};
+
+/// Registers --center, --center-person, --ranef and --save on `fit`.
+void add_fit_extras(CLI::App* cmd, FitExtras& extras);
+
+/// Applies the centering options to the data (person-mean ones first).
+void prepare_fit_data(DataFrame& data, FitExtras& extras);
+
+/// Writes the --ranef table and the --save model, if asked for.
+void write_fit_extras(const Fitted& fitted, const FitExtras& extras, const std::string& data_path);
+
+/// The random-effects table as CSV: group, level, then per term its conditional mode and
+/// condsd_<term>, then coef_<term> (fixed + random, as coef()).
+std::string ranef_csv(const FitResult& result);
+
+}  // namespace lmm::cli

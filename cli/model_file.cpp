@@ -1,0 +1,245 @@
+#include "model_file.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "lmm/error.h"
+#include "lmm/formula.h"
+#include "lmm/table_io.h"
+
+namespace lmm::cli {
+
+using nlohmann::json;
+
+namespace {
+
+const char* kind_name(Centering::Kind k) {
+  switch (k) {
+    case Centering::Kind::GrandMean:
+      return "grand_mean";
+    case Centering::Kind::AtValue:
+      return "at_value";
+    case Centering::Kind::PersonMean:
+      return "person_mean";
+  }
+  return "";
+}
+
+// Chunks of `per` values each, one per level.
+json chunks(const std::vector<double>& v, std::size_t per) {
+  json out = json::array();
+  for (std::size_t i = 0; per > 0 && i < v.size(); i += per)
+    out.push_back(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(i),
+                                      v.begin() + static_cast<std::ptrdiff_t>(i + per)));
+  return out;
+}
+
+// Reading with checks: every failure names the file and the key.
+struct Reader {
+  const std::string& source;
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw Error(
+        fmt::format("{}: '{}' {} (is this a model saved by `lmm fit --save`?)", source, key, what));
+  }
+  const json& at(const json& j, const std::string& key, const std::string& path) const {
+    if (!j.is_object() || !j.contains(key)) fail(path + key, "is missing");
+    return j.at(key);
+  }
+  double number(const json& j, const std::string& path) const {
+    if (!j.is_number()) fail(path, "is not a number");
+    return j.get<double>();
+  }
+  std::string string(const json& j, const std::string& path) const {
+    if (!j.is_string()) fail(path, "is not a string");
+    return j.get<std::string>();
+  }
+  std::vector<double> numbers(const json& j, const std::string& path, std::size_t expected) const {
+    if (!j.is_array()) fail(path, "is not an array of numbers");
+    std::vector<double> v;
+    for (const auto& e : j) v.push_back(number(e, path));
+    if (v.size() != expected)
+      fail(path, fmt::format("has {} values where {} are expected", v.size(), expected));
+    return v;
+  }
+  std::vector<std::string> strings(const json& j, const std::string& path) const {
+    if (!j.is_array()) fail(path, "is not an array of strings");
+    std::vector<std::string> v;
+    for (const auto& e : j) v.push_back(string(e, path));
+    return v;
+  }
+  std::vector<double> flat(const json& j, const std::string& path, std::size_t levels,
+                           std::size_t per) const {
+    if (!j.is_array() || j.size() != levels)
+      fail(path, fmt::format("does not have one entry per level ({})", levels));
+    std::vector<double> v;
+    v.reserve(levels * per);
+    for (std::size_t l = 0; l < levels; ++l) {
+      const auto part = numbers(j[l], path, per);
+      v.insert(v.end(), part.begin(), part.end());
+    }
+    return v;
+  }
+};
+
+}  // namespace
+
+json model_to_json(const SavedModel& m) {
+  json j;
+  j["format"] = kModelFormat;
+  j["format_version"] = kModelFormatVersion;
+  j["lmm_version"] = m.lmm_version;
+  j["data"] = {{"source", m.data_source}, {"hash", m.data_hash}, {"nobs", m.nobs}};
+  j["formula"] = m.frame.formula.text;
+  json centering = json::array();
+  for (const Centering& c : m.centering) {
+    json e{{"kind", kind_name(c.kind)}, {"variable", c.variable}};
+    if (c.kind == Centering::Kind::PersonMean) {
+      e["group"] = c.group;
+      json means = json::object();
+      for (const auto& [k, v] : c.person_means) means[k] = v;
+      e["person_means"] = means;
+    } else {
+      e["value"] = c.value;
+    }
+    centering.push_back(e);
+  }
+  j["options"] = {{"method", m.method == Method::REML ? "REML" : "ML"}, {"centering", centering}};
+  j["response"] = m.frame.response;
+  j["fixed_names"] = m.frame.fixed_names;
+  j["aliased"] = m.frame.aliased;
+  json factors = json::array();
+  for (const auto& f : m.frame.factors) factors.push_back({{"expr", f.expr}, {"levels", f.levels}});
+  j["factors"] = factors;
+  j["beta"] = m.beta;
+  j["vcov"] = chunks(m.vcov, m.beta.size());
+  j["theta"] = m.theta;
+  j["sigma"] = m.sigma;
+  json random = json::array();
+  const std::size_t p = m.beta.size();
+  for (std::size_t k = 0; k < m.frame.re.size(); ++k) {
+    const ReTermData& t = m.frame.re[k];
+    const auto q = static_cast<std::size_t>(t.q());
+    const auto& e = m.re[k];
+    random.push_back({{"group", t.group},
+                      {"names", t.names},
+                      {"lambda", m.lambda[k]},
+                      {"levels", t.levels},
+                      {"b", chunks(e.b, q)},
+                      {"condvar", chunks(e.condvar, q * q)},
+                      {"pe_cov", chunks(e.pe_cov, q * q)},
+                      {"pe_cross", chunks(e.pe_cross, q * p)}});
+  }
+  j["random"] = random;
+  return j;
+}
+
+SavedModel model_from_json(const json& j, const std::string& source) {
+  const Reader r{source};
+  if (!j.is_object() || !j.contains("format") || j["format"] != kModelFormat)
+    throw Error(source + ": not a model saved by `lmm fit --save` (no \"format\": \"lmm-model\")");
+  const double version = r.number(r.at(j, "format_version", ""), "format_version");
+  if (version != kModelFormatVersion)
+    throw Error(fmt::format("{}: saved in model format version {}, this lmm reads version {}",
+                            source, version, kModelFormatVersion));
+  SavedModel m;
+  m.lmm_version = r.string(r.at(j, "lmm_version", ""), "lmm_version");
+  const json& data = r.at(j, "data", "");
+  m.data_source = r.string(r.at(data, "source", "data."), "data.source");
+  m.data_hash = r.string(r.at(data, "hash", "data."), "data.hash");
+  m.nobs = static_cast<std::size_t>(r.number(r.at(data, "nobs", "data."), "data.nobs"));
+  const std::string formula = r.string(r.at(j, "formula", ""), "formula");
+  try {
+    m.frame.formula = parse_formula(formula);
+  } catch (const Error& e) {
+    throw Error(source + ": the saved formula does not parse: " + e.what());
+  }
+  const json& opt = r.at(j, "options", "");
+  const std::string method = r.string(r.at(opt, "method", "options."), "options.method");
+  if (method != "REML" && method != "ML") r.fail("options.method", "is neither REML nor ML");
+  m.method = method == "REML" ? Method::REML : Method::ML;
+  const json& cent = r.at(opt, "centering", "options.");
+  if (!cent.is_array()) r.fail("options.centering", "is not an array");
+  for (const auto& c : cent) {
+    Centering ce;
+    const std::string kind =
+        r.string(r.at(c, "kind", "options.centering[]."), "options.centering[].kind");
+    ce.variable =
+        r.string(r.at(c, "variable", "options.centering[]."), "options.centering[].variable");
+    ce.computed = true;
+    if (kind == "person_mean") {
+      ce.kind = Centering::Kind::PersonMean;
+      ce.group = r.string(r.at(c, "group", "options.centering[]."), "options.centering[].group");
+      const json& means = r.at(c, "person_means", "options.centering[].");
+      if (!means.is_object()) r.fail("options.centering[].person_means", "is not an object");
+      for (const auto& [k, v] : means.items())
+        ce.person_means[k] = r.number(v, "options.centering[].person_means");
+    } else if (kind == "grand_mean" || kind == "at_value") {
+      ce.kind = kind == "grand_mean" ? Centering::Kind::GrandMean : Centering::Kind::AtValue;
+      ce.value = r.number(r.at(c, "value", "options.centering[]."), "options.centering[].value");
+    } else {
+      r.fail("options.centering[].kind", "is not grand_mean, at_value or person_mean");
+    }
+    m.centering.push_back(ce);
+  }
+  m.frame.response = r.string(r.at(j, "response", ""), "response");
+  m.frame.fixed_names = r.strings(r.at(j, "fixed_names", ""), "fixed_names");
+  m.frame.aliased = r.strings(r.at(j, "aliased", ""), "aliased");
+  const json& factors = r.at(j, "factors", "");
+  if (!factors.is_array()) r.fail("factors", "is not an array");
+  for (const auto& f : factors)
+    m.frame.factors.push_back({r.string(r.at(f, "expr", "factors[]."), "factors[].expr"),
+                               r.strings(r.at(f, "levels", "factors[]."), "factors[].levels")});
+  const std::size_t p = m.frame.fixed_names.size();
+  m.beta = r.numbers(r.at(j, "beta", ""), "beta", p);
+  m.vcov = r.flat(r.at(j, "vcov", ""), "vcov", p, p);
+  m.sigma = r.number(r.at(j, "sigma", ""), "sigma");
+  if (!(m.sigma > 0)) r.fail("sigma", "is not positive");
+  const json& random = r.at(j, "random", "");
+  if (!random.is_array() || random.empty()) r.fail("random", "is not a non-empty array");
+  std::size_t ntheta = 0;
+  for (const auto& t : random) {
+    ReTermData term;
+    term.group = r.string(r.at(t, "group", "random[]."), "random[].group");
+    const std::string path = "random[" + term.group + "].";
+    term.names = r.strings(r.at(t, "names", path), path + "names");
+    term.levels = r.strings(r.at(t, "levels", path), path + "levels");
+    const auto q = static_cast<std::size_t>(term.q());
+    const std::size_t L = term.levels.size();
+    if (q == 0) r.fail(path + "names", "is empty");
+    m.lambda.push_back(r.numbers(r.at(t, "lambda", path), path + "lambda", q * q));
+    SavedModel::TermEstimates e;
+    e.b = r.flat(r.at(t, "b", path), path + "b", L, q);
+    e.condvar = r.flat(r.at(t, "condvar", path), path + "condvar", L, q * q);
+    e.pe_cov = r.flat(r.at(t, "pe_cov", path), path + "pe_cov", L, q * q);
+    e.pe_cross = r.flat(r.at(t, "pe_cross", path), path + "pe_cross", L, q * p);
+    m.re.push_back(std::move(e));
+    m.frame.re.push_back(std::move(term));
+    ntheta += q * (q + 1) / 2;
+  }
+  m.theta = r.numbers(r.at(j, "theta", ""), "theta", ntheta);
+  return m;
+}
+
+void save_model(const SavedModel& m, const std::string& path) {
+  write_file_atomically(path, model_to_json(m).dump(1) + "\n");
+}
+
+SavedModel load_model(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open the model file '" + path + "'");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  json j;
+  try {
+    j = json::parse(buf.str());
+  } catch (const json::parse_error& e) {
+    throw Error(fmt::format(
+        "{}: not valid JSON (byte {}); is it a model saved by `lmm fit --save`?", path, e.byte));
+  }
+  return model_from_json(j, path);
+}
+
+}  // namespace lmm::cli

@@ -1,0 +1,44 @@
+// Shrinkage: each level's own least-squares fit beside its mixed-model (BLUP-based) coefficients,
+// and how far the mixed model pulled it toward the population estimate.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "lmm/model.h"
+
+namespace lmm {
+
+struct ShrinkageRow {
+  std::string level;
+  std::size_t n = 0;     ///< the level's number of observations
+  bool own_fit = false;  ///< enough observations (n >= number of terms, full rank) for its own fit
+  bool projected = false;    ///< blup/population are least-squares summaries of the level's rows
+  std::vector<double> ols;   ///< per term: the level's own fit (NaN without one)
+  std::vector<double> blup;  ///< per term: the mixed model's coefficients for the level
+  std::vector<double> population;  ///< per term: the population estimate for the level
+  std::vector<double> moved;       ///< blup - ols
+  std::vector<double>
+      fraction;         ///< (ols - blup) / (ols - population): 0 = not pulled, 1 = all the way
+  double distance = 0;  ///< |ols - blup| in units of the random effects' SDs (Euclidean)
+};
+
+struct ShrinkageTable {
+  std::string group;
+  std::vector<std::string> terms;    ///< the random-effects terms: "(Intercept)", "Days"
+  std::vector<ShrinkageRow> rows;    ///< in the factor's level order
+  std::vector<std::string> too_few;  ///< levels without their own fit
+};
+
+/// For a model whose random effects all belong to one grouping factor: per level, the ordinary
+/// least-squares fit of y on the random-effects terms' columns using only that level's rows (as
+/// lme4's lmList on those columns), the mixed model's coefficients for the level, and the
+/// population estimate. Where the level's columns have full rank, the mixed-model and population
+/// coefficients are the least-squares coefficients of the level's conditional fitted values (Xβ +
+/// Zb) and of its population fitted values (Xβ) on those columns: for y ~ time * group + (time |
+/// id) that is a treated person's own intercept and slope (β and the group terms combined, plus b),
+/// comparable to the person's own fit. Otherwise they fall back to coef() (β of the same name, plus
+/// b). Throws lmm::Error if the random effects have more than one grouping factor.
+ShrinkageTable shrinkage(const LinearMixedModel& model);
+
+}  // namespace lmm

@@ -1,0 +1,138 @@
+// Parametric bootstrap (lme4's bootMer(type = "parametric", use.u = FALSE); Davison & Hinkley 1997,
+// §2.2 and §5.3 for percentile intervals) on all cores.
+//
+// Replicate i simulates y* = Xβ̂ + Z Λ̂ u* + σ̂ ε*, u* ~ N(0, σ̂² I), ε* ~ N(0, I), from its own random
+// stream Rng(seed, i), and refits from θ̂ by the model's method. Each thread owns a copy of the model
+// and only replaces its response (the cross-products with y, one pass over the rows), so results
+// depend on (seed, i) only, never on which thread ran the replicate.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <fmt/format.h>
+#include <mutex>
+#include <thread>
+
+#include "inference/internal.h"
+#include "lmm/error.h"
+#include "lmm/inference.h"
+
+namespace lmm {
+
+namespace {
+
+// The statistics of one fitted model, in the order of the bootstrap's names.
+std::vector<double> statistics(const LinearMixedModel& m) {
+  std::vector<double> s = variance_parameters(m);
+  const auto b = m.beta();
+  s.insert(s.end(), b.begin(), b.end());
+  const auto vp = variance_partition(m);
+  s.insert(s.end(), {vp.icc_adjusted, vp.icc_unadjusted, vp.r2_marginal, vp.r2_conditional});
+  return s;
+}
+
+}  // namespace
+
+BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions& options) {
+  if (options.replicates < 1) throw Error(fmt::format("--boot needs at least 1 replicate (got {})", options.replicates));
+  normal_quantile_two_sided(options.level);  // validates the level
+  BootstrapResult res;
+  res.replicates = options.replicates;
+  res.seed = options.seed;
+  res.level = options.level;
+  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  threads = std::clamp(threads, 1, options.replicates);
+  res.threads = threads;
+
+  res.names = variance_parameter_names(model);
+  for (const auto& nm : model.frame().fixed_names) res.names.push_back(nm);
+  res.names.insert(res.names.end(), {"icc_adjusted", "icc_unadjusted", "r2_marginal", "r2_conditional"});
+  const std::size_t ns = res.names.size();
+  const std::vector<double> estimate = statistics(model);
+
+  // What every replicate needs from the fitted model.
+  const ModelFrame& frame = model.frame();
+  const std::size_t n = frame.n(), p = frame.p();
+  const auto beta = model.beta();
+  std::vector<double> eta(n, 0.0);
+  for (std::size_t c = 0; c < p; ++c)
+    for (std::size_t i = 0; i < n; ++i) eta[i] += frame.X[c * n + i] * beta[c];
+  const double sigma = model.sigma();
+  const auto lambdas = model.lambda();  // per term, q x q column-major
+  const auto theta_hat = model.theta();
+  const Method method = model.method();
+
+  res.samples.assign(static_cast<std::size_t>(options.replicates) * ns, std::numeric_limits<double>::quiet_NaN());
+  std::atomic<int> next{0}, failed{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+
+  auto worker = [&] {
+    try {
+      LinearMixedModel m(frame, method);
+      std::vector<double> y(n), b;
+      for (int i = next++; i < options.replicates; i = next++) {
+        inference::Rng rng(options.seed, static_cast<std::uint64_t>(i));
+        for (std::size_t r = 0; r < n; ++r) y[r] = eta[r];
+        for (std::size_t j = 0; j < frame.re.size(); ++j) {
+          const auto& t = frame.re[j];
+          const int q = t.q();
+          const auto& lam = lambdas[j];
+          b.assign(t.nlevels() * q, 0.0);
+          std::vector<double> u(q);
+          for (std::size_t l = 0; l < t.nlevels(); ++l) {
+            for (int a = 0; a < q; ++a) u[a] = rng.normal();
+            for (int a = 0; a < q; ++a)  // b_l = σ λ u (λ lower triangular, column-major)
+              for (int c = 0; c <= a; ++c) b[l * q + a] += sigma * lam[c * q + a] * u[c];
+          }
+          for (std::size_t r = 0; r < n; ++r) {
+            const double* z = &t.z[r * q];
+            const double* bl = &b[static_cast<std::size_t>(t.refs[r]) * q];
+            for (int a = 0; a < q; ++a) y[r] += z[a] * bl[a];
+          }
+        }
+        for (std::size_t r = 0; r < n; ++r) y[r] += sigma * rng.normal();
+        inference::set_response(m.impl(), y);
+        FitOptions fo;
+        fo.method = method;
+        fo.theta_start = theta_hat;
+        const auto s = m.fit(fo);
+        if (!s.converged) ++failed;
+        const auto st = statistics(m);
+        std::copy(st.begin(), st.end(), res.samples.begin() + static_cast<std::ptrdiff_t>(i * ns));
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      next = options.replicates;  // the others stop too
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  res.failed = failed;
+
+  const double alpha = (1 - options.level) / 2;
+  for (std::size_t k = 0; k < ns; ++k) {
+    std::vector<double> col;
+    col.reserve(static_cast<std::size_t>(options.replicates));
+    for (int i = 0; i < options.replicates; ++i) {
+      const double v = res.samples[static_cast<std::size_t>(i) * ns + k];
+      if (std::isfinite(v)) col.push_back(v);
+    }
+    std::sort(col.begin(), col.end());
+    Interval iv;
+    iv.parameter = res.names[k];
+    iv.estimate = estimate[k];
+    iv.lower = inference::quantile7(col, alpha);
+    iv.upper = inference::quantile7(col, 1 - alpha);
+    if (col.size() < static_cast<std::size_t>(options.replicates))
+      iv.note = fmt::format("{} replicate(s) without a value", options.replicates - static_cast<int>(col.size()));
+    res.intervals.push_back(iv);
+  }
+  return res;
+}
+
+}  // namespace lmm

@@ -1,0 +1,256 @@
+// lme4's convergence check (lme4 1.1-31: deriv12() in R/deriv.R, checkConv() and checkHess() in
+// R/checkConv.R) and, when it fails, a refit from the optimum with a second optimizer.
+#include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
+#include <nlopt.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+#include "inference/internal.h"
+#include "lmm/inference.h"
+#include "lmm/fit.h"
+#include "model/model_impl.h"
+
+namespace lmm {
+
+namespace {
+
+constexpr double kGradTol = 0.002;  // lmerControl()$checkConv$check.conv.grad$tol
+constexpr double kHessTol = 1e-6;   // check.conv.hess$tol
+constexpr double kDelta = 1e-4;     // deriv12()'s step
+
+struct Derivatives {
+  Eigen::VectorXd g;
+  Eigen::MatrixXd H;
+};
+
+// Central finite differences of the objective (deriv12): g_j = (f(x+δe_j) - f(x-δe_j))/2δ,
+// H_jj = (f(x+δe_j) - 2f(x) + f(x-δe_j))/δ², H_ij from the four corners. x is in the optimizer's
+// conditioned coordinates (detail::ThetaMap), where the step δ means the same whatever the units
+// of the covariates; lme4 differentiates in θ, where a slope on a covariate in large units has a
+// tiny θ and δ = 1e-4 is no longer small (its false "failed to converge" on rescaled data).
+Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x, double fx) {
+  const auto n = static_cast<Eigen::Index>(x.size());
+  Derivatives d{Eigen::VectorXd::Zero(n), Eigen::MatrixXd::Zero(n, n)};
+  auto f = [&](const std::vector<double>& y) { return model.set_theta(map.to_theta(y)); };
+  for (Eigen::Index j = 0; j < n; ++j) {
+    std::vector<double> a = x, s = x;
+    a[j] += kDelta;
+    s[j] -= kDelta;
+    const double fa = f(a), fs = f(s);
+    d.H(j, j) = (fa - 2 * fx + fs) / (kDelta * kDelta);
+    d.g(j) = (fa - fs) / (2 * kDelta);
+    for (Eigen::Index i = 0; i < j; ++i) {
+      std::vector<double> aa = x, as = x, sa = x, ss = x;
+      aa[i] += kDelta, aa[j] += kDelta;
+      as[i] += kDelta, as[j] -= kDelta;
+      sa[i] -= kDelta, sa[j] += kDelta;
+      ss[i] -= kDelta, ss[j] -= kDelta;
+      d.H(i, j) = d.H(j, i) = (f(aa) - f(as) - f(sa) + f(ss)) / (4 * kDelta * kDelta);
+    }
+  }
+  return d;
+}
+
+bool is_singular(const LinearMixedModel& model) {
+  for (bool b : inference::singular_positions(model.impl())) if (b) return true;
+  return false;
+}
+
+std::string describe_theta(const ConvergenceReport& r, const std::vector<std::string>& vnames, std::size_t k) {
+  return fmt::format("θ '{}' (behind {})", r.theta_names[k], vnames[k]);
+}
+
+// Fills the gradient and Hessian figures and lme4's code at the model's current θ; returns the
+// index of the component with the largest gradient.
+std::size_t evaluate(LinearMixedModel& model, ConvergenceReport& r) {
+  const detail::ThetaMap map(model.impl());
+  const auto theta = model.theta();
+  const auto x = map.from_theta(theta);
+  const double fx = model.objective();
+  const Derivatives d = deriv12(model, map, x, fx);
+  model.set_theta(theta);  // back to the optimum
+  const auto n = d.g.size();
+  r.gradient.assign(d.g.data(), d.g.data() + n);
+  r.scaled_gradient.assign(n, std::numeric_limits<double>::quiet_NaN());
+  r.hessian_eigenvalues.clear();
+  r.code = 0;
+  r.status = "ok";
+  r.parameter_at_fault.clear();
+  std::size_t worst = 0;
+  if (!d.g.allFinite()) {
+    r.code = -5;
+    r.status = "gradient";
+    return worst;
+  }
+  if (d.H.allFinite()) {
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(d.H, Eigen::EigenvaluesOnly);
+    const Eigen::VectorXd ev = es.eigenvalues().reverse();  // decreasing, as R's eigen()
+    r.hessian_eigenvalues.assign(ev.data(), ev.data() + ev.size());
+  }
+  if (is_singular(model)) {
+    // lme4 checks nothing further on a boundary fit: the gradient need not vanish there.
+    r.status = "singular";
+    r.max_grad = d.g.cwiseAbs().maxCoeff();
+    return worst;
+  }
+  // Scaled gradient solve(chol(H), g) = R⁻¹g with H = R'R (R = L').
+  Eigen::LLT<Eigen::MatrixXd> llt(d.H);
+  if (llt.info() != Eigen::Success) {
+    r.code = -1;
+    r.status = "gradient";
+    r.max_grad = d.g.cwiseAbs().maxCoeff();
+    d.g.cwiseAbs().maxCoeff(&worst);
+  } else {
+    const Eigen::VectorXd sc = llt.matrixU().solve(d.g);
+    r.scaled_gradient.assign(sc.data(), sc.data() + n);
+    const Eigen::VectorXd mingrad = sc.cwiseAbs().cwiseMin(d.g.cwiseAbs());
+    Eigen::Index w = 0;
+    r.max_grad = mingrad.maxCoeff(&w);
+    worst = static_cast<std::size_t>(w);
+    if (r.max_grad > r.tolerance) {
+      r.code = -1;
+      r.status = "gradient";
+    }
+  }
+  // checkHess(): its code replaces the gradient's, as in lme4.
+  if (!r.hessian_eigenvalues.empty()) {
+    const auto& ev = r.hessian_eigenvalues;
+    const auto negative = std::count_if(ev.begin(), ev.end(), [](double v) { return v < -kHessTol; });
+    const auto zero = std::count_if(ev.begin(), ev.end(), [](double v) { return std::abs(v) < kHessTol; });
+    if (negative > 0) {
+      r.code = -3;
+      r.status = "hessian_negative";
+    } else if (zero > 0 || llt.info() != Eigen::Success) {
+      r.code = -4;
+      r.status = "hessian_singular";
+    } else if (ev.front() * kHessTol > 1 || ev.back() / ev.front() < kHessTol) {
+      if (r.code == 0) r.code = ev.front() * kHessTol > 1 ? 2 : 3;  // a warning, not a failure
+    }
+  } else {
+    r.code = -6;
+    r.status = "hessian_singular";
+  }
+  return worst;
+}
+
+}  // namespace
+
+ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& optimizer, const FitOptions& options) {
+  ConvergenceReport r;
+  r.tolerance = kGradTol;
+  r.theta_names = theta_names(model);
+  const auto vnames = variance_parameter_names(model);
+  std::size_t worst = evaluate(model, r);
+  const bool failed = r.code < 0;
+  if (failed && r.status != "singular") r.parameter_at_fault = r.theta_names[worst];
+
+  if (failed) {
+    if (r.status == "gradient" && !r.scaled_gradient.empty() && !std::isnan(r.scaled_gradient[0])) {
+      r.messages.push_back(fmt::format(
+          "convergence check failed: the scaled gradient of the objective at the optimum is {:.3g} for {} "
+          "(tolerance {}; lme4 would warn \"Model failed to converge\")",
+          r.max_grad, describe_theta(r, vnames, worst), r.tolerance));
+    } else if (r.status == "gradient") {
+      r.messages.push_back(fmt::format(
+          "convergence check failed: the Hessian of the objective is not positive definite, so the gradient "
+          "({:.3g} largest, for {}) cannot be scaled",
+          r.max_grad, describe_theta(r, vnames, worst)));
+    } else if (r.status == "hessian_negative") {
+      r.messages.push_back(
+          "convergence check failed: the Hessian of the objective at the optimum has negative eigenvalues, so the "
+          "optimizer stopped at a saddle point or short of the minimum");
+    } else {
+      r.messages.push_back(
+          "convergence check failed: the Hessian of the objective at the optimum is singular, so some variance "
+          "parameters are not determined by the data (the likelihood is flat in some direction)");
+    }
+  } else if (r.code == 2 || r.code == 3) {
+    r.messages.push_back(fmt::format(
+        "the model is nearly unidentifiable: the Hessian's eigenvalues range from {:.3g} to {:.3g}; centring and "
+        "scaling the predictors usually helps",
+        r.hessian_eigenvalues.back(), r.hessian_eigenvalues.front()));
+  }
+  if (!optimizer.converged) {
+    r.messages.push_back("the optimizer stopped before converging (" + optimizer.stop_reason + ")");
+    if (r.code >= 0 && r.status != "singular") r.status = "optimizer_limit";
+  }
+
+  if (failed || !optimizer.converged) {
+    // Second opinion: Nelder-Mead (a different search strategy from BOBYQA's quadratic models)
+    // from the first optimizer's optimum.
+    // In the conditioned coordinates, as the first optimizer (detail::ThetaMap).
+    const detail::ThetaMap map(model.impl());
+    const auto theta1 = model.theta();
+    const auto x1 = map.from_theta(theta1);
+    const double f1 = model.objective();
+    const auto lower = model.theta_lower();
+    std::vector<double> upper(lower.size(), std::numeric_limits<double>::infinity());
+    std::vector<double> step(x1.size());
+    for (std::size_t k = 0; k < step.size(); ++k) step[k] = std::max(0.1 * std::abs(x1[k]), 0.05);
+    auto f = [&](const std::vector<double>& x) { return model.set_theta(map.to_theta(x)); };
+    auto res = inference::minimize(f, x1, lower, upper, step, NLOPT_LN_NELDERMEAD, options.ftol_rel,
+                                   options.xtol_abs, std::max(options.max_evaluations, 1000));
+    double dtheta = 0;  // in the conditioned coordinates: unit-free
+    for (std::size_t k = 0; k < x1.size(); ++k) dtheta = std::max(dtheta, std::abs(x1[k] - res.x[k]));
+    res.x = map.to_theta(res.x);
+    r.refitted = true;
+    r.second_algorithm = "NLOPT_LN_NELDERMEAD";
+    r.first_objective = f1;
+    r.second_objective = res.f;
+    r.max_theta_difference = dtheta;
+    r.optimizers_agree = std::abs(res.f - f1) < 1e-6 && dtheta < 1e-3;
+    if (res.f < f1 - 1e-8) {
+      r.switched_to_second = true;
+      model.set_theta(res.x);
+      optimizer.algorithm += " then NLOPT_LN_NELDERMEAD";
+      optimizer.evaluations += res.evaluations;
+      optimizer.objective = res.f;
+      optimizer.theta = res.x;
+      optimizer.converged = res.converged;
+      optimizer.stop_reason = res.stop_reason;
+    } else {
+      model.set_theta(theta1);
+      if (r.optimizers_agree && !optimizer.converged) {
+        optimizer.converged = true;
+        optimizer.stop_reason += "; the optimum was confirmed by a second optimizer (Nelder-Mead)";
+      }
+    }
+    const std::string who = r.parameter_at_fault.empty() ? "" : " (parameter at fault: " + r.parameter_at_fault + ")";
+    if (r.optimizers_agree) {
+      r.messages.push_back(fmt::format(
+          "a second optimizer (Nelder-Mead) started from the optimum reached the same point (objective within "
+          "{:.1e}, θ within {:.1e}): the estimates can be trusted; the check is sensitive to directions in which the "
+          "likelihood is flat{}",
+          std::abs(res.f - f1), dtheta, who));
+    } else if (r.switched_to_second) {
+      r.messages.push_back(fmt::format(
+          "a second optimizer (Nelder-Mead) started from the optimum found a lower objective (by {:.3g}; θ moved by "
+          "up to {:.3g}): lmm reports its optimum{}. If the check still fails below, simplify the random effects",
+          f1 - res.f, dtheta, who));
+    } else {
+      r.messages.push_back(fmt::format(
+          "a second optimizer (Nelder-Mead) started from the optimum did not improve the objective (difference "
+          "{:.3g}) but moved θ by up to {:.3g}: the likelihood is flat there{}; treat that variance parameter's "
+          "estimate with caution or simplify the random effects",
+          f1 - res.f, dtheta, who));
+    }
+    // The figures below are those at the final optimum.
+    ConvergenceReport again = r;
+    worst = evaluate(model, again);
+    r.code = again.code;
+    r.status = again.status;
+    r.max_grad = again.max_grad;
+    r.gradient = again.gradient;
+    r.scaled_gradient = again.scaled_gradient;
+    r.hessian_eigenvalues = again.hessian_eigenvalues;
+    if (r.code >= 0 && !optimizer.converged && r.status != "singular") r.status = "optimizer_limit";
+    if (r.code >= 0 && r.status == "ok")
+      r.messages.push_back(fmt::format("at the final optimum the check passes (max|grad| {:.2g})", r.max_grad));
+  }
+  return r;
+}
+
+}  // namespace lmm

@@ -1,0 +1,237 @@
+// Wald and profile-likelihood confidence intervals (lme4's confint(method = "Wald" / "profile")).
+//
+// The profile follows lme4 1.1-31 (R/profile.R, profile.merMod and devfun2; Bates, Mächler, Bolker &
+// Walker 2015, J. Stat. Softw. 67(1), §5.1): the model is refitted by ML, and for each parameter
+// ζ(x) = sign(x - x̂) √(d(x) - d̂), where d(x) is the ML deviance minimised over the other
+// parameters with this one fixed at x. Variance parameters are on the standard deviation /
+// correlation / σ scale, with the deviance of devfun2
+//     d(s, σ) = log|L_θ|² + r²_θ/σ² + n log(2πσ²),  θ = Λ-factor of (s, σ),
+// minimised over the others with bounds sd ≥ 0, -1 ≤ cor ≤ 1, σ ≥ 0. A fixed effect β_j is
+// profiled by moving x_j β_j into an offset and minimising the ML deviance of the model without
+// column j over θ. lme4 interpolates ζ with splines through a grid of points; we solve ζ(x) = ±z
+// for the interval's ends directly (bracketing, then Brent/TOMS 748), which is at least as accurate.
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/tools/roots.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+#include <numbers>
+
+#include "inference/internal.h"
+#include "lmm/error.h"
+#include "lmm/inference.h"
+
+namespace lmm {
+
+double normal_quantile_two_sided(double level) {
+  if (!(level > 0 && level < 1)) throw Error(fmt::format("confidence level {} is not between 0 and 1", level));
+  return boost::math::quantile(boost::math::normal(), 0.5 + level / 2);
+}
+
+std::vector<Interval> wald_intervals(const FitResult& result, double level) {
+  const double z = normal_quantile_two_sided(level);
+  std::vector<Interval> out;
+  for (const auto& f : result.fixed) {
+    Interval iv;
+    iv.parameter = f.term;
+    iv.estimate = f.estimate;
+    iv.lower = f.estimate - z * f.std_error;
+    iv.upper = f.estimate + z * f.std_error;
+    out.push_back(iv);
+  }
+  return out;
+}
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// One end of a profile interval: x on side `dir` of x0 with ζ(x) = dir·z, inside [lo, hi].
+// ζ is close to linear in x for fixed effects and smooth and monotone in general: walk out by
+// secant extrapolation until ζ passes the target, then solve on the bracket.
+double profile_limit(const std::function<double(double)>& zeta, double x0, double step, int dir, double z, double lo,
+                     double hi, std::string& note) {
+  double a = x0, za = 0;
+  const double bound = dir > 0 ? hi : lo;
+  for (int it = 0; it < 60; ++it) {
+    double b = a + dir * step;
+    b = std::clamp(b, lo, hi);
+    const double zb = zeta(b);
+    if (!std::isfinite(zb)) {
+      step /= 4;  // stepped into a region where the deviance cannot be evaluated
+      if (step < 1e-12 * (1 + std::abs(x0))) break;
+      continue;
+    }
+    if (dir * zb >= z) {
+      // Bracket [a, b]: solve ζ(x) = dir·z.
+      auto g = [&](double x) { return dir * (x == a ? za : x == b ? zb : zeta(x)) - z; };
+      boost::uintmax_t max_iter = 60;
+      const double lo_x = std::min(a, b), hi_x = std::max(a, b);
+      const double glo = lo_x == a ? dir * za - z : dir * zb - z;
+      const double ghi = hi_x == a ? dir * za - z : dir * zb - z;
+      if (glo == 0) return lo_x;
+      if (ghi == 0) return hi_x;
+      auto r = boost::math::tools::toms748_solve(
+          g, lo_x, hi_x, glo, ghi,
+          [&](double u, double v) { return std::abs(u - v) <= 1e-9 * std::max(1.0, std::abs(x0) + std::abs(u)); },
+          max_iter);
+      return (r.first + r.second) / 2;
+    }
+    if (b == bound) {
+      note = dir < 0 ? fmt::format("lower end at the boundary {}", bound) : fmt::format("upper end at the boundary {}", bound);
+      return bound;
+    }
+    // Secant step towards the target, overshooting a little so that the next point brackets it.
+    const double slope = (zb - za) / (b - a);
+    if (dir * slope > 0) {
+      const double need = (dir * z - zb) / slope;  // signed distance from b
+      step = std::max(std::abs(need) * 1.15, 1e-6 * (1 + std::abs(x0)));
+    } else {
+      step *= 2;
+    }
+    a = b;
+    za = zb;
+  }
+  note = "the profile did not reach the limit";
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace
+
+std::vector<Interval> profile_intervals(const LinearMixedModel& model, double level) {
+  const double z = normal_quantile_two_sided(level);
+  // lme4's devfun2() profiles the ML deviance: refit by ML from the model's θ.
+  LinearMixedModel ml(model.frame(), Method::ML);
+  {
+    FitOptions o;
+    o.method = Method::ML;
+    o.theta_start = model.theta();
+    ml.fit(o);
+    // A second start from lme4's default guards against a local optimum of the refit.
+    LinearMixedModel alt(model.frame(), Method::ML);
+    FitOptions o2;
+    o2.method = Method::ML;
+    alt.fit(o2);
+    if (alt.objective() < ml.objective() - 1e-8) ml.set_theta(alt.theta());
+  }
+  auto& m = ml.impl();
+  const double n = static_cast<double>(ml.frame().n());
+  const double base = ml.objective();
+  const std::vector<double> vhat = variance_parameters(ml);
+  const std::vector<std::string> vnames = variance_parameter_names(ml);
+  const std::size_t nvp = vhat.size();
+
+  // Bounds on the sd/cor/σ scale, and which positions are correlations.
+  std::vector<double> vlo(nvp, 0.0), vhi(nvp, kInf);
+  {
+    const auto tl = ml.theta_lower();
+    for (std::size_t k = 0; k + 1 < nvp; ++k)
+      if (tl[k] != 0) {
+        vlo[k] = -1;
+        vhi[k] = 1;
+      }
+  }
+
+  // devfun2: the ML deviance at (sd, cor, σ), β profiled out.
+  auto dev2 = [&](const std::vector<double>& v) {
+    std::vector<double> th;
+    if (!inference::sdcor_to_theta(m, v, th)) return kInf;
+    const double obj = ml.set_theta(th);
+    if (!std::isfinite(obj)) return kInf;
+    const double s2 = v.back() * v.back();
+    return ml.logdet_re() + ml.pwrss() / s2 + n * std::log(2 * std::numbers::pi * s2);
+  };
+
+  std::vector<Interval> out;
+  for (std::size_t w = 0; w < nvp; ++w) {
+    Interval iv;
+    iv.parameter = vnames[w];
+    iv.estimate = vhat[w];
+    // The other parameters, warm-started from the last point evaluated.
+    std::vector<double> others, olo, ohi, ostep;
+    for (std::size_t k = 0; k < nvp; ++k)
+      if (k != w) {
+        others.push_back(vhat[k]);
+        olo.push_back(vlo[k]);
+        ohi.push_back(vhi[k]);
+        ostep.push_back(vlo[k] < 0 ? 0.1 : std::max(0.1 * std::abs(vhat[k]), 1e-3 * vhat.back()));
+      }
+    std::vector<double> warm = others;
+    auto zeta = [&](double x) {
+      auto f = [&](const std::vector<double>& o) {
+        std::vector<double> v(nvp);
+        for (std::size_t k = 0, i = 0; k < nvp; ++k) v[k] = k == w ? x : o[i++];
+        return dev2(v);
+      };
+      auto r = inference::minimize(f, warm, olo, ohi, ostep);
+      if (!std::isfinite(r.f)) return std::numeric_limits<double>::quiet_NaN();
+      warm = r.x;
+      const double d = std::max(0.0, r.f - base);
+      return (x < vhat[w] ? -1.0 : 1.0) * std::sqrt(d);
+    };
+    const double scale = vlo[w] < 0 ? 0.05 : std::max(0.05 * std::abs(vhat[w]), 1e-3 * vhat.back());
+    std::string note_lo, note_hi;
+    if (vhat[w] <= vlo[w]) {
+      iv.lower = vlo[w];
+      note_lo = fmt::format("lower end at the boundary {}", vlo[w]);
+    } else {
+      warm = others;
+      iv.lower = profile_limit(zeta, vhat[w], scale, -1, z, vlo[w], vhi[w], note_lo);
+    }
+    if (vhat[w] >= vhi[w]) {
+      iv.upper = vhi[w];
+      note_hi = fmt::format("upper end at the boundary {}", vhi[w]);
+    } else {
+      warm = others;
+      iv.upper = profile_limit(zeta, vhat[w], scale, 1, z, vlo[w], vhi[w], note_hi);
+    }
+    iv.note = note_lo + (note_lo.empty() || note_hi.empty() ? "" : "; ") + note_hi;
+    out.push_back(iv);
+  }
+
+  // Fixed effects: offset x_j b, ML deviance of the model without column j, minimised over θ.
+  {
+    // Back to the ML optimum for β̂ and its standard errors.
+    std::vector<double> th;
+    inference::sdcor_to_theta(m, vhat, th);
+    ml.set_theta(th);
+  }
+  const auto beta = ml.beta();
+  const auto vc = ml.vcov();
+  const std::size_t p = ml.frame().p();
+  for (std::size_t j = 0; j < p; ++j) {
+    Interval iv;
+    iv.parameter = ml.frame().fixed_names[j];
+    iv.estimate = beta[j];
+    ModelFrame fr = ml.frame();
+    const std::size_t nn = fr.n();
+    fr.X.erase(fr.X.begin() + static_cast<std::ptrdiff_t>(j * nn), fr.X.begin() + static_cast<std::ptrdiff_t>((j + 1) * nn));
+    fr.fixed_names.erase(fr.fixed_names.begin() + static_cast<std::ptrdiff_t>(j));
+    LinearMixedModel red(std::move(fr), Method::ML);
+    std::vector<double> warm = ml.theta();
+    auto zeta = [&](double b) {
+      inference::set_offset_response(red.impl(), m, static_cast<int>(j), b);
+      FitOptions o;
+      o.method = Method::ML;
+      o.theta_start = warm;
+      o.initial_step = 0.1;
+      const auto s = red.fit(o);
+      if (!std::isfinite(s.objective)) return std::numeric_limits<double>::quiet_NaN();
+      warm = s.theta;
+      return (b < beta[j] ? -1.0 : 1.0) * std::sqrt(std::max(0.0, s.objective - base));
+    };
+    const double se = std::sqrt(vc[j * p + j]);
+    std::string note_lo, note_hi;
+    warm = ml.theta();
+    iv.lower = profile_limit(zeta, beta[j], 0.5 * se, -1, z, -kInf, kInf, note_lo);
+    warm = ml.theta();
+    iv.upper = profile_limit(zeta, beta[j], 0.5 * se, 1, z, -kInf, kInf, note_hi);
+    iv.note = note_lo + (note_lo.empty() || note_hi.empty() ? "" : "; ") + note_hi;
+    out.push_back(iv);
+  }
+  return out;
+}
+
+}  // namespace lmm

@@ -1,0 +1,33 @@
+// Conditional covariances of the random effects from the blocked Cholesky factor, without
+// forming (Λ'Z'ZΛ + I)⁻¹. Not a public header.
+#pragma once
+#include <vector>
+
+#include "model/model_impl.h"
+
+namespace lmm::detail {
+
+/// The diagonal level blocks of (L L')⁻¹ = (Λ'Z'ZΛ + I)⁻¹ for every random-effects term, where L is
+/// the random-effects part of the factor (blocks 0..K-1). Per term j: a q_j x (q_j·nlevels_j)
+/// matrix whose block b (columns b·q_j ..) belongs to level b.
+///
+/// Selected inversion (Takahashi, Fagan & Chen 1973; Erisman & Tinney 1975): with Σ = (L L')⁻¹ and
+/// S_c the rows below the diagonal of column c in the symbolic factor,
+///   Σ(S_c, c) = -Σ(S_c, S_c) L(S_c, c) / L(c, c),
+///   Σ(c, c)   = 1 / L(c, c)² - L(S_c, c)' Σ(S_c, c) / L(c, c),
+/// run from the last column to the first, touches Σ only on the factor's pattern, so it costs about
+/// as much as one factorization. The trailing terms whose diagonal blocks the factorization keeps
+/// dense (crossed designs) are inverted densely, as the factorization treats them.
+std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m);
+
+/// (L L')⁻¹ for a dense square L: lower triangular (a Cholesky factor), or any invertible L such as
+/// a permuted sparse factor P'L̂ (then through L L' and a Cholesky factorization).
+Mat inverse_of_llt(const Mat& L, bool lower_triangular);
+
+/// W = L⁻ᵀ L_X' (rows: random effects in term order, columns: the p fixed effects), where L_X is
+/// the X part of the factor's last block row. Σ_uβ = -W (R_X R_X')⁻¹ is the covariance of the
+/// spherical random effects with β̂ (times σ²), and the unconditional covariance of level b's u is
+/// (L L')⁻¹_bb + W_b (R_X R_X')⁻¹ W_b'. Per term, a (q_j·nlevels_j) x p matrix.
+std::vector<Mat> re_fixed_cross(const LinearMixedModel::Impl& m);
+
+}  // namespace lmm::detail

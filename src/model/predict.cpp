@@ -1,0 +1,294 @@
+#include "lmm/predict.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/math/distributions/normal.hpp>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <unordered_map>
+
+#include "lmm/error.h"
+#include "lmm/table_io.h"
+#include "lmm/version.h"
+#include "model/condvar.h"
+#include "model/model_impl.h"
+
+namespace lmm {
+
+using detail::Mat;
+
+SavedModel snapshot(const LinearMixedModel& model) {
+  const auto& m = model.impl();
+  const ModelFrame& f = model.frame();
+  SavedModel s;
+  s.lmm_version = LMM_VERSION;
+  s.nobs = f.n();
+  s.method = model.method();
+  // The frame's coding without its rows.
+  s.frame.formula = f.formula;
+  s.frame.response = f.response;
+  s.frame.fixed_names = f.fixed_names;
+  s.frame.aliased = f.aliased;
+  s.frame.factors = f.factors;
+  for (const ReTermData& t : f.re) {
+    ReTermData e;
+    e.group = t.group;
+    e.levels = t.levels;
+    e.names = t.names;
+    s.frame.re.push_back(std::move(e));
+  }
+  s.beta = model.beta();
+  s.vcov = model.vcov();
+  s.theta = model.theta();
+  s.lambda = model.lambda();
+  s.sigma = model.sigma();
+
+  // Joint covariance of the prediction errors (Henderson 1975): with Σ = (L L')⁻¹ for u, W =
+  // L⁻ᵀL_X' and V_u = (R_X R_X')⁻¹, Cov(û - u) = Σ + W V_u W', Cov(û - u, β̂ - β) = -W V_u (times
+  // σ²); b = Λu.
+  const double s2 = s.sigma * s.sigma;
+  const auto modes = model.ranef();
+  const std::vector<Mat> G = detail::re_inverse_diagonal_blocks(m);
+  const std::vector<Mat> W = detail::re_fixed_cross(m);
+  const Mat Vu = m.vcov_unscaled();
+  const auto p = static_cast<Eigen::Index>(f.p());
+  for (int j = 0; j < m.K; ++j) {
+    const int q = m.q[j];
+    const Mat& lam = m.lambda[j];
+    SavedModel::TermEstimates te;
+    te.b = modes[static_cast<std::size_t>(j)];
+    const auto L = static_cast<std::size_t>(m.nlev[j]);
+    te.condvar.resize(L * q * q);
+    te.pe_cov.resize(L * q * q);
+    te.pe_cross.resize(L * q * static_cast<std::size_t>(p));
+    for (std::size_t b = 0; b < L; ++b) {
+      const auto bi = static_cast<Eigen::Index>(b);
+      const Mat Gb = G[j].middleCols(bi * q, q);
+      const Mat Wb = W[j].middleRows(bi * q, q);
+      const Mat cv = s2 * (lam * Gb * lam.transpose());
+      const Mat pc = s2 * (lam * (Gb + Wb * Vu * Wb.transpose()) * lam.transpose());
+      const Mat px = -s2 * (lam * (Wb * Vu));
+      std::copy(cv.data(), cv.data() + cv.size(),
+                te.condvar.begin() + static_cast<std::ptrdiff_t>(b * q * q));
+      std::copy(pc.data(), pc.data() + pc.size(),
+                te.pe_cov.begin() + static_cast<std::ptrdiff_t>(b * q * q));
+      std::copy(
+          px.data(), px.data() + px.size(),
+          te.pe_cross.begin() + static_cast<std::ptrdiff_t>(b * q * static_cast<std::size_t>(p)));
+    }
+    s.re.push_back(std::move(te));
+  }
+  return s;
+}
+
+std::string data_hash(std::string_view bytes) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("fnv1a64:{:016x}", h);
+}
+
+namespace {
+
+std::string list_some(const std::vector<std::string>& v, std::size_t max = 5) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) s += (i ? ", " : "") + v[i];
+  if (v.size() > max) s += fmt::format(", ... ({} more)", v.size() - max);
+  return s;
+}
+
+// The labels of a term's grouping factor in `data`, per kept row (empty for a missing value).
+std::vector<std::string> grouping_labels(const ModelFrame& frame, const ReTermData& term,
+                                         const DataFrame& data,
+                                         const std::vector<std::size_t>& rows) {
+  const RandomTerm* rt = nullptr;
+  for (const RandomTerm& t : frame.formula.random)
+    if (t.group_label() == term.group) rt = &t;
+  if (!rt) throw std::logic_error("no random term for group " + term.group);
+  std::vector<std::string> out(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    std::string lab;
+    for (std::size_t m = 0; m < rt->grouping.size(); ++m) {
+      const Column& c = data.at(rt->grouping[m]);
+      if (c.missing(rows[i])) {
+        lab.clear();
+        break;
+      }
+      if (m) lab += ":";
+      lab += format_cell(c, rows[i]);
+    }
+    out[i] = lab;
+  }
+  return out;
+}
+
+}  // namespace
+
+Predictions predict(const SavedModel& model, const DataFrame& input,
+                    const PredictOptions& options) {
+  if (!(options.level > 0 && options.level < 1))
+    throw Error(fmt::format("the interval level must be between 0 and 1 (got {})", options.level));
+  DataFrame data = input;
+  std::vector<Centering> centering = model.centering;
+  apply_centering(data, centering);
+  const bool conditional = options.re_form == ReForm::Conditional;
+  NewDataOptions nd;
+  nd.random_effects = conditional;
+  const ModelFrame nf = model_frame_for_new_data(model.frame, data, nd);
+
+  const std::size_t nk = nf.rows.size();
+  const auto p = static_cast<Eigen::Index>(model.beta.size());
+  const bool interval = options.interval != IntervalKind::None;
+  const bool prediction = options.interval == IntervalKind::Prediction;
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  Predictions out;
+  out.fit.assign(data.nrows, nan);
+  if (interval) {
+    out.se.assign(data.nrows, nan);
+    out.lower.assign(data.nrows, nan);
+    out.upper.assign(data.nrows, nan);
+  }
+  const Eigen::Map<const Mat> V(model.vcov.data(), p, p);
+  const Eigen::Map<const Eigen::VectorXd> beta(model.beta.data(), p);
+  const double s2 = model.sigma * model.sigma;
+  const std::size_t K = nf.re.size();
+  std::vector<Mat> Sigma(K);  // σ²λλ', the population covariance of a term's random effects
+  for (std::size_t j = 0; j < K; ++j) {
+    const int q = nf.re[j].q();
+    const Eigen::Map<const Mat> lam(model.lambda[j].data(), q, q);
+    Sigma[j] = s2 * lam * lam.transpose();
+  }
+  const double zq =
+      interval ? boost::math::quantile(boost::math::normal(), 0.5 + options.level / 2) : 0.0;
+  Eigen::VectorXd x(p);
+  for (std::size_t i = 0; i < nk; ++i) {
+    for (Eigen::Index c = 0; c < p; ++c) x[c] = nf.X[static_cast<std::size_t>(c) * nk + i];
+    double fit = x.dot(beta);
+    double var = interval ? x.dot(V * x) : 0.0;
+    for (std::size_t j = 0; j < K; ++j) {
+      const ReTermData& t = nf.re[j];
+      const int q = t.q();
+      const Eigen::Map<const Eigen::VectorXd> z(&t.z[i * static_cast<std::size_t>(q)], q);
+      const std::int32_t l = t.refs[i];
+      if (conditional && l >= 0) {
+        const auto lq = static_cast<std::size_t>(l) * static_cast<std::size_t>(q);
+        fit += z.dot(Eigen::Map<const Eigen::VectorXd>(&model.re[j].b[lq], q));
+        if (interval) {
+          const Eigen::Map<const Mat> C(&model.re[j].pe_cov[lq * static_cast<std::size_t>(q)], q,
+                                        q);
+          const Eigen::Map<const Mat> X(&model.re[j].pe_cross[lq * static_cast<std::size_t>(p)], q,
+                                        p);
+          var += z.dot(C * z) + 2 * z.dot(X * x);
+        }
+      } else if (interval && (conditional || prediction)) {
+        // The person's effect is unknown: its population distribution.
+        var += z.dot(Sigma[j] * z);
+      }
+    }
+    if (prediction) var += s2;
+    const std::size_t row = nf.rows[i];
+    out.fit[row] = fit;
+    if (interval) {
+      const double se = std::sqrt(std::max(0.0, var));
+      out.se[row] = se;
+      out.lower[row] = fit - zq * se;
+      out.upper[row] = fit + zq * se;
+    }
+  }
+
+  // Notes: levels the fit did not see, rows without a prediction.
+  if (conditional) {
+    std::vector<std::string> done;
+    for (std::size_t j = 0; j < K; ++j) {
+      const ReTermData& t = nf.re[j];
+      if (std::find(done.begin(), done.end(), t.group) != done.end()) continue;
+      done.push_back(t.group);
+      if (std::none_of(t.refs.begin(), t.refs.end(), [](std::int32_t r) { return r < 0; }))
+        continue;
+      const auto labels = grouping_labels(model.frame, t, data, nf.rows);
+      std::vector<std::string> fresh;
+      std::size_t missing = 0, rows_new = 0;
+      for (std::size_t i = 0; i < nk; ++i) {
+        if (t.refs[i] >= 0) continue;
+        if (labels[i].empty()) {
+          ++missing;
+          continue;
+        }
+        ++rows_new;
+        if (std::find(fresh.begin(), fresh.end(), labels[i]) == fresh.end())
+          fresh.push_back(labels[i]);
+      }
+      if (!fresh.empty())
+        out.notes.push_back(fmt::format(
+            "{} level{} of {} not in the fitted data ({}): {} row{} {} the population-level "
+            "prediction for that term (as lme4's allow.new.levels = TRUE)",
+            fresh.size(), fresh.size() == 1 ? "" : "s", t.group, list_some(fresh), rows_new,
+            rows_new == 1 ? "" : "s", rows_new == 1 ? "gets" : "get"));
+      if (missing > 0)
+        out.notes.push_back(fmt::format(
+            "{} row{} with a missing {} {} the population-level prediction for that term", missing,
+            missing == 1 ? "" : "s", t.group, missing == 1 ? "gets" : "get"));
+    }
+  }
+  if (nk < data.nrows) {
+    const std::size_t left = data.nrows - nk;
+    out.notes.push_back(fmt::format("{} row{} with a missing predictor {} no prediction (NA)", left,
+                                    left == 1 ? "" : "s", left == 1 ? "has" : "have"));
+  }
+  return out;
+}
+
+DataFrame simulate_from_saved(const SavedModel& model, const DataFrame& input, std::size_t nsim,
+                              Rng& rng) {
+  DataFrame data = input;
+  std::vector<Centering> centering = model.centering;
+  apply_centering(data, centering);
+  NewDataOptions nd;
+  nd.random_effects = false;  // the levels are the data's own: coded below
+  const ModelFrame nf = model_frame_for_new_data(model.frame, data, nd);
+  const std::size_t nk = nf.rows.size();
+  SimulationDesign d;
+  d.n = nk;
+  d.X = nf.X;
+  for (const ReTermData& t : nf.re) {
+    for (const RandomTerm& rt : model.frame.formula.random)
+      if (rt.group_label() == t.group)
+        for (const std::string& g : rt.grouping)
+          data.at(g);  // a clear error when a grouping column is absent
+    ReTermData s = t;
+    const auto labels = grouping_labels(model.frame, t, data, nf.rows);
+    std::unordered_map<std::string, std::int32_t> index;
+    s.levels.clear();
+    for (std::size_t i = 0; i < nk; ++i) {
+      if (labels[i].empty()) {
+        s.refs[i] = -1;  // a missing grouping value: no random effect for this term
+        continue;
+      }
+      const auto [it, fresh] = index.emplace(labels[i], static_cast<std::int32_t>(s.levels.size()));
+      if (fresh) s.levels.push_back(labels[i]);
+      s.refs[i] = it->second;
+    }
+    d.re.push_back(std::move(s));
+  }
+  SimulationParameters par;
+  par.beta = model.beta;
+  par.lambda = model.lambda;
+  par.sigma = model.sigma;
+  const auto sims = simulate_responses(d, par, nsim, rng);
+  DataFrame out = input;
+  for (std::size_t k = 0; k < nsim; ++k) {
+    std::vector<double> col(input.nrows, std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t i = 0; i < nk; ++i) col[nf.rows[i]] = sims[k][i];
+    std::string name = "sim_" + std::to_string(k + 1);
+    if (out.find(name))
+      throw Error("the data already have a column '" + name + "'; rename it before simulating");
+    out.columns.push_back(numeric_column(std::move(name), std::move(col)));
+  }
+  return out;
+}
+
+}  // namespace lmm

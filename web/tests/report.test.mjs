@@ -1,0 +1,140 @@
+// Opens `lmm report` pages in headless Chromium, offline: every plot drawn as SVG with marks, no
+// console error or warning, no request leaving the file; the numbers in the page equal
+// `lmm fit --json`'s; the trajectories' control shows more persons; SVG and PNG export work.
+//
+//   node web/tests/report.test.mjs --lmm build/lmm --data tests/data --out build/browser \
+//        [--chromium /usr/bin/chromium] [--screenshots docs]
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { args, check, finish, launch, watch, lmmJson, firstDifference, checkNumberCells, chartMarks } from './lib.mjs';
+
+const opt = args({ lmm: undefined, data: undefined, out: undefined, chromium: '/usr/bin/chromium', screenshots: '' });
+fs.mkdirSync(opt.out, { recursive: true });
+
+const CASES = [
+  { name: 'growth200', file: 'growth200.csv', formula: 'y ~ time * group + (time | id)', screenshot: 'report.png' },
+  { name: 'sleepstudy', file: 'sleepstudy.csv', formula: 'Reaction ~ Days + (Days | Subject)' },
+  { name: 'sleepstudy_intercept', file: 'sleepstudy.csv', formula: 'Reaction ~ Days + (1 | Subject)' },
+  { name: 'penicillin_crossed', file: 'penicillin.csv', formula: 'diameter ~ 1 + (1 | plate) + (1 | sample)' },
+  { name: 'dyestuff2_singular', file: 'dyestuff2.csv', formula: 'Yield ~ 1 + (1 | Batch)' },
+];
+
+// The charts a document must have, from what the engine sent.
+function expectedCharts(doc) {
+  const names = ['trajectories', 'partition', 'residuals-fitted', 'qq-residuals'];
+  if (doc.plots.shrinkage.available) names.push('shrinkage');
+  if (doc.plots.variance_curve.available) names.push('variance-curve', 'icc-curve');
+  doc.plots.random_effects.forEach((_, k) => names.push('caterpillar-' + k, 'qq-ranef-' + k));
+  return names.sort();
+}
+
+const browser = await launch(opt.chromium);
+try {
+  for (const c of CASES) {
+    console.log(`report: ${c.name} (${c.formula})`);
+    const data = path.join(opt.data, c.file);
+    const html = path.join(opt.out, c.name + '.html');
+    fs.rmSync(html, { force: true });
+    execFileSync(opt.lmm, ['report', data, c.formula, '--out', html], { stdio: 'pipe' });
+    const fitJson = lmmJson(opt.lmm, ['fit', data, c.formula, '--json']);
+    const url = pathToFileURL(path.resolve(html)).href;
+
+    const page = await browser.context.newPage();
+    const problems = watch(page, (u) => u === url);
+    await page.goto(url);
+    await page.waitForSelector('body[data-ready]', { timeout: 60000 });
+    check((await page.getAttribute('body', 'data-ready')) === '1', 'the page says every chart rendered');
+
+    // The fit in the page is `lmm fit --json`'s, exactly; the tables show it.
+    const doc = await page.evaluate(() => window.LMM_REPORT);
+    const diff = firstDifference(doc.fit, fitJson);
+    check(diff === null, `embedded fit equals lmm fit --json${diff ? ' (differs at ' + diff + ')' : ''}`);
+    const cells = await checkNumberCells(await page.$('main'), { fit: fitJson, plots: doc.plots }, 'tables');
+    const keys = new Set(cells.map((x) => x.key));
+    check(fitJson.fixed.every((_, i) => keys.has(`fit.fixed.${i}.estimate`) && keys.has(`fit.fixed.${i}.std_error`) && keys.has(`fit.fixed.${i}.t`)),
+      'every fixed effect is in the table');
+    check(fitJson.random.every((r, i) => keys.has(`fit.random.${i}.${r.term2 !== undefined ? 'cor' : 'sd'}`)),
+      'every variance component is in the table');
+    for (const k of ['loglik', 'aic', 'bic', 'sigma', 'nobs']) check(keys.has('fit.' + k), `fit statistic ${k} is shown`);
+    check(['icc_adjusted', 'r2_marginal', 'r2_conditional'].every((k) => [...keys].some((x) => x.endsWith('.' + k))), 'ICC and R² are shown');
+    const notes = await page.$$eval('ul.notes li', (l) => l.length);
+    check(notes === doc.plots.notes.length, `${doc.plots.notes.length} warning(s) explained`);
+    if (fitJson.singular) check(await page.$('li.note-singular') !== null, 'the singular fit is explained');
+
+    // The caterpillar plots' conditional modes and SDs are the fit's ranef[] (when the fit has it).
+    if (Array.isArray(fitJson.ranef)) {
+      let compared = 0, differ = 0;
+      for (const re of doc.plots.random_effects)
+        re.levels.forEach((level, i) => {
+          const base = re.group.replace(/\.\d+$/, '');
+          const r = fitJson.ranef.find((x) => String(x.level) === level && (x.group === re.group || x.group === base) && x[re.term] !== undefined);
+          if (!r) return differ++;
+          compared++;
+          const near = (a, b) => Math.abs(a - b) <= 1e-9 * (1 + Math.abs(b));
+          if (!near(re.value[i], r[re.term]) || !near(re.condsd[i], r['condsd_' + re.term])) differ++;
+        });
+      check(compared > 0 && differ === 0, `caterpillar values equal the fit's ranef[] (${compared} compared, ${differ} differ)`);
+    } else {
+      console.log('  note: this lmm fit --json has no ranef[]; caterpillar values checked by the C++ tests only');
+    }
+
+    // Every chart drawn, with marks, and with the SVG and PNG export actions.
+    const marks = await chartMarks(page);
+    const want = expectedCharts(doc);
+    check(JSON.stringify(Object.keys(marks).sort()) === JSON.stringify(want), `charts present: ${want.join(', ')}`);
+    for (const [name, m] of Object.entries(marks)) {
+      check(m.rendered && m.marks > 0, `${name}: SVG with ${m.marks} mark elements`);
+      check(m.actions.some((a) => /SVG/.test(a)) && m.actions.some((a) => /PNG/.test(a)), `${name}: can be saved as SVG and PNG`);
+    }
+    doc.plots.random_effects.forEach((re, k) =>
+      check(marks['caterpillar-' + k].symbols === re.levels.length,
+        `caterpillar ${re.term}|${re.group}: ${marks['caterpillar-' + k].symbols} points for ${re.levels.length} levels`));
+
+    // The trajectories' control: 12 persons at first, more when the slider moves.
+    const tr = doc.plots.trajectories;
+    const kept = Math.max(...tr.person) + 1;
+    const curves = tr.population_curves.length;
+    const first = Math.min(12, kept);
+    check(marks.trajectories.lines === 2 * first + curves, `trajectories: ${first} persons observed and fitted, ${curves} population line(s)`);
+    const more = Math.min(kept, first + 8);
+    await page.locator('figure[data-chart=trajectories] .vega-bindings input[type=range]').fill(String(more));
+    await page.waitForFunction(([n]) => document.querySelectorAll('figure[data-chart=trajectories] svg g.mark-line path').length === n,
+      [2 * more + curves], { timeout: 10000 }).then(() => check(true, `trajectories: the control shows ${more} persons`),
+      () => check(false, `trajectories: the control shows ${more} persons`));
+
+    // Export: the shrinkage (or trajectories) chart saved as SVG and as PNG.
+    if (c.name === 'sleepstudy') {
+      for (const [label, magic] of [['SVG', '<svg'], ['PNG', '\x89PNG']]) {
+        const fig = page.locator('figure[data-chart=trajectories]');
+        if ((await fig.locator('details').getAttribute('open')) === null) await fig.locator('details summary').click();
+        // vega-embed makes the image on mousedown and puts it in the link; a person's click lasts
+        // long enough for that, a synthetic one needs to wait for it.
+        const link = fig.locator(`.vega-actions a:has-text("${label}")`);
+        await link.dispatchEvent('mousedown');
+        await link.evaluate((a) => new Promise((resolve) => {
+          const poll = () => (a.href.startsWith('data:') || a.href.startsWith('blob:') ? resolve() : setTimeout(poll, 20));
+          poll();
+        }));
+        const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+        const file = path.join(opt.out, `${c.name}-trajectories.${label.toLowerCase()}`);
+        await download.saveAs(file);
+        const head = fs.readFileSync(file).subarray(0, 8).toString('latin1');
+        check(head.startsWith(magic), `trajectories saved as ${label} (${fs.statSync(file).size} bytes)`);
+      }
+    }
+
+    await page.screenshot({ path: path.join(opt.out, c.name + '.png'), fullPage: true });
+    if (opt.screenshots && c.screenshot) {
+      await page.evaluate(() => document.getElementById('trajectories').scrollIntoView());
+      await page.screenshot({ path: path.join(opt.screenshots, c.screenshot), fullPage: false });
+      console.log(`  wrote ${path.join(opt.screenshots, c.screenshot)}`);
+    }
+    check(problems.length === 0, `no console errors or warnings, no network requests${problems.length ? ':\n       ' + problems.join('\n       ') : ''}`);
+    await page.close();
+  }
+} finally {
+  await browser.close();
+}
+finish('report.test');
