@@ -34,9 +34,12 @@ struct FTest {
 using ContrastMatrix = std::vector<std::vector<double>>;
 
 /// Satterthwaite's df, computed once at the model's current θ (its optimum) as lmerTest does:
-/// the Hessian H of the REML or ML deviance in (θ, σ) with β profiled out, A = 2 H⁻¹ (a
-/// Moore-Penrose inverse over the eigenvalues above 1e-8), the Jacobian of Vcov(β)(θ, σ), both by
-/// numDeriv's Richardson extrapolation; then df = 2 (c'Vc)² / (g'Ag) with g_i = c' ∂V/∂φ_i c.
+/// the Hessian H of the REML or ML deviance in the variance parameters with β profiled out,
+/// A = 2 H⁻¹ (a Moore-Penrose inverse over the eigenvalues above 1e-8), the Jacobian of Vcov(β),
+/// both by numDeriv's Richardson extrapolation; then df = 2 (c'Vc)² / (g'Ag) with
+/// g_i = c' ∂V/∂φ_i c. The variance parameters φ are the unit-free u = (θ̃, σ/σ̂) (θ̃ the
+/// optimizer's conditioned coordinates) rather than lmerTest's (θ, σ): the df do not depend on
+/// the choice, but the numerical derivatives and the eigenvalue tolerance do not depend on units.
 /// The model is evaluated at nearby θ and left at its θ.
 class Satterthwaite {
  public:
@@ -49,8 +52,8 @@ class Satterthwaite {
   FTest test(const ContrastMatrix& L) const;
 
   const std::vector<double>& varpar() const { return varpar_; }            ///< (θ, σ)
-  const std::vector<double>& varpar_vcov() const { return varpar_vcov_; }  ///< A = 2H⁺, column-major
-  const std::vector<double>& hessian() const { return hessian_; }          ///< H, column-major
+  const std::vector<double>& varpar_vcov() const { return varpar_vcov_; }  ///< A = 2H⁺ in u, column-major
+  const std::vector<double>& hessian() const { return hessian_; }          ///< H in u, column-major
   /// Negative or near-zero eigenvalues of H (lmerTest warns about them): the fit is not at a
   /// proper optimum in some direction.
   int nonpositive_eigenvalues() const { return nonpositive_; }

@@ -72,9 +72,18 @@ MinimizeResult minimize(const std::function<double(const std::vector<double>&)>&
   return r;
 }
 
-void set_response(LinearMixedModel::Impl& m, const std::vector<double>& y) {
+void set_response(LinearMixedModel::Impl& m, const std::vector<double>& y_new) {
   const auto n = static_cast<Eigen::Index>(m.n());
   const auto p = static_cast<Eigen::Index>(m.p());
+  // A holds the response shifted by X beta0 (see response_shift() in model.cpp); keeping the
+  // model's beta0 keeps beta() = beta_shifted() + beta0 right and, for responses simulated near
+  // X beta-hat, the digits the shift is there to keep.
+  std::vector<double> y = y_new;
+  if (p > 0) {
+    Eigen::Map<const detail::Mat> X0(m.frame.X.data(), n, p);
+    Eigen::Map<Eigen::VectorXd> ys(y.data(), n);
+    ys.noalias() -= X0 * m.beta0;
+  }
   for (int j = 0; j < m.K; ++j) {
     const auto& t = m.frame.re[j];
     const int q = m.q[j];
@@ -93,13 +102,20 @@ void set_response(LinearMixedModel::Impl& m, const std::vector<double>& y) {
   xx.block(p, 0, 1, p) = xty.transpose();
   xx.block(0, p, p, 1) = xty;
   xx(p, p) = yv.squaredNorm();
-  m.frame.y = y;
+  m.frame.y = y_new;
   m.factor_ok = false;
 }
 
 void set_offset_response(LinearMixedModel::Impl& reduced, const LinearMixedModel::Impl& full, int j, double b) {
   const auto pf = static_cast<Eigen::Index>(full.p());
   const auto pr = static_cast<Eigen::Index>(reduced.p());  // pf - 1
+  // Both A's hold shifted responses (response_shift() in model.cpp): the full model's is
+  // y_s = y - X beta0. The reduced model's response y - b x_j is, up to X_{-j} beta0_{-j} (which
+  // the reduced model's own fixed effects absorb), y_s - (b - beta0_j) x_j, with beta0_{-j} as
+  // the reduced model's shift.
+  for (Eigen::Index c = 0, k = 0; c < pf; ++c)
+    if (c != j) reduced.beta0[k++] = full.beta0[c];
+  b -= full.beta0[j];
   // Rows of [X y]'Z: row c is x_c'Z, the last is y'Z; (y - b x_j)'Z = y'Z - b x_j'Z.
   for (int i = 0; i < full.K; ++i) {
     const auto& af = std::get<detail::Mat>(full.A[full.K][i]);

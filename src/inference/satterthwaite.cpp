@@ -78,18 +78,33 @@ Satterthwaite::Satterthwaite(LinearMixedModel& model) {
   x(nth) = sigma_;
   varpar_.assign(x.data(), x.data() + x.size());
 
-  auto deviance = [&](const VectorXd& v) -> double {
-    return detail::varpar_deviance(model, std::vector<double>(v.data(), v.data() + nth), v(nth));
-  };
+  // The derivatives are taken in unit-free coordinates u = (θ̃, σ/σ̂), θ̃ the optimizer's
+  // conditioned coordinates (detail::ThetaMap), rather than in (θ, σ) as lmerTest. θ's scale
+  // follows the random-effect covariates (a slope on time + 100 makes θ large and the deviance
+  // steep in some directions and flat in others), σ's the response's (a response in units of 1e9
+  // puts σ's curvature far under the 1e-8 tolerance for the eigenvalues of H). The df are
+  // invariant under this change of coordinates: where lmerTest's numerical derivatives are
+  // accurate it gives the same figures, and where they are not (a covariate far from 0) it keeps
+  // the figures of the centred model.
+  const double sig = (std::isfinite(sigma_) && sigma_ > 0) ? sigma_ : 1.0;
+  const detail::ThetaMap map(model.impl());
+  VectorXd u(nth + 1);
+  {
+    const std::vector<double> xc = map.from_theta(theta0);
+    for (Eigen::Index i = 0; i < nth; ++i) u(i) = xc[static_cast<std::size_t>(i)];
+    u(nth) = sigma_ / sig;
+  }
+  auto theta_of = [&](const VectorXd& v) { return map.to_theta(std::vector<double>(v.data(), v.data() + nth)); };
+  auto deviance = [&](const VectorXd& v) -> double { return detail::varpar_deviance(model, theta_of(v), v(nth) * sig); };
   auto covbeta = [&](const VectorXd& v) -> VectorXd {
-    const auto V = detail::varpar_covbeta(model, std::vector<double>(v.data(), v.data() + nth), v(nth));
+    const auto V = detail::varpar_covbeta(model, theta_of(v), v(nth) * sig);
     return Eigen::Map<const VectorXd>(V.data(), static_cast<Eigen::Index>(V.size()));
   };
 
   MatrixXd H, J;
   try {
-    H = detail::hessian(deviance, x);
-    J = detail::jacobian(covbeta, x);
+    H = detail::hessian(deviance, u);
+    J = detail::jacobian(covbeta, u);
   } catch (...) {
     model.set_theta(theta0);
     throw;
@@ -98,7 +113,8 @@ Satterthwaite::Satterthwaite(LinearMixedModel& model) {
 
   hessian_.assign(H.data(), H.data() + H.size());
   // A = 2 H⁺ over the eigenvalues above lmerTest's tolerance 1e-8.
-  Eigen::SelfAdjointEigenSolver<MatrixXd> eig(H);
+  const MatrixXd& Hs = H;
+  Eigen::SelfAdjointEigenSolver<MatrixXd> eig(Hs);
   MatrixXd A = MatrixXd::Zero(H.rows(), H.cols());
   if (eig.info() == Eigen::Success && H.allFinite()) {
     for (Eigen::Index k = 0; k < H.rows(); ++k) {

@@ -13,7 +13,17 @@ import { args, check, finish, launch, watch, lmmJson, firstDifference, checkNumb
 const opt = args({ lmm: undefined, data: undefined, out: undefined, chromium: '/usr/bin/chromium', screenshots: '' });
 fs.mkdirSync(opt.out, { recursive: true });
 
+// Level names that would break a page that pasted them into HTML or a <script> unescaped.
+const hostileCsv = path.join(opt.out, 'hostile.csv');
+{
+  const names = ['</script><script>window.pwned=1</script>', '<!--x', 'a&b "q"', "o'k", 'ü€', 'plain'];
+  let csv = 'who,t,y\n';
+  names.forEach((n, i) => { for (let t = 0; t < 4; t++) csv += `"${n.replace(/"/g, '""')}",${t},${(10 + 2 * i + t * (1 + i / 5) + ((i * 7 + t * 3) % 5) / 2).toFixed(2)}\n`; });
+  fs.writeFileSync(hostileCsv, csv);
+}
+
 const CASES = [
+  { name: 'hostile_names', path: hostileCsv, formula: 'y ~ t + (1 | who)' },
   { name: 'growth200', file: 'growth200.csv', formula: 'y ~ time * group + (time | id)', screenshot: 'report.png' },
   { name: 'sleepstudy', file: 'sleepstudy.csv', formula: 'Reaction ~ Days + (Days | Subject)' },
   { name: 'sleepstudy_intercept', file: 'sleepstudy.csv', formula: 'Reaction ~ Days + (1 | Subject)' },
@@ -34,7 +44,7 @@ const browser = await launch(opt.chromium);
 try {
   for (const c of CASES) {
     console.log(`report: ${c.name} (${c.formula})`);
-    const data = path.join(opt.data, c.file);
+    const data = c.path || path.join(opt.data, c.file);
     const html = path.join(opt.out, c.name + '.html');
     fs.rmSync(html, { force: true });
     execFileSync(opt.lmm, ['report', data, c.formula, '--out', html], { stdio: 'pipe' });
@@ -130,6 +140,14 @@ try {
       await page.evaluate(() => document.getElementById('trajectories').scrollIntoView());
       await page.screenshot({ path: path.join(opt.screenshots, c.screenshot), fullPage: false });
       console.log(`  wrote ${path.join(opt.screenshots, c.screenshot)}`);
+    }
+    if (c.name === 'hostile_names') {
+      check(await page.evaluate(() => window.pwned === undefined), 'a level name cannot run script');
+      const labels = await page.$$eval('figure[data-chart=caterpillar-0] svg text', (t) => t.map((x) => x.textContent));
+      // Vega-Lite shortens long axis labels with an ellipsis (labelLimit), so the long one is
+      // checked by its start.
+      check(labels.some((t) => t.startsWith('</script><script>')) && labels.includes('<!--x') && labels.includes('a&b "q"') &&
+        labels.includes("o'k") && labels.includes('ü€'), `level names are shown as written: ${JSON.stringify(labels.slice(0, 12))}`);
     }
     check(problems.length === 0, `no console errors or warnings, no network requests${problems.length ? ':\n       ' + problems.join('\n       ') : ''}`);
     await page.close();
