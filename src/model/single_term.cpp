@@ -175,7 +175,7 @@ Mat gradient_levels(const LinearMixedModel::Impl& m) {
   const Mat lam_m = m.lambda[0].triangularView<Eigen::Lower>();
   const double* lam = lam_m.data();
 
-  const Eigen::VectorXd beta = m.beta();
+  const Eigen::VectorXd beta = m.beta_shifted();  // A holds y - X beta0 (response_shift in model.cpp)
   Mat SXX;  // (R_X R_X')⁻¹
   if (reml) SXX = m.vcov_unscaled();
   const double r2 = m.pwrss();
