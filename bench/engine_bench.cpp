@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lmm/model.h"
+#include "lmm/parallel.h"
 #include "model/model_impl.h"
 #include "synthetic.h"
 
@@ -16,6 +17,7 @@ namespace {
 
 // Rows ≈ 0.91 × persons × waves.
 void BM_DataPass(benchmark::State& state) {
+  lmm::set_num_threads(0);
   const auto frame = lmm::bench::growth_frame(static_cast<int>(state.range(0)), 10);
   for (auto _ : state) {
     state.PauseTiming();
@@ -30,8 +32,9 @@ void BM_DataPass(benchmark::State& state) {
 BENCHMARK(BM_DataPass)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 
 // One evaluation at alternating θ (so no caching can help): the cost grows with the number of
-// persons (one q x q block each), not with the rows per person.
+// persons (one q x q block each), not with the rows per person. Third argument: threads (0: all).
 void BM_ObjectiveGrowth(benchmark::State& state) {
+  lmm::set_num_threads(static_cast<int>(state.range(2)));
   lmm::LinearMixedModel m(lmm::bench::growth_frame(static_cast<int>(state.range(0)), static_cast<int>(state.range(1))),
                           lmm::Method::REML);
   const std::vector<double> a{0.8, -0.05, 0.3}, b{0.9, -0.04, 0.25};
@@ -43,20 +46,24 @@ void BM_ObjectiveGrowth(benchmark::State& state) {
   state.counters["rows"] = static_cast<double>(m.frame().n());
 }
 BENCHMARK(BM_ObjectiveGrowth)
-    ->Args({10000, 10})
-    ->Args({10000, 40})
-    ->Args({100000, 10})
+    ->Args({10000, 10, 0})
+    ->Args({10000, 40, 0})
+    ->Args({100000, 10, 0})
+    ->Args({100000, 10, 1})
     ->Unit(benchmark::kMicrosecond);
 
+// Second argument: threads (0: all).
 void BM_GradientGrowth(benchmark::State& state) {
+  lmm::set_num_threads(static_cast<int>(state.range(1)));
   lmm::LinearMixedModel m(lmm::bench::growth_frame(static_cast<int>(state.range(0)), 10), lmm::Method::REML);
   m.set_theta({0.8, -0.05, 0.3});
   for (auto _ : state) benchmark::DoNotOptimize(m.impl().gradient());
 }
-BENCHMARK(BM_GradientGrowth)->Arg(10000)->Arg(100000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GradientGrowth)->Args({10000, 0})->Args({100000, 0})->Args({100000, 1})->Unit(benchmark::kMicrosecond);
 
 // Crossed subjects x items: the items' diagonal block fills in (dense or sparse Cholesky).
 void BM_ObjectiveCrossed(benchmark::State& state) {
+  lmm::set_num_threads(0);
   lmm::LinearMixedModel m(lmm::bench::crossed_frame(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
                                                     static_cast<int>(state.range(2))),
                           lmm::Method::REML);
