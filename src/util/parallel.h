@@ -1,4 +1,4 @@
-// Chunked parallel loops for the engine (OpenMP underneath, confined to parallel.cpp).
+// Chunked parallel loops for the engine (a pool of sleeping threads, in parallel.cpp).
 #pragma once
 #include <cstddef>
 #include <functional>
@@ -15,7 +15,7 @@ inline std::size_t chunk_begin(std::size_t n, int nchunks, int c) {
 }
 
 /// Calls f(c) for c in [0, nchunks) on up to num_threads() threads (serially when nested inside
-/// another parallel loop or when nchunks is 1).
+/// another parallel loop, when another thread is running one, or when nchunks is 1).
 void parallel_for(int nchunks, const std::function<void(int)>& f);
 
 }  // namespace lmm::detail
