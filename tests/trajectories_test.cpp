@@ -41,6 +41,8 @@ lmm::DataFrame csv(const std::string& text) { return lmm::parse_table(text, ',',
 struct Case {
   std::string data, formula;
 };
+// How gtest (and ctest's test list) shows a case.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.data << ": " << c.formula; }
 
 class PredictTraining : public ::testing::TestWithParam<Case> {};
 
