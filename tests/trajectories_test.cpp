@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <ostream>
 #include <set>
 
 #include "lmm/data.h"
