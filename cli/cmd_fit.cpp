@@ -1,3 +1,7 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 
@@ -9,6 +13,7 @@
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
+#include "lmm/parallel.h"
 
 namespace lmm::cli {
 
@@ -50,6 +55,38 @@ struct FitArgs {
   bool ml = false, json = false, anova = false;
   std::string ddf = "satterthwaite";
   InferenceArgs inference;
+  bool quiet = false, timings = false;
+};
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+/// A one-line progress display on stderr for fits that take longer than a second: rewritten in
+/// place (carriage return) at most five times a second, erased when the fit ends.
+class Progress {
+ public:
+  explicit Progress(Clock::time_point start) : start_(start) {}
+  ~Progress() { clear(); }
+  void update(int evaluations, double objective) {
+    const auto now = Clock::now();
+    if (now - start_ < std::chrono::seconds(1) || now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    std::fprintf(stderr, "\rlmm: fitting: %d evaluations, objective %.6f, %.1f s\033[K", evaluations, objective,
+                 seconds_since(start_));
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (!shown_) return;
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+
+ private:
+  Clock::time_point start_, last_{};
+  bool shown_ = false;
 };
 
 }  // namespace
@@ -66,17 +103,34 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
   add_inference_options(cmd, args->inference);
+  cmd->add_flag("--quiet", args->quiet, "no progress line on stderr (shown for fits longer than a second on a terminal)");
+  cmd->add_flag("--timings", args->timings, "print the seconds each stage took on stderr");
   cmd->callback([args, &action] {
     action = [args] {
+      const auto start = Clock::now();
+      set_num_threads(args->inference.threads);
       DataFrame data = read_table(args->data);
+      const double read_seconds = seconds_since(start);
       prepare_fit_data(data, args->extras);
       FitOptions opt;
+      auto progress = std::make_shared<Progress>(start);
+      if (!args->quiet && ::isatty(STDERR_FILENO))
+        opt.progress = [progress](int evaluations, double objective) { progress->update(evaluations, objective); };
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);
       if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");
       Fitted f = fit(data, args->formula, opt);
+      progress->clear();
+      if (args->timings) {
+        const auto& t = f.result.timings;
+        std::fprintf(stderr,
+                     "lmm: timings: read %.3f s, model frame %.3f s, setup %.3f s, optimize %.3f s (%d evaluations), "
+                     "summary %.3f s, inference %.3f s; %d threads\n",
+                     read_seconds, t.model_frame, t.setup, t.optimize, f.result.optimizer.evaluations, t.summary,
+                     t.inference, num_threads());
+      }
       write_fit_extras(f, args->extras, args->data);
       run_inference(args->inference, f, data);
       if (args->json) {

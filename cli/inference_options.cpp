@@ -29,7 +29,7 @@ void add_inference_options(CLI::App* cmd, InferenceArgs& args) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", args.seed, "random seed of the bootstrap (the same seed gives the same result on any "
                                        "number of threads; default 1)");
-  cmd->add_option("--threads", args.threads, "threads for the bootstrap (default: all cores)")
+  cmd->add_option("--threads", args.threads, "threads for the pass over the data, the optimizer and the bootstrap (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--residuals", args.residuals,
                   "write fitted values, residuals, scaled residuals and grouping levels per data row to this CSV file");

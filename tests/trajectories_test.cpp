@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <ostream>
 #include <set>
 
 #include "lmm/data.h"
@@ -41,6 +42,8 @@ lmm::DataFrame csv(const std::string& text) { return lmm::parse_table(text, ',',
 struct Case {
   std::string data, formula;
 };
+// How gtest (and ctest's test list) shows a case.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.data << ": " << c.formula; }
 
 class PredictTraining : public ::testing::TestWithParam<Case> {};
 

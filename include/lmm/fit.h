@@ -79,6 +79,14 @@ struct FitResult {
   std::vector<std::string> singular_advice;  ///< for a singular fit: component, meaning, what to try
   std::vector<RandomEffectLevel> ranef;      ///< conditional modes and SDs per level (ranef(m, condVar = TRUE))
   std::vector<LevelCoefficients> coef;       ///< fixed + random per level (coef(m))
+  /// Wall-clock seconds of lmm::fit()'s stages (not in the JSON output: they vary run to run).
+  struct Timings {
+    double model_frame = 0;  ///< formula and model matrices
+    double setup = 0;        ///< A = [Z X y]'[Z X y] and the factor's structure
+    double optimize = 0;     ///< the optimizer
+    double summary = 0;      ///< estimates, standard errors, variance components
+    double inference = 0;    ///< denominator df, p-values, ANOVA
+  } timings;
 };
 
 /// Tolerance for the singular-fit check, as lme4's isSingular().

@@ -3,6 +3,7 @@
 // A = [Z X y]'[Z X y] is built once in one pass over the data (the MixedModels.jl method).
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,16 @@ namespace lmm {
 
 enum class Method { REML, ML };
 
+/// Which optimizer minimises the profiled objective over θ.
+enum class Optimizer {
+  Auto,    ///< L-BFGS with the analytic gradient where it is available, else NEWUOA
+  BOBYQA,  ///< NLopt's derivative-free BOBYQA with θ's diagonal bounded by 0, as lme4
+  NEWUOA,  ///< NLopt's derivative-free NEWUOA, unbounded (λ's column signs do not matter)
+  LBFGS,   ///< NLopt's L-BFGS with the analytic gradient (models with one random-effects term;
+           ///< others fall back to NEWUOA), finished by a short BOBYQA run if it stops early or
+           ///< at the bound
+};
+
 /// Denominator degrees of freedom for the fixed-effect t and F tests (see lmm/inference.h):
 /// Satterthwaite's (lmerTest's default), Kenward-Roger's (pbkrtest; REML fits only), or none (lme4).
 enum class DdfMethod { Satterthwaite, KenwardRoger, None };
@@ -20,17 +31,24 @@ enum class DdfMethod { Satterthwaite, KenwardRoger, None };
 /// How to fit. Plain struct with defaults (as ceres' Solver::Options).
 struct FitOptions {
   Method method = Method::REML;
-  double ftol_rel = 1e-12;   ///< BOBYQA stops when the objective changes by less than this, relatively
+  double ftol_rel = 1e-12;   ///< the optimizer stops when the objective changes by less than this, relatively
   double xtol_abs = 1e-10;   ///< ... or θ moves by less than this
   int max_evaluations = 100000;
   double initial_step = 0.25;  ///< BOBYQA's initial trust-region radius (rhobeg)
-  std::vector<double> theta_start;  ///< empty: lme4's start (1 on the diagonal, 0 elsewhere)
+  std::vector<double> theta_start;  ///< empty: lme4's start (1 on the diagonal, 0 elsewhere), or see moment_start
+  Optimizer optimizer = Optimizer::Auto;
+  /// With theta_start empty and L-BFGS chosen: start from a moment estimate of θ where its
+  /// objective is lower than at lme4's start.
+  bool moment_start = true;
+  /// Called after each evaluation of the objective with the number so far and the value (for a
+  /// progress display). May be empty.
+  std::function<void(int evaluations, double objective)> progress;
   DdfMethod ddf = DdfMethod::Satterthwaite;  ///< used by lmm::fit() for df, p and the type III ANOVA
 };
 
 /// How and why the optimizer stopped (as ceres' Solver::Summary).
 struct OptimizerSummary {
-  std::string algorithm;        ///< "NLOPT_LN_BOBYQA"
+  std::string algorithm;        ///< "NLOPT_LD_LBFGS" (+ "+NLOPT_LN_BOBYQA" if that finished the fit), "NLOPT_LN_NEWUOA", "NLOPT_LN_BOBYQA"
   int evaluations = 0;          ///< objective evaluations
   std::string stop_reason;      ///< "ftol_rel reached", "xtol reached", "maxeval reached", ...
   bool converged = false;       ///< stopped by a tolerance, not by a limit or a failure

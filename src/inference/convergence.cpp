@@ -1,11 +1,16 @@
 // lme4's convergence check (lme4 1.1-31: deriv12() in R/deriv.R, checkConv() and checkHess() in
 // R/checkConv.R) and, when it fails, a refit from the optimum with a second optimizer.
+// The gradient and Hessian come from deriv12's finite differences of the objective, or, for models
+// with the analytic gradient (one random-effects term), from that gradient and central differences
+// of it (analytic_derivatives): same figures to O(δ²), same codes and statuses, a third of the
+// evaluations.
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <nlopt.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <fmt/format.h>
 
 #include "inference/internal.h"
@@ -54,6 +59,36 @@ Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const 
   return d;
 }
 
+// The same figures from the analytic gradient (models with one random-effects term,
+// Impl::has_gradient(), src/model/single_term.cpp): g is the gradient at x itself, in the same
+// conditioned coordinates (ThetaMap::gradient_conditioned), and column j of H is the central
+// difference of the gradient, (∇f(x+δe_j) - ∇f(x-δe_j))/2δ, symmetrised as (H + H')/2. Its error
+// is O(δ²) as deriv12's, with 2n evaluations of the factor and gradient instead of deriv12's 2n²
+// evaluations of the objective (18 against 6 for a random intercept and slope), and g carries no
+// differencing error at all. The model must be at x on entry (its factor is used for g).
+Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {
+  const auto n = static_cast<Eigen::Index>(x.size());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto gradient_here = [&](const std::vector<double>& y) {
+    const auto g = map.gradient_conditioned(y, model.impl().gradient_full());
+    return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size())));
+  };
+  auto gradient_at = [&](const std::vector<double>& y) {
+    if (!std::isfinite(model.set_theta(map.to_theta(y)))) return Eigen::VectorXd(Eigen::VectorXd::Constant(n, nan));
+    return gradient_here(y);
+  };
+  Derivatives d{gradient_here(x), Eigen::MatrixXd::Zero(n, n)};
+  for (Eigen::Index j = 0; j < n; ++j) {
+    std::vector<double> a = x, s = x;
+    a[static_cast<std::size_t>(j)] += kDelta;
+    s[static_cast<std::size_t>(j)] -= kDelta;
+    d.H.col(j) = (gradient_at(a) - gradient_at(s)) / (2 * kDelta);
+  }
+  const Eigen::MatrixXd Ht = d.H.transpose();
+  d.H = (d.H + Ht) / 2;
+  return d;
+}
+
 bool is_singular(const LinearMixedModel& model) {
   for (bool b : inference::singular_positions(model.impl())) if (b) return true;
   return false;
@@ -70,7 +105,9 @@ std::size_t evaluate(LinearMixedModel& model, ConvergenceReport& r) {
   const auto theta = model.theta();
   const auto x = map.from_theta(theta);
   const double fx = model.objective();
-  const Derivatives d = deriv12(model, map, x, fx);
+  // The model is at its optimum θ here (fit() and the refit below leave it there), as the
+  // analytic path needs.
+  const Derivatives d = model.impl().has_gradient() ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
   model.set_theta(theta);  // back to the optimum
   const auto n = d.g.size();
   r.gradient.assign(d.g.data(), d.g.data() + n);

@@ -1,5 +1,6 @@
 #include "linalg/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,8 @@ namespace {
   throw std::logic_error(std::string("lmm internal error: no kernel for ") + what + " with block types " +
                          std::to_string(a.index()) + " and " + std::to_string(b.index()));
 }
+
+}  // namespace
 
 // M = M Λ for Λ = I ⊗ lambda (block columns of width q).
 void right_mult_lambda(Mat& M, const Mat& lambda) {
@@ -43,19 +46,10 @@ void left_mult_lambda_t(Mat& M, const Mat& lambda) {
   }
 }
 
-// Subtracts a sparse or dense symmetric product into a block-diagonal target (only the diagonal
-// blocks; the symbolic analysis guarantees the rest is structurally zero).
-void subtract_into_blockdiag(BlockDiag& T, const SpMat& P) {
-  const int q = T.q;
-  for (Eigen::Index c = 0; c < P.outerSize(); ++c) {
-    for (SpMat::InnerIterator it(P, c); it; ++it) {
-      const Eigen::Index r = it.row();
-      if (r / q != c / q) continue;  // structurally zero after the full update
-      T.data(r % q, c) -= it.value();
-    }
-  }
-}
+namespace {
 
+// Subtracts a dense symmetric product into a block-diagonal target (only the diagonal blocks;
+// the symbolic analysis guarantees the rest is structurally zero).
 void subtract_into_blockdiag(BlockDiag& T, const Mat& P) {
   const int q = T.q;
   for (Eigen::Index b = 0; b < T.nblocks; ++b) T.block(b) -= P.block(b * q, b * q, q, q);
@@ -68,16 +62,72 @@ void scale_dense(Mat& T, const Mat& lambda_i, const Mat& lambda_j, bool add_iden
   if (add_identity) T.diagonal().array() += 1.0;
 }
 
+bool same_pattern(const SpMat& a, const SpMat& b) {
+  if (!a.isCompressed() || !b.isCompressed() || a.rows() != b.rows() || a.cols() != b.cols() ||
+      a.nonZeros() != b.nonZeros())
+    return false;
+  return std::equal(a.outerIndexPtr(), a.outerIndexPtr() + a.outerSize() + 1, b.outerIndexPtr()) &&
+         std::equal(a.innerIndexPtr(), a.innerIndexPtr() + a.nonZeros(), b.innerIndexPtr());
+}
+
+// T -= S S' on T's lower triangle (all a dense diagonal block's Cholesky reads), by scattering
+// each column's outer product: Σ_c nnz(c)² operations and no temporary, where the sparse product
+// S S' followed by a dense copy allocated and filled the whole square.
+void sub_outer_lower(Mat& T, const SpMat& S) {
+  SpMat tmp;
+  const SpMat* s = &S;
+  if (!S.isCompressed()) {
+    tmp = S;
+    tmp.makeCompressed();
+    s = &tmp;
+  }
+  const int* outer = s->outerIndexPtr();
+  const int* inner = s->innerIndexPtr();  // ascending within a column
+  const double* val = s->valuePtr();
+  const Eigen::Index ld = T.rows();
+  for (Eigen::Index c = 0; c < s->outerSize(); ++c)
+    for (int kb = outer[c]; kb < outer[c + 1]; ++kb) {
+      const double vb = val[kb];
+      double* col = T.data() + static_cast<Eigen::Index>(inner[kb]) * ld;
+      for (int ka = kb; ka < outer[c + 1]; ++ka) col[inner[ka]] -= val[ka] * vb;
+    }
+}
+
+// The same into a block-diagonal target: only pairs of rows in one q x q block (the symbolic
+// analysis guarantees the rest of S S' cancels out over the full update).
+void sub_outer_blockdiag(BlockDiag& T, const SpMat& S) {
+  SpMat tmp;
+  const SpMat* s = &S;
+  if (!S.isCompressed()) {
+    tmp = S;
+    tmp.makeCompressed();
+    s = &tmp;
+  }
+  const int q = T.q;
+  const int* outer = s->outerIndexPtr();
+  const int* inner = s->innerIndexPtr();
+  const double* val = s->valuePtr();
+  for (Eigen::Index c = 0; c < s->outerSize(); ++c)
+    for (int kb = outer[c]; kb < outer[c + 1]; ++kb)
+      for (int ka = outer[c]; ka < outer[c + 1]; ++ka) {
+        const int ra = inner[ka], rb = inner[kb];
+        if (ra / q != rb / q) continue;
+        T.data(ra % q, rb) -= val[ka] * val[kb];
+      }
+}
+
 }  // namespace
 
 Eigen::Index rows(const Block& b) {
   if (auto* d = std::get_if<BlockDiag>(&b)) return d->size();
+  if (auto* c = std::get_if<SparseChol>(&b)) return c->size();
   if (auto* s = std::get_if<SpMat>(&b)) return s->rows();
   return std::get<Mat>(b).rows();
 }
 
 Eigen::Index cols(const Block& b) {
   if (auto* d = std::get_if<BlockDiag>(&b)) return d->size();
+  if (auto* c = std::get_if<SparseChol>(&b)) return c->size();
   if (auto* s = std::get_if<SpMat>(&b)) return s->cols();
   return std::get<Mat>(b).cols();
 }
@@ -89,7 +139,38 @@ Mat to_dense(const Block& b) {
     return M;
   }
   if (auto* s = std::get_if<SpMat>(&b)) return Mat(*s);
+  if (auto* c = std::get_if<SparseChol>(&b)) {
+    if (!c->analyzed) return Mat(c->M);
+    // The factor P'L̂.
+    Mat Lh = Mat(c->llt->matrixL().nestedExpression()).triangularView<Eigen::Lower>();
+    return c->llt->permutationPinv() * Lh;
+  }
   return std::get<Mat>(b);
+}
+
+double& sparse_fill_limit() {
+  static double limit = 0.1;
+  return limit;
+}
+
+Eigen::Index& sparse_min_size() {
+  static Eigen::Index size = 300;
+  return size;
+}
+
+bool sparse_factor_pays(const SpMat& fill, int q, Eigen::Index nlevels) {
+  const Eigen::Index m = static_cast<Eigen::Index>(q) * nlevels;
+  if (m < sparse_min_size()) return false;
+  // The full pattern: the q x q diagonal blocks and the fill, with values that make it diagonally
+  // dominant, so that the trial factorisation succeeds and counts the factor's entries.
+  SpMat M = fill + kron_identity(Mat::Ones(q, q), nlevels);
+  for (Eigen::Index c = 0; c < M.outerSize(); ++c)
+    for (SpMat::InnerIterator it(M, c); it; ++it) it.valueRef() = it.row() == it.col() ? static_cast<double>(m) : 1.0;
+  SparseChol::Solver llt;
+  llt.analyzePattern(M);
+  const double nnz = static_cast<double>(llt.matrixL().nestedExpression().nonZeros());
+  const double dense = 0.5 * static_cast<double>(m) * static_cast<double>(m + 1);
+  return nnz <= sparse_fill_limit() * dense;
 }
 
 SpMat kron_identity(const Mat& lambda, Eigen::Index nlevels) {
@@ -127,7 +208,40 @@ void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& l
       }
       return;
     }
-    if (!std::holds_alternative<Mat>(target)) no_kernel("scale", target, source);
+    if (auto* t = std::get_if<SparseChol>(&target)) {
+      // λ'Bλ (+ I) per block, as a sparse matrix whose pattern (the full q x q blocks) is the
+      // same at every θ; the downdates add the fill, also the same at every θ.
+      const int q = src->q;
+      std::vector<Eigen::Triplet<double>> trip;
+      trip.reserve(static_cast<std::size_t>(src->nblocks * q * q));
+      Mat tb(q, q);
+      for (Eigen::Index b = 0; b < src->nblocks; ++b) {
+        tb.noalias() = lambda_i.transpose().triangularView<Eigen::Upper>() *
+                       (src->block(b) * lambda_j.triangularView<Eigen::Lower>());
+        if (add_identity) tb.diagonal().array() += 1.0;
+        for (int c = 0; c < q; ++c)
+          for (int r = 0; r < q; ++r) trip.emplace_back(b * q + r, b * q + c, tb(r, c));
+      }
+      t->M.resize(src->size(), src->size());
+      t->M.setFromTriplets(trip.begin(), trip.end());
+      return;
+    }
+    if (auto* t = std::get_if<Mat>(&target)) {
+      // Dense target (a diagonal block that fills in): λ'Bλ on the diagonal blocks, zero elsewhere,
+      // written into the target's storage rather than a new dense copy.
+      const int q = src->q;
+      const Eigen::Index n = src->size();
+      if (t->rows() != n || t->cols() != n) t->resize(n, n);
+      t->setZero();
+      for (Eigen::Index b = 0; b < src->nblocks; ++b) {
+        auto tb = t->block(b * q, b * q, q, q);
+        tb.noalias() = lambda_i.transpose().triangularView<Eigen::Upper>() *
+                       (src->block(b) * lambda_j.triangularView<Eigen::Lower>());
+      }
+      if (add_identity) t->diagonal().array() += 1.0;
+      return;
+    }
+    no_kernel("scale", target, source);
   }
   if (auto* src = std::get_if<SpMat>(&source)) {
     if (auto* t = std::get_if<SpMat>(&target)) {
@@ -135,6 +249,13 @@ void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& l
       const bool scalar_j = lambda_j.size() == 0 || lambda_j.rows() == 1;
       if (scalar_i && scalar_j) {
         double s = (lambda_i.size() ? lambda_i(0, 0) : 1.0) * (lambda_j.size() ? lambda_j(0, 0) : 1.0);
+        if (!add_identity && same_pattern(*t, *src)) {
+          // The usual case (the pattern of L[i][0] is that of A[i][0]): scale the values in place.
+          const double* a = src->valuePtr();
+          double* v = t->valuePtr();
+          for (Eigen::Index k = 0; k < src->nonZeros(); ++k) v[k] = a[k] * s;
+          return;
+        }
         *t = *src * s;
       } else {
         SpMat tmp = *src;
@@ -164,8 +285,7 @@ void rank_downdate(Block& target, const Block& S) {
       return;
     }
     if (auto* s = std::get_if<SpMat>(&S)) {
-      SpMat P = *s * SpMat(s->transpose());
-      *t -= Mat(P);
+      sub_outer_lower(*t, *s);
       return;
     }
     if (auto* bd = std::get_if<BlockDiag>(&S)) {
@@ -176,13 +296,18 @@ void rank_downdate(Block& target, const Block& S) {
   }
   if (auto* t = std::get_if<BlockDiag>(&target)) {
     if (auto* s = std::get_if<SpMat>(&S)) {
-      SpMat P = *s * SpMat(s->transpose());
-      subtract_into_blockdiag(*t, P);
+      sub_outer_blockdiag(*t, *s);
       return;
     }
     if (auto* d = std::get_if<Mat>(&S)) {
       Mat P = *d * d->transpose();
       subtract_into_blockdiag(*t, P);
+      return;
+    }
+  }
+  if (auto* t = std::get_if<SparseChol>(&target)) {
+    if (auto* s = std::get_if<SpMat>(&S)) {
+      t->M = t->M - SpMat(*s * SpMat(s->transpose()));
       return;
     }
   }
@@ -199,12 +324,34 @@ void downdate(Block& target, const Block& Lik, const Block& Ljk) {
       t->noalias() -= *ai * aj->transpose();
       return;
     }
+    if (ai && sj && sj->isCompressed()) {
+      // T -= Lik Ljk': each stored Ljk(r, c) subtracts a multiple of Lik's column c from T's column r.
+      const int* outer = sj->outerIndexPtr();
+      const int* inner = sj->innerIndexPtr();
+      const double* val = sj->valuePtr();
+      for (Eigen::Index c = 0; c < sj->outerSize(); ++c)
+        for (int k = outer[c]; k < outer[c + 1]; ++k) t->col(inner[k]) -= val[k] * ai->col(c);
+      return;
+    }
     if (ai && sj) {
       t->noalias() -= *ai * SpMat(sj->transpose());
       return;
     }
     if (si && aj) {
       t->noalias() -= *si * aj->transpose();
+      return;
+    }
+    if (si && sj && si->isCompressed() && sj->isCompressed()) {
+      // T -= Lik Ljk', column by column of the two: T(a, b) -= Lik(a, c) Ljk(b, c).
+      for (Eigen::Index c = 0; c < si->outerSize(); ++c) {
+        const int bi = si->outerIndexPtr()[c], ei = si->outerIndexPtr()[c + 1];
+        const int bj = sj->outerIndexPtr()[c], ej = sj->outerIndexPtr()[c + 1];
+        for (int kb = bj; kb < ej; ++kb) {
+          const double vb = sj->valuePtr()[kb];
+          double* col = t->data() + static_cast<Eigen::Index>(sj->innerIndexPtr()[kb]) * t->rows();
+          for (int ka = bi; ka < ei; ++ka) col[si->innerIndexPtr()[ka]] -= si->valuePtr()[ka] * vb;
+        }
+      }
       return;
     }
     if (si && sj) {
@@ -246,6 +393,14 @@ bool cholesky(Block& diag) {
     if (llt.info() != Eigen::Success) return false;
     m->triangularView<Eigen::StrictlyUpper>().setZero();
     return true;
+  }
+  if (auto* c = std::get_if<SparseChol>(&diag)) {
+    if (!c->analyzed) {
+      c->llt->analyzePattern(c->M);
+      c->analyzed = true;
+    }
+    c->llt->factorize(c->M);
+    return c->llt->info() == Eigen::Success;
   }
   throw std::logic_error("lmm internal error: cholesky of a sparse diagonal block");
 }
@@ -293,19 +448,65 @@ void rdiv_lower_transpose(Block& target, const Block& L) {
       return;
     }
   }
+  if (auto* c = std::get_if<SparseChol>(&L)) {
+    if (auto* t = std::get_if<Mat>(&target)) {
+      // T (P'L̂)^{-T} = (L̂⁻¹ P T')'.
+      Mat X = c->llt->permutationP() * t->transpose();
+      c->llt->matrixL().solveInPlace(X);
+      *t = X.transpose();
+      return;
+    }
+  }
   no_kernel("rdiv_lower_transpose", target, L);
 }
 
+namespace {
+
+// Σ log x_i for positive x_i, mostly by products: one log per ~a hundred entries instead of one
+// per entry (the diagonal of L has q x nlevels entries, a log each dominated the objective).
+class LogSum {
+ public:
+  void add(double x) {
+    if (x > 1e-100 && x < 1e100) {
+      prod_ *= x;
+      if (prod_ > 1e100 || prod_ < 1e-100) flush();
+    } else {
+      sum_ += std::log(x);
+    }
+  }
+  double value() {
+    flush();
+    return sum_;
+  }
+
+ private:
+  void flush() {
+    sum_ += std::log(prod_);
+    prod_ = 1.0;
+  }
+  double prod_ = 1.0, sum_ = 0.0;
+};
+
+}  // namespace
+
 double logdet(const Block& L) {
-  double s = 0;
+  LogSum s;
   if (auto* d = std::get_if<BlockDiag>(&L)) {
+    const int q = d->q;
+    const double* x = d->data.data();
     for (Eigen::Index b = 0; b < d->nblocks; ++b)
-      for (int i = 0; i < d->q; ++i) s += std::log(d->data(i, b * d->q + i));
-    return 2 * s;
+      for (int i = 0; i < q; ++i) s.add(x[(b * q + i) * q + i]);
+    return 2 * s.value();
   }
   if (auto* m = std::get_if<Mat>(&L)) {
-    for (Eigen::Index i = 0; i < m->rows(); ++i) s += std::log((*m)(i, i));
-    return 2 * s;
+    for (Eigen::Index i = 0; i < m->rows(); ++i) s.add((*m)(i, i));
+    return 2 * s.value();
+  }
+  if (auto* c = std::get_if<SparseChol>(&L)) {
+    const SpMat& Lh = c->llt->matrixL().nestedExpression();
+    // Simplicial factors store each column's diagonal entry first.
+    for (Eigen::Index j = 0; j < Lh.outerSize(); ++j) s.add(Lh.valuePtr()[Lh.outerIndexPtr()[j]]);
+    return 2 * s.value();
   }
   throw std::logic_error("lmm internal error: logdet of a sparse block");
 }
@@ -319,6 +520,13 @@ void solve_lower_transpose(const Block& L, Eigen::Ref<Eigen::VectorXd> x) {
     }
     return;
   }
+  if (auto* c = std::get_if<SparseChol>(&L)) {
+    // x = (P'L̂)^{-T} x = P' L̂^{-T} x.
+    Eigen::VectorXd v = x;
+    c->llt->matrixU().solveInPlace(v);
+    x = c->llt->permutationPinv() * v;
+    return;
+  }
   std::get<Mat>(L).transpose().triangularView<Eigen::Upper>().solveInPlace(x);
 }
 
@@ -329,6 +537,13 @@ void solve_lower(const Block& L, Eigen::Ref<Eigen::VectorXd> x) {
       auto seg = x.segment(b * q, q);
       d->block(b).triangularView<Eigen::Lower>().solveInPlace(seg);
     }
+    return;
+  }
+  if (auto* c = std::get_if<SparseChol>(&L)) {
+    // x = (P'L̂)⁻¹ x = L̂⁻¹ P x.
+    Eigen::VectorXd v = c->llt->permutationP() * x;
+    c->llt->matrixL().solveInPlace(v);
+    x = v;
     return;
   }
   std::get<Mat>(L).triangularView<Eigen::Lower>().solveInPlace(x);

@@ -2,7 +2,9 @@
 // (MixedModels.jl's linalg/). A pair without a kernel is a logic error and throws loudly.
 #pragma once
 #include <Eigen/Dense>
+#include <Eigen/SparseCholesky>
 #include <Eigen/SparseCore>
+#include <memory>
 #include <variant>
 
 namespace lmm::detail {
@@ -21,11 +23,45 @@ struct BlockDiag {
   auto block(Eigen::Index b) const { return data.middleCols(b * q, q); }
 };
 
-using Block = std::variant<BlockDiag, SpMat, Mat>;
+/// A diagonal block that fills in but stays sparse (a grouping factor crossed with an earlier one
+/// whose levels meet few of its own): Eigen's simplicial Cholesky with an approximate minimum
+/// degree ordering, the pattern analysed at the first factorisation and reused after. Before
+/// cholesky() it holds the block M; after, the factor L = P'L̂ with P M P' = L̂L̂' (L is not
+/// triangular, but L L' = M, which is all the blocked algorithm needs).
+struct SparseChol {
+  using Solver = Eigen::SimplicialLLT<SpMat, Eigen::Lower, Eigen::AMDOrdering<int>>;
+  SpMat M;
+  std::unique_ptr<Solver> llt = std::make_unique<Solver>();
+  bool analyzed = false;
+  SparseChol() = default;
+  SparseChol(SparseChol&&) noexcept = default;
+  SparseChol& operator=(SparseChol&&) noexcept = default;
+  // A copy starts a solver of its own (and analyses the pattern again when factorised).
+  SparseChol(const SparseChol& o) : M(o.M) {}
+  SparseChol& operator=(const SparseChol& o) {
+    M = o.M;
+    llt = std::make_unique<Solver>();
+    analyzed = false;
+    return *this;
+  }
+  Eigen::Index size() const { return M.rows(); }
+};
+
+using Block = std::variant<BlockDiag, SpMat, Mat, SparseChol>;
 
 Eigen::Index rows(const Block& b);
 Eigen::Index cols(const Block& b);
 Mat to_dense(const Block& b);
+
+/// Whether a diagonal block of q x q blocks whose off-block pattern after the downdates is
+/// `fill` (nlevels q-blocks) is better factored by SparseChol than densely: it must be large
+/// enough for the dense O(m³) factorisation to matter, and its AMD-ordered factor must hold at
+/// most `sparse_fill_limit()` of the dense triangle.
+bool sparse_factor_pays(const SpMat& fill, int q, Eigen::Index nlevels);
+/// The fraction of the dense triangle above which the dense factorisation is used (default 0.1);
+/// settable so that tests can force either path. Sizes below `sparse_min_size()` stay dense.
+double& sparse_fill_limit();
+Eigen::Index& sparse_min_size();
 
 /// The block-diagonal Λ = I_nlevels ⊗ λ as a sparse matrix.
 SpMat kron_identity(const Mat& lambda, Eigen::Index nlevels);
@@ -34,6 +70,10 @@ SpMat kron_identity(const Mat& lambda, Eigen::Index nlevels);
 /// result converted to target's type. Adds `add_identity` to the diagonal.
 void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& lambda_j,
            bool add_identity);
+
+/// M = M Λ and M = Λ' M for Λ = I ⊗ lambda (blocks of width lambda.rows()).
+void right_mult_lambda(Mat& M, const Mat& lambda);
+void left_mult_lambda_t(Mat& M, const Mat& lambda);
 
 /// Symmetric downdate of a diagonal block: target -= S S' (lower triangle is what counts).
 void rank_downdate(Block& target, const Block& S);

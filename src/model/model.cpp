@@ -1,5 +1,4 @@
 #include <fmt/format.h>
-#include <nlopt.h>
 
 #include <algorithm>
 #include <cmath>
@@ -91,8 +90,6 @@ std::vector<double> response_shift(const ModelFrame& f, Eigen::VectorXd& beta0) 
 LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
   K = static_cast<int>(frame.re.size());
   if (K == 0) throw Error("the model has no random-effects term");
-  const auto nrow = static_cast<Eigen::Index>(frame.n());
-  const auto np = static_cast<Eigen::Index>(frame.p());
   const std::vector<double> yw = response_shift(frame, beta0);
   int off = 0;
   for (const auto& t : frame.re) {
@@ -106,64 +103,10 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
     for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
       for (int r = c; r < q[j]; ++r, ++k) theta[k] = (r == c) ? 1.0 : 0.0;
 
-  A.assign(K + 1, {});
+  // --- A = [Z X y]'[Z X y], one pass over the rows per term ---
+  detail::build_cross_products(frame, yw.data(), A);
   L.assign(K + 1, {});
-  for (int i = 0; i <= K; ++i) {
-    A[i].resize(i + 1);
-    L[i].resize(i + 1);
-  }
-
-  // --- one pass over the rows per block: A = [Z X y]'[Z X y] ---
-  for (int j = 0; j < K; ++j) {
-    const auto& t = frame.re[j];
-    const int qj = q[j];
-    BlockDiag d;
-    d.q = qj;
-    d.nblocks = nlev[j];
-    d.data = Mat::Zero(qj, qj * nlev[j]);
-    Mat xy = Mat::Zero(np + 1, qj * nlev[j]);
-    for (Eigen::Index i = 0; i < nrow; ++i) {
-      const Eigen::Index r = t.refs[i];
-      const double* z = &t.z[static_cast<std::size_t>(i) * qj];
-      for (int b = 0; b < qj; ++b) {
-        for (int a = 0; a < qj; ++a) d.data(a, r * qj + b) += z[a] * z[b];
-        for (Eigen::Index c = 0; c < np; ++c) xy(c, r * qj + b) += frame.X[c * nrow + i] * z[b];
-        xy(np, r * qj + b) += yw[i] * z[b];
-      }
-    }
-    A[j][j] = std::move(d);
-    A[K][j] = std::move(xy);
-    for (int k = 0; k < j; ++k) {
-      const auto& s = frame.re[k];
-      const int qk = q[k];
-      std::vector<Eigen::Triplet<double>> trip;
-      trip.reserve(static_cast<std::size_t>(nrow) * qj * qk);
-      for (Eigen::Index i = 0; i < nrow; ++i) {
-        const double* zj = &t.z[static_cast<std::size_t>(i) * qj];
-        const double* zk = &s.z[static_cast<std::size_t>(i) * qk];
-        for (int a = 0; a < qj; ++a)
-          for (int b = 0; b < qk; ++b)
-            trip.emplace_back(t.refs[i] * qj + a, s.refs[i] * qk + b, zj[a] * zk[b]);
-      }
-      SpMat S(qj * nlev[j], qk * nlev[k]);
-      S.setFromTriplets(trip.begin(), trip.end());
-      A[j][k] = std::move(S);
-    }
-  }
-  {
-    Eigen::Map<const Mat> X(frame.X.data(), nrow, np);
-    Eigen::Map<const Eigen::VectorXd> y(yw.data(), nrow);
-    Mat xx = Mat::Zero(np + 1, np + 1);
-    if (np > 0) {  // y ~ 0 + (1 | g) has no X: Eigen's rank update of an empty map reads a null pointer
-      xx.topLeftCorner(np, np).selfadjointView<Eigen::Lower>().rankUpdate(X.transpose());
-      xx.topLeftCorner(np, np).triangularView<Eigen::StrictlyUpper>() =
-          xx.topLeftCorner(np, np).transpose();
-      xx.block(np, 0, 1, np) = (X.transpose() * y).transpose();
-      xx.block(0, np, np, 1) = xx.block(np, 0, 1, np).transpose();
-    }
-    xx(np, np) = y.squaredNorm();
-    A[K][K] = std::move(xx);
-  }
+  for (int i = 0; i <= K; ++i) L[i].resize(i + 1);
 
   // --- symbolic analysis: which blocks of L stay block-diagonal or sparse ---
   std::vector<std::vector<SpMat>> P(K);
@@ -182,13 +125,18 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
       }
       D = pattern(D + P[j][k] * SpMat(P[j][k].transpose()));
     }
+    // A block that fills in only through sparse blocks (the earlier diagonal blocks all stayed
+    // block-diagonal) may stay sparse enough for a sparse Cholesky with a fill-reducing ordering.
+    const bool fill_from_sparse = !dense && !is_block_diagonal(D, q[j]);
     dense = dense || !is_block_diagonal(D, q[j]);
     dense_diag[j] = dense;
     for (int i = j + 1; i < K && !dense; ++i) {
       for (int k = 0; k < j; ++k) P[i][j] = pattern(P[i][j] + P[i][k] * SpMat(P[j][k].transpose()));
       P[i][j] = close_block_columns(P[i][j], q[j], nlev[j]);
     }
-    if (dense) {
+    if (fill_from_sparse && detail::sparse_factor_pays(D, q[j], nlev[j])) {
+      L[j][j] = detail::SparseChol();
+    } else if (dense) {
       L[j][j] = Mat();
     } else {
       BlockDiag d;
@@ -204,10 +152,11 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
     if (dense_diag[j])
       for (int i = j + 1; i < K; ++i) {
         L[i][j] = Mat();
-        if (!std::holds_alternative<Mat>(L[i][i])) L[i][i] = Mat();
+        L[i][i] = Mat();
         dense_diag[i] = true;
       }
   L[K][K] = Mat();
+  setup_grouped_downdates();
 
   set_lambda(theta);
   update_L();
@@ -227,6 +176,11 @@ void LinearMixedModel::Impl::set_lambda(const std::vector<double>& th) {
 }
 
 void LinearMixedModel::Impl::update_L() {
+  if (K == 1) {
+    update_L_single();
+    objective = compute_objective();
+    return;
+  }
   static const Mat identity;  // empty: Λ = I for the [X y] block
   for (int j = 0; j < K; ++j) {
     detail::scale(L[j][j], A[j][j], lambda[j], lambda[j], true);
@@ -237,7 +191,7 @@ void LinearMixedModel::Impl::update_L() {
   factor_ok = true;
   for (int j = 0; j <= K; ++j) {
     for (int k = 0; k < j; ++k) {
-      detail::rank_downdate(L[j][j], L[j][k]);
+      if (k > 0 || !grouped_downdate(j)) detail::rank_downdate(L[j][j], L[j][k]);
       for (int i = j + 1; i <= K; ++i) detail::downdate(L[i][j], L[i][k], L[j][k]);
     }
     if (!detail::cholesky(L[j][j])) {
@@ -349,77 +303,7 @@ double LinearMixedModel::set_theta(const std::vector<double>& theta) {
 
 double LinearMixedModel::objective() const { return impl_->objective; }
 
-namespace {
-
-struct OptContext {
-  LinearMixedModel* model;
-  const detail::ThetaMap* map;
-  int evaluations = 0;
-  std::vector<double> x;
-};
-
-double nlopt_objective(unsigned n, const double* x, double* /*grad*/, void* data) {
-  auto* ctx = static_cast<OptContext*>(data);
-  ctx->x.assign(x, x + n);
-  ++ctx->evaluations;
-  double f = ctx->model->set_theta(ctx->map->to_theta(ctx->x));
-  // BOBYQA's quadratic model cannot digest infinities: a failed factor is a very bad point.
-  return std::isfinite(f) ? f : 1e300;
-}
-
-std::string describe(nlopt_result r) {
-  switch (r) {
-    case NLOPT_SUCCESS: return "success";
-    case NLOPT_STOPVAL_REACHED: return "stopval reached";
-    case NLOPT_FTOL_REACHED: return "ftol_rel reached";
-    case NLOPT_XTOL_REACHED: return "xtol reached";
-    case NLOPT_MAXEVAL_REACHED: return "maximum number of evaluations reached";
-    case NLOPT_MAXTIME_REACHED: return "time limit reached";
-    case NLOPT_FAILURE: return "generic failure";
-    case NLOPT_INVALID_ARGS: return "invalid arguments";
-    case NLOPT_OUT_OF_MEMORY: return "out of memory";
-    case NLOPT_ROUNDOFF_LIMITED: return "roundoff limited";
-    case NLOPT_FORCED_STOP: return "forced stop";
-    default: return "unknown status " + std::to_string(static_cast<int>(r));
-  }
-}
-
-}  // namespace
-
-OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
-  impl_->method = options.method;
-  const detail::ThetaMap map(*impl_);
-  if (!options.theta_start.empty() && options.theta_start.size() != ntheta())
-    throw Error("theta_start has " + std::to_string(options.theta_start.size()) + " values; the model has " +
-                std::to_string(ntheta()));
-  // Start at lme4's start in the conditioned coordinates, or at the caller's θ mapped into them.
-  std::vector<double> x = options.theta_start.empty() ? theta_start() : map.from_theta(options.theta_start);
-  const std::vector<double> lower = theta_lower();
-  const auto n = static_cast<unsigned>(x.size());
-  OptContext ctx{this, &map, 0, {}};
-  OptimizerSummary s;
-  s.algorithm = "NLOPT_LN_BOBYQA";
-  nlopt_opt opt = nlopt_create(NLOPT_LN_BOBYQA, n);
-  nlopt_set_lower_bounds(opt, lower.data());
-  nlopt_set_min_objective(opt, nlopt_objective, &ctx);
-  nlopt_set_ftol_rel(opt, options.ftol_rel);
-  nlopt_set_xtol_abs1(opt, options.xtol_abs);
-  nlopt_set_maxeval(opt, options.max_evaluations);
-  nlopt_set_initial_step1(opt, options.initial_step);
-  double minf = 0;
-  nlopt_result r = nlopt_optimize(opt, x.data(), &minf);
-  nlopt_destroy(opt);
-  s.evaluations = ctx.evaluations;
-  s.stop_reason = describe(r);
-  s.converged = r == NLOPT_SUCCESS || r == NLOPT_FTOL_REACHED || r == NLOPT_XTOL_REACHED ||
-                r == NLOPT_ROUNDOFF_LIMITED;
-  // Leave the model at the optimum (the last point evaluated need not be it).
-  if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && ctx.x.empty())
-    throw Error("the optimizer failed before evaluating the objective: " + s.stop_reason);
-  s.theta = map.to_theta(x);
-  s.objective = set_theta(s.theta);
-  return s;
-}
+// fit() is in src/model/optimize.cpp.
 
 std::vector<double> LinearMixedModel::beta() const {
   Eigen::VectorXd b = impl_->beta();

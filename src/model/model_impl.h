@@ -37,6 +37,31 @@ struct LinearMixedModel::Impl {
   void update_L();
   double compute_objective() const;
 
+  // Downdates of dense diagonal blocks by a first term with one effect per level, by groups of
+  // its levels with equal counts (src/model/grouped_downdate.cpp).
+  struct GroupedDowndate {
+    std::vector<double> alpha;     // the distinct A_00(c)
+    std::vector<detail::Mat> B;    // per distinct value: Σ_c A_i0(:, c) A_i0(:, c)'
+  };
+  std::vector<GroupedDowndate> grouped;  // per term; empty B: scatter instead
+  void setup_grouped_downdates();
+  /// L[i][i] -= L[i][0] L[i][0]' if term i has a grouped downdate; false otherwise.
+  bool grouped_downdate(int i);
+
+  // One term: the factor in one sweep over the levels with fixed-size kernels
+  // (src/model/single_term.cpp).
+  void update_L_single();
+  /// True when the analytic gradient is implemented for this model's structure (one term).
+  bool has_gradient() const { return K == 1; }
+  /// ∂objective/∂λ_j(r, c) for every entry of each term's λ (upper ones too), at the current
+  /// factor; NaN if the factor failed (src/model/single_term.cpp).
+  std::vector<detail::Mat> gradient_full() const;
+  /// The gradient with respect to θ (the lower triangles of gradient_full()).
+  std::vector<double> gradient() const;
+  /// A moment estimate of each term's relative covariance Σ_j/σ² to start the optimizer from
+  /// (src/model/start.cpp); empty if there is none.
+  std::vector<detail::Mat> moment_covariance() const;
+
   std::size_t n() const { return frame.n(); }
   std::size_t p() const { return frame.p(); }
   const detail::Mat& LKK() const { return std::get<detail::Mat>(L[K][K]); }
@@ -49,6 +74,9 @@ struct LinearMixedModel::Impl {
 };
 
 namespace detail {
+/// Builds A = [Z X y]'[Z X y] in blocks from the rows (src/model/cross_products.cpp).
+/// y: the response the blocks are built from (y - X beta0, see response_shift() in model.cpp).
+void build_cross_products(const ModelFrame& f, const double* y, std::vector<std::vector<Block>>& A);
 
 // The optimizer works in a better-conditioned parametrisation than lme4's θ. For each term, the
 // columns of its model matrix are transformed z̃ = z S with S = √n R⁻¹ (R from z'z = R'R, read off
@@ -63,6 +91,13 @@ class ThetaMap {
   explicit ThetaMap(const LinearMixedModel::Impl& m);
   std::vector<double> to_theta(const std::vector<double>& conditioned) const;  ///< θ̃ -> θ
   std::vector<double> from_theta(const std::vector<double>& theta) const;      ///< θ -> θ̃
+  /// θ̃ whose λλ' is each term's relative covariance `cov[j]`, made positive definite in the
+  /// conditioned coordinates (eigenvalues raised to a floor) so that it is away from the bound.
+  std::vector<double> from_covariance(const std::vector<Mat>& cov) const;
+  /// The gradient with respect to θ̃ at θ̃ = `conditioned`, from J_j = ∂objective/∂λ_j (all
+  /// entries) at λ = to_theta(conditioned).
+  std::vector<double> gradient_conditioned(const std::vector<double>& conditioned,
+                                           const std::vector<Mat>& J) const;
 
  private:
   std::vector<double> apply(const std::vector<double>& in, const std::vector<Mat>& T) const;

@@ -1,0 +1,250 @@
+// A = [Z X y]'[Z X y] in blocks, from the rows of the model frame (Bates et al. 2015, J. Stat.
+// Softw. 67(1), sec. 3: everything the profiled deviance needs, for any θ, is in A).
+//
+// One pass per random-effects term over the rows grouped by the term's levels builds that term's
+// block column: A[k][k] (block-diagonal, q_k x q_k per level), A[K][k] = [X y]'Z_k and the sparse
+// A[i][k] = Z_i'Z_k for the later terms i > k. The pass for the first term also accumulates
+// A[K][K] = [X y]'[X y]. A model with one term (the longitudinal case) reads the rows once.
+//
+// Levels are split into chunks worked on in parallel; each level's sums are made by one chunk in
+// row order and the chunks' partial A[K][K] are added in chunk order, so the result is the same for
+// any number of threads. Rows are grouped by a counting sort, skipped when they already are.
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+#include "model/model_impl.h"
+#include "util/parallel.h"
+
+namespace lmm::detail {
+
+namespace {
+
+// Rows of one term grouped by level: rows of level b are order[start[b] .. start[b+1]) (or the
+// identity order when the rows are already grouped).
+struct Grouping {
+  std::vector<std::uint32_t> order;  // empty: the identity
+  std::vector<std::size_t> start;    // nlevels + 1
+  std::size_t row(std::size_t k) const { return order.empty() ? k : order[k]; }
+};
+
+Grouping group_rows(const std::vector<std::int32_t>& refs, std::size_t nlev) {
+  Grouping g;
+  g.start.assign(nlev + 1, 0);
+  const std::size_t n = refs.size();
+  bool sorted = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    ++g.start[static_cast<std::size_t>(refs[i]) + 1];
+    if (i > 0 && refs[i] < refs[i - 1]) sorted = false;
+  }
+  std::partial_sum(g.start.begin(), g.start.end(), g.start.begin());
+  if (sorted) return g;
+  if (n > std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("lmm: more than 2^32 rows are not supported");
+  g.order.resize(n);
+  std::vector<std::size_t> next(g.start.begin(), g.start.end() - 1);
+  for (std::size_t i = 0; i < n; ++i) g.order[next[static_cast<std::size_t>(refs[i])]++] = static_cast<std::uint32_t>(i);
+  return g;
+}
+
+// The sparse block A[i][k] = Z_i'Z_k, built column-block by column-block (one per level of k).
+struct SparseColumns {
+  std::vector<std::int64_t> counts;  // entries per column
+  std::vector<int> inner;
+  std::vector<double> values;
+};
+
+struct Pass {
+  const ModelFrame& f;
+  int k;     // the term whose block column this pass builds
+  int K;     // number of terms
+  int qk;
+  std::size_t n, np;
+  const double* X;
+  const double* y;
+  const double* zk;
+  const std::int32_t* refk;
+  double* Akk;  // q_k x q_k per level, column-major, level-major
+  double* AKk;  // (p+1) x q_k per level, column-major
+};
+
+// Adds row i's contributions to A[k][k] and A[K][k] for level b. Q is q_k when known at compile
+// time (1 to 4, the common cases), else 0 and qk is used.
+template <int Q>
+inline void add_row(const Pass& ps, std::size_t i, std::size_t b, double* xy) {
+  const int q = Q > 0 ? Q : ps.qk;
+  const double* z = ps.zk + i * static_cast<std::size_t>(q);
+  double* akk = ps.Akk + b * static_cast<std::size_t>(q * q);
+  for (int c = 0; c < q; ++c)
+    for (int r = 0; r < q; ++r) akk[c * q + r] += z[r] * z[c];
+  const std::size_t m = ps.np + 1;
+  double* akb = ps.AKk + b * m * static_cast<std::size_t>(q);
+  for (int c = 0; c < q; ++c) {
+    const double zc = z[c];
+    double* col = akb + c * m;
+    for (std::size_t r = 0; r < m; ++r) col[r] += xy[r] * zc;
+  }
+}
+
+template <int Q>
+void term_pass(const Pass& ps, const Grouping& g, std::size_t begin_level, std::size_t end_level,
+               double* akk_partial /* (p+1)^2, only for k == 0 */) {
+  const std::size_t m = ps.np + 1;
+  std::vector<double> xy(m);
+  for (std::size_t b = begin_level; b < end_level; ++b) {
+    for (std::size_t s = g.start[b]; s < g.start[b + 1]; ++s) {
+      const std::size_t i = g.row(s);
+      for (std::size_t c = 0; c < ps.np; ++c) xy[c] = ps.X[c * ps.n + i];
+      xy[ps.np] = ps.y[i];
+      add_row<Q>(ps, i, b, xy.data());
+      if (akk_partial) {
+        for (std::size_t c = 0; c < m; ++c) {
+          const double v = xy[c];
+          double* col = akk_partial + c * m;
+          for (std::size_t r = c; r < m; ++r) col[r] += xy[r] * v;
+        }
+      }
+    }
+  }
+}
+
+// Column block of A[i][k] for the levels [begin_level, end_level) of term k.
+void sparse_columns(const ModelFrame& f, int i, int k, const Grouping& g, std::size_t begin_level,
+                    std::size_t end_level, SparseColumns& out) {
+  const auto& ti = f.re[static_cast<std::size_t>(i)];
+  const auto& tk = f.re[static_cast<std::size_t>(k)];
+  const int qi = ti.q(), qk = tk.q();
+  std::vector<std::pair<std::int32_t, std::size_t>> rows;  // (level of term i, row)
+  std::vector<double> acc;
+  std::vector<std::int32_t> levels;
+  for (std::size_t b = begin_level; b < end_level; ++b) {
+    rows.clear();
+    for (std::size_t s = g.start[b]; s < g.start[b + 1]; ++s) {
+      const std::size_t r = g.row(s);
+      rows.emplace_back(ti.refs[r], r);
+    }
+    std::sort(rows.begin(), rows.end());
+    // Distinct levels of term i met by level b: each gives q_i rows in each of the q_k columns.
+    levels.clear();
+    acc.clear();
+    for (std::size_t s = 0; s < rows.size();) {
+      const std::int32_t li = rows[s].first;
+      levels.push_back(li);
+      const std::size_t base = acc.size();
+      acc.resize(base + static_cast<std::size_t>(qi * qk), 0.0);
+      for (; s < rows.size() && rows[s].first == li; ++s) {
+        const std::size_t r = rows[s].second;
+        const double* zi = &ti.z[r * static_cast<std::size_t>(qi)];
+        const double* zk = &tk.z[r * static_cast<std::size_t>(qk)];
+        for (int c = 0; c < qk; ++c)
+          for (int a = 0; a < qi; ++a) acc[base + static_cast<std::size_t>(c * qi + a)] += zi[a] * zk[c];
+      }
+    }
+    const auto nl = static_cast<std::int64_t>(levels.size());
+    for (int c = 0; c < qk; ++c) {
+      out.counts.push_back(nl * qi);
+      for (std::size_t l = 0; l < levels.size(); ++l)
+        for (int a = 0; a < qi; ++a) {
+          out.inner.push_back(levels[l] * qi + a);
+          out.values.push_back(acc[l * static_cast<std::size_t>(qi * qk) + static_cast<std::size_t>(c * qi + a)]);
+        }
+    }
+  }
+}
+
+}  // namespace
+
+void build_cross_products(const ModelFrame& f, const double* y, std::vector<std::vector<Block>>& A) {
+  const int K = static_cast<int>(f.re.size());
+  const std::size_t n = f.n(), np = f.p(), m = np + 1;
+  A.assign(static_cast<std::size_t>(K) + 1, {});
+  for (int i = 0; i <= K; ++i) A[static_cast<std::size_t>(i)].resize(static_cast<std::size_t>(i) + 1);
+  std::vector<double> akk_total(m * m, 0.0);
+
+  for (int k = 0; k < K; ++k) {
+    const auto& t = f.re[static_cast<std::size_t>(k)];
+    const int q = t.q();
+    const auto nlev = static_cast<Eigen::Index>(t.nlevels());
+    const Grouping g = group_rows(t.refs, t.nlevels());
+
+    BlockDiag d;
+    d.q = q;
+    d.nblocks = nlev;
+    d.data = Mat::Zero(q, q * nlev);
+    Mat xy = Mat::Zero(static_cast<Eigen::Index>(m), q * nlev);
+    Pass ps{f, k, K, q, n, np, f.X.data(), y, t.z.data(), t.refs.data(), d.data.data(), xy.data()};
+
+    // Chunks of levels with about 4096 rows' work each.
+    const int nchunks = chunk_count(n, 4096);
+    std::vector<std::size_t> level_bounds(static_cast<std::size_t>(nchunks) + 1);
+    for (int c = 0; c <= nchunks; ++c) {
+      // The first level whose rows start at or after the chunk's share of the rows.
+      const std::size_t target = chunk_begin(n, nchunks, c);
+      level_bounds[static_cast<std::size_t>(c)] = static_cast<std::size_t>(
+          std::lower_bound(g.start.begin(), g.start.end() - 1, target) - g.start.begin());
+    }
+    level_bounds[0] = 0;
+    level_bounds[static_cast<std::size_t>(nchunks)] = t.nlevels();
+    std::vector<std::vector<double>> partial(k == 0 ? static_cast<std::size_t>(nchunks) : 0);
+    std::vector<std::vector<SparseColumns>> cols(static_cast<std::size_t>(K - k - 1),
+                                                 std::vector<SparseColumns>(static_cast<std::size_t>(nchunks)));
+    parallel_for(nchunks, [&](int c) {
+      const std::size_t lb = level_bounds[static_cast<std::size_t>(c)], le = level_bounds[static_cast<std::size_t>(c) + 1];
+      double* pk = nullptr;
+      if (k == 0) {
+        partial[static_cast<std::size_t>(c)].assign(m * m, 0.0);
+        pk = partial[static_cast<std::size_t>(c)].data();
+      }
+      switch (q) {
+        case 1: term_pass<1>(ps, g, lb, le, pk); break;
+        case 2: term_pass<2>(ps, g, lb, le, pk); break;
+        case 3: term_pass<3>(ps, g, lb, le, pk); break;
+        case 4: term_pass<4>(ps, g, lb, le, pk); break;
+        default: term_pass<0>(ps, g, lb, le, pk); break;
+      }
+      for (int i = k + 1; i < K; ++i)
+        sparse_columns(f, i, k, g, lb, le, cols[static_cast<std::size_t>(i - k - 1)][static_cast<std::size_t>(c)]);
+    });
+    if (k == 0)
+      for (const auto& p : partial)
+        for (std::size_t e = 0; e < m * m; ++e) akk_total[e] += p[e];
+
+    for (int i = k + 1; i < K; ++i) {
+      auto& parts = cols[static_cast<std::size_t>(i - k - 1)];
+      const auto& ti = f.re[static_cast<std::size_t>(i)];
+      std::size_t nnz = 0;
+      for (const auto& p : parts) nnz += p.values.size();
+      SpMat S(ti.q() * static_cast<Eigen::Index>(ti.nlevels()), q * nlev);
+      S.resizeNonZeros(static_cast<Eigen::Index>(nnz));
+      auto* outer = S.outerIndexPtr();
+      outer[0] = 0;
+      std::size_t col = 0, pos = 0;
+      for (auto& p : parts) {
+        for (std::int64_t cnt : p.counts) {
+          outer[col + 1] = static_cast<int>(static_cast<std::int64_t>(outer[col]) + cnt);
+          ++col;
+        }
+        std::copy(p.inner.begin(), p.inner.end(), S.innerIndexPtr() + pos);
+        std::copy(p.values.begin(), p.values.end(), S.valuePtr() + pos);
+        pos += p.values.size();
+        p = SparseColumns();
+      }
+      A[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)] = std::move(S);
+    }
+    A[static_cast<std::size_t>(k)][static_cast<std::size_t>(k)] = std::move(d);
+    A[static_cast<std::size_t>(K)][static_cast<std::size_t>(k)] = std::move(xy);
+  }
+
+  Mat akk(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(m));
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t r = c; r < m; ++r)
+      akk(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) =
+          akk(static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(r)) = akk_total[c * m + r];
+  A[static_cast<std::size_t>(K)][static_cast<std::size_t>(K)] = std::move(akk);
+}
+
+}  // namespace lmm::detail

@@ -1,0 +1,355 @@
+// The fast paths give the answers of the plain ones: the fused one-term factor and the sparse
+// Cholesky of a filled-in block against a dense computation, the analytic gradient against
+// central differences, the data pass whatever the row order and the thread count, and L-BFGS at
+// BOBYQA's optimum. Speed itself is measured in bench/, not here.
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <random>
+
+#include "lmm/data.h"
+#include "lmm/fit.h"
+#include "lmm/model.h"
+#include "lmm/parallel.h"
+#include "model/model_impl.h"
+#include "test_util.h"
+
+namespace {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+const std::string kData = LMM_TEST_DATA;
+
+// REML criterion and ML deviance from V = ZΛΛ'Z' + I (Bates et al. 2015, eqs. 34 and 41).
+std::pair<double, double> dense_objectives(const lmm::ModelFrame& f, const std::vector<double>& theta) {
+  const auto n = static_cast<Eigen::Index>(f.n());
+  const auto p = static_cast<Eigen::Index>(f.p());
+  Eigen::Index cols = 0;
+  for (const auto& t : f.re) cols += static_cast<Eigen::Index>(t.nlevels()) * t.q();
+  MatrixXd ZL = MatrixXd::Zero(n, cols);
+  Eigen::Index off = 0;
+  std::size_t k = 0;
+  for (const auto& t : f.re) {
+    const int q = t.q();
+    MatrixXd lam = MatrixXd::Zero(q, q);
+    for (int c = 0; c < q; ++c)
+      for (int r = c; r < q; ++r) lam(r, c) = theta[k++];
+    for (Eigen::Index i = 0; i < n; ++i) {
+      Eigen::Map<const Eigen::RowVectorXd> z(&t.z[static_cast<std::size_t>(i) * q], q);
+      ZL.block(i, off + t.refs[i] * q, 1, q) = z * lam;
+    }
+    off += static_cast<Eigen::Index>(t.nlevels()) * q;
+  }
+  const MatrixXd V = ZL * ZL.transpose() + MatrixXd::Identity(n, n);
+  Eigen::LLT<MatrixXd> llt(V);
+  const double logdetV = 2 * MatrixXd(llt.matrixL()).diagonal().array().log().sum();
+  Eigen::Map<const MatrixXd> X(f.X.data(), n, p);
+  Eigen::Map<const VectorXd> y(f.y.data(), n);
+  const MatrixXd XtViX = X.transpose() * llt.solve(X);
+  const VectorXd beta = XtViX.ldlt().solve(X.transpose() * llt.solve(y));
+  const VectorXd r = y - X * beta;
+  const double r2 = r.dot(llt.solve(r));
+  const double two_pi = 2 * std::numbers::pi;
+  const double ml = logdetV + n * (1 + std::log(two_pi * r2 / n));
+  const double reml = logdetV + std::log(XtViX.determinant()) + (n - p) * (1 + std::log(two_pi * r2 / (n - p)));
+  return {reml, ml};
+}
+
+// One term with q random effects per group (intercept and q - 1 covariates), unbalanced groups,
+// rows in random order.
+lmm::ModelFrame one_term(int groups, int q, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> N(0, 1);
+  std::uniform_int_distribution<int> size(1, 7);
+  lmm::ModelFrame f;
+  lmm::ReTermData t;
+  t.group = "g";
+  t.names.push_back("(Intercept)");
+  for (int a = 1; a < q; ++a) t.names.push_back("x" + std::to_string(a));
+  for (int g = 0; g < groups; ++g) t.levels.push_back("g" + std::to_string(g));
+  std::vector<double> x1;
+  for (int g = 0; g < groups; ++g) {
+    std::vector<double> b(q);
+    for (auto& v : b) v = N(gen);
+    for (int r = size(gen); r > 0; --r) {
+      std::vector<double> z{1.0};
+      for (int a = 1; a < q; ++a) z.push_back(N(gen));
+      double y = 2 + 0.5 * z[q > 1 ? 1 : 0] + N(gen);
+      for (int a = 0; a < q; ++a) y += b[a] * z[a];
+      f.y.push_back(y);
+      x1.push_back(q > 1 ? z[1] : N(gen));
+      t.refs.push_back(g);
+      t.z.insert(t.z.end(), z.begin(), z.end());
+    }
+  }
+  // Shuffle the rows so that the data pass has to group them.
+  const std::size_t n = f.y.size();
+  std::vector<std::size_t> perm(n);
+  for (std::size_t i = 0; i < n; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), gen);
+  lmm::ModelFrame s;
+  lmm::ReTermData ts = t;
+  ts.refs.clear();
+  ts.z.clear();
+  std::vector<double> xs;
+  for (std::size_t i : perm) {
+    s.y.push_back(f.y[i]);
+    xs.push_back(x1[i]);
+    ts.refs.push_back(t.refs[i]);
+    ts.z.insert(ts.z.end(), t.z.begin() + static_cast<std::ptrdiff_t>(i * q),
+                t.z.begin() + static_cast<std::ptrdiff_t>((i + 1) * q));
+  }
+  s.fixed_names = {"(Intercept)", "x1"};
+  s.X.assign(n, 1.0);
+  s.X.insert(s.X.end(), xs.begin(), xs.end());
+  for (std::size_t i = 0; i < n; ++i) s.rows.push_back(i);
+  s.response = "y";
+  s.re.push_back(std::move(ts));
+  return s;
+}
+
+std::vector<double> some_theta(int q, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> U(-0.5, 0.5);
+  std::vector<double> th;
+  for (int c = 0; c < q; ++c)
+    for (int r = c; r < q; ++r) th.push_back(r == c ? 0.6 + 0.3 * c + U(gen) * 0.2 : U(gen));
+  return th;
+}
+
+TEST(SpeedPaths, OneTermFactorMatchesDenseComputationForEachQ) {
+  for (int q : {1, 2, 3, 4, 5}) {  // 5 takes the kernels' run-time-q path
+    const auto f = one_term(40, q, 10 + q);
+    const auto th = some_theta(q, 20 + q);
+    const auto [reml, ml] = dense_objectives(f, th);
+    lmm::LinearMixedModel m(f, lmm::Method::REML);
+    EXPECT_NEAR(m.set_theta(th), reml, 1e-9 * std::abs(reml)) << "q = " << q;
+    m.set_method(lmm::Method::ML);
+    EXPECT_NEAR(m.objective(), ml, 1e-9 * std::abs(ml)) << "q = " << q;
+  }
+}
+
+TEST(SpeedPaths, GradientMatchesCentralDifferences) {
+  for (int q : {1, 2, 3, 5}) {
+    for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+      lmm::LinearMixedModel m(one_term(50, q, 30 + q), method);
+      const auto th = some_theta(q, 40 + q);
+      m.set_theta(th);
+      const auto g = m.impl().gradient();
+      ASSERT_EQ(g.size(), th.size());
+      for (std::size_t k = 0; k < th.size(); ++k) {
+        const double h = 1e-5;
+        auto a = th, b = th;
+        a[k] += h;
+        b[k] -= h;
+        const double fd = (m.set_theta(a) - m.set_theta(b)) / (2 * h);
+        EXPECT_NEAR(g[k], fd, 1e-5 * (1 + std::abs(fd))) << "q = " << q << ", θ" << k;
+      }
+    }
+  }
+}
+
+TEST(SpeedPaths, GradientInConditionedCoordinatesMatchesCentralDifferences) {
+  // The optimizer's coordinates reach λ through a rotation (ThetaMap); a badly scaled covariate
+  // makes the map far from the identity.
+  auto f = one_term(60, 2, 5);
+  for (std::size_t i = 0; i < f.y.size(); ++i) f.re[0].z[2 * i + 1] = 100 + 30 * f.re[0].z[2 * i + 1];
+  lmm::LinearMixedModel m(f, lmm::Method::REML);
+  const lmm::detail::ThetaMap map(m.impl());
+  const std::vector<double> x{0.7, -0.4, 0.3};
+  m.set_theta(map.to_theta(x));
+  const auto g = map.gradient_conditioned(x, m.impl().gradient_full());
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    const double h = 1e-6;
+    auto a = x, b = x;
+    a[k] += h;
+    b[k] -= h;
+    const double fd = (m.set_theta(map.to_theta(a)) - m.set_theta(map.to_theta(b))) / (2 * h);
+    EXPECT_NEAR(g[k], fd, 1e-4 * (1 + std::abs(fd))) << "θ̃" << k;
+  }
+}
+
+TEST(SpeedPaths, ResultsDoNotDependOnTheThreadCount) {
+  const auto f = one_term(10000, 2, 3);  // enough levels for several chunks
+  const auto th = some_theta(2, 4);
+  lmm::set_num_threads(1);
+  lmm::LinearMixedModel m1(f, lmm::Method::REML);
+  const double o1 = m1.set_theta(th);
+  const auto g1 = m1.impl().gradient();
+  lmm::set_num_threads(2);
+  lmm::LinearMixedModel m2(f, lmm::Method::REML);
+  const double o2 = m2.set_theta(th);
+  const auto g2 = m2.impl().gradient();
+  lmm::set_num_threads(0);
+  EXPECT_EQ(o1, o2);
+  EXPECT_EQ(g1, g2);
+  EXPECT_EQ(std::get<lmm::detail::Mat>(m1.impl().A[1][1]), std::get<lmm::detail::Mat>(m2.impl().A[1][1]));
+}
+
+TEST(SpeedPaths, CrossedDataPassDoesNotDependOnRowOrder) {
+  auto f = lmm::testing::synthetic_crossed(30, 12, 7);
+  const std::vector<double> th{0.8, -0.3, 0.5, 1.3};
+  lmm::LinearMixedModel sorted(f, lmm::Method::REML);
+  const double o1 = sorted.set_theta(th);
+  // Reverse the rows: both terms' levels are then out of order.
+  const std::size_t n = f.y.size();
+  lmm::ModelFrame r = f;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t j = n - 1 - i;
+    r.y[i] = f.y[j];
+    for (std::size_t c = 0; c < f.p(); ++c) r.X[c * n + i] = f.X[c * n + j];
+    for (std::size_t k = 0; k < f.re.size(); ++k) {
+      const int q = f.re[k].q();
+      r.re[k].refs[i] = f.re[k].refs[j];
+      for (int a = 0; a < q; ++a) r.re[k].z[i * q + a] = f.re[k].z[j * q + a];
+    }
+  }
+  lmm::LinearMixedModel reversed(r, lmm::Method::REML);
+  EXPECT_NEAR(reversed.set_theta(th), o1, 1e-10 * std::abs(o1));
+}
+
+// Subjects crossed with items where each subject meets few of many items: the item block fills
+// in sparsely.
+lmm::ModelFrame sparse_crossed(int subjects, int items, int per_subject, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> N(0, 1);
+  std::uniform_int_distribution<int> pick(0, items - 1);
+  lmm::ModelFrame f;
+  lmm::ReTermData subj, item;
+  subj.group = "subject";
+  item.group = "item";
+  subj.names = item.names = {"(Intercept)"};
+  for (int s = 0; s < subjects; ++s) subj.levels.push_back("s" + std::to_string(s));
+  for (int i = 0; i < items; ++i) item.levels.push_back("i" + std::to_string(i));
+  std::vector<double> ui(items);
+  for (auto& v : ui) v = N(gen);
+  std::vector<double> x;
+  for (int s = 0; s < subjects; ++s) {
+    const double us = 1.5 * N(gen);
+    // Items near the subject's own index: a banded co-occurrence, as in rating designs where
+    // subjects see neighbouring blocks of items.
+    for (int k = 0; k < per_subject; ++k) {
+      const int i = (s * items / subjects + k * 3 + (pick(gen) % 3)) % items;
+      const double xv = N(gen);
+      x.push_back(xv);
+      f.y.push_back(3 + 0.5 * xv + us + ui[i] + N(gen));
+      subj.refs.push_back(s);
+      subj.z.push_back(1.0);
+      item.refs.push_back(i);
+      item.z.push_back(1.0);
+    }
+  }
+  const std::size_t n = f.y.size();
+  f.fixed_names = {"(Intercept)", "x"};
+  f.X.assign(n, 1.0);
+  f.X.insert(f.X.end(), x.begin(), x.end());
+  for (std::size_t i = 0; i < n; ++i) f.rows.push_back(i);
+  f.response = "y";
+  f.re.push_back(std::move(subj));
+  f.re.push_back(std::move(item));
+  return f;
+}
+
+TEST(SpeedPaths, SparseCholeskyOfAFilledBlockMatchesTheDenseOne) {
+  const auto f = sparse_crossed(250, 150, 3, 9);
+  const std::vector<double> th{0.9, 0.6};
+  auto& limit = lmm::detail::sparse_fill_limit();
+  auto& min_size = lmm::detail::sparse_min_size();
+  const double saved = limit;
+  const auto saved_size = min_size;
+  min_size = 0;
+  limit = 0.0;  // dense
+  lmm::LinearMixedModel dense(f, lmm::Method::REML);
+  limit = 1.0;  // sparse wherever it applies
+  lmm::LinearMixedModel sparse(f, lmm::Method::REML);
+  limit = saved;
+  min_size = saved_size;
+  ASSERT_TRUE(std::holds_alternative<lmm::detail::Mat>(dense.impl().L[1][1]));
+  ASSERT_TRUE(std::holds_alternative<lmm::detail::SparseChol>(sparse.impl().L[1][1]));
+  const double od = dense.set_theta(th), os = sparse.set_theta(th);
+  EXPECT_NEAR(os, od, 1e-10 * std::abs(od));
+  const auto [reml, ml] = dense_objectives(f, th);
+  EXPECT_NEAR(os, reml, 1e-9 * std::abs(reml));
+  const auto bd = dense.beta(), bs = sparse.beta();
+  for (std::size_t i = 0; i < bd.size(); ++i) EXPECT_NEAR(bs[i], bd[i], 1e-9);
+  const auto rd = dense.ranef(), rs = sparse.ranef();
+  for (std::size_t k = 0; k < rd.size(); ++k)
+    for (std::size_t i = 0; i < rd[k].size(); ++i) EXPECT_NEAR(rs[k][i], rd[k][i], 1e-8);
+  const auto cd = dense.ranef_condvar(), cs = sparse.ranef_condvar();
+  for (std::size_t i = 0; i < cd[1].size(); i += 37) EXPECT_NEAR(cs[1][i], cd[1][i], 1e-9);
+  // And the fits agree.
+  const auto sd = dense.fit(), ss = sparse.fit();
+  EXPECT_NEAR(ss.objective, sd.objective, 1e-6);
+}
+
+TEST(SpeedPaths, SparseCholeskyIsChosenWhereTheFillIsSmall) {
+  const auto f = sparse_crossed(3000, 2000, 3, 2);
+  lmm::LinearMixedModel m(f, lmm::Method::REML);
+  EXPECT_TRUE(std::holds_alternative<lmm::detail::SparseChol>(m.impl().L[1][1]));
+  // A fully crossed design fills the item block: dense.
+  lmm::LinearMixedModel c(lmm::testing::synthetic_crossed(30, 12, 7), lmm::Method::REML);
+  EXPECT_TRUE(std::holds_alternative<lmm::detail::Mat>(c.impl().L[1][1]));
+}
+
+TEST(SpeedPaths, LbfgsReachesBobyqasOptimum) {
+  for (const char* name : {"sleepstudy.csv", "growth200.csv"}) {
+    const auto data = lmm::read_table(kData + "/" + name);
+    const std::string formula =
+        std::string(name) == "sleepstudy.csv" ? "Reaction ~ Days + (Days | Subject)" : "y ~ time * group + (time | id)";
+    for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+      lmm::FitOptions a, b;
+      a.method = b.method = method;
+      a.optimizer = lmm::Optimizer::LBFGS;
+      b.optimizer = lmm::Optimizer::BOBYQA;
+      const auto fa = lmm::fit(data, formula, a).result;
+      const auto fb = lmm::fit(data, formula, b).result;
+      EXPECT_EQ(fa.optimizer.algorithm.rfind("NLOPT_LD_LBFGS", 0), 0u) << fa.optimizer.algorithm;
+      EXPECT_EQ(fb.optimizer.algorithm, "NLOPT_LN_BOBYQA");
+      EXPECT_TRUE(fa.optimizer.converged) << fa.optimizer.stop_reason;
+      EXPECT_NEAR(fa.objective, fb.objective, 1e-7) << name;
+      EXPECT_LT(fa.optimizer.evaluations, fb.optimizer.evaluations) << name;
+      for (std::size_t k = 0; k < fa.theta.size(); ++k) EXPECT_NEAR(fa.theta[k], fb.theta[k], 1e-4) << name;
+    }
+  }
+}
+
+TEST(SpeedPaths, WithoutAGradientNewuoaReachesBobyqasOptimum) {
+  lmm::LinearMixedModel m(lmm::testing::synthetic_crossed(30, 12, 7), lmm::Method::REML);
+  const auto a = m.fit();
+  EXPECT_EQ(a.algorithm, "NLOPT_LN_NEWUOA");
+  lmm::FitOptions o;
+  o.optimizer = lmm::Optimizer::LBFGS;  // not available with two terms
+  EXPECT_EQ(m.fit(o).algorithm, "NLOPT_LN_NEWUOA");
+  o.optimizer = lmm::Optimizer::BOBYQA;
+  const auto b = m.fit(o);
+  EXPECT_EQ(b.algorithm, "NLOPT_LN_BOBYQA");
+  EXPECT_NEAR(a.objective, b.objective, 1e-7);
+  for (std::size_t k = 0; k < a.theta.size(); ++k) EXPECT_NEAR(a.theta[k], b.theta[k], 1e-4);
+  // θ as lme4 reports it: a non-negative diagonal, whatever signs NEWUOA's point had.
+  EXPECT_GE(a.theta[0], 0);
+  EXPECT_GE(a.theta[2], 0);
+  EXPECT_GE(a.theta[3], 0);
+}
+
+TEST(SpeedPaths, ProgressIsReportedForEachEvaluation) {
+  lmm::LinearMixedModel m(one_term(30, 2, 8), lmm::Method::REML);
+  int calls = 0, last = 0;
+  double best = INFINITY;
+  lmm::FitOptions o;
+  o.progress = [&](int evaluations, double objective) {
+    ++calls;
+    last = evaluations;
+    EXPECT_LE(objective, best);  // the best so far
+    best = objective;
+  };
+  const auto s = m.fit(o);
+  EXPECT_EQ(calls, s.evaluations);
+  EXPECT_EQ(last, s.evaluations);
+  EXPECT_NEAR(best, s.objective, 1e-9 * std::abs(s.objective));
+}
+
+}  // namespace
