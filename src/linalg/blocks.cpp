@@ -167,7 +167,10 @@ bool sparse_factor_pays(const SpMat& fill, int q, Eigen::Index nlevels) {
   for (Eigen::Index c = 0; c < M.outerSize(); ++c)
     for (SpMat::InnerIterator it(M, c); it; ++it) it.valueRef() = it.row() == it.col() ? static_cast<double>(m) : 1.0;
   SparseChol::Solver llt;
-  llt.analyzePattern(M);
+  // Factorise, not only analyse: matrixL() is defined once a factorisation succeeded (Eigen
+  // asserts it; the sanitizer build runs without NDEBUG).
+  llt.compute(M);
+  if (llt.info() != Eigen::Success) return false;
   const double nnz = static_cast<double>(llt.matrixL().nestedExpression().nonZeros());
   const double dense = 0.5 * static_cast<double>(m) * static_cast<double>(m + 1);
   return nnz <= sparse_fill_limit() * dense;
