@@ -13,51 +13,16 @@
 
 #include "lmm/fit.h"
 #include "lmm/inference.h"
+#include "synthetic.h"
 
 namespace {
 
 int g_persons = 11000;
 int g_waves = 10;
 
-lmm::ModelFrame growth_frame(int persons, int waves, unsigned seed) {
-  std::mt19937_64 gen(seed);
-  std::normal_distribution<double> N(0, 1);
-  std::uniform_real_distribution<double> U(0, 1);
-  lmm::ModelFrame f;
-  lmm::ReTermData id;
-  id.group = "id";
-  id.names = {"(Intercept)", "time"};
-  for (int i = 0; i < persons; ++i) id.levels.push_back("P" + std::to_string(i + 1));
-  std::vector<double> time, grp;
-  for (int i = 0; i < persons; ++i) {
-    const double g = U(gen) < 0.5 ? 1.0 : 0.0;
-    const double u0 = 8 * N(gen);
-    const double u1 = -0.3 * 1.5 / 8 * u0 + 1.5 * std::sqrt(1 - 0.09) * N(gen);
-    for (int t = 0; t < waves; ++t) {
-      const double yv = 50 + u0 + (2 + g + u1) * t + 4 * N(gen);
-      if (t > 0 && U(gen) < 0.1) continue;
-      f.y.push_back(yv);
-      time.push_back(t);
-      grp.push_back(g);
-      id.refs.push_back(i);
-      id.z.insert(id.z.end(), {1.0, static_cast<double>(t)});
-    }
-  }
-  const std::size_t n = f.y.size();
-  f.fixed_names = {"(Intercept)", "time", "grouptreatment", "time:grouptreatment"};
-  f.X.assign(n, 1.0);
-  f.X.insert(f.X.end(), time.begin(), time.end());
-  f.X.insert(f.X.end(), grp.begin(), grp.end());
-  for (std::size_t i = 0; i < n; ++i) f.X.push_back(time[i] * grp[i]);
-  for (std::size_t i = 0; i < n; ++i) f.rows.push_back(i);
-  f.response = "y";
-  f.re.push_back(std::move(id));
-  return f;
-}
-
 lmm::LinearMixedModel& fitted_model() {
   static std::unique_ptr<lmm::LinearMixedModel> model = [] {
-    auto m = std::make_unique<lmm::LinearMixedModel>(growth_frame(g_persons, g_waves, 20261125), lmm::Method::REML);
+    auto m = std::make_unique<lmm::LinearMixedModel>(lmm::bench::growth_frame(g_persons, g_waves, 20261125), lmm::Method::REML);
     m->fit();
     return m;
   }();
@@ -102,7 +67,7 @@ BENCHMARK(BM_KenwardRoger)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 // For scale: the REML fit itself, from lme4's start.
 void BM_Fit(benchmark::State& state) {
-  const lmm::ModelFrame frame = growth_frame(g_persons, g_waves, 20261125);
+  const lmm::ModelFrame frame = lmm::bench::growth_frame(g_persons, g_waves, 20261125);
   for (auto _ : state) {
     lmm::LinearMixedModel m(frame, lmm::Method::REML);
     benchmark::DoNotOptimize(m.fit());
