@@ -160,3 +160,17 @@ TEST(HostileFormula, ErrorDisplayHasNoLineBreakFromTheFormula) {
     EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 2) << msg;
   }
 }
+
+// Found by fuzz/fuzz_formula (CI): a backquoted name holding a line break was quoted as it was in
+// the message line itself ("unexpected character", "is not a variable"), which then had more than
+// three lines. Control characters in the message are now shown as escapes (\n, \x06).
+TEST(HostileFormula, MessageQuotesNamesWithoutTheirLineBreaks) {
+  const std::string crash("y~\xde `|\xff\xff\xff\xff\xff\xff\xff\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x06\x00\x00\x00\xff\xff\xff\xff\xff\x7f\xff\xff}< g\x9f\x9f\xcd`", 45);
+  for (const std::string& f : {crash, std::string("y ~ `a\nb`(x)"), std::string("y ~ x + (1 | `g\n\th`) | z")}) {
+    const std::string msg = error_of([&] { lmm::parse_formula(f); });
+    EXPECT_EQ(msg.rfind("formula: ", 0), 0u) << msg;
+    EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 2) << msg;
+  }
+  const std::string msg = error_of([&] { lmm::parse_formula("y ~ `a\nb`(x)"); });
+  EXPECT_NE(msg.find("a\\nb"), std::string::npos) << msg;
+}
