@@ -37,8 +37,8 @@ struct FitOptions {
   double initial_step = 0.25;  ///< BOBYQA's initial trust-region radius (rhobeg)
   std::vector<double> theta_start;  ///< empty: lme4's start (1 on the diagonal, 0 elsewhere), or see moment_start
   Optimizer optimizer = Optimizer::Auto;
-  /// With theta_start empty and L-BFGS chosen: start from a moment estimate of θ where its
-  /// objective is lower than at lme4's start.
+  /// With theta_start empty and L-BFGS or NEWUOA chosen: start from a moment estimate of θ where
+  /// its objective is lower than at lme4's start.
   bool moment_start = true;
   /// Called after each evaluation of the objective with the number so far and the value (for a
   /// progress display). May be empty.

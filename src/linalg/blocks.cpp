@@ -164,6 +164,10 @@ bool sparse_factor_pays(const SpMat& fill, int q, Eigen::Index nlevels) {
   // The full pattern: the q x q diagonal blocks and the fill, with values that make it diagonally
   // dominant, so that the trial factorisation succeeds and counts the factor's entries.
   SpMat M = fill + kron_identity(Mat::Ones(q, q), nlevels);
+  // The factor holds at least the lower triangle of M: a block already denser than the limit
+  // needs no trial factorisation (a crossed design's fill is often nearly dense).
+  const double dense = 0.5 * static_cast<double>(m) * static_cast<double>(m + 1);
+  if (0.5 * static_cast<double>(M.nonZeros() + m) > sparse_fill_limit() * dense) return false;
   for (Eigen::Index c = 0; c < M.outerSize(); ++c)
     for (SpMat::InnerIterator it(M, c); it; ++it) it.valueRef() = it.row() == it.col() ? static_cast<double>(m) : 1.0;
   SparseChol::Solver llt;
@@ -172,7 +176,6 @@ bool sparse_factor_pays(const SpMat& fill, int q, Eigen::Index nlevels) {
   llt.compute(M);
   if (llt.info() != Eigen::Success) return false;
   const double nnz = static_cast<double>(llt.matrixL().nestedExpression().nonZeros());
-  const double dense = 0.5 * static_cast<double>(m) * static_cast<double>(m + 1);
   return nnz <= sparse_fill_limit() * dense;
 }
 

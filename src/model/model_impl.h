@@ -61,6 +61,10 @@ struct LinearMixedModel::Impl {
   /// A moment estimate of each term's relative covariance Σ_j/σ² to start the optimizer from
   /// (src/model/start.cpp); empty if there is none.
   std::vector<detail::Mat> moment_covariance() const;
+  /// The joint estimate behind moment_covariance() for several terms of one effect each, from the
+  /// OLS fit (R: Cholesky factor of [X y]'[X y], beta, e'e).
+  std::vector<detail::Mat> scalar_terms_moment(const detail::Mat& R, const Eigen::VectorXd& beta,
+                                               double ee) const;
 
   std::size_t n() const { return frame.n(); }
   std::size_t p() const { return frame.p(); }
