@@ -46,8 +46,10 @@ struct Interval {
 /// coordinates (unit-free; lme4 differentiates in θ, which misfires on covariates in large units),
 /// one per θ position; failure when
 /// max_k min(|(chol H)⁻¹ g|_k, |g_k|) > 0.002, or when H has negative or zero eigenvalues. When the
-/// check fails (or the optimizer stopped at a limit), the model is refitted from the optimum with a
-/// second optimizer (Nelder-Mead) and the two are compared.
+/// check fails on the gradient alone and the model has the analytic gradient (one random-effects
+/// term), up to three Newton steps x - H⁻¹g come first (kept only where the objective does not
+/// rise; see `messages`). When the check still fails (or the optimizer stopped at a limit), the
+/// model is refitted from the optimum with a second optimizer (Nelder-Mead) and the two are compared.
 struct ConvergenceReport {
   static constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   /// "ok", "singular" (boundary fit: the gradient check is skipped, as lme4 does),
