@@ -49,4 +49,24 @@ TEST(Convergence, SingularCheckDoesNotDependOnUnits) {
   EXPECT_NEAR(sd_tb * 1000, sd_time, 1e-3 * sd_time);
 }
 
+// An optimizer stopped early (a loose ftol_rel standing in for the rounding noise that stops
+// L-BFGS short on millions of rows) fails the gradient check; the Newton steps from the analytic
+// gradient and Hessian reach the optimum of a full fit, without the Nelder-Mead refit.
+TEST(Convergence, NewtonStepsFinishAnOptimizerThatStoppedShort) {
+  const auto data = lmm::read_table(std::string(LMM_TEST_DATA) + "/sleepstudy.csv");
+  const std::string formula = "Reaction ~ Days + (Days | Subject)";
+  const auto full = lmm::fit(data, formula).result;
+  lmm::FitOptions loose;
+  loose.ftol_rel = 1e-2;
+  const auto r = lmm::fit(data, formula, loose).result;
+  ASSERT_FALSE(r.convergence.messages.empty());
+  EXPECT_NE(r.convergence.messages.front().find("Newton step"), std::string::npos) << r.convergence.messages.front();
+  EXPECT_EQ(r.convergence.status, "ok");
+  EXPECT_FALSE(r.convergence.refitted);
+  EXPECT_LT(r.convergence.max_grad, 1e-6);
+  EXPECT_NEAR(r.objective, full.objective, 1e-8);
+  for (std::size_t k = 0; k < full.theta.size(); ++k) EXPECT_NEAR(r.theta[k], full.theta[k], 1e-5);
+  EXPECT_NE(r.optimizer.stop_reason.find("Newton"), std::string::npos) << r.optimizer.stop_reason;
+}
+
 }  // namespace
