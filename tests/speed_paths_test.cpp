@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
-#include <numeric>
 #include <random>
 
 #include "lmm/data.h"
@@ -355,47 +354,6 @@ TEST(SpeedPaths, ProgressIsReportedForEachEvaluation) {
 
 }  // namespace
 
-namespace {
-
-// (1 | subject) + (1 | item), each subject rating `per` of the items at random; true SDs 2 (subject),
-// 1.5 (item), 1 (residual), as bench/simulate_crossed.R.
-lmm::ModelFrame scalar_crossed(int nsubj, int nitems, int per, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> N(0, 1);
-  lmm::ModelFrame f;
-  lmm::ReTermData subj, item;
-  subj.group = "subject";
-  item.group = "item";
-  subj.names = item.names = {"(Intercept)"};
-  for (int s = 0; s < nsubj; ++s) subj.levels.push_back("s" + std::to_string(s));
-  for (int i = 0; i < nitems; ++i) item.levels.push_back("i" + std::to_string(i));
-  std::vector<double> ui(static_cast<std::size_t>(nitems));
-  for (auto& v : ui) v = 1.5 * N(gen);
-  std::vector<int> order(static_cast<std::size_t>(nitems));
-  for (int s = 0; s < nsubj; ++s) {
-    const double us = 2 * N(gen);
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), gen);
-    for (int k = 0; k < per; ++k) {
-      const int i = order[static_cast<std::size_t>(k)];
-      f.y.push_back(10 + us + ui[static_cast<std::size_t>(i)] + N(gen));
-      subj.refs.push_back(s);
-      item.refs.push_back(i);
-      subj.z.push_back(1.0);
-      item.z.push_back(1.0);
-    }
-  }
-  f.fixed_names = {"(Intercept)"};
-  f.X.assign(f.y.size(), 1.0);
-  for (std::size_t r = 0; r < f.y.size(); ++r) f.rows.push_back(r);
-  f.response = "y";
-  f.re.push_back(std::move(subj));
-  f.re.push_back(std::move(item));
-  return f;
-}
-
-}  // namespace
-
 // The joint moment estimate of several scalar terms (src/model/start.cpp) lands near the REML
 // optimum, for crossed and for nested terms, so that NEWUOA started there reaches the optimum it
 // reaches from lme4's start, in fewer evaluations.
@@ -405,7 +363,7 @@ TEST(SpeedPaths, ScalarTermsStartNearTheOptimumAndSaveEvaluations) {
     lmm::ModelFrame frame;
   };
   std::vector<Case> cases;
-  cases.push_back({"crossed", scalar_crossed(300, 80, 20, 3)});
+  cases.push_back({"crossed", sparse_crossed(300, 80, 20, 3)});
   cases.push_back({"nested", lmm::testing::synthetic_nested(40, 6, 4, 5)});
   for (auto& c : cases) {
     lmm::LinearMixedModel m(std::move(c.frame), lmm::Method::REML);

@@ -2,6 +2,8 @@
 // order) and lme4's mkReTrms (grouping factors, term order, checks).
 #include "lmm/model_frame.h"
 
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -182,6 +184,7 @@ void FrameBuilder::drop_missing() {
   std::vector<const Column*> cols;
   for (const std::string& v : used_)
     if (!grouping_only(v)) cols.push_back(&col(v));
+  rows_.reserve(data_.nrows);
   for (std::size_t r = 0; r < data_.nrows; ++r) {
     bool ok = true;
     for (const Column* c : cols)
@@ -595,38 +598,43 @@ ModelFrame FrameBuilder::build() {
 
   // Fixed effects, dropping columns that are linear combinations of earlier ones (modified
   // Gram-Schmidt with re-orthogonalisation; relative tolerance as R's qr with tol = 1e-7).
+  // Eigen's vectorised dot products and axpys: at a million rows the scalar loops' serial sums
+  // were a tenth of building the frame.
   Columns x = model_matrix(formula_.fixed, formula_.intercept, "fixed effects");
-  std::vector<std::vector<double>> basis;
+  const auto rows = static_cast<Eigen::Index>(n);
+  Eigen::MatrixXd basis(rows, static_cast<Eigen::Index>(x.cols.size()));
+  Eigen::Index rank = 0;
+  std::vector<bool> kept(x.cols.size(), false);
   for (std::size_t j = 0; j < x.cols.size(); ++j) {
-    const std::vector<double>& c = x.cols[j];
-    double norm0 = 0;
-    for (double v : c) norm0 += v * v;
-    norm0 = std::sqrt(norm0);
+    const Eigen::Map<const Eigen::VectorXd> c(x.cols[j].data(), rows);
+    const double norm0 = c.norm();
     bool keep = norm0 > 0;
     if (keep) {
-      std::vector<double> r(c);
+      auto r = basis.col(rank);
+      r = c;
       for (int pass = 0; pass < 2; ++pass)
-        for (const std::vector<double>& b : basis) {
-          double d = 0;
-          for (std::size_t i = 0; i < n; ++i) d += b[i] * r[i];
-          for (std::size_t i = 0; i < n; ++i) r[i] -= d * b[i];
-        }
-      double norm = 0;
-      for (double v : r) norm += v * v;
-      norm = std::sqrt(norm);
+        for (Eigen::Index k = 0; k < rank; ++k) r -= basis.col(k).dot(r) * basis.col(k);
+      const double norm = r.norm();
       keep = norm >= kAliasTol * norm0;
       if (keep) {
-        for (double& v : r) v /= norm;
-        basis.push_back(std::move(r));
+        r /= norm;
+        ++rank;
       }
     }
-    if (keep) {
+    kept[j] = keep;
+  }
+  std::size_t nkept = 0;
+  for (bool k : kept) nkept += k;
+  mf.X.reserve(nkept * n);
+  for (std::size_t j = 0; j < x.cols.size(); ++j) {
+    if (kept[j]) {
       mf.fixed_names.push_back(x.names[j]);
-      mf.X.insert(mf.X.end(), c.begin(), c.end());
+      mf.X.insert(mf.X.end(), x.cols[j].begin(), x.cols[j].end());
     } else {
       mf.aliased.push_back(x.names[j]);
     }
   }
+  basis.resize(0, 0);
 
   // Random effects, ordered as lme4's mkReTrms: if the numbers of levels are not already
   // non-increasing, by rev(order(nlevels)) (decreasing; ties end up in reverse order).
