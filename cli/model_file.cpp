@@ -280,6 +280,9 @@ SavedModel read_model(const json& j, const std::string& source) {
     ntheta += q * (q + 1) / 2;
   }
   m.theta = r.numbers(r.at(j, "theta", ""), "theta", ntheta);
+  if (const std::string w = check_estimates(m); !w.empty())
+    throw Error(fmt::format("{}: the saved estimates are damaged: {} (is this a model saved by `lmm fit --save`?)",
+                            r.source, w));
   check_coding(m, r);
   return m;
 }

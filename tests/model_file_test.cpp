@@ -130,6 +130,30 @@ TEST(ModelFile, MessagesStayOnOneLine) {
   expect_error(j, "the saved formula does not parse");
 }
 
+// Estimates that no fit produces: predict would print NaN (a negative variance under a square
+// root) or intervals from a matrix that is not a covariance.
+TEST(ModelFile, EstimatesMustBeWhatAFitProduces) {
+  json j = seed("sleepstudy_slope.json");
+  j["vcov"][0][1] = j["vcov"][1][0].get<double>() * 2 + 1;
+  expect_error(j, "the saved estimates are damaged: vcov is not symmetric");
+  j = seed("sleepstudy_slope.json");
+  j["vcov"][1][1] = -j["vcov"][1][1].get<double>();
+  expect_error(j, "vcov has a negative eigenvalue");
+  j = seed("sleepstudy_slope.json");
+  j["random"][0]["pe_cov"][3][0] = -1.0;
+  expect_error(j, "random[Subject].pe_cov of level '" + j["random"][0]["levels"][3].get<std::string>() +
+                      "' has a negative eigenvalue");
+  j = seed("sleepstudy_slope.json");
+  j["random"][0]["condvar"][0][3] = -j["random"][0]["condvar"][0][3].get<double>() - 1;
+  expect_error(j, "random[Subject].condvar of level");
+  j = seed("sleepstudy_slope.json");
+  j["theta"][1] = j["theta"][1].get<double>() + 0.5;
+  expect_error(j, "theta[1]");
+  j = seed("sleepstudy_slope.json");
+  j["random"][0]["lambda"][2] = 0.25;  // column-major q x q: (0, 1), above the diagonal
+  expect_error(j, "random[Subject].lambda is not lower triangular");
+}
+
 // Estimates so large that a prediction overflows: an error, not inf or NaN in the output.
 TEST(ModelFile, OverflowIsAnError) {
   json j = seed("sleepstudy_slope.json");

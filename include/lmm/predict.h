@@ -56,6 +56,14 @@ struct SavedModel {
 /// factor.
 SavedModel snapshot(const LinearMixedModel& model);
 
+/// What is wrong with a SavedModel's estimates, or "" if nothing: each must be what a fit can
+/// produce, or predict() and simulate() would print NaN or nonsense from a damaged file. Checks
+/// that vcov and every level's condvar and pe_cov are covariance matrices (symmetric, no negative
+/// eigenvalue beyond rounding), that each λ is lower triangular with a non-negative diagonal, and
+/// that θ is λ's column-wise lower triangle. The message starts with the field: "vcov is not
+/// symmetric", "random[Subject].pe_cov of level '308' has a negative eigenvalue (-3.2)".
+std::string check_estimates(const SavedModel& model);
+
 /// FNV-1a (64 bit) of bytes, as "fnv1a64:<hex>": identifies the data a model was fitted to.
 std::string data_hash(std::string_view bytes);
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <Eigen/Eigenvalues>
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <limits>
@@ -18,6 +19,61 @@
 namespace lmm {
 
 using detail::Mat;
+
+namespace {
+
+// "" if the k x k column-major block is a covariance matrix: symmetric to 1e-8 of its scale and no
+// eigenvalue below -1e-8 of the largest in magnitude (rounding in the fit's own computations).
+std::string covariance_problem(const double* a, Eigen::Index k) {
+  const Eigen::Map<const Mat> M(a, k, k);
+  const double scale = M.cwiseAbs().maxCoeff();
+  if (!((M - M.transpose()).cwiseAbs().maxCoeff() <= 1e-8 * scale)) return "is not symmetric";
+  if (k == 1) return M(0, 0) >= 0 ? "" : fmt::format("is negative ({:.3g})", M(0, 0));
+  Eigen::SelfAdjointEigenSolver<Mat> es(M, Eigen::EigenvaluesOnly);
+  const double lo = es.eigenvalues().minCoeff();
+  const double hi = es.eigenvalues().cwiseAbs().maxCoeff();
+  return lo >= -1e-8 * hi ? "" : fmt::format("has a negative eigenvalue ({:.3g})", lo);
+}
+
+}  // namespace
+
+std::string check_estimates(const SavedModel& m) {
+  const auto p = static_cast<Eigen::Index>(m.beta.size());
+  if (m.vcov.size() != static_cast<std::size_t>(p * p)) return "vcov does not have p x p entries";
+  if (p > 0)
+    if (auto w = covariance_problem(m.vcov.data(), p); !w.empty()) return "vcov " + w;
+  if (m.lambda.size() != m.frame.re.size() || m.re.size() != m.frame.re.size())
+    return "random does not have one entry per term";
+  std::size_t k = 0;
+  for (std::size_t j = 0; j < m.frame.re.size(); ++j) {
+    const ReTermData& t = m.frame.re[j];
+    const auto q = static_cast<Eigen::Index>(t.q());
+    const std::string where = "random[" + t.group + "].";
+    if (m.lambda[j].size() != static_cast<std::size_t>(q * q)) return where + "lambda does not have q x q entries";
+    const Eigen::Map<const Mat> lambda(m.lambda[j].data(), q, q);
+    for (Eigen::Index c = 0; c < q; ++c) {
+      if (!(lambda(c, c) >= 0)) return where + "lambda has a negative diagonal element";
+      for (Eigen::Index r = 0; r < c; ++r)
+        if (lambda(r, c) != 0) return where + "lambda is not lower triangular";
+      for (Eigen::Index r = c; r < q; ++r, ++k) {
+        if (k >= m.theta.size()) return "theta has fewer values than the terms' lambda";
+        if (!(std::abs(m.theta[k] - lambda(r, c)) <= 1e-12 * (1 + std::abs(lambda(r, c)))))
+          return fmt::format("theta[{}] ({:.17g}) is not {}lambda's entry ({:.17g})", k, m.theta[k], where, lambda(r, c));
+      }
+    }
+    const auto& e = m.re[j];
+    const std::size_t L = t.levels.size(), qq = static_cast<std::size_t>(q * q);
+    if (e.condvar.size() != L * qq || e.pe_cov.size() != L * qq) return where + "condvar or pe_cov has the wrong size";
+    for (std::size_t l = 0; l < L; ++l) {
+      if (auto w = covariance_problem(&e.condvar[l * qq], q); !w.empty())
+        return fmt::format("{}condvar of level '{}' {}", where, t.levels[l], w);
+      if (auto w = covariance_problem(&e.pe_cov[l * qq], q); !w.empty())
+        return fmt::format("{}pe_cov of level '{}' {}", where, t.levels[l], w);
+    }
+  }
+  if (k != m.theta.size()) return "theta has more values than the terms' lambda";
+  return "";
+}
 
 SavedModel snapshot(const LinearMixedModel& model) {
   const auto& m = model.impl();
