@@ -23,7 +23,17 @@ std::vector<double> quantiles7(std::vector<double>& v, const std::vector<double>
   auto first = v.begin();
   std::size_t placed = 0;  // v[0 .. placed) hold the smallest values, v[placed - 1] in its place
   auto at = [&](std::size_t k) {
-    if (k >= placed) {
+    if (k + 1 == v.size() && k > placed) {
+      // The largest: a scan. Ascending probabilities ask for nothing below it afterwards.
+      std::iter_swap(v.end() - 1, std::max_element(first, v.end()));
+      first = v.end();
+      placed = v.size();
+    } else if (k == placed) {
+      // The next order statistic is the smallest of the rest: a scan, not a selection.
+      std::iter_swap(first, std::min_element(first, v.end()));
+      first = v.begin() + static_cast<std::ptrdiff_t>(k) + 1;
+      placed = k + 1;
+    } else if (k > placed) {
       std::nth_element(first, v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
       first = v.begin() + static_cast<std::ptrdiff_t>(k) + 1;
       placed = k + 1;
