@@ -1,11 +1,23 @@
-// Helpers shared by the tests: synthetic model frames built without the reader or the parser.
+// Helpers shared by the tests: synthetic model frames built without the reader or the parser;
+// lmm::Error messages.
 #pragma once
 #include <random>
 #include <string>
+#include <vector>
 
+#include "lmm/error.h"
 #include "lmm/model_frame.h"
 
 namespace lmm::testing {
+
+/// Sets fixed effects (Intercept) and x (one value per observation of f.y) and rows 0..n-1.
+inline void set_intercept_and_x(ModelFrame& f, const std::vector<double>& x) {
+  const std::size_t n = f.y.size();
+  f.fixed_names = {"(Intercept)", "x"};
+  f.X.assign(n, 1.0);
+  f.X.insert(f.X.end(), x.begin(), x.end());
+  for (std::size_t i = 0; i < n; ++i) f.rows.push_back(i);
+}
 
 /// y = 1 + 0.5 x + subject intercept and slope + item intercept + noise, every subject meeting
 /// every item once. Terms ordered as lme4 orders them (more levels first). With nitems == 1 the
@@ -38,11 +50,7 @@ inline ModelFrame synthetic_crossed(int nsubj, int nitems, unsigned seed) {
         item.refs.push_back(i);
         item.z.push_back(1.0);
       }
-  const std::size_t n = f.y.size();
-  f.fixed_names = {"(Intercept)", "x"};
-  f.X.assign(n, 1.0);
-  f.X.insert(f.X.end(), x.begin(), x.end());
-  for (std::size_t i = 0; i < n; ++i) f.rows.push_back(i);
+  set_intercept_and_x(f, x);
   f.response = "y";
   f.re.push_back(std::move(subj));
   if (nitems > 1) f.re.push_back(std::move(item));
@@ -83,6 +91,17 @@ inline ModelFrame synthetic_nested(int batches, int casks, int reps, unsigned se
   f.re.push_back(std::move(cask));
   f.re.push_back(std::move(batch));
   return f;
+}
+
+/// The message of the lmm::Error thrown by f(), or "" when none is thrown.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace lmm::testing
