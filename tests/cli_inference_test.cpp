@@ -1,7 +1,5 @@
 // `lmm fit` with --ddf and --anova: the keys in --json, the tables in text, and user errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -10,45 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "cli_runner.h"
+
 namespace {
 
-namespace fs = std::filesystem;
-
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-CliRun run(const std::vector<std::string>& args) {
-  const fs::path dir = fs::temp_directory_path() / ("lmm_cli_inference_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  auto quote = [](const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-  };
-  std::string cmd = quote(LMM_CLI_PATH);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + (dir / "out").string() + " 2>" + (dir / "err").string() + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  fs::remove_all(dir);
-  return r;
-}
+using lmm::testing::CliRun;
+using lmm::testing::run_cli;
 
 const std::string kGrowth = std::string(LMM_TEST_DATA) + "/growth200.csv";
 const std::string kSleep = std::string(LMM_TEST_DATA) + "/sleepstudy.csv";
 const std::string kGrowthFormula = "y ~ time * group + (time | id)";
 
 TEST(CliInference, JsonHasDfPAndTheAnovaTable) {
-  const CliRun r = run({"fit", kGrowth, kGrowthFormula, "--json"});
+  const CliRun r = run_cli({"fit", kGrowth, kGrowthFormula, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ddf"], "Satterthwaite");
@@ -63,8 +35,8 @@ TEST(CliInference, JsonHasDfPAndTheAnovaTable) {
 }
 
 TEST(CliInference, KenwardRogerChangesStandardErrorsAndDf) {
-  const CliRun s = run({"fit", kGrowth, kGrowthFormula, "--json"});
-  const CliRun k = run({"fit", kGrowth, kGrowthFormula, "--json", "--ddf", "kenward-roger"});
+  const CliRun s = run_cli({"fit", kGrowth, kGrowthFormula, "--json"});
+  const CliRun k = run_cli({"fit", kGrowth, kGrowthFormula, "--json", "--ddf", "kenward-roger"});
   ASSERT_EQ(k.code, 0) << k.err;
   const auto js = nlohmann::json::parse(s.out), jk = nlohmann::json::parse(k.out);
   EXPECT_EQ(jk["ddf"], "Kenward-Roger");
@@ -74,7 +46,7 @@ TEST(CliInference, KenwardRogerChangesStandardErrorsAndDf) {
 }
 
 TEST(CliInference, NoneLeavesDfAndPOut) {
-  const CliRun r = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--json", "--ddf", "none"});
+  const CliRun r = run_cli({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--json", "--ddf", "none"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   for (const auto& f : j["fixed"]) {
@@ -86,21 +58,21 @@ TEST(CliInference, NoneLeavesDfAndPOut) {
 }
 
 TEST(CliInference, TextShowsDfColumnsAndTheAnovaWithTheFlag) {
-  const CliRun r = run({"fit", kGrowth, kGrowthFormula, "--anova"});
+  const CliRun r = run_cli({"fit", kGrowth, kGrowthFormula, "--anova"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Pr(>|t|)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Satterthwaite"), std::string::npos);
   EXPECT_NE(r.out.find("Type III Analysis of Variance Table"), std::string::npos) << r.out;
-  const CliRun plain = run({"fit", kGrowth, kGrowthFormula});
+  const CliRun plain = run_cli({"fit", kGrowth, kGrowthFormula});
   EXPECT_EQ(plain.out.find("Type III Analysis of Variance Table"), std::string::npos);
 }
 
 TEST(CliInference, BadDdfAndKenwardRogerWithMlAreUserErrors) {
-  const CliRun bad = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--ddf", "wald"});
+  const CliRun bad = run_cli({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--ddf", "wald"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_TRUE(bad.out.empty());
   EXPECT_NE(bad.err.find("unknown df method 'wald'"), std::string::npos) << bad.err;
-  const CliRun ml = run({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--ml", "--ddf", "kenward-roger"});
+  const CliRun ml = run_cli({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--ml", "--ddf", "kenward-roger"});
   EXPECT_EQ(ml.code, 2);
   EXPECT_TRUE(ml.out.empty());
   EXPECT_NE(ml.err.find("REML"), std::string::npos) << ml.err;

@@ -1,7 +1,6 @@
 // The command line: bad input gets a one-line error that says what and where, exit code 2, and
 // nothing on stdout; good input gives the summary or JSON.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
@@ -10,42 +9,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_runner.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-CliRun run(const std::vector<std::string>& args) {
-  const fs::path dir = fs::temp_directory_path() / ("lmm_cli_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  std::string cmd = shell_quote(LMM_CLI_PATH);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " >" + (dir / "out").string() + " 2>" + (dir / "err").string() + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  return r;
-}
+using lmm::testing::CliRun;
+using lmm::testing::run_cli;
 
 fs::path write_temp(const std::string& name, const std::string& text) {
-  const fs::path dir = fs::temp_directory_path() / ("lmm_cli_data_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const fs::path dir = lmm::testing::scratch_dir("lmm_cli_data_");
   std::ofstream(dir / name, std::ios::binary) << text;
   return dir / name;
 }
@@ -68,14 +42,14 @@ std::string small_csv() {
 }
 
 TEST(Cli, FitPrintsSummary) {
-  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)"});
+  CliRun r = run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("REML criterion at convergence: 1743.6"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Number of obs: 180, groups:  Subject, 18"), std::string::npos) << r.out;
 }
 
 TEST(Cli, FitJsonHasFullPrecisionAndNoNonFinite) {
-  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--ml", "--json"});
+  CliRun r = run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--ml", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["method"], "ML");
@@ -87,64 +61,64 @@ TEST(Cli, FitJsonHasFullPrecisionAndNoNonFinite) {
 }
 
 TEST(Cli, HelpExplainsFormulaAndMethods) {
-  CliRun r = run({"fit", "--help"});
+  CliRun r = run_cli({"fit", "--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("(x || g)"), std::string::npos);
   EXPECT_NE(r.out.find("REML"), std::string::npos);
   EXPECT_NE(r.out.find("Singular"), std::string::npos);
 }
 
-TEST(CliErrors, MissingFile) { expect_error(run({"fit", "/nonexistent/x.csv", "y ~ 1 + (1 | g)"}), "/nonexistent/x.csv"); }
+TEST(CliErrors, MissingFile) { expect_error(run_cli({"fit", "/nonexistent/x.csv", "y ~ 1 + (1 | g)"}), "/nonexistent/x.csv"); }
 
-TEST(CliErrors, EmptyFile) { expect_error(run({"fit", write_temp("empty.csv", "").string(), "y ~ 1 + (1 | g)"}), "empty"); }
+TEST(CliErrors, EmptyFile) { expect_error(run_cli({"fit", write_temp("empty.csv", "").string(), "y ~ 1 + (1 | g)"}), "empty"); }
 
 TEST(CliErrors, RaggedRows) {
-  expect_error(run({"fit", write_temp("ragged.csv", "a,b,c\n1,2,3\n4,5\n").string(), "a ~ b + (1 | c)"}), "line 3");
+  expect_error(run_cli({"fit", write_temp("ragged.csv", "a,b,c\n1,2,3\n4,5\n").string(), "a ~ b + (1 | c)"}), "line 3");
 }
 
 TEST(CliErrors, DuplicateColumns) {
-  expect_error(run({"fit", write_temp("dup.csv", "a,b,a\n1,2,3\n").string(), "a ~ b + (1 | c)"}), "duplicate column name 'a'");
+  expect_error(run_cli({"fit", write_temp("dup.csv", "a,b,a\n1,2,3\n").string(), "a ~ b + (1 | c)"}), "duplicate column name 'a'");
 }
 
 TEST(CliErrors, FormulaDoesNotParse) {
-  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject))"});
+  CliRun r = run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject))"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("^"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Reaction ~ Days + (Days | Subject))"), std::string::npos) << r.err;
 }
 
 TEST(CliErrors, VariableNotInData) {
-  expect_error(run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Dayz + (1 | Subject)"}), "Dayz");
-  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Dayz + (1 | Subject)"});
+  expect_error(run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Dayz + (1 | Subject)"}), "Dayz");
+  CliRun r = run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Dayz + (1 | Subject)"});
   EXPECT_NE(r.err.find("Subject, Days, Reaction"), std::string::npos) << r.err;
 }
 
 TEST(CliErrors, NonNumericResponse) {
-  expect_error(run({"fit", write_temp("small.csv", small_csv()).string(), "label ~ time + (1 | id)"}), "not numeric");
+  expect_error(run_cli({"fit", write_temp("small.csv", small_csv()).string(), "label ~ time + (1 | id)"}), "not numeric");
 }
 
 TEST(CliErrors, NoRandomEffects) {
-  expect_error(run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days"}), "no random-effects term");
+  expect_error(run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days"}), "no random-effects term");
 }
 
 TEST(CliErrors, GroupingFactorWithOneLevel) {
-  expect_error(run({"fit", write_temp("small.csv", small_csv()).string(), "y ~ time + (1 | label)"}), "label");
+  expect_error(run_cli({"fit", write_temp("small.csv", small_csv()).string(), "y ~ time + (1 | label)"}), "label");
 }
 
 TEST(CliErrors, TooManyRandomEffects) {
   // 18 observations, 6 ids x 3 random effects = 18: lme4 refuses.
-  expect_error(run({"fit", write_temp("small.csv", small_csv()).string(), "y ~ time + (time + I(time^2) | id)"}),
+  expect_error(run_cli({"fit", write_temp("small.csv", small_csv()).string(), "y ~ time + (time + I(time^2) | id)"}),
                "number of observations");
 }
 
 TEST(CliErrors, EveryRowDropped) {
-  expect_error(run({"fit", write_temp("allna.csv", "y,g\nNA,a\nNA,b\n").string(), "y ~ 1 + (1 | g)"}), "no observations left");
+  expect_error(run_cli({"fit", write_temp("allna.csv", "y,g\nNA,a\nNA,b\n").string(), "y ~ 1 + (1 | g)"}), "no observations left");
 }
 
 TEST(CliErrors, InfiniteValue) {
   std::string s = small_csv();
   s += "p9,1,1e400,a\n";
-  expect_error(run({"fit", write_temp("inf.csv", s).string(), "y ~ time + (1 | id)"}), "infinite");
+  expect_error(run_cli({"fit", write_temp("inf.csv", s).string(), "y ~ time + (1 | id)"}), "infinite");
 }
 
 }  // namespace

@@ -7,11 +7,6 @@
 //
 // Saved models are made here at run time by `lmm fit --save` on the corpus's data, and damaged by
 // editing their JSON (see kModels), so the cases follow the model format as it changes.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -24,75 +19,27 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-extern char** environ;
+#include "cli_runner.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using lmm::testing::CliRun;
+using lmm::testing::has_non_finite;
+using lmm::testing::run_cli;
+using lmm::testing::slurp;
 
 const fs::path kCorpus = fs::path(LMM_TEST_DATA) / "bad";
 
-fs::path scratch() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("lmm_commands_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
-
-class RemoveScratch : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(scratch(), ec);
-  }
-};
-[[maybe_unused]] ::testing::Environment* const kRemove =
-    ::testing::AddGlobalTestEnvironment(new RemoveScratch);
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-Outcome run(const std::vector<std::string>& args) {
-  const fs::path out = scratch() / "stdout", err = scratch() / "stderr";
-  std::vector<std::string> argv_s{LMM_CLI_PATH};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  Outcome o;
-  const int rc = posix_spawn(&pid, LMM_CLI_PATH, &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return o;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = slurp(out);
-  o.err = slurp(err);
-  return o;
-}
+fs::path scratch() { return lmm::testing::scratch_dir("lmm_commands_"); }
 
 // ---- saved models: a real one, and damaged copies ----
 
 json fitted_model(const std::string& data, const std::string& formula) {
   const fs::path p = scratch() / ("fitted_" + std::to_string(std::hash<std::string>{}(data + formula)) + ".json");
   if (!fs::exists(p)) {
-    const Outcome o = run({"fit", (kCorpus / data).string(), formula, "--save", p.string()});
+    const CliRun o = run_cli({"fit", (kCorpus / data).string(), formula, "--save", p.string()});
     if (o.code != 0) ADD_FAILURE() << "cannot make the model: " << o.err;
   }
   return json::parse(slurp(p));
@@ -267,20 +214,6 @@ Args expand(const Case& c) {
   return a;
 }
 
-bool has_non_finite(const std::string& text) {
-  std::string word;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    const char ch = i < text.size() ? text[i] : ' ';
-    if (std::isalpha(static_cast<unsigned char>(ch))) {
-      word += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      continue;
-    }
-    if (word == "nan" || word == "inf" || word == "infinity") return true;
-    word.clear();
-  }
-  return false;
-}
-
 class Commands : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Commands, GiveTheExpectedOutcome) {
@@ -288,7 +221,7 @@ TEST_P(Commands, GiveTheExpectedOutcome) {
   ASSERT_GE(c.exit, 0) << "commands.tsv line " << c.line << " is malformed";
   SCOPED_TRACE("commands.tsv line " + std::to_string(c.line) + ": " + c.args);
   const Args a = expand(c);
-  const Outcome o = run(a.argv);
+  const CliRun o = run_cli(a.argv);
   ASSERT_LT(o.code, 128) << "killed by signal " << o.code - 128 << "\n" << o.err.substr(0, 2000);
   ASSERT_NE(o.code, 3) << "internal error: " << o.err.substr(0, 2000);
   if (c.exit == 2) {

@@ -2,11 +2,6 @@
 // outcome the manifest names, either a one-line error with exit code 2 or a fit with (or without)
 // a named warning. No case may crash, hang, or print NaN. Big inputs (a 10 MB line, 100,000
 // columns, formulas of 10,000 characters and more) are generated here at run time.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -21,73 +16,27 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
 #include "lmm/data.h"
-
-extern char** environ;
+#include "test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using lmm::testing::CliRun;
+using lmm::testing::has_non_finite;
+using lmm::testing::slurp;
 
 const fs::path kCorpus = fs::path(LMM_TEST_DATA) / "bad";
 
-fs::path scratch_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("lmm_corpus_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
-
 // Generated files are large (10 MB each): removed when the test program ends.
-class RemoveScratch : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(scratch_dir(), ec);
-  }
-};
-[[maybe_unused]] ::testing::Environment* const kRemoveScratch = ::testing::AddGlobalTestEnvironment(new RemoveScratch);
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-struct Outcome {
-  int code = -1;  // exit code, or 128 + signal
-  std::string out, err;
-};
+fs::path scratch() { return lmm::testing::scratch_dir("lmm_corpus_"); }
 
 // Runs `lmm fit <args>` without a shell (formulas here are up to 100 kB and hold any byte).
-Outcome run_fit(const std::vector<std::string>& args) {
-  const fs::path out = scratch_dir() / "stdout", err = scratch_dir() / "stderr";
-  std::vector<std::string> argv_s{LMM_CLI_PATH, "fit"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  Outcome o;
-  const int rc = posix_spawn(&pid, LMM_CLI_PATH, &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    o.err = "posix_spawn failed";
-    return o;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = slurp(out);
-  o.err = slurp(err);
-  return o;
+CliRun run_fit(std::vector<std::string> args) {
+  args.insert(args.begin(), "fit");
+  return lmm::testing::run_cli(args);
 }
 
 // ---- generated data ----
@@ -218,13 +167,7 @@ std::vector<Case> load_cases() {
   for (std::string line; std::getline(in, line);) {
     ++lineno;
     if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> f;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i <= line.size(); ++i)
-      if (i == line.size() || line[i] == '\t') {
-        f.push_back(line.substr(start, i - start));
-        start = i + 1;
-      }
+    const std::vector<std::string> f = lmm::testing::split(line, '\t');
     Case c;
     c.line = lineno;
     if (f.size() < 5) {
@@ -259,7 +202,7 @@ std::string data_path(const std::string& data) {
   std::string file = data.substr(1);
   for (char& ch : file)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  const fs::path p = scratch_dir() / (file + ".csv");
+  const fs::path p = scratch() / (file + ".csv");
   std::ofstream(p, std::ios::binary) << generate_data(data);
   return made[data] = p.string();
 }
@@ -274,21 +217,6 @@ std::vector<std::string> fit_args(const Case& c, const std::string& data, bool j
   return a;
 }
 
-// "nan" or "inf" as a word, in any case: what a non-finite double prints as.
-bool has_non_finite(const std::string& text) {
-  std::string word;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    const char ch = i < text.size() ? text[i] : ' ';
-    if (std::isalpha(static_cast<unsigned char>(ch))) {
-      word += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      continue;
-    }
-    if (word == "nan" || word == "inf" || word == "infinity") return true;
-    word.clear();
-  }
-  return false;
-}
-
 double num(const json& j) { return j.is_number() ? j.get<double>() : NAN; }
 
 class Corpus : public ::testing::TestWithParam<Case> {};
@@ -297,7 +225,7 @@ TEST_P(Corpus, GivesTheExpectedOutcome) {
   const Case& c = GetParam();
   ASSERT_GE(c.exit, 0) << "cases.tsv line " << c.line << " is malformed: " << c.data;
   SCOPED_TRACE("cases.tsv line " + std::to_string(c.line) + ": " + c.data + "  " + c.formula.substr(0, 80));
-  const Outcome o = run_fit(fit_args(c, c.data, false));
+  const CliRun o = run_fit(fit_args(c, c.data, false));
   ASSERT_LT(o.code, 128) << "killed by signal " << o.code - 128 << "\n" << o.err.substr(0, 2000);
   ASSERT_NE(o.code, 3) << "internal error: " << o.err.substr(0, 2000);
 
@@ -318,7 +246,7 @@ TEST_P(Corpus, GivesTheExpectedOutcome) {
   ASSERT_EQ(o.code, 0) << o.err.substr(0, 2000);
   EXPECT_TRUE(o.err.empty()) << o.err.substr(0, 2000);
   EXPECT_FALSE(has_non_finite(o.out)) << o.out;
-  const Outcome oj = run_fit(fit_args(c, c.data, true));
+  const CliRun oj = run_fit(fit_args(c, c.data, true));
   ASSERT_EQ(oj.code, 0) << oj.err.substr(0, 2000);
   EXPECT_FALSE(has_non_finite(oj.out)) << oj.out;
   json j;
@@ -348,7 +276,7 @@ TEST_P(Corpus, GivesTheExpectedOutcome) {
   const std::string kind = c.check.substr(0, eq);
   const double C = std::stod(c.check.substr(eq + 1));
   const std::string base_data = c.data.substr(0, c.data.find_first_of("*+", c.data.find(':'))) + "*1";
-  const Outcome ob = run_fit(fit_args(c, base_data, true));
+  const CliRun ob = run_fit(fit_args(c, base_data, true));
   ASSERT_EQ(ob.code, 0) << ob.err;
   const json b = json::parse(ob.out);
   const double s = kind == "scale" ? C : 1;

@@ -12,6 +12,7 @@
 
 #include "lmm/data.h"
 #include "lmm/error.h"
+#include "test_util.h"
 
 namespace {
 
@@ -22,16 +23,7 @@ using lmm::read_table;
 
 std::string data_path(const std::string& name) { return std::string(LMM_TEST_DATA) + "/" + name; }
 
-// The message of the lmm::Error thrown by f, or "" when none is thrown.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const lmm::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using lmm::testing::error_of;
 
 #define EXPECT_ERROR(stmt, substring)                                                 \
   do {                                                                                \

@@ -15,20 +15,13 @@
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/formula.h"
+#include "test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const lmm::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using lmm::testing::error_of;
 
 
 TEST(HostileError, ControlBytesAreEscapedAndTheMessageIsBounded) {

@@ -1,14 +1,15 @@
 // The inference options of the command line: `lmm compare`, --profile, --boot/--seed/--threads,
 // --residuals; JSON keys and errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "cli_runner.h"
+#include "test_util.h"
 
 namespace {
 
@@ -17,49 +18,16 @@ using nlohmann::json;
 
 const std::string kData = LMM_TEST_DATA;
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
+using lmm::testing::CliRun;
+using lmm::testing::load_reference;
+using lmm::testing::run_cli;
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-fs::path scratch() {
-  const fs::path dir = fs::temp_directory_path() / ("lmm_inference_cli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
-
-CliRun run(const std::vector<std::string>& args) {
-  const fs::path dir = scratch();
-  std::string cmd = shell_quote(LMM_CLI_PATH);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " >" + (dir / "out").string() + " 2>" + (dir / "err").string() + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  return r;
-}
-
-json load(const std::string& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
+fs::path scratch() { return lmm::testing::scratch_dir("lmm_inference_cli_"); }
 
 TEST(CliCompare, JsonMatchesLme4Anova) {
-  const json ref = load(kData + "/reference/compare_sleepstudy_intercept_vs_slope.json");
-  CliRun r = run({"compare", kData + "/sleepstudy.csv", "Reaction ~ Days + (1 | Subject)",
-               "Reaction ~ Days + (Days | Subject)", "--json"});
+  const json ref = load_reference("compare_sleepstudy_intercept_vs_slope");
+  CliRun r = run_cli({"compare", kData + "/sleepstudy.csv", "Reaction ~ Days + (1 | Subject)",
+                   "Reaction ~ Days + (Days | Subject)", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
   EXPECT_NEAR(j["chisq"].get<double>(), ref["chisq"].get<double>(), 1e-3 * ref["chisq"].get<double>());
@@ -74,15 +42,15 @@ TEST(CliCompare, JsonMatchesLme4Anova) {
 }
 
 TEST(CliCompare, TextSaysModelsWereRefittedByMl) {
-  CliRun r = run({"compare", kData + "/sleepstudy.csv", "Reaction ~ 1 + (1 | Subject)", "Reaction ~ Days + (1 | Subject)"});
+  CliRun r = run_cli({"compare", kData + "/sleepstudy.csv", "Reaction ~ 1 + (1 | Subject)", "Reaction ~ Days + (1 | Subject)"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Pr(>Chisq)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("maximum likelihood"), std::string::npos) << r.out;
 }
 
 TEST(CliCompare, RemlWithDifferentFixedEffectsIsAnError) {
-  CliRun r = run({"compare", kData + "/sleepstudy.csv", "Reaction ~ 1 + (1 | Subject)", "Reaction ~ Days + (1 | Subject)",
-               "--reml"});
+  CliRun r = run_cli({"compare", kData + "/sleepstudy.csv", "Reaction ~ 1 + (1 | Subject)", "Reaction ~ Days + (1 | Subject)",
+                   "--reml"});
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(r.out.empty());
   EXPECT_EQ(r.err.rfind("lmm: ", 0), 0u) << r.err;
@@ -90,7 +58,7 @@ TEST(CliCompare, RemlWithDifferentFixedEffectsIsAnError) {
 }
 
 TEST(CliFit, JsonHasInferenceKeys) {
-  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--profile", "--json"});
+  CliRun r = run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--profile", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
   for (const char* k : {"icc_adjusted", "icc_unadjusted", "r2_marginal", "r2_conditional"})
@@ -109,7 +77,7 @@ TEST(CliFit, BootstrapSameOnOneAndTwoThreads) {
   auto with = [&](const std::string& threads) {
     auto a = base;
     a.insert(a.end(), {"--threads", threads});
-    CliRun r = run(a);
+    CliRun r = run_cli(a);
     EXPECT_EQ(r.code, 0) << r.err;
     return json::parse(r.out);
   };
@@ -123,7 +91,7 @@ TEST(CliFit, BootstrapSameOnOneAndTwoThreads) {
 TEST(CliFit, ResidualsFileAndItsErrors) {
   const fs::path out = scratch() / "resid.csv";
   fs::remove(out);
-  CliRun r = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--residuals", out.string()});
+  CliRun r = run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--residuals", out.string()});
   ASSERT_EQ(r.code, 0) << r.err;
   std::ifstream in(out);
   std::string header;
@@ -132,8 +100,8 @@ TEST(CliFit, ResidualsFileAndItsErrors) {
   int lines = 0;
   for (std::string l; std::getline(in, l);) ++lines;
   EXPECT_EQ(lines, 180);
-  CliRun bad = run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--residuals",
-                 (scratch() / "missing_dir" / "r.csv").string()});
+  CliRun bad = run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "--residuals",
+                     (scratch() / "missing_dir" / "r.csv").string()});
   EXPECT_EQ(bad.code, 2);
   EXPECT_TRUE(bad.out.empty()) << bad.out;
   EXPECT_NE(bad.err.find("residuals"), std::string::npos) << bad.err;

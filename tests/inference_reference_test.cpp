@@ -15,6 +15,7 @@
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
+#include "test_util.h"
 
 namespace {
 
@@ -23,22 +24,14 @@ namespace fs = std::filesystem;
 
 const fs::path kData = LMM_TEST_DATA;
 
-json load(const fs::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
-
-bool close(double a, double b, double rel, double abs_ = 0) {
-  if (std::isnan(a) || std::isnan(b)) return false;
-  return std::abs(a - b) <= std::max(rel * std::max(std::abs(a), std::abs(b)), abs_);
-}
+using lmm::testing::close;
+using lmm::testing::load_json;
+using lmm::testing::load_reference;
 
 lmm::Fitted fit_case(const json& ref, lmm::DdfMethod ddf) {
-  const auto data = lmm::read_table((kData / ref["data"].get<std::string>()).string());
   lmm::FitOptions opt;
-  opt.method = ref["method"] == "ML" ? lmm::Method::ML : lmm::Method::REML;
   opt.ddf = ddf;
-  return lmm::fit(data, ref["formula"].get<std::string>(), opt);
+  return lmm::testing::fit_reference(ref, opt);
 }
 
 std::map<std::string, const lmm::FixedEffect*> by_term(const lmm::FitResult& r) {
@@ -50,7 +43,7 @@ std::map<std::string, const lmm::FixedEffect*> by_term(const lmm::FitResult& r) 
 class InferenceReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(InferenceReference, SatterthwaiteDfPAndAnovaMatchLmerTest) {
-  const json ref = load(kData / "reference" / (GetParam() + ".json"));
+  const json ref = load_reference(GetParam());
   const auto fitted = fit_case(ref, lmm::DdfMethod::Satterthwaite);
   const auto& r = fitted.result;
   EXPECT_EQ(r.ddf, lmm::DdfMethod::Satterthwaite);
@@ -77,7 +70,7 @@ TEST_P(InferenceReference, SatterthwaiteDfPAndAnovaMatchLmerTest) {
 }
 
 TEST_P(InferenceReference, KenwardRogerMatchesPbkrtest) {
-  const json ref = load(kData / "reference" / (GetParam() + ".json"));
+  const json ref = load_reference(GetParam());
   if (ref["method"] != "REML" || !ref["fixed"][0].contains("df_kr")) GTEST_SKIP() << "no Kenward-Roger reference";
   const auto fitted = fit_case(ref, lmm::DdfMethod::KenwardRoger);
   auto ours = by_term(fitted.result);
@@ -100,10 +93,10 @@ INSTANTIATE_TEST_SUITE_P(LmerTest, InferenceReference,
 
 // lmerTest's get_contrasts_type3 for y ~ time * group and angle ~ recipe * temp.
 TEST(Type3Contrasts, ReproduceLmerTestHypotheses) {
-  const json cases = load(kData / "inference" / "type3_contrasts.json");
+  const json cases = load_json(kData / "inference" / "type3_contrasts.json");
   for (const auto& c : cases) {
     SCOPED_TRACE(c["case"].get<std::string>());
-    const json ref = load(kData / "reference" / (c["case"].get<std::string>() + ".json"));
+    const json ref = load_reference(c["case"].get<std::string>());
     const auto data = lmm::read_table((kData / ref["data"].get<std::string>()).string());
     const auto frame = lmm::build_model_frame(data, lmm::parse_formula(ref["formula"].get<std::string>()));
     ASSERT_EQ(frame.fixed_names, c["columns"].get<std::vector<std::string>>());
@@ -123,10 +116,10 @@ TEST(Type3Contrasts, ReproduceLmerTestHypotheses) {
 
 // lmerTest's anova(m, type = 3, ddf = "Kenward-Roger") (tests/data/inference/make_anova_kenward_roger.R).
 TEST(InferenceOptions, KenwardRogerAnovaMatchesLmerTest) {
-  const json cases = load(kData / "inference" / "anova_kenward_roger.json");
+  const json cases = load_json(kData / "inference" / "anova_kenward_roger.json");
   for (const auto& c : cases) {
     SCOPED_TRACE(c["case"].get<std::string>());
-    const json ref = load(kData / "reference" / (c["case"].get<std::string>() + ".json"));
+    const json ref = load_reference(c["case"].get<std::string>());
     const auto fitted = fit_case(ref, lmm::DdfMethod::KenwardRoger);
     const auto& rows = fitted.result.anova_type3;
     ASSERT_EQ(rows.size(), c["anova_type3"].size());
@@ -142,7 +135,7 @@ TEST(InferenceOptions, KenwardRogerAnovaMatchesLmerTest) {
 }
 
 TEST(InferenceOptions, NoneLeavesDfAndPOutButKeepsF) {
-  const json ref = load(kData / "reference" / "growth200_reml.json");
+  const json ref = load_reference("growth200_reml");
   const auto fitted = fit_case(ref, lmm::DdfMethod::None);
   for (const auto& f : fitted.result.fixed) {
     EXPECT_TRUE(std::isnan(f.df)) << f.term;
@@ -158,12 +151,12 @@ TEST(InferenceOptions, NoneLeavesDfAndPOutButKeepsF) {
 }
 
 TEST(InferenceOptions, KenwardRogerOnAnMlFitIsAUserError) {
-  const json ref = load(kData / "reference" / "sleepstudy_slope_ml.json");
+  const json ref = load_reference("sleepstudy_slope_ml");
   EXPECT_THROW(fit_case(ref, lmm::DdfMethod::KenwardRoger), lmm::Error);
 }
 
 TEST(InferenceOptions, InterceptOnlyModelHasAnEmptyAnova) {
-  const json ref = load(kData / "reference" / "growth200_null_reml.json");
+  const json ref = load_reference("growth200_null_reml");
   const auto fitted = fit_case(ref, lmm::DdfMethod::Satterthwaite);
   EXPECT_TRUE(fitted.result.anova_type3.empty());
   EXPECT_FALSE(std::isnan(fitted.result.fixed[0].df));

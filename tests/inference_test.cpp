@@ -327,10 +327,7 @@ TEST(Satterthwaite, BalancedOneWayDesignsGiveTheClassicalDf) {
     }
   }
   const std::size_t n = f.y.size();
-  f.fixed_names = {"(Intercept)", "x"};
-  f.X.assign(n, 1.0);
-  f.X.insert(f.X.end(), x.begin(), x.end());
-  for (std::size_t i = 0; i < n; ++i) f.rows.push_back(i);
+  lmm::testing::set_intercept_and_x(f, x);
   f.re.push_back(g);
   lmm::LinearMixedModel m(std::move(f), lmm::Method::REML);
   m.fit();

@@ -18,6 +18,7 @@
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "lmm/residuals.h"
+#include "test_util.h"
 
 namespace {
 
@@ -26,29 +27,18 @@ namespace fs = std::filesystem;
 
 const fs::path kData = LMM_TEST_DATA;
 
-json load(const fs::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
-
-bool close(double a, double b, double rel, double abs_ = 0) {
-  return std::abs(a - b) <= std::max(rel * std::max(std::abs(a), std::abs(b)), abs_);
-}
-
-lmm::Fitted fit_case(const json& ref) {
-  const auto data = lmm::read_table((kData / ref["data"].get<std::string>()).string());
-  lmm::FitOptions opt;
-  opt.method = ref["method"] == "ML" ? lmm::Method::ML : lmm::Method::REML;
-  return lmm::fit(data, ref["formula"].get<std::string>(), opt);
-}
+using lmm::testing::close;
+using lmm::testing::fit_reference;
+using lmm::testing::load_json;
+using lmm::testing::load_reference;
 
 // ---- ICC and R² as performance::icc / r2_nakagawa, every reference case ----
 
 class VariancePartition : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(VariancePartition, MatchesPerformance) {
-  const json ref = load(kData / "reference" / (GetParam() + ".json"));
-  const auto f = fit_case(ref);
+  const json ref = load_reference(GetParam());
+  const auto f = fit_reference(ref);
   const auto& v = f.result.variance_partition;
   const std::map<std::string, double> ours{{"icc_adjusted", v.icc_adjusted},
                                            {"icc_unadjusted", v.icc_unadjusted},
@@ -76,8 +66,8 @@ TEST(VariancePartition, ZeroCorrelationModelNotesWhatPerformanceLeavesOut) {
   // performance counts only the first of the two terms (Days || Subject) makes; lmm says so and
   // gives the all-terms figure, which equals the correlated model's formula with cor = 0:
   // var = sd0² + mean(Days²) sd1².
-  const json ref = load(kData / "reference" / "sleepstudy_zerocorr_reml.json");
-  const auto f = fit_case(ref);
+  const json ref = load_reference("sleepstudy_zerocorr_reml");
+  const auto f = fit_reference(ref);
   const auto& v = f.result.variance_partition;
   double sd0 = 0, sd1 = 0;
   for (const auto& c : f.result.random) {
@@ -92,8 +82,8 @@ TEST(VariancePartition, ZeroCorrelationModelNotesWhatPerformanceLeavesOut) {
 }
 
 TEST(VariancePartition, SingularFitStillReportedWithNote) {
-  const json ref = load(kData / "reference" / "dyestuff2_singular_reml.json");
-  const auto f = fit_case(ref);
+  const json ref = load_reference("dyestuff2_singular_reml");
+  const auto f = fit_reference(ref);
   EXPECT_TRUE(f.result.singular);
   EXPECT_NEAR(f.result.variance_partition.icc_adjusted, 0, 1e-6);
   EXPECT_NE(f.result.variance_partition.note.find("singular"), std::string::npos);
@@ -106,8 +96,8 @@ TEST(VariancePartition, SingularFitStillReportedWithNote) {
 // ---- intervals ----
 
 TEST(Intervals, WaldAndProfileMatchLme4) {
-  const json ref = load(kData / "reference" / "sleepstudy_slope_reml.json");
-  const auto f = fit_case(ref);
+  const json ref = load_reference("sleepstudy_slope_reml");
+  const auto f = fit_reference(ref);
   const double sigma = ref["sigma"].get<double>();
   ASSERT_EQ(f.result.confint_wald.size(), ref["confint_wald"].size());
   for (std::size_t i = 0; i < f.result.confint_wald.size(); ++i) {
@@ -134,8 +124,8 @@ TEST(Intervals, WaldAndProfileMatchLme4) {
 TEST(Intervals, ProfileOfInterceptOnlyModelAndSingularFit) {
   // A model whose only fixed effect is the intercept (the reduced model has no fixed effects) and a
   // variance at 0: the lower end of its interval is the boundary.
-  const json ref = load(kData / "reference" / "dyestuff2_singular_reml.json");
-  const auto f = fit_case(ref);
+  const json ref = load_reference("dyestuff2_singular_reml");
+  const auto f = fit_reference(ref);
   const auto prof = lmm::profile_intervals(f.model);
   ASSERT_EQ(prof.size(), 3u);
   EXPECT_EQ(prof[0].parameter, "sd_(Intercept)|Batch");
@@ -169,8 +159,8 @@ TEST(Intervals, ProfileMatchesLme4OnCrossedNestedAndSingularFits) {
 // ---- bootstrap ----
 
 TEST(Bootstrap, ReproducibleAcrossThreadsAndCoversProfileCentres) {
-  const json ref = load(kData / "reference" / "sleepstudy_slope_reml.json");
-  const auto f = fit_case(ref);
+  const json ref = load_reference("sleepstudy_slope_reml");
+  const auto f = fit_reference(ref);
   lmm::BootstrapOptions o;
   o.replicates = 200;
   o.seed = 20240601;
@@ -210,8 +200,8 @@ TEST(Bootstrap, ReproducibleAcrossThreadsAndCoversProfileCentres) {
 // ---- convergence ----
 
 TEST(ConvergenceCheck, CleanFitPassesLme4sCheck) {
-  const json ref = load(kData / "reference" / "sleepstudy_slope_reml.json");
-  const auto f = fit_case(ref);
+  const json ref = load_reference("sleepstudy_slope_reml");
+  const auto f = fit_reference(ref);
   const auto& c = f.result.convergence;
   EXPECT_EQ(c.status, "ok");
   EXPECT_EQ(c.code, 0);
@@ -225,7 +215,7 @@ TEST(ConvergenceCheck, CleanFitPassesLme4sCheck) {
 TEST(ConvergenceCheck, StoppedOptimizerIsRefittedAndReachesTheOptimum) {
   // BOBYQA cut off after 8 evaluations is far from the optimum: the check fails, Nelder-Mead takes
   // over from there and reaches lme4's optimum.
-  const json ref = load(kData / "reference" / "sleepstudy_slope_reml.json");
+  const json ref = load_reference("sleepstudy_slope_reml");
   const auto data = lmm::read_table((kData / "sleepstudy.csv").string());
   lmm::FitOptions opt;
   opt.max_evaluations = 8;
@@ -245,8 +235,7 @@ TEST(ConvergenceCheck, NoFalseAlarmWhereLme4WarnsOnScaling) {
   // (tests/data/hard/lme4_convergence.json) because it differentiates in θ, where a slope on a
   // covariate in large units has a tiny θ; in the optimizer's unit-free coordinates the optimum
   // passes the same test.
-  std::ifstream in(kData / "hard" / "lme4_convergence.json");
-  const auto cases = json::parse(in);
+  const auto cases = load_json(kData / "hard" / "lme4_convergence.json");
   for (const auto& c : cases) {
     const auto f = lmm::fit(lmm::read_table((kData / "hard" / c["data"].get<std::string>()).string()),
                             c["formula"].get<std::string>());
@@ -260,7 +249,7 @@ TEST(ConvergenceCheck, NoFalseAlarmWhereLme4WarnsOnScaling) {
 // ---- model comparison ----
 
 void expect_comparison(const std::string& name, const std::vector<std::string>& formulas, const std::string& data) {
-  const json ref = load(kData / "reference" / ("compare_" + name + ".json"));
+  const json ref = load_reference("compare_" + name);
   const auto c = lmm::compare_models(lmm::read_table((kData / data).string()), formulas);
   ASSERT_EQ(c.tests.size(), 1u);
   EXPECT_TRUE(close(c.tests[0].chisq, ref["chisq"], 1e-3, 1e-3)) << c.tests[0].chisq;
@@ -327,7 +316,7 @@ TEST(Compare, RefusesWhatWouldMislead) {
 // ---- residuals file ----
 
 TEST(Residuals, OneLinePerDataRowWrittenAtomically) {
-  const json ref = load(kData / "reference" / "sleepstudy_missing_reml.json");
+  const json ref = load_reference("sleepstudy_missing_reml");
   const auto data = lmm::read_table((kData / "sleepstudy_missing.csv").string());
   const auto f = lmm::fit(data, ref["formula"].get<std::string>());
   const fs::path dir = fs::temp_directory_path() / ("lmm_resid_" + std::to_string(::getpid()));

@@ -14,6 +14,7 @@
 
 #include "lmm/data.h"
 #include "lmm/fit.h"
+#include "test_util.h"
 
 namespace {
 
@@ -26,8 +27,7 @@ std::vector<std::string> reference_cases() {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(kData / "reference")) {
     if (e.path().extension() != ".json") continue;
-    std::ifstream in(e.path());
-    const json j = json::parse(in);
+    const json j = lmm::testing::load_json(e.path());
     if (j.contains("ranef") && !j["ranef"].empty()) out.push_back(e.path().stem().string());
   }
   std::sort(out.begin(), out.end());
@@ -35,29 +35,13 @@ std::vector<std::string> reference_cases() {
 }
 
 // As compare.py: 'a:b' matches 'b:a' for groups; levels of an interaction in either order.
-std::string sorted_parts(const std::string& g) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= g.size(); ++i)
-    if (i == g.size() || g[i] == ':') {
-      parts.push_back(g.substr(start, i - start));
-      start = i + 1;
-    }
-  std::sort(parts.begin(), parts.end());
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : ":") + p;
-  return out;
-}
+using lmm::testing::sorted_parts;
 
 class Ranef : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Ranef, ModesAndCondSdMatchLme4) {
-  std::ifstream in(kData / "reference" / (GetParam() + ".json"));
-  const json ref = json::parse(in);
-  const auto data = lmm::read_table((kData / ref["data"].get<std::string>()).string());
-  lmm::FitOptions opt;
-  opt.method = ref["method"] == "ML" ? lmm::Method::ML : lmm::Method::REML;
-  const auto [model, r] = lmm::fit(data, ref["formula"].get<std::string>(), opt);
+  const json ref = lmm::testing::load_reference(GetParam());
+  const auto [model, r] = lmm::testing::fit_reference(ref);
   const double sigma = ref["sigma"].get<double>();
 
   std::map<std::pair<std::string, std::string>, const lmm::RandomEffectLevel*> ours;

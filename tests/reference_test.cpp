@@ -13,48 +13,27 @@
 
 #include "lmm/data.h"
 #include "lmm/fit.h"
+#include "test_util.h"
 
 namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const fs::path kData = LMM_TEST_DATA;
-
-json load(const fs::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
-
-bool close(double a, double b, double rel, double abs_ = 0) {
-  return std::abs(a - b) <= std::max(rel * std::max(std::abs(a), std::abs(b)), abs_);
-}
+using lmm::testing::close;
 
 // 'Subject.1' is lme4's name for a second term on Subject; 'a:b' matches 'b:a'.
 std::string group_key(std::string g) {
   auto dot = g.rfind('.');
   if (dot != std::string::npos && !g.empty() && std::isdigit(static_cast<unsigned char>(g.back()))) g = g.substr(0, dot);
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= g.size(); ++i)
-    if (i == g.size() || g[i] == ':') {
-      parts.push_back(g.substr(start, i - start));
-      start = i + 1;
-    }
-  std::sort(parts.begin(), parts.end());
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : ":") + p;
-  return out;
+  return lmm::testing::sorted_parts(g);
 }
 
 class FitReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FitReference, CoreFieldsMatchLme4) {
-  const json ref = load(kData / "reference" / (GetParam() + ".json"));
-  const auto data = lmm::read_table((kData / ref["data"].get<std::string>()).string());
-  lmm::FitOptions opt;
-  opt.method = ref["method"] == "ML" ? lmm::Method::ML : lmm::Method::REML;
-  const auto [model, r] = lmm::fit(data, ref["formula"].get<std::string>(), opt);
+  const json ref = lmm::testing::load_reference(GetParam());
+  const auto [model, r] = lmm::testing::fit_reference(ref);
 
   EXPECT_EQ(r.nobs, ref["nobs"].get<std::size_t>());
   EXPECT_TRUE(r.optimizer.converged) << r.optimizer.stop_reason;

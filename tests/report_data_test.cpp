@@ -19,6 +19,7 @@
 #include "lmm/explore.h"
 #include "lmm/fit.h"
 #include "lmm/report_data.h"
+#include "test_util.h"
 
 namespace {
 
@@ -28,21 +29,15 @@ using lmm::report::PlotData;
 
 const fs::path kData = LMM_TEST_DATA;
 
-json load(const fs::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
-
-bool close(double a, double b, double rel, double abs_ = 0) {
-  return std::abs(a - b) <= std::max(rel * std::max(std::abs(a), std::abs(b)), abs_);
-}
+using lmm::testing::close;
+using lmm::testing::load_json;
 
 lmm::Fitted fit_file(const std::string& file, const std::string& formula) {
   return lmm::fit(lmm::read_table((kData / file).string()), formula);
 }
 
 const json& refs() {
-  static const json r = load(kData / "report" / "report_refs.json");
+  static const json r = load_json(kData / "report" / "report_refs.json");
   return r;
 }
 

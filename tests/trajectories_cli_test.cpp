@@ -1,8 +1,6 @@
 // The trajectory commands end to end: fit --save/--ranef, predict from the saved model, simulate,
 // shrinkage, reshape; byte-identical simulation; errors as one line with exit code 2.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -10,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_runner.h"
 #include "lmm/data.h"
 #include "lmm/fit.h"
 #include "lmm/predict.h"
@@ -19,42 +18,13 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kData = LMM_TEST_DATA;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using lmm::testing::CliRun;
+using lmm::testing::run_cli;
+using lmm::testing::slurp;
 
-fs::path temp_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("lmm_traj_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path temp_dir() { return lmm::testing::scratch_dir("lmm_traj_test_"); }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-Result lmm_run(const std::vector<std::string>& args) {
-  const fs::path dir = temp_dir();
-  std::string cmd = quote(LMM_CLI_PATH);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + (dir / "out").string() + " 2>" + (dir / "err").string() + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  return r;
-}
-
-void expect_error(const Result& r, const std::string& what) {
+void expect_error(const CliRun& r, const std::string& what) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
@@ -66,19 +36,19 @@ TEST(TrajectoriesCli, SimulateIsByteIdenticalForTheSameSeed) {
   const std::vector<std::string> args{"simulate",  "--persons",      "50",  "--waves",
                                       "0,1,2,3,4", "--group-effect", "0.8", "--dropout",
                                       "0.2",       "--seed",         "123"};
-  const Result a = lmm_run(args), b = lmm_run(args);
+  const CliRun a = run_cli(args), b = run_cli(args);
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
   EXPECT_EQ(a.out.rfind("id,time,group,y\nP001,0,", 0), 0u) << a.out.substr(0, 40);
   EXPECT_EQ(std::count(a.out.begin(), a.out.end(), '\n'), 251);
   auto args2 = args;
   args2.back() = "124";
-  EXPECT_NE(lmm_run(args2).out, a.out);
+  EXPECT_NE(run_cli(args2).out, a.out);
   // --out writes the same bytes.
   const fs::path out = temp_dir() / "sim.csv";
   auto args3 = args;
   args3.insert(args3.end(), {"--out", out.string()});
-  const Result c = lmm_run(args3);
+  const CliRun c = run_cli(args3);
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_TRUE(c.out.empty());
   EXPECT_EQ(slurp(out), a.out);
@@ -90,7 +60,7 @@ TEST(TrajectoriesCli, SavedModelPredictsAsTheFitItCameFrom) {
   const std::string ranef = (dir / "growth_ranef.csv").string();
   const std::string data = kData + "/growth200.csv";
   const std::string formula = "y ~ time * group + (time | id)";
-  Result f = lmm_run({"fit", data, formula, "--save", model, "--ranef", ranef, "--json"});
+  CliRun f = run_cli({"fit", data, formula, "--save", model, "--ranef", ranef, "--json"});
   ASSERT_EQ(f.code, 0) << f.err;
   const auto j = nlohmann::json::parse(f.out);
   EXPECT_EQ(j["ranef"].size(), 200u);
@@ -113,7 +83,7 @@ TEST(TrajectoriesCli, SavedModelPredictsAsTheFitItCameFrom) {
   const auto d = lmm::read_table(data);
   const auto [m, r] = lmm::fit(d, formula);
   const auto fitted = m.fitted();
-  Result p = lmm_run({"predict", data, "--model", model, "--interval", "prediction"});
+  CliRun p = run_cli({"predict", data, "--model", model, "--interval", "prediction"});
   ASSERT_EQ(p.code, 0) << p.err;
   const auto out = lmm::parse_table(p.out, ',', "predict output");
   EXPECT_EQ(out.names(),
@@ -131,7 +101,7 @@ TEST(TrajectoriesCli, SavedModelPredictsAsTheFitItCameFrom) {
     EXPECT_DOUBLE_EQ(out.at("upr").numbers[i], lib.upper[i]);
   }
   // Population level: X β.
-  Result pop = lmm_run({"predict", data, "--model", model, "--re-form", "none"});
+  CliRun pop = run_cli({"predict", data, "--model", model, "--re-form", "none"});
   ASSERT_EQ(pop.code, 0) << pop.err;
   const auto pout = lmm::parse_table(pop.out, ',', "predict output");
   const auto& X = m.frame().X;
@@ -147,24 +117,24 @@ TEST(TrajectoriesCli, PredictErrorsAndNotes) {
   const fs::path dir = temp_dir();
   const std::string model = (dir / "sleep.json").string();
   ASSERT_EQ(
-      lmm_run({"fit", kData + "/growth200.csv", "y ~ time * group + (time | id)", "--save", model})
+      run_cli({"fit", kData + "/growth200.csv", "y ~ time * group + (time | id)", "--save", model})
           .code,
       0);
   const fs::path bad = dir / "bad.csv";
   std::ofstream(bad) << "id,time,group\nP001,1,placebo\n";
-  expect_error(lmm_run({"predict", bad.string(), "--model", model}), "placebo");
+  expect_error(run_cli({"predict", bad.string(), "--model", model}), "placebo");
   const fs::path fresh = dir / "fresh.csv";
   std::ofstream(fresh) << "id,time,group\nP001,1,control\nQ999,1,treatment\n";
-  const Result r = lmm_run({"predict", fresh.string(), "--model", model});
+  const CliRun r = run_cli({"predict", fresh.string(), "--model", model});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("Q999"), std::string::npos) << r.err;
-  expect_error(lmm_run({"predict", fresh.string(), "--model", (dir / "nonexistent.json").string()}),
+  expect_error(run_cli({"predict", fresh.string(), "--model", (dir / "nonexistent.json").string()}),
                "nonexistent.json");
   const fs::path junk = dir / "junk.json";
   std::ofstream(junk) << "{\"format\": \"something else\"}";
-  expect_error(lmm_run({"predict", fresh.string(), "--model", junk.string()}), "not a model saved");
+  expect_error(run_cli({"predict", fresh.string(), "--model", junk.string()}), "not a model saved");
   // A save into a missing directory fails cleanly and writes nothing.
-  expect_error(lmm_run({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (1 | Subject)",
+  expect_error(run_cli({"fit", kData + "/sleepstudy.csv", "Reaction ~ Days + (1 | Subject)",
                         "--save", (dir / "no_such_dir" / "m.json").string()}),
                "does not exist");
 }
@@ -173,24 +143,24 @@ TEST(TrajectoriesCli, SimulateFromSavedModelIsReproducible) {
   const fs::path dir = temp_dir();
   const std::string model = (dir / "sleep2.json").string();
   const std::string data = kData + "/sleepstudy.csv";
-  ASSERT_EQ(lmm_run({"fit", data, "Reaction ~ Days + (Days | Subject)", "--save", model}).code, 0);
+  ASSERT_EQ(run_cli({"fit", data, "Reaction ~ Days + (Days | Subject)", "--save", model}).code, 0);
   const std::vector<std::string> args{"simulate", "--model", model,    "--data", data,
                                       "--nsim",   "3",       "--seed", "8"};
-  const Result a = lmm_run(args), b = lmm_run(args);
+  const CliRun a = run_cli(args), b = run_cli(args);
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
   const auto t = lmm::parse_table(a.out, ',', "simulate output");
   EXPECT_EQ(t.names(),
             (std::vector<std::string>{"Subject", "Days", "Reaction", "sim_1", "sim_2", "sim_3"}));
   EXPECT_EQ(t.nrows, 180u);
-  expect_error(lmm_run({"simulate", "--model", model, "--nsim", "2"}), "--data");
+  expect_error(run_cli({"simulate", "--model", model, "--nsim", "2"}), "--data");
 }
 
 TEST(TrajectoriesCli, CenteringIsSavedAndReappliedToNewRows) {
   const fs::path dir = temp_dir();
   const std::string model = (dir / "centered.json").string();
   const std::string data = kData + "/sleepstudy.csv";
-  ASSERT_EQ(lmm_run({"fit", data, "Reaction ~ Days + (Days | Subject)", "--center", "Days=4.5",
+  ASSERT_EQ(run_cli({"fit", data, "Reaction ~ Days + (Days | Subject)", "--center", "Days=4.5",
                      "--save", model})
                 .code,
             0);
@@ -200,14 +170,14 @@ TEST(TrajectoriesCli, CenteringIsSavedAndReappliedToNewRows) {
       for (double& v : c.numbers) v -= 4.5;
   const auto [m, r] = lmm::fit(d, "Reaction ~ Days + (Days | Subject)");
   EXPECT_NEAR(r.fixed[0].estimate, 251.405105 + 4.5 * 10.467286, 1e-3);
-  const Result p =
-      lmm_run({"predict", data, "--model", model});  // raw Days: centered with the saved 4.5
+  const CliRun p =
+      run_cli({"predict", data, "--model", model});  // raw Days: centered with the saved 4.5
   ASSERT_EQ(p.code, 0) << p.err;
   const auto out = lmm::parse_table(p.out, ',', "predict output");
   const auto fitted = m.fitted();
   for (std::size_t i = 0; i < fitted.size(); ++i)
     EXPECT_NEAR(out.at("fit").numbers[i], fitted[i], 1e-8 * fitted[i]);
-  const Result pc = lmm_run({"fit", data, "Reaction ~ Days_within + Days_between + (1 | Subject)",
+  const CliRun pc = run_cli({"fit", data, "Reaction ~ Days_within + Days_between + (1 | Subject)",
                              "--center-person", "Days:Subject", "--json"});
   ASSERT_EQ(pc.code, 0) << pc.err;
   // Every subject has the same days, so the between part is constant and dropped as aliased.
@@ -216,7 +186,7 @@ TEST(TrajectoriesCli, CenteringIsSavedAndReappliedToNewRows) {
 
 TEST(TrajectoriesCli, ShrinkageTableAndCsv) {
   const fs::path csv = temp_dir() / "shrink.csv";
-  const Result r = lmm_run({"shrinkage", kData + "/sleepstudy.csv",
+  const CliRun r = run_cli({"shrinkage", kData + "/sleepstudy.csv",
                             "Reaction ~ Days + (Days | Subject)", "--csv", csv.string()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("fraction_Days"), std::string::npos) << r.out;
@@ -226,7 +196,7 @@ TEST(TrajectoriesCli, ShrinkageTableAndCsv) {
   // Subject 308's own slope (lm on its 10 days) and lme4's coef(): 21.764702 and 19.666258.
   EXPECT_NEAR(t.at("ols_Days").numbers[0], 21.764702, 1e-5);
   EXPECT_NEAR(t.at("blup_Days").numbers[0], 19.666258, 5e-3 * 19.67);
-  expect_error(lmm_run({"shrinkage", kData + "/penicillin.csv",
+  expect_error(run_cli({"shrinkage", kData + "/penicillin.csv",
                         "diameter ~ 1 + (1 | plate) + (1 | sample)"}),
                "one grouping factor");
 }
@@ -236,15 +206,15 @@ TEST(TrajectoriesCli, ReshapeRoundTrip) {
   const fs::path wide = dir / "wide.csv", lng = dir / "long.csv", back = dir / "back.csv";
   const std::string text = "id,age,y_w0,y_w1,y_w2\nA,30,1.5,NA,3\nB,41,NA,2,NA\nC,25,4,5,6\n";
   std::ofstream(wide) << text;
-  Result r = lmm_run({"reshape", wide.string(), "--wide-to-long", "--id", "id", "--pattern", "y_w*",
+  CliRun r = run_cli({"reshape", wide.string(), "--wide-to-long", "--id", "id", "--pattern", "y_w*",
                       "--out", lng.string()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(slurp(lng).substr(0, 43), "id,age,time,y\nA,30,0,1.5\nA,30,1,NA\nA,30,2,3");
-  r = lmm_run({"reshape", lng.string(), "--long-to-wide", "--id", "id", "--pattern", "y_w*",
+  r = run_cli({"reshape", lng.string(), "--long-to-wide", "--id", "id", "--pattern", "y_w*",
                "--out", back.string()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(slurp(back), text);
-  expect_error(lmm_run({"reshape", wide.string(), "--long-to-wide", "--id", "id", "--values", "y"}),
+  expect_error(run_cli({"reshape", wide.string(), "--long-to-wide", "--id", "id", "--values", "y"}),
                "'time'");
 }
 
