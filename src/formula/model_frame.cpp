@@ -623,9 +623,7 @@ ModelFrame FrameBuilder::build() {
     }
     kept[j] = keep;
   }
-  std::size_t nkept = 0;
-  for (bool k : kept) nkept += k;
-  mf.X.reserve(nkept * n);
+  mf.X.reserve(static_cast<std::size_t>(rank) * n);
   for (std::size_t j = 0; j < x.cols.size(); ++j) {
     if (kept[j]) {
       mf.fixed_names.push_back(x.names[j]);

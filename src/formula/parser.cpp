@@ -31,33 +31,15 @@ constexpr std::size_t kWindow = 60;  // characters shown each side of the caret 
 
 bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
-// Control characters in the message (a backquoted name may hold a line break) are shown as
-// escapes, so the error stays one line of message, the formula, and the caret.
-std::string escape_controls(const std::string& s) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7f) {
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    }
-  }
-  return out;
+// A line break in the message (a backquoted name may hold one) is shown as \n, so the error stays
+// one line of message, the formula, and the caret; lmm::Error escapes the other control bytes.
+std::string escape_line_breaks(std::string s) {
+  for (std::size_t i = 0; (i = s.find('\n', i)) != std::string::npos; i += 2) s.replace(i, 1, "\\n");
+  return s;
 }
 
 [[noreturn]] void fail(std::string_view text, std::size_t pos, const std::string& what_raw) {
-  const std::string what = escape_controls(what_raw);
+  const std::string what = escape_line_breaks(what_raw);
   if (pos > text.size()) pos = text.size();
   // Work in code points so that the caret lines up under UTF-8 text.
   std::vector<std::string> chars;

@@ -98,17 +98,22 @@ std::string describe_theta(const ConvergenceReport& r, const std::vector<std::st
   return fmt::format("θ '{}' (behind {})", r.theta_names[k], vnames[k]);
 }
 
-// Fills the gradient and Hessian figures and lme4's code at the model's current θ; returns the
-// index of the component with the largest gradient.
-std::size_t evaluate(LinearMixedModel& model, ConvergenceReport& r) {
+// The gradient and Hessian at the model's current θ, which is left unchanged. The model is at its
+// optimum here (fit(), the Newton steps and the refit below leave it there), as the analytic path
+// needs.
+Derivatives derivatives(LinearMixedModel& model) {
   const detail::ThetaMap map(model.impl());
   const auto theta = model.theta();
   const auto x = map.from_theta(theta);
   const double fx = model.objective();
-  // The model is at its optimum θ here (fit() and the refit below leave it there), as the
-  // analytic path needs.
   const Derivatives d = model.impl().has_gradient() ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
   model.set_theta(theta);  // back to the optimum
+  return d;
+}
+
+// Fills the gradient and Hessian figures and lme4's code from d, the derivatives at the model's
+// current θ; returns the index of the component with the largest gradient.
+std::size_t evaluate(const LinearMixedModel& model, const Derivatives& d, ConvergenceReport& r) {
   const auto n = d.g.size();
   r.gradient.assign(d.g.data(), d.g.data() + n);
   r.scaled_gradient.assign(n, std::numeric_limits<double>::quiet_NaN());
@@ -178,22 +183,21 @@ std::size_t evaluate(LinearMixedModel& model, ConvergenceReport& r) {
 // data the objective's rounding noise (about 1e-12 of |f|, which grows with n) hides the decrease
 // that the last steps of a line search need, so L-BFGS stops where the scaled gradient is still
 // above lme4's tolerance; a Newton step needs no such decrease, only an accurate gradient. A step
-// is kept only if the objective does not rise beyond that noise. Returns the steps kept.
-int newton_polish(LinearMixedModel& model, int max_steps) {
+// is kept only if the objective does not rise beyond that noise. d holds the derivatives at the
+// model's θ on entry and on return. Returns the steps kept.
+int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps) {
   if (!model.impl().has_gradient()) return 0;
   const detail::ThetaMap map(model.impl());
   const auto lower = model.theta_lower();
   int kept = 0;
   for (int it = 0; it < max_steps; ++it) {
-    const auto theta0 = model.theta();
-    const double f0 = model.objective();
-    const auto x = map.from_theta(theta0);
-    const Derivatives d = analytic_derivatives(model, map, x);
     if (!d.g.allFinite() || !d.H.allFinite()) break;
     Eigen::LLT<Eigen::MatrixXd> llt(d.H);
     if (llt.info() != Eigen::Success) break;
     const Eigen::VectorXd step = llt.solve(d.g);
-    std::vector<double> xn = x;
+    const auto theta0 = model.theta();
+    const double f0 = model.objective();
+    std::vector<double> xn = map.from_theta(theta0);
     bool inside = true;
     for (std::size_t k = 0; k < xn.size(); ++k) {
       xn[k] -= step(static_cast<Eigen::Index>(k));
@@ -205,6 +209,7 @@ int newton_polish(LinearMixedModel& model, int max_steps) {
       break;
     }
     ++kept;
+    d = derivatives(model);
   }
   return kept;
 }
@@ -216,14 +221,15 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   r.tolerance = kGradTol;
   r.theta_names = theta_names(model);
   const auto vnames = variance_parameter_names(model);
-  std::size_t worst = evaluate(model, r);
+  Derivatives d = derivatives(model);
+  std::size_t worst = evaluate(model, d, r);
   if (r.status == "gradient" && !r.scaled_gradient.empty() && !std::isnan(r.scaled_gradient[0]) &&
       optimizer.converged) {
     const double before = r.max_grad;
     const double f_before = model.objective();
-    if (const int steps = newton_polish(model, 3); steps > 0) {
+    if (const int steps = newton_polish(model, d, 3); steps > 0) {
       ConvergenceReport polished = r;
-      const std::size_t w = evaluate(model, polished);
+      const std::size_t w = evaluate(model, d, polished);
       if (polished.code >= 0 || polished.max_grad < before) {
         r = polished;
         worst = w;
@@ -335,7 +341,7 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
     }
     // The figures below are those at the final optimum.
     ConvergenceReport again = r;
-    worst = evaluate(model, again);
+    worst = evaluate(model, derivatives(model), again);
     r.code = again.code;
     r.status = again.status;
     r.max_grad = again.max_grad;
