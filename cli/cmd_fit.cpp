@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "read_options.h"
 #include "fit_extras.h"
 #include "inference_options.h"
 #include "json_output.h"
@@ -34,6 +35,11 @@ Formula syntax (lme4's):
   (1 | a/b)                 b nested in a: (1 | a) + (1 | b:a)
   (1 | a) + (1 | b)         crossed random effects
 Categorical predictors use treatment contrasts; the reference is the first level in byte order.
+Grouping factors are categorical by their text: ids 01 and 1 are two persons.
+
+Data: missing values are empty, NA, . or NaN, in numeric columns also N/A, NULL, na, -, #N/A (the
+summary says how many); --na-values "N/A,-99" declares more. A column of numbers with a few text
+cells is an error naming the cell. Files separated by ';' may use decimal commas (--decimal).
 
 REML or ML: REML (the default) gives unbiased variance components; use it to report a model.
 ML (--ml) is for comparing models that differ in their fixed effects (likelihood-ratio tests,
@@ -50,6 +56,7 @@ only); --ddf none leaves df and p out (as lme4). --anova adds lmerTest's type II
 (one F test per term, with the same df method); --json always has it as "anova_type3".)";
 
 struct FitArgs {
+  ReadArgs read;
   std::string data, formula;
   FitExtras extras;
   bool ml = false, json = false, anova = false;
@@ -105,11 +112,12 @@ void add_fit_command(CLI::App& app, Action& action) {
   add_inference_options(cmd, args->inference);
   cmd->add_flag("--quiet", args->quiet, "no progress line on stderr (shown for fits longer than a second on a terminal)");
   cmd->add_flag("--timings", args->timings, "print the seconds each stage took on stderr");
+  add_read_options(cmd, args->read);
   cmd->callback([args, &action] {
     action = [args] {
       const auto start = Clock::now();
       set_num_threads(args->inference.threads);
-      DataFrame data = read_table(args->data);
+      DataFrame data = read_data(args->data, args->read, false);
       const double read_seconds = seconds_since(start);
       prepare_fit_data(data, args->extras);
       FitOptions opt;

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "read_options.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
@@ -23,6 +24,7 @@ constexpr const char* kReportHelp = R"(Write one self-contained HTML file (it op
   as SVG or PNG from its menu. The numbers are those of `lmm fit --json` with the same options.)";
 
 struct ReportArgs {
+  ReadArgs read;
   std::string data, formula, out;
   bool ml = false;
   std::string ddf = "satterthwaite";
@@ -67,9 +69,10 @@ void add_report_command(CLI::App& app, Action& action) {
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_option("--max-persons", args->max_persons, "trajectories kept in the page (a random sample beyond)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  add_read_options(cmd, args->read);
   cmd->callback([args, &action] {
     action = [args] {
-      DataFrame data = read_table(args->data);
+      DataFrame data = read_data(args->data, args->read, false);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "read_options.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/shrinkage.h"
@@ -32,6 +33,7 @@ group terms included: the least-squares summary of the person's fitted values, c
 person's own fit. The model must have one grouping factor.)HELP";
 
 struct ShrinkageArgs {
+  ReadArgs read;
   std::string data, formula, csv;
   bool ml = false;
 };
@@ -51,9 +53,10 @@ void add_shrinkage_command(CLI::App& app, Action& action) {
       ->required();
   cmd->add_flag("--ml", a->ml, "fit by maximum likelihood instead of REML");
   cmd->add_option("--csv", a->csv, "write the table to this CSV file");
+  add_read_options(cmd, a->read);
   cmd->callback([a, &action] {
     action = [a] {
-      const DataFrame data = read_table(a->data);
+      const DataFrame data = read_data(a->data, a->read, true);
       FitOptions opt;
       opt.method = a->ml ? Method::ML : Method::REML;
       const Fitted f = fit(data, a->formula, opt);

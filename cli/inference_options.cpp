@@ -44,7 +44,7 @@ void run_inference(const InferenceArgs& args, Fitted& f, const DataFrame& data) 
     o.threads = args.threads;
     f.result.bootstrap = bootstrap(f.model, o);
   }
-  if (!args.residuals.empty()) write_residuals(args.residuals, f.model, data.nrows);
+  if (!args.residuals.empty()) write_residuals(args.residuals, f.model, data.nrows, &data);
 }
 
 }  // namespace lmm::cli

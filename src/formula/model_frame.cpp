@@ -94,12 +94,15 @@ class FrameBuilder {
   std::string row_name(std::size_t i) const { return "row " + std::to_string(rows_[i] + 1); }
 
   void check_columns();
+  void check_text_in_numbers() const;
   void drop_missing();
   void check_finite();
 
   std::vector<double> eval_num(const Expr& e, const Expr& top);
   const Value& eval(const Expr& e);
   Factor column_factor(const std::string& name);
+  Factor grouping_factor(const std::string& name);
+  Factor text_factor(const std::vector<std::int32_t>& codes, const std::vector<std::string>& levels) const;
   Factor recode(const Expr& e, const FactorCoding& coding);
   bool grouping_only(const std::string& v) const;
   Columns model_matrix(const std::vector<Term>& terms, bool intercept, const std::string& what);
@@ -165,6 +168,7 @@ void FrameBuilder::check_columns() {
       }
     throw Error(msg);
   }
+  check_text_in_numbers();
   for (const std::string& v : formula_.response.variables()) {
     if (fitted_ && !new_options_.response) break;
     const Column& c = col(v);
@@ -177,6 +181,25 @@ void FrameBuilder::check_columns() {
       }
     throw Error("the response '" + v + "' is not numeric (it has values like '" + example + "')" +
                 detail::foreign_number_hint(c));
+  }
+}
+
+// A column of numbers with a few text cells is an error where the model would use it as it is (not
+// inside factor(), not as a grouping factor): it would silently become a factor.
+void FrameBuilder::check_text_in_numbers() const {
+  std::vector<std::string> plain = formula_.response.variables();
+  auto add = [&](const std::vector<Term>& terms) {
+    for (const Term& t : terms)
+      for (const Expr& e : t.factors)
+        if (!e.is_factor_call())
+          for (const std::string& v : e.variables()) plain.push_back(v);
+  };
+  add(formula_.fixed);
+  for (const RandomTerm& r : formula_.random) add(r.terms);
+  for (const std::string& v : plain) {
+    if (std::find(used_.begin(), used_.end(), v) == used_.end()) continue;
+    const std::string problem = detail::mixed_column_problem(col(v), data_.source);
+    if (!problem.empty()) throw Error(problem);
   }
 }
 
@@ -230,18 +253,29 @@ Factor FrameBuilder::column_factor(const std::string& name) {
     for (std::size_t i = 0; i < rows_.size(); ++i) x[i] = c.numbers[rows_[i]];
     return numeric_factor(x);
   }
-  // Levels in the column's (byte) order, keeping only those that occur in the rows used.
-  std::vector<std::int32_t> remap(c.levels.size(), -1);
-  for (std::size_t r : rows_) remap[static_cast<std::size_t>(c.codes[r])] = 0;
+  return text_factor(c.codes, c.levels);
+}
+
+// A grouping factor is categorical by its text: ids "01" and "1" are two levels (byte order, as R's
+// factor() of ids read as text). A numeric column whose cells are all the plain decimals of their
+// numbers keeps R's numeric level order (as factor() of ids read as numbers).
+Factor FrameBuilder::grouping_factor(const std::string& name) {
+  const Column& c = col(name);
+  return c.has_text() ? text_factor(c.text_codes, c.text_levels) : column_factor(name);
+}
+
+// Levels in the column's (byte) order, keeping only those that occur in the rows used.
+Factor FrameBuilder::text_factor(const std::vector<std::int32_t>& codes, const std::vector<std::string>& levels) const {
+  std::vector<std::int32_t> remap(levels.size(), -1);
+  for (std::size_t r : rows_) remap[static_cast<std::size_t>(codes[r])] = 0;
   Factor f;
-  for (std::size_t l = 0; l < c.levels.size(); ++l)
+  for (std::size_t l = 0; l < levels.size(); ++l)
     if (remap[l] == 0) {
       remap[l] = static_cast<std::int32_t>(f.levels.size());
-      f.levels.push_back(c.levels[l]);
+      f.levels.push_back(levels[l]);
     }
   f.codes.resize(rows_.size());
-  for (std::size_t i = 0; i < rows_.size(); ++i)
-    f.codes[i] = remap[static_cast<std::size_t>(c.codes[rows_[i]])];
+  for (std::size_t i = 0; i < rows_.size(); ++i) f.codes[i] = remap[static_cast<std::size_t>(codes[rows_[i]])];
   return f;
 }
 
@@ -532,8 +566,9 @@ ReTermData FrameBuilder::random_term(const RandomTerm& t) {
             break;
           }
           if (m) lab += ":";
-          lab += c.is_numeric() ? detail::format_r_number(c.numbers[r])
-                                : c.levels[static_cast<std::size_t>(c.codes[r])];
+          lab += c.has_text()     ? c.text_levels[static_cast<std::size_t>(c.text_codes[r])]
+                 : c.is_numeric() ? detail::format_r_number(c.numbers[r])
+                                  : c.levels[static_cast<std::size_t>(c.codes[r])];
         }
         if (missing) continue;
         const auto it = index.find(lab);
@@ -542,7 +577,7 @@ ReTermData FrameBuilder::random_term(const RandomTerm& t) {
     }
   } else {
     std::vector<Factor> parts;
-    for (const std::string& g : t.grouping) parts.push_back(column_factor(g));
+    for (const std::string& g : t.grouping) parts.push_back(grouping_factor(g));
     if (parts.size() == 1) {
       re.levels = parts[0].levels;
       for (std::size_t i = 0; i < n; ++i) re.refs[i] = parts[0].codes[i];

@@ -10,6 +10,8 @@
 
 #include "lmm/compare.h"
 #include "lmm/error.h"
+#include "lmm/formula.h"
+#include "lmm/table_io.h"
 
 namespace lmm {
 
@@ -20,6 +22,32 @@ std::string first_missing(const std::vector<std::string>& a, const std::vector<s
   for (const auto& x : a)
     if (!sb.count(x)) return x;
   return "";
+}
+
+/// The rows with a value in every variable of every formula, and the data cut to them.
+DataFrame complete_cases(const DataFrame& data, const std::vector<std::string>& formulas, std::size_t& dropped) {
+  std::set<std::string> vars;
+  for (const std::string& f : formulas) {
+    const Formula fm = parse_formula(f);
+    auto add = [&](const std::vector<std::string>& v) { vars.insert(v.begin(), v.end()); };
+    add(fm.response.variables());
+    for (const Term& t : fm.fixed)
+      for (const Expr& e : t.factors) add(e.variables());
+    for (const RandomTerm& r : fm.random) {
+      add(r.grouping);
+      for (const Term& t : r.terms)
+        for (const Expr& e : t.factors) add(e.variables());
+    }
+  }
+  std::vector<std::size_t> rows;
+  for (std::size_t r = 0; r < data.nrows; ++r) {
+    bool ok = true;
+    for (const std::string& v : vars)
+      if (const Column* c = data.find(v); c && c->missing(r)) ok = false;
+    if (ok) rows.push_back(r);
+  }
+  dropped = data.nrows - rows.size();
+  return select_rows(data, rows);
 }
 
 }  // namespace
@@ -35,9 +63,11 @@ ModelComparison compare_models(const DataFrame& data, const std::vector<std::str
   fo.method = c.method;
   fo.ddf = DdfMethod::None;  // the likelihood-ratio test needs no df: skip Satterthwaite's derivatives
   std::vector<Fitted> fits;
+  std::size_t dropped = 0;
+  const DataFrame complete = options.complete_cases ? complete_cases(data, formulas, dropped) : DataFrame();
   for (std::size_t i = 0; i < formulas.size(); ++i) {
     try {
-      fits.push_back(fit(data, formulas[i], fo));
+      fits.push_back(fit(options.complete_cases ? complete : data, formulas[i], fo));
     } catch (const Error& e) {
       throw Error(fmt::format("model {} ({}): {}", i + 1, formulas[i], e.what()));
     }
@@ -49,9 +79,15 @@ ModelComparison compare_models(const DataFrame& data, const std::vector<std::str
     if (rows != rows0)
       throw Error(fmt::format(
           "model {} uses {} rows and model 1 uses {}: a likelihood-ratio test needs every model fitted to the same "
-          "rows; remove the rows with a missing value in any model's variables from the data first",
+          "rows; set complete_cases (--complete-cases) to fit every model to the rows complete for all models' "
+          "variables, or remove the rows with a missing value in any model's variables from the data first",
           i + 1, rows.size(), rows0.size()));
   }
+  if (options.complete_cases)
+    c.messages.push_back(fmt::format(
+        "complete cases: every model was fitted to the {} rows with no missing value in any model's variables ({} "
+        "row{} of {} dropped)",
+        complete.nrows, dropped, dropped == 1 ? "" : "s", data.nrows));
   if (options.reml) {
     for (std::size_t i = 1; i < fits.size(); ++i) {
       auto a = fits[0].model.frame().fixed_names, b = fits[i].model.frame().fixed_names;

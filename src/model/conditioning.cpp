@@ -145,6 +145,7 @@ std::vector<std::string> data_warnings(const DataFrame& data, const Formula& for
   };
   check(formula.fixed);
   for (const RandomTerm& r : formula.random) check(r.terms);
+  for (std::string& h : data_hints(data, formula)) out.push_back(std::move(h));
   return out;
 }
 
