@@ -143,7 +143,7 @@ TEST_F(AtomicFile, CommandsReplaceTheTargetByRename) {
       {{"reshape", growth, "--long-to-wide", "--id", "id", "--values", "y", "--out", "{out}"},
        "id,"},
       {{"fit", sleep, "Reaction ~ Days + (1 | Subject)", "--save", "{out}"}, "{"},
-      {{"fit", sleep, "Reaction ~ Days + (1 | Subject)", "--ranef", "{out}"}, "Subject,"},
+      {{"fit", sleep, "Reaction ~ Days + (1 | Subject)", "--ranef", "{out}"}, "group,level,"},
       {{"fit", sleep, "Reaction ~ Days + (1 | Subject)", "--residuals", "{out}"}, "row,Subject,"},
       {{"shrinkage", sleep, "Reaction ~ Days + (Days | Subject)", "--csv", "{out}"}, "Subject,"},
       {{"report", sleep, "Reaction ~ Days + (Days | Subject)", "--out", "{out}"}, "<!DOCTYPE"},
