@@ -1,6 +1,6 @@
 // Every lme4 reference case (tests/data/reference/*.json, made by R's lme4 1.1-31) agrees with lmm
 // in the core fields, with the tolerances of two correct optimizers reaching the same optimum
-// (those of shared/reference/compare.py): fixed effects 1e-4 relative, standard errors and SDs
+// (those of scripts/compare_reference.py): fixed effects 1e-4 relative, standard errors and SDs
 // 2e-3 relative (or 1e-3 σ), correlations 5e-3 absolute, log-likelihood 1e-3 absolute.
 #include <gtest/gtest.h>
 

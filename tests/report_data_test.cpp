@@ -61,7 +61,7 @@ TEST(Shrinkage, SleepstudyMatchesLmListAndCoef) {
     // OLS does not depend on the optimizer: tight.
     EXPECT_NEAR(l.ols[0], r["ols_intercept"][i].get<double>(), 1e-9 * 300);
     EXPECT_NEAR(l.ols[1], r["ols_slope"][i].get<double>(), 1e-9 * 30);
-    // coef() = fixef + ranef: the tolerance of two optimizers (compare.py's for ranef).
+    // coef() = fixef + ranef: the tolerance of two optimizers (scripts/compare_reference.py's for ranef).
     EXPECT_TRUE(close(l.blup[0], r["blup_intercept"][i].get<double>(), 1e-4, 1e-3 * sigma)) << l.level;
     EXPECT_TRUE(close(l.blup[1], r["blup_slope"][i].get<double>(), 1e-4, 1e-3 * sigma)) << l.level;
     EXPECT_TRUE(close(l.population[0], r["population"][0].get<double>(), 1e-6));
