@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(Lme4, FitReference,
                                            "sleepstudy_intercept_ml", "sleepstudy_zerocorr_reml",
                                            "sleepstudy_missing_reml", "growth200_reml", "growth200_ml",
                                            "growth200_null_reml", "penicillin_crossed_reml", "pastes_nested_reml",
-                                           "cake_factor_reml", "dyestuff2_singular_reml"),
+                                           "cake_factor_reml", "dyestuff2_singular_reml", "kr_unbalanced_reml"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
