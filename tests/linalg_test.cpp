@@ -8,6 +8,8 @@
 #include <cmath>
 #include <random>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "linalg/blocks.h"
@@ -47,18 +49,14 @@ class Random {
       for (Index i = 0; i < r; ++i) M(i, j) = normal();
     return M;
   }
-  // About `density` of the entries non-zero; compressed unless asked otherwise.
-  SpMat sparse(Index r, Index c, double density, bool compressed = true) {
+  // About `density` of the entries non-zero, compressed.
+  SpMat sparse(Index r, Index c, double density) {
     std::vector<Eigen::Triplet<double>> t;
     for (Index j = 0; j < c; ++j)
       for (Index i = 0; i < r; ++i)
         if (U_(gen_) < density) t.emplace_back(i, j, normal());
     SpMat S(r, c);
     S.setFromTriplets(t.begin(), t.end());
-    if (!compressed) {
-      S.uncompress();
-      S.reserve(Eigen::VectorXi::Constant(c, 2));  // free space in every column
-    }
     return S;
   }
   // A lower-triangular q x q with positive diagonal (a relative covariance factor λ).
@@ -125,6 +123,20 @@ Mat diagonal_blocks(const Mat& M, int q) {
   Mat D = Mat::Zero(M.rows(), M.cols());
   for (Index b = 0; b < M.rows() / q; ++b) D.block(b * q, b * q, q, q) = M.block(b * q, b * q, q, q);
   return D;
+}
+
+using Named = std::vector<std::pair<const char*, Block>>;
+
+// Blocks named "... uncompressed" get their sparse matrix uncompressed in place (a copy of an
+// uncompressed Eigen matrix, as into a Block, is compressed again), so the kernels' paths for
+// uncompressed storage are taken.
+void uncompress_named(Named& blocks) {
+  for (auto& [name, b] : blocks)
+    if (std::string(name).find("uncompressed") != std::string::npos) {
+      auto& S = std::get<SpMat>(b);
+      S.uncompress();
+      ASSERT_FALSE(S.isCompressed()) << name;
+    }
 }
 
 // A factored SparseChol of a sparse SPD m x m, and the matrix it factors.
@@ -274,12 +286,13 @@ TEST(BlockKernels, RankDowndateOfADenseBlock) {
   Random r(7);
   const Index m = 6;
   const Mat T0 = r.dense(m, m);
-  const std::vector<std::pair<const char*, Block>> sources = {
+  Named sources = {
       {"dense", Block(r.dense(m, 4))},
       {"sparse", Block(r.sparse(m, 5, 0.4))},
-      {"sparse, uncompressed", Block(r.sparse(m, 5, 0.4, false))},
+      {"sparse, uncompressed", Block(r.sparse(m, 5, 0.4))},
       {"block-diagonal q=2", Block(r.blockdiag_general(2, 3))},
       {"block-diagonal q=1", Block(r.blockdiag_general(1, 6))}};
+  uncompress_named(sources);
   for (const auto& [name, S] : sources) {
     SCOPED_TRACE(name);
     const Mat Sd = lmm::detail::to_dense(S);
@@ -317,10 +330,10 @@ TEST(BlockKernels, RankDowndateOfABlockDiagonalBlock) {
     lmm::detail::rank_downdate(from_dense, Block(Mat(S)));
     EXPECT_TRUE(close(dense_blocks(std::get<BlockDiag>(from_dense)), want)) << "dense S";
 
-    SpMat Su = S;
-    Su.uncompress();
+    Named su = {{"uncompressed", Block(S)}};
+    uncompress_named(su);
     Block from_uncompressed = T0;
-    lmm::detail::rank_downdate(from_uncompressed, Block(Su));
+    lmm::detail::rank_downdate(from_uncompressed, su[0].second);
     EXPECT_TRUE(close(dense_blocks(std::get<BlockDiag>(from_uncompressed)), want)) << "uncompressed S";
   }
 }
@@ -354,14 +367,14 @@ TEST(BlockKernels, DowndateOfADenseBlockForEveryPairOfFactors) {
   Random r(11);
   const Index mi = 5, mj = 6, k = 7;
   const Mat T0 = r.dense(mi, mj);
-  const std::vector<std::pair<const char*, Block>> lik = {
-      {"dense", Block(r.dense(mi, k))},
-      {"sparse", Block(r.sparse(mi, k, 0.4))},
-      {"sparse, uncompressed", Block(r.sparse(mi, k, 0.4, false))}};
-  const std::vector<std::pair<const char*, Block>> ljk = {
-      {"dense", Block(r.dense(mj, k))},
-      {"sparse", Block(r.sparse(mj, k, 0.4))},
-      {"sparse, uncompressed", Block(r.sparse(mj, k, 0.4, false))}};
+  Named lik = {{"dense", Block(r.dense(mi, k))},
+               {"sparse", Block(r.sparse(mi, k, 0.4))},
+               {"sparse, uncompressed", Block(r.sparse(mi, k, 0.4))}};
+  Named ljk = {{"dense", Block(r.dense(mj, k))},
+               {"sparse", Block(r.sparse(mj, k, 0.4))},
+               {"sparse, uncompressed", Block(r.sparse(mj, k, 0.4))}};
+  uncompress_named(lik);
+  uncompress_named(ljk);
   for (const auto& [ni, Li] : lik)
     for (const auto& [nj, Lj] : ljk) {
       SCOPED_TRACE(::testing::Message() << "Lik " << ni << ", Ljk " << nj);
