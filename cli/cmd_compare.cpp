@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "fit_extras.h"
 #include "json_inference.h"
 #include "json_output.h"
 #include "lmm/compare.h"
@@ -29,6 +30,7 @@ struct CompareArgs {
   std::string data;
   std::vector<std::string> formulas;
   bool json = false, reml = false;
+  std::string weights, offset;
 };
 
 }  // namespace
@@ -41,11 +43,14 @@ void add_compare_command(CLI::App& app, Action& action) {
   cmd->add_option("formulas", args->formulas, "two or more model formulas")->required()->expected(2, -1);
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   cmd->add_flag("--reml", args->reml, "compare REML criteria (only for models with the same fixed effects)");
+  add_weights_offset_options(cmd, args->weights, args->offset);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
       CompareOptions o;
       o.reml = args->reml;
+      o.weights = args->weights;
+      o.offset = args->offset;
       const ModelComparison c = compare_models(data, args->formulas, o);
       if (args->json) {
         std::cout << dump(comparison_json(c)) << '\n';

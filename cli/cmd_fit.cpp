@@ -54,6 +54,7 @@ struct FitArgs {
   FitExtras extras;
   bool ml = false, json = false, anova = false;
   std::string ddf = "satterthwaite";
+  std::string weights, offset;
   InferenceArgs inference;
   bool quiet = false, timings = false;
 };
@@ -100,6 +101,7 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   add_fit_extras(cmd, args->extras);
+  add_weights_offset_options(cmd, args->weights, args->offset);
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
   add_inference_options(cmd, args->inference);
@@ -118,6 +120,11 @@ void add_fit_command(CLI::App& app, Action& action) {
         opt.progress = [progress](int evaluations, double objective) { progress->update(evaluations, objective); };
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);
+      opt.weights = args->weights;
+      opt.offset = args->offset;
+      if (opt.ddf == DdfMethod::KenwardRoger && !opt.weights.empty())
+        throw Error("--ddf kenward-roger is not available with --weights (pbkrtest's Kenward-Roger has no prior "
+                    "weights either); use --ddf satterthwaite");
       if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");

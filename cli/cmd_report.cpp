@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "fit_extras.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
@@ -26,6 +27,7 @@ struct ReportArgs {
   std::string data, formula, out;
   bool ml = false;
   std::string ddf = "satterthwaite";
+  std::string weights, offset;
   std::size_t max_persons = 2000;
 };
 
@@ -64,6 +66,7 @@ void add_report_command(CLI::App& app, Action& action) {
   cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
   cmd->add_option("--out,-o", args->out, "the HTML file to write")->required();
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
+  add_weights_offset_options(cmd, args->weights, args->offset);
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_option("--max-persons", args->max_persons, "trajectories kept in the page (a random sample beyond)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
@@ -73,6 +76,8 @@ void add_report_command(CLI::App& app, Action& action) {
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);
+      opt.weights = args->weights;
+      opt.offset = args->offset;
       if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
         throw Error("--ddf kenward-roger needs a REML fit; drop --ml, or use --ddf satterthwaite");
       // The same fit as `lmm fit` with the same options, so the report's numbers are its numbers.

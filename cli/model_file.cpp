@@ -152,6 +152,8 @@ json model_to_json(const SavedModel& m) {
   j["response"] = m.frame.response;
   j["fixed_names"] = m.frame.fixed_names;
   j["aliased"] = m.frame.aliased;
+  if (!m.frame.offset_column.empty()) j["offset"] = m.frame.offset_column;  // predictions need it
+  if (!m.frame.weights_column.empty()) j["weights"] = m.frame.weights_column;
   json factors = json::array();
   for (const auto& f : m.frame.factors) factors.push_back({{"expr", f.expr}, {"levels", f.levels}});
   j["factors"] = factors;
@@ -244,6 +246,8 @@ SavedModel read_model(const json& j, const std::string& source) {
   m.frame.response = r.string(r.at(j, "response", ""), "response");
   m.frame.fixed_names = r.strings(r.at(j, "fixed_names", ""), "fixed_names");
   m.frame.aliased = r.strings(r.at(j, "aliased", ""), "aliased");
+  if (j.contains("offset")) m.frame.offset_column = r.string(j.at("offset"), "offset");
+  if (j.contains("weights")) m.frame.weights_column = r.string(j.at("weights"), "weights");
   const json& factors = r.at(j, "factors", "");
   if (!factors.is_array()) r.fail("factors", "is not an array");
   for (const auto& f : factors) {

@@ -41,16 +41,31 @@ struct ModelFrame {
   std::vector<std::size_t> rows;        ///< the data rows used (0-based)
   std::size_t n_dropped = 0;            ///< rows dropped for a missing value in a variable the model uses
   std::vector<FactorCoding> factors;    ///< codings of the factors in the fixed and random-effects terms
+  /// Prior weights (lme4's `weights =`): row i's residual variance is σ²/w_i. Empty: all 1.
+  std::vector<double> weights;
+  std::string weights_column;           ///< the column they came from ("" for none)
+  /// A known part of the linear predictor with coefficient 1 (lme4's `offset =`): the model is
+  /// y = offset + Xβ + Zb + ε. Empty: none.
+  std::vector<double> offset;
+  std::string offset_column;            ///< the column it came from ("" for none)
 
   std::size_t n() const { return y.size(); }
   std::size_t p() const { return fixed_names.size(); }
+};
+
+/// Columns of the table that enter the model outside the formula, as lme4's `weights =` and
+/// `offset =` arguments. Rows with a missing value in either are dropped like any other.
+struct FrameOptions {
+  std::string weights;  ///< column of prior weights (positive numbers); "" for none
+  std::string offset;   ///< column added to the linear predictor with coefficient 1; "" for none
 };
 
 /// Builds the model matrices. Throws lmm::Error for a variable not in the data (listing the
 /// columns), a non-numeric response, infinite values (naming column and row), no rows left after
 /// dropping missing values, a formula without random-effects terms, a grouping factor with fewer
 /// than 2 levels, or more random effects than observations allow.
-ModelFrame build_model_frame(const DataFrame& data, const Formula& formula);
+/// Also throws for a weight that is not a positive finite number (naming the row).
+ModelFrame build_model_frame(const DataFrame& data, const Formula& formula, const FrameOptions& options = {});
 
 struct NewDataOptions {
   /// Code the grouping factors (refs); false for population-level use, where the grouping columns

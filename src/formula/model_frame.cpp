@@ -81,10 +81,13 @@ Factor numeric_factor(const std::vector<double>& x) {
 
 class FrameBuilder {
  public:
-  FrameBuilder(const DataFrame& data, const Formula& formula) : data_(data), formula_(formula) {}
+  FrameBuilder(const DataFrame& data, const Formula& formula, const FrameOptions& options)
+      : data_(data), formula_(formula), options_(options) {}
   /// New rows coded as `fitted` coded its data (model_frame_for_new_data).
   FrameBuilder(const DataFrame& data, const ModelFrame& fitted, const NewDataOptions& options)
-      : data_(data), formula_(fitted.formula), fitted_(&fitted), new_options_(options) {}
+      : data_(data), formula_(fitted.formula), fitted_(&fitted), new_options_(options) {
+    options_.offset = fitted.offset_column;  // predictions need the offset; weights only the fit
+  }
 
   ModelFrame build();
   ModelFrame build_new();
@@ -96,6 +99,7 @@ class FrameBuilder {
   void check_columns();
   void drop_missing();
   void check_finite();
+  void weights_and_offset(ModelFrame& mf) const;
 
   std::vector<double> eval_num(const Expr& e, const Expr& top);
   const Value& eval(const Expr& e);
@@ -107,6 +111,7 @@ class FrameBuilder {
 
   const DataFrame& data_;
   const Formula& formula_;
+  FrameOptions options_;
   std::vector<std::string> used_;  // columns the model uses, in order of appearance
   std::vector<std::size_t> rows_;  // kept rows
   std::unordered_map<std::string, Value> cache_;
@@ -118,7 +123,7 @@ class FrameBuilder {
 // New data: a variable used only to group random effects may be missing (the row then gets the
 // population-level prediction for that term) or absent (population-level predictions only).
 bool FrameBuilder::grouping_only(const std::string& v) const {
-  if (!fitted_) return false;
+  if (!fitted_ || v == options_.offset) return false;
   auto in = [&](const std::vector<std::string>& vars) {
     return std::find(vars.begin(), vars.end(), v) != vars.end();
   };
@@ -146,6 +151,8 @@ void FrameBuilder::check_columns() {
       for (const Expr& e : t.factors) use(e.variables());
   if (!fitted_ || new_options_.random_effects)
     for (const RandomTerm& r : formula_.random) use(r.grouping);
+  for (const std::string* v : {&options_.weights, &options_.offset})
+    if (!v->empty()) use({*v});
 
   for (const std::string& v : used_) {
     if (data_.find(v)) continue;
@@ -177,6 +184,30 @@ void FrameBuilder::check_columns() {
       }
     throw Error("the response '" + v + "' is not numeric (it has values like '" + example + "')" +
                 detail::foreign_number_hint(c));
+  }
+  for (const auto& [v, what] : {std::pair{options_.weights, "weights"}, std::pair{options_.offset, "offset"}})
+    if (!v.empty() && !col(v).is_numeric())
+      throw Error("the " + std::string(what) + " column '" + v + "' is not numeric" + detail::foreign_number_hint(col(v)));
+}
+
+// Prior weights and the offset, per kept row (check_finite() has seen that they are finite).
+void FrameBuilder::weights_and_offset(ModelFrame& mf) const {
+  mf.offset_column = options_.offset;
+  if (!options_.offset.empty()) {
+    const Column& c = col(options_.offset);
+    mf.offset.reserve(rows_.size());
+    for (std::size_t r : rows_) mf.offset.push_back(c.numbers[r]);
+  }
+  if (fitted_ || options_.weights.empty()) return;
+  mf.weights_column = options_.weights;
+  const Column& c = col(options_.weights);
+  mf.weights.reserve(rows_.size());
+  for (std::size_t r : rows_) {
+    const double w = c.numbers[r];
+    if (!(w > 0))
+      throw Error("weights column '" + options_.weights + "' has " + detail::format_r_number(w) + " at row " +
+                  std::to_string(r + 1) + ": prior weights must be positive (drop the row or mark it missing)");
+    mf.weights.push_back(w);
   }
 }
 
@@ -594,6 +625,7 @@ ModelFrame FrameBuilder::build() {
   mf.n_dropped = data_.nrows - rows_.size();
   mf.response = formula_.response.label();
   mf.y = eval_num(formula_.response, formula_.response);
+  weights_and_offset(mf);
   const std::size_t n = rows_.size();
 
   // Fixed effects, dropping columns that are linear combinations of earlier ones (modified
@@ -691,6 +723,7 @@ ModelFrame FrameBuilder::build_new() {
   mf.n_dropped = data_.nrows - rows_.size();
   mf.response = formula_.response.label();
   if (new_options_.response) mf.y = eval_num(formula_.response, formula_.response);
+  weights_and_offset(mf);
   // The fitted columns, by name: the same terms, codings and order give the same names.
   Columns x = model_matrix(formula_.fixed, formula_.intercept, "fixed effects");
   for (const std::string& name : fitted_->fixed_names) {
@@ -729,8 +762,8 @@ ModelFrame FrameBuilder::build_new() {
 
 }  // namespace
 
-ModelFrame build_model_frame(const DataFrame& data, const Formula& formula) {
-  FrameBuilder b(data, formula);
+ModelFrame build_model_frame(const DataFrame& data, const Formula& formula, const FrameOptions& options) {
+  FrameBuilder b(data, formula, options);
   return b.build();
 }
 

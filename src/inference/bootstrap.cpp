@@ -54,7 +54,7 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
   const ModelFrame& frame = model.frame();
   const std::size_t n = frame.n(), p = frame.p();
   const auto beta = model.beta();
-  std::vector<double> eta(n, 0.0);
+  std::vector<double> eta = frame.offset.empty() ? std::vector<double>(n, 0.0) : frame.offset;
   for (std::size_t c = 0; c < p; ++c)
     for (std::size_t i = 0; i < n; ++i) eta[i] += frame.X[c * n + i] * beta[c];
   const double sigma = model.sigma();
@@ -91,7 +91,8 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
             for (int a = 0; a < q; ++a) y[r] += z[a] * bl[a];
           }
         }
-        for (std::size_t r = 0; r < n; ++r) y[r] += sigma * rng.normal();
+        for (std::size_t r = 0; r < n; ++r)  // residual variance σ²/w with prior weights
+          y[r] += (frame.weights.empty() ? sigma : sigma / std::sqrt(frame.weights[r])) * rng.normal();
         inference::set_response(m.impl(), y);
         FitOptions fo;
         fo.method = method;

@@ -32,6 +32,8 @@ ModelComparison compare_models(const DataFrame& data, const std::vector<std::str
   c.method = options.reml ? Method::REML : Method::ML;
   c.refit_ml = !options.reml;
   FitOptions fo;
+  fo.weights = options.weights;
+  fo.offset = options.offset;
   fo.method = c.method;
   fo.ddf = DdfMethod::None;  // the likelihood-ratio test needs no df: skip Satterthwaite's derivatives
   std::vector<Fitted> fits;

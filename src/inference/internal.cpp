@@ -78,12 +78,18 @@ void set_response(LinearMixedModel::Impl& m, const std::vector<double>& y_new) {
   // A holds the response shifted by X beta0 (see response_shift() in model.cpp); keeping the
   // model's beta0 keeps beta() = beta_shifted() + beta0 right and, for responses simulated near
   // X beta-hat, the digits the shift is there to keep.
+  // With an offset the model's response is y - offset; with prior weights A holds the rows times
+  // √w, so each product below is weighted by w (the shift beta0 is on the √w scale and is taken
+  // off the unweighted rows, which is the same).
   std::vector<double> y = y_new;
+  for (std::size_t i = 0; i < m.frame.offset.size(); ++i) y[i] -= m.frame.offset[i];
   if (p > 0) {
     Eigen::Map<const detail::Mat> X0(m.frame.X.data(), n, p);
     Eigen::Map<Eigen::VectorXd> ys(y.data(), n);
     ys.noalias() -= X0 * m.beta0;
   }
+  std::vector<double> wy = y;  // W y
+  for (std::size_t i = 0; i < m.frame.weights.size(); ++i) wy[i] *= m.frame.weights[i];
   for (int j = 0; j < m.K; ++j) {
     const auto& t = m.frame.re[j];
     const int q = m.q[j];
@@ -92,16 +98,16 @@ void set_response(LinearMixedModel::Impl& m, const std::vector<double>& y_new) {
     for (Eigen::Index i = 0; i < n; ++i) {
       const Eigen::Index lev = t.refs[i];
       const double* z = &t.z[static_cast<std::size_t>(i) * q];
-      for (int b = 0; b < q; ++b) xy(p, lev * q + b) += y[i] * z[b];
+      for (int b = 0; b < q; ++b) xy(p, lev * q + b) += wy[i] * z[b];
     }
   }
   auto& xx = std::get<detail::Mat>(m.A[m.K][m.K]);
   Eigen::Map<const detail::Mat> X(m.frame.X.data(), n, p);
-  Eigen::Map<const Eigen::VectorXd> yv(y.data(), n);
-  const Eigen::VectorXd xty = X.transpose() * yv;
+  Eigen::Map<const Eigen::VectorXd> yv(y.data(), n), wyv(wy.data(), n);
+  const Eigen::VectorXd xty = X.transpose() * wyv;
   xx.block(p, 0, 1, p) = xty.transpose();
   xx.block(0, p, p, 1) = xty;
-  xx(p, p) = yv.squaredNorm();
+  xx(p, p) = yv.dot(wyv);
   m.frame.y = y_new;
   m.factor_ok = false;
 }

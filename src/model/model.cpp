@@ -49,11 +49,11 @@ SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
 // beta - beta0; b, sigma, theta and the objective are unchanged), so beta0 only needs to remove
 // most of y's size: one step of iterative refinement makes it good enough even for an
 // ill-conditioned X'X. Throws lmm::Error for a response with nothing left to model.
-std::vector<double> response_shift(const ModelFrame& f, Eigen::VectorXd& beta0) {
+std::vector<double> response_shift(const ModelFrame& f, const std::vector<double>& response, Eigen::VectorXd& beta0) {
   const auto nrow = static_cast<Eigen::Index>(f.n());
   const auto np = static_cast<Eigen::Index>(f.p());
   Eigen::Map<const Mat> X(f.X.data(), nrow, np);
-  Eigen::Map<const Eigen::VectorXd> y(f.y.data(), nrow);
+  Eigen::Map<const Eigen::VectorXd> y(response.data(), nrow);
   const double yy = y.squaredNorm();
   if (nrow > 0 && y.maxCoeff() == y.minCoeff())
     throw Error(fmt::format("the response '{}' has the same value ({}) in all {} rows: there is no variation to model",
@@ -85,12 +85,45 @@ std::vector<double> response_shift(const ModelFrame& f, Eigen::VectorXd& beta0) 
   return {r.data(), r.data() + r.size()};
 }
 
+// The rows the model's cross-products are built from: y - offset, and with prior weights every
+// row of [Z X y] multiplied by √w. Without weights only the response is copied.
+ModelFrame working_rows(const ModelFrame& f) {
+  ModelFrame w;
+  w.response = f.response;
+  w.fixed_names = f.fixed_names;
+  w.y = f.y;
+  for (std::size_t i = 0; i < f.offset.size(); ++i) w.y[i] -= f.offset[i];
+  if (f.weights.empty()) return w;
+  const std::size_t n = f.n();
+  std::vector<double> s(n);
+  for (std::size_t i = 0; i < n; ++i) s[i] = std::sqrt(f.weights[i]);
+  for (std::size_t i = 0; i < n; ++i) w.y[i] *= s[i];
+  w.X = f.X;
+  for (std::size_t c = 0; c < f.p(); ++c)
+    for (std::size_t i = 0; i < n; ++i) w.X[c * n + i] *= s[i];
+  w.re = f.re;
+  for (auto& t : w.re) {
+    const auto q = static_cast<std::size_t>(t.q());
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t a = 0; a < q; ++a) t.z[i * q + a] *= s[i];
+  }
+  return w;
+}
+
 }  // namespace
 
 LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
   K = static_cast<int>(frame.re.size());
   if (K == 0) throw Error("the model has no random-effects term");
-  const std::vector<double> yw = response_shift(frame, beta0);
+  std::vector<double> yw;
+  if (frame.weights.empty()) {
+    yw = response_shift(frame, frame.offset.empty() ? frame.y : working_rows(frame).y, beta0);
+  } else {
+    const ModelFrame w = working_rows(frame);
+    yw = response_shift(w, w.y, beta0);
+    detail::build_cross_products(w, yw.data(), A);
+    for (double wi : frame.weights) log_det_weights += std::log(wi);
+  }
   int off = 0;
   for (const auto& t : frame.re) {
     q.push_back(t.q());
@@ -103,8 +136,8 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
     for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
       for (int r = c; r < q[j]; ++r, ++k) theta[k] = (r == c) ? 1.0 : 0.0;
 
-  // --- A = [Z X y]'[Z X y], one pass over the rows per term ---
-  detail::build_cross_products(frame, yw.data(), A);
+  // --- A = [Z X y]'[Z X y], one pass over the rows per term (done above with weights) ---
+  if (frame.weights.empty()) detail::build_cross_products(frame, yw.data(), A);
   L.assign(K + 1, {});
   for (int i = 0; i <= K; ++i) L[i].resize(i + 1);
 
@@ -212,6 +245,7 @@ double LinearMixedModel::Impl::compute_objective() const {
   const double r2 = pwrss();
   if (!(r2 > 0)) return std::numeric_limits<double>::infinity();
   constexpr double two_pi = 2 * std::numbers::pi;
+  ld -= log_det_weights;
   if (method == Method::ML) return ld + nn * (1 + std::log(two_pi * r2 / nn));
   double ldx = 0;
   const Mat& lkk = LKK();
@@ -376,7 +410,7 @@ std::vector<double> LinearMixedModel::fitted() const {
   const auto& f = impl_->frame;
   const std::size_t nrow = f.n(), np = f.p();
   const auto b = beta();
-  std::vector<double> out(nrow, 0.0);
+  std::vector<double> out = f.offset.empty() ? std::vector<double>(nrow, 0.0) : f.offset;
   for (std::size_t c = 0; c < np; ++c)
     for (std::size_t i = 0; i < nrow; ++i) out[i] += f.X[c * nrow + i] * b[c];
   const auto re = ranef();

@@ -25,6 +25,11 @@ struct LinearMixedModel::Impl {
   // relative to its residual spread. beta() adds beta0 back. See response_shift() in model.cpp.
   Eigen::VectorXd beta0;
 
+  // Prior weights: A is built from the rows multiplied by √w (the model with residual variance
+  // σ²/w_i is the unweighted one for those rows), and the objective gains -log|W| (lme4's ldW in
+  // lmerResp::Laplace). 0 without weights.
+  double log_det_weights = 0;
+
   std::vector<double> theta;
   std::vector<detail::Mat> lambda;  // per term, q x q lower triangular
   double objective = 0;

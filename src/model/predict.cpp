@@ -88,6 +88,8 @@ SavedModel snapshot(const LinearMixedModel& model) {
   s.frame.fixed_names = f.fixed_names;
   s.frame.aliased = f.aliased;
   s.frame.factors = f.factors;
+  s.frame.offset_column = f.offset_column;
+  s.frame.weights_column = f.weights_column;
   for (const ReTermData& t : f.re) {
     ReTermData e;
     e.group = t.group;
@@ -223,7 +225,7 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
   Eigen::VectorXd x(p);
   for (std::size_t i = 0; i < nk; ++i) {
     for (Eigen::Index c = 0; c < p; ++c) x[c] = nf.X[static_cast<std::size_t>(c) * nk + i];
-    double fit = x.dot(beta);
+    double fit = x.dot(beta) + (nf.offset.empty() ? 0.0 : nf.offset[i]);
     double var = interval ? x.dot(V * x) : 0.0;
     for (std::size_t j = 0; j < K; ++j) {
       const ReTermData& t = nf.re[j];

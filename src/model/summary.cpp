@@ -154,8 +154,9 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   r.ranef = random_effects(model);
   r.coef = coefficients(model, r.ranef);
 
-  auto resid = model.residuals();
-  for (double& v : resid) v /= r.sigma;
+  auto resid = model.residuals();  // lme4's summary: Pearson residuals √w r / σ
+  for (std::size_t i = 0; i < resid.size(); ++i)
+    resid[i] *= (f.weights.empty() ? 1.0 : std::sqrt(f.weights[i])) / r.sigma;
   const auto qs = quantiles7(resid, {0, 0.25, 0.5, 0.75, 1});
   std::copy(qs.begin(), qs.end(), r.scaled_residuals.begin());
 
@@ -191,8 +192,11 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
     return s;
   };
   FitResult::Timings timings;
+  if (!options.weights.empty() && options.ddf == DdfMethod::KenwardRoger)
+    throw Error("FitOptions::ddf KenwardRoger is not available with FitOptions::weights: Kenward-Roger's "
+                "covariance here, as pbkrtest's, has no prior weights; use Satterthwaite");
   Formula fm = parse_formula(formula);
-  ModelFrame frame = build_model_frame(data, fm);
+  ModelFrame frame = build_model_frame(data, fm, {options.weights, options.offset});
   timings.model_frame = lap();
   LinearMixedModel model(std::move(frame), options.method);
   timings.setup = lap();
