@@ -48,7 +48,10 @@ void add_compare_command(CLI::App& app, Action& action) {
       o.reml = args->reml;
       const ModelComparison c = compare_models(data, args->formulas, o);
       if (args->json) {
-        std::cout << dump(comparison_json(c)) << '\n';
+        JsonWriter w(std::cout, 2);
+        write_comparison_json(w, c);
+        w.flush();
+        std::cout << '\n';
       } else {
         std::cout << format_comparison(c);
       }
