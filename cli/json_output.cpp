@@ -58,42 +58,36 @@ struct LevelKeys {
   }
 };
 
-// lme4's as.data.frame(ranef(m, condVar = TRUE)): one object per level.
-void write_ranef(JsonWriter& w, const std::vector<RandomEffectLevel>& ranef) {
-  LevelKeys k(true);
+// One object per level: group, level, then the level's values by slot (`value(level, slot)`).
+template <class Level, class Value>
+void write_levels(JsonWriter& w, const std::vector<Level>& levels, bool condsd, Value value) {
+  LevelKeys k(condsd);
   w.begin_array();
-  for (const auto& re : ranef) {
-    k.update(re.terms);
+  for (const auto& l : levels) {
+    k.update(l.terms);
     w.begin_object();
     for (std::size_t i : k.order) {
       w.key(k.keys[i]);
       if (i < 2)
-        w.value(i == 0 ? re.group : re.level);
+        w.value(i == 0 ? l.group : l.level);
       else
-        w.value((i - 2) % 2 == 0 ? re.mode[(i - 2) / 2] : re.condsd[(i - 2) / 2]);
+        w.value(value(l, i - 2));
     }
     w.end_object();
   }
   w.end_array();
 }
 
+// lme4's as.data.frame(ranef(m, condVar = TRUE)): per term its mode, then its condsd_<term>.
+void write_ranef(JsonWriter& w, const std::vector<RandomEffectLevel>& ranef) {
+  write_levels(w, ranef, true, [](const RandomEffectLevel& re, std::size_t slot) {
+    return slot % 2 == 0 ? re.mode[slot / 2] : re.condsd[slot / 2];
+  });
+}
+
 // coef(m): fixed + random per level.
 void write_coef(JsonWriter& w, const std::vector<LevelCoefficients>& coef) {
-  LevelKeys k(false);
-  w.begin_array();
-  for (const auto& c : coef) {
-    k.update(c.terms);
-    w.begin_object();
-    for (std::size_t i : k.order) {
-      w.key(k.keys[i]);
-      if (i < 2)
-        w.value(i == 0 ? c.group : c.level);
-      else
-        w.value(c.values[i - 2]);
-    }
-    w.end_object();
-  }
-  w.end_array();
+  write_levels(w, coef, false, [](const LevelCoefficients& c, std::size_t slot) { return c.values[slot]; });
 }
 
 void write_optimizer(JsonWriter& w, const OptimizerSummary& o) {

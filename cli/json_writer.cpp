@@ -85,36 +85,20 @@ JsonWriter& JsonWriter::key(std::string_view k) {
   return *this;
 }
 
-JsonWriter& JsonWriter::begin_object() {
+JsonWriter& JsonWriter::open(bool object) {
   before_value();
-  buf_ += '{';
-  stack_.push_back({true, 0});
+  buf_ += object ? '{' : '[';
+  stack_.push_back({object, 0});
   return *this;
 }
 
-JsonWriter& JsonWriter::begin_array() {
-  before_value();
-  buf_ += '[';
-  stack_.push_back({false, 0});
-  return *this;
-}
-
-JsonWriter& JsonWriter::end_object() {
-  if (stack_.empty() || !stack_.back().object || after_key_) throw std::logic_error("JsonWriter: unbalanced end_object");
+JsonWriter& JsonWriter::close(bool object) {
+  if (stack_.empty() || stack_.back().object != object || after_key_)
+    throw std::logic_error(object ? "JsonWriter: unbalanced end_object" : "JsonWriter: unbalanced end_array");
   const bool any = stack_.back().count > 0;
   stack_.pop_back();
-  if (any && indent_ >= 0) newline_indent(stack_.size());
-  buf_ += '}';
-  maybe_flush();
-  return *this;
-}
-
-JsonWriter& JsonWriter::end_array() {
-  if (stack_.empty() || stack_.back().object) throw std::logic_error("JsonWriter: unbalanced end_array");
-  const bool any = stack_.back().count > 0;
-  stack_.pop_back();
-  if (any && indent_ >= 0) newline_indent(stack_.size());
-  buf_ += ']';
+  if (any && indent_ >= 0) newline_indent(stack_.size());  // nlohmann writes an empty one as {} or []
+  buf_ += object ? '}' : ']';
   maybe_flush();
   return *this;
 }

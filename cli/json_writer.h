@@ -27,10 +27,10 @@ class JsonWriter {
   JsonWriter(const JsonWriter&) = delete;
   JsonWriter& operator=(const JsonWriter&) = delete;
 
-  JsonWriter& begin_object();
-  JsonWriter& end_object();
-  JsonWriter& begin_array();
-  JsonWriter& end_array();
+  JsonWriter& begin_object() { return open(true); }
+  JsonWriter& end_object() { return close(true); }
+  JsonWriter& begin_array() { return open(false); }
+  JsonWriter& end_array() { return close(false); }
   /// The next member's key (inside an object, before its value).
   JsonWriter& key(std::string_view k);
 
@@ -75,6 +75,8 @@ class JsonWriter {
     bool object;
     std::size_t count;
   };
+  JsonWriter& open(bool object);
+  JsonWriter& close(bool object);
   JsonWriter& signed_integer(std::int64_t v);
   JsonWriter& unsigned_integer(std::uint64_t v);
   void before_value();

@@ -7,7 +7,9 @@
 //   (so no digit is lost), and the core numbers and the random effects against lme4's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -290,12 +292,17 @@ TEST_P(FitJson, KeysInOrderAndNumbersInFull) {
   expect_lme4(j, ref);
 }
 
-INSTANTIATE_TEST_SUITE_P(Lme4, FitJson,
-                         ::testing::Values("sleepstudy_slope_reml", "sleepstudy_slope_ml", "sleepstudy_intercept_reml",
-                                           "sleepstudy_intercept_ml", "sleepstudy_zerocorr_reml",
-                                           "sleepstudy_missing_reml", "growth200_reml", "growth200_ml",
-                                           "growth200_null_reml", "penicillin_crossed_reml", "pastes_nested_reml",
-                                           "cake_factor_reml", "dyestuff2_singular_reml"),
+// Every fit case in tests/data/reference (the files with a formula; the others are comparisons).
+std::vector<std::string> fit_cases() {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(LMM_TEST_DATA) / "reference"))
+    if (e.path().extension() == ".json" && lmm::testing::load_json(e.path()).contains("formula"))
+      names.push_back(e.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Lme4, FitJson, ::testing::ValuesIn(fit_cases()),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
