@@ -144,14 +144,14 @@ std::string api_fit(const json& req) {
   const std::string f_slope = "y ~ time + (time | id)", f_int = "y ~ time + (1 | id)";
   const DataFrame data = explore::to_table(explore::simulate_growth(g));
   const Fitted fitted = fit(data, model == "slope" ? f_slope : f_int);
-  const report::Shrinkage shrinkage = report::shrinkage(fitted.model);
+  const report::Shrinkage sh{shrinkage(fitted.model), {}};
   const ModelComparison lrt = compare_models(data, {f_int, f_slope});
   JsonWriter w(-1);
   SortedObject()
       .add("model", model)
       .add("fit", [&](JsonWriter& w) { write_json(w, fitted.result); })
       .add("comparison", [&](JsonWriter& w) { write_comparison(w, g, fitted.result); })
-      .add("shrinkage", [&](JsonWriter& w) { write_json(w, shrinkage); })
+      .add("shrinkage", [&](JsonWriter& w) { write_json(w, sh); })
       .add("lrt", [&](JsonWriter& w) { write_comparison_json(w, lrt); })
       .write(w);
   return w.str();

@@ -79,21 +79,23 @@ void write_json(JsonWriter& w, const report::Note& n) {
 }
 
 void write_json(JsonWriter& w, const report::Shrinkage& sh) {
+  const ShrinkageTable& t = sh.table;
   SortedObject()
-      .add("available", sh.available)
-      .add("reason", sh.reason)
-      .add("group", sh.group)
-      .add("coef_names", sh.coef_names)
-      .add("without_ols", [&](JsonWriter& w) { w.value(sh.without_ols); })
+      .add("available", t.available())
+      .add("reason", t.reason)
+      .add("group", t.group)
+      .add("coef_names", t.terms)
+      .add("without_ols", [&](JsonWriter& w) { w.value(t.too_few); })
       .add("levels",
            [&](JsonWriter& w) {
              w.begin_array();
-             for (const auto& l : sh.levels) {
-               if (!l.has_ols) continue;
+             for (std::size_t k = 0; k < t.rows.size(); ++k) {
+               const ShrinkageRow& l = t.rows[k];
+               if (!l.own_fit) continue;
                SortedObject()
                    .add("level", l.level)
-                   .add("stratum", l.stratum)
-                   .add("nobs", l.nobs)
+                   .add("stratum", k < sh.strata.size() ? sh.strata[k] : std::string())
+                   .add("nobs", l.n)
                    .add("ols", l.ols)
                    .add("blup", l.blup)
                    .add("population", l.population)
