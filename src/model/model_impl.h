@@ -1,5 +1,5 @@
-// The state behind LinearMixedModel, shared with the inference code (src/inference) that needs the
-// factor's blocks. Not a public header.
+// The state behind LinearMixedModel. Not a public header: src/model alone writes it; code above
+// the model reads it through model/model_access.h.
 #pragma once
 #include <vector>
 

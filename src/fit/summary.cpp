@@ -1,3 +1,6 @@
+// The layer above the model and the inference code: lmm::fit() parses, builds the model frame,
+// fits, checks convergence and adds the df, p-values, intervals and ICC; summarize() gathers a
+// fitted model's results into a FitResult. src/model depends on nothing here.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
