@@ -1,8 +1,6 @@
-// Helpers shared by the inference code (src/inference): bounded minimisation with NLopt and
-// reproducible random streams.
+// Helpers shared by the inference code (src/inference): bounded minimisation with NLopt.
 // Not a public header.
 #pragma once
-#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,19 +28,5 @@ MinimizeResult minimize(const std::function<double(const std::vector<double>&)>&
                         detail::NloptMethod method = detail::NloptMethod::BOBYQA, double ftol_rel = 1e-12,
                         double xtol_abs = 1e-10, int max_evaluations = 100000);
 
-/// xoshiro256** seeded through splitmix64 from (seed, stream): an independent, reproducible random
-/// stream per bootstrap replicate (Blackman & Vigna 2021, ACM Trans. Math. Softw. 47(4)).
-class Rng {
- public:
-  Rng(std::uint64_t seed, std::uint64_t stream);
-  std::uint64_t next();
-  double uniform();  ///< in (0, 1)
-  double normal();   ///< standard normal (Marsaglia's polar method)
-
- private:
-  std::uint64_t s_[4];
-  double spare_ = 0;
-  bool has_spare_ = false;
-};
 
 }  // namespace lmm::inference
