@@ -43,7 +43,7 @@ struct FitOptions {
   double ftol_rel = 1e-12;   ///< the optimizer stops when the objective changes by less than this, relatively
   double xtol_abs = 1e-10;   ///< ... or θ moves by less than this
   int max_evaluations = 100000;
-  double initial_step = 0.25;  ///< BOBYQA's initial trust-region radius (rhobeg)
+  double initial_step = 0.25;  ///< NEWUOA's and BOBYQA's initial trust-region radius (rhobeg)
   std::vector<double> theta_start;  ///< empty: lme4's start (1 on the diagonal, 0 elsewhere), or see moment_start
   Optimizer optimizer = Optimizer::Auto;
   /// With theta_start empty and L-BFGS or NEWUOA chosen: start from a moment estimate of θ where
