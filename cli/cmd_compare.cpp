@@ -53,7 +53,10 @@ void add_compare_command(CLI::App& app, Action& action) {
       o.offset = args->offset;
       const ModelComparison c = compare_models(data, args->formulas, o);
       if (args->json) {
-        std::cout << dump(comparison_json(c)) << '\n';
+        JsonWriter w(std::cout, 2);
+        write_comparison_json(w, c);
+        w.flush();
+        std::cout << '\n';
       } else {
         std::cout << format_comparison(c);
       }

@@ -141,7 +141,7 @@ void add_fit_command(CLI::App& app, Action& action) {
       write_fit_extras(f, args->extras, args->data);
       run_inference(args->inference, f, data);
       if (args->json) {
-        std::cout << dump(to_json(f.result)) << '\n';
+        print_json(std::cout, f.result);
       } else {
         std::cout << format_summary(f.result);
         if (args->anova) std::cout << '\n' << format_anova(f.result);

@@ -112,7 +112,7 @@ ModelFrame working_rows(const ModelFrame& f) {
 
 }  // namespace
 
-LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
+detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
   K = static_cast<int>(frame.re.size());
   if (K == 0) throw Error("the model has no random-effects term");
   std::vector<double> yw;
@@ -195,7 +195,7 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
   update_L();
 }
 
-void LinearMixedModel::Impl::set_lambda(const std::vector<double>& th) {
+void detail::ModelState::set_lambda(const std::vector<double>& th) {
   if (th.size() != theta.size())
     throw std::invalid_argument("theta has " + std::to_string(th.size()) + " values, the model needs " +
                                 std::to_string(theta.size()));
@@ -208,7 +208,7 @@ void LinearMixedModel::Impl::set_lambda(const std::vector<double>& th) {
   }
 }
 
-void LinearMixedModel::Impl::update_L() {
+void detail::ModelState::update_L() {
   if (K == 1) {
     update_L_single();
     objective = compute_objective();
@@ -236,7 +236,7 @@ void LinearMixedModel::Impl::update_L() {
   objective = compute_objective();
 }
 
-double LinearMixedModel::Impl::compute_objective() const {
+double detail::ModelState::compute_objective() const {
   if (!factor_ok) return std::numeric_limits<double>::infinity();
   const double nn = static_cast<double>(n());
   const double pp = static_cast<double>(p());
@@ -253,20 +253,20 @@ double LinearMixedModel::Impl::compute_objective() const {
   return ld + ldx + (nn - pp) * (1 + std::log(two_pi * r2 / (nn - pp)));
 }
 
-double LinearMixedModel::Impl::pwrss() const {
+double detail::ModelState::pwrss() const {
   const Mat& lkk = LKK();
   const auto np = static_cast<Eigen::Index>(p());
   return lkk(np, np) * lkk(np, np);
 }
 
-double LinearMixedModel::Impl::sigma() const {
+double detail::ModelState::sigma() const {
   const double denom = method == Method::ML ? static_cast<double>(n()) : static_cast<double>(n() - p());
   return std::sqrt(pwrss() / denom);
 }
 
-Eigen::VectorXd LinearMixedModel::Impl::beta() const { return beta_shifted() + beta0; }
+Eigen::VectorXd detail::ModelState::beta() const { return beta_shifted() + beta0; }
 
-Eigen::VectorXd LinearMixedModel::Impl::beta_shifted() const {
+Eigen::VectorXd detail::ModelState::beta_shifted() const {
   const auto np = static_cast<Eigen::Index>(p());
   const Mat& lkk = LKK();
   Eigen::VectorXd b = lkk.block(np, 0, 1, np).transpose();
@@ -274,7 +274,7 @@ Eigen::VectorXd LinearMixedModel::Impl::beta_shifted() const {
   return b;
 }
 
-std::vector<Eigen::VectorXd> LinearMixedModel::Impl::u() const {
+std::vector<Eigen::VectorXd> detail::ModelState::u() const {
   const auto np = static_cast<Eigen::Index>(p());
   const Eigen::VectorXd b = beta_shifted();
   std::vector<Eigen::VectorXd> out(K);
@@ -289,7 +289,7 @@ std::vector<Eigen::VectorXd> LinearMixedModel::Impl::u() const {
   return out;
 }
 
-Mat LinearMixedModel::Impl::vcov_unscaled() const {
+Mat detail::ModelState::vcov_unscaled() const {
   const auto np = static_cast<Eigen::Index>(p());
   Mat Rinv = Mat::Identity(np, np);
   LKK().topLeftCorner(np, np).triangularView<Eigen::Lower>().solveInPlace(Rinv);
@@ -299,7 +299,7 @@ Mat LinearMixedModel::Impl::vcov_unscaled() const {
 // ---------------------------------------------------------------------------------------------
 
 LinearMixedModel::LinearMixedModel(ModelFrame frame, Method method)
-    : impl_(std::make_unique<Impl>(std::move(frame), method)) {}
+    : impl_(std::make_unique<detail::ModelState>(std::move(frame), method)) {}
 LinearMixedModel::~LinearMixedModel() = default;
 LinearMixedModel::LinearMixedModel(LinearMixedModel&&) noexcept = default;
 LinearMixedModel& LinearMixedModel::operator=(LinearMixedModel&&) noexcept = default;
@@ -383,7 +383,7 @@ std::vector<std::vector<double>> LinearMixedModel::ranef() const {
 }
 
 std::vector<std::vector<double>> LinearMixedModel::ranef_condvar() const {
-  const Impl& m = *impl_;
+  const detail::ModelState& m = *impl_;
   const double s2 = m.sigma() * m.sigma();
   // Diagonal level blocks of (L L')⁻¹ by selected inversion (src/model/condvar.cpp).
   const std::vector<Mat> G = detail::re_inverse_diagonal_blocks(m);
