@@ -209,6 +209,7 @@ std::vector<Interval> profile_intervals(const LinearMixedModel& model, double le
     const std::size_t nn = fr.n();
     fr.X.erase(fr.X.begin() + static_cast<std::ptrdiff_t>(j * nn), fr.X.begin() + static_cast<std::ptrdiff_t>((j + 1) * nn));
     fr.fixed_names.erase(fr.fixed_names.begin() + static_cast<std::ptrdiff_t>(j));
+    if (fr.columns.size() > j) fr.columns.erase(fr.columns.begin() + static_cast<std::ptrdiff_t>(j));
     LinearMixedModel red(std::move(fr), Method::ML);
     std::vector<double> warm = ml.theta();
     auto zeta = [&](double b) {

@@ -88,6 +88,7 @@ SavedModel snapshot(const LinearMixedModel& model) {
   s.frame.fixed_names = f.fixed_names;
   s.frame.aliased = f.aliased;
   s.frame.factors = f.factors;
+  s.frame.transforms = f.transforms;
   for (const ReTermData& t : f.re) {
     ReTermData e;
     e.group = t.group;

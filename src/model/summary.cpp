@@ -192,7 +192,7 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   };
   FitResult::Timings timings;
   Formula fm = parse_formula(formula);
-  ModelFrame frame = build_model_frame(data, fm);
+  ModelFrame frame = build_model_frame(data, fm, options.frame);
   timings.model_frame = lap();
   LinearMixedModel model(std::move(frame), options.method);
   timings.setup = lap();
