@@ -198,6 +198,35 @@ SavedModel model_from_json(const json& j, const std::string& source) {
 
 namespace {
 
+// options.centering: how each centred variable was centred, with its means or value.
+std::vector<Centering> read_centering(const json& cent, const Reader& r) {
+  std::vector<Centering> out;
+  if (!cent.is_array()) r.fail("options.centering", "is not an array");
+  for (const auto& c : cent) {
+    Centering ce;
+    const std::string kind =
+        r.string(r.at(c, "kind", "options.centering[]."), "options.centering[].kind");
+    ce.variable =
+        r.string(r.at(c, "variable", "options.centering[]."), "options.centering[].variable");
+    ce.computed = true;
+    if (kind == "person_mean") {
+      ce.kind = Centering::Kind::PersonMean;
+      ce.group = r.string(r.at(c, "group", "options.centering[]."), "options.centering[].group");
+      const json& means = r.at(c, "person_means", "options.centering[].");
+      if (!means.is_object()) r.fail("options.centering[].person_means", "is not an object");
+      for (const auto& [k, v] : means.items())
+        ce.person_means[k] = r.number(v, "options.centering[].person_means");
+    } else if (kind == "grand_mean" || kind == "at_value") {
+      ce.kind = kind == "grand_mean" ? Centering::Kind::GrandMean : Centering::Kind::AtValue;
+      ce.value = r.number(r.at(c, "value", "options.centering[]."), "options.centering[].value");
+    } else {
+      r.fail("options.centering[].kind", "is not grand_mean, at_value or person_mean");
+    }
+    out.push_back(ce);
+  }
+  return out;
+}
+
 // Contrasts and ordering (absent in files saved before they existed: treatment, unordered).
 void read_factor_contrasts(const json& f, const Reader& r, FactorCoding& c) {
   if (f.contains("contrasts")) {
@@ -265,30 +294,7 @@ SavedModel read_model(const json& j, const std::string& source) {
   const std::string method = r.string(r.at(opt, "method", "options."), "options.method");
   if (method != "REML" && method != "ML") r.fail("options.method", "is neither REML nor ML");
   m.method = method == "REML" ? Method::REML : Method::ML;
-  const json& cent = r.at(opt, "centering", "options.");
-  if (!cent.is_array()) r.fail("options.centering", "is not an array");
-  for (const auto& c : cent) {
-    Centering ce;
-    const std::string kind =
-        r.string(r.at(c, "kind", "options.centering[]."), "options.centering[].kind");
-    ce.variable =
-        r.string(r.at(c, "variable", "options.centering[]."), "options.centering[].variable");
-    ce.computed = true;
-    if (kind == "person_mean") {
-      ce.kind = Centering::Kind::PersonMean;
-      ce.group = r.string(r.at(c, "group", "options.centering[]."), "options.centering[].group");
-      const json& means = r.at(c, "person_means", "options.centering[].");
-      if (!means.is_object()) r.fail("options.centering[].person_means", "is not an object");
-      for (const auto& [k, v] : means.items())
-        ce.person_means[k] = r.number(v, "options.centering[].person_means");
-    } else if (kind == "grand_mean" || kind == "at_value") {
-      ce.kind = kind == "grand_mean" ? Centering::Kind::GrandMean : Centering::Kind::AtValue;
-      ce.value = r.number(r.at(c, "value", "options.centering[]."), "options.centering[].value");
-    } else {
-      r.fail("options.centering[].kind", "is not grand_mean, at_value or person_mean");
-    }
-    m.centering.push_back(ce);
-  }
+  m.centering = read_centering(r.at(opt, "centering", "options."), r);
   m.frame.response = r.string(r.at(j, "response", ""), "response");
   m.frame.fixed_names = r.strings(r.at(j, "fixed_names", ""), "fixed_names");
   m.frame.aliased = r.strings(r.at(j, "aliased", ""), "aliased");

@@ -91,7 +91,7 @@ class SavedTransforms : public ::testing::TestWithParam<std::string> {};
 TEST_P(SavedTransforms, PredictWithTheTrainingCoefficients) {
   const json& ref = reference(GetParam());
   const Fitted f = lmm::testing::fit_reference(ref);
-  const SavedModel saved = model_from_json(model_to_json(snapshot(f.model)), "saved");
+  const SavedModel saved = cli::model_from_json(cli::model_to_json(snapshot(f.model)), "saved");
   DataFrame nd;
   const std::vector<double> days = ref["predict"]["Days"].get<std::vector<double>>();
   nd.nrows = days.size();
