@@ -165,11 +165,12 @@ TEST(Formula, FactorAndMatrixFunctionLabels) {
   EXPECT_FALSE(parse_formula("y ~ poly(x, 2)").fixed[0].factors[0].is_factor_call());
 }
 
-// R's InTerms: a %in% b is the interaction of a with all of b's variables.
+// R's InTerms: a %in% b is the interaction of a with all of b's variables (labels as R's terms()
+// gives them: variables in order of appearance).
 TEST(Formula, InOperator) {
   EXPECT_EQ(fixed("y ~ a + b %in% a"), (V{"a", "a:b"}));
-  EXPECT_EQ(fixed("y ~ (b + c) %in% a"), (V{"a:b", "a:c"}));
-  EXPECT_EQ(fixed("y ~ b %in% (a + d)"), V{"a:b:d"});
+  EXPECT_EQ(fixed("y ~ (b + c) %in% a"), (V{"b:a", "c:a"}));
+  EXPECT_EQ(fixed("y ~ b %in% (a + d)"), V{"b:a:d"});
 }
 
 TEST(Formula, FactorCallInAGroupingTerm) {
