@@ -2,8 +2,8 @@
 #include <iostream>
 #include <memory>
 
+#include "frame_options.h"
 #include "commands.h"
-#include "fit_extras.h"
 #include "lmm/atomic_file.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
@@ -26,8 +26,8 @@ struct ReportArgs {
   std::string data, formula, out;
   bool ml = false;
   std::string ddf = "satterthwaite";
-  std::string weights, offset;
   std::size_t max_persons = 2000;
+  FrameArgs frame;
 };
 
 }  // namespace
@@ -40,22 +40,21 @@ void add_report_command(CLI::App& app, Action& action) {
   cmd->add_option("formula", args->formula, "model formula, e.g. \"y ~ time + (time | id)\"")->required();
   cmd->add_option("--out,-o", args->out, "the HTML file to write")->required();
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
-  add_weights_offset_options(cmd, args->weights, args->offset);
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_option("--max-persons", args->max_persons, "trajectories kept in the page (a random sample beyond)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  add_frame_options(cmd, args->frame);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);
-      opt.weights = args->weights;
-      opt.offset = args->offset;
       if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
         throw Error("--ddf kenward-roger needs a REML fit; drop --ml, or use --ddf satterthwaite");
       // The same fit as `lmm fit` with the same options, so the report's numbers are its numbers.
-      Fitted fitted = fit(data, args->formula, opt);
+      opt.frame = frame_options(args->frame);
+      Fitted fitted = with_frame_flags([&] { return fit(data, args->formula, opt); });
       report::PlotOptions po;
       po.max_persons = args->max_persons;
       const std::string html = render_report_html(report_document(args->data, fitted, data, po));

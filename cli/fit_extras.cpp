@@ -27,13 +27,6 @@ void add_fit_extras(CLI::App* cmd, FitExtras& x) {
                   "save the fitted model (JSON) for `lmm predict` and `lmm simulate --model`");
 }
 
-void add_weights_offset_options(CLI::App* cmd, std::string& weights, std::string& offset) {
-  cmd->add_option("--weights", weights,
-                  "column of prior weights (lme4's weights =): a row's residual variance is sigma^2/w");
-  cmd->add_option("--offset", offset,
-                  "column added to the linear predictor with coefficient 1 (lme4's offset =)");
-}
-
 void prepare_fit_data(DataFrame& data, FitExtras& x) {
   x.centering.clear();
   // The library's messages say "a centering needs ..."; name the flag.

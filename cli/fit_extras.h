@@ -21,8 +21,6 @@ struct FitExtras {
 /// Registers --center, --center-person, --ranef and --save on `fit`.
 void add_fit_extras(CLI::App* cmd, FitExtras& extras);
 
-/// Registers --weights COLUMN and --offset COLUMN (lme4's `weights =` and `offset =`).
-void add_weights_offset_options(CLI::App* cmd, std::string& weights, std::string& offset);
 
 /// Applies the centering options to the data (person-mean ones first).
 void prepare_fit_data(DataFrame& data, FitExtras& extras);

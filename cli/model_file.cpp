@@ -156,8 +156,15 @@ json model_to_json(const SavedModel& m) {
   if (!m.frame.offset_column.empty()) j["offset"] = m.frame.offset_column;  // predictions need it
   if (!m.frame.weights_column.empty()) j["weights"] = m.frame.weights_column;
   json factors = json::array();
-  for (const auto& f : m.frame.factors) factors.push_back({{"expr", f.expr}, {"levels", f.levels}});
+  for (const auto& f : m.frame.factors)
+    factors.push_back({{"expr", f.expr}, {"levels", f.levels}, {"contrasts", contrasts_name(f.contrasts)},
+                       {"ordered", f.ordered}});
   j["factors"] = factors;
+  json transforms = json::array();
+  for (const auto& t : m.frame.transforms)
+    transforms.push_back({{"expr", t.expr}, {"center", t.center}, {"scale", t.scale}, {"alpha", t.alpha},
+                          {"norm2", t.norm2}});
+  j["transforms"] = transforms;
   j["beta"] = m.beta;
   j["vcov"] = chunks(m.vcov, m.beta.size());
   j["theta"] = m.theta;
@@ -193,6 +200,47 @@ SavedModel model_from_json(const json& j, const std::string& source) {
 }
 
 namespace {
+
+// Contrasts and ordering (absent in files saved before they existed: treatment, unordered).
+void read_factor_contrasts(const json& f, const Reader& r, FactorCoding& c) {
+  if (f.contains("contrasts")) {
+    const std::string name = r.string(f["contrasts"], "factors[" + c.expr + "].contrasts");
+    try {
+      c.contrasts = parse_contrasts(name);
+    } catch (const Error&) {
+      r.fail("factors[" + c.expr + "].contrasts", "is not contr.treatment, contr.sum, contr.helmert or contr.poly");
+    }
+  }
+  if (f.contains("ordered")) {
+    if (!f["ordered"].is_boolean()) r.fail("factors[" + c.expr + "].ordered", "is not true or false");
+    c.ordered = f["ordered"].get<bool>();
+  }
+}
+
+// The coefficients of scale() and poly() (absent in older files, whose formulas have neither).
+void read_transforms(const json& j, const Reader& r, std::vector<TransformCoding>& out) {
+  if (!j.contains("transforms")) return;
+  const json& ts = j["transforms"];
+  if (!ts.is_array()) r.fail("transforms", "is not an array");
+  for (const auto& t : ts) {
+    TransformCoding c;
+    c.expr = r.string(r.at(t, "expr", "transforms[]."), "transforms[].expr");
+    const std::string path = "transforms[" + c.expr + "].";
+    c.center = r.number(r.at(t, "center", path), path + "center");
+    c.scale = r.number(r.at(t, "scale", path), path + "scale");
+    const json& alpha = r.at(t, "alpha", path);
+    const json& norm2 = r.at(t, "norm2", path);
+    if (!alpha.is_array() || !norm2.is_array()) r.fail(path + "alpha", "is not an array");
+    c.alpha = r.numbers(alpha, path + "alpha", alpha.size());
+    c.norm2 = r.numbers(norm2, path + "norm2", norm2.size());
+    if (!c.alpha.empty() && c.norm2.size() != c.alpha.size() + 2)
+      r.fail(path + "norm2", "does not have 2 more values than alpha");
+    for (std::size_t k = 1; k < c.norm2.size(); ++k)
+      if (!(c.norm2[k] > 0)) r.fail(path + "norm2", "has a value that is not positive");
+    if (!(c.scale > 0)) r.fail(path + "scale", "is not positive");
+    out.push_back(std::move(c));
+  }
+}
 
 // One entry of options.centering[].
 Centering read_centering(const json& c, const Reader& r) {
@@ -231,8 +279,10 @@ void read_fixed_part(const json& j, const Reader& r, SavedModel& m) {
     FactorCoding c{r.string(r.at(f, "expr", "factors[]."), "factors[].expr"), {}};
     c.levels = r.strings(r.at(f, "levels", "factors[]."), "factors[" + c.expr + "].levels");
     if (c.levels.empty()) r.fail("factors[" + c.expr + "].levels", "is empty");
+    read_factor_contrasts(f, r, c);
     m.frame.factors.push_back(std::move(c));
   }
+  read_transforms(j, r, m.frame.transforms);
   const std::size_t p = m.frame.fixed_names.size();
   m.beta = r.numbers(r.at(j, "beta", ""), "beta", p);
   m.vcov = r.flat(r.at(j, "vcov", ""), "vcov", p, p);

@@ -65,20 +65,20 @@ lmm::Fitted check_case(const std::string& name, const std::string& formula, cons
 
 TEST(Weights, RandomSlopeRemlMatchesLme4) {
   lmm::FitOptions o;
-  o.weights = "w";
+  o.frame.weights = "w";
   check_case("weights_slope_reml", "Reaction ~ Days + (Days | Subject)", o);
 }
 
 TEST(Weights, RandomSlopeMlMatchesLme4) {
   lmm::FitOptions o;
-  o.weights = "w";
+  o.frame.weights = "w";
   o.method = lmm::Method::ML;
   check_case("weights_slope_ml", "Reaction ~ Days + (Days | Subject)", o);
 }
 
 TEST(Weights, OffsetArgumentMatchesLme4) {
   lmm::FitOptions o;
-  o.offset = "off";
+  o.frame.offset = "off";
   check_case("offset_argument_reml", "Reaction ~ Days + (Days | Subject)", o);
 }
 
@@ -92,7 +92,7 @@ TEST(Weights, ConstantWeightsRescaleSigmaOnly) {
   ASSERT_NE(w, nullptr);
   for (double& v : w->numbers) v = 4;
   lmm::FitOptions o;
-  o.weights = "w";
+  o.frame.weights = "w";
   const lmm::Fitted four = lmm::fit(data, formula, o);
   EXPECT_NEAR(four.result.sigma, plain.result.sigma / 2, 1e-6 * plain.result.sigma);
   EXPECT_NEAR(four.result.objective, plain.result.objective - 180 * std::log(4.0), 1e-6);
@@ -108,7 +108,7 @@ TEST(Weights, NonPositiveWeightIsAnErrorNamingTheRow) {
   ASSERT_NE(w, nullptr);
   w->numbers[6] = 0;
   lmm::FitOptions o;
-  o.weights = "w";
+  o.frame.weights = "w";
   try {
     lmm::fit(data, "Reaction ~ Days + (Days | Subject)", o);
     FAIL() << "no error";
@@ -122,7 +122,7 @@ TEST(Weights, NonPositiveWeightIsAnErrorNamingTheRow) {
 TEST(Weights, PredictionsAddTheOffset) {
   const lmm::DataFrame data = lmm::read_table(kDir + "sleepstudy_weights.csv");
   lmm::FitOptions o;
-  o.offset = "off";
+  o.frame.offset = "off";
   const lmm::Fitted f = lmm::fit(data, "Reaction ~ Days + (Days | Subject)", o);
   const lmm::SavedModel saved = lmm::snapshot(f.model);
   lmm::PredictOptions po;

@@ -13,8 +13,9 @@ struct CompareOptions {
   /// criteria of models with different fixed effects are not comparable. true: compare REML
   /// criteria (anova(refit = FALSE)); allowed only when all models have the same fixed effects.
   bool reml = false;
-  std::string weights;  ///< column of prior weights for every model (FitOptions::weights)
-  std::string offset;   ///< column of the offset for every model (FitOptions::offset)
+  /// Reference levels and contrasts for every model; a reference level is applied to the models
+  /// whose formula uses that variable (each key must be used by at least one).
+  ModelFrameOptions frame;
 };
 
 /// A likelihood-ratio test between consecutive models of the table.

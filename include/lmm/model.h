@@ -53,8 +53,7 @@ struct FitOptions {
   /// progress display). May be empty.
   std::function<void(int evaluations, double objective)> progress;
   DdfMethod ddf = DdfMethod::Satterthwaite;  ///< used by lmm::fit() for df, p and the type III ANOVA
-  std::string weights;  ///< lmm::fit(): column of prior weights (lme4's `weights =`); "" for none
-  std::string offset;   ///< lmm::fit(): column added to the linear predictor (lme4's `offset =`)
+  ModelFrameOptions frame;  ///< used by lmm::fit(): reference levels and contrasts (lmm/model_frame.h)
 };
 
 /// How and why the optimizer stopped (as ceres' Solver::Summary).

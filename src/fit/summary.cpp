@@ -177,11 +177,11 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
     return s;
   };
   FitResult::Timings timings;
-  if (!options.weights.empty() && options.ddf == DdfMethod::KenwardRoger)
-    throw Error("FitOptions::ddf KenwardRoger is not available with FitOptions::weights: Kenward-Roger's "
+  if (!options.frame.weights.empty() && options.ddf == DdfMethod::KenwardRoger)
+    throw Error("FitOptions::ddf KenwardRoger is not available with ModelFrameOptions::weights: Kenward-Roger's "
                 "covariance here, as pbkrtest's, has no prior weights; use Satterthwaite");
   Formula fm = parse_formula(formula);
-  ModelFrame frame = build_model_frame(data, fm, {options.weights, options.offset});
+  ModelFrame frame = build_model_frame(data, fm, options.frame);
   timings.model_frame = lap();
   LinearMixedModel model(std::move(frame), options.method);
   timings.setup = lap();

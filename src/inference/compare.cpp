@@ -84,6 +84,28 @@ LikelihoodRatioTest lr_test(ModelComparison& c, const std::vector<Fitted>& fits,
   return t;
 }
 
+// The options with the reference levels of the variables `formula` uses.
+ModelFrameOptions frame_options_for(const ModelFrameOptions& all, const std::string& formula,
+                                    std::set<std::string>& used) {
+  ModelFrameOptions o = all;
+  o.reference_levels.clear();
+  const Formula f = parse_formula(formula);
+  std::set<std::string> vars;
+  auto add = [&](const std::vector<Term>& terms) {
+    for (const Term& t : terms)
+      for (const Expr& e : t.factors)
+        for (const std::string& v : e.variables()) vars.insert(v);
+  };
+  add(f.fixed);
+  for (const RandomTerm& r : f.random) add(r.terms);
+  for (const auto& [var, level] : all.reference_levels)
+    if (vars.count(var)) {
+      o.reference_levels.emplace(var, level);
+      used.insert(var);
+    }
+  return o;
+}
+
 }  // namespace
 
 ModelComparison compare_models(const DataFrame& data, const std::vector<std::string>& formulas,
@@ -94,18 +116,21 @@ ModelComparison compare_models(const DataFrame& data, const std::vector<std::str
   c.method = options.reml ? Method::REML : Method::ML;
   c.refit_ml = !options.reml;
   FitOptions fo;
-  fo.weights = options.weights;
-  fo.offset = options.offset;
   fo.method = c.method;
   fo.ddf = DdfMethod::None;  // the likelihood-ratio test needs no df: skip Satterthwaite's derivatives
   std::vector<Fitted> fits;
+  std::set<std::string> refs_used;
   for (std::size_t i = 0; i < formulas.size(); ++i) {
     try {
+      fo.frame = frame_options_for(options.frame, formulas[i], refs_used);
       fits.push_back(fit(data, formulas[i], fo));
     } catch (const Error& e) {
       throw Error(fmt::format("model {} ({}): {}", i + 1, formulas[i], e.what()));
     }
   }
+  for (const auto& [var, level] : options.frame.reference_levels)
+    if (!refs_used.count(var))
+      throw Error("ModelFrameOptions::reference_levels: '" + var + "' is not a variable of any of the models");
   check_same_rows(fits);
   if (options.reml) check_same_fixed_effects(fits);
 

@@ -206,6 +206,7 @@ void fixed_effect_intervals(const LinearMixedModel& ml, double z, double base, s
     const std::size_t nn = fr.n();
     fr.X.erase(fr.X.begin() + static_cast<std::ptrdiff_t>(j * nn), fr.X.begin() + static_cast<std::ptrdiff_t>((j + 1) * nn));
     fr.fixed_names.erase(fr.fixed_names.begin() + static_cast<std::ptrdiff_t>(j));
+    if (fr.columns.size() > j) fr.columns.erase(fr.columns.begin() + static_cast<std::ptrdiff_t>(j));
     LinearMixedModel red(std::move(fr), Method::ML);
     std::vector<double> warm = ml.theta();
     auto zeta = [&](double b) {

@@ -90,6 +90,7 @@ SavedModel snapshot(const LinearMixedModel& model) {
   s.frame.factors = f.factors;
   s.frame.offset_column = f.offset_column;
   s.frame.weights_column = f.weights_column;
+  s.frame.transforms = f.transforms;
   for (const ReTermData& t : f.re) {
     ReTermData e;
     e.group = t.group;
