@@ -21,6 +21,7 @@ struct FitExtras {
 /// Registers --center, --center-person, --ranef and --save on `fit`.
 void add_fit_extras(CLI::App* cmd, FitExtras& extras);
 
+
 /// Applies the centering options to the data (person-mean ones first).
 void prepare_fit_data(DataFrame& data, FitExtras& extras);
 
