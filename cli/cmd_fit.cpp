@@ -14,6 +14,7 @@
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "lmm/parallel.h"
+#include "lmm/summary_text.h"
 
 namespace lmm::cli {
 
@@ -134,9 +135,11 @@ void add_fit_command(CLI::App& app, Action& action) {
       write_fit_extras(f, args->extras, args->data);
       run_inference(args->inference, f, data);
       if (args->json) {
-        std::cout << dump(to_json(f.result)) << '\n';
+        auto j = to_json(f.result);
+        if (!args->extras.centering.empty()) j["centering"] = centering_json(args->extras);
+        std::cout << dump(j) << '\n';
       } else {
-        std::cout << format_summary(f.result);
+        std::cout << format_summary(f.result, SummaryContext{args->data, centering_lines(args->extras)});
         if (args->anova) std::cout << '\n' << format_anova(f.result);
       }
       return 0;

@@ -8,6 +8,7 @@
 
 #include "lmm/error.h"
 #include "lmm/predict.h"
+#include "lmm/summary_text.h"
 #include "lmm/table_io.h"
 #include "model_file.h"
 
@@ -31,6 +32,37 @@ void prepare_fit_data(DataFrame& data, FitExtras& x) {
   for (const auto& s : x.center_person) x.centering.push_back(parse_centering(s, true));
   for (const auto& s : x.center) x.centering.push_back(parse_centering(s, false));
   apply_centering(data, x.centering);
+}
+
+std::vector<std::string> centering_lines(const FitExtras& x) {
+  std::vector<std::string> lines;
+  for (const auto& c : x.centering) lines.push_back(describe_centering(c));
+  return lines;
+}
+
+nlohmann::json centering_json(const FitExtras& x) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& c : x.centering) {
+    nlohmann::json e{{"variable", c.variable}, {"description", describe_centering(c)}};
+    switch (c.kind) {
+      case Centering::Kind::GrandMean:
+        e["kind"] = "mean";
+        e["value"] = c.value;
+        break;
+      case Centering::Kind::AtValue:
+        e["kind"] = "value";
+        e["value"] = c.value;
+        break;
+      case Centering::Kind::PersonMean:
+        e["kind"] = "person_mean";
+        e["group"] = c.group;
+        e["levels"] = c.person_means.size();
+        e["columns"] = {c.variable + "_between", c.variable + "_within"};
+        break;
+    }
+    a.push_back(std::move(e));
+  }
+  return a;
 }
 
 std::string ranef_csv(const FitResult& r) {

@@ -63,6 +63,14 @@ json to_json(const report::PlotData& pd) {
                     {"person", tr.person},         {"x", numbers(tr.x)},    {"y", numbers(tr.y)},
                     {"fitted", numbers(tr.fitted)}, {"population", numbers(tr.population)},
                     {"stratum", tr.stratum},       {"population_curves", curves}};
+  json lines = json::array();
+  for (const auto& l : tr.group_lines) lines.push_back({{"person", l.person}, {"x", numbers(l.x)}, {"y", numbers(l.y)}});
+  trajectories["group_lines"] = lines;
+  const auto& gm = pd.group_means;
+  json group_means{{"group", gm.group},           {"y_name", gm.y_name},         {"levels", gm.levels},
+                   {"nobs", gm.nobs},             {"observed", numbers(gm.observed)}, {"fitted", numbers(gm.fitted)},
+                   {"population", numbers(gm.population)}, {"point_level", gm.point_level},
+                   {"point_y", numbers(gm.point_y)}};
 
   const auto& vc = pd.variance_curve;
   json curve{{"available", vc.available}, {"reason", vc.reason},     {"x_name", vc.x_name},
@@ -83,7 +91,10 @@ json to_json(const report::PlotData& pd) {
   json notes = json::array();
   for (const auto& n : pd.notes) notes.push_back(to_json(n));
 
-  return {{"trajectories", trajectories},
+  return {{"design", {{"kind", pd.design.kind}, {"reason", pd.design.reason}, {"group", pd.design.group},
+                      {"x_name", pd.design.x_name}}},
+          {"trajectories", trajectories},
+          {"group_means", group_means},
           {"shrinkage", to_json(pd.shrinkage)},
           {"variance_curve", curve},
           {"random_effects", effects},

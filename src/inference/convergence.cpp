@@ -249,6 +249,10 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   const bool failed = r.code < 0;
   if (failed && r.status != "singular") r.parameter_at_fault = r.theta_names[worst];
 
+  // A design that cannot identify a variance, named before the symptoms.
+  const std::string confounded =
+      failed || r.code == 2 || r.code == 3 ? inference::confounded_grouping_advice(model.frame()) : "";
+  if (!confounded.empty()) r.messages.push_back(confounded);
   if (failed) {
     if (r.status == "gradient" && !r.scaled_gradient.empty() && !std::isnan(r.scaled_gradient[0])) {
       r.messages.push_back(fmt::format(
@@ -271,9 +275,9 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
     }
   } else if (r.code == 2 || r.code == 3) {
     r.messages.push_back(fmt::format(
-        "the model is nearly unidentifiable: the Hessian's eigenvalues range from {:.3g} to {:.3g}; centring and "
-        "scaling the predictors usually helps",
-        r.hessian_eigenvalues.back(), r.hessian_eigenvalues.front()));
+        "the model is nearly unidentifiable: the Hessian's eigenvalues range from {:.3g} to {:.3g}{}",
+        r.hessian_eigenvalues.back(), r.hessian_eigenvalues.front(),
+        confounded.empty() ? "; centring and scaling the predictors usually helps" : ""));
   }
   if (!optimizer.converged) {
     r.messages.push_back("the optimizer stopped before converging (" + optimizer.stop_reason + ")");
@@ -349,8 +353,13 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
     r.scaled_gradient = again.scaled_gradient;
     r.hessian_eigenvalues = again.hessian_eigenvalues;
     if (r.code >= 0 && !optimizer.converged && r.status != "singular") r.status = "optimizer_limit";
-    if (r.code >= 0 && r.status == "ok")
-      r.messages.push_back(fmt::format("at the final optimum the check passes (max|grad| {:.2g})", r.max_grad));
+    if (r.code >= 0 && r.status == "ok") {
+      // The story in order: the first check's failure is history, the verdict is the last line's.
+      for (auto& m : r.messages)
+        if (m.rfind("convergence check failed:", 0) == 0) m = "the first " + m;
+      r.messages.push_back(
+          fmt::format("at the final optimum the check passes (max|grad| {:.2g}): the fit converged", r.max_grad));
+    }
   }
   return r;
 }

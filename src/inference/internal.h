@@ -47,6 +47,11 @@ bool sdcor_to_theta(const LinearMixedModel::Impl& m, const std::vector<double>& 
 /// summarize() does, so that the verdict does not depend on the covariates' units.
 std::vector<bool> singular_positions(const LinearMixedModel::Impl& m);
 
+/// For a grouping factor that is also a fixed effect (`y ~ Sex + (1 | Sex)`), what that means: the
+/// fixed effects already give each level its own mean, so its variance is not determined. "" when
+/// no grouping factor is.
+std::string confounded_grouping_advice(const ModelFrame& frame);
+
 /// R's quantile(type = 7) of sorted data.
 double quantile7(const std::vector<double>& sorted, double prob);
 
