@@ -14,6 +14,7 @@
 #include "lmm/compare.h"
 #include "lmm/data.h"
 #include "lmm/fit.h"
+#include "lmm/report_data.h"
 #include "lmm/summary_text.h"
 #include "test_util.h"
 
@@ -157,6 +158,45 @@ TEST(Advice, ComparingCorrelationsIsNoBoundaryTest) {
   bool boundary = false;
   for (const auto& m : v.messages) boundary = boundary || has(m, "variance sits on its boundary");
   EXPECT_TRUE(boundary);
+}
+
+// lmer(MathAch ~ Sex + (1 | Sex), hsb): the fixed effect already gives both sexes their means, so
+// the Sex variance is not identified; that is what is wrong, not the predictors' scaling.
+TEST(Advice, GroupingFactorThatIsAlsoAFixedEffectIsNamed) {
+  const auto r = lmm::fit(lmm::read_table(kData + "/designs/hsb.csv"), "MathAch ~ Sex + (1 | Sex)").result;
+  bool named = false;
+  for (const auto& m : r.convergence.messages) {
+    named = named || has(m, "Sex is a grouping factor with 2 levels and also a fixed effect");
+    EXPECT_FALSE(has(m, "scaling the predictors")) << m;
+  }
+  EXPECT_TRUE(named);
+  const auto notes = lmm::report::explain_warnings(r);
+  bool in_report = false;
+  for (const auto& n : notes) in_report = in_report || has(n.explanation, "also a fixed effect");
+  EXPECT_TRUE(in_report);
+}
+
+// A predictor far from zero (SES + 10000) makes the first gradient check fail; the section must
+// still read as one verdict: the first line is the final one, an earlier failure is told as history.
+TEST(SummaryText, ConvergenceSectionHasOneVerdict) {
+  const auto r = lmm::fit(lmm::read_table(kData + "/designs/hsb.csv"),
+                          "MathAch ~ I(SES + 10000) + (I(SES + 10000) | School)")
+                     .result;
+  const auto text = lmm::format_summary(r);
+  const auto at = text.find("\nConvergence: ");
+  ASSERT_NE(at, std::string::npos) << text;
+  const auto section = lines_of(text.substr(at + 1));
+  const bool ok = section[0].rfind("Convergence: ok", 0) == 0;
+  EXPECT_EQ(ok, r.convergence.status == "ok");
+  bool first_failed = false;
+  for (std::size_t k = 1; k < section.size(); ++k) {
+    if (ok) EXPECT_NE(section[k].rfind("  convergence check failed", 0), 0u) << section[k];
+    first_failed = first_failed || has(section[k], "the first convergence check failed");
+  }
+  if (ok && first_failed) {
+    EXPECT_TRUE(has(section[0], "the first check failed, as told below")) << section[0];
+    EXPECT_TRUE(has(section.back(), "the check passes")) << section.back();
+  }
 }
 
 }  // namespace
