@@ -59,7 +59,7 @@ TEST(ReportDesign, StudentsInSchoolsGetRegressionLinesAtTheMeans) {
   EXPECT_EQ(pd.design.group, "School");
   EXPECT_NE(pd.design.reason.find("not time-like"), std::string::npos);
   const auto& tr = pd.trajectories;
-  const auto b = betas(f.result);
+  auto b = betas(f.result);
 
   // Population lines, one per sector, at that sector's mean of MEANSES: straight lines in SES with
   // slope β_SES, never a zig-zag over the schools' MEANSES.
@@ -93,9 +93,13 @@ TEST(ReportDesign, StudentsInSchoolsGetRegressionLinesAtTheMeans) {
     ASSERT_LT(l, t0.levels.size());
     double lo = INFINITY, hi = -INFINITY, ms = 0;
     std::string sec;
-    const auto& id = data.at("School");
+    const auto& id = data.at("School");  // numbers (1224) or, read as a grouping factor, text
+    auto label = [&](std::size_t i) {
+      return id.is_numeric() ? std::to_string(static_cast<long long>(id.numbers[i]))
+                             : id.levels[static_cast<std::size_t>(id.codes[i])];
+    };
     for (std::size_t i = 0; i < data.nrows; ++i) {
-      if (id.levels[static_cast<std::size_t>(id.codes[i])] != school) continue;
+      if (label(i) != school) continue;
       lo = std::min(lo, data.at("SES").numbers[i]);
       hi = std::max(hi, data.at("SES").numbers[i]);
       ms = meanses[i];
