@@ -116,8 +116,9 @@ TEST(ReportDesign, StudentsInSchoolsGetRegressionLinesAtTheMeans) {
   EXPECT_EQ(shown.size(), 30u);
   EXPECT_EQ(pd.random_effects.size(), 2u);
   EXPECT_EQ(pd.random_effects[0].levels.size(), 30u);  // evenly spaced ranks of 160
-  EXPECT_TRUE(pd.shrinkage.available) << pd.shrinkage.reason;
-  EXPECT_EQ(pd.shrinkage.group, "School");
+  EXPECT_TRUE(pd.shrinkage.table.available()) << pd.shrinkage.table.reason;
+  EXPECT_EQ(pd.shrinkage.table.group, "School");
+  EXPECT_EQ(pd.shrinkage.table.rows.size(), 30u);  // the same sample of schools
   // The variance over SES is drawn (a random slope on it).
   EXPECT_TRUE(pd.variance_curve.available) << pd.variance_curve.reason;
   EXPECT_EQ(pd.variance_curve.x_name, "SES");
