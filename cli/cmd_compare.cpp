@@ -2,6 +2,7 @@
 #include <iostream>
 #include <memory>
 
+#include "frame_options.h"
 #include "commands.h"
 #include "json_inference.h"
 #include "json_output.h"
@@ -29,6 +30,7 @@ struct CompareArgs {
   std::string data;
   std::vector<std::string> formulas;
   bool json = false, reml = false;
+  FrameArgs frame;
 };
 
 }  // namespace
@@ -41,14 +43,19 @@ void add_compare_command(CLI::App& app, Action& action) {
   cmd->add_option("formulas", args->formulas, "two or more model formulas")->required()->expected(2, -1);
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   cmd->add_flag("--reml", args->reml, "compare REML criteria (only for models with the same fixed effects)");
+  add_frame_options(cmd, args->frame);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
       CompareOptions o;
       o.reml = args->reml;
-      const ModelComparison c = compare_models(data, args->formulas, o);
+      o.frame = frame_options(args->frame);
+      const ModelComparison c = with_frame_flags([&] { return compare_models(data, args->formulas, o); });
       if (args->json) {
-        std::cout << dump(comparison_json(c)) << '\n';
+        JsonWriter w(std::cout, 2);
+        write_comparison_json(w, c);
+        w.flush();
+        std::cout << '\n';
       } else {
         std::cout << format_comparison(c);
       }

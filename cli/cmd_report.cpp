@@ -2,6 +2,7 @@
 #include <iostream>
 #include <memory>
 
+#include "frame_options.h"
 #include "commands.h"
 #include "lmm/atomic_file.h"
 #include "lmm/data.h"
@@ -29,6 +30,7 @@ struct ReportArgs {
   bool ml = false;
   std::string ddf = "satterthwaite";
   std::size_t max_persons = 2000;
+  FrameArgs frame;
 };
 
 }  // namespace
@@ -44,6 +46,7 @@ void add_report_command(CLI::App& app, Action& action) {
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_option("--max-persons", args->max_persons, "trajectories kept in the page (a random sample beyond)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  add_frame_options(cmd, args->frame);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_table(args->data);
@@ -53,7 +56,8 @@ void add_report_command(CLI::App& app, Action& action) {
       if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
         throw Error("--ddf kenward-roger needs a REML fit; drop --ml, or use --ddf satterthwaite");
       // The same fit as `lmm fit` with the same options, so the report's numbers are its numbers.
-      Fitted fitted = fit(data, args->formula, opt);
+      opt.frame = frame_options(args->frame);
+      Fitted fitted = with_frame_flags([&] { return fit(data, args->formula, opt); });
       report::PlotOptions po;
       po.max_persons = args->max_persons;
       const std::string html = render_report_html(report_document(args->data, fitted, data, po));

@@ -49,29 +49,26 @@ std::vector<std::string> centering_lines(const FitExtras& x) {
   return lines;
 }
 
-nlohmann::json centering_json(const FitExtras& x) {
-  nlohmann::json a = nlohmann::json::array();
+void write_centering_json(JsonWriter& w, const FitExtras& x) {
+  w.begin_array();
   for (const auto& c : x.centering) {
-    nlohmann::json e{{"variable", c.variable}, {"description", describe_centering(c)}};
+    SortedObject e;
+    e.add("variable", c.variable).add("description", describe_centering(c));
     switch (c.kind) {
       case Centering::Kind::GrandMean:
-        e["kind"] = "mean";
-        e["value"] = c.value;
+        e.add("kind", "mean").add("value", c.value);
         break;
       case Centering::Kind::AtValue:
-        e["kind"] = "value";
-        e["value"] = c.value;
+        e.add("kind", "value").add("value", c.value);
         break;
       case Centering::Kind::PersonMean:
-        e["kind"] = "person_mean";
-        e["group"] = c.group;
-        e["levels"] = c.person_means.size();
-        e["columns"] = {c.variable + "_between", c.variable + "_within"};
+        e.add("kind", "person_mean").add("group", c.group).add("levels", c.person_means.size());
+        e.add("columns", std::vector<std::string>{c.variable + "_between", c.variable + "_within"});
         break;
     }
-    a.push_back(std::move(e));
+    e.write(w);
   }
-  return a;
+  w.end_array();
 }
 
 std::string ranef_csv(const FitResult& r) {

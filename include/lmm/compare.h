@@ -13,6 +13,9 @@ struct CompareOptions {
   /// criteria of models with different fixed effects are not comparable. true: compare REML
   /// criteria (anova(refit = FALSE)); allowed only when all models have the same fixed effects.
   bool reml = false;
+  /// Reference levels and contrasts for every model; a reference level is applied to the models
+  /// whose formula uses that variable (each key must be used by at least one).
+  ModelFrameOptions frame;
 };
 
 /// A likelihood-ratio test between consecutive models of the table.

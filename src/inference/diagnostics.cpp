@@ -8,7 +8,7 @@
 #include "inference/internal.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 
 namespace lmm {
 
@@ -56,13 +56,13 @@ std::string inference::confounded_grouping_advice(const ModelFrame& f) {
 }
 
 std::vector<std::string> singular_advice(const LinearMixedModel& model) {
-  const auto& m = model.impl();
+  const auto& m = detail::model_state(model);
   const auto& f = model.frame();
   const double sigma = model.sigma();
   std::vector<std::string> out;
   std::map<std::string, int> terms_per_group;
   for (const auto& t : f.re) ++terms_per_group[t.group];
-  const std::vector<bool> at_boundary = inference::singular_positions(m);
+  const std::vector<bool> at_boundary = model.singular_positions();
   for (int j = 0; j < m.K; ++j) {
     const auto& t = f.re[j];
     const int q = t.q();

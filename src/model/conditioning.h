@@ -35,6 +35,6 @@ inline constexpr double kSlopeOffsetWarn = 1000;
 std::vector<std::string> data_warnings(const DataFrame& data, const Formula& formula);
 
 /// Throws lmm::Error when kappa_x exceeds kKappaRefuse.
-Conditioning assess_conditioning(const LinearMixedModel::Impl& m);
+Conditioning assess_conditioning(const detail::ModelState& m);
 
 }  // namespace lmm::detail

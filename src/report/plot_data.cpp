@@ -13,18 +13,11 @@
 #include "lmm/model_frame.h"
 #include "lmm/report_data.h"
 #include "lmm/rng.h"
+#include "util/stats.h"
 
 namespace lmm::report {
 
 namespace {
-
-// R's quantile type 7 on sorted values.
-double quantile7(const std::vector<double>& sorted, double prob) {
-  const double h = (static_cast<double>(sorted.size()) - 1) * prob;
-  const auto lo = static_cast<std::size_t>(std::floor(h));
-  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
-}
 
 // Evenly spaced indices into [0, n), both ends kept, at most m of them.
 std::vector<std::size_t> thin(std::size_t n, std::size_t m) {
@@ -82,7 +75,7 @@ QQ normal_qq(std::vector<double> values, std::size_t max_points) {
   }
   // qqline(): through the first and third quartiles.
   const double x1 = boost::math::quantile(norm, 0.25), x2 = boost::math::quantile(norm, 0.75);
-  const double y1 = quantile7(values, 0.25), y2 = quantile7(values, 0.75);
+  const double y1 = detail::quantile7(values, 0.25), y2 = detail::quantile7(values, 0.75);
   qq.line_slope = (y2 - y1) / (x2 - x1);
   qq.line_intercept = y1 - qq.line_slope * x1;
   qq.line_x[0] = qq.theoretical.front();
