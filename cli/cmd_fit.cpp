@@ -15,6 +15,7 @@
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "lmm/parallel.h"
+#include "lmm/summary_text.h"
 
 namespace lmm::cli {
 
@@ -148,9 +149,12 @@ void add_fit_command(CLI::App& app, Action& action) {
       write_fit_extras(f, args->extras, args->data);
       run_inference(args->inference, f, data);
       if (args->json) {
-        print_json(std::cout, f.result);
+        print_json(std::cout, f.result, [&](SortedObject& j) {
+          if (!args->extras.centering.empty())
+            j.add("centering", [&](JsonWriter& w) { write_centering_json(w, args->extras); });
+        });
       } else {
-        std::cout << format_summary(f.result);
+        std::cout << format_summary(f.result, SummaryContext{args->data, centering_lines(args->extras)});
         if (args->anova) std::cout << '\n' << format_anova(f.result);
       }
       return 0;

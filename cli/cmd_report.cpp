@@ -17,9 +17,12 @@ namespace {
 
 constexpr const char* kReportHelp = R"(Write one self-contained HTML file (it opens offline; the plotting library is inside) with:
   the summary tables (fixed effects, variance components, fit statistics, ICC and R², warnings
-  explained), individual trajectories with fitted and population lines, shrinkage from each
-  person's own fit to the model's, the variance partition over time, and diagnostics (residuals
-  vs fitted, normal QQ plots, caterpillar plots of the random effects). Every plot can be saved
+  explained); the plot the design calls for: individual trajectories with fitted and population
+  lines (longitudinal data), each group's regression line and the population line at the other
+  covariates' means (units nested in groups, e.g. students in schools), or the groups' means
+  (factors only, e.g. a split plot); shrinkage from each level's own fit to the model's, the
+  variance partition (over time where it varies), and diagnostics (residuals vs fitted, normal
+  QQ plots, caterpillar plots of the random effects). Every plot can be saved
   as SVG or PNG from its menu. The numbers are those of `lmm fit --json` with the same options.)";
 
 struct ReportArgs {

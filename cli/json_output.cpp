@@ -109,7 +109,7 @@ void write_anova(JsonWriter& w, const std::vector<AnovaRow>& anova) {
 
 }  // namespace
 
-void write_json(JsonWriter& w, const FitResult& r) {
+void write_json(JsonWriter& w, const FitResult& r, const std::function<void(SortedObject&)>& extra) {
   const bool reml = r.method == Method::REML;
   SortedObject j;
   j.add("formula", r.formula).add("method", reml ? "REML" : "ML").add("nobs", r.nobs).add("n_dropped", r.n_dropped);
@@ -136,12 +136,13 @@ void write_json(JsonWriter& w, const FitResult& r) {
   j.add("coef", [&](JsonWriter& w) { write_coef(w, r.coef); });
   j.add("messages", r.messages);
   add_inference_members(j, r);
+  if (extra) extra(j);
   j.write(w);
 }
 
-void print_json(std::ostream& out, const FitResult& r) {
+void print_json(std::ostream& out, const FitResult& r, const std::function<void(SortedObject&)>& extra) {
   JsonWriter w(out, 2);
-  write_json(w, r);
+  write_json(w, r, extra);
   w.flush();
   out << '\n';
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <iosfwd>
 
 #include "json_writer.h"
@@ -10,9 +11,10 @@ namespace lmm::cli {
 /// random[], loglik, aic, bic, reml_criterion or deviance, theta, sigma, singular, ...), written
 /// as it goes: the ranef[] and coef[] arrays come straight from the result's vectors. Members are
 /// in key order (byte order), as lmm has always printed them. Non-finite numbers are null.
-void write_json(JsonWriter& w, const FitResult& r);
+/// `extra` may add members the result does not hold (the CLI's centering).
+void write_json(JsonWriter& w, const FitResult& r, const std::function<void(SortedObject&)>& extra = {});
 
 /// `lmm fit --json`: the fit indented by 2, then a newline.
-void print_json(std::ostream& out, const FitResult& r);
+void print_json(std::ostream& out, const FitResult& r, const std::function<void(SortedObject&)>& extra = {});
 
 }  // namespace lmm::cli

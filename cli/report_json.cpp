@@ -41,6 +41,27 @@ void write_trajectories(JsonWriter& w, const report::Trajectories& tr) {
                SortedObject().add("stratum", c.stratum).add("x", c.x).add("y", c.y).write(w);
              w.end_array();
            })
+      .add("group_lines",
+           [&](JsonWriter& w) {
+             w.begin_array();
+             for (const auto& l : tr.group_lines)
+               SortedObject().add("person", l.person).add("x", l.x).add("y", l.y).write(w);
+             w.end_array();
+           })
+      .write(w);
+}
+
+void write_group_means(JsonWriter& w, const report::GroupMeans& gm) {
+  SortedObject()
+      .add("group", gm.group)
+      .add("y_name", gm.y_name)
+      .add("levels", [&](JsonWriter& w) { w.value(gm.levels); })
+      .add("nobs", [&](JsonWriter& w) { w.value(gm.nobs); })
+      .add("observed", [&](JsonWriter& w) { w.value(gm.observed); })
+      .add("fitted", [&](JsonWriter& w) { w.value(gm.fitted); })
+      .add("population", [&](JsonWriter& w) { w.value(gm.population); })
+      .add("point_level", [&](JsonWriter& w) { w.value(gm.point_level); })
+      .add("point_y", [&](JsonWriter& w) { w.value(gm.point_y); })
       .write(w);
 }
 
@@ -108,7 +129,17 @@ void write_json(JsonWriter& w, const report::Shrinkage& sh) {
 
 void write_json(JsonWriter& w, const report::PlotData& pd) {
   SortedObject()
+      .add("design",
+           [&](JsonWriter& w) {
+             SortedObject()
+                 .add("kind", pd.design.kind)
+                 .add("reason", pd.design.reason)
+                 .add("group", pd.design.group)
+                 .add("x_name", pd.design.x_name)
+                 .write(w);
+           })
       .add("trajectories", [&](JsonWriter& w) { write_trajectories(w, pd.trajectories); })
+      .add("group_means", [&](JsonWriter& w) { write_group_means(w, pd.group_means); })
       .add("shrinkage", [&](JsonWriter& w) { write_json(w, pd.shrinkage); })
       .add("variance_curve", [&](JsonWriter& w) { write_variance_curve(w, pd.variance_curve); })
       .add("random_effects", [&](JsonWriter& w) { write_random_effects(w, pd.random_effects); })

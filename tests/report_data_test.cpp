@@ -278,7 +278,10 @@ TEST(PlotData, SingularFitIsExplained) {
   EXPECT_EQ(pd.notes[0].kind, "singular");
   ASSERT_FALSE(f.result.singular_advice.empty());
   EXPECT_EQ(pd.notes[0].explanation, f.result.singular_advice[0]);  // the engine's advice
-  EXPECT_EQ(pd.trajectories.x_name, "observation");  // no covariate: position within the batch
+  // No covariate: the batches' means are drawn, never the row order.
+  EXPECT_EQ(pd.design.kind, "factorial");
+  EXPECT_EQ(pd.trajectories.x_name, "");
+  EXPECT_EQ(pd.group_means.levels.size(), 6u);
 }
 
 // ---- the explorer's growth model ----

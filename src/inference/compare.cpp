@@ -22,6 +22,28 @@ std::string first_missing(const std::vector<std::string>& a, const std::vector<s
   return "";
 }
 
+// The number of variances among a model's parameters (one per random-effects column).
+int variances(const ModelFrame& f) {
+  int n = 0;
+  for (const auto& t : f.re) n += t.q();
+  return n;
+}
+
+// What the chi-square test of two models with the same fixed effects tests: added variances (on
+// their boundary under the smaller model) or added correlations only (inside (-1, 1)).
+std::string random_part_note(std::size_t r, const ModelFrame& smaller, const ModelFrame& larger, int df) {
+  if (variances(larger) == variances(smaller))
+    return fmt::format(
+        "models {} and {} differ only in correlations of random effects: the smaller model fixes {} at 0, inside "
+        "(-1, 1) and not on a boundary, so the chi-square test with df {} applies as usual",
+        r, r + 1, df == 1 ? "a correlation" : "correlations", df);
+  return fmt::format(
+      "models {} and {} differ only in their random effects: under the smaller model a variance sits on its "
+      "boundary (0), so the chi-square p-value is conservative (for one added variance, about twice the exact "
+      "one; Self & Liang 1987, Stram & Lee 1994)",
+      r, r + 1);
+}
+
 // lme4 refuses models fitted to different data; here: the same rows after dropping missing values.
 void check_same_rows(const std::vector<Fitted>& fits) {
   const auto& rows0 = fits[0].model.frame().rows;
@@ -75,11 +97,7 @@ LikelihoodRatioTest lr_test(ModelComparison& c, const std::vector<Fitted>& fits,
         "chi-square test assumes the smaller model is a special case of the larger",
         r, r + 1, r, extra, r + 1));
   } else if (fs.size() == fl.size() && t.df > 0) {
-    c.messages.push_back(fmt::format(
-        "models {} and {} differ only in their random effects: under the smaller model a variance sits on its "
-        "boundary (0), so the chi-square p-value is conservative (for one added variance, about twice the exact "
-        "one; Self & Liang 1987, Stram & Lee 1994)",
-        r, r + 1));
+    c.messages.push_back(random_part_note(r, fits[order[r - 1]].model.frame(), fits[order[r]].model.frame(), t.df));
   }
   return t;
 }

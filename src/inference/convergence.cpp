@@ -243,7 +243,10 @@ void try_newton_polish(LinearMixedModel& model, OptimizerSummary& optimizer, Der
 }
 
 // The check's verdict in words: why it failed, or a near-unidentifiability warning.
-void explain_check(ConvergenceReport& r, const std::vector<std::string>& vnames, std::size_t worst) {
+// `confounded`: a design that cannot identify a variance, named before the symptoms.
+void explain_check(ConvergenceReport& r, const std::vector<std::string>& vnames, std::size_t worst,
+                   const std::string& confounded) {
+  if (!confounded.empty()) r.messages.push_back(confounded);
   if (r.code < 0) {
     if (r.status == "gradient" && !r.scaled_gradient.empty() && !std::isnan(r.scaled_gradient[0])) {
       r.messages.push_back(fmt::format(
@@ -266,9 +269,9 @@ void explain_check(ConvergenceReport& r, const std::vector<std::string>& vnames,
     }
   } else if (r.code == 2 || r.code == 3) {
     r.messages.push_back(fmt::format(
-        "the model is nearly unidentifiable: the Hessian's eigenvalues range from {:.3g} to {:.3g}; centring and "
-        "scaling the predictors usually helps",
-        r.hessian_eigenvalues.back(), r.hessian_eigenvalues.front()));
+        "the model is nearly unidentifiable: the Hessian's eigenvalues range from {:.3g} to {:.3g}{}",
+        r.hessian_eigenvalues.back(), r.hessian_eigenvalues.front(),
+        confounded.empty() ? "; centring and scaling the predictors usually helps" : ""));
   }
 }
 
@@ -349,8 +352,13 @@ void second_opinion(LinearMixedModel& model, OptimizerSummary& optimizer, const 
   r.scaled_gradient = again.scaled_gradient;
   r.hessian_eigenvalues = again.hessian_eigenvalues;
   if (r.code >= 0 && !optimizer.converged && r.status != "singular") r.status = "optimizer_limit";
-  if (r.code >= 0 && r.status == "ok")
-    r.messages.push_back(fmt::format("at the final optimum the check passes (max|grad| {:.2g})", r.max_grad));
+  if (r.code >= 0 && r.status == "ok") {
+    // The story in order: the first check's failure is history, the verdict is the last line's.
+    for (auto& m : r.messages)
+      if (m.rfind("convergence check failed:", 0) == 0) m = "the first " + m;
+    r.messages.push_back(
+        fmt::format("at the final optimum the check passes (max|grad| {:.2g}): the fit converged", r.max_grad));
+  }
 }
 
 }  // namespace
@@ -365,7 +373,9 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   try_newton_polish(model, optimizer, d, r, worst);
   const bool failed = r.code < 0;
   if (failed && r.status != "singular") r.parameter_at_fault = r.theta_names[worst];
-  explain_check(r, vnames, worst);
+  const std::string confounded =
+      failed || r.code == 2 || r.code == 3 ? inference::confounded_grouping_advice(model.frame()) : "";
+  explain_check(r, vnames, worst, confounded);
   if (!optimizer.converged) {
     r.messages.push_back("the optimizer stopped before converging (" + optimizer.stop_reason + ")");
     if (r.code >= 0 && r.status != "singular") r.status = "optimizer_limit";

@@ -28,5 +28,9 @@ MinimizeResult minimize(const std::function<double(const std::vector<double>&)>&
                         detail::NloptMethod method = detail::NloptMethod::BOBYQA, double ftol_rel = 1e-12,
                         double xtol_abs = 1e-10, int max_evaluations = 100000);
 
+/// For a grouping factor that is also a fixed effect (`y ~ Sex + (1 | Sex)`), what that means: the
+/// fixed effects already give each level its own mean, so its variance is not determined. "" when
+/// no grouping factor is.
+std::string confounded_grouping_advice(const ModelFrame& frame);
 
 }  // namespace lmm::inference
