@@ -2,6 +2,7 @@
 #include <iostream>
 #include <memory>
 
+#include "frame_options.h"
 #include "commands.h"
 #include "read_options.h"
 #include "json_inference.h"
@@ -31,6 +32,7 @@ struct CompareArgs {
   std::string data;
   std::vector<std::string> formulas;
   bool json = false, reml = false, complete_cases = false;
+  FrameArgs frame;
 };
 
 }  // namespace
@@ -46,15 +48,20 @@ void add_compare_command(CLI::App& app, Action& action) {
                 "fit every model to the rows complete for all models' variables");
   cmd->add_flag("--reml", args->reml, "compare REML criteria (only for models with the same fixed effects)");
   add_read_options(cmd, args->read);
+  add_frame_options(cmd, args->frame);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_data(args->data, args->read, true);
       CompareOptions o;
       o.reml = args->reml;
       o.complete_cases = args->complete_cases;
-      const ModelComparison c = compare_models(data, args->formulas, o);
+      o.frame = frame_options(args->frame);
+      const ModelComparison c = with_frame_flags([&] { return compare_models(data, args->formulas, o); });
       if (args->json) {
-        std::cout << dump(comparison_json(c)) << '\n';
+        JsonWriter w(std::cout, 2);
+        write_comparison_json(w, c);
+        w.flush();
+        std::cout << '\n';
       } else {
         std::cout << format_comparison(c);
       }

@@ -16,6 +16,9 @@ struct CompareOptions {
   /// Fit every model to the rows that have no missing value in any model's variables (and say how
   /// many rows that drops). false: models that would use different rows are refused.
   bool complete_cases = false;
+  /// Reference levels and contrasts for every model; a reference level is applied to the models
+  /// whose formula uses that variable (each key must be used by at least one).
+  ModelFrameOptions frame;
 };
 
 /// A likelihood-ratio test between consecutive models of the table.

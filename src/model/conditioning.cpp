@@ -58,7 +58,7 @@ std::string centering_hint(const std::string& name, double mean) {
 
 }  // namespace
 
-Conditioning assess_conditioning(const LinearMixedModel::Impl& m) {
+Conditioning assess_conditioning(const detail::ModelState& m) {
   Conditioning out;
   const ModelFrame& f = m.frame;
   const auto np = static_cast<Eigen::Index>(f.p());

@@ -40,6 +40,6 @@ std::vector<std::string> data_warnings(const DataFrame& data, const Formula& for
 std::vector<std::string> data_hints(const DataFrame& data, const Formula& formula);
 
 /// Throws lmm::Error when kappa_x exceeds kKappaRefuse.
-Conditioning assess_conditioning(const LinearMixedModel::Impl& m);
+Conditioning assess_conditioning(const detail::ModelState& m);
 
 }  // namespace lmm::detail
