@@ -10,6 +10,7 @@
 
 #include "lmm/data.h"
 #include "lmm/fit.h"
+#include "lmm/formula.h"
 #include "lmm/predict.h"
 #include "lmm/simulate.h"
 
@@ -80,6 +81,25 @@ TEST(Weights, OffsetArgumentMatchesLme4) {
   lmm::FitOptions o;
   o.frame.offset = "off";
   check_case("offset_argument_reml", "Reaction ~ Days + (Days | Subject)", o);
+}
+
+TEST(Weights, OffsetInTheFormulaMatchesLme4) {
+  check_case("offset_intercept_reml", "Reaction ~ Days + offset(off) + (1 | Subject)", {});
+}
+
+TEST(Weights, WeightsWithAFormulaOffsetMatchLme4) {
+  lmm::FitOptions o;
+  o.frame.weights = "w";
+  check_case("weights_offset_reml", "Reaction ~ Days + offset(off) + (Days | Subject)", o);
+}
+
+// offset(x) is not a column: the term list, the deparsed formula and the coefficients say so.
+TEST(Weights, FormulaOffsetIsNoCoefficient) {
+  const lmm::Formula f = lmm::parse_formula("y ~ x + offset(log(t)) + (1 | g)");
+  EXPECT_EQ(f.fixed.size(), 1u);
+  ASSERT_EQ(f.offsets.size(), 1u);
+  EXPECT_EQ(f.offsets[0].label(), "log(t)");
+  EXPECT_NE(f.deparse().find("offset(log(t))"), std::string::npos) << f.deparse();
 }
 
 // Weights of 1 are no weights; weights all equal to c change only σ (by 1/√c) and the objective

@@ -53,6 +53,9 @@ struct Formula {
   bool intercept = true;
   std::vector<Term> fixed;  ///< in R's order: by the number of factors, then as written
   std::vector<RandomTerm> random;  ///< as written (the model frame orders them as lme4 does)
+  /// The arguments of offset(x) terms (R's terms attribute "offset"): added to the linear
+  /// predictor with coefficient 1, not estimated.
+  std::vector<Expr> offsets;
   std::string deparse() const;  ///< normalised text, for display
 };
 

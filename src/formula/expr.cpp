@@ -179,6 +179,7 @@ std::string RandomTerm::group_label() const {
 std::string Formula::deparse() const {
   std::string s = response.label() + " ~ " + (intercept ? "1" : "0");
   for (const Term& t : fixed) s += " + " + t.label();
+  for (const Expr& e : offsets) s += " + offset(" + e.label() + ")";
   for (const RandomTerm& r : random) {
     s += " + (";
     s += r.intercept ? "1" : "0";

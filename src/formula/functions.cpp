@@ -20,6 +20,7 @@ const std::vector<FunctionSpec>& table() {
       {"relevel", FunctionRole::Factor, 2, 2, {"x", "ref"}},
       {"C", FunctionRole::Factor, 2, 2, {"object", "contr"}},
       {"poly", FunctionRole::Matrix, 2, 3, {"x", "degree", "raw"}},
+      {"offset", FunctionRole::Arithmetic, 1, 1, {"object"}},
   };
   return specs;
 }

@@ -160,7 +160,7 @@ class FrameBuilder {
   [[noreturn]] void missing_column(const std::string& v) const;
   void drop_missing();
   void check_finite();
-  void weights_and_offset(ModelFrame& mf) const;
+  void weights_and_offset(ModelFrame& mf);
   void start(ModelFrame& mf);
 
   std::vector<double> eval_num(const Expr& e, const Expr& top);
@@ -205,6 +205,9 @@ class FrameBuilder {
 // population-level prediction for that term) or absent (population-level predictions only).
 bool FrameBuilder::grouping_only(const std::string& v) const {
   if (!fitted_ || v == options_.offset) return false;
+  for (const Expr& e : formula_.offsets)
+    for (const std::string& u : e.variables())
+      if (u == v) return false;
   auto in = [&](const std::vector<std::string>& vars) {
     return std::find(vars.begin(), vars.end(), v) != vars.end();
   };
@@ -246,6 +249,7 @@ void FrameBuilder::check_columns() {
   if (!fitted_ || new_options_.response) use(formula_.response.variables());
   for (const Term& t : formula_.fixed)
     for (const Expr& e : t.factors) use(e.variables());
+  for (const Expr& e : formula_.offsets) use(e.variables());
   for (const RandomTerm& r : formula_.random)
     for (const Term& t : r.terms)
       for (const Expr& e : t.factors) use(e.variables());
@@ -276,12 +280,17 @@ void FrameBuilder::check_columns() {
 }
 
 // Prior weights and the offset, per kept row (check_finite() has seen that they are finite).
-void FrameBuilder::weights_and_offset(ModelFrame& mf) const {
+void FrameBuilder::weights_and_offset(ModelFrame& mf) {
   mf.offset_column = options_.offset;
   if (!options_.offset.empty()) {
     const Column& c = col(options_.offset);
     mf.offset.reserve(rows_.size());
     for (std::size_t r : rows_) mf.offset.push_back(c.numbers[r]);
+  }
+  for (const Expr& e : formula_.offsets) {  // offset(x) in the formula: added to the column's
+    const std::vector<double> v = eval_num(e, e);
+    if (mf.offset.empty()) mf.offset.assign(rows_.size(), 0.0);
+    for (std::size_t i = 0; i < v.size(); ++i) mf.offset[i] += v[i];
   }
   if (fitted_ || options_.weights.empty()) return;
   mf.weights_column = options_.weights;

@@ -455,6 +455,11 @@ Formula parse_formula(std::string_view text) {
   Encoder enc(b);
   Encoder::TermList acc;
   for (const auto& [minus, node] : fixed) {
+    if (const Node& u = unwrap(*node); u.k == Node::K::Call && u.name == "offset") {
+      if (minus) fail(text, u.pos, "offset() cannot be subtracted; write offset(-x)");
+      f.offsets.push_back(b.arith(u.kids.at(0)));
+      continue;
+    }
     if (minus)
       enc.minus(acc, *node);
     else

@@ -115,6 +115,7 @@ DataFrame complete_cases(const DataFrame& data, const std::vector<std::string>& 
     const Formula fm = parse_formula(f);
     auto add = [&](const std::vector<std::string>& v) { vars.insert(v.begin(), v.end()); };
     add(fm.response.variables());
+    for (const Expr& e : fm.offsets) add(e.variables());
     for (const Term& t : fm.fixed)
       for (const Expr& e : t.factors) add(e.variables());
     for (const RandomTerm& r : fm.random) {
