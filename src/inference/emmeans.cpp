@@ -226,9 +226,9 @@ std::vector<MarginalMean> average_rows(const std::vector<GridVar>& vars,
   std::size_t ncells = 1;
   for (std::size_t v : out) ncells *= vars[v].labels.size();
   std::vector<MarginalMean> means(ncells);
-  for (std::size_t c = 0, s = 1; c < ncells; ++c) {
+  for (std::size_t c = 0; c < ncells; ++c) {
     means[c].L.assign(p, 0.0);
-    s = 1;
+    std::size_t s = 1;
     for (std::size_t v : out) {
       const std::size_t nl = vars[v].labels.size();
       means[c].values.push_back(vars[v].labels[(c / s) % nl]);

@@ -33,7 +33,8 @@ std::string df_text(double df) {
   return fixed(df, decimals_for({df}, 3));
 }
 
-std::string p_text(double p) { return std::isnan(p) ? "NA" : p < 1e-4 ? "<.0001" : fixed(p, 4); }
+// emmeans: 4 decimals, "<.0001" when that rounds to 0.
+std::string p_text(double p) { return std::isnan(p) ? "NA" : p < 5e-5 ? "<.0001" : fixed(p, 4); }
 
 // Columns padded to their widest cell: the first `left` left-aligned, the others right-aligned.
 std::string render(const Table& t, std::size_t left) {
