@@ -60,63 +60,67 @@ std::string by_heading(const EmmeansResult& r, const std::vector<std::string>& v
   return fmt::format("{}:\n", fmt::join(parts, ", "));
 }
 
+// Tables per by group, each under its heading ("time = 0:"), separated by blank lines.
+class ByTables {
+ public:
+  ByTables(const EmmeansResult& r, std::size_t left) : r_(r), left_(left) {}
+  void add(const std::vector<std::string>& by, const std::vector<std::string>& header,
+           std::vector<std::string> cells) {
+    if (t_.empty() || by != group_) {
+      flush();
+      group_ = by;
+      t_.push_back(header);
+    }
+    t_.push_back(std::move(cells));
+  }
+  std::string finish() {
+    flush();
+    return out_;
+  }
+
+ private:
+  void flush() {
+    if (t_.empty()) return;
+    if (!out_.empty()) out_ += '\n';
+    if (!group_.empty()) out_ += by_heading(r_, group_);
+    out_ += render(t_, left_);
+    t_.clear();
+  }
+  const EmmeansResult& r_;
+  std::size_t left_;
+  std::string out_;
+  std::vector<std::string> group_;
+  Table t_;
+};
+
 std::string means_text(const EmmeansResult& r) {
   std::vector<double> se;
   for (const auto& m : r.means) se.push_back(m.se);
   const int d = decimals_for(se, 3);
-  std::string out;
-  std::vector<std::string> group;
-  Table t;
-  auto flush = [&] {
-    if (t.empty()) return;
-    if (!out.empty()) out += '\n';
-    if (!group.empty()) out += by_heading(r, group);
-    out += render(t, r.nspecs);
-    t.clear();
-  };
+  const auto specs_end = static_cast<std::ptrdiff_t>(r.nspecs);
+  std::vector<std::string> header(r.variables.begin(), r.variables.begin() + specs_end);
+  for (const char* h : {"emmean", "SE", "df", "lower.CL", "upper.CL"}) header.push_back(h);
+  ByTables tables(r, r.nspecs);
   for (const auto& m : r.means) {
-    std::vector<std::string> by(m.values.begin() + static_cast<std::ptrdiff_t>(r.nspecs), m.values.end());
-    if (by != group || t.empty()) {
-      flush();
-      group = by;
-      t.emplace_back(r.variables.begin(), r.variables.begin() + static_cast<std::ptrdiff_t>(r.nspecs));
-      for (const char* h : {"emmean", "SE", "df", "lower.CL", "upper.CL"}) t.back().push_back(h);
-    }
-    std::vector<std::string> row(m.values.begin(), m.values.begin() + static_cast<std::ptrdiff_t>(r.nspecs));
+    std::vector<std::string> row(m.values.begin(), m.values.begin() + specs_end);
     for (double v : {m.emmean, m.se}) row.push_back(fixed(v, d));
     row.push_back(df_text(m.df));
     for (double v : {m.lower, m.upper}) row.push_back(fixed(v, d));
-    t.push_back(std::move(row));
+    tables.add({m.values.begin() + specs_end, m.values.end()}, header, std::move(row));
   }
-  flush();
-  return out;
+  return tables.finish();
 }
 
 std::string contrasts_text(const EmmeansResult& r) {
   std::vector<double> se;
   for (const auto& c : r.contrasts) se.push_back(c.se);
   const int d = decimals_for(se, 3);
-  std::string out;
-  std::vector<std::string> group;
-  Table t;
-  auto flush = [&] {
-    if (t.empty()) return;
-    if (!out.empty()) out += '\n';
-    if (!group.empty()) out += by_heading(r, group);
-    out += render(t, 1);
-    t.clear();
-  };
-  for (const auto& c : r.contrasts) {
-    if (c.by != group || t.empty()) {
-      flush();
-      group = c.by;
-      t.push_back({"contrast", "estimate", "SE", "df", "t.ratio", "p.value"});
-    }
-    t.push_back({c.contrast, fixed(c.estimate, d), fixed(c.se, d), df_text(c.df), fixed(c.t, 3),
-                 p_text(c.p)});
-  }
-  flush();
-  return out;
+  ByTables tables(r, 1);
+  for (const auto& c : r.contrasts)
+    tables.add(c.by, {"contrast", "estimate", "SE", "df", "t.ratio", "p.value"},
+               {c.contrast, fixed(c.estimate, d), fixed(c.se, d), df_text(c.df), fixed(c.t, 3),
+                p_text(c.p)});
+  return tables.finish();
 }
 
 std::string notes(const EmmeansResult& r) {
