@@ -143,7 +143,7 @@ json api_fit(const json& req) {
   return {{"model", model},
           {"fit", to_json(fitted.result)},
           {"comparison", comparison(g, fitted.result)},
-          {"shrinkage", to_json(report::shrinkage(fitted.model))},
+          {"shrinkage", to_json(report::Shrinkage{shrinkage(fitted.model), {}})},
           {"lrt", comparison_json(compare_models(data, {f_int, f_slope}))}};
 }
 

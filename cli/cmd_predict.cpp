@@ -76,11 +76,7 @@ void add_predict_command(CLI::App& app, Action& action) {
         add("lwr", p.lower);
         add("upr", p.upper);
       }
-      const std::string csv = to_csv(out);
-      if (a->out.empty())
-        std::cout << csv;
-      else
-        write_file_atomically(a->out, csv);
+      write_table_output(out, a->out);
       for (const auto& n : p.notes) std::cerr << "lmm: note: " << n << '\n';
       return 0;
     };

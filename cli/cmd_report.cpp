@@ -1,10 +1,9 @@
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
+#include "lmm/atomic_file.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
@@ -28,31 +27,6 @@ struct ReportArgs {
   std::string ddf = "satterthwaite";
   std::size_t max_persons = 2000;
 };
-
-// Writes through a temporary file in the same directory and renames it, so a failure leaves no
-// half-written report.
-void write_atomically(const std::string& path, const std::string& text) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path tmp = target.parent_path() / (target.filename().string() + ".lmm-tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write " + path + ": cannot create a file in that directory");
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw Error("cannot write " + path + " (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error("cannot write " + path + ": " + ec.message());
-  }
-}
 
 }  // namespace
 
@@ -80,7 +54,7 @@ void add_report_command(CLI::App& app, Action& action) {
       report::PlotOptions po;
       po.max_persons = args->max_persons;
       const std::string html = render_report_html(report_document(args->data, fitted, data, po));
-      write_atomically(args->out, html);
+      write_file_atomically(args->out, html);
       std::cout << "wrote " << args->out << " (" << (html.size() + 512) / 1024 << " KB)\n";
       return 0;
     };

@@ -1,5 +1,8 @@
 #include <iostream>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "commands.h"
 #include "lmm/error.h"
@@ -33,6 +36,26 @@ struct ReshapeArgs {
   bool to_long = false, to_wide = false, drop_missing = false;
   std::vector<std::string> patterns, values, columns, times;
 };
+
+// Runs a reshape; its errors name the options' fields, which are said here with the flags.
+template <class F>
+DataFrame with_flags(F reshape) {
+  try {
+    return reshape();
+  } catch (const Error& e) {
+    static const std::pair<std::string_view, std::string_view> kFlags[] = {
+        {"WideToLongOptions::times", "--times"},
+        {"WideToLongOptions::time_name", "--time"},
+        {"WidePattern::columns", "--columns"},
+        {"give the WidePattern another name", "name it with --pattern NEWNAME=PATTERN"},
+    };
+    std::string m = e.what();
+    for (const auto& [field, flag] : kFlags)
+      for (auto at = m.find(field); at != std::string::npos; at = m.find(field, at + flag.size()))
+        m.replace(at, field.size(), flag);
+    throw Error(m);
+  }
+}
 
 }  // namespace
 
@@ -91,7 +114,9 @@ void add_reshape_command(CLI::App& app, Action& action) {
           patterns.push_back(p);
         }
         o.patterns = std::move(patterns);
-        out = wide_to_long(data, o);
+        if (o.patterns.empty())
+          throw Error("wide-to-long needs at least one --pattern (e.g. y_t*) or --columns");
+        out = with_flags([&] { return wide_to_long(data, o); });
       } else {
         if (!a->columns.empty() || !a->times.empty() || a->drop_missing)
           throw Error("--columns, --times and --drop-missing are for --wide-to-long");
@@ -100,13 +125,11 @@ void add_reshape_command(CLI::App& app, Action& action) {
         o.time = a->time;
         for (const auto& v : a->values) patterns.push_back(WidePattern{v, v + "_*", {}});
         o.patterns = std::move(patterns);
-        out = long_to_wide(data, o);
+        if (o.patterns.empty())
+          throw Error("long-to-wide needs at least one --pattern (e.g. y=y_t*) or --values");
+        out = with_flags([&] { return long_to_wide(data, o); });
       }
-      const std::string csv = to_csv(out);
-      if (a->out.empty())
-        std::cout << csv;
-      else
-        write_file_atomically(a->out, csv);
+      write_table_output(out, a->out);
       return 0;
     };
   });

@@ -23,9 +23,10 @@ constexpr const char* kShrinkageHelp =
   moved_T     blup - ols: how far the mixed model moved the level's own estimate
   fraction_T  (ols - blup) / (ols - pop): 0 = not pulled at all, 1 = pulled all the way
   distance    |ols - blup| in units of the random effects' SDs
-Levels with too few observations for their own fit (fewer than the number of terms, or columns
-without full rank, e.g. one time point for an intercept and slope) are listed; their blup and pop
-columns are coef()'s (fixed effect of the same name plus the random effect).
+Levels without their own fit (fewer observations than random-effects columns, or those columns
+collinear within the level, e.g. one time point for an intercept and slope) are listed with the
+reason; their blup and pop columns are coef()'s (fixed effect of the same name plus the random
+effect).
 
 For y ~ time * group + (time | id), blup and pop are the person's own intercept and slope, with the
 group terms included: the least-squares summary of the person's fitted values, comparable to the
@@ -37,6 +38,43 @@ struct ShrinkageArgs {
 };
 
 std::string cell(double v) { return std::isnan(v) ? std::string("NA") : fmt::format("{:.4g}", v); }
+
+// The text table: fixed-width columns, then the levels without their own fit.
+void print_shrinkage(const ShrinkageTable& t, const DataFrame& out, bool ml) {
+  // The text table: fixed-width columns.
+  std::vector<std::size_t> width(out.columns.size());
+  for (std::size_t c = 0; c < out.columns.size(); ++c) {
+    width[c] = out.columns[c].name.size();
+    for (std::size_t r = 0; r < out.nrows; ++r) {
+      const std::string s = out.columns[c].is_numeric() ? cell(out.columns[c].numbers[r])
+                                                        : format_cell(out.columns[c], r);
+      width[c] = std::max(width[c], s.size());
+    }
+  }
+  std::cout << fmt::format(
+      "Shrinkage of each {}'s own fit toward the population ({} fit, {} levels)\n\n", t.group,
+      ml ? "ML" : "REML", t.rows.size());
+  for (std::size_t c = 0; c < out.columns.size(); ++c)
+    std::cout << (c ? "  " : "") << fmt::format("{:>{}}", out.columns[c].name, width[c]);
+  std::cout << '\n';
+  for (std::size_t r = 0; r < out.nrows; ++r) {
+    for (std::size_t c = 0; c < out.columns.size(); ++c) {
+      const std::string s = out.columns[c].is_numeric() ? cell(out.columns[c].numbers[r])
+                                                        : format_cell(out.columns[c], r);
+      std::cout << (c ? "  " : "") << fmt::format("{:>{}}", s, width[c]);
+    }
+    std::cout << '\n';
+  }
+  if (!t.too_few.empty()) {
+    std::string list;
+    for (const auto& r : t.rows)
+      if (!r.own_fit)
+        list += (list.empty() ? "" : ", ") + fmt::format("{} ({})", r.level, r.reason);
+    std::cout << fmt::format(
+        "\n{} level{} without their own fit (ols = NA): {}\n",
+        t.too_few.size(), t.too_few.size() == 1 ? "" : "s", list);
+  }
+}
 
 }  // namespace
 
@@ -58,6 +96,7 @@ void add_shrinkage_command(CLI::App& app, Action& action) {
       opt.method = a->ml ? Method::ML : Method::REML;
       const Fitted f = fit(data, a->formula, opt);
       const ShrinkageTable t = shrinkage(f.model);
+      if (!t.available()) throw Error(t.reason);
 
       DataFrame out;
       out.nrows = t.rows.size();
@@ -82,41 +121,9 @@ void add_shrinkage_command(CLI::App& app, Action& action) {
           out.columns.push_back(numeric_column(parts[part] + t.terms[k], std::move(v)));
         }
       out.columns.push_back(numeric_column("distance", dist));
-      if (!a->csv.empty()) write_file_atomically(a->csv, to_csv(out));
+      if (!a->csv.empty()) write_table_output(out, a->csv);
 
-      // The text table: fixed-width columns.
-      std::vector<std::size_t> width(out.columns.size());
-      for (std::size_t c = 0; c < out.columns.size(); ++c) {
-        width[c] = out.columns[c].name.size();
-        for (std::size_t r = 0; r < out.nrows; ++r) {
-          const std::string s = out.columns[c].is_numeric() ? cell(out.columns[c].numbers[r])
-                                                            : format_cell(out.columns[c], r);
-          width[c] = std::max(width[c], s.size());
-        }
-      }
-      std::cout << fmt::format(
-          "Shrinkage of each {}'s own fit toward the population ({} fit, {} levels)\n\n", t.group,
-          a->ml ? "ML" : "REML", t.rows.size());
-      for (std::size_t c = 0; c < out.columns.size(); ++c)
-        std::cout << (c ? "  " : "") << fmt::format("{:>{}}", out.columns[c].name, width[c]);
-      std::cout << '\n';
-      for (std::size_t r = 0; r < out.nrows; ++r) {
-        for (std::size_t c = 0; c < out.columns.size(); ++c) {
-          const std::string s = out.columns[c].is_numeric() ? cell(out.columns[c].numbers[r])
-                                                            : format_cell(out.columns[c], r);
-          std::cout << (c ? "  " : "") << fmt::format("{:>{}}", s, width[c]);
-        }
-        std::cout << '\n';
-      }
-      if (!t.too_few.empty()) {
-        std::string list;
-        for (const auto& r : t.rows)
-          if (!r.own_fit)
-            list += (list.empty() ? "" : ", ") + fmt::format("{} (n = {})", r.level, r.n);
-        std::cout << fmt::format(
-            "\n{} level{} with too few observations for their own fit (ols = NA): {}\n",
-            t.too_few.size(), t.too_few.size() == 1 ? "" : "s", list);
-      }
+      print_shrinkage(t, out, a->ml);
       return 0;
     };
   });

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -32,8 +33,8 @@ constexpr const char* kSimulateHelp = R"HELP(Two modes.
 
    Output: the columns of --data with sim_1 ... sim_K appended.
 
-The same seed gives byte-identical output on every platform (mt19937_64 with lmm's own normal
-transform). The default seed is 1.)HELP";
+The same seed gives byte-identical output on every platform (xoshiro256** with lmm's own normal
+transform, one stream per person). The default seed is 1.)HELP";
 
 struct SimulateArgs {
   GrowthDesign design;
@@ -87,7 +88,7 @@ void add_simulate_command(CLI::App& app, Action& action) {
     if (!from_model && (cmd->count("--data") > 0 || cmd->count("--nsim") > 0))
       throw CLI::ValidationError("--data and --nsim need --model");
     action = [args, from_model] {
-      std::string csv;
+      DataFrame out;
       if (from_model) {
         if (args->data.empty())
           throw Error(
@@ -97,18 +98,21 @@ void add_simulate_command(CLI::App& app, Action& action) {
         const SavedModel m = load_model(args->model);
         const DataFrame data = read_table(args->data);
         Rng rng(args->design.seed);
-        csv = to_csv(simulate_from_saved(m, data, static_cast<std::size_t>(args->nsim), rng));
+        out = simulate_from_saved(m, data, static_cast<std::size_t>(args->nsim), rng);
       } else {
         if (args->persons < 2)
           throw Error(fmt::format("--persons must be at least 2 (got {})", args->persons));
         GrowthDesign d = args->design;
         d.persons = static_cast<std::size_t>(args->persons);
-        csv = to_csv(simulate_growth(d));
+        // The library names GrowthDesign's fields; say it with the flags.
+        if (const auto p = check_growth_design(d)) {
+          std::string flag = p->field;
+          std::replace(flag.begin(), flag.end(), '_', '-');
+          throw Error("--" + flag + " " + p->rule);
+        }
+        out = simulate_growth(d);
       }
-      if (args->out.empty())
-        std::cout << csv;
-      else
-        write_file_atomically(args->out, csv);
+      write_table_output(out, args->out);
       return 0;
     };
   });

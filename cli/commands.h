@@ -2,11 +2,18 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+
+#include "lmm/data.h"
 
 namespace lmm::cli {
 
 /// A registered subcommand's action, run after parsing.
 using Action = std::function<int()>;
+
+/// Writes `table` as CSV to `path` through lmm::write_file_atomically, or to stdout when `path` is
+/// empty.
+void write_table_output(const DataFrame& table, const std::string& path);
 
 void add_fit_command(CLI::App& app, Action& action);
 void add_shrinkage_command(CLI::App& app, Action& action);

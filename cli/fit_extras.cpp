@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 
+#include "lmm/atomic_file.h"
 #include "lmm/error.h"
 #include "lmm/predict.h"
 #include "lmm/table_io.h"
@@ -28,8 +29,16 @@ void add_fit_extras(CLI::App* cmd, FitExtras& x) {
 
 void prepare_fit_data(DataFrame& data, FitExtras& x) {
   x.centering.clear();
-  for (const auto& s : x.center_person) x.centering.push_back(parse_centering(s, true));
-  for (const auto& s : x.center) x.centering.push_back(parse_centering(s, false));
+  // The library's messages say "a centering needs ..."; name the flag.
+  auto parse = [&](const std::string& s, bool person) {
+    try {
+      x.centering.push_back(parse_centering(s, person));
+    } catch (const Error& e) {
+      throw Error(std::string(person ? "--center-person" : "--center") + ": " + e.what());
+    }
+  };
+  for (const auto& s : x.center_person) parse(s, true);
+  for (const auto& s : x.center) parse(s, false);
   apply_centering(data, x.centering);
 }
 

@@ -1,5 +1,8 @@
 #include "inference_options.h"
 
+#include <string>
+
+#include "lmm/error.h"
 #include "lmm/inference.h"
 #include "lmm/residuals.h"
 
@@ -44,7 +47,13 @@ void run_inference(const InferenceArgs& args, Fitted& f, const DataFrame& data) 
     o.threads = args.threads;
     f.result.bootstrap = bootstrap(f.model, o);
   }
-  if (!args.residuals.empty()) write_residuals(args.residuals, f.model, data.nrows);
+  if (!args.residuals.empty()) {
+    try {
+      write_residuals(args.residuals, f.model, data.nrows);
+    } catch (const Error& e) {
+      throw Error(std::string("--residuals: ") + e.what());  // say which output failed
+    }
+  }
 }
 
 }  // namespace lmm::cli

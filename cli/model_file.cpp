@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "lmm/atomic_file.h"
 #include "lmm/error.h"
 #include "lmm/formula.h"
 #include "lmm/model_frame.h"

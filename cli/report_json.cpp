@@ -37,14 +37,16 @@ json to_json(const report::Note& n) {
 }
 
 json to_json(const report::Shrinkage& sh) {
-  json j{{"available", sh.available}, {"reason", sh.reason}, {"group", sh.group}, {"coef_names", sh.coef_names},
-         {"without_ols", sh.without_ols}};
+  const ShrinkageTable& t = sh.table;
+  json j{{"available", t.available()}, {"reason", t.reason}, {"group", t.group}, {"coef_names", t.terms},
+         {"without_ols", t.too_few}};
   json levels = json::array();
-  for (const auto& l : sh.levels) {
-    if (!l.has_ols) continue;
+  for (std::size_t k = 0; k < t.rows.size(); ++k) {
+    const ShrinkageRow& l = t.rows[k];
+    if (!l.own_fit) continue;
     levels.push_back({{"level", l.level},
-                      {"stratum", l.stratum},
-                      {"nobs", l.nobs},
+                      {"stratum", k < sh.strata.size() ? sh.strata[k] : std::string()},
+                      {"nobs", l.n},
                       {"ols", numbers(l.ols)},
                       {"blup", numbers(l.blup)},
                       {"population", numbers(l.population)}});

@@ -45,19 +45,19 @@ const json& refs() {
 
 TEST(Shrinkage, SleepstudyMatchesLmListAndCoef) {
   const auto f = fit_file("sleepstudy.csv", "Reaction ~ Days + (Days | Subject)");
-  const auto sh = lmm::report::shrinkage(f.model);
-  ASSERT_TRUE(sh.available) << sh.reason;
+  const auto sh = lmm::shrinkage(f.model);
+  ASSERT_TRUE(sh.available()) << sh.reason;
   EXPECT_EQ(sh.group, "Subject");
-  EXPECT_EQ(sh.coef_names, (std::vector<std::string>{"(Intercept)", "Days"}));
+  EXPECT_EQ(sh.terms, (std::vector<std::string>{"(Intercept)", "Days"}));
   const json& r = refs()["sleepstudy"];
-  ASSERT_EQ(sh.levels.size(), r["level"].size());
-  EXPECT_TRUE(sh.without_ols.empty());
+  ASSERT_EQ(sh.rows.size(), r["level"].size());
+  EXPECT_TRUE(sh.too_few.empty());
   const double sigma = f.result.sigma;
-  for (std::size_t i = 0; i < sh.levels.size(); ++i) {
-    const auto& l = sh.levels[i];
+  for (std::size_t i = 0; i < sh.rows.size(); ++i) {
+    const auto& l = sh.rows[i];
     ASSERT_EQ(l.level, r["level"][i].get<std::string>());
-    EXPECT_EQ(l.nobs, 10u);
-    ASSERT_TRUE(l.has_ols);
+    EXPECT_EQ(l.n, 10u);
+    ASSERT_TRUE(l.own_fit);
     // OLS does not depend on the optimizer: tight.
     EXPECT_NEAR(l.ols[0], r["ols_intercept"][i].get<double>(), 1e-9 * 300);
     EXPECT_NEAR(l.ols[1], r["ols_slope"][i].get<double>(), 1e-9 * 30);
@@ -71,16 +71,16 @@ TEST(Shrinkage, SleepstudyMatchesLmListAndCoef) {
 
 TEST(Shrinkage, Growth200PopulationDependsOnGroup) {
   const auto f = fit_file("growth200.csv", "y ~ time * group + (time | id)");
-  const auto sh = lmm::report::shrinkage(f.model);
-  ASSERT_TRUE(sh.available) << sh.reason;
+  const auto sh = lmm::shrinkage(f.model);
+  ASSERT_TRUE(sh.available()) << sh.reason;
   const json& r = refs()["growth200"];
-  ASSERT_EQ(sh.levels.size(), r["level"].size());
+  ASSERT_EQ(sh.rows.size(), r["level"].size());
   const double sigma = f.result.sigma;
-  for (std::size_t i = 0; i < sh.levels.size(); ++i) {
-    const auto& l = sh.levels[i];
+  for (std::size_t i = 0; i < sh.rows.size(); ++i) {
+    const auto& l = sh.rows[i];
     ASSERT_EQ(l.level, r["level"][i].get<std::string>());
-    EXPECT_EQ(l.nobs, r["nobs"][i].get<std::size_t>());
-    ASSERT_TRUE(l.has_ols) << l.level;
+    EXPECT_EQ(l.n, r["nobs"][i].get<std::size_t>());
+    ASSERT_TRUE(l.own_fit) << l.level;
     EXPECT_TRUE(close(l.ols[0], r["ols_intercept"][i].get<double>(), 1e-9, 1e-9)) << l.level;
     EXPECT_TRUE(close(l.ols[1], r["ols_slope"][i].get<double>(), 1e-9, 1e-9)) << l.level;
     EXPECT_TRUE(close(l.population[0], r["population_intercept"][i].get<double>(), 1e-5)) << l.level;
@@ -92,19 +92,19 @@ TEST(Shrinkage, Growth200PopulationDependsOnGroup) {
 
 TEST(Shrinkage, CrossedFactorsAreNotDrawn) {
   const auto f = fit_file("penicillin.csv", "diameter ~ 1 + (1 | plate) + (1 | sample)");
-  const auto sh = lmm::report::shrinkage(f.model);
-  EXPECT_FALSE(sh.available);
+  const auto sh = lmm::shrinkage(f.model);
+  EXPECT_FALSE(sh.available());
   EXPECT_NE(sh.reason.find("one grouping factor"), std::string::npos) << sh.reason;
 }
 
 TEST(Shrinkage, UncorrelatedTermsOnOneFactorAreCombined) {
   const auto f = fit_file("sleepstudy.csv", "Reaction ~ Days + (Days || Subject)");
-  const auto sh = lmm::report::shrinkage(f.model);
-  ASSERT_TRUE(sh.available) << sh.reason;
-  EXPECT_EQ(sh.coef_names, (std::vector<std::string>{"(Intercept)", "Days"}));
+  const auto sh = lmm::shrinkage(f.model);
+  ASSERT_TRUE(sh.available()) << sh.reason;
+  EXPECT_EQ(sh.terms, (std::vector<std::string>{"(Intercept)", "Days"}));
   const json& r = refs()["sleepstudy"];
-  for (std::size_t i = 0; i < sh.levels.size(); ++i)  // the own fits do not depend on the model
-    EXPECT_NEAR(sh.levels[i].ols[1], r["ols_slope"][i].get<double>(), 1e-9 * 30);
+  for (std::size_t i = 0; i < sh.rows.size(); ++i)  // the own fits do not depend on the model
+    EXPECT_NEAR(sh.rows[i].ols[1], r["ols_slope"][i].get<double>(), 1e-9 * 30);
 }
 
 // ---- QQ points against qqnorm() and qqline() ----
@@ -232,9 +232,10 @@ TEST(PlotData, Growth200HasOnePopulationLinePerGroup) {
                 b["(Intercept)"] + b["grouptreatment"] + (b["time"] + b["time:grouptreatment"]) * t, 1e-9 * 100);
   }
   // Shrinkage: the same 50 persons; caterpillars: 50 ranks including both extremes, QQ over all 200.
-  ASSERT_TRUE(pd.shrinkage.available);
-  EXPECT_EQ(pd.shrinkage.levels.size(), 50u);
-  for (const auto& l : pd.shrinkage.levels)
+  ASSERT_TRUE(pd.shrinkage.table.available());
+  EXPECT_EQ(pd.shrinkage.table.rows.size(), 50u);
+  EXPECT_EQ(pd.shrinkage.strata.size(), 50u);
+  for (const auto& l : pd.shrinkage.table.rows)
     EXPECT_NE(std::find(tr.persons.begin(), tr.persons.begin() + 50, l.level), tr.persons.begin() + 50);
   const auto all = f.model.ranef()[0];
   double lo = 1e300, hi = -1e300;
@@ -264,8 +265,8 @@ TEST(PlotData, RandomInterceptOnlyHasNoVarianceCurve) {
   EXPECT_EQ(pd.trajectories.x_name, "Days");  // from the fixed effects
   EXPECT_FALSE(pd.variance_curve.available);
   EXPECT_NE(pd.variance_curve.reason.find("random intercepts only"), std::string::npos) << pd.variance_curve.reason;
-  ASSERT_TRUE(pd.shrinkage.available);
-  EXPECT_EQ(pd.shrinkage.coef_names, std::vector<std::string>{"(Intercept)"});
+  ASSERT_TRUE(pd.shrinkage.table.available());
+  EXPECT_EQ(pd.shrinkage.table.terms, std::vector<std::string>{"(Intercept)"});
 }
 
 TEST(PlotData, SingularFitIsExplained) {

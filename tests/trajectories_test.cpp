@@ -285,14 +285,47 @@ TEST(Shrinkage, LevelsWithTooFewObservationsAreNamed) {
   const auto& solo = s.rows.back();
   EXPECT_EQ(solo.n, 1u);
   EXPECT_FALSE(solo.own_fit);
+  EXPECT_EQ(solo.reason, "1 observation for 2 columns");
   EXPECT_TRUE(std::isnan(solo.ols[0]));
   EXPECT_FALSE(std::isnan(solo.blup[1]));
+}
+
+// The rank rule: two observations at the same time give a rank-deficient own fit of (t | id), two
+// at different times a full-rank one.
+TEST(Shrinkage, CollinearLevelsHaveNoOwnFit) {
+  std::string text = "id,t,y\n";
+  for (int p = 0; p < 6; ++p)
+    for (int t = 0; t < 4; ++t)
+      text += "p" + std::to_string(p) + "," + std::to_string(t) + "," +
+              lmm::format_double(2 + 0.5 * p + (1 + 0.1 * p) * t + 0.2 * ((p * 5 + t * 3) % 4)) +
+              "\n";
+  text += "same,1,3.1\nsame,1,3.4\npair,0,2.2\npair,3,5.9\n";
+  const auto [model, r] = lmm::fit(csv(text), "y ~ t + (t | id)");
+  const auto s = lmm::shrinkage(model);
+  ASSERT_TRUE(s.available()) << s.reason;
+  EXPECT_EQ(s.too_few, (std::vector<std::string>{"same"}));
+  for (const auto& row : s.rows) {
+    if (row.level == "same") {
+      EXPECT_FALSE(row.own_fit);
+      EXPECT_EQ(row.reason, "its random-effects columns are collinear within the level");
+    }
+    if (row.level == "pair") {  // two points: the line through them
+      ASSERT_TRUE(row.own_fit) << row.reason;
+      EXPECT_NEAR(row.ols[1], (5.9 - 2.2) / 3, 1e-12);
+      EXPECT_NEAR(row.ols[0], 2.2, 1e-12);
+    }
+  }
 }
 
 TEST(Shrinkage, NeedsOneGroupingFactor) {
   const auto [model, r] =
       lmm::fit(data("penicillin.csv"), "diameter ~ 1 + (1 | plate) + (1 | sample)");
-  EXPECT_THROW(lmm::shrinkage(model), lmm::Error);
+  const auto s = lmm::shrinkage(model);
+  EXPECT_FALSE(s.available());
+  EXPECT_EQ(s.reason,
+            "shrinkage compares each level's own fit with its mixed-model estimate for one grouping "
+            "factor; this model has random effects for plate and sample");
+  EXPECT_TRUE(s.rows.empty());
 }
 
 TEST(Rng, NormalHasMeanZeroAndVarianceOne) {
@@ -308,6 +341,50 @@ TEST(Rng, NormalHasMeanZeroAndVarianceOne) {
   EXPECT_NEAR(s / n, 0, 4 / std::sqrt(n));
   EXPECT_NEAR(s2 / n, 1, 4 * std::sqrt(2.0 / n));
   EXPECT_NEAR(s4 / n, 3, 4 * std::sqrt(96.0 / n));
+}
+
+// Streams of one seed: reproducible, different from each other and uncorrelated.
+TEST(Rng, StreamsAreReproducibleAndIndependent) {
+  lmm::Rng a(7, 0), b(7, 0), c(7, 1), d(8, 0);
+  int same_c = 0, same_d = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::uint64_t x = a.next();
+    EXPECT_EQ(x, b.next());
+    same_c += x == c.next();
+    same_d += x == d.next();
+  }
+  EXPECT_EQ(same_c, 0);
+  EXPECT_EQ(same_d, 0);
+  const int n = 100000;
+  lmm::Rng s0(11, 0), s1(11, 1);
+  double sxy = 0, sxx = 0, syy = 0;
+  for (int i = 0; i < n; ++i) {
+    const double x = s0.normal(), y = s1.normal();
+    sxy += x * y;
+    sxx += x * x;
+    syy += y * y;
+  }
+  EXPECT_LT(std::abs(sxy / std::sqrt(sxx * syy)), 4 / std::sqrt(n));
+}
+
+TEST(Rng, BelowAndUniformOpenAreUniform) {
+  lmm::Rng rng(5, 2);
+  const int n = 60000;
+  std::vector<int> count(6, 0);
+  for (int i = 0; i < n; ++i) ++count[rng.below(6)];
+  for (int k = 0; k < 6; ++k)  // binomial(n, 1/6): sd = 91.3
+    EXPECT_NEAR(count[static_cast<std::size_t>(k)], n / 6.0, 5 * std::sqrt(n * (1 / 6.0) * (5 / 6.0)));
+  EXPECT_EQ(rng.below(1), 0u);
+  double lo = 1, hi = 0, sum = 0;
+  for (int i = 0; i < n; ++i) {
+    const double u = rng.uniform_open();
+    lo = std::min(lo, u);
+    hi = std::max(hi, u);
+    sum += u;
+  }
+  EXPECT_GT(lo, 0);
+  EXPECT_LT(hi, 1);
+  EXPECT_NEAR(sum / n, 0.5, 4 * std::sqrt(1 / 12.0 / n));
 }
 
 TEST(SimulateGrowth, DesignAllocationAndDropout) {
@@ -347,19 +424,71 @@ TEST(SimulateGrowth, DesignAllocationAndDropout) {
   EXPECT_NE(lmm::to_csv(lmm::simulate_growth(g)), lmm::to_csv(d));
 }
 
+// The error names the field of GrowthDesign (the library knows no flags).
+std::string design_error(const lmm::GrowthDesign& g) {
+  try {
+    lmm::simulate_growth(g);
+  } catch (const lmm::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 TEST(SimulateGrowth, RejectsInvalidDesigns) {
   lmm::GrowthDesign g;
+  g.persons = 1;
+  EXPECT_EQ(design_error(g), "GrowthDesign::persons must be at least 2 (got 1)");
+  g = {};
   g.cor = 1.5;
-  EXPECT_THROW(lmm::simulate_growth(g), lmm::Error);
+  EXPECT_EQ(design_error(g), "GrowthDesign::cor must be between -1 and 1 (got 1.5)");
   g = {};
   g.waves = {0, 1, 1};
-  EXPECT_THROW(lmm::simulate_growth(g), lmm::Error);
+  EXPECT_EQ(design_error(g),
+            "GrowthDesign::waves has a repeated time value; each wave needs its own time");
   g = {};
   g.dropout = 1;
-  EXPECT_THROW(lmm::simulate_growth(g), lmm::Error);
+  EXPECT_EQ(design_error(g), "GrowthDesign::dropout must be a probability in [0, 1) (got 1)");
   g = {};
   g.sigma = 0;
-  EXPECT_THROW(lmm::simulate_growth(g), lmm::Error);
+  EXPECT_EQ(design_error(g), "GrowthDesign::sigma must be > 0 (got 0)");
+  g = {};
+  g.sd_slope = -0.5;
+  const auto p = lmm::check_growth_design(g);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->field, "sd_slope");
+  EXPECT_EQ(p->rule, "must be >= 0 (got -0.5)");
+  EXPECT_FALSE(lmm::check_growth_design(lmm::GrowthDesign{}).has_value());
+}
+
+// Each person's draws come from their own stream: changing σ or the number of persons keeps the
+// same persons' random effects, and the errors scale with σ.
+TEST(SimulateGrowth, PersonsKeepTheirDrawsAcrossDesigns) {
+  lmm::GrowthDesign g;
+  g.persons = 40;
+  g.seed = 3;
+  const auto a = lmm::simulate_growth_with_effects(g);
+  auto g2 = g;
+  g2.persons = 60;
+  g2.sigma = 2 * g.sigma;
+  const auto b = lmm::simulate_growth_with_effects(g2);
+  ASSERT_EQ(b.u0.size(), 60u);
+  for (std::size_t i = 0; i < 40; ++i) {
+    EXPECT_EQ(a.u0[i], b.u0[i]);
+    EXPECT_EQ(a.u1[i], b.u1[i]);
+  }
+  // Control persons (no group effect either way): y - (intercept + u0 + (slope + u1) t) doubles.
+  const auto& ya = a.data.at("y").numbers;
+  const auto& yb = b.data.at("y").numbers;
+  const auto& t = a.data.at("time").numbers;
+  for (std::size_t r = 0; r < ya.size(); ++r) {
+    const std::size_t i = r / g.waves.size();
+    const double ea = ya[r] - (g.intercept + a.u0[i] + (g.slope + a.u1[i]) * t[r]);
+    const double eb = yb[r] - (g.intercept + b.u0[i] + (g.slope + b.u1[i]) * t[r]);
+    EXPECT_NEAR(eb, 2 * ea, 1e-9) << r;
+  }
+  g2 = g;
+  g2.seed = 4;
+  EXPECT_NE(lmm::simulate_growth_with_effects(g2).u0, a.u0);
 }
 
 // Asymptotic covariance of (θ, σ) from the numerical Hessian of the REML criterion with σ free:
@@ -499,6 +628,30 @@ lmm::DataFrame wide_with_missing() {
       "b,m,9,NA,NA,1,1,NA\n"
       "c,f,NA,12.25,13,NA,4,5\n"
       "d,m,NA,NA,NA,NA,NA,NA\n");
+}
+
+// The errors name the options' fields (the CLI says them with its flags).
+TEST(Reshape, ErrorsNameTheOptionFields) {
+  const auto wide = wide_with_missing();
+  lmm::WideToLongOptions o;
+  o.id = "id";
+  auto message = [&] {
+    try {
+      lmm::wide_to_long(wide, o);
+    } catch (const lmm::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(), "WideToLongOptions::patterns is empty: wide-to-long needs at least one variable");
+  o.patterns = {lmm::parse_wide_pattern("y_t*")};
+  o.times = {"0", "1"};
+  EXPECT_EQ(message(), "WideToLongOptions::times gives 2 values but the patterns match 3 times (1, 2, 3)");
+  o.times.clear();
+  o.time_name = "sex";
+  EXPECT_EQ(message(),
+            "the time column 'sex' would clash with a column of the same name; choose another "
+            "WideToLongOptions::time_name");
 }
 
 TEST(Reshape, WideToLongToWideRoundTripsWithMissingWaves) {

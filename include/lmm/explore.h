@@ -22,7 +22,7 @@ struct GrowthParams {
 };
 
 /// Throws lmm::Error naming the first parameter out of range (negative SD, |cor| > 1, σ <= 0,
-/// fewer than 2 or more than 5000 persons, fewer than 2 or more than 20 distinct times).
+/// fewer than 2 or more than 5000 persons, fewer than 2 or more than 20 times, not increasing).
 void validate(const GrowthParams& params);
 
 struct GrowthSample {
@@ -33,9 +33,10 @@ struct GrowthSample {
   std::vector<double> wave_mean;   ///< per time: the mean of y over persons
 };
 
-/// Draws a sample. Each person has their own stream seeded from (seed, person), so moving a slider
-/// other than `seed` changes the same people's trajectories smoothly rather than drawing new people,
-/// and the result is the same on every platform.
+/// Draws a sample with lmm::simulate_growth_with_effects (no group effect, no dropout). Each person
+/// has their own random stream (seed, person), so moving a slider other than `seed` changes the
+/// same people's trajectories smoothly rather than drawing new people, and the result is the same
+/// on every platform.
 GrowthSample simulate_growth(const GrowthParams& params);
 
 /// The long table (id, time, y) that `lmm fit` reads.

@@ -1,5 +1,6 @@
 // Everything a program needs to fit linear mixed models with lmm.
 #pragma once
+#include "lmm/atomic_file.h"
 #include "lmm/compare.h"
 #include "lmm/data.h"
 #include "lmm/error.h"

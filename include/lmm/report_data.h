@@ -9,6 +9,7 @@
 #include "lmm/data.h"
 #include "lmm/fit.h"
 #include "lmm/model.h"
+#include "lmm/shrinkage.h"
 
 namespace lmm::report {
 
@@ -33,27 +34,13 @@ struct RandomEffect {
   QQ qq;
 };
 
-/// Per level of the one grouping factor: its own OLS fit of y on the random-effects columns z, and
-/// the model's coefficients for the same columns: `population` is the least-squares projection of
-/// the level's Xβ onto its z columns (exact when X varies within the level only through z, as for
-/// `y ~ time * group + (time | id)`), and `blup` = population + b, the level's fitted line.
-struct ShrinkageLevel {
-  std::string level;
-  std::string stratum;  ///< the level's values of the categorical fixed-effect variables ("treatment")
-  std::size_t nobs = 0;
-  bool has_ols = false;  ///< false: fewer observations than columns, or z rank-deficient within the level
-  std::vector<double> ols, blup, population;
-};
+/// The shrinkage plot's data: lmm::shrinkage(model) (levels beyond max_persons sampled as the
+/// trajectories), with each row's stratum: the level's values of the categorical fixed-effect
+/// variables ("treatment").
 struct Shrinkage {
-  bool available = false;
-  std::string reason;                  ///< why not, when not available
-  std::string group;                   ///< the grouping factor
-  std::vector<std::string> coef_names; ///< z columns: "(Intercept)", "time"
-  std::vector<ShrinkageLevel> levels;
-  std::vector<std::string> without_ols;  ///< levels with too few observations for their own fit
+  ShrinkageTable table;
+  std::vector<std::string> strata;  ///< per row of table.rows
 };
-/// Shrinkage for a model whose random-effects terms share one grouping factor (strata left empty).
-Shrinkage shrinkage(const LinearMixedModel& model);
 
 /// Observed and fitted trajectories per level of the first grouping factor against `x`: the first
 /// random slope's variable, else the first numeric fixed-effect column, else the observation's

@@ -12,7 +12,8 @@ namespace lmm {
 struct ShrinkageRow {
   std::string level;
   std::size_t n = 0;     ///< the level's number of observations
-  bool own_fit = false;  ///< enough observations (n >= number of terms, full rank) for its own fit
+  bool own_fit = false;  ///< the level has its own fit (see shrinkage() for the rule)
+  std::string reason;    ///< why not, when !own_fit: "1 observation for 2 columns", ...
   bool projected = false;    ///< blup/population are least-squares summaries of the level's rows
   std::vector<double> ols;   ///< per term: the level's own fit (NaN without one)
   std::vector<double> blup;  ///< per term: the mixed model's coefficients for the level
@@ -24,6 +25,10 @@ struct ShrinkageRow {
 };
 
 struct ShrinkageTable {
+  /// Empty when the table could be made; otherwise why not ("the model has no random effects",
+  /// more than one grouping factor, a column in two terms), and the rest is empty.
+  std::string reason;
+  bool available() const { return reason.empty(); }
   std::string group;
   std::vector<std::string> terms;    ///< the random-effects terms: "(Intercept)", "Days"
   std::vector<ShrinkageRow> rows;    ///< in the factor's level order
@@ -38,7 +43,15 @@ struct ShrinkageTable {
 /// Zb) and of its population fitted values (Xβ) on those columns: for y ~ time * group + (time |
 /// id) that is a treated person's own intercept and slope (β and the group terms combined, plus b),
 /// comparable to the person's own fit. Otherwise they fall back to coef() (β of the same name, plus
-/// b). Throws lmm::Error if the random effects have more than one grouping factor.
+/// b).
+///
+/// The rank rule: a level has its own fit when it has at least as many observations as there are
+/// random-effects columns, and its rows of those columns have full column rank by a column-pivoted
+/// Householder QR in which a pivot counts as zero below 1e-10 times the largest (Eigen's
+/// ColPivHouseholderQR::setThreshold(1e-10)); otherwise ShrinkageRow::reason says which condition
+/// failed and the level is listed in too_few. When the model's random effects are not all on one
+/// grouping factor (or a column appears in two of its terms), nothing is computed and
+/// ShrinkageTable::reason says why; this function does not throw for any fitted model.
 ShrinkageTable shrinkage(const LinearMixedModel& model);
 
 }  // namespace lmm

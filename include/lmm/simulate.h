@@ -1,36 +1,18 @@
-// Simulation: a portable random number stream, data from a two-level growth model (for teaching
+// Simulation: data from a two-level growth model (for teaching
 // and power planning), and new responses from a fitted model (lme4's simulate(m), the basis of
 // the parametric bootstrap).
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <random>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lmm/data.h"
 #include "lmm/model.h"
+#include "lmm/rng.h"
 
 namespace lmm {
-
-/// Random numbers that are the same on every platform and standard library for the same seed:
-/// std::mt19937_64 (whose output the C++ standard fixes) with our own transforms, not
-/// std::uniform_real_distribution / std::normal_distribution (implementation-defined).
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : gen_(seed) {}
-  /// Uniform on [0, 1) with 53 random bits.
-  double uniform() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }
-  /// Uniform on (0, 1).
-  double uniform_open();
-  /// Standard normal by Marsaglia's polar method (Marsaglia & Bray 1964): needs only log and sqrt.
-  double normal();
-
- private:
-  std::mt19937_64 gen_;
-  bool has_spare_ = false;
-  double spare_ = 0;
-};
 
 /// A two-level linear growth model:
 ///   y_ti = intercept + u0_i + (slope + group_effect·treatment_i + u1_i)·time_t + e_ti,
@@ -54,8 +36,31 @@ struct GrowthDesign {
   std::uint64_t seed = 1;
 };
 
+/// A field of GrowthDesign out of range: its name as in the struct ("persons", "sd_intercept",
+/// ...) and the rule it breaks, e.g. {"persons", "must be at least 2 (got 1)"}.
+struct DesignProblem {
+  std::string field;
+  std::string rule;
+};
+
+/// The first field of `design` out of range, if any: persons in [2, 10⁸]; waves finite, distinct
+/// and increasing, at least one; intercept, slope, group_effect finite; sd_intercept, sd_slope ≥ 0;
+/// cor in [-1, 1]; sigma > 0; dropout in [0, 1).
+std::optional<DesignProblem> check_growth_design(const GrowthDesign& design);
+
+/// The simulated data and the random effects drawn for each person.
+struct GrowthSimulation {
+  DataFrame data;             ///< as simulate_growth
+  std::vector<double> u0, u1;  ///< per person (P001 first): intercept and slope deviations
+};
+
 /// The simulated data in long format: columns id (P001, P002, ...), time, group
-/// (control/treatment), y (missing after dropout). Throws lmm::Error for an invalid design.
+/// (control/treatment), y (missing after dropout). Throws lmm::Error naming the field for an
+/// invalid design ("GrowthDesign::persons must be at least 2 (got 1)", see check_growth_design).
+/// Random numbers: the allocation comes from stream 0 of `seed`, person k's effects, errors and
+/// dropout draws from stream k (Rng(seed, k)), so that changing σ, the effects or the number of
+/// persons keeps the same persons' draws.
+GrowthSimulation simulate_growth_with_effects(const GrowthDesign& design);
 DataFrame simulate_growth(const GrowthDesign& design);
 
 /// The design at which to simulate: a fixed-effects matrix and random-effects terms (as a model

@@ -29,8 +29,4 @@ std::string format_cell(const Column& column, std::size_t row, char delimiter = 
 void write_csv(const DataFrame& data, std::ostream& out, char delimiter = ',');
 std::string to_csv(const DataFrame& data, char delimiter = ',');
 
-/// Writes `content` to `path` through a temporary file in the same directory and a rename, so that
-/// `path` is either untouched or complete. Throws lmm::Error naming the path on failure.
-void write_file_atomically(const std::string& path, std::string_view content);
-
 }  // namespace lmm

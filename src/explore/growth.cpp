@@ -1,35 +1,15 @@
-// The explorer's growth model: simulation and true variance partition.
-//
-// A stand-in written for the explorer (issue 5) while `lmm simulate` (issue 4) lands; the lead may
-// keep one implementation at merge.
+// The explorer's growth model: its parameter ranges and true variance partition. The simulation
+// itself is the library's (lmm::simulate_growth_with_effects), without group effect or dropout.
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
-#include <numbers>
 
 #include "lmm/error.h"
 #include "lmm/explore.h"
+#include "lmm/simulate.h"
 
 namespace lmm::explore {
 
 namespace {
-
-// splitmix64 (Steele, Lea & Flood 2014): the same stream on every platform.
-struct SplitMix {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }  // in (0, 1)
-  // Box-Muller, one draw per call (the second is discarded so the stream's use is simple to follow).
-  double normal() {
-    const double u1 = uniform(), u2 = uniform();
-    return std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
-  }
-};
 
 void check(bool ok, const std::string& what) {
   if (!ok) throw Error(what);
@@ -47,34 +27,35 @@ void validate(const GrowthParams& g) {
   check(g.times.size() >= 2 && g.times.size() <= 20, "the number of waves must be between 2 and 20");
   for (std::size_t k = 0; k < g.times.size(); ++k) {
     check(std::isfinite(g.times[k]), "the wave times must be finite numbers");
-    for (std::size_t m = 0; m < k; ++m) check(g.times[m] != g.times[k], "the wave times must be distinct");
+    if (k > 0) check(g.times[k - 1] < g.times[k], "the wave times must be distinct and increasing");
   }
 }
 
 GrowthSample simulate_growth(const GrowthParams& g) {
   validate(g);
+  GrowthDesign d;
+  d.persons = g.persons;
+  d.waves = g.times;
+  d.intercept = g.intercept;
+  d.slope = g.slope;
+  d.sd_intercept = g.sd_intercept;
+  d.sd_slope = g.sd_slope;
+  d.cor = g.cor;
+  d.sigma = g.sigma;
+  d.seed = g.seed;
+  GrowthSimulation sim = simulate_growth_with_effects(d);
+  const Column& id = sim.data.at("id");
   GrowthSample s;
+  s.ids = id.levels;  // zero-padded, so byte order is person order
+  s.person = id.codes;
+  s.time = sim.data.at("time").numbers;
+  s.y = sim.data.at("y").numbers;
+  s.b0 = std::move(sim.u0);
+  s.b1 = std::move(sim.u1);
   const std::size_t W = g.times.size();
-  const int width = std::max(3, static_cast<int>(std::to_string(g.persons).size()));
   s.wave_mean.assign(W, 0.0);
-  for (std::size_t i = 0; i < g.persons; ++i) {
-    SplitMix rng{g.seed * 0x2545F4914F6CDD1DULL + i};
-    rng.next();
-    const double z1 = rng.normal(), z2 = rng.normal();
-    const double b0 = g.sd_intercept * z1;
-    const double b1 = g.sd_slope * (g.cor * z1 + std::sqrt(std::max(0.0, 1 - g.cor * g.cor)) * z2);
-    s.ids.push_back(fmt::format("P{:0{}}", i + 1, width));
-    s.b0.push_back(b0);
-    s.b1.push_back(b1);
-    for (std::size_t k = 0; k < W; ++k) {
-      const double t = g.times[k];
-      const double y = g.intercept + b0 + (g.slope + b1) * t + g.sigma * rng.normal();
-      s.person.push_back(static_cast<std::int32_t>(i));
-      s.time.push_back(t);
-      s.y.push_back(y);
-      s.wave_mean[k] += y / static_cast<double>(g.persons);
-    }
-  }
+  for (std::size_t r = 0; r < s.y.size(); ++r)
+    s.wave_mean[r % W] += s.y[r] / static_cast<double>(g.persons);
   return s;
 }
 

@@ -16,6 +16,7 @@
 #include "inference/internal.h"
 #include "lmm/error.h"
 #include "lmm/inference.h"
+#include "lmm/rng.h"
 
 namespace lmm {
 
@@ -72,7 +73,7 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
       LinearMixedModel m(frame, method);
       std::vector<double> y(n), b;
       for (int i = next++; i < options.replicates; i = next++) {
-        inference::Rng rng(options.seed, static_cast<std::uint64_t>(i));
+        Rng rng(options.seed, static_cast<std::uint64_t>(i));
         for (std::size_t r = 0; r < n; ++r) y[r] = eta[r];
         for (std::size_t j = 0; j < frame.re.size(); ++j) {
           const auto& t = frame.re[j];

@@ -50,19 +50,4 @@ std::vector<bool> singular_positions(const LinearMixedModel::Impl& m);
 /// R's quantile(type = 7) of sorted data.
 double quantile7(const std::vector<double>& sorted, double prob);
 
-/// xoshiro256** seeded through splitmix64 from (seed, stream): an independent, reproducible random
-/// stream per bootstrap replicate (Blackman & Vigna 2021, ACM Trans. Math. Softw. 47(4)).
-class Rng {
- public:
-  Rng(std::uint64_t seed, std::uint64_t stream);
-  std::uint64_t next();
-  double uniform();  ///< in (0, 1)
-  double normal();   ///< standard normal (Marsaglia's polar method)
-
- private:
-  std::uint64_t s_[4];
-  double spare_ = 0;
-  bool has_spare_ = false;
-};
-
 }  // namespace lmm::inference

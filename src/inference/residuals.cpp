@@ -1,18 +1,12 @@
 #include "lmm/residuals.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
+#include <ostream>
 #include <limits>
 #include <vector>
 
-#include "lmm/error.h"
+#include "lmm/atomic_file.h"
 
 namespace lmm {
 
@@ -47,13 +41,7 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
   for (std::size_t i = 0; i < f.rows.size(); ++i)
     if (f.rows[i] < data_rows) used[f.rows[i]] = i;
 
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path tmp = target.parent_path() / (target.filename().string() + fmt::format(".tmp{}", ::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw Error(fmt::format("cannot write the residuals to '{}': {}", path, std::strerror(errno)));
+  write_file_atomically(path, [&](std::ostream& out) {
     std::string line = "row";
     for (const auto* g : groups) {
       line += ',';
@@ -76,20 +64,7 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
       }
       out << line;
     }
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw Error(fmt::format("cannot write the residuals to '{}': write failed", path));
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::error_code ec2;
-    fs::remove(tmp, ec2);
-    throw Error(fmt::format("cannot write the residuals to '{}': {}", path, ec.message()));
-  }
+  });
 }
 
 }  // namespace lmm

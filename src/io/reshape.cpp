@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "lmm/error.h"
 #include "lmm/table_io.h"
@@ -125,34 +126,45 @@ WidePattern parse_wide_pattern(const std::string& spec) {
   return p;
 }
 
-DataFrame wide_to_long(const DataFrame& wide, const WideToLongOptions& o) {
-  if (o.id.empty()) throw Error("wide-to-long needs the id column (--id)");
-  if (o.patterns.empty())
-    throw Error("wide-to-long needs at least one --pattern (e.g. y_t*) or --columns");
-  const Column& id = wide.at(o.id);
-  check_ids_unique(wide, id);
+namespace {
 
-  // Which wide column holds pattern k at time token t.
-  std::vector<std::string> tokens;  // in order of first appearance
-  std::vector<std::unordered_map<std::string, std::size_t>> cell(o.patterns.size());
-  std::vector<bool> matched(wide.columns.size(), false);
+// Which wide column holds pattern k at each time token, tokens in order of first appearance.
+struct WideMatch {
+  std::vector<std::string> tokens;
+  std::vector<std::unordered_map<std::string, std::size_t>> cell;  // per pattern: token -> column
+  std::vector<bool> matched;                                       // per wide column
+};
+
+// A pattern given as a list of columns (WidePattern::columns), paired with options.times.
+void match_listed_columns(const DataFrame& wide, const WideToLongOptions& o, std::size_t k,
+                          WideMatch& m) {
+  if (o.patterns.size() != 1)
+    throw Error("a WidePattern with columns must be the only one in WideToLongOptions::patterns");
+  if (o.times.size() != o.patterns[k].columns.size())
+    throw Error(fmt::format(
+        "WidePattern::columns lists {} columns; WideToLongOptions::times must give as many time "
+        "values (got {})",
+        o.patterns[k].columns.size(), o.times.size()));
+  for (const std::string& n : o.patterns[k].columns) {
+    const Column& col = wide.at(n);
+    const auto c = static_cast<std::size_t>(&col - wide.columns.data());
+    if (n == o.id)
+      throw Error(fmt::format("the id column '{}' cannot be one of WidePattern::columns", n));
+    if (m.matched[c])
+      throw Error(fmt::format("column '{}' is listed twice in WidePattern::columns", n));
+    m.matched[c] = true;
+    m.cell[k][n] = c;
+    m.tokens.push_back(n);
+  }
+}
+
+WideMatch match_wide_columns(const DataFrame& wide, const WideToLongOptions& o) {
+  WideMatch m;
+  m.cell.resize(o.patterns.size());
+  m.matched.assign(wide.columns.size(), false);
   for (std::size_t k = 0; k < o.patterns.size(); ++k) {
     if (!o.patterns[k].columns.empty()) {
-      if (o.patterns.size() != 1)
-        throw Error("--columns lists one variable's wide columns; use --pattern for several");
-      if (o.times.size() != o.patterns[k].columns.size())
-        throw Error(fmt::format(
-            "--columns lists {} columns; --times must give as many time values (got {})",
-            o.patterns[k].columns.size(), o.times.size()));
-      for (const std::string& n : o.patterns[k].columns) {
-        const Column& col = wide.at(n);
-        const auto c = static_cast<std::size_t>(&col - wide.columns.data());
-        if (n == o.id) throw Error(fmt::format("the id column '{}' cannot be one of --columns", n));
-        if (matched[c]) throw Error(fmt::format("column '{}' is listed twice in --columns", n));
-        matched[c] = true;
-        cell[k][n] = c;
-        tokens.push_back(n);
-      }
+      match_listed_columns(wide, o, k, m);
       continue;
     }
     const SplitPattern sp = split(o.patterns[k]);
@@ -161,23 +173,40 @@ DataFrame wide_to_long(const DataFrame& wide, const WideToLongOptions& o) {
       if (n == o.id || n.size() <= sp.prefix.size() + sp.suffix.size()) continue;
       if (n.compare(0, sp.prefix.size(), sp.prefix) != 0) continue;
       if (n.compare(n.size() - sp.suffix.size(), sp.suffix.size(), sp.suffix) != 0) continue;
-      if (matched[c])
+      if (m.matched[c])
         throw Error(fmt::format(
             "column '{}' matches more than one pattern; make the patterns more specific", n));
-      matched[c] = true;
+      m.matched[c] = true;
       const std::string tok =
           n.substr(sp.prefix.size(), n.size() - sp.prefix.size() - sp.suffix.size());
-      cell[k][tok] = c;
-      if (std::find(tokens.begin(), tokens.end(), tok) == tokens.end()) tokens.push_back(tok);
+      m.cell[k][tok] = c;
+      if (std::find(m.tokens.begin(), m.tokens.end(), tok) == m.tokens.end())
+        m.tokens.push_back(tok);
     }
-    if (cell[k].empty())
+    if (m.cell[k].empty())
       throw Error(fmt::format("pattern '{}' matches no column of {}; columns are: {}",
                               o.patterns[k].pattern, where(wide), fmt::join(wide.names(), ", ")));
   }
+  return m;
+}
+
+}  // namespace
+
+DataFrame wide_to_long(const DataFrame& wide, const WideToLongOptions& o) {
+  if (o.id.empty()) throw Error("WideToLongOptions::id is empty: wide-to-long needs the id column");
+  if (o.patterns.empty())
+    throw Error("WideToLongOptions::patterns is empty: wide-to-long needs at least one variable");
+  const Column& id = wide.at(o.id);
+  check_ids_unique(wide, id);
+  const WideMatch match = match_wide_columns(wide, o);
+  const auto& tokens = match.tokens;
+  const auto& cell = match.cell;
+  const auto& matched = match.matched;
   std::vector<std::string> time_labels = tokens;
   if (!o.times.empty()) {
     if (o.times.size() != tokens.size())
-      throw Error(fmt::format("--times gives {} values but the patterns match {} times ({})",
+      throw Error(fmt::format(
+          "WideToLongOptions::times gives {} values but the patterns match {} times ({})",
                               o.times.size(), tokens.size(), fmt::join(tokens, ", ")));
     time_labels = o.times;
   }
@@ -192,14 +221,14 @@ DataFrame wide_to_long(const DataFrame& wide, const WideToLongOptions& o) {
   if (!names.insert(o.time_name).second)
     throw Error(fmt::format(
         "the time column '{}' would clash with a column of the same name; choose another "
-        "with --time-name",
+        "WideToLongOptions::time_name",
         o.time_name));
   for (const auto& p : o.patterns)
     if (!names.insert(p.name).second)
       throw Error(fmt::format(
-          "the long column '{}' would clash with another column of that name; name it with "
-          "--pattern NEWNAME={}",
-          p.name, p.pattern));
+          "the long column '{}' would clash with another column of that name; give the "
+          "WidePattern another name",
+          p.name));
 
   // Rows: id-major, times in column order.
   std::vector<std::ptrdiff_t> src_row;
@@ -242,37 +271,33 @@ DataFrame wide_to_long(const DataFrame& wide, const WideToLongOptions& o) {
   return out;
 }
 
-DataFrame long_to_wide(const DataFrame& d, const LongToWideOptions& o) {
-  if (o.id.empty()) throw Error("long-to-wide needs the id column (--id)");
-  if (o.patterns.empty())
-    throw Error("long-to-wide needs at least one --pattern (e.g. y=y_t*) or --values");
-  const Column& id = d.at(o.id);
-  const Column& time = d.at(o.time);
-  std::vector<const Column*> value_cols;
-  for (const auto& p : o.patterns) {
-    value_cols.push_back(&d.at(p.name));
-    if (p.name == o.id || p.name == o.time)
-      throw Error(fmt::format(
-          "'{}' is the id or time column and cannot be spread into wide columns", p.name));
-  }
+namespace {
 
-  // Ids in order of first appearance; times sorted numerically (numeric time) or by appearance.
-  std::vector<std::string> ids;
-  std::vector<std::size_t> first_row;
-  std::unordered_map<std::string, std::size_t> id_index;
-  std::vector<std::size_t> row_id(d.nrows);
+// The distinct labels of a column and, per row, the index of its label.
+struct Labels {
+  std::vector<std::string> labels;
+  std::vector<std::size_t> row_index;
+};
+
+Labels index_ids(const DataFrame& d, const Column& id, const std::string& name) {
+  Labels out;
+  std::unordered_map<std::string, std::size_t> index;
+  out.row_index.resize(d.nrows);
   for (std::size_t r = 0; r < d.nrows; ++r) {
     const auto l = label(id, r);
     if (!l)
       throw Error(
-          fmt::format("row {} of {} has no value in the id column '{}'", r + 1, where(d), o.id));
-    const auto [it, fresh] = id_index.emplace(*l, ids.size());
-    if (fresh) {
-      ids.push_back(*l);
-      first_row.push_back(r);
-    }
-    row_id[r] = it->second;
+          fmt::format("row {} of {} has no value in the id column '{}'", r + 1, where(d), name));
+    const auto [it, fresh] = index.emplace(*l, out.labels.size());
+    if (fresh) out.labels.push_back(*l);
+    out.row_index[r] = it->second;
   }
+  return out;
+}
+
+// The times: sorted numerically for a numeric column, else in order of appearance.
+std::pair<std::vector<std::string>, std::unordered_map<std::string, std::size_t>> index_times(
+    const DataFrame& d, const Column& time, const std::string& name) {
   std::vector<std::string> times;
   std::vector<double> time_values;
   std::unordered_map<std::string, std::size_t> time_index;
@@ -280,7 +305,7 @@ DataFrame long_to_wide(const DataFrame& d, const LongToWideOptions& o) {
     const auto l = label(time, r);
     if (!l)
       throw Error(fmt::format("row {} of {} has no value in the time column '{}'", r + 1, where(d),
-                              o.time));
+                              name));
     if (time_index.emplace(*l, times.size()).second) {
       times.push_back(*l);
       time_values.push_back(time.is_numeric() ? time.numbers[r] : 0.0);
@@ -296,6 +321,30 @@ DataFrame long_to_wide(const DataFrame& d, const LongToWideOptions& o) {
     times = std::move(sorted);
     for (std::size_t i = 0; i < times.size(); ++i) time_index[times[i]] = i;
   }
+  return {std::move(times), std::move(time_index)};
+}
+
+}  // namespace
+
+DataFrame long_to_wide(const DataFrame& d, const LongToWideOptions& o) {
+  if (o.id.empty()) throw Error("LongToWideOptions::id is empty: long-to-wide needs the id column");
+  if (o.patterns.empty())
+    throw Error("LongToWideOptions::patterns is empty: long-to-wide needs at least one variable");
+  const Column& id = d.at(o.id);
+  const Column& time = d.at(o.time);
+  std::vector<const Column*> value_cols;
+  for (const auto& p : o.patterns) {
+    value_cols.push_back(&d.at(p.name));
+    if (p.name == o.id || p.name == o.time)
+      throw Error(fmt::format(
+          "'{}' is the id or time column and cannot be spread into wide columns", p.name));
+  }
+
+  // Ids in order of first appearance; times sorted numerically (numeric time) or by appearance.
+  const Labels id_labels = index_ids(d, id, o.id);
+  const std::vector<std::string>& ids = id_labels.labels;
+  const std::vector<std::size_t>& row_id = id_labels.row_index;
+  auto [times, time_index] = index_times(d, time, o.time);
   // Which long row fills (id, time).
   std::vector<std::ptrdiff_t> at(ids.size() * times.size(), -1);
   for (std::size_t r = 0; r < d.nrows; ++r) {
@@ -327,8 +376,8 @@ DataFrame long_to_wide(const DataFrame& d, const LongToWideOptions& o) {
         s = static_cast<std::ptrdiff_t>(r);
       } else if (label(c, static_cast<std::size_t>(s)) != label(c, r)) {
         throw Error(fmt::format(
-            "column '{}' varies within id '{}' ({} in row {}, {} in row {}); spread it with "
-            "--pattern {}={}_* or leave it out",
+            "column '{}' varies within id '{}' ({} in row {}, {} in row {}); spread it with the "
+            "pattern {}={}_* or leave it out",
             c.name, ids[row_id[r]], *label(c, static_cast<std::size_t>(s)), s + 1, *label(c, r),
             r + 1, c.name, c.name));
       }
@@ -359,7 +408,7 @@ Centering parse_centering(const std::string& spec, bool person) {
     const auto colon = spec.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
       throw Error(
-          fmt::format("--center-person needs VARIABLE:ID (e.g. stress:id), got '{}'", spec));
+          fmt::format("a person-mean centering needs VARIABLE:ID (e.g. stress:id), got '{}'", spec));
     c.kind = Centering::Kind::PersonMean;
     c.variable = spec.substr(0, colon);
     c.group = spec.substr(colon + 1);
@@ -367,7 +416,7 @@ Centering parse_centering(const std::string& spec, bool person) {
   }
   const auto eq = spec.find('=');
   if (eq == std::string::npos) {
-    if (spec.empty()) throw Error("--center needs a variable name");
+    if (spec.empty()) throw Error("a centering needs a variable name");
     c.kind = Centering::Kind::GrandMean;
     c.variable = spec;
     return c;
@@ -377,7 +426,7 @@ Centering parse_centering(const std::string& spec, bool person) {
   const auto v = parse_number(spec.substr(eq + 1));
   if (c.variable.empty() || !v || !std::isfinite(*v))
     throw Error(
-        fmt::format("--center needs VARIABLE or VARIABLE=NUMBER (e.g. time=2), got '{}'", spec));
+        fmt::format("a centering needs VARIABLE or VARIABLE=NUMBER (e.g. time=2), got '{}'", spec));
   c.value = *v;
   c.computed = true;
   return c;

@@ -1,15 +1,8 @@
 #include "lmm/table_io.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -89,36 +82,6 @@ std::string to_csv(const DataFrame& data, char delimiter) {
   std::ostringstream s;
   write_csv(data, s, delimiter);
   return s.str();
-}
-
-void write_file_atomically(const std::string& path, std::string_view content) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  if (path.empty()) throw Error("cannot write to an empty file name");
-  std::error_code ec;
-  if (fs::is_directory(target, ec)) throw Error("cannot write '" + path + "': it is a directory");
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  if (!fs::is_directory(dir, ec))
-    throw Error("cannot write '" + path + "': the directory '" + dir.string() + "' does not exist");
-  const fs::path tmp =
-      dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write '" + path + "': " + std::strerror(errno));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      fs::remove(tmp, ec);
-      throw Error("cannot write '" + path + "': writing failed (disk full?)");
-    }
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::error_code ec2;
-    fs::remove(tmp, ec2);
-    throw Error("cannot write '" + path + "': " + ec.message());
-  }
 }
 
 }  // namespace lmm

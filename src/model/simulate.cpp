@@ -8,92 +8,82 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "lmm/error.h"
 #include "lmm/table_io.h"
 
 namespace lmm {
 
-double Rng::uniform_open() {
-  for (;;) {
-    const double u = uniform();
-    if (u > 0) return u;
-  }
-}
-
-double Rng::normal() {
-  if (has_spare_) {
-    has_spare_ = false;
-    return spare_;
-  }
-  // Marsaglia's polar method: a uniform point in the unit disc gives two independent normals.
-  for (;;) {
-    const double a = 2 * uniform() - 1;
-    const double b = 2 * uniform() - 1;
-    const double s = a * a + b * b;
-    if (s >= 1 || s == 0) continue;
-    const double f = std::sqrt(-2 * std::log(s) / s);
-    spare_ = b * f;
-    has_spare_ = true;
-    return a * f;
-  }
-}
-
 namespace {
 
-void check_finite(double v, const char* what) {
-  if (!std::isfinite(v)) throw Error(fmt::format("--{} must be a finite number", what));
+std::optional<DesignProblem> problem(const char* field, std::string rule) {
+  return DesignProblem{field, std::move(rule)};
+}
+
+std::optional<DesignProblem> check_waves(const std::vector<double>& waves) {
+  if (waves.empty()) return problem("waves", "needs at least one time value");
+  for (double w : waves)
+    if (!std::isfinite(w)) return problem("waves", "must be finite numbers");
+  if (std::set<double>(waves.begin(), waves.end()).size() != waves.size())
+    return problem("waves", "has a repeated time value; each wave needs its own time");
+  if (!std::is_sorted(waves.begin(), waves.end()))
+    return problem("waves", "must be in increasing order (the first is the baseline)");
+  return std::nullopt;
+}
+
+// Balanced allocation to the arms, shuffled (Fisher-Yates) with stream 0 of the seed.
+std::vector<int> allocate(std::size_t n, std::uint64_t seed) {
+  Rng rng(seed, 0);
+  std::vector<int> treated(n, 0);
+  for (std::size_t i = 0; i < n / 2; ++i) treated[i] = 1;
+  for (std::size_t i = n - 1; i > 0; --i) std::swap(treated[i], treated[rng.below(i + 1)]);
+  return treated;
 }
 
 }  // namespace
 
-DataFrame simulate_growth(const GrowthDesign& d) {
-  if (d.persons < 2) throw Error(fmt::format("--persons must be at least 2 (got {})", d.persons));
+std::optional<DesignProblem> check_growth_design(const GrowthDesign& d) {
+  if (d.persons < 2) return problem("persons", fmt::format("must be at least 2 (got {})", d.persons));
   if (d.persons > 100'000'000)
-    throw Error(fmt::format("--persons {} is too many to simulate", d.persons));
-  if (d.waves.empty()) throw Error("--waves needs at least one time value, e.g. --waves 0,1,2,3,4");
-  for (double w : d.waves) check_finite(w, "waves");
-  if (std::set<double>(d.waves.begin(), d.waves.end()).size() != d.waves.size())
-    throw Error("--waves has a repeated time value; each wave needs its own time");
-  if (!std::is_sorted(d.waves.begin(), d.waves.end()))
-    throw Error("--waves must be in increasing order (the first is the baseline)");
-  check_finite(d.intercept, "intercept");
-  check_finite(d.slope, "slope");
-  check_finite(d.group_effect, "group-effect");
-  if (!(d.sd_intercept >= 0) || !std::isfinite(d.sd_intercept))
-    throw Error(fmt::format("--sd-intercept must be >= 0 (got {})", d.sd_intercept));
-  if (!(d.sd_slope >= 0) || !std::isfinite(d.sd_slope))
-    throw Error(fmt::format("--sd-slope must be >= 0 (got {})", d.sd_slope));
+    return problem("persons", fmt::format("must be at most 100000000 (got {})", d.persons));
+  if (auto p = check_waves(d.waves)) return p;
+  for (auto [v, field] : {std::pair{d.intercept, "intercept"}, std::pair{d.slope, "slope"},
+                          std::pair{d.group_effect, "group_effect"}})
+    if (!std::isfinite(v)) return problem(field, "must be a finite number");
+  for (auto [v, field] :
+       {std::pair{d.sd_intercept, "sd_intercept"}, std::pair{d.sd_slope, "sd_slope"}})
+    if (!(v >= 0) || !std::isfinite(v)) return problem(field, fmt::format("must be >= 0 (got {})", v));
   if (!(d.cor >= -1 && d.cor <= 1))
-    throw Error(fmt::format("--cor must be between -1 and 1 (got {})", d.cor));
+    return problem("cor", fmt::format("must be between -1 and 1 (got {})", d.cor));
   if (!(d.sigma > 0) || !std::isfinite(d.sigma))
-    throw Error(fmt::format("--sigma must be > 0 (got {})", d.sigma));
+    return problem("sigma", fmt::format("must be > 0 (got {})", d.sigma));
   if (!(d.dropout >= 0 && d.dropout < 1))
-    throw Error(fmt::format("--dropout must be a probability in [0, 1) (got {})", d.dropout));
+    return problem("dropout", fmt::format("must be a probability in [0, 1) (got {})", d.dropout));
+  return std::nullopt;
+}
 
-  Rng rng(d.seed);
-  const std::size_t n = d.persons;
-  // Balanced allocation, shuffled (Fisher-Yates with our own uniform draws).
-  std::vector<int> treated(n, 0);
-  for (std::size_t i = 0; i < n / 2; ++i) treated[i] = 1;
-  for (std::size_t i = n - 1; i > 0; --i) {
-    const auto k = static_cast<std::size_t>(rng.uniform() * static_cast<double>(i + 1));
-    std::swap(treated[i], treated[std::min(k, i)]);
-  }
-  const int width = static_cast<int>(std::to_string(n).size());
-  const std::size_t T = d.waves.size();
+GrowthSimulation simulate_growth_with_effects(const GrowthDesign& d) {
+  if (auto p = check_growth_design(d)) throw Error("GrowthDesign::" + p->field + " " + p->rule);
+  const std::size_t n = d.persons, T = d.waves.size();
+  const std::vector<int> treated = allocate(n, d.seed);
+  const int width = std::max(static_cast<int>(std::to_string(n).size()), 3);
   std::vector<std::optional<std::string>> id, group;
   std::vector<double> time, y;
   id.reserve(n * T);
   group.reserve(n * T);
   time.reserve(n * T);
   y.reserve(n * T);
+  GrowthSimulation sim;
+  sim.u0.resize(n);
+  sim.u1.resize(n);
   const double rho_c = std::sqrt(std::max(0.0, 1 - d.cor * d.cor));
   for (std::size_t i = 0; i < n; ++i) {
+    Rng rng(d.seed, i + 1);  // the person's own stream
     const double z1 = rng.normal(), z2 = rng.normal();
-    const double u0 = d.sd_intercept * z1;
-    const double u1 = d.sd_slope * (d.cor * z1 + rho_c * z2);
-    const std::string pid = fmt::format("P{:0{}}", i + 1, std::max(width, 3));
+    const double u0 = sim.u0[i] = d.sd_intercept * z1;
+    const double u1 = sim.u1[i] = d.sd_slope * (d.cor * z1 + rho_c * z2);
+    const std::string pid = fmt::format("P{:0{}}", i + 1, width);
     const char* arm = treated[i] ? "treatment" : "control";
     const double slope = d.slope + (treated[i] ? d.group_effect : 0.0) + u1;
     bool in_study = true;
@@ -110,14 +100,18 @@ DataFrame simulate_growth(const GrowthDesign& d) {
                            : std::numeric_limits<double>::quiet_NaN());
     }
   }
-  DataFrame out;
+  DataFrame& out = sim.data;
   out.nrows = n * T;
   out.source = "simulated data";
   out.columns.push_back(categorical_column("id", id));
   out.columns.push_back(numeric_column("time", std::move(time)));
   out.columns.push_back(categorical_column("group", group));
   out.columns.push_back(numeric_column("y", std::move(y)));
-  return out;
+  return sim;
+}
+
+DataFrame simulate_growth(const GrowthDesign& design) {
+  return std::move(simulate_growth_with_effects(design).data);
 }
 
 std::vector<std::vector<double>> simulate_responses(const SimulationDesign& design,

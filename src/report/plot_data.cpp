@@ -9,6 +9,7 @@
 #include <set>
 
 #include "lmm/report_data.h"
+#include "lmm/rng.h"
 
 namespace lmm::report {
 
@@ -20,14 +21,6 @@ double quantile7(const std::vector<double>& sorted, double prob) {
   const auto lo = static_cast<std::size_t>(std::floor(h));
   const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
   return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
-}
-
-// splitmix64 (Steele, Lea & Flood 2014): a small generator whose output is the same everywhere.
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
 }
 
 // Evenly spaced indices into [0, n), both ends kept, at most m of them.
@@ -191,8 +184,8 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
   const std::size_t L = t0.nlevels();
   std::vector<std::size_t> order(L);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::uint64_t state = options.seed;
-  for (std::size_t i = L; i > 1; --i) std::swap(order[i - 1], order[splitmix64(state) % i]);
+  Rng rng(options.seed);
+  for (std::size_t i = L; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
   std::vector<std::size_t> rank(L);
   for (std::size_t k = 0; k < L; ++k) rank[order[k]] = k;
   std::vector<std::size_t> nobs(L, 0);
@@ -239,22 +232,23 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
   }
 
   // ---- shrinkage, with each level's stratum ----
-  pd.shrinkage = shrinkage(model);
-  if (pd.shrinkage.available) {
+  pd.shrinkage.table = lmm::shrinkage(model);
+  ShrinkageTable& sh = pd.shrinkage.table;
+  if (sh.available() && sh.rows.size() == L) {
     std::vector<std::string> level_stratum(L);
     for (std::size_t i = 0; i < n; ++i) level_stratum[static_cast<std::size_t>(t0.refs[i])] = stratum[i];
-    for (std::size_t l = 0; l < pd.shrinkage.levels.size(); ++l) pd.shrinkage.levels[l].stratum = level_stratum[l];
     // The same random sample of levels as the trajectories.
-    if (L > options.max_persons) {
-      std::vector<ShrinkageLevel> sample;
-      for (std::size_t l = 0; l < L; ++l)
-        if (rank[l] < options.max_persons) sample.push_back(std::move(pd.shrinkage.levels[l]));
-      pd.shrinkage.levels = std::move(sample);
-    }
-    if (!pd.shrinkage.without_ols.empty())
+    std::vector<ShrinkageRow> sample;
+    for (std::size_t l = 0; l < L; ++l)
+      if (rank[l] < options.max_persons) {
+        sample.push_back(std::move(sh.rows[l]));
+        pd.shrinkage.strata.push_back(level_stratum[l]);
+      }
+    sh.rows = std::move(sample);
+    if (!sh.too_few.empty())
       pd.notes.push_back({"plot",
                           fmt::format("Shrinkage: {} of {} levels have too few observations for their own fit",
-                                      pd.shrinkage.without_ols.size(), L),
+                                      sh.too_few.size(), L),
                           "A level needs at least as many observations as random-effect columns (with distinct "
                           "values) for its own least-squares line; the model still estimates its effects by "
                           "borrowing strength from the others."});
