@@ -10,7 +10,7 @@
 
 #include "lmm/model.h"
 #include "lmm/parallel.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "synthetic.h"
 
 namespace {
@@ -57,7 +57,7 @@ void BM_GradientGrowth(benchmark::State& state) {
   lmm::set_num_threads(static_cast<int>(state.range(1)));
   lmm::LinearMixedModel m(lmm::bench::growth_frame(static_cast<int>(state.range(0)), 10), lmm::Method::REML);
   m.set_theta({0.8, -0.05, 0.3});
-  for (auto _ : state) benchmark::DoNotOptimize(m.impl().gradient());
+  for (auto _ : state) benchmark::DoNotOptimize(m.gradient());
 }
 BENCHMARK(BM_GradientGrowth)->Args({10000, 0})->Args({100000, 0})->Args({100000, 1})->Unit(benchmark::kMicrosecond);
 

@@ -1,5 +1,5 @@
 // Satterthwaite and Kenward-Roger on a 100,000-row random-slope model y ~ time * group + (time | id),
-// simulated as shared/bench/simulate_growth.R does (N persons x T waves, random intercept and slope
+// simulated as bench/simulate_growth.R does (N persons x T waves, random intercept and slope
 // with correlation -0.3, a treatment group, 10% of non-baseline rows missing): 11,000 persons x 10
 // waves, about 100,100 rows. The model is fitted once; each benchmark times one computation.
 //   build/bench/inference_bench [--persons=N] [--waves=T] [--benchmark_filter=...]

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side timing of lmm, lme4 and statsmodels on the same simulated data (issue 6).
 
-For each design it simulates the data once (bench/simulate_growth.R, bench/simulate_crossed.R:
-the scripts of ../shared/bench), fits it with each program in turn, checks that the
+For each design it simulates the data once (bench/simulate_growth.R, a copy of the project's
+shared bench script, and bench/simulate_crossed.R), fits it with each program in turn, checks that the
 log-likelihoods agree, and prints a Markdown table of fit seconds (data loading excluded, as each
 program reports it), whole-process seconds and peak memory (GNU time's maximum RSS), with lme4's
 figures divided by lmm's.

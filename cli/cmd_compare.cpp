@@ -2,7 +2,9 @@
 #include <iostream>
 #include <memory>
 
+#include "frame_options.h"
 #include "commands.h"
+#include "read_options.h"
 #include "json_inference.h"
 #include "json_output.h"
 #include "lmm/compare.h"
@@ -21,14 +23,16 @@ models with different fixed effects are not comparable (the REML criterion depen
 effects design). --reml compares REML criteria instead, and is refused unless all models have the
 same fixed effects. Models are listed by number of parameters; each row is tested against the one
 above it: Chisq = 2 (logLik - logLik above), Df = difference in parameters, Pr(>Chisq) from the
-chi-square distribution. All models must use the same rows: remove rows with missing values in any
-model's variables first. When models differ only in random effects, the p-value is conservative
+chi-square distribution. All models must use the same rows: --complete-cases fits every model to
+the rows with no missing value in any model's variables (and says how many rows that drops). When models differ only in random effects, the p-value is conservative
 (a variance under test sits on its boundary, 0).)HELP";
 
 struct CompareArgs {
+  ReadArgs read;
   std::string data;
   std::vector<std::string> formulas;
-  bool json = false, reml = false;
+  bool json = false, reml = false, complete_cases = false;
+  FrameArgs frame;
 };
 
 }  // namespace
@@ -40,15 +44,24 @@ void add_compare_command(CLI::App& app, Action& action) {
   cmd->add_option("data", args->data, "CSV or TSV file with a header row")->required();
   cmd->add_option("formulas", args->formulas, "two or more model formulas")->required()->expected(2, -1);
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
+  cmd->add_flag("--complete-cases", args->complete_cases,
+                "fit every model to the rows complete for all models' variables");
   cmd->add_flag("--reml", args->reml, "compare REML criteria (only for models with the same fixed effects)");
+  add_read_options(cmd, args->read);
+  add_frame_options(cmd, args->frame);
   cmd->callback([args, &action] {
     action = [args] {
-      DataFrame data = read_table(args->data);
+      DataFrame data = read_data(args->data, args->read, true);
       CompareOptions o;
       o.reml = args->reml;
-      const ModelComparison c = compare_models(data, args->formulas, o);
+      o.complete_cases = args->complete_cases;
+      o.frame = frame_options(args->frame);
+      const ModelComparison c = with_frame_flags([&] { return compare_models(data, args->formulas, o); });
       if (args->json) {
-        std::cout << dump(comparison_json(c)) << '\n';
+        JsonWriter w(std::cout, 2);
+        write_comparison_json(w, c);
+        w.flush();
+        std::cout << '\n';
       } else {
         std::cout << format_comparison(c);
       }

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "json_inference.h"
 #include "json_output.h"
+#include "json_writer.h"
 #include "lmm/compare.h"
 #include "lmm/error.h"
 #include "lmm/explore.h"
@@ -83,71 +84,80 @@ json numbers(const std::vector<double>& v) {
   return a;
 }
 
+// On one line; invalid UTF-8 becomes U+FFFD rather than an exception.
+std::string compact(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 json truth_json(const explore::GrowthParams& g) {
   const auto v = explore::growth_variance(g);
   return {{"icc_baseline", v.icc_baseline}, {"icc_mean", v.icc_mean}, {"t", numbers(v.t)},
           {"between", numbers(v.between)}, {"total", numbers(v.total)}, {"icc", numbers(v.icc)}};
 }
 
-json api_simulate(const json& req) {
+std::string api_simulate(const json& req) {
   const auto g = growth_params(req);
   const auto s = explore::simulate_growth(g);
   std::vector<double> line;
   for (double t : g.times) line.push_back(g.intercept + g.slope * t);
-  return {{"ids", s.ids},
+  return compact({{"ids", s.ids},
           {"person", s.person},
           {"time", numbers(s.time)},
           {"y", numbers(s.y)},
           {"wave_times", numbers(g.times)},
           {"wave_mean", numbers(s.wave_mean)},
           {"population", numbers(line)},
-          {"truth", truth_json(g)}};
+          {"truth", truth_json(g)}});
 }
 
 // The parameter table: the truth beside the estimate (null where the model has no such parameter).
-json comparison(const explore::GrowthParams& g, const FitResult& r) {
-  auto fixed = [&](const std::string& term) -> json {
+void write_comparison(JsonWriter& w, const explore::GrowthParams& g, const FitResult& r) {
+  auto fixed = [&](const std::string& term) -> const FixedEffect* {
     for (const auto& f : r.fixed)
-      if (f.term == term) return {{"estimate", f.estimate}, {"std_error", f.std_error}};
-    return {{"estimate", nullptr}, {"std_error", nullptr}};
-  };
-  auto sd = [&](const std::string& term) -> json {
-    for (const auto& vc : r.random)
-      if (vc.group == "id" && vc.term1 == term && !vc.is_correlation()) return vc.sd;
+      if (f.term == term) return &f;
     return nullptr;
   };
-  json cor = nullptr;
+  auto sd = [&](const std::string& term) {
+    for (const auto& vc : r.random)
+      if (vc.group == "id" && vc.term1 == term && !vc.is_correlation()) return vc.sd;
+    return NaN;
+  };
+  double cor = NaN;
   for (const auto& vc : r.random)
     if (vc.group == "id" && vc.is_correlation() && std::isfinite(vc.cor)) cor = vc.cor;
-  json rows = json::array();
-  auto add = [&](const char* name, const char* key, double truth, json est, json se) {
-    rows.push_back({{"parameter", name}, {"key", key}, {"true", truth}, {"estimate", est}, {"std_error", se}});
+  auto add = [&](const char* name, const char* key, double truth, double est, double se) {
+    SortedObject().add("parameter", name).add("key", key).add("true", truth).add("estimate", est).add("std_error", se).write(w);
   };
-  const json b0 = fixed("(Intercept)"), b1 = fixed("time");
-  add("average intercept β0", "intercept", g.intercept, b0["estimate"], b0["std_error"]);
-  add("average slope β1", "slope", g.slope, b1["estimate"], b1["std_error"]);
-  add("SD of intercepts", "sd_intercept", g.sd_intercept, sd("(Intercept)"), nullptr);
-  add("SD of slopes", "sd_slope", g.sd_slope, sd("time"), nullptr);
-  add("correlation", "cor", g.cor, cor, nullptr);
-  add("residual SD σ", "sigma", g.sigma, r.sigma, nullptr);
-  return rows;
+  const FixedEffect *b0 = fixed("(Intercept)"), *b1 = fixed("time");
+  w.begin_array();
+  add("average intercept β0", "intercept", g.intercept, b0 ? b0->estimate : NaN, b0 ? b0->std_error : NaN);
+  add("average slope β1", "slope", g.slope, b1 ? b1->estimate : NaN, b1 ? b1->std_error : NaN);
+  add("SD of intercepts", "sd_intercept", g.sd_intercept, sd("(Intercept)"), NaN);
+  add("SD of slopes", "sd_slope", g.sd_slope, sd("time"), NaN);
+  add("correlation", "cor", g.cor, cor, NaN);
+  add("residual SD σ", "sigma", g.sigma, r.sigma, NaN);
+  w.end_array();
 }
 
-json api_fit(const json& req) {
+std::string api_fit(const json& req) {
   const auto g = growth_params(req);
   const std::string model = req.value("model", std::string("slope"));
   if (model != "slope" && model != "intercept") throw Error("'model' must be \"slope\" or \"intercept\"");
   const std::string f_slope = "y ~ time + (time | id)", f_int = "y ~ time + (1 | id)";
   const DataFrame data = explore::to_table(explore::simulate_growth(g));
   const Fitted fitted = fit(data, model == "slope" ? f_slope : f_int);
-  return {{"model", model},
-          {"fit", to_json(fitted.result)},
-          {"comparison", comparison(g, fitted.result)},
-          {"shrinkage", to_json(report::Shrinkage{shrinkage(fitted.model), {}})},
-          {"lrt", comparison_json(compare_models(data, {f_int, f_slope}))}};
+  const report::Shrinkage sh{shrinkage(fitted.model), {}};
+  const ModelComparison lrt = compare_models(data, {f_int, f_slope});
+  JsonWriter w(-1);
+  SortedObject()
+      .add("model", model)
+      .add("fit", [&](JsonWriter& w) { write_json(w, fitted.result); })
+      .add("comparison", [&](JsonWriter& w) { write_comparison(w, g, fitted.result); })
+      .add("shrinkage", [&](JsonWriter& w) { write_json(w, sh); })
+      .add("lrt", [&](JsonWriter& w) { write_comparison_json(w, lrt); })
+      .write(w);
+  return w.str();
 }
 
-json api_report(const json& req) {
+std::string api_report(const json& req) {
   if (!req.is_object()) throw Error("the request must be a JSON object");
   if (!req.contains("csv") || !req["csv"].is_string()) throw Error("no data: choose a CSV file");
   if (!req.contains("formula") || !req["formula"].is_string()) throw Error("no formula given");
@@ -161,26 +171,30 @@ json api_report(const json& req) {
   return report_document(name, fitted, data);
 }
 
-void send_json(httplib::Response& res, int status, const json& body) {
+void send_json(httplib::Response& res, int status, const std::string& body) {
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
+  res.set_content(body, "application/json; charset=utf-8");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, status, compact({{"error", message}}));
 }
 
 // Runs an API call: lmm::Error (bad input) answers 400 with its message, anything else 500.
-void handle(const httplib::Request& req, httplib::Response& res, json (*api)(const json&)) {
+void handle(const httplib::Request& req, httplib::Response& res, std::string (*api)(const json&)) {
   try {
     const json body = json::parse(req.body);
     send_json(res, 200, api(body));
   } catch (const json::parse_error&) {
-    send_json(res, 400, {{"error", "the request is not valid JSON"}});
+    send_error(res, 400, "the request is not valid JSON");
   } catch (const json::type_error& e) {
-    send_json(res, 400, {{"error", std::string("a request field has the wrong type: ") + e.what()}});
+    send_error(res, 400, std::string("a request field has the wrong type: ") + e.what());
   } catch (const Error& e) {
-    send_json(res, 400, {{"error", e.what()}});
+    send_error(res, 400, e.what());
   } catch (const std::bad_alloc&) {
-    send_json(res, 500, {{"error", "out of memory"}});
+    send_error(res, 500, "out of memory");
   } catch (const std::exception& e) {
-    send_json(res, 500, {{"error", std::string("internal error: ") + e.what()}});
+    send_error(res, 500, std::string("internal error: ") + e.what());
   }
 }
 

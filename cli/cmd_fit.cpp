@@ -6,7 +6,9 @@
 #include <memory>
 
 #include "commands.h"
+#include "read_options.h"
 #include "fit_extras.h"
+#include "frame_options.h"
 #include "inference_options.h"
 #include "json_output.h"
 #include "lmm/data.h"
@@ -14,6 +16,7 @@
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "lmm/parallel.h"
+#include "lmm/summary_text.h"
 
 namespace lmm::cli {
 
@@ -33,7 +36,20 @@ Formula syntax (lme4's):
   (x || g)                  uncorrelated random intercept and slope
   (1 | a/b)                 b nested in a: (1 | a) + (1 | b:a)
   (1 | a) + (1 | b)         crossed random effects
+  y ~ x %in% g              x:g (x within g)
+  y ~ poly(x, 2)            orthogonal polynomials as R's poly(); poly(x, 2, raw = TRUE): x, x^2
+  y ~ scale(x)              x centred and divided by its SD (new data: the fit's mean and SD)
+  (1 | factor(id))          the same grouping as (1 | id)
 Categorical predictors use treatment contrasts; the reference is the first level in byte order.
+Choose it with relevel(x, "b") or --ref x=b; factor(x, levels = c("b", "a")) orders the levels;
+C(x, contr.sum), contr.helmert, contr.poly choose contrasts per factor, --contrasts sum|helmert for
+all unordered factors; ordered(x) or factor(x, ordered = TRUE) gets polynomial contrasts (.L, .Q).
+
+Grouping factors are categorical by their text: ids 01 and 1 are two persons.
+
+Data: missing values are empty, NA, . or NaN, in numeric columns also N/A, NULL, na, -, #N/A (the
+summary says how many); --na-values "N/A,-99" declares more. A column of numbers with a few text
+cells is an error naming the cell. Files separated by ';' may use decimal commas (--decimal).
 
 REML or ML: REML (the default) gives unbiased variance components; use it to report a model.
 ML (--ml) is for comparing models that differ in their fixed effects (likelihood-ratio tests,
@@ -50,8 +66,10 @@ only); --ddf none leaves df and p out (as lme4). --anova adds lmerTest's type II
 (one F test per term, with the same df method); --json always has it as "anova_type3".)";
 
 struct FitArgs {
+  ReadArgs read;
   std::string data, formula;
   FitExtras extras;
+  FrameArgs frame;
   bool ml = false, json = false, anova = false;
   std::string ddf = "satterthwaite";
   InferenceArgs inference;
@@ -100,16 +118,18 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_flag("--ml", args->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   add_fit_extras(cmd, args->extras);
+  add_frame_options(cmd, args->frame);
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
   add_inference_options(cmd, args->inference);
   cmd->add_flag("--quiet", args->quiet, "no progress line on stderr (shown for fits longer than a second on a terminal)");
   cmd->add_flag("--timings", args->timings, "print the seconds each stage took on stderr");
+  add_read_options(cmd, args->read);
   cmd->callback([args, &action] {
     action = [args] {
       const auto start = Clock::now();
       set_num_threads(args->inference.threads);
-      DataFrame data = read_table(args->data);
+      DataFrame data = read_data(args->data, args->read, false);
       const double read_seconds = seconds_since(start);
       prepare_fit_data(data, args->extras);
       FitOptions opt;
@@ -118,10 +138,14 @@ void add_fit_command(CLI::App& app, Action& action) {
         opt.progress = [progress](int evaluations, double objective) { progress->update(evaluations, objective); };
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);
+      if (opt.ddf == DdfMethod::KenwardRoger && !args->frame.weights.empty())
+        throw Error("--ddf kenward-roger is not available with --weights (pbkrtest's Kenward-Roger has no prior "
+                    "weights either); use --ddf satterthwaite");
       if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");
-      Fitted f = fit(data, args->formula, opt);
+      opt.frame = frame_options(args->frame);
+      Fitted f = with_frame_flags([&] { return fit(data, args->formula, opt); });
       progress->clear();
       if (args->timings) {
         const auto& t = f.result.timings;
@@ -134,9 +158,12 @@ void add_fit_command(CLI::App& app, Action& action) {
       write_fit_extras(f, args->extras, args->data);
       run_inference(args->inference, f, data);
       if (args->json) {
-        std::cout << dump(to_json(f.result)) << '\n';
+        print_json(std::cout, f.result, [&](SortedObject& j) {
+          if (!args->extras.centering.empty())
+            j.add("centering", [&](JsonWriter& w) { write_centering_json(w, args->extras); });
+        });
       } else {
-        std::cout << format_summary(f.result);
+        std::cout << format_summary(f.result, SummaryContext{args->data, centering_lines(args->extras)});
         if (args->anova) std::cout << '\n' << format_anova(f.result);
       }
       return 0;

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "read_options.h"
 #include "lmm/error.h"
 #include "lmm/predict.h"
 #include "lmm/table_io.h"
@@ -34,6 +35,7 @@ Intervals use normal quantiles with the variance parameters treated as known:
 Covariances between the random effects of different grouping factors are left out.)HELP";
 
 struct PredictArgs {
+  ReadArgs read;
   std::string data, model, out, re_form = "conditional", interval = "none";
   double level = 0.95;
 };
@@ -53,10 +55,11 @@ void add_predict_command(CLI::App& app, Action& action) {
       ->check(CLI::IsMember({"none", "confidence", "prediction"}));
   cmd->add_option("--level", a->level, "interval level")->capture_default_str();
   cmd->add_option("--out", a->out, "write the CSV to this file instead of stdout");
+  add_read_options(cmd, a->read);
   cmd->callback([a, &action] {
     action = [a] {
       const SavedModel m = load_model(a->model);
-      const DataFrame data = read_table(a->data);
+      const DataFrame data = read_data(a->data, a->read, true);
       PredictOptions o;
       o.re_form = a->re_form == "conditional" ? ReForm::Conditional : ReForm::Population;
       o.interval = a->interval == "none"         ? IntervalKind::None

@@ -2,8 +2,10 @@
 #include <iostream>
 #include <memory>
 
+#include "frame_options.h"
 #include "commands.h"
 #include "lmm/atomic_file.h"
+#include "read_options.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
@@ -16,16 +18,21 @@ namespace {
 
 constexpr const char* kReportHelp = R"(Write one self-contained HTML file (it opens offline; the plotting library is inside) with:
   the summary tables (fixed effects, variance components, fit statistics, ICC and R², warnings
-  explained), individual trajectories with fitted and population lines, shrinkage from each
-  person's own fit to the model's, the variance partition over time, and diagnostics (residuals
-  vs fitted, normal QQ plots, caterpillar plots of the random effects). Every plot can be saved
+  explained); the plot the design calls for: individual trajectories with fitted and population
+  lines (longitudinal data), each group's regression line and the population line at the other
+  covariates' means (units nested in groups, e.g. students in schools), or the groups' means
+  (factors only, e.g. a split plot); shrinkage from each level's own fit to the model's, the
+  variance partition (over time where it varies), and diagnostics (residuals vs fitted, normal
+  QQ plots, caterpillar plots of the random effects). Every plot can be saved
   as SVG or PNG from its menu. The numbers are those of `lmm fit --json` with the same options.)";
 
 struct ReportArgs {
+  ReadArgs read;
   std::string data, formula, out;
   bool ml = false;
   std::string ddf = "satterthwaite";
   std::size_t max_persons = 2000;
+  FrameArgs frame;
 };
 
 }  // namespace
@@ -41,16 +48,19 @@ void add_report_command(CLI::App& app, Action& action) {
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_option("--max-persons", args->max_persons, "trajectories kept in the page (a random sample beyond)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  add_read_options(cmd, args->read);
+  add_frame_options(cmd, args->frame);
   cmd->callback([args, &action] {
     action = [args] {
-      DataFrame data = read_table(args->data);
+      DataFrame data = read_data(args->data, args->read, false);
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);
       if (opt.ddf == DdfMethod::KenwardRoger && opt.method == Method::ML)
         throw Error("--ddf kenward-roger needs a REML fit; drop --ml, or use --ddf satterthwaite");
       // The same fit as `lmm fit` with the same options, so the report's numbers are its numbers.
-      Fitted fitted = fit(data, args->formula, opt);
+      opt.frame = frame_options(args->frame);
+      Fitted fitted = with_frame_flags([&] { return fit(data, args->formula, opt); });
       report::PlotOptions po;
       po.max_persons = args->max_persons;
       const std::string html = render_report_html(report_document(args->data, fitted, data, po));

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "commands.h"
+#include "read_options.h"
 #include "lmm/error.h"
 #include "lmm/reshape.h"
 #include "lmm/table_io.h"
@@ -32,6 +33,7 @@ row with y = NA in long data (--drop-missing leaves such rows out). Columns othe
 time and the spread variables must be constant within a person when going long to wide.)HELP";
 
 struct ReshapeArgs {
+  ReadArgs read;
   std::string data, out, id, time = "time", value;
   bool to_long = false, to_wide = false, drop_missing = false;
   std::vector<std::string> patterns, values, columns, times;
@@ -90,11 +92,12 @@ void add_reshape_command(CLI::App& app, Action& action) {
   cmd->add_flag("--drop-missing", a->drop_missing,
                 "wide-to-long: leave out rows whose values are all missing");
   cmd->add_option("--out", a->out, "write the CSV to this file instead of stdout");
+  add_read_options(cmd, a->read);
   cmd->callback([a, &action] {
     if (!a->to_long && !a->to_wide)
       throw CLI::ValidationError("give --wide-to-long or --long-to-wide");
     action = [a] {
-      const DataFrame data = read_table(a->data);
+      const DataFrame data = read_data(a->data, a->read, true);
       std::vector<WidePattern> patterns;
       for (const auto& p : a->patterns) patterns.push_back(parse_wide_pattern(p));
       DataFrame out;

@@ -4,7 +4,9 @@
 #include <memory>
 #include <optional>
 
+#include "frame_options.h"
 #include "commands.h"
+#include "read_options.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/shrinkage.h"
@@ -33,8 +35,10 @@ group terms included: the least-squares summary of the person's fitted values, c
 person's own fit. The model must have one grouping factor.)HELP";
 
 struct ShrinkageArgs {
+  ReadArgs read;
   std::string data, formula, csv;
   bool ml = false;
+  FrameArgs frame;
 };
 
 std::string cell(double v) { return std::isnan(v) ? std::string("NA") : fmt::format("{:.4g}", v); }
@@ -89,12 +93,15 @@ void add_shrinkage_command(CLI::App& app, Action& action) {
       ->required();
   cmd->add_flag("--ml", a->ml, "fit by maximum likelihood instead of REML");
   cmd->add_option("--csv", a->csv, "write the table to this CSV file");
+  add_read_options(cmd, a->read);
+  add_frame_options(cmd, a->frame);
   cmd->callback([a, &action] {
     action = [a] {
-      const DataFrame data = read_table(a->data);
+      const DataFrame data = read_data(a->data, a->read, true);
       FitOptions opt;
       opt.method = a->ml ? Method::ML : Method::REML;
-      const Fitted f = fit(data, a->formula, opt);
+      opt.frame = frame_options(a->frame);
+      const Fitted f = with_frame_flags([&] { return fit(data, a->formula, opt); });
       const ShrinkageTable t = shrinkage(f.model);
       if (!t.available()) throw Error(t.reason);
 

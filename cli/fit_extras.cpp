@@ -9,6 +9,7 @@
 #include "lmm/atomic_file.h"
 #include "lmm/error.h"
 #include "lmm/predict.h"
+#include "lmm/summary_text.h"
 #include "lmm/table_io.h"
 #include "model_file.h"
 
@@ -40,6 +41,34 @@ void prepare_fit_data(DataFrame& data, FitExtras& x) {
   for (const auto& s : x.center_person) parse(s, true);
   for (const auto& s : x.center) parse(s, false);
   apply_centering(data, x.centering);
+}
+
+std::vector<std::string> centering_lines(const FitExtras& x) {
+  std::vector<std::string> lines;
+  for (const auto& c : x.centering) lines.push_back(describe_centering(c));
+  return lines;
+}
+
+void write_centering_json(JsonWriter& w, const FitExtras& x) {
+  w.begin_array();
+  for (const auto& c : x.centering) {
+    SortedObject e;
+    e.add("variable", c.variable).add("description", describe_centering(c));
+    switch (c.kind) {
+      case Centering::Kind::GrandMean:
+        e.add("kind", "mean").add("value", c.value);
+        break;
+      case Centering::Kind::AtValue:
+        e.add("kind", "value").add("value", c.value);
+        break;
+      case Centering::Kind::PersonMean:
+        e.add("kind", "person_mean").add("group", c.group).add("levels", c.person_means.size());
+        e.add("columns", std::vector<std::string>{c.variable + "_between", c.variable + "_within"});
+        break;
+    }
+    e.write(w);
+  }
+  w.end_array();
 }
 
 std::string ranef_csv(const FitResult& r) {

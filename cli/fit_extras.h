@@ -3,6 +3,7 @@
 // only wires them in.
 #pragma once
 #include <CLI/CLI.hpp>
+#include "json_writer.h"
 #include <string>
 #include <vector>
 
@@ -21,8 +22,17 @@ struct FitExtras {
 /// Registers --center, --center-person, --ranef and --save on `fit`.
 void add_fit_extras(CLI::App* cmd, FitExtras& extras);
 
+
 /// Applies the centering options to the data (person-mean ones first).
 void prepare_fit_data(DataFrame& data, FitExtras& extras);
+
+/// The centering applied, in words, for the text summary (lmm::SummaryContext::centering).
+std::vector<std::string> centering_lines(const FitExtras& extras);
+
+/// The centering applied, for the JSON output's "centering" entry: per centering its variable,
+/// kind ("mean", "value", "person_mean"), the value subtracted (mean or given value; person means:
+/// the grouping column and the number of levels) and the description.
+void write_centering_json(JsonWriter& w, const FitExtras& extras);
 
 /// Writes the --ranef table and the --save model, if asked for.
 void write_fit_extras(const Fitted& fitted, const FitExtras& extras, const std::string& data_path);

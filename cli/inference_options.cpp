@@ -49,7 +49,7 @@ void run_inference(const InferenceArgs& args, Fitted& f, const DataFrame& data) 
   }
   if (!args.residuals.empty()) {
     try {
-      write_residuals(args.residuals, f.model, data.nrows);
+      write_residuals(args.residuals, f.model, data.nrows, &data);
     } catch (const Error& e) {
       throw Error(std::string("--residuals: ") + e.what());  // say which output failed
     }

@@ -1,101 +1,99 @@
 #include "json_inference.h"
 
-#include <cmath>
-
 namespace lmm::cli {
 
 namespace {
 
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-
-nlohmann::json numbers(const std::vector<double>& v) {
-  nlohmann::json a = nlohmann::json::array();
-  for (double x : v) a.push_back(number(x));
-  return a;
+void write_intervals(JsonWriter& w, const std::vector<Interval>& ivs) {
+  w.begin_array();
+  for (const auto& iv : ivs) {
+    SortedObject e;
+    e.add("parameter", iv.parameter).add("estimate", iv.estimate).add("lower", iv.lower).add("upper", iv.upper);
+    if (!iv.note.empty()) e.add("note", iv.note);
+    e.write(w);
+  }
+  w.end_array();
 }
 
-nlohmann::json intervals(const std::vector<Interval>& ivs) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& iv : ivs) {
-    nlohmann::json e{{"parameter", iv.parameter},
-                     {"estimate", number(iv.estimate)},
-                     {"lower", number(iv.lower)},
-                     {"upper", number(iv.upper)}};
-    if (!iv.note.empty()) e["note"] = iv.note;
-    a.push_back(e);
-  }
-  return a;
+void write_variance_partition(JsonWriter& w, const VariancePartition& v) {
+  SortedObject()
+      .add("var_fixed", v.var_fixed)
+      .add("var_random", v.var_random)
+      .add("var_random_all_terms", v.var_random_all_terms)
+      .add("var_residual", v.var_residual)
+      .add("note", [&](JsonWriter& w) { w.string_or_null(v.note); })
+      .write(w);
+}
+
+void write_bootstrap(JsonWriter& w, const BootstrapResult& b) {
+  SortedObject()
+      .add("replicates", b.replicates)
+      .add("failed", b.failed)
+      .add("seed", b.seed)
+      .add("threads", b.threads)
+      .add("level", b.level)
+      .add("method", "parametric, percentile")
+      .write(w);
+}
+
+void write_convergence(JsonWriter& w, const ConvergenceReport& c) {
+  SortedObject conv;
+  conv.add("status", c.status).add("code", c.code).add("max_grad", c.max_grad).add("tolerance", c.tolerance);
+  conv.add("theta_names", c.theta_names).add("gradient", c.gradient).add("scaled_gradient", c.scaled_gradient);
+  conv.add("hessian_eigenvalues", c.hessian_eigenvalues);
+  conv.add("parameter_at_fault", [&](JsonWriter& w) { w.string_or_null(c.parameter_at_fault); });
+  conv.add("messages", c.messages);
+  if (c.refitted)
+    conv.add("second_optimizer", [&](JsonWriter& w) {
+      SortedObject()
+          .add("algorithm", c.second_algorithm)
+          .add("first_objective", c.first_objective)
+          .add("second_objective", c.second_objective)
+          .add("max_theta_difference", c.max_theta_difference)
+          .add("agree", c.optimizers_agree)
+          .add("switched", c.switched_to_second)
+          .write(w);
+    });
+  conv.write(w);
 }
 
 }  // namespace
 
-void add_inference_json(nlohmann::json& j, const FitResult& r) {
+void add_inference_members(SortedObject& j, const FitResult& r) {
   const auto& v = r.variance_partition;
-  j["icc_adjusted"] = number(v.icc_adjusted);
-  j["icc_unadjusted"] = number(v.icc_unadjusted);
-  j["r2_marginal"] = number(v.r2_marginal);
-  j["r2_conditional"] = number(v.r2_conditional);
-  j["variance_partition"] = {{"var_fixed", number(v.var_fixed)},
-                             {"var_random", number(v.var_random)},
-                             {"var_random_all_terms", number(v.var_random_all_terms)},
-                             {"var_residual", number(v.var_residual)},
-                             {"note", v.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.note)}};
-  j["confint_wald"] = intervals(r.confint_wald);
-  if (!r.confint_profile.empty()) j["confint_profile"] = intervals(r.confint_profile);
+  j.add("icc_adjusted", v.icc_adjusted).add("icc_unadjusted", v.icc_unadjusted);
+  j.add("r2_marginal", v.r2_marginal).add("r2_conditional", v.r2_conditional);
+  j.add("variance_partition", [&v](JsonWriter& w) { write_variance_partition(w, v); });
+  j.add("confint_wald", [&r](JsonWriter& w) { write_intervals(w, r.confint_wald); });
+  if (!r.confint_profile.empty())
+    j.add("confint_profile", [&r](JsonWriter& w) { write_intervals(w, r.confint_profile); });
   if (r.bootstrap.replicates > 0) {
-    const auto& b = r.bootstrap;
-    j["confint_boot"] = intervals(b.intervals);
-    j["bootstrap"] = {{"replicates", b.replicates}, {"failed", b.failed}, {"seed", b.seed},
-                      {"threads", b.threads},       {"level", b.level},   {"method", "parametric, percentile"}};
+    j.add("confint_boot", [&r](JsonWriter& w) { write_intervals(w, r.bootstrap.intervals); });
+    j.add("bootstrap", [&r](JsonWriter& w) { write_bootstrap(w, r.bootstrap); });
   }
-  const auto& c = r.convergence;
-  nlohmann::json conv{{"status", c.status},
-                      {"code", c.code},
-                      {"max_grad", number(c.max_grad)},
-                      {"tolerance", c.tolerance},
-                      {"theta_names", c.theta_names},
-                      {"gradient", numbers(c.gradient)},
-                      {"scaled_gradient", numbers(c.scaled_gradient)},
-                      {"hessian_eigenvalues", numbers(c.hessian_eigenvalues)},
-                      {"parameter_at_fault", c.parameter_at_fault.empty() ? nlohmann::json(nullptr)
-                                                                          : nlohmann::json(c.parameter_at_fault)},
-                      {"messages", c.messages}};
-  if (c.refitted)
-    conv["second_optimizer"] = {{"algorithm", c.second_algorithm},
-                                {"first_objective", number(c.first_objective)},
-                                {"second_objective", number(c.second_objective)},
-                                {"max_theta_difference", number(c.max_theta_difference)},
-                                {"agree", c.optimizers_agree},
-                                {"switched", c.switched_to_second}};
-  j["convergence"] = conv;
-  j["singular_advice"] = r.singular_advice;
+  j.add("convergence", [&r](JsonWriter& w) { write_convergence(w, r.convergence); });
+  j.add("singular_advice", r.singular_advice);
 }
 
-nlohmann::json comparison_json(const ModelComparison& c) {
-  nlohmann::json j;
-  j["formulas"] = c.formulas;
-  j["method"] = c.method == Method::REML ? "REML" : "ML";
-  j["refit_ml"] = c.refit_ml;
-  j["npar"] = c.npar;
-  j["aic"] = numbers(c.aic);
-  j["bic"] = numbers(c.bic);
-  j["loglik"] = numbers(c.loglik);
-  j["deviance"] = numbers(c.deviance);
-  nlohmann::json tests = nlohmann::json::array();
-  for (const auto& t : c.tests)
-    tests.push_back({{"models", {t.smaller + 1, t.larger + 1}},
-                     {"chisq", number(t.chisq)},
-                     {"df", t.df},
-                     {"p", number(t.p)}});
-  j["tests"] = tests;
+void write_comparison_json(JsonWriter& w, const ModelComparison& c) {
+  SortedObject j;
+  j.add("formulas", c.formulas).add("method", c.method == Method::REML ? "REML" : "ML").add("refit_ml", c.refit_ml);
+  j.add("npar", c.npar).add("aic", c.aic).add("bic", c.bic).add("loglik", c.loglik).add("deviance", c.deviance);
+  j.add("tests", [&c](JsonWriter& w) {
+    w.begin_array();
+    for (const auto& t : c.tests) {
+      SortedObject e;
+      e.add("models", std::vector<std::size_t>{t.smaller + 1, t.larger + 1});
+      e.add("chisq", t.chisq).add("df", t.df).add("p", t.p).write(w);
+    }
+    w.end_array();
+  });
   if (!c.tests.empty()) {
     const auto& t = c.tests.back();
-    j["chisq"] = number(t.chisq);
-    j["df"] = t.df;
-    j["p"] = number(t.p);
+    j.add("chisq", t.chisq).add("df", t.df).add("p", t.p);
   }
-  j["messages"] = c.messages;
-  return j;
+  j.add("messages", c.messages);
+  j.write(w);
 }
 
 }  // namespace lmm::cli

@@ -1,18 +1,18 @@
 #pragma once
-#include <nlohmann/json.hpp>
-
+#include "json_writer.h"
 #include "lmm/compare.h"
 #include "lmm/fit.h"
 
 namespace lmm::cli {
 
-/// Adds the inference keys to a fit's JSON: icc_adjusted, icc_unadjusted, r2_marginal,
+/// Adds the inference keys to a fit's JSON object: icc_adjusted, icc_unadjusted, r2_marginal,
 /// r2_conditional, variance_partition{}, confint_wald[], confint_profile[] (when computed),
-/// bootstrap{} and confint_boot[] (when run), convergence{}, singular_advice[].
-void add_inference_json(nlohmann::json& j, const FitResult& r);
+/// bootstrap{} and confint_boot[] (when run), convergence{}, singular_advice[]. The values are
+/// written from `r` when the object is written: `r` must outlive `j`.
+void add_inference_members(SortedObject& j, const FitResult& r);
 
 /// `lmm compare --json`: npar, aic, bic, loglik, deviance (lists, table order), chisq, df, p (the
 /// last pair), tests[] (every consecutive pair), formulas, refit_ml, messages.
-nlohmann::json comparison_json(const ModelComparison& c);
+void write_comparison_json(JsonWriter& w, const ModelComparison& c);
 
 }  // namespace lmm::cli

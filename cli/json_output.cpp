@@ -1,104 +1,150 @@
 #include "json_output.h"
 
-#include "json_inference.h"
-
 #include <cmath>
+#include <ostream>
+
+#include "json_inference.h"
 
 namespace lmm::cli {
 
 namespace {
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-}  // namespace
 
-nlohmann::json to_json(const FitResult& r) {
-  using nlohmann::json;
-  const bool reml = r.method == Method::REML;
-  json j;
-  j["formula"] = r.formula;
-  j["method"] = reml ? "REML" : "ML";
-  j["nobs"] = r.nobs;
-  j["n_dropped"] = r.n_dropped;
-  json ng = json::object();
-  for (const auto& g : r.ngroups) ng[g.group] = g.levels;
-  j["ngroups"] = ng;
-  json fixed = json::array();
-  for (const auto& f : r.fixed) {
-    json e{{"term", f.term}, {"estimate", number(f.estimate)}, {"std_error", number(f.std_error)}, {"t", number(f.t)}};
-    if (!std::isnan(f.df)) {
-      e["df"] = number(f.df);
-      e["p"] = number(f.p);
-    }
-    fixed.push_back(e);
+void write_fixed(JsonWriter& w, const std::vector<FixedEffect>& fixed) {
+  w.begin_array();
+  for (const auto& f : fixed) {
+    SortedObject e;
+    e.add("term", f.term).add("estimate", f.estimate).add("std_error", f.std_error).add("t", f.t);
+    if (!std::isnan(f.df)) e.add("df", f.df).add("p", f.p);
+    e.write(w);
   }
-  j["fixed"] = fixed;
-  j["aliased"] = r.aliased;
-  json random = json::array();
-  for (const auto& vc : r.random) {
-    json e{{"group", vc.group}};
-    e["term1"] = vc.term1.empty() ? json(nullptr) : json(vc.term1);
-    if (vc.is_correlation()) {
-      e["term2"] = vc.term2;
-      e["cor"] = number(vc.cor);
-    } else {
-      e["variance"] = number(vc.variance);
-      e["sd"] = number(vc.sd);
-    }
-    random.push_back(e);
-  }
-  j["random"] = random;
-  j["loglik"] = number(r.loglik);
-  j["aic"] = number(r.aic);
-  j["bic"] = number(r.bic);
-  j["reml_criterion"] = reml ? number(r.objective) : json(nullptr);
-  j["deviance"] = reml ? json(nullptr) : number(r.objective);
-  j["npar"] = r.npar;
-  j["df_residual"] = number(r.df_residual);
-  j["condition_number"] = number(r.condition_number);
-  json theta = json::array();
-  for (double t : r.theta) theta.push_back(number(t));
-  j["theta"] = theta;
-  j["sigma"] = number(r.sigma);
-  j["singular"] = r.singular;
-  j["singular_reasons"] = r.singular_reasons;
-  json sr = json::array();
-  for (double v : r.scaled_residuals) sr.push_back(number(v));
-  j["scaled_residuals"] = sr;
-  j["optimizer"] = {{"algorithm", r.optimizer.algorithm},
-                    {"evaluations", r.optimizer.evaluations},
-                    {"stop_reason", r.optimizer.stop_reason},
-                    {"converged", r.optimizer.converged},
-                    {"objective", number(r.optimizer.objective)}};
-  j["ddf"] = r.ddf == DdfMethod::Satterthwaite ? json("Satterthwaite")
-             : r.ddf == DdfMethod::KenwardRoger ? json("Kenward-Roger")
-                                                : json(nullptr);
-  json anova = json::array();
-  for (const auto& a : r.anova_type3)
-    anova.push_back({{"term", a.term}, {"num_df", a.num_df}, {"den_df", number(a.den_df)}, {"F", number(a.F)}, {"p", number(a.p)}});
-  j["anova_type3"] = anova;
-  json ranef = json::array();  // lme4's as.data.frame(ranef(m, condVar = TRUE)), one object per level
-  for (const auto& re : r.ranef) {
-    json e{{"group", re.group}, {"level", re.level}};
-    for (std::size_t a = 0; a < re.terms.size(); ++a) {
-      e[re.terms[a]] = number(re.mode[a]);
-      e["condsd_" + re.terms[a]] = number(re.condsd[a]);
-    }
-    ranef.push_back(e);
-  }
-  j["ranef"] = ranef;
-  json coef = json::array();  // coef(m): fixed + random per level
-  for (const auto& c : r.coef) {
-    json e{{"group", c.group}, {"level", c.level}};
-    for (std::size_t a = 0; a < c.terms.size(); ++a) e[c.terms[a]] = number(c.values[a]);
-    coef.push_back(e);
-  }
-  j["coef"] = coef;
-  j["messages"] = r.messages;
-  add_inference_json(j, r);
-  return j;
+  w.end_array();
 }
 
-// Invalid UTF-8 (a level or column name in Latin-1, say) becomes U+FFFD rather than an exception:
-// JSON strings must be UTF-8, and the user's bytes are not an internal error.
-std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
+void write_random(JsonWriter& w, const std::vector<VarianceComponent>& random) {
+  w.begin_array();
+  for (const auto& vc : random) {
+    SortedObject e;
+    e.add("group", vc.group);
+    if (vc.term1.empty())
+      e.add_null("term1");
+    else
+      e.add("term1", vc.term1);
+    if (vc.is_correlation())
+      e.add("term2", vc.term2).add("cor", vc.cor);
+    else
+      e.add("variance", vc.variance).add("sd", vc.sd);
+    e.write(w);
+  }
+  w.end_array();
+}
+
+/// The keys of one level's object (group, level, then per term its value and, for ranef, its
+/// condsd_<term>) and the order they are written in; worked out again only when the terms change,
+/// so 200,000 levels cost no more than their values.
+struct LevelKeys {
+  explicit LevelKeys(bool with_condsd) : condsd(with_condsd) {}
+  bool condsd;
+  std::vector<std::string> terms, keys;
+  std::vector<std::size_t> order;
+  void update(const std::vector<std::string>& t) {
+    if (!keys.empty() && t == terms) return;
+    terms = t;
+    keys = {"group", "level"};
+    for (const auto& term : t) {
+      keys.push_back(term);
+      if (condsd) keys.push_back("condsd_" + term);
+    }
+    order = map_order(keys);
+  }
+};
+
+// One object per level: group, level, then the level's values by slot (`value(level, slot)`).
+template <class Level, class Value>
+void write_levels(JsonWriter& w, const std::vector<Level>& levels, bool condsd, Value value) {
+  LevelKeys k(condsd);
+  w.begin_array();
+  for (const auto& l : levels) {
+    k.update(l.terms);
+    w.begin_object();
+    for (std::size_t i : k.order) {
+      w.key(k.keys[i]);
+      if (i < 2)
+        w.value(i == 0 ? l.group : l.level);
+      else
+        w.value(value(l, i - 2));
+    }
+    w.end_object();
+  }
+  w.end_array();
+}
+
+// lme4's as.data.frame(ranef(m, condVar = TRUE)): per term its mode, then its condsd_<term>.
+void write_ranef(JsonWriter& w, const std::vector<RandomEffectLevel>& ranef) {
+  write_levels(w, ranef, true, [](const RandomEffectLevel& re, std::size_t slot) {
+    return slot % 2 == 0 ? re.mode[slot / 2] : re.condsd[slot / 2];
+  });
+}
+
+// coef(m): fixed + random per level.
+void write_coef(JsonWriter& w, const std::vector<LevelCoefficients>& coef) {
+  write_levels(w, coef, false, [](const LevelCoefficients& c, std::size_t slot) { return c.values[slot]; });
+}
+
+void write_optimizer(JsonWriter& w, const OptimizerSummary& o) {
+  SortedObject()
+      .add("algorithm", o.algorithm)
+      .add("evaluations", o.evaluations)
+      .add("stop_reason", o.stop_reason)
+      .add("converged", o.converged)
+      .add("objective", o.objective)
+      .write(w);
+}
+
+void write_anova(JsonWriter& w, const std::vector<AnovaRow>& anova) {
+  w.begin_array();
+  for (const auto& a : anova)
+    SortedObject().add("term", a.term).add("num_df", a.num_df).add("den_df", a.den_df).add("F", a.F).add("p", a.p).write(w);
+  w.end_array();
+}
+
+}  // namespace
+
+void write_json(JsonWriter& w, const FitResult& r, const std::function<void(SortedObject&)>& extra) {
+  const bool reml = r.method == Method::REML;
+  SortedObject j;
+  j.add("formula", r.formula).add("method", reml ? "REML" : "ML").add("nobs", r.nobs).add("n_dropped", r.n_dropped);
+  j.add("ngroups", [&](JsonWriter& w) {
+    SortedObject ng;
+    for (const auto& g : r.ngroups) ng.add(g.group, g.levels);
+    ng.write(w);
+  });
+  j.add("fixed", [&](JsonWriter& w) { write_fixed(w, r.fixed); });
+  j.add("aliased", r.aliased);
+  j.add("random", [&](JsonWriter& w) { write_random(w, r.random); });
+  j.add("loglik", r.loglik).add("aic", r.aic).add("bic", r.bic);
+  j.add("reml_criterion", reml ? r.objective : NaN).add("deviance", reml ? NaN : r.objective);
+  j.add("npar", r.npar).add("df_residual", r.df_residual).add("condition_number", r.condition_number);
+  j.add("theta", r.theta).add("sigma", r.sigma).add("singular", r.singular);
+  j.add("singular_reasons", r.singular_reasons).add("scaled_residuals", r.scaled_residuals);
+  j.add("optimizer", [&](JsonWriter& w) { write_optimizer(w, r.optimizer); });
+  if (r.ddf == DdfMethod::None)
+    j.add_null("ddf");
+  else
+    j.add("ddf", r.ddf == DdfMethod::Satterthwaite ? "Satterthwaite" : "Kenward-Roger");
+  j.add("anova_type3", [&](JsonWriter& w) { write_anova(w, r.anova_type3); });
+  j.add("ranef", [&](JsonWriter& w) { write_ranef(w, r.ranef); });
+  j.add("coef", [&](JsonWriter& w) { write_coef(w, r.coef); });
+  j.add("messages", r.messages);
+  add_inference_members(j, r);
+  if (extra) extra(j);
+  j.write(w);
+}
+
+void print_json(std::ostream& out, const FitResult& r, const std::function<void(SortedObject&)>& extra) {
+  JsonWriter w(out, 2);
+  write_json(w, r, extra);
+  w.flush();
+  out << '\n';
+}
 
 }  // namespace lmm::cli

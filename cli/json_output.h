@@ -1,16 +1,20 @@
 #pragma once
-#include <nlohmann/json.hpp>
+#include <functional>
+#include <iosfwd>
 
+#include "json_writer.h"
 #include "lmm/fit.h"
 
 namespace lmm::cli {
 
-/// The fit as JSON with the keys of the lme4 reference files (nobs, ngroups, fixed[], random[],
-/// loglik, aic, bic, reml_criterion or deviance, theta, sigma, singular, ...). Non-finite numbers
-/// become null.
-nlohmann::json to_json(const FitResult& r);
+/// The fit as one JSON object with the keys of the lme4 reference files (nobs, ngroups, fixed[],
+/// random[], loglik, aic, bic, reml_criterion or deviance, theta, sigma, singular, ...), written
+/// as it goes: the ranef[] and coef[] arrays come straight from the result's vectors. Members are
+/// in key order (byte order), as lmm has always printed them. Non-finite numbers are null.
+/// `extra` may add members the result does not hold (the CLI's centering).
+void write_json(JsonWriter& w, const FitResult& r, const std::function<void(SortedObject&)>& extra = {});
 
-/// Dumps with 17 significant digits (nlohmann's default for doubles round-trips).
-std::string dump(const nlohmann::json& j);
+/// `lmm fit --json`: the fit indented by 2, then a newline.
+void print_json(std::ostream& out, const FitResult& r, const std::function<void(SortedObject&)>& extra = {});
 
 }  // namespace lmm::cli

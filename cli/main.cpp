@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "lmm/error.h"
 #include "lmm/version.h"
+#include "wording.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
     return action ? action() : 0;
   } catch (const lmm::Error& e) {
     std::cout.flush();
-    std::cerr << "lmm: " << e.what() << '\n';
+    std::cerr << "lmm: " << lmm::cli::in_cli_terms(e.what()) << '\n';
     return 2;
   } catch (const std::bad_alloc&) {
     std::cerr << "lmm: out of memory\n";

@@ -153,9 +153,18 @@ json model_to_json(const SavedModel& m) {
   j["response"] = m.frame.response;
   j["fixed_names"] = m.frame.fixed_names;
   j["aliased"] = m.frame.aliased;
+  if (!m.frame.offset_column.empty()) j["offset"] = m.frame.offset_column;  // predictions need it
+  if (!m.frame.weights_column.empty()) j["weights"] = m.frame.weights_column;
   json factors = json::array();
-  for (const auto& f : m.frame.factors) factors.push_back({{"expr", f.expr}, {"levels", f.levels}});
+  for (const auto& f : m.frame.factors)
+    factors.push_back({{"expr", f.expr}, {"levels", f.levels}, {"contrasts", contrasts_name(f.contrasts)},
+                       {"ordered", f.ordered}});
   j["factors"] = factors;
+  json transforms = json::array();
+  for (const auto& t : m.frame.transforms)
+    transforms.push_back({{"expr", t.expr}, {"center", t.center}, {"scale", t.scale}, {"alpha", t.alpha},
+                          {"norm2", t.norm2}});
+  j["transforms"] = transforms;
   j["beta"] = m.beta;
   j["vcov"] = chunks(m.vcov, m.beta.size());
   j["theta"] = m.theta;
@@ -192,6 +201,123 @@ SavedModel model_from_json(const json& j, const std::string& source) {
 
 namespace {
 
+// Contrasts and ordering (absent in files saved before they existed: treatment, unordered).
+void read_factor_contrasts(const json& f, const Reader& r, FactorCoding& c) {
+  if (f.contains("contrasts")) {
+    const std::string name = r.string(f["contrasts"], "factors[" + c.expr + "].contrasts");
+    try {
+      c.contrasts = parse_contrasts(name);
+    } catch (const Error&) {
+      r.fail("factors[" + c.expr + "].contrasts", "is not contr.treatment, contr.sum, contr.helmert or contr.poly");
+    }
+  }
+  if (f.contains("ordered")) {
+    if (!f["ordered"].is_boolean()) r.fail("factors[" + c.expr + "].ordered", "is not true or false");
+    c.ordered = f["ordered"].get<bool>();
+  }
+}
+
+// The coefficients of scale() and poly() (absent in older files, whose formulas have neither).
+void read_transforms(const json& j, const Reader& r, std::vector<TransformCoding>& out) {
+  if (!j.contains("transforms")) return;
+  const json& ts = j["transforms"];
+  if (!ts.is_array()) r.fail("transforms", "is not an array");
+  for (const auto& t : ts) {
+    TransformCoding c;
+    c.expr = r.string(r.at(t, "expr", "transforms[]."), "transforms[].expr");
+    const std::string path = "transforms[" + c.expr + "].";
+    c.center = r.number(r.at(t, "center", path), path + "center");
+    c.scale = r.number(r.at(t, "scale", path), path + "scale");
+    const json& alpha = r.at(t, "alpha", path);
+    const json& norm2 = r.at(t, "norm2", path);
+    if (!alpha.is_array() || !norm2.is_array()) r.fail(path + "alpha", "is not an array");
+    c.alpha = r.numbers(alpha, path + "alpha", alpha.size());
+    c.norm2 = r.numbers(norm2, path + "norm2", norm2.size());
+    if (!c.alpha.empty() && c.norm2.size() != c.alpha.size() + 2)
+      r.fail(path + "norm2", "does not have 2 more values than alpha");
+    for (std::size_t k = 1; k < c.norm2.size(); ++k)
+      if (!(c.norm2[k] > 0)) r.fail(path + "norm2", "has a value that is not positive");
+    if (!(c.scale > 0)) r.fail(path + "scale", "is not positive");
+    out.push_back(std::move(c));
+  }
+}
+
+// One entry of options.centering[].
+Centering read_centering(const json& c, const Reader& r) {
+  Centering ce;
+  const std::string kind =
+      r.string(r.at(c, "kind", "options.centering[]."), "options.centering[].kind");
+  ce.variable =
+      r.string(r.at(c, "variable", "options.centering[]."), "options.centering[].variable");
+  ce.computed = true;
+  if (kind == "person_mean") {
+    ce.kind = Centering::Kind::PersonMean;
+    ce.group = r.string(r.at(c, "group", "options.centering[]."), "options.centering[].group");
+    const json& means = r.at(c, "person_means", "options.centering[].");
+    if (!means.is_object()) r.fail("options.centering[].person_means", "is not an object");
+    for (const auto& [k, v] : means.items())
+      ce.person_means[k] = r.number(v, "options.centering[].person_means");
+  } else if (kind == "grand_mean" || kind == "at_value") {
+    ce.kind = kind == "grand_mean" ? Centering::Kind::GrandMean : Centering::Kind::AtValue;
+    ce.value = r.number(r.at(c, "value", "options.centering[]."), "options.centering[].value");
+  } else {
+    r.fail("options.centering[].kind", "is not grand_mean, at_value or person_mean");
+  }
+  return ce;
+}
+
+// The response, the fixed-effect columns and their coding, β, its covariance and σ into m.
+void read_fixed_part(const json& j, const Reader& r, SavedModel& m) {
+  m.frame.response = r.string(r.at(j, "response", ""), "response");
+  m.frame.fixed_names = r.strings(r.at(j, "fixed_names", ""), "fixed_names");
+  m.frame.aliased = r.strings(r.at(j, "aliased", ""), "aliased");
+  if (j.contains("offset")) m.frame.offset_column = r.string(j.at("offset"), "offset");
+  if (j.contains("weights")) m.frame.weights_column = r.string(j.at("weights"), "weights");
+  const json& factors = r.at(j, "factors", "");
+  if (!factors.is_array()) r.fail("factors", "is not an array");
+  for (const auto& f : factors) {
+    FactorCoding c{r.string(r.at(f, "expr", "factors[]."), "factors[].expr"), {}};
+    c.levels = r.strings(r.at(f, "levels", "factors[]."), "factors[" + c.expr + "].levels");
+    if (c.levels.empty()) r.fail("factors[" + c.expr + "].levels", "is empty");
+    read_factor_contrasts(f, r, c);
+    m.frame.factors.push_back(std::move(c));
+  }
+  read_transforms(j, r, m.frame.transforms);
+  const std::size_t p = m.frame.fixed_names.size();
+  m.beta = r.numbers(r.at(j, "beta", ""), "beta", p);
+  m.vcov = r.flat(r.at(j, "vcov", ""), "vcov", p, p);
+  m.sigma = r.number(r.at(j, "sigma", ""), "sigma");
+  if (!(m.sigma > 0)) r.fail("sigma", "is not positive");
+}
+
+// The random-effects terms (names, levels, Λ and the per-level estimates) into m; returns the
+// length θ must have.
+std::size_t read_random_terms(const json& random, const Reader& r, SavedModel& m) {
+  const std::size_t p = m.frame.fixed_names.size();
+  if (!random.is_array() || random.empty()) r.fail("random", "is not a non-empty array");
+  std::size_t ntheta = 0;
+  for (const auto& t : random) {
+    ReTermData term;
+    term.group = r.string(r.at(t, "group", "random[]."), "random[].group");
+    const std::string path = "random[" + term.group + "].";
+    term.names = r.strings(r.at(t, "names", path), path + "names");
+    term.levels = r.strings(r.at(t, "levels", path), path + "levels");
+    const auto q = static_cast<std::size_t>(term.q());
+    const std::size_t L = term.levels.size();
+    if (q == 0) r.fail(path + "names", "is empty");
+    m.lambda.push_back(r.numbers(r.at(t, "lambda", path), path + "lambda", q * q));
+    SavedModel::TermEstimates e;
+    e.b = r.flat(r.at(t, "b", path), path + "b", L, q);
+    e.condvar = r.flat(r.at(t, "condvar", path), path + "condvar", L, q * q);
+    e.pe_cov = r.flat(r.at(t, "pe_cov", path), path + "pe_cov", L, q * q);
+    e.pe_cross = r.flat(r.at(t, "pe_cross", path), path + "pe_cross", L, q * p);
+    m.re.push_back(std::move(e));
+    m.frame.re.push_back(std::move(term));
+    ntheta += q * (q + 1) / 2;
+  }
+  return ntheta;
+}
+
 SavedModel read_model(const json& j, const std::string& source) {
   const Reader r{source};
   if (!j.is_object() || !j.contains("format") || j["format"] != kModelFormat)
@@ -220,66 +346,9 @@ SavedModel read_model(const json& j, const std::string& source) {
   m.method = method == "REML" ? Method::REML : Method::ML;
   const json& cent = r.at(opt, "centering", "options.");
   if (!cent.is_array()) r.fail("options.centering", "is not an array");
-  for (const auto& c : cent) {
-    Centering ce;
-    const std::string kind =
-        r.string(r.at(c, "kind", "options.centering[]."), "options.centering[].kind");
-    ce.variable =
-        r.string(r.at(c, "variable", "options.centering[]."), "options.centering[].variable");
-    ce.computed = true;
-    if (kind == "person_mean") {
-      ce.kind = Centering::Kind::PersonMean;
-      ce.group = r.string(r.at(c, "group", "options.centering[]."), "options.centering[].group");
-      const json& means = r.at(c, "person_means", "options.centering[].");
-      if (!means.is_object()) r.fail("options.centering[].person_means", "is not an object");
-      for (const auto& [k, v] : means.items())
-        ce.person_means[k] = r.number(v, "options.centering[].person_means");
-    } else if (kind == "grand_mean" || kind == "at_value") {
-      ce.kind = kind == "grand_mean" ? Centering::Kind::GrandMean : Centering::Kind::AtValue;
-      ce.value = r.number(r.at(c, "value", "options.centering[]."), "options.centering[].value");
-    } else {
-      r.fail("options.centering[].kind", "is not grand_mean, at_value or person_mean");
-    }
-    m.centering.push_back(ce);
-  }
-  m.frame.response = r.string(r.at(j, "response", ""), "response");
-  m.frame.fixed_names = r.strings(r.at(j, "fixed_names", ""), "fixed_names");
-  m.frame.aliased = r.strings(r.at(j, "aliased", ""), "aliased");
-  const json& factors = r.at(j, "factors", "");
-  if (!factors.is_array()) r.fail("factors", "is not an array");
-  for (const auto& f : factors) {
-    FactorCoding c{r.string(r.at(f, "expr", "factors[]."), "factors[].expr"), {}};
-    c.levels = r.strings(r.at(f, "levels", "factors[]."), "factors[" + c.expr + "].levels");
-    if (c.levels.empty()) r.fail("factors[" + c.expr + "].levels", "is empty");
-    m.frame.factors.push_back(std::move(c));
-  }
-  const std::size_t p = m.frame.fixed_names.size();
-  m.beta = r.numbers(r.at(j, "beta", ""), "beta", p);
-  m.vcov = r.flat(r.at(j, "vcov", ""), "vcov", p, p);
-  m.sigma = r.number(r.at(j, "sigma", ""), "sigma");
-  if (!(m.sigma > 0)) r.fail("sigma", "is not positive");
-  const json& random = r.at(j, "random", "");
-  if (!random.is_array() || random.empty()) r.fail("random", "is not a non-empty array");
-  std::size_t ntheta = 0;
-  for (const auto& t : random) {
-    ReTermData term;
-    term.group = r.string(r.at(t, "group", "random[]."), "random[].group");
-    const std::string path = "random[" + term.group + "].";
-    term.names = r.strings(r.at(t, "names", path), path + "names");
-    term.levels = r.strings(r.at(t, "levels", path), path + "levels");
-    const auto q = static_cast<std::size_t>(term.q());
-    const std::size_t L = term.levels.size();
-    if (q == 0) r.fail(path + "names", "is empty");
-    m.lambda.push_back(r.numbers(r.at(t, "lambda", path), path + "lambda", q * q));
-    SavedModel::TermEstimates e;
-    e.b = r.flat(r.at(t, "b", path), path + "b", L, q);
-    e.condvar = r.flat(r.at(t, "condvar", path), path + "condvar", L, q * q);
-    e.pe_cov = r.flat(r.at(t, "pe_cov", path), path + "pe_cov", L, q * q);
-    e.pe_cross = r.flat(r.at(t, "pe_cross", path), path + "pe_cross", L, q * p);
-    m.re.push_back(std::move(e));
-    m.frame.re.push_back(std::move(term));
-    ntheta += q * (q + 1) / 2;
-  }
+  for (const auto& c : cent) m.centering.push_back(read_centering(c, r));
+  read_fixed_part(j, r, m);
+  const std::size_t ntheta = read_random_terms(r.at(j, "random", ""), r, m);
   m.theta = r.numbers(r.at(j, "theta", ""), "theta", ntheta);
   if (const std::string w = check_estimates(m); !w.empty())
     throw Error(fmt::format("{}: the saved estimates are damaged: {} (is this a model saved by `lmm fit --save`?)",

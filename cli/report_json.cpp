@@ -1,9 +1,8 @@
 #include "report_json.h"
 
-#include <cmath>
+#include <stdexcept>
 
 #include "json_output.h"
-#include "lmm/error.h"
 #include "lmm/version.h"
 #include "web_assets.h"
 
@@ -11,100 +10,170 @@ namespace lmm::cli {
 
 namespace {
 
-using nlohmann::json;
-
-json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
-json numbers(const std::vector<double>& v) {
-  json a = json::array();
-  for (double x : v) a.push_back(number(x));
-  return a;
+void write_qq(JsonWriter& w, const report::QQ& qq) {
+  SortedObject()
+      .add("theoretical", [&](JsonWriter& w) { w.value(qq.theoretical); })
+      .add("sample", [&](JsonWriter& w) { w.value(qq.sample); })
+      .add("line_intercept", qq.line_intercept)
+      .add("line_slope", qq.line_slope)
+      .add("line_x", std::vector<double>{qq.line_x[0], qq.line_x[1]})
+      .add("line_y", std::vector<double>{qq.line_y[0], qq.line_y[1]})
+      .write(w);
 }
 
-json to_json(const report::QQ& qq) {
-  return {{"theoretical", numbers(qq.theoretical)},
-          {"sample", numbers(qq.sample)},
-          {"line_intercept", number(qq.line_intercept)},
-          {"line_slope", number(qq.line_slope)},
-          {"line_x", {number(qq.line_x[0]), number(qq.line_x[1])}},
-          {"line_y", {number(qq.line_y[0]), number(qq.line_y[1])}}};
+void write_trajectories(JsonWriter& w, const report::Trajectories& tr) {
+  SortedObject()
+      .add("x_name", tr.x_name)
+      .add("y_name", tr.y_name)
+      .add("group", tr.group)
+      .add("persons", [&](JsonWriter& w) { w.value(tr.persons); })
+      .add("person_nobs", [&](JsonWriter& w) { w.value(tr.person_nobs); })
+      .add("person", [&](JsonWriter& w) { w.value(tr.person); })
+      .add("x", [&](JsonWriter& w) { w.value(tr.x); })
+      .add("y", [&](JsonWriter& w) { w.value(tr.y); })
+      .add("fitted", [&](JsonWriter& w) { w.value(tr.fitted); })
+      .add("population", [&](JsonWriter& w) { w.value(tr.population); })
+      .add("stratum", [&](JsonWriter& w) { w.value(tr.stratum); })
+      .add("population_curves",
+           [&](JsonWriter& w) {
+             w.begin_array();
+             for (const auto& c : tr.population_curves)
+               SortedObject().add("stratum", c.stratum).add("x", c.x).add("y", c.y).write(w);
+             w.end_array();
+           })
+      .add("group_lines",
+           [&](JsonWriter& w) {
+             w.begin_array();
+             for (const auto& l : tr.group_lines)
+               SortedObject().add("person", l.person).add("x", l.x).add("y", l.y).write(w);
+             w.end_array();
+           })
+      .write(w);
+}
+
+void write_group_means(JsonWriter& w, const report::GroupMeans& gm) {
+  SortedObject()
+      .add("group", gm.group)
+      .add("y_name", gm.y_name)
+      .add("levels", [&](JsonWriter& w) { w.value(gm.levels); })
+      .add("nobs", [&](JsonWriter& w) { w.value(gm.nobs); })
+      .add("observed", [&](JsonWriter& w) { w.value(gm.observed); })
+      .add("fitted", [&](JsonWriter& w) { w.value(gm.fitted); })
+      .add("population", [&](JsonWriter& w) { w.value(gm.population); })
+      .add("point_level", [&](JsonWriter& w) { w.value(gm.point_level); })
+      .add("point_y", [&](JsonWriter& w) { w.value(gm.point_y); })
+      .write(w);
+}
+
+void write_variance_curve(JsonWriter& w, const report::VarianceCurve& vc) {
+  SortedObject()
+      .add("available", vc.available)
+      .add("reason", vc.reason)
+      .add("x_name", vc.x_name)
+      .add("t", vc.t)
+      .add("between", vc.between)
+      .add("total", vc.total)
+      .add("icc", vc.icc)
+      .write(w);
+}
+
+void write_random_effects(JsonWriter& w, const std::vector<report::RandomEffect>& effects) {
+  w.begin_array();
+  for (const auto& e : effects)
+    SortedObject()
+        .add("group", e.group)
+        .add("term", e.term)
+        .add("levels", [&](JsonWriter& w) { w.value(e.levels); })
+        .add("value", [&](JsonWriter& w) { w.value(e.value); })
+        .add("condsd", [&](JsonWriter& w) { w.value(e.condsd); })
+        .add("lower", [&](JsonWriter& w) { w.value(e.lower); })
+        .add("upper", [&](JsonWriter& w) { w.value(e.upper); })
+        .add("qq", [&](JsonWriter& w) { write_qq(w, e.qq); })
+        .write(w);
+  w.end_array();
 }
 
 }  // namespace
 
-json to_json(const report::Note& n) {
-  return {{"kind", n.kind}, {"message", n.message}, {"explanation", n.explanation}};
+void write_json(JsonWriter& w, const report::Note& n) {
+  SortedObject().add("kind", n.kind).add("message", n.message).add("explanation", n.explanation).write(w);
 }
 
-json to_json(const report::Shrinkage& sh) {
+void write_json(JsonWriter& w, const report::Shrinkage& sh) {
   const ShrinkageTable& t = sh.table;
-  json j{{"available", t.available()}, {"reason", t.reason}, {"group", t.group}, {"coef_names", t.terms},
-         {"without_ols", t.too_few}};
-  json levels = json::array();
-  for (std::size_t k = 0; k < t.rows.size(); ++k) {
-    const ShrinkageRow& l = t.rows[k];
-    if (!l.own_fit) continue;
-    levels.push_back({{"level", l.level},
-                      {"stratum", k < sh.strata.size() ? sh.strata[k] : std::string()},
-                      {"nobs", l.n},
-                      {"ols", numbers(l.ols)},
-                      {"blup", numbers(l.blup)},
-                      {"population", numbers(l.population)}});
-  }
-  j["levels"] = levels;
-  return j;
+  SortedObject()
+      .add("available", t.available())
+      .add("reason", t.reason)
+      .add("group", t.group)
+      .add("coef_names", t.terms)
+      .add("without_ols", [&](JsonWriter& w) { w.value(t.too_few); })
+      .add("levels",
+           [&](JsonWriter& w) {
+             w.begin_array();
+             for (std::size_t k = 0; k < t.rows.size(); ++k) {
+               const ShrinkageRow& l = t.rows[k];
+               if (!l.own_fit) continue;
+               SortedObject()
+                   .add("level", l.level)
+                   .add("stratum", k < sh.strata.size() ? sh.strata[k] : std::string())
+                   .add("nobs", l.n)
+                   .add("ols", l.ols)
+                   .add("blup", l.blup)
+                   .add("population", l.population)
+                   .write(w);
+             }
+             w.end_array();
+           })
+      .write(w);
 }
 
-json to_json(const report::PlotData& pd) {
-  const auto& tr = pd.trajectories;
-  json curves = json::array();
-  for (const auto& c : tr.population_curves)
-    curves.push_back({{"stratum", c.stratum}, {"x", numbers(c.x)}, {"y", numbers(c.y)}});
-  json trajectories{{"x_name", tr.x_name},         {"y_name", tr.y_name},   {"group", tr.group},
-                    {"persons", tr.persons},       {"person_nobs", tr.person_nobs},
-                    {"person", tr.person},         {"x", numbers(tr.x)},    {"y", numbers(tr.y)},
-                    {"fitted", numbers(tr.fitted)}, {"population", numbers(tr.population)},
-                    {"stratum", tr.stratum},       {"population_curves", curves}};
-
-  const auto& vc = pd.variance_curve;
-  json curve{{"available", vc.available}, {"reason", vc.reason},     {"x_name", vc.x_name},
-             {"t", numbers(vc.t)},        {"between", numbers(vc.between)}, {"total", numbers(vc.total)},
-             {"icc", numbers(vc.icc)}};
-
-  json effects = json::array();
-  for (const auto& e : pd.random_effects)
-    effects.push_back({{"group", e.group},
-                       {"term", e.term},
-                       {"levels", e.levels},
-                       {"value", numbers(e.value)},
-                       {"condsd", numbers(e.condsd)},
-                       {"lower", numbers(e.lower)},
-                       {"upper", numbers(e.upper)},
-                       {"qq", to_json(e.qq)}});
-
-  json notes = json::array();
-  for (const auto& n : pd.notes) notes.push_back(to_json(n));
-
-  return {{"trajectories", trajectories},
-          {"shrinkage", to_json(pd.shrinkage)},
-          {"variance_curve", curve},
-          {"random_effects", effects},
-          {"diagnostics", {{"fitted", numbers(pd.diag_fitted)}, {"residual", numbers(pd.diag_residual)}}},
-          {"residual_qq", to_json(pd.residual_qq)},
-          {"notes", notes}};
+void write_json(JsonWriter& w, const report::PlotData& pd) {
+  SortedObject()
+      .add("design",
+           [&](JsonWriter& w) {
+             SortedObject()
+                 .add("kind", pd.design.kind)
+                 .add("reason", pd.design.reason)
+                 .add("group", pd.design.group)
+                 .add("x_name", pd.design.x_name)
+                 .write(w);
+           })
+      .add("trajectories", [&](JsonWriter& w) { write_trajectories(w, pd.trajectories); })
+      .add("group_means", [&](JsonWriter& w) { write_group_means(w, pd.group_means); })
+      .add("shrinkage", [&](JsonWriter& w) { write_json(w, pd.shrinkage); })
+      .add("variance_curve", [&](JsonWriter& w) { write_variance_curve(w, pd.variance_curve); })
+      .add("random_effects", [&](JsonWriter& w) { write_random_effects(w, pd.random_effects); })
+      .add("diagnostics",
+           [&](JsonWriter& w) {
+             SortedObject()
+                 .add("fitted", [&](JsonWriter& w) { w.value(pd.diag_fitted); })
+                 .add("residual", [&](JsonWriter& w) { w.value(pd.diag_residual); })
+                 .write(w);
+           })
+      .add("residual_qq", [&](JsonWriter& w) { write_qq(w, pd.residual_qq); })
+      .add("notes",
+           [&](JsonWriter& w) {
+             w.begin_array();
+             for (const auto& n : pd.notes) write_json(w, n);
+             w.end_array();
+           })
+      .write(w);
 }
 
-json report_document(const std::string& source, const Fitted& fitted, const DataFrame& data,
-                     const report::PlotOptions& options) {
-  return {{"lmm_version", LMM_VERSION},
-          {"source", source},
-          {"fit", to_json(fitted.result)},
-          {"plots", to_json(report::plot_data(fitted.model, fitted.result, data, options))}};
+std::string report_document(const std::string& source, const Fitted& fitted, const DataFrame& data,
+                            const report::PlotOptions& options) {
+  const report::PlotData plots = report::plot_data(fitted.model, fitted.result, data, options);
+  JsonWriter w(-1);
+  SortedObject()
+      .add("lmm_version", LMM_VERSION)
+      .add("source", source)
+      .add("fit", [&](JsonWriter& w) { write_json(w, fitted.result); })
+      .add("plots", [&](JsonWriter& w) { write_json(w, plots); })
+      .write(w);
+  return w.str();
 }
 
-std::string json_for_script(const json& j) {
-  // Invalid UTF-8 from a user's file becomes U+FFFD rather than an exception.
-  const std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+std::string json_for_script(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 64);
   for (char c : text) {
@@ -118,7 +187,7 @@ std::string json_for_script(const json& j) {
   return out;
 }
 
-std::string render_report_html(const json& document) {
+std::string render_report_html(std::string_view document) {
   const std::string_view tpl = web::report_html();
   constexpr std::string_view marker = "/*LMM_REPORT_DATA*/null";
   const std::size_t at = tpl.find(marker);

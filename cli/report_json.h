@@ -1,28 +1,28 @@
 // The report's data as JSON: the fit exactly as `lmm fit --json` prints it, and the plots' values.
 #pragma once
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
+#include "json_writer.h"
 #include "lmm/data.h"
 #include "lmm/fit.h"
 #include "lmm/report_data.h"
 
 namespace lmm::cli {
 
-nlohmann::json to_json(const report::PlotData& pd);
-nlohmann::json to_json(const report::Shrinkage& sh);
-nlohmann::json to_json(const report::Note& note);
+void write_json(JsonWriter& w, const report::PlotData& pd);
+void write_json(JsonWriter& w, const report::Shrinkage& sh);
+void write_json(JsonWriter& w, const report::Note& note);
 
-/// {"lmm_version", "source", "fit": <lmm fit --json>, "plots": <PlotData>}: what the report page
-/// and the explorer's "your data" view draw.
-nlohmann::json report_document(const std::string& source, const Fitted& fitted, const DataFrame& data,
-                               const report::PlotOptions& options = {});
+/// {"lmm_version", "source", "fit": <lmm fit --json>, "plots": <PlotData>} on one line: what the
+/// report page and the explorer's "your data" view draw.
+std::string report_document(const std::string& source, const Fitted& fitted, const DataFrame& data,
+                            const report::PlotOptions& options = {});
 
-/// The report page with `document` embedded (the template built from web/src/report.html).
-std::string render_report_html(const nlohmann::json& document);
+/// The report page with `document` (JSON text) embedded (the template built from web/src/report.html).
+std::string render_report_html(std::string_view document);
 
-/// JSON text safe inside an HTML <script> element: every "<" is written \u003c.
-std::string json_for_script(const nlohmann::json& j);
+/// JSON text made safe inside an HTML <script> element: every "<" is written \u003c.
+std::string json_for_script(std::string_view json_text);
 
 }  // namespace lmm::cli

@@ -11,7 +11,7 @@
 #include <random>
 
 #include "lmm/model.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "test_util.h"
 
 namespace {
@@ -106,7 +106,7 @@ void check_against_dense(lmm::LinearMixedModel& m, const std::vector<double>& th
   const MatrixXd joint = MM.inverse();
 
   const auto cv = m.ranef_condvar();
-  const auto& impl = m.impl();
+  const auto& impl = lmm::detail::model_state(m);
   const auto W = lmm::detail::re_fixed_cross(impl);
   const MatrixXd Vb = impl.vcov_unscaled();
   const auto Gall = lmm::detail::re_inverse_diagonal_blocks(impl);

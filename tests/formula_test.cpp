@@ -146,6 +146,42 @@ TEST(Formula, ExpressionLabels) {
   EXPECT_EQ(parse_formula("I(y/10) ~ x").response.label(), "I(y/10)");
 }
 
+// The labels R's deparse gives, which name the model matrix's columns.
+TEST(Formula, FactorAndMatrixFunctionLabels) {
+  EXPECT_EQ(fixed("y ~ relevel(Sex, 'Male')"), V{"relevel(Sex, \"Male\")"});
+  EXPECT_EQ(fixed("y ~ factor(x, levels = c(\"b\", \"a\"))"), V{"factor(x, levels = c(\"b\", \"a\"))"});
+  EXPECT_EQ(fixed("y ~ factor(x, levels=c(2,1), ordered=TRUE)"),
+            V{"factor(x, levels = c(2, 1), ordered = TRUE)"});
+  EXPECT_EQ(fixed("y ~ C(g, contr.sum) + ordered(h)"), (V{"C(g, contr.sum)", "ordered(h)"}));
+  EXPECT_EQ(fixed("y ~ C(relevel(g, \"b\"), contr.helmert)"), V{"C(relevel(g, \"b\"), contr.helmert)"});
+  EXPECT_EQ(fixed("y ~ poly(x, 2) + poly(z, 3, raw = TRUE)"), (V{"poly(x, 2)", "poly(z, 3, raw = TRUE)"}));
+  EXPECT_EQ(fixed("y ~ scale(x) + I(scale(x)^2)"), (V{"scale(x)", "I(scale(x)^2)"}));
+  const Formula f = parse_formula("y ~ poly(degree = 2, x = t)");
+  ASSERT_NE(f.fixed[0].factors[0].argument("x", 0), nullptr);
+  EXPECT_EQ(f.fixed[0].factors[0].argument("x", 0)->name, "t");
+  EXPECT_EQ(f.fixed[0].factors[0].argument("degree", 1)->value, 2);
+  EXPECT_EQ(f.fixed[0].factors[0].variables(), V{"t"});
+  EXPECT_TRUE(parse_formula("y ~ relevel(g, 'a')").fixed[0].factors[0].is_factor_call());
+  EXPECT_FALSE(parse_formula("y ~ poly(x, 2)").fixed[0].factors[0].is_factor_call());
+}
+
+// R's InTerms: a %in% b is the interaction of a with all of b's variables (labels as R's terms()
+// gives them: variables in order of appearance).
+TEST(Formula, InOperator) {
+  EXPECT_EQ(fixed("y ~ a + b %in% a"), (V{"a", "a:b"}));
+  EXPECT_EQ(fixed("y ~ (b + c) %in% a"), (V{"b:a", "c:a"}));
+  EXPECT_EQ(fixed("y ~ b %in% (a + d)"), V{"b:a:d"});
+}
+
+TEST(Formula, FactorCallInAGroupingTerm) {
+  const Formula f = parse_formula("y ~ x + (1 | factor(id)) + (1 | a/factor(b))");
+  ASSERT_EQ(f.random.size(), 3u);
+  EXPECT_EQ(f.random[0].group_label(), "factor(id)");
+  EXPECT_EQ(f.random[0].grouping, V{"id"});
+  EXPECT_EQ(f.random[1].group_label(), "factor(b):a");
+  EXPECT_EQ(f.random[2].group_label(), "a");
+}
+
 TEST(Formula, NumbersPrintAsR) {
   EXPECT_EQ(fixed("y ~ I(x * 2)"), V{"I(x * 2)"});
   EXPECT_EQ(fixed("y ~ I(x * 2.0)"), V{"I(x * 2)"});
@@ -280,7 +316,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"y ~ x)", "')' has no matching '('", 6},
         ErrorCase{"y ~ foo(x) + (1 | g)",
                   "unknown function 'foo'; the supported functions are I(), log(), exp(), "
-                  "sqrt() and factor()",
+                  "sqrt(), scale(), factor(), ordered(), relevel(), C() and poly()",
                   5},
         ErrorCase{"y ~ I(bar(x))", "unknown function 'bar'", 7},
         ErrorCase{"y ~ x + 1 | g", "'|' outside parentheses", 11},
@@ -305,7 +341,18 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"y ~ x (1 | g)", "missing operator (such as '+') before '('", 7},
         ErrorCase{"y ~ x, z", "unexpected ','", 6},
         ErrorCase{"y ~ x $ z", "unexpected character '$'", 7},
-        ErrorCase{"y ~ x %in% z", "unexpected character '%'", 7},
+        ErrorCase{"y ~ x %o% z", "unexpected character '%' (of the %...% operators only %in% is supported)", 7},
+        ErrorCase{"y ~ x = z", "unexpected '='", 7},
+        ErrorCase{"y ~ relevel(g, 2)", "argument 'ref' of relevel() must be a level in quotes", 16},
+        ErrorCase{"y ~ C(g, contr.foo)", "must be contr.treatment, contr.sum, contr.helmert or contr.poly", 10},
+        ErrorCase{"y ~ poly(x, 0)", "argument 'degree' of poly() must be a whole number", 13},
+        ErrorCase{"y ~ poly(x, 2, raw = 1)", "argument 'raw' of poly() must be TRUE or FALSE", 22},
+        ErrorCase{"y ~ poly(x, 2, rw = TRUE)", "unknown argument 'rw' of poly()", 21},
+        ErrorCase{"y ~ factor(x, levels = a)", "must list levels as strings", 24},
+        ErrorCase{"y ~ log(poly(x, 2))", "poly() cannot be used inside an arithmetic expression", 9},
+        ErrorCase{"y ~ x + \"a\"", "a string (\"a\") cannot be a model term", 9},
+        ErrorCase{"y ~ c(x)", "unknown function 'c'", 5},
+        ErrorCase{"y ~ x + (1 | factor(g, levels = \"a\"))", "grouping factor after '|' must be", 14},
         ErrorCase{"y ~ x == z", "unexpected character '='", 7},
         ErrorCase{"y ~ log(x, 2)", "log() takes one argument, not 2", 5},
         ErrorCase{"y ~ I()", "I() takes one argument, not 0", 5},

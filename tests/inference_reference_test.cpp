@@ -1,7 +1,10 @@
 // Satterthwaite df and p (lmerTest 3.1-3), Kenward-Roger SEs, df and p (pbkrtest 0.5.2) and the type
 // III ANOVA (lmerTest's anova(m, type = 3); also with ddf = "Kenward-Roger") of every reference case
-// in tests/data/reference, with the tolerances of shared/reference/compare.py: df 1e-2 relative, p 1e-2 relative or 1e-6
-// absolute, Kenward-Roger SEs 2e-3 relative, F 1e-3 relative, ANOVA den_df 1e-2 relative. And
+// in tests/data/reference. df (Satterthwaite, Kenward-Roger, ANOVA den_df) to 1e-4 relative, where
+// scripts/compare_reference.py allows 1e-2: a df off by 1 % is a bug. Measured when the bound was
+// set: largest 9.9e-5 (penicillin_crossed_reml, Satterthwaite), then 6.3e-5 (sleepstudy_slope_ml),
+// the rest below 5e-5. p 1e-2 relative or 1e-6 absolute, Kenward-Roger
+// SEs 2e-3 relative, F 1e-3 relative, as compare_reference.py. And
 // lmerTest's type III hypotheses themselves (tests/data/inference/make_type3_contrasts.R).
 #include <gtest/gtest.h>
 
@@ -23,6 +26,7 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 const fs::path kData = LMM_TEST_DATA;
+constexpr double kDfTol = 1e-4;  // relative
 
 using lmm::testing::close;
 using lmm::testing::load_json;
@@ -52,7 +56,7 @@ TEST_P(InferenceReference, SatterthwaiteDfPAndAnovaMatchLmerTest) {
     const std::string term = f["term"];
     ASSERT_TRUE(ours.count(term)) << term;
     const auto* o = ours[term];
-    EXPECT_TRUE(close(o->df, f["df_satterthwaite"], 1e-2)) << term << ": df " << o->df << " vs " << f["df_satterthwaite"];
+    EXPECT_TRUE(close(o->df, f["df_satterthwaite"], kDfTol)) << term << ": df " << o->df << " vs " << f["df_satterthwaite"];
     EXPECT_TRUE(close(o->p, f["p_satterthwaite"], 1e-2, 1e-6)) << term << ": p " << o->p << " vs " << f["p_satterthwaite"];
   }
   if (ref.contains("anova_type3") && !ref["anova_type3"].is_null()) {
@@ -63,7 +67,7 @@ TEST_P(InferenceReference, SatterthwaiteDfPAndAnovaMatchLmerTest) {
       EXPECT_EQ(o.term, a["term"].get<std::string>());
       EXPECT_EQ(o.num_df, a["num_df"].get<int>()) << o.term;
       EXPECT_TRUE(close(o.F, a["F"], 1e-3)) << o.term << ": F " << o.F << " vs " << a["F"];
-      EXPECT_TRUE(close(o.den_df, a["den_df"], 1e-2)) << o.term << ": den_df " << o.den_df << " vs " << a["den_df"];
+      EXPECT_TRUE(close(o.den_df, a["den_df"], kDfTol)) << o.term << ": den_df " << o.den_df << " vs " << a["den_df"];
       EXPECT_TRUE(close(o.p, a["p"], 1e-2, 1e-6)) << o.term << ": p " << o.p << " vs " << a["p"];
     }
   }
@@ -78,7 +82,7 @@ TEST_P(InferenceReference, KenwardRogerMatchesPbkrtest) {
     const std::string term = f["term"];
     ASSERT_TRUE(ours.count(term)) << term;
     const auto* o = ours[term];
-    EXPECT_TRUE(close(o->df, f["df_kr"], 1e-2)) << term << ": df " << o->df << " vs " << f["df_kr"];
+    EXPECT_TRUE(close(o->df, f["df_kr"], kDfTol)) << term << ": df " << o->df << " vs " << f["df_kr"];
     EXPECT_TRUE(close(o->p, f["p_kr"], 1e-2, 1e-6)) << term << ": p " << o->p << " vs " << f["p_kr"];
     EXPECT_TRUE(close(o->std_error, f["std_error_kr"], 2e-3)) << term << ": SE " << o->std_error << " vs " << f["std_error_kr"];
   }
@@ -89,7 +93,7 @@ INSTANTIATE_TEST_SUITE_P(LmerTest, InferenceReference,
                                            "sleepstudy_intercept_ml", "sleepstudy_zerocorr_reml",
                                            "sleepstudy_missing_reml", "growth200_reml", "growth200_ml",
                                            "growth200_null_reml", "penicillin_crossed_reml", "pastes_nested_reml",
-                                           "cake_factor_reml", "dyestuff2_singular_reml"));
+                                           "cake_factor_reml", "dyestuff2_singular_reml", "kr_unbalanced_reml"));
 
 // lmerTest's get_contrasts_type3 for y ~ time * group and angle ~ recipe * temp.
 TEST(Type3Contrasts, ReproduceLmerTestHypotheses) {
@@ -128,7 +132,7 @@ TEST(InferenceOptions, KenwardRogerAnovaMatchesLmerTest) {
       EXPECT_EQ(rows[i].term, a["term"].get<std::string>());
       EXPECT_EQ(rows[i].num_df, a["num_df"].get<int>());
       EXPECT_TRUE(close(rows[i].F, a["F"], 1e-3)) << rows[i].term << ": F " << rows[i].F << " vs " << a["F"];
-      EXPECT_TRUE(close(rows[i].den_df, a["den_df"], 1e-2)) << rows[i].term << ": " << rows[i].den_df;
+      EXPECT_TRUE(close(rows[i].den_df, a["den_df"], kDfTol)) << rows[i].term << ": " << rows[i].den_df;
       EXPECT_TRUE(close(rows[i].p, a["p"], 1e-2, 1e-6)) << rows[i].term << ": p " << rows[i].p;
     }
   }

@@ -1,6 +1,6 @@
 // Inference against R: ICC and R² (performance 0.10.2), Wald and profile intervals (lme4 1.1-31's
 // confint), likelihood-ratio tests (lme4's anova) from the reference files in tests/data/reference,
-// with compare.py's tolerances; and the properties the bootstrap, the convergence check and the
+// with scripts/compare_reference.py's tolerances; and the properties the bootstrap, the convergence check and the
 // residuals file must have.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -112,7 +112,7 @@ TEST(Intervals, WaldAndProfileMatchLme4) {
   for (std::size_t i = 0; i < prof.size(); ++i) {
     const auto& r = ref["confint_profile"][i];
     EXPECT_EQ(prof[i].parameter, r["parameter"].get<std::string>());
-    // compare.py's tolerance: 1e-2 relative or 1e-3 σ; lmm solves ζ = ±z exactly where lme4
+    // scripts/compare_reference.py's tolerance: 1e-2 relative or 1e-3 σ; lmm solves ζ = ±z exactly where lme4
     // interpolates a spline, and agrees much more closely.
     EXPECT_TRUE(close(prof[i].lower, r["lower"], 1e-3, 1e-3 * sigma)) << prof[i].parameter << " " << prof[i].lower;
     EXPECT_TRUE(close(prof[i].upper, r["upper"], 1e-3, 1e-3 * sigma)) << prof[i].parameter << " " << prof[i].upper;

@@ -13,6 +13,7 @@
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "model/conditioning.h"
+#include "model/model_access.h"
 #include "test_util.h"
 
 namespace {
@@ -199,7 +200,7 @@ TEST(NumericalEdge, HopelesslyIllConditionedFixedEffectsAreRefused) {
   for (std::size_t i = 0; i < n; ++i) f.X.push_back(f.X[n + i] + 1e-10 * static_cast<double>(i % 3));
   lmm::LinearMixedModel m(std::move(f));
   try {
-    lmm::detail::assess_conditioning(m.impl());
+    lmm::detail::assess_conditioning(lmm::detail::model_state(m));
     FAIL() << "no error";
   } catch (const lmm::Error& e) {
     EXPECT_NE(std::string(e.what()).find("too ill-conditioned to give meaningful estimates (condition number"),

@@ -1,6 +1,6 @@
 // Conditional modes and conditional SDs of the random effects against lme4's
 // ranef(m, condVar = TRUE) for every reference case in tests/data/reference (the `ranef` field),
-// with compare.py's tolerance: 5e-3 relative or 1e-3 σ absolute. Also coef() = fixef + ranef.
+// with scripts/compare_reference.py's tolerance: 5e-3 relative or 1e-3 σ absolute. Also coef() = fixef + ranef.
 #include "lmm/ranef.h"
 
 #include <gtest/gtest.h>
@@ -34,7 +34,7 @@ std::vector<std::string> reference_cases() {
   return out;
 }
 
-// As compare.py: 'a:b' matches 'b:a' for groups; levels of an interaction in either order.
+// As scripts/compare_reference.py: 'a:b' matches 'b:a' for groups; levels of an interaction in either order.
 using lmm::testing::sorted_parts;
 
 class Ranef : public ::testing::TestWithParam<std::string> {};

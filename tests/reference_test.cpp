@@ -1,6 +1,6 @@
 // Every lme4 reference case (tests/data/reference/*.json, made by R's lme4 1.1-31) agrees with lmm
 // in the core fields, with the tolerances of two correct optimizers reaching the same optimum
-// (those of shared/reference/compare.py): fixed effects 1e-4 relative, standard errors and SDs
+// (those of scripts/compare_reference.py): fixed effects 1e-4 relative, standard errors and SDs
 // 2e-3 relative (or 1e-3 σ), correlations 5e-3 absolute, log-likelihood 1e-3 absolute.
 #include <gtest/gtest.h>
 
@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(Lme4, FitReference,
                                            "sleepstudy_intercept_ml", "sleepstudy_zerocorr_reml",
                                            "sleepstudy_missing_reml", "growth200_reml", "growth200_ml",
                                            "growth200_null_reml", "penicillin_crossed_reml", "pastes_nested_reml",
-                                           "cake_factor_reml", "dyestuff2_singular_reml"),
+                                           "cake_factor_reml", "dyestuff2_singular_reml", "kr_unbalanced_reml"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace

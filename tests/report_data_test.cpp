@@ -61,7 +61,7 @@ TEST(Shrinkage, SleepstudyMatchesLmListAndCoef) {
     // OLS does not depend on the optimizer: tight.
     EXPECT_NEAR(l.ols[0], r["ols_intercept"][i].get<double>(), 1e-9 * 300);
     EXPECT_NEAR(l.ols[1], r["ols_slope"][i].get<double>(), 1e-9 * 30);
-    // coef() = fixef + ranef: the tolerance of two optimizers (compare.py's for ranef).
+    // coef() = fixef + ranef: the tolerance of two optimizers (scripts/compare_reference.py's for ranef).
     EXPECT_TRUE(close(l.blup[0], r["blup_intercept"][i].get<double>(), 1e-4, 1e-3 * sigma)) << l.level;
     EXPECT_TRUE(close(l.blup[1], r["blup_slope"][i].get<double>(), 1e-4, 1e-3 * sigma)) << l.level;
     EXPECT_TRUE(close(l.population[0], r["population"][0].get<double>(), 1e-6));
@@ -278,7 +278,10 @@ TEST(PlotData, SingularFitIsExplained) {
   EXPECT_EQ(pd.notes[0].kind, "singular");
   ASSERT_FALSE(f.result.singular_advice.empty());
   EXPECT_EQ(pd.notes[0].explanation, f.result.singular_advice[0]);  // the engine's advice
-  EXPECT_EQ(pd.trajectories.x_name, "observation");  // no covariate: position within the batch
+  // No covariate: the batches' means are drawn, never the row order.
+  EXPECT_EQ(pd.design.kind, "factorial");
+  EXPECT_EQ(pd.trajectories.x_name, "");
+  EXPECT_EQ(pd.group_means.levels.size(), 6u);
 }
 
 // ---- the explorer's growth model ----

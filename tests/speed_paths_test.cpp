@@ -14,7 +14,7 @@
 #include "lmm/fit.h"
 #include "lmm/model.h"
 #include "lmm/parallel.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "test_util.h"
 
 namespace {
@@ -139,7 +139,7 @@ TEST(SpeedPaths, GradientMatchesCentralDifferences) {
       lmm::LinearMixedModel m(one_term(50, q, 30 + q), method);
       const auto th = some_theta(q, 40 + q);
       m.set_theta(th);
-      const auto g = m.impl().gradient();
+      const auto g = m.gradient();
       ASSERT_EQ(g.size(), th.size());
       for (std::size_t k = 0; k < th.size(); ++k) {
         const double h = 1e-5;
@@ -159,10 +159,10 @@ TEST(SpeedPaths, GradientInConditionedCoordinatesMatchesCentralDifferences) {
   auto f = one_term(60, 2, 5);
   for (std::size_t i = 0; i < f.y.size(); ++i) f.re[0].z[2 * i + 1] = 100 + 30 * f.re[0].z[2 * i + 1];
   lmm::LinearMixedModel m(f, lmm::Method::REML);
-  const lmm::detail::ThetaMap map(m.impl());
+  const lmm::detail::ThetaMap map(lmm::detail::model_state(m));
   const std::vector<double> x{0.7, -0.4, 0.3};
   m.set_theta(map.to_theta(x));
-  const auto g = map.gradient_conditioned(x, m.impl().gradient_full());
+  const auto g = map.gradient_conditioned(x, lmm::detail::model_state(m).gradient_full());
   for (std::size_t k = 0; k < x.size(); ++k) {
     const double h = 1e-6;
     auto a = x, b = x;
@@ -179,15 +179,15 @@ TEST(SpeedPaths, ResultsDoNotDependOnTheThreadCount) {
   lmm::set_num_threads(1);
   lmm::LinearMixedModel m1(f, lmm::Method::REML);
   const double o1 = m1.set_theta(th);
-  const auto g1 = m1.impl().gradient();
+  const auto g1 = m1.gradient();
   lmm::set_num_threads(2);
   lmm::LinearMixedModel m2(f, lmm::Method::REML);
   const double o2 = m2.set_theta(th);
-  const auto g2 = m2.impl().gradient();
+  const auto g2 = m2.gradient();
   lmm::set_num_threads(0);
   EXPECT_EQ(o1, o2);
   EXPECT_EQ(g1, g2);
-  EXPECT_EQ(std::get<lmm::detail::Mat>(m1.impl().A[1][1]), std::get<lmm::detail::Mat>(m2.impl().A[1][1]));
+  EXPECT_EQ(std::get<lmm::detail::Mat>(lmm::detail::model_state(m1).A[1][1]), std::get<lmm::detail::Mat>(lmm::detail::model_state(m2).A[1][1]));
 }
 
 TEST(SpeedPaths, CrossedDataPassDoesNotDependOnRowOrder) {
@@ -268,8 +268,8 @@ TEST(SpeedPaths, SparseCholeskyOfAFilledBlockMatchesTheDenseOne) {
   lmm::LinearMixedModel sparse(f, lmm::Method::REML);
   limit = saved;
   min_size = saved_size;
-  ASSERT_TRUE(std::holds_alternative<lmm::detail::Mat>(dense.impl().L[1][1]));
-  ASSERT_TRUE(std::holds_alternative<lmm::detail::SparseChol>(sparse.impl().L[1][1]));
+  ASSERT_TRUE(std::holds_alternative<lmm::detail::Mat>(lmm::detail::model_state(dense).L[1][1]));
+  ASSERT_TRUE(std::holds_alternative<lmm::detail::SparseChol>(lmm::detail::model_state(sparse).L[1][1]));
   const double od = dense.set_theta(th), os = sparse.set_theta(th);
   EXPECT_NEAR(os, od, 1e-10 * std::abs(od));
   const auto [reml, ml] = dense_objectives(f, th);
@@ -289,10 +289,10 @@ TEST(SpeedPaths, SparseCholeskyOfAFilledBlockMatchesTheDenseOne) {
 TEST(SpeedPaths, SparseCholeskyIsChosenWhereTheFillIsSmall) {
   const auto f = sparse_crossed(3000, 2000, 3, 2);
   lmm::LinearMixedModel m(f, lmm::Method::REML);
-  EXPECT_TRUE(std::holds_alternative<lmm::detail::SparseChol>(m.impl().L[1][1]));
+  EXPECT_TRUE(std::holds_alternative<lmm::detail::SparseChol>(lmm::detail::model_state(m).L[1][1]));
   // A fully crossed design fills the item block: dense.
   lmm::LinearMixedModel c(lmm::testing::synthetic_crossed(30, 12, 7), lmm::Method::REML);
-  EXPECT_TRUE(std::holds_alternative<lmm::detail::Mat>(c.impl().L[1][1]));
+  EXPECT_TRUE(std::holds_alternative<lmm::detail::Mat>(lmm::detail::model_state(c).L[1][1]));
 }
 
 TEST(SpeedPaths, LbfgsReachesBobyqasOptimum) {
@@ -367,7 +367,7 @@ TEST(SpeedPaths, ScalarTermsStartNearTheOptimumAndSaveEvaluations) {
   cases.push_back({"nested", lmm::testing::synthetic_nested(40, 6, 4, 5)});
   for (auto& c : cases) {
     lmm::LinearMixedModel m(std::move(c.frame), lmm::Method::REML);
-    const auto start = m.impl().moment_covariance();
+    const auto start = lmm::detail::model_state(m).moment_covariance();
     ASSERT_EQ(start.size(), 2u) << c.name;
     lmm::FitOptions from_moment, from_lme4;
     from_lme4.moment_start = false;

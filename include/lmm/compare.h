@@ -13,6 +13,12 @@ struct CompareOptions {
   /// criteria of models with different fixed effects are not comparable. true: compare REML
   /// criteria (anova(refit = FALSE)); allowed only when all models have the same fixed effects.
   bool reml = false;
+  /// Fit every model to the rows that have no missing value in any model's variables (and say how
+  /// many rows that drops). false: models that would use different rows are refused.
+  bool complete_cases = false;
+  /// Reference levels and contrasts for every model; a reference level is applied to the models
+  /// whose formula uses that variable (each key must be used by at least one).
+  ModelFrameOptions frame;
 };
 
 /// A likelihood-ratio test between consecutive models of the table.
@@ -37,8 +43,8 @@ struct ModelComparison {
 };
 
 /// Fits every formula on `data` and compares them. Throws lmm::Error with fewer than two formulas,
-/// when the models use different rows (missing values in a variable only some models use), or
-/// with options.reml when the fixed effects differ.
+/// when the models use different rows (missing values in a variable only some models use) unless
+/// options.complete_cases, or with options.reml when the fixed effects differ.
 ModelComparison compare_models(const DataFrame& data, const std::vector<std::string>& formulas,
                                const CompareOptions& options = {});
 

@@ -89,9 +89,6 @@ struct FitResult {
   } timings;
 };
 
-/// Tolerance for the singular-fit check, as lme4's isSingular().
-inline constexpr double kSingularTolerance = 1e-4;
-
 /// Summarises a fitted model (the model must be at its optimum).
 FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer);
 

@@ -7,20 +7,27 @@
 namespace lmm {
 
 /// An expression for one covariate: a variable, a number, a call (`I`, `log`, `exp`, `sqrt`,
-/// `factor`), a binary operator (`+ - * / ^`) or a unary minus.
+/// `scale`; `factor`, `ordered`, `relevel`, `C`; `poly`), a binary operator (`+ - * / ^`) or a unary
+/// minus. A call's further arguments may be strings (`relevel(x, "b")`), symbols that are not
+/// columns (`contr.sum`, `TRUE`) and `c(...)` of strings or numbers.
 struct Expr {
-  enum class Kind { Variable, Number, Call, Binary, Negate };
+  enum class Kind { Variable, Number, Call, Binary, Negate, String, Symbol };
   Kind kind = Kind::Variable;
-  std::string name;  ///< variable name, function name, or operator symbol
+  std::string name;  ///< variable name, function name, operator symbol, string text or symbol
   double value = 0;  ///< Number
   std::vector<Expr> args;
+  std::vector<std::string> arg_names;  ///< Call: per argument, its name as written or "" (may be empty)
 
-  /// The text R's deparse() gives: `I(age^2)`, `log(x)`, `I(x - 1)`, `factor(Diet)`.
+  /// The text R's deparse() gives: `I(age^2)`, `log(x)`, `I(x - 1)`, `factor(Diet)`,
+  /// `relevel(Sex, "Male")`, `poly(x, 2, raw = TRUE)`.
   std::string label() const;
-  /// Variables the expression reads, in order of appearance, without repeats.
+  /// Variables the expression reads (columns of the data), in order of appearance, without repeats.
   std::vector<std::string> variables() const;
-  /// True for `factor(x)`.
-  bool is_factor_call() const { return kind == Kind::Call && name == "factor"; }
+  /// True for a call that makes a factor: `factor(x)`, `ordered(x)`, `relevel(x, "b")`, `C(x, contr.sum)`.
+  bool is_factor_call() const;
+  /// The argument R's matching gives for the parameter `name` at `position` of the function's
+  /// parameters (named arguments first, then positional ones in order), or null.
+  const Expr* argument(std::string_view param, std::size_t position) const;
 };
 
 /// A model term: the interaction of one or more factors (`a`, `a:b`). Never empty.
@@ -34,6 +41,9 @@ struct RandomTerm {
   bool intercept = true;            ///< the LHS has an intercept (`1 +`, or implied)
   std::vector<Term> terms;          ///< the LHS's terms in R's order (main effects, then interactions)
   std::vector<std::string> grouping;  ///< variables whose interaction is the grouping factor: {"cask","batch"}
+  /// Per grouping variable: written as factor(v) (the same grouping; only the label says so). May be
+  /// empty (none).
+  std::vector<bool> grouping_as_factor;
   std::string group_label() const;  ///< "cask:batch", as lme4 names it
 };
 

@@ -5,12 +5,21 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lmm/model_frame.h"
 
 namespace lmm {
+
+namespace detail {
+struct ModelState;   // the model's state (src/model/model_impl.h)
+struct ModelAccess;  // read-only access to it for the engine's own code (src/model/model_access.h)
+}  // namespace detail
+
+/// Tolerance for the singular-fit check, as lme4's isSingular().
+inline constexpr double kSingularTolerance = 1e-4;
 
 enum class Method { REML, ML };
 
@@ -34,7 +43,7 @@ struct FitOptions {
   double ftol_rel = 1e-12;   ///< the optimizer stops when the objective changes by less than this, relatively
   double xtol_abs = 1e-10;   ///< ... or θ moves by less than this
   int max_evaluations = 100000;
-  double initial_step = 0.25;  ///< BOBYQA's initial trust-region radius (rhobeg)
+  double initial_step = 0.25;  ///< NEWUOA's and BOBYQA's initial trust-region radius (rhobeg)
   std::vector<double> theta_start;  ///< empty: lme4's start (1 on the diagonal, 0 elsewhere), or see moment_start
   Optimizer optimizer = Optimizer::Auto;
   /// With theta_start empty and L-BFGS or NEWUOA chosen: start from a moment estimate of θ where
@@ -44,6 +53,7 @@ struct FitOptions {
   /// progress display). May be empty.
   std::function<void(int evaluations, double objective)> progress;
   DdfMethod ddf = DdfMethod::Satterthwaite;  ///< used by lmm::fit() for df, p and the type III ANOVA
+  ModelFrameOptions frame;  ///< used by lmm::fit(): reference levels and contrasts (lmm/model_frame.h)
 };
 
 /// How and why the optimizer stopped (as ceres' Solver::Summary).
@@ -79,8 +89,9 @@ class LinearMixedModel {
   double set_theta(const std::vector<double>& theta);
   /// The objective at the current θ: the REML criterion or the deviance (-2 log-likelihood).
   double objective() const;
-  /// Minimises the objective over θ with BOBYQA from `options.theta_start` (or lme4's start);
-  /// leaves the model at the optimum.
+  /// Minimises the objective over θ with `options.optimizer` (Optimizer::Auto: L-BFGS where the
+  /// analytic gradient is available, else NEWUOA) from `options.theta_start` (or lme4's start or
+  /// a moment estimate); leaves the model at the optimum.
   OptimizerSummary fit(const FitOptions& options = {});
 
   // --- estimates at the current θ ---
@@ -106,12 +117,36 @@ class LinearMixedModel {
   /// Number of parameters as lme4 counts them: p + length(θ) + 1.
   int npar() const;
 
-  struct Impl;
-  const Impl& impl() const { return *impl_; }
-  Impl& impl() { return *impl_; }
+  // --- for refitting and inference (bootstrap, simulation, profiles, df, diagnostics) ---
+  /// Replaces the response by `y` (one value per row, as the frame's y) and updates the
+  /// cross-products in one pass over the rows, as MixedModels.jl's refit!(m, y) does before
+  /// refitting; the factor is refreshed at the next set_theta() or fit().
+  void set_response(const std::vector<double>& y);
+  /// For a model built from `full`'s frame without fixed-effect column j: makes its response
+  /// y - b·x_j (an offset, as lme4's profile of a fixed effect), from `full`'s cross-products
+  /// without touching the rows; the factor is refreshed at the next set_theta() or fit().
+  void set_offset_response(const LinearMixedModel& full, std::size_t j, double b);
+  /// False when the last set_theta() found Λ'AΛ + I or R_X not positive definite.
+  bool factor_ok() const;
+  /// True when the analytic gradient of the objective is available (one random-effects term).
+  bool has_gradient() const;
+  /// ∂objective/∂θ at the current θ (needs has_gradient(); NaN where the factor failed).
+  std::vector<double> gradient() const;
+  /// (R_X R_X')⁻¹ = vcov()/σ², p x p column-major.
+  std::vector<double> vcov_unscaled() const;
+  /// Per θ position: true for a diagonal element of λ at the boundary, by lme4's isSingular()
+  /// rule (below kSingularTolerance) applied in the optimizer's unit-free coordinates, so that
+  /// the verdict does not depend on the covariates' units.
+  std::vector<bool> singular_positions() const;
+  /// θ from standard deviations, correlations and σ laid out as θ (per term the column-wise lower
+  /// triangle, SDs on the diagonal and correlations below it) with σ appended, the order of
+  /// lmm::variance_parameters(); nothing if the implied covariance matrix is not positive
+  /// semi-definite or σ ≤ 0.
+  std::optional<std::vector<double>> theta_from_sdcor(const std::vector<double>& sdcor) const;
 
  private:
-  std::unique_ptr<Impl> impl_;
+  friend struct detail::ModelAccess;
+  std::unique_ptr<detail::ModelState> impl_;
 };
 
 }  // namespace lmm

@@ -42,9 +42,28 @@ struct Shrinkage {
   std::vector<std::string> strata;  ///< per row of table.rows
 };
 
-/// Observed and fitted trajectories per level of the first grouping factor against `x`: the first
-/// random slope's variable, else the first numeric fixed-effect column, else the observation's
-/// position within its level.
+/// What kind of design the report draws, decided from the model and the data:
+/// - "longitudinal": a numeric covariate varies within the levels of the first grouping factor and
+///   is time-like (its name says time, or few distinct values shared by the levels with at most one
+///   row per level and value): trajectories over it, and the variance over it.
+/// - "nested_cross_sectional": a numeric covariate varies within the levels but is not time-like
+///   (students' SES in schools): each level's regression line of y on it at the level's means of the
+///   other covariates, and the population line at the overall means.
+/// - "factorial": no numeric covariate varies within the levels (split plot, crossed factors): the
+///   levels' means.
+struct Design {
+  std::string kind;    ///< "longitudinal", "nested_cross_sectional", "factorial"
+  std::string reason;  ///< why, in words
+  std::string group;   ///< the first grouping factor
+  std::string x_name;  ///< the within-level covariate ("" for factorial)
+};
+Design decide_design(const ModelFrame& frame, const DataFrame& data);
+
+/// Observed values per level of the first grouping factor against the design's covariate `x`: the
+/// first random slope's data variable that varies within levels, else the first numeric
+/// fixed-effect variable that does. Longitudinal designs join a level's rows as a trajectory with
+/// its fitted values; nested cross-sectional designs draw the rows as points and each level's
+/// `group_lines`. Empty (no rows) for a factorial design.
 struct Trajectories {
   std::string x_name, y_name, group;
   std::vector<std::string> persons;      ///< in display order: a seeded shuffle, so any prefix is a random sample
@@ -57,7 +76,30 @@ struct Trajectories {
     std::string stratum;  ///< "" when the model has no categorical fixed-effect variable
     std::vector<double> x, y;  ///< the mean of Xβ over the rows at each distinct x
   };
+  /// Longitudinal: the mean of Xβ at each distinct x per stratum. Nested cross-sectional: Xβ over
+  /// a grid of x, averaged over the stratum's rows with x set to each grid value (the line at the
+  /// stratum's means of the other covariates when the model is linear in them).
   std::vector<Curve> population_curves;
+  /// Nested cross-sectional only: per kept level, Xβ + Zb over a grid of the level's range of x,
+  /// averaged over the level's rows with x set to each grid value (its line at its own means of the
+  /// other covariates).
+  struct Line {
+    std::int32_t person = 0;  ///< index into `persons`
+    std::vector<double> x, y;
+  };
+  std::vector<Line> group_lines;
+};
+
+/// Factorial designs: per level of the first grouping factor (in the trajectories' seeded order, at
+/// most PlotOptions::max_groups_drawn), the observed values, their mean, and the means of the
+/// fitted values (Xβ + Zb) and of the population predictions (Xβ).
+struct GroupMeans {
+  std::string group, y_name;
+  std::vector<std::string> levels;
+  std::vector<std::size_t> nobs;
+  std::vector<double> observed, fitted, population;  ///< per level: means over its rows
+  std::vector<std::int32_t> point_level;             ///< per row of the levels drawn: index into levels
+  std::vector<double> point_y;
 };
 
 /// The marginal variance over x for random-slope models (Var(y_t) = τ00 + 2tτ01 + t²τ11 + σ² for
@@ -79,10 +121,13 @@ struct PlotOptions {
   std::size_t max_persons = 2000;  ///< levels kept in the page for trajectories, shrinkage and caterpillars
   std::size_t max_points = 5000;   ///< residual and QQ points kept in the page (evenly thinned beyond)
   std::uint64_t seed = 20240601;   ///< the order in which persons are shown
+  std::size_t max_groups_drawn = 40;  ///< levels in the group-means plot of a factorial design
 };
 
 struct PlotData {
+  Design design;
   Trajectories trajectories;
+  GroupMeans group_means;
   Shrinkage shrinkage;
   VarianceCurve variance_curve;  // (ICC and R² are the fit's: FitResult::variance_partition)
   std::vector<RandomEffect> random_effects;

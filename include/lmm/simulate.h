@@ -69,6 +69,8 @@ struct SimulationDesign {
   std::size_t n = 0;
   std::vector<double> X;       ///< n x p, column-major
   std::vector<ReTermData> re;  ///< refs index the levels; nlevels from `levels`
+  std::vector<double> offset;   ///< n values added to Xβ (a model's offset); empty: none
+  std::vector<double> weights;  ///< n prior weights: residual SD σ/√w; empty: all 1
 };
 
 /// The parameters to simulate from: β, λ per term (q x q lower triangular, column-major), σ.

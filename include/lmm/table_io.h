@@ -20,6 +20,10 @@ Column numeric_column(std::string name, std::vector<double> values);
 /// read_table.
 Column categorical_column(std::string name, const std::vector<std::optional<std::string>>& values);
 
+/// The rows `rows` (0-based, in that order) of `data`, every column with its type, levels, text and
+/// read information.
+DataFrame select_rows(const DataFrame& data, const std::vector<std::size_t>& rows);
+
 /// The text of one cell: numbers as the shortest decimal that reads back to the same double
 /// (std::to_chars, the same bytes on every platform), `NA` for a missing value, categorical labels
 /// quoted as RFC 4180 when they contain the delimiter, a quote, CR or LF.

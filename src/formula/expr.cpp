@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "formula/rformat.h"
+#include "formula/syntax.h"
 #include "lmm/formula.h"
 
 namespace lmm {
@@ -89,10 +90,21 @@ std::string Expr::label() const {
       s += '(';
       for (std::size_t i = 0; i < args.size(); ++i) {
         if (i) s += ", ";
+        if (i < arg_names.size() && !arg_names[i].empty()) s += arg_names[i] + " = ";
         s += args[i].label();
       }
       return s + ")";
     }
+    case Kind::String: {
+      std::string s(1, '"');
+      for (char c : name) {
+        if (c == '"' || c == '\\') s += '\\';
+        s += c;
+      }
+      return s + '"';
+    }
+    case Kind::Symbol:
+      return name;
     case Kind::Binary: {
       const std::string a = args.size() > 0 ? args[0].label() : std::string();
       const std::string b = args.size() > 1 ? args[1].label() : std::string();
@@ -113,6 +125,32 @@ void collect_variables(const Expr& e, std::vector<std::string>& out) {
 }
 }  // namespace
 
+bool Expr::is_factor_call() const {
+  if (kind != Kind::Call) return false;
+  const auto* spec = formula_detail::find_function(name);
+  return spec && spec->role == formula_detail::FunctionRole::Factor;
+}
+
+const Expr* Expr::argument(std::string_view param, std::size_t position) const {
+  if (kind != Kind::Call) return nullptr;
+  for (std::size_t i = 0; i < args.size() && i < arg_names.size(); ++i)
+    if (arg_names[i] == param) return &args[i];
+  // Positional arguments fill the parameters not given by name, in order.
+  const auto* spec = formula_detail::find_function(name);
+  std::vector<std::string_view> free;
+  if (spec) {
+    for (std::string_view p : spec->arg_names)
+      if (std::find(arg_names.begin(), arg_names.end(), p) == arg_names.end()) free.push_back(p);
+  }
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (i < arg_names.size() && !arg_names[i].empty()) continue;
+    if (spec ? (k < free.size() && free[k] == param) : k == position) return &args[i];
+    ++k;
+  }
+  return nullptr;
+}
+
 std::vector<std::string> Expr::variables() const {
   std::vector<std::string> out;
   collect_variables(*this, out);
@@ -132,7 +170,8 @@ std::string RandomTerm::group_label() const {
   std::string s;
   for (std::size_t i = 0; i < grouping.size(); ++i) {
     if (i) s += ":";
-    s += detail::quote_name(grouping[i]);
+    const bool call = i < grouping_as_factor.size() && grouping_as_factor[i];
+    s += call ? "factor(" + detail::quote_name(grouping[i]) + ")" : detail::quote_name(grouping[i]);
   }
   return s;
 }

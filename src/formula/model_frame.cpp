@@ -1,5 +1,5 @@
-// build_model_frame: R's model.frame + model.matrix (treatment contrasts, R's column names and
-// order) and lme4's mkReTrms (grouping factors, term order, checks).
+// build_model_frame: R's model.frame + model.matrix (contrasts, R's column names and order) and
+// lme4's mkReTrms (grouping factors, term order, checks).
 #include "lmm/model_frame.h"
 
 #include <Eigen/Dense>
@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "formula/coding.h"
 #include "formula/rformat.h"
 #include "io/number_text.h"
 #include "lmm/error.h"
@@ -28,18 +29,29 @@ constexpr double kAliasTol = 1e-7;  // R's qr(X, tol = 1e-7), as lme4's chkRank.
 struct Factor {
   std::vector<std::int32_t> codes;  // per kept row
   std::vector<std::string> levels;
+  Contrasts contrasts = Contrasts::Treatment;
+  bool ordered = false;
 };
 
-/// A model variable evaluated on the rows used: numbers or a factor.
+/// A model variable evaluated on the rows used: numeric columns (one, or poly's k) or a factor.
 struct Value {
   bool is_factor = false;
-  std::vector<double> num;
+  std::vector<std::vector<double>> cols;
+  std::vector<std::string> suffixes;  // per numeric column: "" or poly's "1", "2", ...
   Factor f;
 };
 
 struct Columns {
   std::vector<std::string> names;
   std::vector<std::vector<double>> cols;
+  std::vector<ColumnCoding> codings;
+};
+
+/// The columns one variable of a term contributes.
+struct VariableColumns {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> cols;
+  std::vector<ColumnPart> parts;
 };
 
 std::string source_name(const DataFrame& d) { return d.source.empty() ? "the data" : d.source; }
@@ -79,12 +91,62 @@ Factor numeric_factor(const std::vector<double>& x) {
   return f;
 }
 
+/// The factor with its levels in the order `order` (indices into the old levels).
+void reorder_levels(Factor& f, const std::vector<std::size_t>& order) {
+  std::vector<std::int32_t> new_code(f.levels.size(), -1);
+  std::vector<std::string> levels;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    new_code[order[k]] = static_cast<std::int32_t>(k);
+    levels.push_back(f.levels[order[k]]);
+  }
+  for (auto& c : f.codes) c = new_code[static_cast<std::size_t>(c)];
+  f.levels = std::move(levels);
+}
+
+/// R's relevel(): `ref` first, the others in their order. Returns false if `ref` is not a level.
+bool move_to_front(Factor& f, const std::string& ref) {
+  const auto it = std::find(f.levels.begin(), f.levels.end(), ref);
+  if (it == f.levels.end()) return false;
+  std::vector<std::size_t> order{static_cast<std::size_t>(it - f.levels.begin())};
+  for (std::size_t l = 0; l < f.levels.size(); ++l)
+    if (l != order[0]) order.push_back(l);
+  reorder_levels(f, order);
+  return true;
+}
+
+/// The data argument inside factor(), relevel(), C(), ... and parentheses.
+const Expr& innermost(const Expr& e) {
+  const Expr* p = &e;
+  while (true) {
+    if (p->kind == Expr::Kind::Call && p->name == "(") {
+      p = &p->args.at(0);
+    } else if (p->is_factor_call()) {
+      const Expr* a = p->argument(p->name == "C" ? "object" : "x", 0);
+      if (!a) break;
+      p = a;
+    } else {
+      break;
+    }
+  }
+  return *p;
+}
+
+const Expr* strip_parens(const Expr* p) {
+  while (p->kind == Expr::Kind::Call && p->name == "(") p = &p->args.at(0);
+  return p;
+}
+
+bool is_true(const Expr* e) { return e && e->kind == Expr::Kind::Symbol && e->name == "TRUE"; }
+
 class FrameBuilder {
  public:
-  FrameBuilder(const DataFrame& data, const Formula& formula) : data_(data), formula_(formula) {}
+  FrameBuilder(const DataFrame& data, const Formula& formula, const ModelFrameOptions& options)
+      : data_(data), formula_(formula), options_(options) {}
   /// New rows coded as `fitted` coded its data (model_frame_for_new_data).
   FrameBuilder(const DataFrame& data, const ModelFrame& fitted, const NewDataOptions& options)
-      : data_(data), formula_(fitted.formula), fitted_(&fitted), new_options_(options) {}
+      : data_(data), formula_(fitted.formula), fitted_(&fitted), new_options_(options) {
+    options_.offset = fitted.offset_column;  // predictions need the offset; weights only the fit
+  }
 
   ModelFrame build();
   ModelFrame build_new();
@@ -94,31 +156,55 @@ class FrameBuilder {
   std::string row_name(std::size_t i) const { return "row " + std::to_string(rows_[i] + 1); }
 
   void check_columns();
+  void check_text_in_numbers() const;
+  [[noreturn]] void missing_column(const std::string& v) const;
   void drop_missing();
   void check_finite();
+  void weights_and_offset(ModelFrame& mf) const;
+  void start(ModelFrame& mf);
 
   std::vector<double> eval_num(const Expr& e, const Expr& top);
+  void apply_function(const Expr& e, std::vector<double>& v);
+  void check_result(const Expr& e, const Expr& top, const std::vector<double>& v);
+  const TransformCoding& transform(const Expr& e, const std::vector<double>& x);
   const Value& eval(const Expr& e);
+  Value eval_poly_call(const Expr& e);
   Factor column_factor(const std::string& name);
+  Factor grouping_factor(const std::string& name);
+  Factor text_factor(const std::vector<std::int32_t>& codes, const std::vector<std::string>& levels) const;
+  Factor base_factor(const Expr& x, bool apply_reference);
+  Factor eval_factor(const Expr& e);
+  void set_levels(Factor& f, const Expr& levels, const Expr& call);
   Factor recode(const Expr& e, const FactorCoding& coding);
   bool grouping_only(const std::string& v) const;
   Columns model_matrix(const std::vector<Term>& terms, bool intercept, const std::string& what);
+  VariableColumns variable_columns(const Expr& e, bool contrasts, const std::string& what);
+  void add_term_columns(Columns& out, int term, std::vector<VariableColumns> vars);
+  void drop_aliased(ModelFrame& mf, Columns x);
   ReTermData random_term(const RandomTerm& t);
+  void fitted_refs(const RandomTerm& t, ReTermData& re);
+  void grouping_refs(const RandomTerm& t, ReTermData& re);
+  void order_random_terms(ModelFrame& mf, std::vector<ReTermData> re);
+  void check_random_terms(const ModelFrame& mf, const std::vector<std::string>& lhs) const;
+  void check_reference_options() const;
 
   const DataFrame& data_;
   const Formula& formula_;
+  ModelFrameOptions options_;
   std::vector<std::string> used_;  // columns the model uses, in order of appearance
   std::vector<std::size_t> rows_;  // kept rows
   std::unordered_map<std::string, Value> cache_;
-  std::vector<FactorCoding> codings_;   // fitting: the factors' levels, in order of evaluation
-  const ModelFrame* fitted_ = nullptr;  // new data: the frame whose coding is reused
+  std::vector<FactorCoding> codings_;       // fitting: the factors' codings, in order of evaluation
+  std::vector<TransformCoding> transforms_;  // fitting: scale() and poly() coefficients
+  std::set<std::string> references_used_;   // keys of options_.reference_levels applied
+  const ModelFrame* fitted_ = nullptr;      // new data: the frame whose coding is reused
   NewDataOptions new_options_;
 };
 
 // New data: a variable used only to group random effects may be missing (the row then gets the
 // population-level prediction for that term) or absent (population-level predictions only).
 bool FrameBuilder::grouping_only(const std::string& v) const {
-  if (!fitted_) return false;
+  if (!fitted_ || v == options_.offset) return false;
   auto in = [&](const std::vector<std::string>& vars) {
     return std::find(vars.begin(), vars.end(), v) != vars.end();
   };
@@ -131,6 +217,25 @@ bool FrameBuilder::grouping_only(const std::string& v) const {
       for (const Expr& e : t.factors)
         if (in(e.variables())) return false;
   return true;
+}
+
+void FrameBuilder::missing_column(const std::string& v) const {
+  // At most 50 names of at most 60 bytes each: files with 100,000 columns or a 10 MB name exist.
+  std::vector<std::string> names;
+  for (std::size_t j = 0; j < data_.columns.size() && j < 50; ++j) {
+    const std::string& n = data_.columns[j].name;
+    names.push_back(n.size() <= 60 ? n : n.substr(0, 60) + "...");
+  }
+  if (data_.columns.size() > 50)
+    names.push_back("... (" + std::to_string(data_.columns.size()) + " columns)");
+  std::string msg = "variable '" + v + "' in the formula is not a column of " +
+                    source_name(data_) + "; columns are: " + join(names, ", ");
+  for (const Column& c : data_.columns)
+    if (lower(c.name) == lower(v)) {
+      msg += " (did you mean '" + c.name + "'?)";
+      break;
+    }
+  throw Error(msg);
 }
 
 void FrameBuilder::check_columns() {
@@ -146,25 +251,12 @@ void FrameBuilder::check_columns() {
       for (const Expr& e : t.factors) use(e.variables());
   if (!fitted_ || new_options_.random_effects)
     for (const RandomTerm& r : formula_.random) use(r.grouping);
+  for (const std::string* v : {&options_.weights, &options_.offset})
+    if (!v->empty()) use({*v});
 
-  for (const std::string& v : used_) {
-    if (data_.find(v)) continue;
-    // At most 50 names of at most 60 bytes each: files with 100,000 columns or a 10 MB name exist.
-    std::vector<std::string> names;
-    for (std::size_t j = 0; j < data_.columns.size() && j < 50; ++j) {
-      const std::string& n = data_.columns[j].name;
-      names.push_back(n.size() <= 60 ? n : n.substr(0, 60) + "...");
-    }
-    if (data_.columns.size() > 50) names.push_back("... (" + std::to_string(data_.columns.size()) + " columns)");
-    std::string msg = "variable '" + v + "' in the formula is not a column of " +
-                      source_name(data_) + "; columns are: " + join(names, ", ");
-    for (const Column& c : data_.columns)
-      if (lower(c.name) == lower(v)) {
-        msg += " (did you mean '" + c.name + "'?)";
-        break;
-      }
-    throw Error(msg);
-  }
+  for (const std::string& v : used_)
+    if (!data_.find(v)) missing_column(v);
+  check_text_in_numbers();
   for (const std::string& v : formula_.response.variables()) {
     if (fitted_ && !new_options_.response) break;
     const Column& c = col(v);
@@ -177,6 +269,49 @@ void FrameBuilder::check_columns() {
       }
     throw Error("the response '" + v + "' is not numeric (it has values like '" + example + "')" +
                 detail::foreign_number_hint(c));
+  }
+  for (const auto& [v, what] : {std::pair{options_.weights, "weights"}, std::pair{options_.offset, "offset"}})
+    if (!v.empty() && !col(v).is_numeric())
+      throw Error("the " + std::string(what) + " column '" + v + "' is not numeric" + detail::foreign_number_hint(col(v)));
+}
+
+// Prior weights and the offset, per kept row (check_finite() has seen that they are finite).
+void FrameBuilder::weights_and_offset(ModelFrame& mf) const {
+  mf.offset_column = options_.offset;
+  if (!options_.offset.empty()) {
+    const Column& c = col(options_.offset);
+    mf.offset.reserve(rows_.size());
+    for (std::size_t r : rows_) mf.offset.push_back(c.numbers[r]);
+  }
+  if (fitted_ || options_.weights.empty()) return;
+  mf.weights_column = options_.weights;
+  const Column& c = col(options_.weights);
+  mf.weights.reserve(rows_.size());
+  for (std::size_t r : rows_) {
+    const double w = c.numbers[r];
+    if (!(w > 0))
+      throw Error("weights column '" + options_.weights + "' has " + detail::format_r_number(w) + " at row " +
+                  std::to_string(r + 1) + ": prior weights must be positive (drop the row or mark it missing)");
+    mf.weights.push_back(w);
+  }
+}
+
+// A column of numbers with a few text cells is an error where the model would use it as it is (not
+// inside factor(), not as a grouping factor): it would silently become a factor.
+void FrameBuilder::check_text_in_numbers() const {
+  std::vector<std::string> plain = formula_.response.variables();
+  auto add = [&](const std::vector<Term>& terms) {
+    for (const Term& t : terms)
+      for (const Expr& e : t.factors)
+        if (!e.is_factor_call())
+          for (const std::string& v : e.variables()) plain.push_back(v);
+  };
+  add(formula_.fixed);
+  for (const RandomTerm& r : formula_.random) add(r.terms);
+  for (const std::string& v : plain) {
+    if (std::find(used_.begin(), used_.end(), v) == used_.end()) continue;
+    const std::string problem = detail::mixed_column_problem(col(v), data_.source);
+    if (!problem.empty()) throw Error(problem);
   }
 }
 
@@ -230,18 +365,29 @@ Factor FrameBuilder::column_factor(const std::string& name) {
     for (std::size_t i = 0; i < rows_.size(); ++i) x[i] = c.numbers[rows_[i]];
     return numeric_factor(x);
   }
-  // Levels in the column's (byte) order, keeping only those that occur in the rows used.
-  std::vector<std::int32_t> remap(c.levels.size(), -1);
-  for (std::size_t r : rows_) remap[static_cast<std::size_t>(c.codes[r])] = 0;
+  return text_factor(c.codes, c.levels);
+}
+
+// A grouping factor is categorical by its text: ids "01" and "1" are two levels (byte order, as R's
+// factor() of ids read as text). A numeric column whose cells are all the plain decimals of their
+// numbers keeps R's numeric level order (as factor() of ids read as numbers).
+Factor FrameBuilder::grouping_factor(const std::string& name) {
+  const Column& c = col(name);
+  return c.has_text() ? text_factor(c.text_codes, c.text_levels) : column_factor(name);
+}
+
+// Levels in the column's (byte) order, keeping only those that occur in the rows used.
+Factor FrameBuilder::text_factor(const std::vector<std::int32_t>& codes, const std::vector<std::string>& levels) const {
+  std::vector<std::int32_t> remap(levels.size(), -1);
+  for (std::size_t r : rows_) remap[static_cast<std::size_t>(codes[r])] = 0;
   Factor f;
-  for (std::size_t l = 0; l < c.levels.size(); ++l)
+  for (std::size_t l = 0; l < levels.size(); ++l)
     if (remap[l] == 0) {
       remap[l] = static_cast<std::int32_t>(f.levels.size());
-      f.levels.push_back(c.levels[l]);
+      f.levels.push_back(levels[l]);
     }
   f.codes.resize(rows_.size());
-  for (std::size_t i = 0; i < rows_.size(); ++i)
-    f.codes[i] = remap[static_cast<std::size_t>(c.codes[rows_[i]])];
+  for (std::size_t i = 0; i < rows_.size(); ++i) f.codes[i] = remap[static_cast<std::size_t>(codes[rows_[i]])];
   return f;
 }
 
@@ -267,18 +413,10 @@ std::vector<double> FrameBuilder::eval_num(const Expr& e, const Expr& top) {
       for (double& x : v) x = -x;
       return v;
     case Expr::Kind::Call:
-      if (e.name == "factor")
-        throw Error("factor() cannot be used inside arithmetic in '" + top.label() + "'");
+      if (e.is_factor_call() || e.name == "poly")
+        throw Error(e.name + "() cannot be used inside arithmetic in '" + top.label() + "'");
       v = eval_num(e.args.at(0), top);
-      if (e.name == "log") {
-        for (double& x : v) x = std::log(x);
-      } else if (e.name == "exp") {
-        for (double& x : v) x = std::exp(x);
-      } else if (e.name == "sqrt") {
-        for (double& x : v) x = std::sqrt(x);
-      } else if (e.name != "I" && e.name != "(") {
-        throw Error("unknown function '" + e.name + "' in '" + top.label() + "'");
-      }
+      apply_function(e, v);
       break;
     case Expr::Kind::Binary: {
       v = eval_num(e.args.at(0), top);
@@ -299,9 +437,32 @@ std::vector<double> FrameBuilder::eval_num(const Expr& e, const Expr& top) {
       }
       break;
     }
+    case Expr::Kind::String:
+    case Expr::Kind::Symbol:
+      throw Error("'" + e.label() + "' is not a number in '" + top.label() + "'");
   }
-  // The arguments were finite, so a non-finite value comes from this operation.
-  for (std::size_t i = 0; i < n; ++i) {
+  check_result(e, top, v);
+  return v;
+}
+
+void FrameBuilder::apply_function(const Expr& e, std::vector<double>& v) {
+  if (e.name == "log") {
+    for (double& x : v) x = std::log(x);
+  } else if (e.name == "exp") {
+    for (double& x : v) x = std::exp(x);
+  } else if (e.name == "sqrt") {
+    for (double& x : v) x = std::sqrt(x);
+  } else if (e.name == "scale") {
+    const TransformCoding& c = transform(e, v);
+    for (double& x : v) x = (x - c.center) / c.scale;
+  } else if (e.name != "I" && e.name != "(") {
+    throw Error("unknown function '" + e.name + "' in '" + e.label() + "'");
+  }
+}
+
+// The arguments were finite, so a non-finite value comes from this operation.
+void FrameBuilder::check_result(const Expr& e, const Expr& top, const std::vector<double>& v) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
     if (std::isfinite(v[i])) continue;
     std::string vals;
     for (const std::string& var : e.variables()) {
@@ -316,7 +477,40 @@ std::vector<double> FrameBuilder::eval_num(const Expr& e, const Expr& top) {
     throw Error("cannot evaluate " + where + " at " + row_name(i) + ": the result is " +
                 detail::format_r_number(v[i]) + vals);
   }
-  return v;
+}
+
+// The coefficients of scale(x) or poly(x, k): the fitted model's for new data, else computed from
+// `x` (the argument's values in the rows used) and recorded.
+const TransformCoding& FrameBuilder::transform(const Expr& e, const std::vector<double>& x) {
+  const std::string key = e.label();
+  const auto& known = fitted_ ? fitted_->transforms : transforms_;
+  const auto it = std::find_if(known.begin(), known.end(),
+                               [&](const TransformCoding& c) { return c.expr == key; });
+  if (it != known.end()) return *it;
+  if (fitted_)
+    // Only a saved model without the coefficients gets here (a damaged file).
+    throw Error("the coefficients of '" + key + "' (transforms[]) are missing from the fitted model");
+  if (e.name == "scale") {
+    transforms_.push_back(detail::fit_scale(x, key));
+  } else {
+    const Expr* degree = e.argument("degree", 1);
+    transforms_.push_back(detail::fit_poly(x, degree ? static_cast<int>(degree->value) : 1, key));
+  }
+  return transforms_.back();
+}
+
+Value FrameBuilder::eval_poly_call(const Expr& e) {
+  Value val;
+  const Expr& x = *e.argument("x", 0);
+  const std::vector<double> v = eval_num(x, e);
+  const Expr* degree = e.argument("degree", 1);
+  const int k = degree ? static_cast<int>(degree->value) : 1;
+  val.cols = is_true(e.argument("raw", 2)) ? detail::raw_poly(v, k) : detail::eval_poly(v, transform(e, v));
+  for (std::size_t c = 0; c < val.cols.size(); ++c) {
+    val.suffixes.push_back(std::to_string(c + 1));
+    check_result(e, e, val.cols[c]);
+  }
+  return val;
 }
 
 const Value& FrameBuilder::eval(const Expr& e) {
@@ -331,37 +525,91 @@ const Value& FrameBuilder::eval(const Expr& e) {
     if (fc != fitted_->factors.end()) {
       val.is_factor = true;
       val.f = recode(e, *fc);
-    } else {
-      val.num = eval_num(e, e);
     }
-    return cache_.emplace(key, std::move(val)).first->second;
-  }
-  if (e.kind == Expr::Kind::Variable && !col(e.name).is_numeric()) {
+  } else if ((e.kind == Expr::Kind::Variable && !col(e.name).is_numeric()) || e.is_factor_call()) {
     val.is_factor = true;
-    val.f = column_factor(e.name);
-  } else if (e.is_factor_call()) {
-    val.is_factor = true;
-    const Expr& arg = e.args.at(0);
-    const Expr* inner = &arg;
-    while (inner->kind == Expr::Kind::Call && inner->name == "(") inner = &inner->args.at(0);
-    if (inner->kind == Expr::Kind::Variable && !col(inner->name).is_numeric())
-      val.f = column_factor(inner->name);
-    else
-      val.f = numeric_factor(eval_num(arg, e));
-  } else {
-    val.num = eval_num(e, e);
+    val.f = eval_factor(e);
+    codings_.push_back({key, val.f.levels, val.f.contrasts, val.f.ordered});
   }
-  if (val.is_factor) codings_.push_back({key, val.f.levels});
+  if (!val.is_factor) {
+    if (e.kind == Expr::Kind::Call && e.name == "poly") {
+      val = eval_poly_call(e);
+    } else {
+      val.cols.push_back(eval_num(e, e));
+      val.suffixes.emplace_back();
+    }
+  }
   return cache_.emplace(key, std::move(val)).first->second;
+}
+
+// The factor of a data argument: a categorical column, or the numbers' distinct values (R's
+// factor(x)); with the reference level of the options when `apply_reference`.
+Factor FrameBuilder::base_factor(const Expr& x, bool apply_reference) {
+  const Expr* inner = strip_parens(&x);
+  Factor f;
+  if (inner->kind == Expr::Kind::Variable && !col(inner->name).is_numeric())
+    f = column_factor(inner->name);
+  else
+    f = numeric_factor(eval_num(x, x));
+  f.contrasts = options_.unordered_contrasts;
+  if (!apply_reference || inner->kind != Expr::Kind::Variable) return f;
+  const auto ref = options_.reference_levels.find(inner->name);
+  if (ref == options_.reference_levels.end()) return f;
+  if (!move_to_front(f, ref->second))
+    throw Error("ModelFrameOptions::reference_levels: '" + ref->second + "' is not a level of '" +
+                inner->name + "' (levels: " + join(f.levels, ", ") + ")");
+  references_used_.insert(inner->name);
+  return f;
+}
+
+Factor FrameBuilder::eval_factor(const Expr& e) {
+  if (!e.is_factor_call()) return base_factor(e, true);
+  if (e.name == "factor" || e.name == "ordered") {
+    const Expr* levels = e.argument("levels", 1);
+    Factor f = base_factor(*e.argument("x", 0), levels == nullptr);
+    if (levels) set_levels(f, *levels, e);
+    f.ordered = e.name == "ordered" || is_true(e.argument("ordered", 2));
+    if (f.ordered) f.contrasts = Contrasts::Poly;
+    return f;
+  }
+  const Expr& arg = *e.argument(e.name == "C" ? "object" : "x", 0);
+  Factor f = arg.is_factor_call() ? eval_factor(arg) : base_factor(arg, true);
+  if (e.name == "relevel") {
+    const std::string& ref = e.argument("ref", 1)->name;
+    if (!move_to_front(f, ref))
+      throw Error("'" + e.label() + "': '" + ref + "' is not a level of '" + arg.label() +
+                  "' (levels: " + join(f.levels, ", ") + ")");
+  } else {  // C(x, contr)
+    f.contrasts = parse_contrasts(e.argument("contr", 1)->name);
+  }
+  return f;
+}
+
+// factor(x, levels = c(...)): the levels in the order given (levels that do not occur are kept,
+// as R keeps them; their columns are all zero and dropped as aliased).
+void FrameBuilder::set_levels(Factor& f, const Expr& levels, const Expr& call) {
+  std::vector<std::string> wanted;
+  if (levels.kind == Expr::Kind::String) wanted.push_back(levels.name);
+  for (const Expr& a : levels.args)
+    wanted.push_back(a.kind == Expr::Kind::String ? a.name : detail::format_r_number(a.value));
+  std::vector<std::int32_t> new_code(f.levels.size(), -1);
+  for (std::size_t l = 0; l < f.levels.size(); ++l) {
+    const auto it = std::find(wanted.begin(), wanted.end(), f.levels[l]);
+    if (it == wanted.end()) {
+      std::size_t row = 0;
+      while (static_cast<std::size_t>(f.codes[row]) != l) ++row;
+      throw Error("'" + call.label() + "': the value '" + f.levels[l] + "' at " + row_name(row) +
+                  " is not one of the levels given");
+    }
+    new_code[l] = static_cast<std::int32_t>(it - wanted.begin());
+  }
+  for (auto& c : f.codes) c = new_code[static_cast<std::size_t>(c)];
+  f.levels = std::move(wanted);
 }
 
 Factor FrameBuilder::recode(const Expr& e, const FactorCoding& coding) {
   // The label of each row as the fit saw it: a categorical value, or R's text of a number.
-  const Expr* inner = &e;
-  if (e.is_factor_call()) {
-    inner = &e.args.at(0);
-    while (inner->kind == Expr::Kind::Call && inner->name == "(") inner = &inner->args.at(0);
-  }
+  const Expr* inner = strip_parens(&innermost(e));
   const std::size_t n = rows_.size();
   std::vector<std::string> labels(n);
   if (inner->kind == Expr::Kind::Variable && !col(inner->name).is_numeric()) {
@@ -377,6 +625,8 @@ Factor FrameBuilder::recode(const Expr& e, const FactorCoding& coding) {
     index.emplace(coding.levels[l], static_cast<std::int32_t>(l));
   Factor f;
   f.levels = coding.levels;
+  f.contrasts = coding.contrasts;
+  f.ordered = coding.ordered;
   f.codes.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const auto it = index.find(labels[i]);
@@ -390,106 +640,95 @@ Factor FrameBuilder::recode(const Expr& e, const FactorCoding& coding) {
   return f;
 }
 
-/// R's model.matrix for `~ terms` (with or without intercept): treatment contrasts or indicator
-/// coding per R's TermCode rule, columns enumerated with the first factor varying fastest.
+/// R's model.matrix for `~ terms` (with or without intercept): each factor coded by its contrasts
+/// or by indicators per R's rule (detail::term_contrast_codes), columns enumerated with the first
+/// factor varying fastest.
 Columns FrameBuilder::model_matrix(const std::vector<Term>& terms, bool intercept,
                                    const std::string& what) {
-  const std::size_t n = rows_.size();
   Columns out;
   if (intercept) {
     out.names.push_back("(Intercept)");
-    out.cols.emplace_back(n, 1.0);
+    out.cols.emplace_back(rows_.size(), 1.0);
+    out.codings.push_back({-1, {}});
   }
-  // Evaluate and find the coding of each factor: 1 = contrasts, 2 = indicators.
-  std::vector<std::vector<std::string>> labels(terms.size());
-  for (std::size_t j = 0; j < terms.size(); ++j)
-    for (const Expr& e : terms[j].factors) labels[j].push_back(e.label());
-  std::vector<std::vector<int>> code(terms.size());
+  const auto code = detail::term_contrast_codes(
+      terms, intercept, [&](const Expr& e) { return eval(e).is_factor; },
+      [&](const Expr& e) { return eval(e).f.levels.size(); });
   for (std::size_t j = 0; j < terms.size(); ++j) {
-    for (std::size_t k = 0; k < terms[j].factors.size(); ++k) {
-      std::vector<std::string> rest;
-      for (std::size_t m = 0; m < labels[j].size(); ++m)
-        if (m != k) rest.push_back(labels[j][m]);
-      int c = rest.empty() ? 1 : 2;
-      for (std::size_t t = 0; t < j && c == 2; ++t) {
-        bool subset = true;
-        for (const std::string& r : rest)
-          if (std::find(labels[t].begin(), labels[t].end(), r) == labels[t].end()) {
-            subset = false;
-            break;
-          }
-        if (subset) c = 1;
-      }
-      code[j].push_back(c);
-    }
-  }
-  if (!intercept) {
-    // R: without an intercept, the first factor (in the first term that has one) is coded by
-    // indicators of all its levels.
-    bool done = false;
-    for (std::size_t j = 0; j < terms.size() && !done; ++j)
-      for (std::size_t k = 0; k < terms[j].factors.size() && !done; ++k) {
-        const Value& v = eval(terms[j].factors[k]);
-        if (v.is_factor && v.f.levels.size() > 1) {
-          code[j][k] = 2;
-          done = true;
-        }
-      }
-  }
-
-  for (std::size_t j = 0; j < terms.size(); ++j) {
-    // Per factor: the names and values of its columns.
-    std::vector<std::vector<std::string>> fnames;
-    std::vector<std::vector<std::vector<double>>> fcols;
-    for (std::size_t k = 0; k < terms[j].factors.size(); ++k) {
-      const Expr& e = terms[j].factors[k];
-      const Value& v = eval(e);
-      const std::string lab = labels[j][k];
-      std::vector<std::string> names;
-      std::vector<std::vector<double>> cols;
-      if (!v.is_factor) {
-        names.push_back(lab);
-        cols.push_back(v.num);
-      } else {
-        const std::size_t nl = v.f.levels.size();
-        if (code[j][k] == 1 && nl < 2)
-          throw Error("the factor '" + lab + "' in the " + what + " has only one level ('" +
-                      (nl ? v.f.levels[0] : std::string()) +
-                      "') in the rows used; contrasts need at least 2 levels");
-        for (std::size_t l = (code[j][k] == 1 ? 1 : 0); l < nl; ++l) {
-          names.push_back(lab + v.f.levels[l]);
-          std::vector<double> ind(n, 0.0);
-          for (std::size_t i = 0; i < n; ++i)
-            if (static_cast<std::size_t>(v.f.codes[i]) == l) ind[i] = 1.0;
-          cols.push_back(std::move(ind));
-        }
-      }
-      fnames.push_back(std::move(names));
-      fcols.push_back(std::move(cols));
-    }
-    // Enumerate the combinations, first factor fastest.
-    const std::size_t nf = fnames.size();
-    std::size_t total = 1;
-    for (const auto& c : fcols) total *= c.size();
-    std::vector<std::size_t> idx(nf, 0);
-    for (std::size_t c = 0; c < total; ++c) {
-      std::string name;
-      std::vector<double> col(n, 1.0);
-      for (std::size_t k = 0; k < nf; ++k) {
-        if (k) name += ":";
-        name += fnames[k][idx[k]];
-        const std::vector<double>& x = fcols[k][idx[k]];
-        for (std::size_t i = 0; i < n; ++i) col[i] *= x[i];
-      }
-      out.names.push_back(std::move(name));
-      out.cols.push_back(std::move(col));
-      for (std::size_t k = 0; k < nf; ++k) {
-        if (++idx[k] < fcols[k].size()) break;
-        idx[k] = 0;
-      }
-    }
+    std::vector<VariableColumns> vars;
+    for (std::size_t k = 0; k < terms[j].factors.size(); ++k)
+      vars.push_back(variable_columns(terms[j].factors[k], code[j][k], what));
+    add_term_columns(out, static_cast<int>(j), std::move(vars));
   }
   return out;
+}
+
+VariableColumns FrameBuilder::variable_columns(const Expr& e, bool contrasts,
+                                               const std::string& what) {
+  const Value& v = eval(e);
+  const std::string lab = e.label();
+  const std::size_t n = rows_.size();
+  VariableColumns out;
+  if (!v.is_factor) {
+    for (std::size_t c = 0; c < v.cols.size(); ++c) {
+      out.names.push_back(lab + v.suffixes[c]);
+      out.cols.push_back(v.cols[c]);
+      out.parts.push_back({lab, ColumnPart::Kind::Numeric, c});
+    }
+    return out;
+  }
+  const std::size_t nl = v.f.levels.size();
+  if (contrasts && nl < 2)
+    throw Error("the factor '" + lab + "' in the " + what + " has only one level ('" +
+                (nl ? v.f.levels[0] : std::string()) +
+                "') in the rows used; contrasts need at least 2 levels");
+  if (contrasts) {
+    const CodingMatrix m = detail::contrast_matrix(v.f.contrasts, v.f.levels);
+    for (std::size_t k = 0; k < m.columns; ++k) {
+      std::vector<double> x(n);
+      for (std::size_t i = 0; i < n; ++i) x[i] = m(static_cast<std::size_t>(v.f.codes[i]), k);
+      out.names.push_back(lab + m.suffixes[k]);
+      out.cols.push_back(std::move(x));
+      out.parts.push_back({lab, ColumnPart::Kind::Contrast, k});
+    }
+    return out;
+  }
+  for (std::size_t l = 0; l < nl; ++l) {
+    std::vector<double> ind(n, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+      if (static_cast<std::size_t>(v.f.codes[i]) == l) ind[i] = 1.0;
+    out.names.push_back(lab + v.f.levels[l]);
+    out.cols.push_back(std::move(ind));
+    out.parts.push_back({lab, ColumnPart::Kind::Indicator, l});
+  }
+  return out;
+}
+
+// The products of the variables' columns, the first variable's varying fastest.
+void FrameBuilder::add_term_columns(Columns& out, int term, std::vector<VariableColumns> vars) {
+  const std::size_t n = rows_.size(), nf = vars.size();
+  std::size_t total = 1;
+  for (const auto& v : vars) total *= v.cols.size();
+  std::vector<std::size_t> idx(nf, 0);
+  for (std::size_t c = 0; c < total; ++c) {
+    std::string name;
+    std::vector<double> col(n, 1.0);
+    ColumnCoding coding{term, {}};
+    for (std::size_t k = 0; k < nf; ++k) {
+      if (k) name += ":";
+      name += vars[k].names[idx[k]];
+      const std::vector<double>& x = vars[k].cols[idx[k]];
+      for (std::size_t i = 0; i < n; ++i) col[i] *= x[i];
+      coding.parts.push_back(vars[k].parts[idx[k]]);
+    }
+    out.names.push_back(std::move(name));
+    out.cols.push_back(std::move(col));
+    out.codings.push_back(std::move(coding));
+    for (std::size_t k = 0; k < nf; ++k) {
+      if (++idx[k] < vars[k].cols.size()) break;
+      idx[k] = 0;
+    }
+  }
 }
 
 std::string lhs_text(const RandomTerm& t) {
@@ -498,77 +737,85 @@ std::string lhs_text(const RandomTerm& t) {
   return join(parts, " + ");
 }
 
+// New data: refs into the fitted term's levels; -1 for a level the fit did not see, a missing
+// grouping value, or when the random effects are not wanted.
+void FrameBuilder::fitted_refs(const RandomTerm& t, ReTermData& re) {
+  const ReTermData* ft = nullptr;
+  for (const ReTermData& cand : fitted_->re)
+    if (cand.group == re.group) ft = &cand;
+  if (!ft)
+    // Only a saved model whose formula and terms disagree gets here (a damaged file).
+    throw Error("the formula's random-effects term for '" + re.group +
+                "' has no saved estimates (random[].group)");
+  re.levels = ft->levels;
+  std::fill(re.refs.begin(), re.refs.end(), -1);
+  if (!new_options_.random_effects) return;
+  std::unordered_map<std::string, std::int32_t> index;
+  for (std::size_t l = 0; l < ft->levels.size(); ++l)
+    index.emplace(ft->levels[l], static_cast<std::int32_t>(l));
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    std::string lab;
+    bool missing = false;
+    for (std::size_t m = 0; m < t.grouping.size() && !missing; ++m) {
+      const Column& c = col(t.grouping[m]);
+      const std::size_t r = rows_[i];
+      if (c.missing(r)) {
+        missing = true;
+        break;
+      }
+      if (m) lab += ":";
+      lab += c.has_text()     ? c.text_levels[static_cast<std::size_t>(c.text_codes[r])]
+             : c.is_numeric() ? detail::format_r_number(c.numbers[r])
+                              : c.levels[static_cast<std::size_t>(c.codes[r])];
+    }
+    if (missing) continue;
+    const auto it = index.find(lab);
+    if (it != index.end()) re.refs[i] = it->second;
+  }
+}
+
+// Grouping factor: the interaction of the grouping variables, as R's a:b on factors (levels in
+// the order of the first variable's levels, then the second's, ...), without unused levels.
+void FrameBuilder::grouping_refs(const RandomTerm& t, ReTermData& re) {
+  const std::size_t n = rows_.size();
+  std::vector<Factor> parts;
+  for (const std::string& g : t.grouping) parts.push_back(grouping_factor(g));
+  if (parts.size() == 1) {
+    re.levels = parts[0].levels;
+    for (std::size_t i = 0; i < n; ++i) re.refs[i] = parts[0].codes[i];
+    return;
+  }
+  std::map<std::vector<std::int32_t>, std::int32_t> combos;
+  std::vector<std::int32_t> key(parts.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
+    combos.emplace(key, 0);
+  }
+  std::int32_t next = 0;
+  for (auto& [k, id] : combos) {
+    id = next++;
+    std::string lab;
+    for (std::size_t m = 0; m < k.size(); ++m) {
+      if (m) lab += ":";
+      lab += parts[m].levels[static_cast<std::size_t>(k[m])];
+    }
+    re.levels.push_back(std::move(lab));
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
+    re.refs[i] = combos.at(key);
+  }
+}
+
 ReTermData FrameBuilder::random_term(const RandomTerm& t) {
   const std::size_t n = rows_.size();
   ReTermData re;
   re.group = t.group_label();
-  // Grouping factor: the interaction of the grouping variables, as R's a:b on factors (levels in
-  // the order of the first variable's levels, then the second's, ...), without unused levels.
   re.refs.resize(n);
-  if (fitted_) {
-    // New data: refs into the fitted term's levels; -1 for a level the fit did not see, a missing
-    // grouping value, or when the random effects are not wanted.
-    const ReTermData* ft = nullptr;
-    for (const ReTermData& cand : fitted_->re)
-      if (cand.group == re.group) ft = &cand;
-    if (!ft)
-      // Only a saved model whose formula and terms disagree gets here (a damaged file).
-      throw Error("the formula's random-effects term for '" + re.group +
-                  "' has no saved estimates (random[].group)");
-    re.levels = ft->levels;
-    std::fill(re.refs.begin(), re.refs.end(), -1);
-    if (new_options_.random_effects) {
-      std::unordered_map<std::string, std::int32_t> index;
-      for (std::size_t l = 0; l < ft->levels.size(); ++l)
-        index.emplace(ft->levels[l], static_cast<std::int32_t>(l));
-      for (std::size_t i = 0; i < n; ++i) {
-        std::string lab;
-        bool missing = false;
-        for (std::size_t m = 0; m < t.grouping.size() && !missing; ++m) {
-          const Column& c = col(t.grouping[m]);
-          const std::size_t r = rows_[i];
-          if (c.missing(r)) {
-            missing = true;
-            break;
-          }
-          if (m) lab += ":";
-          lab += c.is_numeric() ? detail::format_r_number(c.numbers[r])
-                                : c.levels[static_cast<std::size_t>(c.codes[r])];
-        }
-        if (missing) continue;
-        const auto it = index.find(lab);
-        if (it != index.end()) re.refs[i] = it->second;
-      }
-    }
-  } else {
-    std::vector<Factor> parts;
-    for (const std::string& g : t.grouping) parts.push_back(column_factor(g));
-    if (parts.size() == 1) {
-      re.levels = parts[0].levels;
-      for (std::size_t i = 0; i < n; ++i) re.refs[i] = parts[0].codes[i];
-    } else {
-      std::map<std::vector<std::int32_t>, std::int32_t> combos;
-      std::vector<std::int32_t> key(parts.size());
-      for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
-        combos.emplace(key, 0);
-      }
-      std::int32_t next = 0;
-      for (auto& [k, id] : combos) {
-        id = next++;
-        std::string lab;
-        for (std::size_t m = 0; m < k.size(); ++m) {
-          if (m) lab += ":";
-          lab += parts[m].levels[static_cast<std::size_t>(k[m])];
-        }
-        re.levels.push_back(std::move(lab));
-      }
-      for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t k = 0; k < parts.size(); ++k) key[k] = parts[k].codes[i];
-        re.refs[i] = combos.at(key);
-      }
-    }
-  }
+  if (fitted_)
+    fitted_refs(t, re);
+  else
+    grouping_refs(t, re);
   Columns z = model_matrix(t.terms, t.intercept,
                            "random-effects term (" + lhs_text(t) + " | " + re.group + ")");
   re.names = std::move(z.names);
@@ -579,29 +826,12 @@ ReTermData FrameBuilder::random_term(const RandomTerm& t) {
   return re;
 }
 
-ModelFrame FrameBuilder::build() {
-  if (formula_.random.empty())
-    throw Error(
-        "the formula has no random-effects term such as (1 | subject); for a model without "
-        "random effects use ordinary regression");
-  check_columns();
-  drop_missing();
-  check_finite();
-
-  ModelFrame mf;
-  mf.formula = formula_;
-  mf.rows = rows_;
-  mf.n_dropped = data_.nrows - rows_.size();
-  mf.response = formula_.response.label();
-  mf.y = eval_num(formula_.response, formula_.response);
-  const std::size_t n = rows_.size();
-
-  // Fixed effects, dropping columns that are linear combinations of earlier ones (modified
-  // Gram-Schmidt with re-orthogonalisation; relative tolerance as R's qr with tol = 1e-7).
-  // Eigen's vectorised dot products and axpys: at a million rows the scalar loops' serial sums
-  // were a tenth of building the frame.
-  Columns x = model_matrix(formula_.fixed, formula_.intercept, "fixed effects");
-  const auto rows = static_cast<Eigen::Index>(n);
+// Fixed effects, dropping columns that are linear combinations of earlier ones (modified
+// Gram-Schmidt with re-orthogonalisation; relative tolerance as R's qr with tol = 1e-7).
+// Eigen's vectorised dot products and axpys: at a million rows the scalar loops' serial sums
+// were a tenth of building the frame.
+void FrameBuilder::drop_aliased(ModelFrame& mf, Columns x) {
+  const auto rows = static_cast<Eigen::Index>(rows_.size());
   Eigen::MatrixXd basis(rows, static_cast<Eigen::Index>(x.cols.size()));
   Eigen::Index rank = 0;
   std::vector<bool> kept(x.cols.size(), false);
@@ -623,21 +853,23 @@ ModelFrame FrameBuilder::build() {
     }
     kept[j] = keep;
   }
-  mf.X.reserve(static_cast<std::size_t>(rank) * n);
+  basis.resize(0, 0);
+  mf.X.reserve(static_cast<std::size_t>(rank) * rows_.size());
   for (std::size_t j = 0; j < x.cols.size(); ++j) {
     if (kept[j]) {
       mf.fixed_names.push_back(x.names[j]);
       mf.X.insert(mf.X.end(), x.cols[j].begin(), x.cols[j].end());
+      mf.columns.push_back(std::move(x.codings[j]));
     } else {
       mf.aliased.push_back(x.names[j]);
     }
+    std::vector<double>().swap(x.cols[j]);
   }
-  basis.resize(0, 0);
+}
 
-  // Random effects, ordered as lme4's mkReTrms: if the numbers of levels are not already
-  // non-increasing, by rev(order(nlevels)) (decreasing; ties end up in reverse order).
-  std::vector<ReTermData> re;
-  for (const RandomTerm& t : formula_.random) re.push_back(random_term(t));
+// Random effects, ordered as lme4's mkReTrms: if the numbers of levels are not already
+// non-increasing, by rev(order(nlevels)) (decreasing; ties end up in reverse order).
+void FrameBuilder::order_random_terms(ModelFrame& mf, std::vector<ReTermData> re) {
   std::vector<std::size_t> order(re.size());
   std::iota(order.begin(), order.end(), 0);
   bool increases = false;
@@ -654,8 +886,12 @@ ModelFrame FrameBuilder::build() {
     lhs.push_back(lhs_text(formula_.random[k]));
     mf.re.push_back(std::move(re[k]));
   }
+  check_random_terms(mf, lhs);
+}
 
-  // lme4's checks (checkNlevels, checkZdims), as errors.
+// lme4's checks (checkNlevels, checkZdims), as errors.
+void FrameBuilder::check_random_terms(const ModelFrame& mf, const std::vector<std::string>& lhs) const {
+  const std::size_t n = rows_.size();
   for (const ReTermData& t : mf.re)
     if (t.nlevels() < 2)
       throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +
@@ -677,35 +913,65 @@ ModelFrame FrameBuilder::build() {
                   "); the random-effects parameters and the residual variance are probably "
                   "unidentifiable");
   }
-  mf.factors = codings_;
-  return mf;
 }
 
-ModelFrame FrameBuilder::build_new() {
+void FrameBuilder::check_reference_options() const {
+  for (const auto& [var, level] : options_.reference_levels) {
+    if (references_used_.count(var)) continue;
+    if (!data_.find(var)) missing_column(var);
+    throw Error("ModelFrameOptions::reference_levels: '" + var +
+                "' is not a factor of the formula (a categorical column or factor(" + var + "))");
+  }
+}
+
+void FrameBuilder::start(ModelFrame& mf) {
   check_columns();
   drop_missing();
   check_finite();
-  ModelFrame mf;
   mf.formula = formula_;
   mf.rows = rows_;
   mf.n_dropped = data_.nrows - rows_.size();
   mf.response = formula_.response.label();
+}
+
+ModelFrame FrameBuilder::build() {
+  if (formula_.random.empty())
+    throw Error(
+        "the formula has no random-effects term such as (1 | subject); for a model without "
+        "random effects use ordinary regression");
+  ModelFrame mf;
+  start(mf);
+  mf.y = eval_num(formula_.response, formula_.response);
+  weights_and_offset(mf);
+  drop_aliased(mf, model_matrix(formula_.fixed, formula_.intercept, "fixed effects"));
+  std::vector<ReTermData> re;
+  for (const RandomTerm& t : formula_.random) re.push_back(random_term(t));
+  order_random_terms(mf, std::move(re));
+  check_reference_options();
+  mf.factors = codings_;
+  mf.transforms = transforms_;
+  return mf;
+}
+
+ModelFrame FrameBuilder::build_new() {
+  ModelFrame mf;
+  start(mf);
   if (new_options_.response) mf.y = eval_num(formula_.response, formula_.response);
+  weights_and_offset(mf);
   // The fitted columns, by name: the same terms, codings and order give the same names.
   Columns x = model_matrix(formula_.fixed, formula_.intercept, "fixed effects");
   for (const std::string& name : fitted_->fixed_names) {
     const auto it = std::find(x.names.begin(), x.names.end(), name);
     if (it == x.names.end()) {
       // Only a saved model whose formula and columns disagree gets here (a damaged file).
-      std::vector<std::string> some(x.names.begin(),
-                                    x.names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(x.names.size(), 10)));
+      std::vector<std::string> some(x.names.begin(), x.names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(x.names.size(), 10)));
       if (x.names.size() > 10) some.push_back("... (" + std::to_string(x.names.size()) + " columns)");
-      throw Error("the fixed-effect column '" + name +
-                  "' (fixed_names) is not one the formula makes; it makes " +
+      throw Error("the fixed-effect column '" + name + "' (fixed_names) is not one the formula makes; it makes " +
                   (some.empty() ? std::string("none") : join(some, ", ")));
     }
-    const auto& c = x.cols[static_cast<std::size_t>(it - x.names.begin())];
-    mf.X.insert(mf.X.end(), c.begin(), c.end());
+    const auto j = static_cast<std::size_t>(it - x.names.begin());
+    mf.X.insert(mf.X.end(), x.cols[j].begin(), x.cols[j].end());
+    mf.columns.push_back(x.codings[j]);
   }
   mf.fixed_names = fitted_->fixed_names;
   mf.aliased = fitted_->aliased;
@@ -724,13 +990,15 @@ ModelFrame FrameBuilder::build_new() {
     mf.re.push_back(std::move(re[k]));
   }
   mf.factors = fitted_->factors;
+  mf.transforms = fitted_->transforms;
   return mf;
 }
 
 }  // namespace
 
-ModelFrame build_model_frame(const DataFrame& data, const Formula& formula) {
-  FrameBuilder b(data, formula);
+ModelFrame build_model_frame(const DataFrame& data, const Formula& formula,
+                             const ModelFrameOptions& options) {
+  FrameBuilder b(data, formula, options);
   return b.build();
 }
 

@@ -11,14 +11,17 @@
 //
 // lmerTest computes the coefficients as ginv(X) %*% rdX from the data; with treatment contrasts and
 // a full-rank X they are exact algebraic identities (1{f = ref} = 1 - Σ_{l != ref} 1{f = l}), which
-// is what this file uses: no pass over the rows.
+// is what this file uses: no pass over the rows. The term and coding of each column come from the
+// model frame (ModelFrame::columns). Other contrasts (sum, Helmert, polynomial) are handled as
+// lmerTest's get_contrasts_type3 does: the hypotheses are formed for treatment coding and mapped to
+// the model's coding by L %*% ginv(X_treatment) %*% X, again exactly (each contrast column is a
+// combination of level indicators).
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <map>
-#include <optional>
 #include <set>
+#include <utility>
 
 #include "inference/distributions.h"
 #include "lmm/error.h"
@@ -33,50 +36,6 @@ using Eigen::Index;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-const std::string kIntercept = "(Intercept)";
-// A reference level that appears in no column name (treatment contrasts hide it).
-const std::string kHiddenReference = std::string("\x01reference");
-
-// A column of a design matrix: the product of numeric variables and level indicators.
-struct Monomial {
-  std::set<std::string> numerics;
-  std::map<std::string, std::string> levels;  // categorical variable -> level
-  bool operator<(const Monomial& o) const {
-    return std::tie(numerics, levels) < std::tie(o.numerics, o.levels);
-  }
-  bool operator==(const Monomial& o) const { return numerics == o.numerics && levels == o.levels; }
-};
-
-struct ParsedTerm {
-  std::string label;
-  std::vector<std::string> vars;  // factor labels in the term's order
-};
-
-// Splits a column name of term `t` into one piece per variable: "time:grouptreatment" ->
-// {time: numeric, group: "treatment"}. Tries a numeric reading of each piece first.
-// Levels containing ':' are tried only when `colon_levels` (a second pass), so that
-// "time:grouptreatment" is read as the interaction, not as level ":grouptreatment" of `time`.
-bool parse_column(const std::string& name, std::size_t pos, const ParsedTerm& t, std::size_t k,
-                  std::vector<std::optional<std::string>>& out, bool colon_levels) {
-  if (k == t.vars.size()) return pos == name.size();
-  const std::string& v = t.vars[k];
-  if (name.compare(pos, v.size(), v) != 0) return false;
-  const std::size_t after = pos + v.size();
-  const bool last = k + 1 == t.vars.size();
-  // numeric: the label alone
-  if ((last && after == name.size()) || (!last && after < name.size() && name[after] == ':')) {
-    out[k] = std::nullopt;
-    if (parse_column(name, last ? after : after + 1, t, k + 1, out, colon_levels)) return true;
-  }
-  // categorical: label + a non-empty level, up to a ':' where the next piece starts
-  for (std::size_t end = after + 1; end <= name.size(); ++end) {
-    if (last ? end != name.size() : (end == name.size() || name[end] != ':')) continue;
-    out[k] = name.substr(after, end - after);
-    if (!colon_levels && out[k]->find(':') != std::string::npos) break;
-    if (parse_column(name, last ? end : end + 1, t, k + 1, out, colon_levels)) return true;
-  }
-  return false;
-}
 
 // R's zapsmall(x, digits = 7) on a whole matrix.
 void zapsmall(MatrixXd& M) {
@@ -145,156 +104,99 @@ FTest wald_f(const std::vector<double>& beta, const std::vector<double>& vcov, c
   return r;
 }
 
-}  // namespace
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
 
-TermContrasts type3_contrasts(const ModelFrame& frame) {
-  TermContrasts out;
-  const auto& names = frame.fixed_names;
-  const auto p = static_cast<Index>(names.size());
-  const bool intercept = frame.formula.intercept;
-  std::vector<ParsedTerm> terms;
-  for (const auto& t : frame.formula.fixed) {
-    ParsedTerm pt;
-    pt.label = t.label();
-    for (const auto& e : t.factors) pt.vars.push_back(e.label());
-    terms.push_back(std::move(pt));
+// A column of a design matrix in treatment coding: the product of numeric variables (a variable
+// and, for poly(), its column) and level indicators (variable -> level index).
+struct Monomial {
+  std::set<std::pair<std::string, std::size_t>> numerics;
+  std::map<std::string, std::size_t> levels;
+  bool operator<(const Monomial& o) const {
+    return std::tie(numerics, levels) < std::tie(o.numerics, o.levels);
   }
-  const auto nterms = static_cast<int>(terms.size());
-  if (p == 0 || nterms == 0) return out;  // y ~ 1: no hypotheses (lmerTest's table is empty)
+  bool operator==(const Monomial& o) const { return numerics == o.numerics && levels == o.levels; }
+};
 
-  // Columns -> (term, monomial).
-  std::vector<int> assign(static_cast<std::size_t>(p), -1);
-  std::vector<Monomial> cols(static_cast<std::size_t>(p));
-  std::map<std::string, bool> is_numeric;
-  for (Index j = 0; j < p; ++j) {
-    const std::string& nm = names[static_cast<std::size_t>(j)];
-    if (intercept && nm == kIntercept) continue;
-    for (int pass = 0, t = 0; pass < 2 && assign[static_cast<std::size_t>(j)] < 0; t = (t + 1) % nterms, pass += t == 0) {
-      std::vector<std::optional<std::string>> pieces(terms[t].vars.size());
-      if (!parse_column(nm, 0, terms[t], 0, pieces, pass == 1)) continue;
-      assign[static_cast<std::size_t>(j)] = t;
-      Monomial& mo = cols[static_cast<std::size_t>(j)];
-      for (std::size_t k = 0; k < pieces.size(); ++k) {
-        const std::string& v = terms[t].vars[k];
-        if (pieces[k]) {
-          mo.levels[v] = *pieces[k];
-        } else {
-          mo.numerics.insert(v);
-        }
-        const bool num = !pieces[k].has_value();
-        auto [it, fresh] = is_numeric.emplace(v, num);
-        if (!fresh && it->second != num) {
-          out.unavailable = "cannot tell whether '" + v + "' is numeric or categorical from the column names";
-          return out;
-        }
-      }
-    }
-    if (assign[static_cast<std::size_t>(j)] < 0) {
-      out.unavailable = "column '" + nm + "' matches no term of the formula";
-      return out;
-    }
-  }
-  // term -> its columns (lmerTest's term2colX)
-  std::vector<std::vector<Index>> colmap(static_cast<std::size_t>(nterms));
-  for (Index j = 0; j < p; ++j)
-    if (assign[static_cast<std::size_t>(j)] >= 0) colmap[static_cast<std::size_t>(assign[static_cast<std::size_t>(j)])].push_back(j);
-
-  // Type I (Doolittle) hypotheses when there is one column or one term, as lmerTest does.
-  if (p <= 1 || nterms <= 1) {
-    if (p == 1 && intercept) return out;
-    const auto& A = frame.X;
-    Eigen::Map<const MatrixXd> X(A.data(), static_cast<Index>(frame.n()), p);
-    const MatrixXd XtX = X.transpose() * X;
-    const MatrixXd L = p == 1 ? MatrixXd::Ones(1, 1) : doolittle_L(XtX);
-    for (int t = 0; t < nterms; ++t) {
-      MatrixXd rows(static_cast<Index>(colmap[t].size()), p);
-      for (std::size_t i = 0; i < colmap[t].size(); ++i) rows.row(static_cast<Index>(i)) = L.col(colmap[t][i]).transpose();
-      out.terms.push_back(terms[t].label);
-      out.L.push_back(rows_of(rows));
-    }
-    return out;
-  }
-
-  if (!frame.aliased.empty()) {
-    out.unavailable = "the fixed-effect design is rank deficient (aliased columns were dropped)";
-    return out;
-  }
-
-  // Levels of each categorical variable, and its reference level.
-  std::map<std::string, std::set<std::string>> all_levels;
-  std::map<std::string, std::vector<std::set<std::string>>> per_term;  // levels seen per term
-  for (int t = 0; t < nterms; ++t) {
-    std::map<std::string, std::set<std::string>> seen;
-    for (Index j : colmap[t])
-      for (const auto& [v, l] : cols[static_cast<std::size_t>(j)].levels) seen[v].insert(l);
-    for (auto& [v, s] : seen) {
-      all_levels[v].insert(s.begin(), s.end());
-      per_term[v].push_back(s);
-    }
-  }
-  // R's coding rule (stats' TermCode): a factor in a term is coded by contrasts when the term
-  // without it is empty or contained in an earlier term; without an intercept, the first factor of
-  // the first term with a factor is coded by indicators.
-  auto var_set = [&](int t) { return std::set<std::string>(terms[t].vars.begin(), terms[t].vars.end()); };
-  bool override_used = intercept;
-  std::map<std::string, bool> contrast_coded;
-  for (int t = 0; t < nterms; ++t) {
-    const auto vs = var_set(t);
-    for (const auto& v : terms[t].vars) {
-      if (is_numeric.count(v) && is_numeric[v]) continue;
-      std::set<std::string> rest = vs;
-      rest.erase(v);
-      bool contrasts = rest.empty();
-      for (int u = 0; u < t && !contrasts; ++u) {
-        const auto us = var_set(u);
-        contrasts = std::includes(us.begin(), us.end(), rest.begin(), rest.end());
-      }
-      if (!override_used) {
-        override_used = true;
-        contrasts = false;
-      }
-      if (contrasts) contrast_coded[v] = true;
-    }
-  }
-  std::map<std::string, std::string> reference;  // absent: every level appears in the columns
-  for (const auto& [v, lv] : all_levels) {
-    if (!contrast_coded.count(v)) continue;
-    std::string ref = kHiddenReference;
-    for (const auto& s : per_term[v])
-      if (s.size() + 1 == lv.size()) {
-        for (const auto& l : lv)
-          if (!s.count(l)) ref = l;
-      }
-    reference[v] = ref;
-    all_levels[v].insert(ref);
-  }
-
-  // Expand a monomial of rdX into X's columns.
+// The frame's fixed-effect terms and columns, read as treatment coding: a contrast column k of a
+// factor stands for the indicator of level k + 1, and level 0 is the reference.
+struct Design {
+  std::vector<std::string> labels;             // per term
+  std::vector<std::vector<std::string>> vars;  // per term, its variables' labels
+  std::map<std::string, const FactorCoding*> factors;
+  std::map<std::string, std::set<std::size_t>> numeric_columns;  // poly(x, 2): {0, 1}
+  std::set<std::string> has_reference;  // factors coded by contrasts somewhere
+  std::vector<Monomial> xcols;          // per column of X
+  std::vector<std::vector<Index>> colmap;  // term -> its columns (lmerTest's term2colX)
   std::map<Monomial, Index> xindex;
-  Monomial empty;
-  for (Index j = 0; j < p; ++j) {
-    if (assign[static_cast<std::size_t>(j)] < 0) {
-      xindex[empty] = j;
-    } else {
-      xindex[cols[static_cast<std::size_t>(j)]] = j;
-    }
+  bool numeric(const std::string& v) const { return !factors.count(v); }
+  std::set<std::string> var_set(int t) const {
+    return {vars[static_cast<std::size_t>(t)].begin(), vars[static_cast<std::size_t>(t)].end()};
   }
+  std::set<std::string> numerics_of(int t) const {
+    std::set<std::string> s;
+    for (const auto& v : vars[static_cast<std::size_t>(t)])
+      if (numeric(v)) s.insert(v);
+    return s;
+  }
+};
+
+Design read_design(const ModelFrame& frame) {
+  Design d;
+  for (const auto& t : frame.formula.fixed) {
+    d.labels.push_back(t.label());
+    std::vector<std::string> vs;
+    for (const auto& e : t.factors) vs.push_back(e.label());
+    d.vars.push_back(std::move(vs));
+  }
+  for (const FactorCoding& f : frame.factors) d.factors[f.expr] = &f;
+  d.colmap.resize(d.labels.size());
+  for (std::size_t j = 0; j < frame.columns.size(); ++j) {
+    const ColumnCoding& c = frame.columns[j];
+    Monomial m;
+    for (const ColumnPart& part : c.parts) {
+      switch (part.kind) {
+        case ColumnPart::Kind::Numeric:
+          m.numerics.insert({part.expr, part.index});
+          d.numeric_columns[part.expr].insert(part.index);
+          break;
+        case ColumnPart::Kind::Contrast:
+          m.levels[part.expr] = part.index + 1;
+          d.has_reference.insert(part.expr);
+          break;
+        case ColumnPart::Kind::Indicator:
+          m.levels[part.expr] = part.index;
+          break;
+      }
+    }
+    if (c.term >= 0) d.colmap[static_cast<std::size_t>(c.term)].push_back(static_cast<Index>(j));
+    d.xindex[m] = static_cast<Index>(j);
+    d.xcols.push_back(std::move(m));
+  }
+  return d;
+}
+
+// Writes a monomial as a combination of X's columns, replacing the indicator of a reference level
+// by 1 - Σ (the other levels' indicators) until every piece is a column.
+class Expander {
+ public:
+  explicit Expander(const Design& d) : d_(d) {}
   bool failed = false;
-  std::function<void(const Monomial&, double, VectorXd&)> expand = [&](const Monomial& m, double coef, VectorXd& row) {
+
+  void expand(const Monomial& m, double coef, VectorXd& row) {
     if (failed) return;
-    if (auto it = xindex.find(m); it != xindex.end()) {
+    if (auto it = d_.xindex.find(m); it != d_.xindex.end()) {
       row(it->second) += coef;
       return;
     }
     for (const auto& [v, l] : m.levels) {
-      auto r = reference.find(v);
-      if (r == reference.end() || r->second != l) continue;
-      // 1{v = ref} = 1 - Σ_{l' != ref} 1{v = l'}
+      if (!d_.has_reference.count(v) || l != 0) continue;
       Monomial without = m;
       without.levels.erase(v);
       expand(without, coef, row);
-      for (const auto& other : all_levels[v]) {
-        if (other == l) continue;
+      const std::size_t nl = d_.factors.at(v)->levels.size();
+      for (std::size_t other = 1; other < nl; ++other) {
         Monomial with = m;
         with.levels[v] = other;
         expand(with, -coef, row);
@@ -302,21 +204,28 @@ TermContrasts type3_contrasts(const ModelFrame& frame) {
       return;
     }
     failed = true;
-  };
+  }
 
-  std::vector<Monomial> rd;  // rdX's columns
-  if (intercept) rd.push_back(empty);
-  for (int t = 0; t < nterms; ++t) {
+ private:
+  const Design& d_;
+};
+
+// rdX's columns: an intercept, then each term with all levels of its factors.
+std::vector<Monomial> rank_deficient_columns(const Design& d, bool intercept) {
+  std::vector<Monomial> rd;
+  if (intercept) rd.emplace_back();
+  for (const auto& vars : d.vars) {
     std::vector<Monomial> acc{Monomial{}};
-    for (const auto& v : terms[t].vars) {
+    for (const auto& v : vars) {
       std::vector<Monomial> next;
-      if (is_numeric[v]) {
-        for (auto m : acc) {
-          m.numerics.insert(v);
-          next.push_back(m);
-        }
+      if (d.numeric(v)) {
+        for (std::size_t c : d.numeric_columns.count(v) ? d.numeric_columns.at(v) : std::set<std::size_t>{0})
+          for (auto m : acc) {
+            m.numerics.insert({v, c});
+            next.push_back(m);
+          }
       } else {
-        for (const auto& l : all_levels[v])
+        for (std::size_t l = 0; l < d.factors.at(v)->levels.size(); ++l)
           for (auto m : acc) {
             m.levels[v] = l;
             next.push_back(m);
@@ -326,68 +235,153 @@ TermContrasts type3_contrasts(const ModelFrame& frame) {
     }
     rd.insert(rd.end(), acc.begin(), acc.end());
   }
-  MatrixXd L = MatrixXd::Zero(static_cast<Index>(rd.size()), p);
-  for (std::size_t r = 0; r < rd.size(); ++r) {
-    VectorXd row = VectorXd::Zero(p);
-    expand(rd[r], 1.0, row);
-    L.row(static_cast<Index>(r)) = row.transpose();
-  }
-  if (failed) {
-    out.unavailable = "the formula is not hierarchical (a term's margins are missing), so type III hypotheses are not formed";
-    return out;
-  }
+  return rd;
+}
 
-  // Orthogonalise each term against the terms containing it, highest order first.
+// Orthogonalise each term against the terms containing it, highest order first.
+void orthogonalise(const Design& d, MatrixXd& L) {
+  const auto nterms = static_cast<int>(d.labels.size());
   std::vector<int> order(static_cast<std::size_t>(nterms));
   for (int t = 0; t < nterms; ++t) order[static_cast<std::size_t>(t)] = t;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return terms[a].vars.size() > terms[b].vars.size(); });
-  auto numerics_of = [&](int t) {
-    std::set<std::string> s;
-    for (const auto& v : terms[t].vars)
-      if (is_numeric[v]) s.insert(v);
-    return s;
-  };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return d.vars[static_cast<std::size_t>(a)].size() > d.vars[static_cast<std::size_t>(b)].size();
+  });
   for (int t : order) {
-    const auto vt = var_set(t);
+    const auto vt = d.var_set(t);
+    const auto& own = d.colmap[static_cast<std::size_t>(t)];
     std::vector<Index> regressors;
     for (int u = 0; u < nterms; ++u) {
       if (u == t) continue;
-      const auto vu = var_set(u);
+      const auto vu = d.var_set(u);
       if (vu.size() > vt.size() && std::includes(vu.begin(), vu.end(), vt.begin(), vt.end()) &&
-          numerics_of(u) == numerics_of(t))
-        regressors.insert(regressors.end(), colmap[u].begin(), colmap[u].end());
+          d.numerics_of(u) == d.numerics_of(t))
+        regressors.insert(regressors.end(), d.colmap[static_cast<std::size_t>(u)].begin(),
+                          d.colmap[static_cast<std::size_t>(u)].end());
     }
-    if (regressors.empty() || colmap[t].empty()) continue;
+    if (regressors.empty() || own.empty()) continue;
     MatrixXd R(L.rows(), static_cast<Index>(regressors.size()));
     for (std::size_t k = 0; k < regressors.size(); ++k) R.col(static_cast<Index>(k)) = L.col(regressors[k]);
-    MatrixXd Y(L.rows(), static_cast<Index>(colmap[t].size()));
-    for (std::size_t k = 0; k < colmap[t].size(); ++k) Y.col(static_cast<Index>(k)) = L.col(colmap[t][k]);
+    MatrixXd Y(L.rows(), static_cast<Index>(own.size()));
+    for (std::size_t k = 0; k < own.size(); ++k) Y.col(static_cast<Index>(k)) = L.col(own[k]);
     Eigen::ColPivHouseholderQR<MatrixXd> qr(R);
     MatrixXd res = Y - R * qr.solve(Y);
     zapsmall(res);
-    for (std::size_t k = 0; k < colmap[t].size(); ++k) L.col(colmap[t][k]) = res.col(static_cast<Index>(k));
+    for (std::size_t k = 0; k < own.size(); ++k) L.col(own[k]) = res.col(static_cast<Index>(k));
   }
+}
 
-  // Rows of L named as X's columns; a term's hypothesis is its columns, transposed.
+// ginv(X_treatment) %*% X: column j writes X's column j (contrast columns as combinations of level
+// indicators) in the treatment-coded columns. The identity when every factor has treatment
+// contrasts. False if some piece is not a column.
+bool coding_map(const Design& d, const ModelFrame& frame, MatrixXd& map) {
+  const auto p = static_cast<Index>(d.xcols.size());
+  map = MatrixXd::Zero(p, p);
+  Expander ex(d);
+  for (Index j = 0; j < p; ++j) {
+    std::vector<std::pair<Monomial, double>> pieces{{Monomial{}, 1.0}};
+    for (const ColumnPart& part : frame.columns[static_cast<std::size_t>(j)].parts) {
+      std::vector<std::pair<Monomial, double>> next;
+      const CodingMatrix C = part.kind == ColumnPart::Kind::Contrast ? d.factors.at(part.expr)->matrix() : CodingMatrix{};
+      for (auto [m, c] : pieces) {
+        if (part.kind == ColumnPart::Kind::Numeric) {
+          m.numerics.insert({part.expr, part.index});
+          next.emplace_back(m, c);
+        } else if (part.kind == ColumnPart::Kind::Indicator) {
+          m.levels[part.expr] = part.index;
+          next.emplace_back(m, c);
+        } else {
+          for (std::size_t l = 0; l < C.levels; ++l) {
+            if (C(l, part.index) == 0) continue;
+            m.levels[part.expr] = l;
+            next.emplace_back(m, c * C(l, part.index));
+          }
+        }
+      }
+      pieces = std::move(next);
+    }
+    VectorXd col = VectorXd::Zero(p);
+    for (const auto& [m, c] : pieces) ex.expand(m, c, col);
+    map.col(j) = col;
+  }
+  zapsmall(map);
+  return !ex.failed;
+}
+
+// Type I (Doolittle) hypotheses, which lmerTest uses when there is one column or one term.
+TermContrasts type1_contrasts(const ModelFrame& frame, const Design& d) {
+  TermContrasts out;
+  const auto p = static_cast<Index>(frame.p());
+  if (p == 1 && frame.formula.intercept) return out;
+  Eigen::Map<const MatrixXd> X(frame.X.data(), static_cast<Index>(frame.n()), p);
+  const MatrixXd XtX = X.transpose() * X;
+  const MatrixXd L = p == 1 ? MatrixXd::Ones(1, 1) : doolittle_L(XtX);
+  for (std::size_t t = 0; t < d.labels.size(); ++t) {
+    MatrixXd rows(static_cast<Index>(d.colmap[t].size()), p);
+    for (std::size_t i = 0; i < d.colmap[t].size(); ++i)
+      rows.row(static_cast<Index>(i)) = L.col(d.colmap[t][i]).transpose();
+    out.terms.push_back(d.labels[t]);
+    out.L.push_back(rows_of(rows));
+  }
+  return out;
+}
+
+// L's rows for rdX's columns, in treatment coding; false if the formula is not hierarchical.
+bool treatment_hypotheses(const Design& d, const std::vector<Monomial>& rd, MatrixXd& L) {
+  const auto p = static_cast<Index>(d.xcols.size());
+  L = MatrixXd::Zero(static_cast<Index>(rd.size()), p);
+  Expander ex(d);
+  for (std::size_t r = 0; r < rd.size(); ++r) {
+    VectorXd row = VectorXd::Zero(p);
+    ex.expand(rd[r], 1.0, row);
+    L.row(static_cast<Index>(r)) = row.transpose();
+  }
+  if (ex.failed) return false;
+  orthogonalise(d, L);
+  return true;
+}
+
+}  // namespace
+
+TermContrasts type3_contrasts(const ModelFrame& frame) {
+  TermContrasts out;
+  const auto p = static_cast<Index>(frame.p());
+  if (p == 0 || frame.formula.fixed.empty()) return out;  // y ~ 1: no hypotheses (lmerTest's table is empty)
+  if (frame.columns.size() != frame.p()) {
+    out.unavailable = "the model frame does not record its columns' terms";
+    return out;
+  }
+  const Design d = read_design(frame);
+  if (p <= 1 || d.labels.size() <= 1) return type1_contrasts(frame, d);
+  if (!frame.aliased.empty()) {
+    out.unavailable = "the fixed-effect design is rank deficient (aliased columns were dropped)";
+    return out;
+  }
+  const std::vector<Monomial> rd = rank_deficient_columns(d, frame.formula.intercept);
+  MatrixXd L, map;
+  if (!treatment_hypotheses(d, rd, L) || !coding_map(d, frame, map)) {
+    out.unavailable = "the formula is not hierarchical (a term's margins are missing), so type III hypotheses are not formed";
+    return out;
+  }
+  // Rows of L named as X's columns; a term's hypothesis is its columns, transposed, then mapped to
+  // the model's coding.
   MatrixXd Lx(p, p);
   for (Index j = 0; j < p; ++j) {
-    const Monomial& m = assign[static_cast<std::size_t>(j)] < 0 ? empty : cols[static_cast<std::size_t>(j)];
-    const auto it = std::find(rd.begin(), rd.end(), m);
+    const auto it = std::find(rd.begin(), rd.end(), d.xcols[static_cast<std::size_t>(j)]);
     if (it == rd.end()) {
-      out.unavailable = "column '" + names[static_cast<std::size_t>(j)] + "' is not a column of its term's design";
+      out.unavailable = "column '" + frame.fixed_names[static_cast<std::size_t>(j)] + "' is not a column of its term's design";
       return out;
     }
     Lx.row(j) = L.row(it - rd.begin());
   }
-  for (int t = 0; t < nterms; ++t) {
+  for (std::size_t t = 0; t < d.labels.size(); ++t) {
     ContrastMatrix rows;
-    for (Index c : colmap[t]) {
+    for (Index c : d.colmap[t]) {
       const VectorXd col = Lx.col(c);
       if (col.cwiseAbs().sum() <= 1e-8) continue;
-      rows.emplace_back(col.data(), col.data() + col.size());
+      const VectorXd mapped = map.transpose() * col;
+      rows.emplace_back(mapped.data(), mapped.data() + mapped.size());
     }
-    out.terms.push_back(terms[t].label);
+    out.terms.push_back(d.labels[t]);
     out.L.push_back(std::move(rows));
   }
   return out;

@@ -17,6 +17,7 @@
 #include "lmm/error.h"
 #include "lmm/inference.h"
 #include "lmm/rng.h"
+#include "util/stats.h"
 
 namespace lmm {
 
@@ -32,10 +33,52 @@ std::vector<double> statistics(const LinearMixedModel& m) {
   return s;
 }
 
+// The names of statistics(): variance parameters, fixed effects, ICC and R².
+std::vector<std::string> statistic_names(const LinearMixedModel& model) {
+  std::vector<std::string> names = variance_parameter_names(model);
+  for (const auto& nm : model.frame().fixed_names) names.push_back(nm);
+  names.insert(names.end(), {"icc_adjusted", "icc_unadjusted", "r2_marginal", "r2_conditional"});
+  return names;
+}
+
+// offset + Xβ̂ per row.
+std::vector<double> fixed_part(const LinearMixedModel& model) {
+  const ModelFrame& frame = model.frame();
+  const std::size_t n = frame.n(), p = frame.p();
+  const auto beta = model.beta();
+  std::vector<double> eta = frame.offset.empty() ? std::vector<double>(n, 0.0) : frame.offset;
+  for (std::size_t c = 0; c < p; ++c)
+    for (std::size_t i = 0; i < n; ++i) eta[i] += frame.X[c * n + i] * beta[c];
+  return eta;
+}
+
+// Percentile intervals (R's quantile type 7) of each statistic over the replicates with a value.
+void add_percentile_intervals(BootstrapResult& res, const std::vector<double>& estimate, const BootstrapOptions& options) {
+  const std::size_t ns = res.names.size();
+  const double alpha = (1 - options.level) / 2;
+  for (std::size_t k = 0; k < ns; ++k) {
+    std::vector<double> col;
+    col.reserve(static_cast<std::size_t>(options.replicates));
+    for (int i = 0; i < options.replicates; ++i) {
+      const double v = res.samples[static_cast<std::size_t>(i) * ns + k];
+      if (std::isfinite(v)) col.push_back(v);
+    }
+    std::sort(col.begin(), col.end());
+    Interval iv;
+    iv.parameter = res.names[k];
+    iv.estimate = estimate[k];
+    iv.lower = detail::quantile7(col, alpha);
+    iv.upper = detail::quantile7(col, 1 - alpha);
+    if (col.size() < static_cast<std::size_t>(options.replicates))
+      iv.note = fmt::format("{} replicate(s) without a value", options.replicates - static_cast<int>(col.size()));
+    res.intervals.push_back(iv);
+  }
+}
+
 }  // namespace
 
 BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions& options) {
-  if (options.replicates < 1) throw Error(fmt::format("--boot needs at least 1 replicate (got {})", options.replicates));
+  if (options.replicates < 1) throw Error(fmt::format("BootstrapOptions::replicates must be at least 1 (got {})", options.replicates));
   normal_quantile_two_sided(options.level);  // validates the level
   BootstrapResult res;
   res.replicates = options.replicates;
@@ -45,19 +88,14 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
   threads = std::clamp(threads, 1, options.replicates);
   res.threads = threads;
 
-  res.names = variance_parameter_names(model);
-  for (const auto& nm : model.frame().fixed_names) res.names.push_back(nm);
-  res.names.insert(res.names.end(), {"icc_adjusted", "icc_unadjusted", "r2_marginal", "r2_conditional"});
+  res.names = statistic_names(model);
   const std::size_t ns = res.names.size();
   const std::vector<double> estimate = statistics(model);
 
   // What every replicate needs from the fitted model.
   const ModelFrame& frame = model.frame();
-  const std::size_t n = frame.n(), p = frame.p();
-  const auto beta = model.beta();
-  std::vector<double> eta(n, 0.0);
-  for (std::size_t c = 0; c < p; ++c)
-    for (std::size_t i = 0; i < n; ++i) eta[i] += frame.X[c * n + i] * beta[c];
+  const std::size_t n = frame.n();
+  const std::vector<double> eta = fixed_part(model);
   const double sigma = model.sigma();
   const auto lambdas = model.lambda();  // per term, q x q column-major
   const auto theta_hat = model.theta();
@@ -92,8 +130,9 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
             for (int a = 0; a < q; ++a) y[r] += z[a] * bl[a];
           }
         }
-        for (std::size_t r = 0; r < n; ++r) y[r] += sigma * rng.normal();
-        inference::set_response(m.impl(), y);
+        for (std::size_t r = 0; r < n; ++r)  // residual variance σ²/w with prior weights
+          y[r] += (frame.weights.empty() ? sigma : sigma / std::sqrt(frame.weights[r])) * rng.normal();
+        m.set_response(y);
         FitOptions fo;
         fo.method = method;
         fo.theta_start = theta_hat;
@@ -115,24 +154,7 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
   if (error) std::rethrow_exception(error);
   res.failed = failed;
 
-  const double alpha = (1 - options.level) / 2;
-  for (std::size_t k = 0; k < ns; ++k) {
-    std::vector<double> col;
-    col.reserve(static_cast<std::size_t>(options.replicates));
-    for (int i = 0; i < options.replicates; ++i) {
-      const double v = res.samples[static_cast<std::size_t>(i) * ns + k];
-      if (std::isfinite(v)) col.push_back(v);
-    }
-    std::sort(col.begin(), col.end());
-    Interval iv;
-    iv.parameter = res.names[k];
-    iv.estimate = estimate[k];
-    iv.lower = inference::quantile7(col, alpha);
-    iv.upper = inference::quantile7(col, 1 - alpha);
-    if (col.size() < static_cast<std::size_t>(options.replicates))
-      iv.note = fmt::format("{} replicate(s) without a value", options.replicates - static_cast<int>(col.size()));
-    res.intervals.push_back(iv);
-  }
+  add_percentile_intervals(res, estimate, options);
   return res;
 }
 

@@ -6,7 +6,6 @@
 // evaluations.
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
-#include <nlopt.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,7 +15,7 @@
 #include "inference/internal.h"
 #include "lmm/inference.h"
 #include "lmm/fit.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 
 namespace lmm {
 
@@ -60,7 +59,7 @@ Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const 
 }
 
 // The same figures from the analytic gradient (models with one random-effects term,
-// Impl::has_gradient(), src/model/single_term.cpp): g is the gradient at x itself, in the same
+// LinearMixedModel::has_gradient(), src/model/single_term.cpp): g is the gradient at x itself, in the same
 // conditioned coordinates (ThetaMap::gradient_conditioned), and column j of H is the central
 // difference of the gradient, (∇f(x+δe_j) - ∇f(x-δe_j))/2δ, symmetrised as (H + H')/2. Its error
 // is O(δ²) as deriv12's, with 2n evaluations of the factor and gradient instead of deriv12's 2n²
@@ -70,7 +69,7 @@ Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap
   const auto n = static_cast<Eigen::Index>(x.size());
   const double nan = std::numeric_limits<double>::quiet_NaN();
   auto gradient_here = [&](const std::vector<double>& y) {
-    const auto g = map.gradient_conditioned(y, model.impl().gradient_full());
+    const auto g = map.gradient_conditioned(y, detail::model_state(model).gradient_full());
     return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size())));
   };
   auto gradient_at = [&](const std::vector<double>& y) {
@@ -90,7 +89,7 @@ Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap
 }
 
 bool is_singular(const LinearMixedModel& model) {
-  for (bool b : inference::singular_positions(model.impl())) if (b) return true;
+  for (bool b : model.singular_positions()) if (b) return true;
   return false;
 }
 
@@ -102,11 +101,11 @@ std::string describe_theta(const ConvergenceReport& r, const std::vector<std::st
 // optimum here (fit(), the Newton steps and the refit below leave it there), as the analytic path
 // needs.
 Derivatives derivatives(LinearMixedModel& model) {
-  const detail::ThetaMap map(model.impl());
+  const detail::ThetaMap map(detail::model_state(model));
   const auto theta = model.theta();
   const auto x = map.from_theta(theta);
   const double fx = model.objective();
-  const Derivatives d = model.impl().has_gradient() ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
+  const Derivatives d = model.has_gradient() ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
   model.set_theta(theta);  // back to the optimum
   return d;
 }
@@ -186,8 +185,8 @@ std::size_t evaluate(const LinearMixedModel& model, const Derivatives& d, Conver
 // is kept only if the objective does not rise beyond that noise. d holds the derivatives at the
 // model's θ on entry and on return. Returns the steps kept.
 int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps) {
-  if (!model.impl().has_gradient()) return 0;
-  const detail::ThetaMap map(model.impl());
+  if (!model.has_gradient()) return 0;
+  const detail::ThetaMap map(detail::model_state(model));
   const auto lower = model.theta_lower();
   int kept = 0;
   for (int it = 0; it < max_steps; ++it) {
@@ -214,42 +213,41 @@ int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps) {
   return kept;
 }
 
-}  // namespace
-
-ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& optimizer, const FitOptions& options) {
-  ConvergenceReport r;
-  r.tolerance = kGradTol;
-  r.theta_names = theta_names(model);
-  const auto vnames = variance_parameter_names(model);
-  Derivatives d = derivatives(model);
-  std::size_t worst = evaluate(model, d, r);
-  if (r.status == "gradient" && !r.scaled_gradient.empty() && !std::isnan(r.scaled_gradient[0]) &&
-      optimizer.converged) {
-    const double before = r.max_grad;
-    const double f_before = model.objective();
-    if (const int steps = newton_polish(model, d, 3); steps > 0) {
-      ConvergenceReport polished = r;
-      const std::size_t w = evaluate(model, d, polished);
-      if (polished.code >= 0 || polished.max_grad < before) {
-        r = polished;
-        worst = w;
-        optimizer.theta = model.theta();
-        optimizer.objective = model.objective();
-        optimizer.stop_reason += fmt::format("; {} Newton step{} from the analytic gradient and Hessian", steps,
-                                             steps == 1 ? "" : "s");
-        r.messages.push_back(fmt::format(
-            "the optimizer stopped where the scaled gradient was {:.3g} (above lme4's tolerance {}): {} Newton "
-            "step{} from the analytic gradient and Hessian brought it to {:.3g} (the objective changed by {:+.3g})",
-            before, r.tolerance, steps, steps == 1 ? "" : "s", r.max_grad, model.objective() - f_before));
-      } else {
-        model.set_theta(optimizer.theta);
-      }
-    }
+// For a fit that failed the check on the gradient alone: Newton steps (newton_polish), kept if
+// they pass the check or lower the scaled gradient. Updates r, worst and the optimizer's summary.
+void try_newton_polish(LinearMixedModel& model, OptimizerSummary& optimizer, Derivatives& d, ConvergenceReport& r,
+                       std::size_t& worst) {
+  if (!(r.status == "gradient" && !r.scaled_gradient.empty() && !std::isnan(r.scaled_gradient[0]) &&
+        optimizer.converged))
+    return;
+  const double before = r.max_grad;
+  const double f_before = model.objective();
+  const int steps = newton_polish(model, d, 3);
+  if (steps == 0) return;
+  ConvergenceReport polished = r;
+  const std::size_t w = evaluate(model, d, polished);
+  if (!(polished.code >= 0 || polished.max_grad < before)) {
+    model.set_theta(optimizer.theta);
+    return;
   }
-  const bool failed = r.code < 0;
-  if (failed && r.status != "singular") r.parameter_at_fault = r.theta_names[worst];
+  r = polished;
+  worst = w;
+  optimizer.theta = model.theta();
+  optimizer.objective = model.objective();
+  optimizer.stop_reason += fmt::format("; {} Newton step{} from the analytic gradient and Hessian", steps,
+                                       steps == 1 ? "" : "s");
+  r.messages.push_back(fmt::format(
+      "the optimizer stopped where the scaled gradient was {:.3g} (above lme4's tolerance {}): {} Newton "
+      "step{} from the analytic gradient and Hessian brought it to {:.3g} (the objective changed by {:+.3g})",
+      before, r.tolerance, steps, steps == 1 ? "" : "s", r.max_grad, model.objective() - f_before));
+}
 
-  if (failed) {
+// The check's verdict in words: why it failed, or a near-unidentifiability warning.
+// `confounded`: a design that cannot identify a variance, named before the symptoms.
+void explain_check(ConvergenceReport& r, const std::vector<std::string>& vnames, std::size_t worst,
+                   const std::string& confounded) {
+  if (!confounded.empty()) r.messages.push_back(confounded);
+  if (r.code < 0) {
     if (r.status == "gradient" && !r.scaled_gradient.empty() && !std::isnan(r.scaled_gradient[0])) {
       r.messages.push_back(fmt::format(
           "convergence check failed: the scaled gradient of the objective at the optimum is {:.3g} for {} "
@@ -271,87 +269,118 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
     }
   } else if (r.code == 2 || r.code == 3) {
     r.messages.push_back(fmt::format(
-        "the model is nearly unidentifiable: the Hessian's eigenvalues range from {:.3g} to {:.3g}; centring and "
-        "scaling the predictors usually helps",
-        r.hessian_eigenvalues.back(), r.hessian_eigenvalues.front()));
+        "the model is nearly unidentifiable: the Hessian's eigenvalues range from {:.3g} to {:.3g}{}",
+        r.hessian_eigenvalues.back(), r.hessian_eigenvalues.front(),
+        confounded.empty() ? "; centring and scaling the predictors usually helps" : ""));
   }
+}
+
+// The second optimizer's outcome in words.
+void explain_second_opinion(ConvergenceReport& r, double f1, double f2, double dtheta) {
+  const std::string who = r.parameter_at_fault.empty() ? "" : " (parameter at fault: " + r.parameter_at_fault + ")";
+  if (r.optimizers_agree) {
+    r.messages.push_back(fmt::format(
+        "a second optimizer (Nelder-Mead) started from the optimum reached the same point (objective within "
+        "{:.1e}, θ within {:.1e}): the estimates can be trusted; the check is sensitive to directions in which the "
+        "likelihood is flat{}",
+        std::abs(f2 - f1), dtheta, who));
+  } else if (r.switched_to_second) {
+    r.messages.push_back(fmt::format(
+        "a second optimizer (Nelder-Mead) started from the optimum found a lower objective (by {:.3g}; θ moved by "
+        "up to {:.3g}): lmm reports its optimum{}. If the check still fails below, simplify the random effects",
+        f1 - f2, dtheta, who));
+  } else {
+    r.messages.push_back(fmt::format(
+        "a second optimizer (Nelder-Mead) started from the optimum did not improve the objective (difference "
+        "{:.3g}) but moved θ by up to {:.3g}: the likelihood is flat there{}; treat that variance parameter's "
+        "estimate with caution or simplify the random effects",
+        f1 - f2, dtheta, who));
+  }
+}
+
+// Second opinion: Nelder-Mead (a different search strategy from BOBYQA's quadratic models) from
+// the first optimizer's optimum, in the conditioned coordinates as the first optimizer
+// (detail::ThetaMap); the model moves to its optimum if that is lower. Then the check again at the
+// final optimum.
+void second_opinion(LinearMixedModel& model, OptimizerSummary& optimizer, const FitOptions& options,
+                    ConvergenceReport& r) {
+  const detail::ThetaMap map(detail::model_state(model));
+  const auto theta1 = model.theta();
+  const auto x1 = map.from_theta(theta1);
+  const double f1 = model.objective();
+  const auto lower = model.theta_lower();
+  std::vector<double> upper(lower.size(), std::numeric_limits<double>::infinity());
+  std::vector<double> step(x1.size());
+  for (std::size_t k = 0; k < step.size(); ++k) step[k] = std::max(0.1 * std::abs(x1[k]), 0.05);
+  auto f = [&](const std::vector<double>& x) { return model.set_theta(map.to_theta(x)); };
+  auto res = inference::minimize(f, x1, lower, upper, step, detail::NloptMethod::NelderMead, options.ftol_rel,
+                                 options.xtol_abs, std::max(options.max_evaluations, 1000));
+  double dtheta = 0;  // in the conditioned coordinates: unit-free
+  for (std::size_t k = 0; k < x1.size(); ++k) dtheta = std::max(dtheta, std::abs(x1[k] - res.x[k]));
+  res.x = map.to_theta(res.x);
+  r.refitted = true;
+  r.second_algorithm = detail::nlopt_name(detail::NloptMethod::NelderMead);
+  r.first_objective = f1;
+  r.second_objective = res.f;
+  r.max_theta_difference = dtheta;
+  r.optimizers_agree = std::abs(res.f - f1) < 1e-6 && dtheta < 1e-3;
+  if (res.f < f1 - 1e-8) {
+    r.switched_to_second = true;
+    model.set_theta(res.x);
+    optimizer.algorithm += " then ";
+    optimizer.algorithm += r.second_algorithm;
+    optimizer.evaluations += res.evaluations;
+    optimizer.objective = res.f;
+    optimizer.theta = res.x;
+    optimizer.converged = res.converged;
+    optimizer.stop_reason = res.stop_reason;
+  } else {
+    model.set_theta(theta1);
+    if (r.optimizers_agree && !optimizer.converged) {
+      optimizer.converged = true;
+      optimizer.stop_reason += "; the optimum was confirmed by a second optimizer (Nelder-Mead)";
+    }
+  }
+  explain_second_opinion(r, f1, res.f, dtheta);
+  // The figures below are those at the final optimum.
+  ConvergenceReport again = r;
+  evaluate(model, derivatives(model), again);
+  r.code = again.code;
+  r.status = again.status;
+  r.max_grad = again.max_grad;
+  r.gradient = again.gradient;
+  r.scaled_gradient = again.scaled_gradient;
+  r.hessian_eigenvalues = again.hessian_eigenvalues;
+  if (r.code >= 0 && !optimizer.converged && r.status != "singular") r.status = "optimizer_limit";
+  if (r.code >= 0 && r.status == "ok") {
+    // The story in order: the first check's failure is history, the verdict is the last line's.
+    for (auto& m : r.messages)
+      if (m.rfind("convergence check failed:", 0) == 0) m = "the first " + m;
+    r.messages.push_back(
+        fmt::format("at the final optimum the check passes (max|grad| {:.2g}): the fit converged", r.max_grad));
+  }
+}
+
+}  // namespace
+
+ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& optimizer, const FitOptions& options) {
+  ConvergenceReport r;
+  r.tolerance = kGradTol;
+  r.theta_names = theta_names(model);
+  const auto vnames = variance_parameter_names(model);
+  Derivatives d = derivatives(model);
+  std::size_t worst = evaluate(model, d, r);
+  try_newton_polish(model, optimizer, d, r, worst);
+  const bool failed = r.code < 0;
+  if (failed && r.status != "singular") r.parameter_at_fault = r.theta_names[worst];
+  const std::string confounded =
+      failed || r.code == 2 || r.code == 3 ? inference::confounded_grouping_advice(model.frame()) : "";
+  explain_check(r, vnames, worst, confounded);
   if (!optimizer.converged) {
     r.messages.push_back("the optimizer stopped before converging (" + optimizer.stop_reason + ")");
     if (r.code >= 0 && r.status != "singular") r.status = "optimizer_limit";
   }
-
-  if (failed || !optimizer.converged) {
-    // Second opinion: Nelder-Mead (a different search strategy from BOBYQA's quadratic models)
-    // from the first optimizer's optimum.
-    // In the conditioned coordinates, as the first optimizer (detail::ThetaMap).
-    const detail::ThetaMap map(model.impl());
-    const auto theta1 = model.theta();
-    const auto x1 = map.from_theta(theta1);
-    const double f1 = model.objective();
-    const auto lower = model.theta_lower();
-    std::vector<double> upper(lower.size(), std::numeric_limits<double>::infinity());
-    std::vector<double> step(x1.size());
-    for (std::size_t k = 0; k < step.size(); ++k) step[k] = std::max(0.1 * std::abs(x1[k]), 0.05);
-    auto f = [&](const std::vector<double>& x) { return model.set_theta(map.to_theta(x)); };
-    auto res = inference::minimize(f, x1, lower, upper, step, NLOPT_LN_NELDERMEAD, options.ftol_rel,
-                                   options.xtol_abs, std::max(options.max_evaluations, 1000));
-    double dtheta = 0;  // in the conditioned coordinates: unit-free
-    for (std::size_t k = 0; k < x1.size(); ++k) dtheta = std::max(dtheta, std::abs(x1[k] - res.x[k]));
-    res.x = map.to_theta(res.x);
-    r.refitted = true;
-    r.second_algorithm = "NLOPT_LN_NELDERMEAD";
-    r.first_objective = f1;
-    r.second_objective = res.f;
-    r.max_theta_difference = dtheta;
-    r.optimizers_agree = std::abs(res.f - f1) < 1e-6 && dtheta < 1e-3;
-    if (res.f < f1 - 1e-8) {
-      r.switched_to_second = true;
-      model.set_theta(res.x);
-      optimizer.algorithm += " then NLOPT_LN_NELDERMEAD";
-      optimizer.evaluations += res.evaluations;
-      optimizer.objective = res.f;
-      optimizer.theta = res.x;
-      optimizer.converged = res.converged;
-      optimizer.stop_reason = res.stop_reason;
-    } else {
-      model.set_theta(theta1);
-      if (r.optimizers_agree && !optimizer.converged) {
-        optimizer.converged = true;
-        optimizer.stop_reason += "; the optimum was confirmed by a second optimizer (Nelder-Mead)";
-      }
-    }
-    const std::string who = r.parameter_at_fault.empty() ? "" : " (parameter at fault: " + r.parameter_at_fault + ")";
-    if (r.optimizers_agree) {
-      r.messages.push_back(fmt::format(
-          "a second optimizer (Nelder-Mead) started from the optimum reached the same point (objective within "
-          "{:.1e}, θ within {:.1e}): the estimates can be trusted; the check is sensitive to directions in which the "
-          "likelihood is flat{}",
-          std::abs(res.f - f1), dtheta, who));
-    } else if (r.switched_to_second) {
-      r.messages.push_back(fmt::format(
-          "a second optimizer (Nelder-Mead) started from the optimum found a lower objective (by {:.3g}; θ moved by "
-          "up to {:.3g}): lmm reports its optimum{}. If the check still fails below, simplify the random effects",
-          f1 - res.f, dtheta, who));
-    } else {
-      r.messages.push_back(fmt::format(
-          "a second optimizer (Nelder-Mead) started from the optimum did not improve the objective (difference "
-          "{:.3g}) but moved θ by up to {:.3g}: the likelihood is flat there{}; treat that variance parameter's "
-          "estimate with caution or simplify the random effects",
-          f1 - res.f, dtheta, who));
-    }
-    // The figures below are those at the final optimum.
-    ConvergenceReport again = r;
-    worst = evaluate(model, derivatives(model), again);
-    r.code = again.code;
-    r.status = again.status;
-    r.max_grad = again.max_grad;
-    r.gradient = again.gradient;
-    r.scaled_gradient = again.scaled_gradient;
-    r.hessian_eigenvalues = again.hessian_eigenvalues;
-    if (r.code >= 0 && !optimizer.converged && r.status != "singular") r.status = "optimizer_limit";
-    if (r.code >= 0 && r.status == "ok")
-      r.messages.push_back(fmt::format("at the final optimum the check passes (max|grad| {:.2g})", r.max_grad));
-  }
+  if (failed || !optimizer.converged) second_opinion(model, optimizer, options, r);
   return r;
 }
 

@@ -98,53 +98,52 @@ double profile_limit(const std::function<double(double)>& zeta, double x0, doubl
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-}  // namespace
-
-std::vector<Interval> profile_intervals(const LinearMixedModel& model, double level) {
-  const double z = normal_quantile_two_sided(level);
-  // lme4's devfun2() profiles the ML deviance: refit by ML from the model's θ.
+// lme4's devfun2() profiles the ML deviance: the model refitted by ML from its θ, and from lme4's
+// default start as a guard against a local optimum of the refit.
+LinearMixedModel refit_ml(const LinearMixedModel& model) {
   LinearMixedModel ml(model.frame(), Method::ML);
-  {
-    FitOptions o;
-    o.method = Method::ML;
-    o.theta_start = model.theta();
-    ml.fit(o);
-    // A second start from lme4's default guards against a local optimum of the refit.
-    LinearMixedModel alt(model.frame(), Method::ML);
-    FitOptions o2;
-    o2.method = Method::ML;
-    alt.fit(o2);
-    if (alt.objective() < ml.objective() - 1e-8) ml.set_theta(alt.theta());
-  }
-  auto& m = ml.impl();
+  FitOptions o;
+  o.method = Method::ML;
+  o.theta_start = model.theta();
+  ml.fit(o);
+  LinearMixedModel alt(model.frame(), Method::ML);
+  FitOptions o2;
+  o2.method = Method::ML;
+  alt.fit(o2);
+  if (alt.objective() < ml.objective() - 1e-8) ml.set_theta(alt.theta());
+  return ml;
+}
+
+std::string join_notes(const std::string& lo, const std::string& hi) {
+  return lo + (lo.empty() || hi.empty() ? "" : "; ") + hi;
+}
+
+// The variance parameters (SDs, correlations, σ): devfun2, the ML deviance at (sd, cor, σ) with β
+// profiled out, minimised over the other parameters at each value of the one profiled.
+void variance_parameter_intervals(LinearMixedModel& ml, double z, double base, std::vector<Interval>& out) {
   const double n = static_cast<double>(ml.frame().n());
-  const double base = ml.objective();
   const std::vector<double> vhat = variance_parameters(ml);
   const std::vector<std::string> vnames = variance_parameter_names(ml);
   const std::size_t nvp = vhat.size();
 
   // Bounds on the sd/cor/σ scale, and which positions are correlations.
   std::vector<double> vlo(nvp, 0.0), vhi(nvp, kInf);
-  {
-    const auto tl = ml.theta_lower();
-    for (std::size_t k = 0; k + 1 < nvp; ++k)
-      if (tl[k] != 0) {
-        vlo[k] = -1;
-        vhi[k] = 1;
-      }
-  }
+  const auto tl = ml.theta_lower();
+  for (std::size_t k = 0; k + 1 < nvp; ++k)
+    if (tl[k] != 0) {
+      vlo[k] = -1;
+      vhi[k] = 1;
+    }
 
-  // devfun2: the ML deviance at (sd, cor, σ), β profiled out.
   auto dev2 = [&](const std::vector<double>& v) {
-    std::vector<double> th;
-    if (!inference::sdcor_to_theta(m, v, th)) return kInf;
-    const double obj = ml.set_theta(th);
+    const auto th = ml.theta_from_sdcor(v);
+    if (!th) return kInf;
+    const double obj = ml.set_theta(*th);
     if (!std::isfinite(obj)) return kInf;
     const double s2 = v.back() * v.back();
     return ml.logdet_re() + ml.pwrss() / s2 + n * std::log(2 * std::numbers::pi * s2);
   };
 
-  std::vector<Interval> out;
   for (std::size_t w = 0; w < nvp; ++w) {
     Interval iv;
     iv.parameter = vnames[w];
@@ -187,17 +186,15 @@ std::vector<Interval> profile_intervals(const LinearMixedModel& model, double le
       warm = others;
       iv.upper = profile_limit(zeta, vhat[w], scale, 1, z, vlo[w], vhi[w], note_hi);
     }
-    iv.note = note_lo + (note_lo.empty() || note_hi.empty() ? "" : "; ") + note_hi;
+    iv.note = join_notes(note_lo, note_hi);
     out.push_back(iv);
   }
+  // Back to the ML optimum for β̂ and its standard errors.
+  ml.set_theta(ml.theta_from_sdcor(vhat).value_or(std::vector<double>(ml.ntheta(), 0.0)));
+}
 
-  // Fixed effects: offset x_j b, ML deviance of the model without column j, minimised over θ.
-  {
-    // Back to the ML optimum for β̂ and its standard errors.
-    std::vector<double> th;
-    inference::sdcor_to_theta(m, vhat, th);
-    ml.set_theta(th);
-  }
+// The fixed effects: offset x_j b, ML deviance of the model without column j, minimised over θ.
+void fixed_effect_intervals(const LinearMixedModel& ml, double z, double base, std::vector<Interval>& out) {
   const auto beta = ml.beta();
   const auto vc = ml.vcov();
   const std::size_t p = ml.frame().p();
@@ -209,10 +206,11 @@ std::vector<Interval> profile_intervals(const LinearMixedModel& model, double le
     const std::size_t nn = fr.n();
     fr.X.erase(fr.X.begin() + static_cast<std::ptrdiff_t>(j * nn), fr.X.begin() + static_cast<std::ptrdiff_t>((j + 1) * nn));
     fr.fixed_names.erase(fr.fixed_names.begin() + static_cast<std::ptrdiff_t>(j));
+    if (fr.columns.size() > j) fr.columns.erase(fr.columns.begin() + static_cast<std::ptrdiff_t>(j));
     LinearMixedModel red(std::move(fr), Method::ML);
     std::vector<double> warm = ml.theta();
     auto zeta = [&](double b) {
-      inference::set_offset_response(red.impl(), m, static_cast<int>(j), b);
+      red.set_offset_response(ml, j, b);
       FitOptions o;
       o.method = Method::ML;
       o.theta_start = warm;
@@ -228,9 +226,20 @@ std::vector<Interval> profile_intervals(const LinearMixedModel& model, double le
     iv.lower = profile_limit(zeta, beta[j], 0.5 * se, -1, z, -kInf, kInf, note_lo);
     warm = ml.theta();
     iv.upper = profile_limit(zeta, beta[j], 0.5 * se, 1, z, -kInf, kInf, note_hi);
-    iv.note = note_lo + (note_lo.empty() || note_hi.empty() ? "" : "; ") + note_hi;
+    iv.note = join_notes(note_lo, note_hi);
     out.push_back(iv);
   }
+}
+
+}  // namespace
+
+std::vector<Interval> profile_intervals(const LinearMixedModel& model, double level) {
+  const double z = normal_quantile_two_sided(level);
+  LinearMixedModel ml = refit_ml(model);
+  const double base = ml.objective();  // the ML deviance at the optimum
+  std::vector<Interval> out;
+  variance_parameter_intervals(ml, z, base, out);
+  fixed_effect_intervals(ml, z, base, out);
   return out;
 }
 

@@ -25,7 +25,7 @@
 #include "inference/distributions.h"
 #include "lmm/error.h"
 #include "lmm/inference.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 
 namespace lmm {
 
@@ -123,13 +123,125 @@ void add_pairs(Pairs& out, Index off, int a, int b) {
   if (a != b) out.emplace_back(off + b, off + a);
 }
 
+// A variance parameter: the (a, b) entry of term `term`'s covariance matrix.
+struct Param {
+  int term, a, b;
+};
+
+// Per term, the lower triangle of Σ_k column by column (pbkrtest's order).
+std::vector<Param> variance_params(const detail::ModelState& m) {
+  std::vector<Param> params;
+  for (int k = 0; k < m.K; ++k)
+    for (int b = 0; b < m.q[k]; ++b)
+      for (int a = b; a < m.q[k]; ++a) params.push_back({k, a, b});
+  return params;
+}
+
+// All terms share one grouping factor: the random effects fall apart into one block per level.
+void accumulate_by_level(const detail::ModelState& m, const std::vector<Param>& params, Accumulator& acc) {
+  const int K = m.K;
+  const Index p = acc.p;
+  std::vector<Index> qoff(K + 1, 0);  // offset of term k inside a level block
+  for (int k = 0; k < K; ++k) qoff[k + 1] = qoff[k] + m.q[k];
+  const Index Q = qoff[K];
+  const Index nlev = m.nlev[0];
+  std::vector<Pairs> pairs(params.size());
+  for (std::size_t r = 0; r < params.size(); ++r) add_pairs(pairs[r], qoff[params[r].term], params[r].a, params[r].b);
+  // Cross blocks Z_j'Z_k (j > k) are sparse; split their entries by level once.
+  std::vector<std::vector<std::tuple<Index, Index, double>>> cross(static_cast<std::size_t>(nlev));
+  for (int j = 0; j < K; ++j)
+    for (int k = 0; k < j; ++k) {
+      const auto& S = std::get<detail::SpMat>(m.A[j][k]);
+      for (Index c = 0; c < S.outerSize(); ++c)
+        for (detail::SpMat::InnerIterator it(S, c); it; ++it) {
+          const Index lev = it.row() / m.q[j];
+          cross[static_cast<std::size_t>(lev)].emplace_back(qoff[j] + it.row() % m.q[j], qoff[k] + c % m.q[k],
+                                                           it.value());
+        }
+    }
+  ReBlock b;
+  b.Lambda = Mat::Zero(Q, Q);
+  for (int k = 0; k < K; ++k) b.Lambda.block(qoff[k], qoff[k], m.q[k], m.q[k]) = m.lambda[k];
+  for (Index lev = 0; lev < nlev; ++lev) {
+    b.S = Mat::Zero(Q, Q);
+    b.SX.resize(Q, p);
+    for (int k = 0; k < K; ++k) {
+      const auto& d = std::get<detail::BlockDiag>(m.A[k][k]);
+      b.S.block(qoff[k], qoff[k], m.q[k], m.q[k]) = d.block(lev);
+      const auto& xz = std::get<Mat>(m.A[K][k]);  // (p+1) x q_k nlev: [X y]'Z_k
+      b.SX.middleRows(qoff[k], m.q[k]) = xz.block(0, lev * m.q[k], p, m.q[k]).transpose();
+    }
+    for (const auto& [i, j, v] : cross[static_cast<std::size_t>(lev)]) b.S(i, j) = b.S(j, i) = v;
+    acc.add(b, pairs);
+  }
+}
+
+// Terms with different grouping factors: one dense block of all the random effects.
+void accumulate_dense(const detail::ModelState& m, const std::vector<Param>& params, Accumulator& acc) {
+  const int K = m.K;
+  const Index p = acc.p;
+  std::vector<Index> off(K + 1, 0);  // offset of term k in the whole random-effects vector
+  for (int k = 0; k < K; ++k) off[k + 1] = off[k] + m.q[k] * m.nlev[k];
+  const Index qtot = off[K];
+  if (qtot > KenwardRoger::kMaxDenseRandomEffects)
+    throw Error(fmt::format(
+        "Kenward-Roger for this model (random-effects terms with different grouping factors) needs {0} x {0} "
+        "dense matrices of the random effects, more than the {1} x {1} allowed; use DdfMethod::Satterthwaite",
+        qtot, KenwardRoger::kMaxDenseRandomEffects));
+  std::vector<Pairs> pairs(params.size());
+  for (std::size_t r = 0; r < params.size(); ++r) {
+    const auto& pr = params[r];
+    for (Index lev = 0; lev < m.nlev[pr.term]; ++lev)
+      add_pairs(pairs[r], off[pr.term] + lev * m.q[pr.term], pr.a, pr.b);
+  }
+  ReBlock b;
+  b.S = Mat::Zero(qtot, qtot);
+  b.SX.resize(qtot, p);
+  b.Lambda = Mat::Zero(qtot, qtot);
+  for (int k = 0; k < K; ++k) {
+    b.S.block(off[k], off[k], off[k + 1] - off[k], off[k + 1] - off[k]) = detail::to_dense(m.A[k][k]);
+    for (int j = k + 1; j < K; ++j) {
+      const Mat c = detail::to_dense(m.A[j][k]);
+      b.S.block(off[j], off[k], c.rows(), c.cols()) = c;
+      b.S.block(off[k], off[j], c.cols(), c.rows()) = c.transpose();
+    }
+    b.SX.middleRows(off[k], off[k + 1] - off[k]) = std::get<Mat>(m.A[K][k]).topRows(p).transpose();
+    b.Lambda.block(off[k], off[k], off[k + 1] - off[k], off[k + 1] - off[k]) =
+        Mat(detail::kron_identity(m.lambda[k], m.nlev[k]));
+  }
+  acc.add(b, pairs);
+}
+
+// W = 2 IE2⁻¹, with MASS::ginv's generalized inverse where IE2 is numerically singular, made
+// exactly symmetric (forceSymmetric).
+Mat twice_inverse(const Mat& IE2) {
+  const Index ng = IE2.rows();
+  Mat W;
+  Eigen::SelfAdjointEigenSolver<Mat> eig(IE2);
+  const double condi = eig.eigenvalues().cwiseAbs().minCoeff();
+  if (condi > 1e-10) {
+    W = 2 * IE2.inverse();
+  } else {
+    // MASS::ginv: singular values above sqrt(eps) times the largest.
+    Eigen::JacobiSVD<Mat> svd(IE2, Eigen::ComputeFullU | Eigen::ComputeFullV);
+    const VectorXd sv = svd.singularValues();
+    const double tol = std::sqrt(std::numeric_limits<double>::epsilon()) * (sv.size() ? sv(0) : 0.0);
+    Mat inv = Mat::Zero(ng, ng);
+    for (Index k = 0; k < sv.size(); ++k)
+      if (sv(k) > tol) inv += svd.matrixV().col(k) * svd.matrixU().col(k).transpose() / sv(k);
+    W = 2 * inv;
+  }
+  W = 0.5 * (W + W.transpose()).eval();  // forceSymmetric
+  return W;
+}
+
 }  // namespace
 
 KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
   if (model.method() != Method::REML)
     throw Error("Kenward-Roger's method needs a REML fit (it adjusts the REML covariance of the fixed effects); "
-                "refit without --ml, or use --ddf satterthwaite");
-  const auto& m = model.impl();
+                "refit with Method::REML, or use DdfMethod::Satterthwaite");
+  const auto& m = detail::model_state(model);
   const auto& f = model.frame();
   const Index p = static_cast<Index>(f.p());
   const Index n = static_cast<Index>(f.n());
@@ -138,15 +250,7 @@ KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
   const double sigma = m.sigma();
   const double s = 1.0 / (sigma * sigma);
   const int K = m.K;
-
-  // Variance parameters: per term, the lower triangle of Σ_k column by column (pbkrtest's order).
-  struct Param {
-    int term, a, b;
-  };
-  std::vector<Param> params;
-  for (int k = 0; k < K; ++k)
-    for (int b = 0; b < m.q[k]; ++b)
-      for (int a = b; a < m.q[k]; ++a) params.push_back({k, a, b});
+  const std::vector<Param> params = variance_params(m);
   const int nre = static_cast<int>(params.size());
   Accumulator acc(p, nre, s);
 
@@ -154,73 +258,10 @@ KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
   bool common = true;
   for (int k = 1; k < K && common; ++k)
     common = f.re[k].refs == f.re[0].refs && m.nlev[k] == m.nlev[0];
-  std::vector<Index> qoff(K + 1, 0);  // offset of term k inside a level block
-  for (int k = 0; k < K; ++k) qoff[k + 1] = qoff[k] + m.q[k];
-
-  if (common) {
-    const Index Q = qoff[K];
-    const Index nlev = m.nlev[0];
-    std::vector<Pairs> pairs(static_cast<std::size_t>(nre));
-    for (int r = 0; r < nre; ++r) add_pairs(pairs[r], qoff[params[r].term], params[r].a, params[r].b);
-    // Cross blocks Z_j'Z_k (j > k) are sparse; split their entries by level once.
-    std::vector<std::vector<std::tuple<Index, Index, double>>> cross(static_cast<std::size_t>(nlev));
-    for (int j = 0; j < K; ++j)
-      for (int k = 0; k < j; ++k) {
-        const auto& S = std::get<detail::SpMat>(m.A[j][k]);
-        for (Index c = 0; c < S.outerSize(); ++c)
-          for (detail::SpMat::InnerIterator it(S, c); it; ++it) {
-            const Index lev = it.row() / m.q[j];
-            cross[static_cast<std::size_t>(lev)].emplace_back(qoff[j] + it.row() % m.q[j], qoff[k] + c % m.q[k],
-                                                             it.value());
-          }
-      }
-    ReBlock b;
-    b.Lambda = Mat::Zero(Q, Q);
-    for (int k = 0; k < K; ++k) b.Lambda.block(qoff[k], qoff[k], m.q[k], m.q[k]) = m.lambda[k];
-    for (Index lev = 0; lev < nlev; ++lev) {
-      b.S = Mat::Zero(Q, Q);
-      b.SX.resize(Q, p);
-      for (int k = 0; k < K; ++k) {
-        const auto& d = std::get<detail::BlockDiag>(m.A[k][k]);
-        b.S.block(qoff[k], qoff[k], m.q[k], m.q[k]) = d.block(lev);
-        const auto& xz = std::get<Mat>(m.A[K][k]);  // (p+1) x q_k nlev: [X y]'Z_k
-        b.SX.middleRows(qoff[k], m.q[k]) = xz.block(0, lev * m.q[k], p, m.q[k]).transpose();
-      }
-      for (const auto& [i, j, v] : cross[static_cast<std::size_t>(lev)]) b.S(i, j) = b.S(j, i) = v;
-      acc.add(b, pairs);
-    }
-  } else {
-    std::vector<Index> off(K + 1, 0);  // offset of term k in the whole random-effects vector
-    for (int k = 0; k < K; ++k) off[k + 1] = off[k] + m.q[k] * m.nlev[k];
-    const Index qtot = off[K];
-    if (qtot > kMaxDenseRandomEffects)
-      throw Error(fmt::format(
-          "Kenward-Roger for this model (random-effects terms with different grouping factors) needs {0} x {0} "
-          "dense matrices of the random effects, more than the {1} x {1} allowed; use --ddf satterthwaite",
-          qtot, kMaxDenseRandomEffects));
-    std::vector<Pairs> pairs(static_cast<std::size_t>(nre));
-    for (int r = 0; r < nre; ++r) {
-      const auto& pr = params[r];
-      for (Index lev = 0; lev < m.nlev[pr.term]; ++lev)
-        add_pairs(pairs[r], off[pr.term] + lev * m.q[pr.term], pr.a, pr.b);
-    }
-    ReBlock b;
-    b.S = Mat::Zero(qtot, qtot);
-    b.SX.resize(qtot, p);
-    b.Lambda = Mat::Zero(qtot, qtot);
-    for (int k = 0; k < K; ++k) {
-      b.S.block(off[k], off[k], off[k + 1] - off[k], off[k + 1] - off[k]) = detail::to_dense(m.A[k][k]);
-      for (int j = k + 1; j < K; ++j) {
-        const Mat c = detail::to_dense(m.A[j][k]);
-        b.S.block(off[j], off[k], c.rows(), c.cols()) = c;
-        b.S.block(off[k], off[j], c.cols(), c.rows()) = c.transpose();
-      }
-      b.SX.middleRows(off[k], off[k + 1] - off[k]) = std::get<Mat>(m.A[K][k]).topRows(p).transpose();
-      b.Lambda.block(off[k], off[k], off[k + 1] - off[k], off[k + 1] - off[k]) =
-          Mat(detail::kron_identity(m.lambda[k], m.nlev[k]));
-    }
-    acc.add(b, pairs);
-  }
+  if (common)
+    accumulate_by_level(m, params, acc);
+  else
+    accumulate_dense(m, params, acc);
 
   const Mat XX = std::get<Mat>(m.A[K][K]).topLeftCorner(p, p);
   const Mat XS1 = s * (XX - acc.sum1);
@@ -253,22 +294,7 @@ KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
       IE2(i, j) = IE2(j, i) = Kt(i, j) - 2 * t1 + t2;
     }
   }
-  Mat W;
-  Eigen::SelfAdjointEigenSolver<Mat> eig(IE2);
-  const double condi = eig.eigenvalues().cwiseAbs().minCoeff();
-  if (condi > 1e-10) {
-    W = 2 * IE2.inverse();
-  } else {
-    // MASS::ginv: singular values above sqrt(eps) times the largest.
-    Eigen::JacobiSVD<Mat> svd(IE2, Eigen::ComputeFullU | Eigen::ComputeFullV);
-    const VectorXd sv = svd.singularValues();
-    const double tol = std::sqrt(std::numeric_limits<double>::epsilon()) * (sv.size() ? sv(0) : 0.0);
-    Mat inv = Mat::Zero(ng, ng);
-    for (Index k = 0; k < sv.size(); ++k)
-      if (sv(k) > tol) inv += svd.matrixV().col(k) * svd.matrixU().col(k).transpose() / sv(k);
-    W = 2 * inv;
-  }
-  W = 0.5 * (W + W.transpose()).eval();  // forceSymmetric
+  const Mat W = twice_inverse(IE2);
 
   Mat U = Mat::Zero(p, p);
   for (int i = 0; i < ng - 1; ++i)

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "formula/rformat.h"
 #include "lmm/atomic_file.h"
 
 namespace lmm {
@@ -22,9 +23,30 @@ std::string csv_field(const std::string& s) {
 
 std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "NA"; }
 
+// The grouping level of a data row the model did not use, as the model frame labels levels: the
+// column's text, R's text of a number, "a:b" for an interaction; NA when a value is missing.
+std::string dropped_level(const ReTermData& g, const Formula& formula, const DataFrame* data, std::size_t r) {
+  if (!data) return "NA";
+  for (const RandomTerm& t : formula.random) {
+    if (t.group_label() != g.group) continue;
+    std::string lab;
+    for (std::size_t m = 0; m < t.grouping.size(); ++m) {
+      const Column* c = data->find(t.grouping[m]);
+      if (!c || r >= c->size() || c->missing(r)) return "NA";
+      if (m) lab += ':';
+      lab += c->has_text()     ? c->text_levels[static_cast<std::size_t>(c->text_codes[r])]
+             : c->is_numeric() ? detail::format_r_number(c->numbers[r])
+                               : c->levels[static_cast<std::size_t>(c->codes[r])];
+    }
+    return csv_field(lab);
+  }
+  return "NA";
+}
+
 }  // namespace
 
-void write_residuals(const std::string& path, const LinearMixedModel& model, std::size_t data_rows) {
+void write_residuals(const std::string& path, const LinearMixedModel& model, std::size_t data_rows,
+                     const DataFrame* data) {
   const ModelFrame& f = model.frame();
   const auto fitted = model.fitted();
   const auto resid = model.residuals();
@@ -55,7 +77,7 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
       const bool ok = i != std::numeric_limits<std::size_t>::max();
       for (const auto* g : groups) {
         line += ',';
-        line += ok ? csv_field(g->levels[static_cast<std::size_t>(g->refs[i])]) : std::string("NA");
+        line += ok ? csv_field(g->levels[static_cast<std::size_t>(g->refs[i])]) : dropped_level(*g, f.formula, data, r);
       }
       if (ok) {
         line += fmt::format(",{},{},{}\n", number(fitted[i]), number(resid[i]), number(resid[i] / sigma));

@@ -21,7 +21,7 @@
 #include "inference/varpar.h"
 #include "lmm/error.h"
 #include "lmm/inference.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 
 namespace lmm {
 
@@ -48,7 +48,7 @@ namespace detail {
 
 double varpar_deviance(LinearMixedModel& model, const std::vector<double>& theta, double sigma) {
   if (model.theta() != theta) model.set_theta(theta);
-  if (!model.impl().factor_ok) return std::numeric_limits<double>::quiet_NaN();
+  if (!model.factor_ok()) return std::numeric_limits<double>::quiet_NaN();
   constexpr double two_pi = 2 * std::numbers::pi;
   const double n = static_cast<double>(model.frame().n());
   const double p = static_cast<double>(model.frame().p());
@@ -60,7 +60,7 @@ double varpar_deviance(LinearMixedModel& model, const std::vector<double>& theta
 
 std::vector<double> varpar_covbeta(LinearMixedModel& model, const std::vector<double>& theta, double sigma) {
   if (model.theta() != theta) model.set_theta(theta);
-  const Mat V = model.impl().vcov_unscaled() * (sigma * sigma);
+  const Mat V = detail::model_state(model).vcov_unscaled() * (sigma * sigma);
   return {V.data(), V.data() + V.size()};
 }
 
@@ -87,7 +87,7 @@ Satterthwaite::Satterthwaite(LinearMixedModel& model) {
   // accurate it gives the same figures, and where they are not (a covariate far from 0) it keeps
   // the figures of the centred model.
   const double sig = (std::isfinite(sigma_) && sigma_ > 0) ? sigma_ : 1.0;
-  const detail::ThetaMap map(model.impl());
+  const detail::ThetaMap map(detail::model_state(model));
   VectorXd u(nth + 1);
   {
     const std::vector<double> xc = map.from_theta(theta0);

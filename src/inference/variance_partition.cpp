@@ -8,12 +8,12 @@
 #include "inference/internal.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 
 namespace lmm {
 
 VariancePartition variance_partition(const LinearMixedModel& model) {
-  const auto& m = model.impl();
+  const auto& m = detail::model_state(model);
   const auto& f = model.frame();
   const std::size_t n = f.n(), p = f.p();
   VariancePartition v;
@@ -83,7 +83,7 @@ VariancePartition variance_partition(const LinearMixedModel& model) {
   }
 
   bool singular = false;
-  for (bool b : inference::singular_positions(m)) singular = singular || b;
+  for (bool b : model.singular_positions()) singular = singular || b;
   if (singular)
     v.note = (v.note.empty() ? "" : v.note + "; ") +
         "singular fit: a variance or correlation is at its boundary, so the random-effect variance behind ICC "
@@ -107,7 +107,7 @@ std::vector<std::string> variance_parameter_names(const LinearMixedModel& model)
 }
 
 std::vector<double> variance_parameters(const LinearMixedModel& model) {
-  const auto& m = model.impl();
+  const auto& m = detail::model_state(model);
   const double sigma = model.sigma();
   std::vector<double> out;
   for (int j = 0; j < m.K; ++j) {

@@ -23,13 +23,7 @@
 
 #include <fmt/format.h>
 
-#if __has_include(<fast_float/fast_float.h>)
-#include <fast_float/fast_float.h>
-#define LMM_HAVE_FAST_FLOAT 1
-#else
-#define LMM_HAVE_FAST_FLOAT 0
-#endif
-
+#include "io/number_text.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
 
@@ -64,73 +58,12 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-/// The value of a decimal number that std::from_chars found out of range: ±infinity when its
-/// magnitude is too large, ±0 when too small. [b, e) is the whole number, an optional '-' first.
-double out_of_range_value(const char* b, const char* e) {
-  bool negative = b < e && *b == '-';
-  if (negative) ++b;
-  // Decimal exponent of the first significant digit of the mantissa.
-  long long lead = 0;  // digits before the point, after leading zeros
-  long long zeros_after_point = 0;
-  bool seen_nonzero = false, after_point = false;
-  for (; b < e && *b != 'e' && *b != 'E'; ++b) {
-    if (*b == '.') {
-      after_point = true;
-    } else if (!after_point) {
-      if (seen_nonzero || *b != '0') seen_nonzero = true, ++lead;
-    } else if (!seen_nonzero) {
-      if (*b == '0')
-        ++zeros_after_point;
-      else
-        seen_nonzero = true;
-    }
-  }
-  long long magnitude = lead > 0 ? lead - 1 : -(zeros_after_point + 1);
-  long long exponent = 0;
-  if (b < e) {  // at 'e'
-    ++b;
-    bool eneg = false;
-    if (b < e && (*b == '-' || *b == '+')) eneg = *b++ == '-';
-    for (; b < e; ++b) exponent = std::min<long long>(exponent * 10 + (*b - '0'), 1'000'000'000LL);
-    if (eneg) exponent = -exponent;
-  }
-  double v = magnitude + exponent > 0 ? std::numeric_limits<double>::infinity() : 0.0;
-  return negative ? -v : v;
-}
-
-/// `t` is trimmed and not empty. Accepts what std::from_chars accepts (general format; this
-/// includes inf, infinity and nan in any case), with an optional leading '+'.
-bool parse_number(std::string_view t, double& out) {
-  const char* b = t.data();
-  const char* e = b + t.size();
-  if (*b == '+') {
-    ++b;
-    if (b == e || *b == '-') return false;
-  }
-#if LMM_HAVE_FAST_FLOAT
-  // fast_float (Lemire's algorithm, inlined) parses a field in ~15% less time than the library's
-  // from_chars; it gives ±inf or ±0 out of range, as out_of_range_value does. What it does not
-  // take (e.g. nan(chars)) goes to std::from_chars below.
-  {
-    const auto r = fast_float::from_chars(b, e, out, fast_float::chars_format::general);
-    if (r.ptr == e && r.ec == std::errc()) return true;
-  }
-#endif
-  auto [p, ec] = std::from_chars(b, e, out, std::chars_format::general);
-  if (p != e) return false;
-  if (ec == std::errc()) return true;
-  if (ec == std::errc::result_out_of_range) {
-    out = out_of_range_value(b, e);
-    return true;
-  }
-  return false;
-}
-
 /// Distinct strings numbered in order of first appearance: an open-addressing hash table of codes
 /// (linear probing, at most half full) over a vector of the strings, so a lookup touches one or
 /// two cache lines rather than a chain of nodes.
 class Interner {
  public:
+  std::size_t size() const { return levels_.size(); }
   std::int32_t intern(std::string_view v) {
     if (last_ >= 0 && levels_[static_cast<std::size_t>(last_)] == v) return last_;  // runs are common
     if (2 * (levels_.size() + 1) > slots_.size()) grow();
@@ -203,60 +136,217 @@ class Interner {
   std::int32_t last_ = -1;
 };
 
+/// Missing-value codes beyond the empty field, NA, . and NaN: the reader's own (in numeric columns
+/// only) and the caller's (ReadOptions::na_values, in every column).
+struct MissingCodes {
+  std::vector<std::string> declared;
+  std::vector<double> declared_numbers;  ///< the declared codes that are numbers ("-99")
+  char decimal = 0;                      ///< ReadOptions::decimal
+  bool comma_decimals = false;           ///< decimal commas accepted (',' or automatic in a ';' file)
+
+  static bool common(std::string_view t) {
+    static constexpr std::array<std::string_view, 13> kCodes{"N/A", "n/a", "NULL", "null", "na", "-", "--",
+                                                             "#N/A", "#NULL!", "#DIV/0!", "#VALUE!", "#NUM!", "N.A."};
+    return std::find(kCodes.begin(), kCodes.end(), t) != kCodes.end();
+  }
+  bool is_declared(std::string_view t) const {
+    return std::find(declared.begin(), declared.end(), t) != declared.end();
+  }
+  bool is_declared_number(double v) const {
+    return std::find(declared_numbers.begin(), declared_numbers.end(), v) != declared_numbers.end();
+  }
+  /// Parses a number with the decimal mark in use; *comma is set when it had a decimal comma.
+  bool number(std::string_view t, double& v, bool& comma) const {
+    comma = false;
+    if (decimal == ',') {
+      comma = t.find(',') != std::string_view::npos;
+      return detail::parse_decimal_comma(t, v);
+    }
+    if (detail::parse_number(t, v)) return true;
+    if (!comma_decimals || t.find(',') == std::string_view::npos) return false;
+    return comma = detail::parse_decimal_comma(t, v);
+  }
+};
+
 /// Builds one column while the rows are read.
 class ColumnBuilder {
  public:
-  void add(std::string_view raw) {
+  explicit ColumnBuilder(const MissingCodes* codes = nullptr) : na_(codes) {}
+
+  void add(std::string_view raw, std::size_t line) {
     std::string_view t = trim(raw);
     if (!categorical_) {
-      double v;
-      if (is_missing_token(t)) {
-        numbers_.push_back(std::numeric_limits<double>::quiet_NaN());
-        return;
-      }
-      if (parse_number(t, v)) {
-        numbers_.push_back(v);
-        return;
-      }
-      categorical_ = true;
-      prefix_ = numbers_.size();
-      std::vector<double>().swap(numbers_);
-      codes_.assign(prefix_, kPending);
+      if (add_number(t)) return;
+      switch_to_text(t, line);
     }
-    codes_.push_back(is_missing_token(t) ? -1 : levels_.intern(raw));
+    if (missing(t)) {
+      codes_.push_back(-1);
+      return;
+    }
+    count_text(t);
+    codes_.push_back(levels_.intern(raw));
   }
 
   bool categorical() const { return categorical_; }
-  /// Rows read while the column still looked numeric; their codes are filled in by `fill`.
-  std::size_t prefix() const { return categorical_ ? prefix_ : 0; }
+  std::size_t decimal_commas() const { return commas_; }
+  /// Rows read before the column turned categorical, or before its text was worth keeping; their
+  /// codes are filled in by `fill`.
+  std::size_t prefix() const { return categorical_ ? prefix_ : text_ ? text_prefix_ : 0; }
   void fill(std::size_t row, std::string_view raw) {
-    codes_[row] = is_missing_token(trim(raw)) ? -1 : levels_.intern(raw);
+    std::string_view t = trim(raw);
+    if (categorical_)
+      codes_[row] = missing(t) ? -1 : levels_.intern(raw);
+    else
+      text_codes_[row] = std::isnan(numbers_[row]) ? -1 : levels_.intern(t);
   }
 
-  Column finish(std::string name) {
-    Column c;
-    c.name = std::move(name);
-    if (!categorical_) {
-      c.type = Column::Type::Numeric;
-      c.numbers = std::move(numbers_);
-      return c;
-    }
-    c.type = Column::Type::Categorical;
-    auto [levels, remap] = levels_.sorted();
-    for (std::int32_t& code : codes_)
-      if (code >= 0) code = remap[static_cast<std::size_t>(code)];
-    c.levels = std::move(levels);
-    c.codes = std::move(codes_);
-    return c;
-  }
+  Column finish(std::string name);
 
  private:
+  bool missing(std::string_view t) const { return is_missing_token(t) || (na_ && na_->is_declared(t)); }
+  void count_missing(std::string_view code) {
+    for (auto& [text, n] : info_.missing_codes)
+      if (text == code) return void(++n);
+    info_.missing_codes.emplace_back(code, 1);
+  }
+  bool add_number(std::string_view t);
+  void switch_to_text(std::string_view t, std::size_t line);
+  void count_text(std::string_view t) {
+    double v;
+    bool comma;
+    if ((na_ ? na_->number(t, v, comma) : detail::parse_number(t, v)) || detail::is_foreign_number(t))
+      ++info_.number_cells;
+    else if (!MissingCodes::common(t))
+      ++info_.text_cells;
+  }
+  void keep_text(std::string_view t);
+  static std::string sentinel_warning(const std::string& name, const std::vector<double>& x);
+
+  const MissingCodes* na_;
   bool categorical_ = false;
-  std::size_t prefix_ = 0;
+  bool text_ = false;          // numeric: the cells' text is kept (text_codes_)
+  bool text_dropped_ = false;  // numeric: too many distinct texts to be an identifier
+  std::size_t prefix_ = 0, text_prefix_ = 0, numbers_seen_ = 0, commas_ = 0;
   std::vector<double> numbers_;
-  std::vector<std::int32_t> codes_;
+  std::vector<std::int32_t> codes_, text_codes_;
   Interner levels_;
+  ColumnReadInfo info_;
 };
+
+bool ColumnBuilder::add_number(std::string_view t) {
+  double v = std::numeric_limits<double>::quiet_NaN();
+  bool comma = false;
+  if (is_missing_token(t)) {
+  } else if (na_ && na_->is_declared(t)) {
+    count_missing(t);
+  } else if (na_ ? na_->number(t, v, comma) : detail::parse_number(t, v)) {
+    ++numbers_seen_;
+    commas_ += comma;
+    if (na_ && na_->is_declared_number(v)) {
+      count_missing(t);
+      v = std::numeric_limits<double>::quiet_NaN();
+    }
+  } else if (MissingCodes::common(t)) {
+    count_missing(t);
+  } else {
+    return false;
+  }
+  numbers_.push_back(v);
+  if (std::isnan(v)) {
+    if (text_) text_codes_.push_back(-1);
+  } else if (text_ || (!text_dropped_ && (comma || !detail::is_plain_decimal(t)))) {
+    keep_text(t);
+  }
+  return true;
+}
+
+// The first cell whose text says more than its number: from here on the text is kept, and the rows
+// before are filled in by `fill`. Dropped when the distinct texts outgrow an identifier's.
+void ColumnBuilder::keep_text(std::string_view t) {
+  if (!text_) {
+    text_ = true;
+    text_prefix_ = numbers_.size() - 1;
+    text_codes_.assign(text_prefix_, kPending);
+  }
+  text_codes_.push_back(levels_.intern(t));
+  if (levels_.size() > (1u << 16) && 2 * levels_.size() > numbers_.size()) {
+    text_ = false, text_dropped_ = true, text_prefix_ = 0;
+    std::vector<std::int32_t>().swap(text_codes_);
+    levels_ = Interner();
+  }
+}
+
+void ColumnBuilder::switch_to_text(std::string_view t, std::size_t line) {
+  categorical_ = true;
+  prefix_ = numbers_.size();
+  info_.number_cells = numbers_seen_;
+  info_.first_text_row = prefix_ + 1;
+  info_.first_text_line = line;
+  info_.first_text = std::string(t.substr(0, 60));
+  // The common codes counted as missing so far are levels of a text column.
+  std::erase_if(info_.missing_codes, [this](const auto& m) { return !(na_ && na_->is_declared(m.first)); });
+  std::vector<double>().swap(numbers_);
+  text_ = false, text_prefix_ = 0;
+  std::vector<std::int32_t>().swap(text_codes_);
+  levels_ = Interner();
+  codes_.assign(prefix_, kPending);
+}
+
+Column ColumnBuilder::finish(std::string name) {
+  Column c;
+  c.name = std::move(name);
+  if (!categorical_) {
+    c.type = Column::Type::Numeric;
+    c.numbers = std::move(numbers_);
+    if (text_) {
+      auto [levels, remap] = levels_.sorted();
+      for (std::int32_t& code : text_codes_)
+        if (code >= 0) code = remap[static_cast<std::size_t>(code)];
+      c.text_levels = std::move(levels);
+      c.text_codes = std::move(text_codes_);
+    }
+    info_.sentinel_warning = sentinel_warning(c.name, c.numbers);
+    c.read = std::move(info_);
+    return c;
+  }
+  c.type = Column::Type::Categorical;
+  auto [levels, remap] = levels_.sorted();
+  for (std::int32_t& code : codes_)
+    if (code >= 0) code = remap[static_cast<std::size_t>(code)];
+  c.levels = std::move(levels);
+  c.codes = std::move(codes_);
+  c.read = std::move(info_);
+  return c;
+}
+
+// Codes that stand for a missing value in many data sets. One that lies farther from the column's
+// other values than their whole range is probably one; a note says so (it is kept as a value).
+std::string ColumnBuilder::sentinel_warning(const std::string& name, const std::vector<double>& x) {
+  static constexpr std::array<double, 7> kSentinels{-9, -99, -999, -9999, 99, 999, 9999};
+  std::array<std::size_t, 7> count{};
+  for (double v : x)  // one pass; most values are skipped by the first test
+    if (!(v > -9 && v < 99))
+      for (std::size_t k = 0; k < kSentinels.size(); ++k) count[k] += v == kSentinels[k];
+  for (std::size_t k = 0; k < kSentinels.size(); ++k) {
+    if (count[k] == 0) continue;
+    const double s = kSentinels[k];
+    const std::size_t hits = count[k];
+    std::size_t rest = 0;
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (double v : x)
+      if (v != s && std::isfinite(v)) ++rest, lo = std::min(lo, v), hi = std::max(hi, v);
+    if (hits == 0 || rest < 5) continue;
+    const double range = std::max(hi - lo, 1.0);
+    if (s >= lo - range && s <= hi + range) continue;
+    const std::string code = fmt::format("{}", s);
+    return fmt::format(
+        "warning: '{}' has {} cell{} {}, far from its other values ({:.6g} to {:.6g}): if {} codes a missing value, "
+        "declare it (--na-values={} on the command line, ReadOptions::na_values in the library); it is used as a "
+        "number",
+        printable(name), hits, hits == 1 ? "" : "s", code, lo, hi, code, code);
+  }
+  return {};
+}
 
 /// Splits the text into records and fields, tracking physical line numbers.
 class Tokenizer {
@@ -448,7 +538,54 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+std::vector<std::string> read_header(Tokenizer& tok, const std::string& source) {
+  tok.skip_blank_lines();
+  const std::size_t header_line = tok.line();
+  std::vector<std::string> names;
+  tok.record([&](std::size_t, std::string_view f) { names.emplace_back(trim(f)); });
+  std::unordered_map<std::string_view, std::size_t> seen;
+  seen.reserve(names.size());
+  for (std::size_t j = 0; j < names.size(); ++j) {
+    if (names[j].empty())
+      throw Error(fmt::format("{}: column {} has an empty name in the header (line {})", source, j + 1, header_line));
+    auto [it, inserted] = seen.emplace(names[j], j);
+    if (!inserted)
+      throw Error(fmt::format("{}: duplicate column name '{}' (columns {} and {})", source, printable(names[j]),
+                              it->second + 1, j + 1));
+  }
+  return names;
+}
+
+MissingCodes missing_codes(const ReadOptions& options, char delimiter, const std::string& source) {
+  if (options.decimal != 0 && options.decimal != '.' && options.decimal != ',')
+    throw Error(fmt::format("{}: the decimal mark (ReadOptions::decimal) must be '.' or ','", source));
+  if (options.decimal == ',' && delimiter == ',')
+    throw Error(fmt::format("{}: the decimal mark and the field separator are both ','", source));
+  MissingCodes m;
+  m.decimal = options.decimal;
+  m.comma_decimals = options.decimal == ',' || (options.decimal == 0 && delimiter == ';');
+  for (const std::string& code : options.na_values) {
+    const std::string_view t = trim(code);
+    if (t.empty()) continue;
+    m.declared.emplace_back(t);
+    double v;
+    if (detail::parse_number(t, v) && !std::isnan(v)) m.declared_numbers.push_back(v);
+  }
+  return m;
+}
+
+}  // namespace
+
 DataFrame parse_table(std::string_view text, char delimiter, const std::string& source) {
+  ReadOptions o;
+  o.delimiter = delimiter;
+  return parse_table(text, o, source);
+}
+
+DataFrame parse_table(std::string_view text, const ReadOptions& options, const std::string& source) {
+  char delimiter = options.delimiter;
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   if (std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }))
     throw Error(fmt::format("{}: the file is empty", source));
@@ -463,34 +600,20 @@ DataFrame parse_table(std::string_view text, char delimiter, const std::string& 
     text = converted;
   }
   if (delimiter == 0) delimiter = sniff_delimiter(text);
+  const MissingCodes codes = missing_codes(options, delimiter, source);
 
   Tokenizer tok(text, delimiter, source);
-  tok.skip_blank_lines();
-  const std::size_t header_line = tok.line();
-  std::vector<std::string> names;
-  tok.record([&](std::size_t, std::string_view f) { names.emplace_back(trim(f)); });
+  std::vector<std::string> names = read_header(tok, source);
   const std::size_t ncols = names.size();
-  {
-    std::unordered_map<std::string_view, std::size_t> seen;
-    seen.reserve(ncols);
-    for (std::size_t j = 0; j < ncols; ++j) {
-      if (names[j].empty())
-        throw Error(fmt::format("{}: column {} has an empty name in the header (line {})", source, j + 1, header_line));
-      auto [it, inserted] = seen.emplace(names[j], j);
-      if (!inserted)
-        throw Error(fmt::format("{}: duplicate column name '{}' (columns {} and {})", source, printable(names[j]),
-                                it->second + 1, j + 1));
-    }
-  }
   tok.set_names(&names);
 
   const std::size_t data_pos = tok.pos(), data_line = tok.line();
-  std::vector<ColumnBuilder> builders(ncols);
+  std::vector<ColumnBuilder> builders(ncols, ColumnBuilder(&codes));
   std::size_t nrows = 0;
   while (tok.skip_blank_lines()) {
     const std::size_t line = tok.line();
     std::size_t nf = tok.record([&](std::size_t j, std::string_view f) {
-      if (j < ncols) builders[j].add(f);
+      if (j < ncols) builders[j].add(f, line);
     });
     if (nf != ncols)
       throw Error(fmt::format("{}: line {} has {} field{}, the header has {}", source, line, nf, nf == 1 ? "" : "s",
@@ -498,7 +621,8 @@ DataFrame parse_table(std::string_view text, char delimiter, const std::string& 
     ++nrows;
   }
 
-  // Columns that turned categorical after some rows: read those rows again, once for all of them.
+  // Columns that turned categorical after some rows, or whose text is kept from some row on: read
+  // those rows again, once for all of them.
   std::size_t refill = 0;
   for (const ColumnBuilder& b : builders) refill = std::max(refill, b.prefix());
   if (refill > 0) {
@@ -513,7 +637,14 @@ DataFrame parse_table(std::string_view text, char delimiter, const std::string& 
   df.source = source;
   df.nrows = nrows;
   df.columns.reserve(ncols);
-  for (std::size_t j = 0; j < ncols; ++j) df.columns.push_back(builders[j].finish(std::move(names[j])));
+  std::size_t commas = 0;
+  for (std::size_t j = 0; j < ncols; ++j) {
+    if (!builders[j].categorical()) commas += builders[j].decimal_commas();
+    df.columns.push_back(builders[j].finish(std::move(names[j])));
+  }
+  if (commas > 0 && options.decimal == 0)
+    df.notes.push_back(fmt::format("{} is separated by ';' with decimal commas: {} number{} like '3,5' read as 3.5",
+                                   source, commas, commas == 1 ? "" : "s"));
   return df;
 }
 
@@ -530,7 +661,9 @@ DataFrame read_table(const std::string& path, const ReadOptions& options) {
     if (header.find(',') == std::string_view::npos && header.find_first_of(";\t") != std::string_view::npos)
       delimiter = 0;
   }
-  return parse_table(text, delimiter, path);
+  ReadOptions o = options;
+  o.delimiter = delimiter;
+  return parse_table(text, o, path);
 }
 
 }  // namespace lmm

@@ -1,4 +1,5 @@
 // Column and DataFrame accessors.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -51,6 +52,25 @@ const Column& DataFrame::at(std::string_view name) const {
   if (columns.empty()) list = "(none)";
   std::string where = source.empty() ? std::string() : " in " + source;
   throw Error(fmt::format("column '{}' not found{}; columns are: {}", printable(name), where, list));
+}
+
+std::vector<std::string> reading_notes(const DataFrame& data, const std::vector<std::string>& columns) {
+  std::vector<std::string> out = data.notes;
+  for (const Column& c : data.columns) {
+    if (!columns.empty() && std::find(columns.begin(), columns.end(), c.name) == columns.end()) continue;
+    if (!c.read.missing_codes.empty()) {
+      std::size_t total = 0;
+      std::string list;
+      for (const auto& [code, n] : c.read.missing_codes) {
+        total += n;
+        list += fmt::format("{}{} '{}'", list.empty() ? "" : ", ", n, printable(code));
+      }
+      out.push_back(fmt::format("'{}': {} cell{} read as missing ({})", printable(c.name), total,
+                                total == 1 ? "" : "s", list));
+    }
+    if (!c.read.sentinel_warning.empty()) out.push_back(c.read.sentinel_warning);
+  }
+  return out;
 }
 
 std::vector<std::string> DataFrame::names() const {

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "lmm/error.h"
+#include "io/number_text.h"
 #include "lmm/table_io.h"
 
 namespace lmm {
@@ -25,11 +26,7 @@ std::string where(const DataFrame& d) {
 
 std::optional<double> parse_number(const std::string& s) {
   double v = 0;
-  const char* b = s.data();
-  const char* e = s.data() + s.size();
-  if (b != e && *b == '+') ++b;
-  const auto r = std::from_chars(b, e, v);
-  if (r.ec != std::errc() || r.ptr != e || b == e) return std::nullopt;
+  if (!detail::parse_number(s, v)) return std::nullopt;
   return v;
 }
 
@@ -51,6 +48,7 @@ Column column_from_labels(std::string name, const std::vector<std::optional<std:
 
 std::optional<std::string> label(const Column& c, std::size_t row) {
   if (c.missing(row)) return std::nullopt;
+  if (c.has_text()) return c.text_levels[static_cast<std::size_t>(c.text_codes[row])];
   if (c.is_numeric()) return format_double(c.numbers[row]);
   return c.levels[static_cast<std::size_t>(c.codes[row])];
 }
@@ -66,6 +64,10 @@ Column gather(const Column& src, const std::vector<std::ptrdiff_t>& rows, std::s
     for (auto r : rows)
       c.numbers.push_back(r < 0 ? std::numeric_limits<double>::quiet_NaN()
                                 : src.numbers[static_cast<std::size_t>(r)]);
+    if (src.has_text()) {  // ids such as "007" keep their text
+      c.text_levels = src.text_levels;
+      for (auto r : rows) c.text_codes.push_back(r < 0 ? -1 : src.text_codes[static_cast<std::size_t>(r)]);
+    }
   } else {
     c.levels = src.levels;
     c.codes.reserve(rows.size());

@@ -42,10 +42,33 @@ Column categorical_column(std::string name, const std::vector<std::optional<std:
   return c;
 }
 
+DataFrame select_rows(const DataFrame& data, const std::vector<std::size_t>& rows) {
+  DataFrame out;
+  out.source = data.source;
+  out.notes = data.notes;
+  out.nrows = rows.size();
+  for (const Column& c : data.columns) {
+    Column s;
+    s.name = c.name;
+    s.type = c.type;
+    s.levels = c.levels;
+    s.text_levels = c.text_levels;
+    s.read = c.read;
+    for (std::size_t r : rows) {
+      if (c.is_numeric()) s.numbers.push_back(c.numbers[r]);
+      if (!c.is_numeric()) s.codes.push_back(c.codes[r]);
+      if (c.has_text()) s.text_codes.push_back(c.text_codes[r]);
+    }
+    out.columns.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::string format_cell(const Column& column, std::size_t row, char delimiter) {
   if (column.missing(row)) return "NA";
-  if (column.is_numeric()) return format_double(column.numbers[row]);
-  const std::string& s = column.levels[static_cast<std::size_t>(column.codes[row])];
+  if (column.is_numeric() && !column.has_text()) return format_double(column.numbers[row]);
+  const std::string& s = column.has_text() ? column.text_levels[static_cast<std::size_t>(column.text_codes[row])]
+                                           : column.levels[static_cast<std::size_t>(column.codes[row])];
   // Quoted only where the CSV syntax needs it (RFC 4180).
   const bool quote = s.find_first_of(std::string{delimiter, '"', '\r', '\n'}) != std::string::npos;
   if (!quote) return s;

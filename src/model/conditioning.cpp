@@ -58,7 +58,7 @@ std::string centering_hint(const std::string& name, double mean) {
 
 }  // namespace
 
-Conditioning assess_conditioning(const LinearMixedModel::Impl& m) {
+Conditioning assess_conditioning(const detail::ModelState& m) {
   Conditioning out;
   const ModelFrame& f = m.frame;
   const auto np = static_cast<Eigen::Index>(f.p());
@@ -145,6 +145,7 @@ std::vector<std::string> data_warnings(const DataFrame& data, const Formula& for
   };
   check(formula.fixed);
   for (const RandomTerm& r : formula.random) check(r.terms);
+  for (std::string& h : data_hints(data, formula)) out.push_back(std::move(h));
   return out;
 }
 

@@ -34,7 +34,12 @@ inline constexpr double kSlopeOffsetWarn = 1000;
 /// factor with one coefficient per distinct value).
 std::vector<std::string> data_warnings(const DataFrame& data, const Formula& formula);
 
+/// The reader's notes on the columns the formula uses (missing codes, likely undeclared codes,
+/// decimal commas), and hints: a numeric fixed predictor with 3 to 5 distinct integer values that
+/// is constant within the first grouping factor (a code of categories?), a 0/1 response.
+std::vector<std::string> data_hints(const DataFrame& data, const Formula& formula);
+
 /// Throws lmm::Error when kappa_x exceeds kKappaRefuse.
-Conditioning assess_conditioning(const LinearMixedModel::Impl& m);
+Conditioning assess_conditioning(const detail::ModelState& m);
 
 }  // namespace lmm::detail

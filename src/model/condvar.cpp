@@ -117,42 +117,35 @@ Mat inverse_of_llt(const Mat& L, bool lower_triangular) {
   return S;
 }
 
-std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
+namespace {
+
+// The dense trailing part of (L L')⁻¹ from term d on: Σ_DD = (L_DD L_DD')⁻¹, because the trailing
+// block of (L L')⁻¹ is the inverse built from the trailing block of L alone.
+Mat dense_trailing_inverse(const detail::ModelState& m, const std::vector<Eigen::Index>& off, int d) {
   const int K = m.K;
-  std::vector<Eigen::Index> off(K + 1, 0);
-  for (int j = 0; j < K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
-  // The leading terms whose diagonal blocks stay block-diagonal form the sparse part; from the
-  // first other one on, the factorization fills the blocks in (dense below it).
-  int d = K;
-  for (int j = 0; j < K; ++j)
-    if (!std::holds_alternative<BlockDiag>(m.L[j][j])) {
-      d = j;
-      break;
-    }
   const Eigen::Index D0 = off[d];
   const Eigen::Index M = off[K] - D0;
-
-  // --- the dense trailing part: Σ_DD = (L_DD L_DD')⁻¹, because the trailing block of (L L')⁻¹ is
-  // the inverse built from the trailing block of L alone ---
-  Mat SigD;
-  if (M > 0) {
-    Mat LD = Mat::Zero(M, M);
-    bool triangular = true;
-    for (int k = d; k < K; ++k)
-      for (int i = k; i < K; ++i) {
-        Mat B = to_dense(m.L[i][k]);
-        if (i == k) {
-          if (std::holds_alternative<Mat>(m.L[k][k]))
-            B.triangularView<Eigen::StrictlyUpper>().setZero();
-          else
-            triangular = false;  // a diagonal block factored with a permutation: L L' = M only
-        }
-        LD.block(off[i] - D0, off[k] - D0, B.rows(), B.cols()) = B;
+  Mat LD = Mat::Zero(M, M);
+  bool triangular = true;
+  for (int k = d; k < K; ++k)
+    for (int i = k; i < K; ++i) {
+      Mat B = to_dense(m.L[i][k]);
+      if (i == k) {
+        if (std::holds_alternative<Mat>(m.L[k][k]))
+          B.triangularView<Eigen::StrictlyUpper>().setZero();
+        else
+          triangular = false;  // a diagonal block factored with a permutation: L L' = M only
       }
-    SigD = inverse_of_llt(LD, triangular);
-  }
+      LD.block(off[i] - D0, off[k] - D0, B.rows(), B.cols()) = B;
+    }
+  return inverse_of_llt(LD, triangular);
+}
 
-  // --- the sparse leading part: terms whose diagonal blocks stay block-diagonal ---
+// The columns of L for the terms before d, whose diagonal blocks stay block-diagonal.
+std::vector<SparseColumn> sparse_leading_columns(const detail::ModelState& m, const std::vector<Eigen::Index>& off,
+                                                 int d) {
+  const int K = m.K;
+  const Eigen::Index D0 = off[d];
   std::vector<SparseColumn> cols(static_cast<std::size_t>(D0));
   for (int j = 0; j < d; ++j) {
     const auto& bd = std::get<BlockDiag>(m.L[j][j]);
@@ -171,22 +164,28 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
         sort_column(col);
       }
   }
-  // Symbolic closure along the elimination tree (parent = first row below the diagonal), so that
-  // for s > t both in S_c, s is in S_t: Σ(s, t) is then computed before it is needed. Numerical
-  // zeros dropped from L's sparse blocks are restored as structural entries.
-  {
-    std::vector<std::vector<Eigen::Index>> children(static_cast<std::size_t>(D0));
-    for (Eigen::Index c = 0; c < D0; ++c) {
-      SparseColumn& col = cols[static_cast<std::size_t>(c)];
-      for (Eigen::Index ch : children[static_cast<std::size_t>(c)])
-        merge_child(col, cols[static_cast<std::size_t>(ch)], c);
-      children[static_cast<std::size_t>(c)].clear();
-      children[static_cast<std::size_t>(c)].shrink_to_fit();
-      if (!col.rows.empty() && col.rows.front() < D0)
-        children[static_cast<std::size_t>(col.rows.front())].push_back(c);
-    }
+  return cols;
+}
+
+// Symbolic closure along the elimination tree (parent = first row below the diagonal), so that
+// for s > t both in S_c, s is in S_t: Σ(s, t) is then computed before it is needed. Numerical
+// zeros dropped from L's sparse blocks are restored as structural entries.
+void close_along_elimination_tree(std::vector<SparseColumn>& cols, Eigen::Index D0) {
+  std::vector<std::vector<Eigen::Index>> children(static_cast<std::size_t>(D0));
+  for (Eigen::Index c = 0; c < D0; ++c) {
+    SparseColumn& col = cols[static_cast<std::size_t>(c)];
+    for (Eigen::Index ch : children[static_cast<std::size_t>(c)])
+      merge_child(col, cols[static_cast<std::size_t>(ch)], c);
+    children[static_cast<std::size_t>(c)].clear();
+    children[static_cast<std::size_t>(c)].shrink_to_fit();
+    if (!col.rows.empty() && col.rows.front() < D0)
+      children[static_cast<std::size_t>(col.rows.front())].push_back(c);
   }
-  // Takahashi's recurrence, last column first.
+}
+
+// Takahashi's recurrence, last column first: each column's Σ entries from the dense part SigD
+// (rows from D0 on) and the columns already done.
+void takahashi(std::vector<SparseColumn>& cols, const Mat& SigD, Eigen::Index D0) {
   std::vector<double> y;
   for (Eigen::Index c = D0 - 1; c >= 0; --c) {
     SparseColumn& col = cols[static_cast<std::size_t>(c)];
@@ -225,7 +224,13 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
     }
     col.sigma_diag = (1 + ly) / (col.diag * col.diag);
   }
+}
 
+// Each term's diagonal level blocks, from the sparse columns or the dense part.
+std::vector<Mat> level_blocks(const detail::ModelState& m, const std::vector<Eigen::Index>& off, int d,
+                              const std::vector<SparseColumn>& cols, const Mat& SigD) {
+  const int K = m.K;
+  const Eigen::Index D0 = off[d];
   std::vector<Mat> out(K);
   for (int j = 0; j < K; ++j) {
     const int q = m.q[j];
@@ -252,14 +257,36 @@ std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m) {
   return out;
 }
 
-std::vector<Mat> re_fixed_cross(const LinearMixedModel::Impl& m) {
+}  // namespace
+
+std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
+  const int K = m.K;
+  std::vector<Eigen::Index> off(K + 1, 0);
+  for (int j = 0; j < K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
+  // The leading terms whose diagonal blocks stay block-diagonal form the sparse part; from the
+  // first other one on, the factorization fills the blocks in (dense below it).
+  int d = K;
+  for (int j = 0; j < K; ++j)
+    if (!std::holds_alternative<BlockDiag>(m.L[j][j])) {
+      d = j;
+      break;
+    }
+  const Eigen::Index D0 = off[d];
+  const Mat SigD = off[K] > D0 ? dense_trailing_inverse(m, off, d) : Mat();
+  std::vector<SparseColumn> cols = sparse_leading_columns(m, off, d);
+  close_along_elimination_tree(cols, D0);
+  takahashi(cols, SigD, D0);
+  return level_blocks(m, off, d, cols, SigD);
+}
+
+std::vector<Mat> re_fixed_cross(const detail::ModelState& m) {
   const int K = m.K;
   const auto np = static_cast<Eigen::Index>(m.p());
   std::vector<Mat> W(K);
   for (int j = 0; j < K; ++j) W[j].resize(m.q[j] * m.nlev[j], np);
   std::vector<Eigen::VectorXd> w(K);
   for (Eigen::Index c = 0; c < np; ++c) {
-    // Back-substitution through the block rows, as for u (Impl::u), with L_X's row c as right side.
+    // Back-substitution through the block rows, as for u (ModelState::u), with L_X's row c as right side.
     for (int j = K - 1; j >= 0; --j) {
       Eigen::VectorXd v = std::get<Mat>(m.L[K][j]).row(c).transpose();
       for (int i = j + 1; i < K; ++i) sub_transpose_times(m.L[i][j], w[i], v);

@@ -18,7 +18,7 @@ namespace lmm::detail {
 /// run from the last column to the first, touches Σ only on the factor's pattern, so it costs about
 /// as much as one factorization. The trailing terms whose diagonal blocks the factorization keeps
 /// dense (crossed designs) are inverted densely, as the factorization treats them.
-std::vector<Mat> re_inverse_diagonal_blocks(const LinearMixedModel::Impl& m);
+std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m);
 
 /// (L L')⁻¹ for a dense square L: lower triangular (a Cholesky factor), or any invertible L such as
 /// a permuted sparse factor P'L̂ (then through L L' and a Cholesky factorization).
@@ -28,6 +28,6 @@ Mat inverse_of_llt(const Mat& L, bool lower_triangular);
 /// the X part of the factor's last block row. Σ_uβ = -W (R_X R_X')⁻¹ is the covariance of the
 /// spherical random effects with β̂ (times σ²), and the unconditional covariance of level b's u is
 /// (L L')⁻¹_bb + W_b (R_X R_X')⁻¹ W_b'. Per term, a (q_j·nlevels_j) x p matrix.
-std::vector<Mat> re_fixed_cross(const LinearMixedModel::Impl& m);
+std::vector<Mat> re_fixed_cross(const detail::ModelState& m);
 
 }  // namespace lmm::detail

@@ -156,6 +156,43 @@ void sparse_columns(const ModelFrame& f, int i, int k, const Grouping& g, std::s
   }
 }
 
+// Chunks of levels with about the same number of rows each: chunk c holds levels
+// [bounds[c], bounds[c + 1]).
+std::vector<std::size_t> chunk_levels(const Grouping& g, std::size_t n, int nchunks, std::size_t nlevels) {
+  std::vector<std::size_t> level_bounds(static_cast<std::size_t>(nchunks) + 1);
+  for (int c = 0; c <= nchunks; ++c) {
+    // The first level whose rows start at or after the chunk's share of the rows.
+    const std::size_t target = chunk_begin(n, nchunks, c);
+    level_bounds[static_cast<std::size_t>(c)] = static_cast<std::size_t>(
+        std::lower_bound(g.start.begin(), g.start.end() - 1, target) - g.start.begin());
+  }
+  level_bounds[0] = 0;
+  level_bounds[static_cast<std::size_t>(nchunks)] = nlevels;
+  return level_bounds;
+}
+
+// The sparse block from the chunks' columns, in chunk order (the parts are emptied).
+SpMat join_columns(std::vector<SparseColumns>& parts, Eigen::Index rows, Eigen::Index cols) {
+  std::size_t nnz = 0;
+  for (const auto& p : parts) nnz += p.values.size();
+  SpMat S(rows, cols);
+  S.resizeNonZeros(static_cast<Eigen::Index>(nnz));
+  auto* outer = S.outerIndexPtr();
+  outer[0] = 0;
+  std::size_t col = 0, pos = 0;
+  for (auto& p : parts) {
+    for (std::int64_t cnt : p.counts) {
+      outer[col + 1] = static_cast<int>(static_cast<std::int64_t>(outer[col]) + cnt);
+      ++col;
+    }
+    std::copy(p.inner.begin(), p.inner.end(), S.innerIndexPtr() + pos);
+    std::copy(p.values.begin(), p.values.end(), S.valuePtr() + pos);
+    pos += p.values.size();
+    p = SparseColumns();
+  }
+  return S;
+}
+
 }  // namespace
 
 void build_cross_products(const ModelFrame& f, const double* y, std::vector<std::vector<Block>>& A) {
@@ -178,17 +215,8 @@ void build_cross_products(const ModelFrame& f, const double* y, std::vector<std:
     Mat xy = Mat::Zero(static_cast<Eigen::Index>(m), q * nlev);
     Pass ps{f, k, K, q, n, np, f.X.data(), y, t.z.data(), t.refs.data(), d.data.data(), xy.data()};
 
-    // Chunks of levels with about 4096 rows' work each.
     const int nchunks = chunk_count(n, 4096);
-    std::vector<std::size_t> level_bounds(static_cast<std::size_t>(nchunks) + 1);
-    for (int c = 0; c <= nchunks; ++c) {
-      // The first level whose rows start at or after the chunk's share of the rows.
-      const std::size_t target = chunk_begin(n, nchunks, c);
-      level_bounds[static_cast<std::size_t>(c)] = static_cast<std::size_t>(
-          std::lower_bound(g.start.begin(), g.start.end() - 1, target) - g.start.begin());
-    }
-    level_bounds[0] = 0;
-    level_bounds[static_cast<std::size_t>(nchunks)] = t.nlevels();
+    const std::vector<std::size_t> level_bounds = chunk_levels(g, n, nchunks, t.nlevels());
     std::vector<std::vector<double>> partial(k == 0 ? static_cast<std::size_t>(nchunks) : 0);
     std::vector<std::vector<SparseColumns>> cols(static_cast<std::size_t>(K - k - 1),
                                                  std::vector<SparseColumns>(static_cast<std::size_t>(nchunks)));
@@ -214,26 +242,9 @@ void build_cross_products(const ModelFrame& f, const double* y, std::vector<std:
         for (std::size_t e = 0; e < m * m; ++e) akk_total[e] += p[e];
 
     for (int i = k + 1; i < K; ++i) {
-      auto& parts = cols[static_cast<std::size_t>(i - k - 1)];
       const auto& ti = f.re[static_cast<std::size_t>(i)];
-      std::size_t nnz = 0;
-      for (const auto& p : parts) nnz += p.values.size();
-      SpMat S(ti.q() * static_cast<Eigen::Index>(ti.nlevels()), q * nlev);
-      S.resizeNonZeros(static_cast<Eigen::Index>(nnz));
-      auto* outer = S.outerIndexPtr();
-      outer[0] = 0;
-      std::size_t col = 0, pos = 0;
-      for (auto& p : parts) {
-        for (std::int64_t cnt : p.counts) {
-          outer[col + 1] = static_cast<int>(static_cast<std::int64_t>(outer[col]) + cnt);
-          ++col;
-        }
-        std::copy(p.inner.begin(), p.inner.end(), S.innerIndexPtr() + pos);
-        std::copy(p.values.begin(), p.values.end(), S.valuePtr() + pos);
-        pos += p.values.size();
-        p = SparseColumns();
-      }
-      A[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)] = std::move(S);
+      A[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)] = join_columns(
+          cols[static_cast<std::size_t>(i - k - 1)], ti.q() * static_cast<Eigen::Index>(ti.nlevels()), q * nlev);
     }
     A[static_cast<std::size_t>(k)][static_cast<std::size_t>(k)] = std::move(d);
     A[static_cast<std::size_t>(K)][static_cast<std::size_t>(k)] = std::move(xy);

@@ -19,7 +19,7 @@ using detail::BlockDiag;
 using detail::Mat;
 using detail::SpMat;
 
-void LinearMixedModel::Impl::setup_grouped_downdates() {
+void detail::ModelState::setup_grouped_downdates() {
   grouped.assign(static_cast<std::size_t>(K), {});
   if (K < 2 || q[0] != 1) return;
   const auto& A00 = std::get<BlockDiag>(A[0][0]);
@@ -54,7 +54,7 @@ void LinearMixedModel::Impl::setup_grouped_downdates() {
   }
 }
 
-bool LinearMixedModel::Impl::grouped_downdate(int i) {
+bool detail::ModelState::grouped_downdate(int i) {
   if (i >= static_cast<int>(grouped.size())) return false;
   const GroupedDowndate& g = grouped[static_cast<std::size_t>(i)];
   if (g.B.empty()) return false;

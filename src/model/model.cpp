@@ -49,11 +49,11 @@ SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
 // beta - beta0; b, sigma, theta and the objective are unchanged), so beta0 only needs to remove
 // most of y's size: one step of iterative refinement makes it good enough even for an
 // ill-conditioned X'X. Throws lmm::Error for a response with nothing left to model.
-std::vector<double> response_shift(const ModelFrame& f, Eigen::VectorXd& beta0) {
+std::vector<double> response_shift(const ModelFrame& f, const std::vector<double>& response, Eigen::VectorXd& beta0) {
   const auto nrow = static_cast<Eigen::Index>(f.n());
   const auto np = static_cast<Eigen::Index>(f.p());
   Eigen::Map<const Mat> X(f.X.data(), nrow, np);
-  Eigen::Map<const Eigen::VectorXd> y(f.y.data(), nrow);
+  Eigen::Map<const Eigen::VectorXd> y(response.data(), nrow);
   const double yy = y.squaredNorm();
   if (nrow > 0 && y.maxCoeff() == y.minCoeff())
     throw Error(fmt::format("the response '{}' has the same value ({}) in all {} rows: there is no variation to model",
@@ -85,12 +85,45 @@ std::vector<double> response_shift(const ModelFrame& f, Eigen::VectorXd& beta0) 
   return {r.data(), r.data() + r.size()};
 }
 
+// The rows the model's cross-products are built from: y - offset, and with prior weights every
+// row of [Z X y] multiplied by √w. Without weights only the response is copied.
+ModelFrame working_rows(const ModelFrame& f) {
+  ModelFrame w;
+  w.response = f.response;
+  w.fixed_names = f.fixed_names;
+  w.y = f.y;
+  for (std::size_t i = 0; i < f.offset.size(); ++i) w.y[i] -= f.offset[i];
+  if (f.weights.empty()) return w;
+  const std::size_t n = f.n();
+  std::vector<double> s(n);
+  for (std::size_t i = 0; i < n; ++i) s[i] = std::sqrt(f.weights[i]);
+  for (std::size_t i = 0; i < n; ++i) w.y[i] *= s[i];
+  w.X = f.X;
+  for (std::size_t c = 0; c < f.p(); ++c)
+    for (std::size_t i = 0; i < n; ++i) w.X[c * n + i] *= s[i];
+  w.re = f.re;
+  for (auto& t : w.re) {
+    const auto q = static_cast<std::size_t>(t.q());
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t a = 0; a < q; ++a) t.z[i * q + a] *= s[i];
+  }
+  return w;
+}
+
 }  // namespace
 
-LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
+detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
   K = static_cast<int>(frame.re.size());
   if (K == 0) throw Error("the model has no random-effects term");
-  const std::vector<double> yw = response_shift(frame, beta0);
+  std::vector<double> yw;
+  if (frame.weights.empty()) {
+    yw = response_shift(frame, frame.offset.empty() ? frame.y : working_rows(frame).y, beta0);
+  } else {
+    const ModelFrame w = working_rows(frame);
+    yw = response_shift(w, w.y, beta0);
+    detail::build_cross_products(w, yw.data(), A);
+    for (double wi : frame.weights) log_det_weights += std::log(wi);
+  }
   int off = 0;
   for (const auto& t : frame.re) {
     q.push_back(t.q());
@@ -103,8 +136,8 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
     for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
       for (int r = c; r < q[j]; ++r, ++k) theta[k] = (r == c) ? 1.0 : 0.0;
 
-  // --- A = [Z X y]'[Z X y], one pass over the rows per term ---
-  detail::build_cross_products(frame, yw.data(), A);
+  // --- A = [Z X y]'[Z X y], one pass over the rows per term (done above with weights) ---
+  if (frame.weights.empty()) detail::build_cross_products(frame, yw.data(), A);
   L.assign(K + 1, {});
   for (int i = 0; i <= K; ++i) L[i].resize(i + 1);
 
@@ -162,7 +195,7 @@ LinearMixedModel::Impl::Impl(ModelFrame f, Method m) : frame(std::move(f)), meth
   update_L();
 }
 
-void LinearMixedModel::Impl::set_lambda(const std::vector<double>& th) {
+void detail::ModelState::set_lambda(const std::vector<double>& th) {
   if (th.size() != theta.size())
     throw std::invalid_argument("theta has " + std::to_string(th.size()) + " values, the model needs " +
                                 std::to_string(theta.size()));
@@ -175,7 +208,7 @@ void LinearMixedModel::Impl::set_lambda(const std::vector<double>& th) {
   }
 }
 
-void LinearMixedModel::Impl::update_L() {
+void detail::ModelState::update_L() {
   if (K == 1) {
     update_L_single();
     objective = compute_objective();
@@ -203,7 +236,7 @@ void LinearMixedModel::Impl::update_L() {
   objective = compute_objective();
 }
 
-double LinearMixedModel::Impl::compute_objective() const {
+double detail::ModelState::compute_objective() const {
   if (!factor_ok) return std::numeric_limits<double>::infinity();
   const double nn = static_cast<double>(n());
   const double pp = static_cast<double>(p());
@@ -212,6 +245,7 @@ double LinearMixedModel::Impl::compute_objective() const {
   const double r2 = pwrss();
   if (!(r2 > 0)) return std::numeric_limits<double>::infinity();
   constexpr double two_pi = 2 * std::numbers::pi;
+  ld -= log_det_weights;
   if (method == Method::ML) return ld + nn * (1 + std::log(two_pi * r2 / nn));
   double ldx = 0;
   const Mat& lkk = LKK();
@@ -219,20 +253,20 @@ double LinearMixedModel::Impl::compute_objective() const {
   return ld + ldx + (nn - pp) * (1 + std::log(two_pi * r2 / (nn - pp)));
 }
 
-double LinearMixedModel::Impl::pwrss() const {
+double detail::ModelState::pwrss() const {
   const Mat& lkk = LKK();
   const auto np = static_cast<Eigen::Index>(p());
   return lkk(np, np) * lkk(np, np);
 }
 
-double LinearMixedModel::Impl::sigma() const {
+double detail::ModelState::sigma() const {
   const double denom = method == Method::ML ? static_cast<double>(n()) : static_cast<double>(n() - p());
   return std::sqrt(pwrss() / denom);
 }
 
-Eigen::VectorXd LinearMixedModel::Impl::beta() const { return beta_shifted() + beta0; }
+Eigen::VectorXd detail::ModelState::beta() const { return beta_shifted() + beta0; }
 
-Eigen::VectorXd LinearMixedModel::Impl::beta_shifted() const {
+Eigen::VectorXd detail::ModelState::beta_shifted() const {
   const auto np = static_cast<Eigen::Index>(p());
   const Mat& lkk = LKK();
   Eigen::VectorXd b = lkk.block(np, 0, 1, np).transpose();
@@ -240,7 +274,7 @@ Eigen::VectorXd LinearMixedModel::Impl::beta_shifted() const {
   return b;
 }
 
-std::vector<Eigen::VectorXd> LinearMixedModel::Impl::u() const {
+std::vector<Eigen::VectorXd> detail::ModelState::u() const {
   const auto np = static_cast<Eigen::Index>(p());
   const Eigen::VectorXd b = beta_shifted();
   std::vector<Eigen::VectorXd> out(K);
@@ -255,7 +289,7 @@ std::vector<Eigen::VectorXd> LinearMixedModel::Impl::u() const {
   return out;
 }
 
-Mat LinearMixedModel::Impl::vcov_unscaled() const {
+Mat detail::ModelState::vcov_unscaled() const {
   const auto np = static_cast<Eigen::Index>(p());
   Mat Rinv = Mat::Identity(np, np);
   LKK().topLeftCorner(np, np).triangularView<Eigen::Lower>().solveInPlace(Rinv);
@@ -265,7 +299,7 @@ Mat LinearMixedModel::Impl::vcov_unscaled() const {
 // ---------------------------------------------------------------------------------------------
 
 LinearMixedModel::LinearMixedModel(ModelFrame frame, Method method)
-    : impl_(std::make_unique<Impl>(std::move(frame), method)) {}
+    : impl_(std::make_unique<detail::ModelState>(std::move(frame), method)) {}
 LinearMixedModel::~LinearMixedModel() = default;
 LinearMixedModel::LinearMixedModel(LinearMixedModel&&) noexcept = default;
 LinearMixedModel& LinearMixedModel::operator=(LinearMixedModel&&) noexcept = default;
@@ -349,7 +383,7 @@ std::vector<std::vector<double>> LinearMixedModel::ranef() const {
 }
 
 std::vector<std::vector<double>> LinearMixedModel::ranef_condvar() const {
-  const Impl& m = *impl_;
+  const detail::ModelState& m = *impl_;
   const double s2 = m.sigma() * m.sigma();
   // Diagonal level blocks of (L L')⁻¹ by selected inversion (src/model/condvar.cpp).
   const std::vector<Mat> G = detail::re_inverse_diagonal_blocks(m);
@@ -376,7 +410,7 @@ std::vector<double> LinearMixedModel::fitted() const {
   const auto& f = impl_->frame;
   const std::size_t nrow = f.n(), np = f.p();
   const auto b = beta();
-  std::vector<double> out(nrow, 0.0);
+  std::vector<double> out = f.offset.empty() ? std::vector<double>(nrow, 0.0) : f.offset;
   for (std::size_t c = 0; c < np; ++c)
     for (std::size_t i = 0; i < nrow; ++i) out[i] += f.X[c * nrow + i] * b[c];
   const auto re = ranef();

@@ -1,14 +1,14 @@
-// The state behind LinearMixedModel, shared with the inference code (src/inference) that needs the
-// factor's blocks. Not a public header.
+// The state behind LinearMixedModel. Not a public header: src/model alone writes it; code above
+// the model reads it through model/model_access.h.
 #pragma once
 #include <vector>
 
 #include "linalg/blocks.h"
 #include "lmm/model.h"
 
-namespace lmm {
+namespace lmm::detail {
 
-struct LinearMixedModel::Impl {
+struct ModelState {
   ModelFrame frame;
   Method method = Method::REML;
 
@@ -25,13 +25,18 @@ struct LinearMixedModel::Impl {
   // relative to its residual spread. beta() adds beta0 back. See response_shift() in model.cpp.
   Eigen::VectorXd beta0;
 
+  // Prior weights: A is built from the rows multiplied by √w (the model with residual variance
+  // σ²/w_i is the unweighted one for those rows), and the objective gains -log|W| (lme4's ldW in
+  // lmerResp::Laplace). 0 without weights.
+  double log_det_weights = 0;
+
   std::vector<double> theta;
   std::vector<detail::Mat> lambda;  // per term, q x q lower triangular
   double objective = 0;
   bool factor_ok = false;
 
   // Built from the frame: one pass over the rows into A; decides the types of L's blocks.
-  Impl(ModelFrame f, Method m);
+  ModelState(ModelFrame f, Method m);
 
   void set_lambda(const std::vector<double>& th);
   void update_L();
@@ -77,7 +82,6 @@ struct LinearMixedModel::Impl {
   detail::Mat vcov_unscaled() const;       // (R_X R_X')⁻¹
 };
 
-namespace detail {
 /// Builds A = [Z X y]'[Z X y] in blocks from the rows (src/model/cross_products.cpp).
 /// y: the response the blocks are built from (y - X beta0, see response_shift() in model.cpp).
 void build_cross_products(const ModelFrame& f, const double* y, std::vector<std::vector<Block>>& A);
@@ -92,7 +96,7 @@ void build_cross_products(const ModelFrame& f, const double* y, std::vector<std:
 // stalls on such scalings ("Model failed to converge", "nearly unidentifiable").
 class ThetaMap {
  public:
-  explicit ThetaMap(const LinearMixedModel::Impl& m);
+  explicit ThetaMap(const detail::ModelState& m);
   std::vector<double> to_theta(const std::vector<double>& conditioned) const;  ///< θ̃ -> θ
   std::vector<double> from_theta(const std::vector<double>& theta) const;      ///< θ -> θ̃
   /// θ̃ whose λλ' is each term's relative covariance `cov[j]`, made positive definite in the
@@ -109,6 +113,4 @@ class ThetaMap {
   std::vector<Mat> S_, Sinv_;
 };
 
-}  // namespace detail
-
-}  // namespace lmm
+}  // namespace lmm::detail

@@ -2,19 +2,21 @@
 // (src/model/single_term.cpp) where the model has it, else NEWUOA, or BOBYQA (as lme4) on request.
 // All work in the conditioned coordinates θ̃ of ThetaMap (model_impl.h); L-BFGS and BOBYQA with
 // θ̃'s diagonal bounded below by 0.
-#include <nlopt.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "lmm/error.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
+#include "util/nlopt_driver.h"
 
 namespace lmm {
 
 namespace {
+
+using detail::NloptMethod;
+using detail::NloptOutcome;
 
 struct OptContext {
   OptContext(LinearMixedModel* m, const detail::ThetaMap* tm, const FitOptions* o, const std::vector<double>* lo)
@@ -27,9 +29,8 @@ struct OptContext {
   std::vector<double> x;
   std::vector<double> best_x;  // the lowest point seen (an optimizer's last point need not be it)
   double best_f = std::numeric_limits<double>::infinity();
-  // L-BFGS: the projected gradient's largest entry at the best point, and the optimizer to stop.
+  // L-BFGS: the projected gradient's largest entry at the best point.
   double best_pg = std::numeric_limits<double>::infinity();
-  nlopt_opt opt = nullptr;
 };
 
 // Where the objective's rounding noise (about 1e-12 relative) swamps the decrease a step can
@@ -37,7 +38,7 @@ struct OptContext {
 // the optimum is reached to within far less than the reference tolerances.
 double gradient_tolerance(double f) { return 1e-6 * std::sqrt(std::max(1.0, std::abs(f))); }
 
-double evaluate(OptContext& ctx, unsigned n, const double* x) {
+double evaluate(OptContext& ctx, std::size_t n, const double* x) {
   ctx.x.assign(x, x + n);
   ++ctx.evaluations;
   const double f = ctx.model->set_theta(ctx.map->to_theta(ctx.x));
@@ -49,68 +50,97 @@ double evaluate(OptContext& ctx, unsigned n, const double* x) {
   return f;
 }
 
-double bobyqa_objective(unsigned n, const double* x, double* /*grad*/, void* data) {
-  const double f = evaluate(*static_cast<OptContext*>(data), n, x);
+double derivative_free_objective(OptContext& ctx, std::size_t n, const double* x) {
+  const double f = evaluate(ctx, n, x);
   // BOBYQA's quadratic model cannot digest infinities: a failed factor is a very bad point.
   return std::isfinite(f) ? f : 1e300;
 }
 
-double lbfgs_objective(unsigned n, const double* x, double* grad, void* data) {
-  auto& ctx = *static_cast<OptContext*>(data);
+double lbfgs_objective(OptContext& ctx, std::size_t n, const double* x, double* grad, bool& stop) {
   const double f = evaluate(ctx, n, x);
   if (!std::isfinite(f)) {
     if (grad) std::fill(grad, grad + n, 0.0);
     return 1e300;
   }
   if (grad) {
-    const auto g = ctx.map->gradient_conditioned(ctx.x, ctx.model->impl().gradient_full());
+    const auto g = ctx.map->gradient_conditioned(ctx.x, detail::model_state(*ctx.model).gradient_full());
     std::copy(g.begin(), g.end(), grad);
     // Projected gradient: a component pushing against its bound does not count.
     double pg = 0;
-    for (unsigned k = 0; k < n; ++k)
+    for (std::size_t k = 0; k < n; ++k)
       if (!(x[k] <= (*ctx.lower)[k] && g[k] > 0)) pg = std::max(pg, std::abs(g[k]));
     if (f <= ctx.best_f) ctx.best_pg = pg;
-    if (pg <= gradient_tolerance(f) && ctx.opt) nlopt_force_stop(ctx.opt);
+    if (pg <= gradient_tolerance(f)) stop = true;
   }
   return f;
 }
 
-std::string describe(nlopt_result r) {
-  switch (r) {
-    case NLOPT_SUCCESS: return "success";
-    case NLOPT_STOPVAL_REACHED: return "stopval reached";
-    case NLOPT_FTOL_REACHED: return "ftol_rel reached";
-    case NLOPT_XTOL_REACHED: return "xtol reached";
-    case NLOPT_MAXEVAL_REACHED: return "maximum number of evaluations reached";
-    case NLOPT_MAXTIME_REACHED: return "time limit reached";
-    case NLOPT_FAILURE: return "generic failure";
-    case NLOPT_INVALID_ARGS: return "invalid arguments";
-    case NLOPT_OUT_OF_MEMORY: return "out of memory";
-    case NLOPT_ROUNDOFF_LIMITED: return "roundoff limited";
-    case NLOPT_FORCED_STOP: return "forced stop";
-    default: return "unknown status " + std::to_string(static_cast<int>(r));
-  }
-}
-
-bool stopped_by_tolerance(nlopt_result r) {
-  return r == NLOPT_SUCCESS || r == NLOPT_FTOL_REACHED || r == NLOPT_XTOL_REACHED || r == NLOPT_ROUNDOFF_LIMITED;
-}
-
-nlopt_result run(nlopt_algorithm algorithm, nlopt_func f, OptContext& ctx, const std::vector<double>& lower,
-                 std::vector<double>& x, double initial_step) {
+NloptOutcome run(NloptMethod method, OptContext& ctx, std::vector<double>& x, double initial_step) {
   const FitOptions& o = *ctx.options;
-  nlopt_opt opt = nlopt_create(algorithm, static_cast<unsigned>(x.size()));
-  ctx.opt = opt;
-  if (algorithm != NLOPT_LN_NEWUOA) nlopt_set_lower_bounds(opt, lower.data());
-  nlopt_set_min_objective(opt, f, &ctx);
-  nlopt_set_ftol_rel(opt, o.ftol_rel);
-  nlopt_set_xtol_abs1(opt, o.xtol_abs);
-  nlopt_set_maxeval(opt, std::max(1, o.max_evaluations - ctx.evaluations));
-  if (algorithm != NLOPT_LD_LBFGS) nlopt_set_initial_step1(opt, initial_step);
-  double minf = 0;
-  const nlopt_result r = nlopt_optimize(opt, x.data(), &minf);
-  ctx.opt = nullptr;
-  nlopt_destroy(opt);
+  detail::NloptSettings s;
+  s.method = method;
+  if (method != NloptMethod::NEWUOA) s.lower = *ctx.lower;
+  s.ftol_rel = o.ftol_rel;
+  s.xtol_abs = o.xtol_abs;
+  s.max_evaluations = std::max(1, o.max_evaluations - ctx.evaluations);
+  if (method != NloptMethod::LBFGS) s.initial_step.assign(x.size(), initial_step);
+  const std::size_t n = x.size();
+  if (method == NloptMethod::LBFGS)
+    return detail::nlopt_minimize(
+        s, [&](const double* p, double* grad, bool& stop) { return lbfgs_objective(ctx, n, p, grad, stop); }, x);
+  return detail::nlopt_minimize(
+      s, [&](const double* p, double*, bool&) { return derivative_free_objective(ctx, n, p); }, x);
+}
+
+// Starts at lme4's start in the conditioned coordinates, or at the caller's θ mapped into them;
+// for L-BFGS and NEWUOA at the moment estimate instead where it is lower (on a crossed design
+// NEWUOA then needs half the evaluations). BOBYQA, asked for to reproduce lme4, starts as lme4.
+std::vector<double> starting_point(const LinearMixedModel& model, const detail::ThetaMap& map, OptContext& ctx) {
+  const FitOptions& options = *ctx.options;
+  std::vector<double> x = options.theta_start.empty() ? model.theta_start() : map.from_theta(options.theta_start);
+  if (options.optimizer != Optimizer::BOBYQA && options.theta_start.empty() && options.moment_start) {
+    const std::vector<detail::Mat> cov = detail::model_state(model).moment_covariance();
+    if (!cov.empty()) {
+      std::vector<double> xm = map.from_covariance(cov);
+      evaluate(ctx, x.size(), x.data());
+      const double f0 = ctx.best_f;
+      if (evaluate(ctx, xm.size(), xm.data()) < f0) x = std::move(xm);
+    }
+  }
+  return x;
+}
+
+struct RunResult {
+  NloptOutcome outcome;
+  bool by_gradient = false;  // L-BFGS stopped short of its tolerances with a negligible gradient
+  bool converged() const { return by_gradient || outcome.by_tolerance(); }
+};
+
+// L-BFGS, finished by BOBYQA where needed; leaves x at the best point seen.
+RunResult lbfgs_then_bobyqa(OptContext& ctx, std::vector<double>& x, OptimizerSummary& s) {
+  const std::vector<double>& lower = *ctx.lower;
+  RunResult r;
+  s.algorithm = detail::nlopt_name(NloptMethod::LBFGS);
+  r.outcome = run(NloptMethod::LBFGS, ctx, x, ctx.options->initial_step);
+  if (!ctx.best_x.empty()) x = ctx.best_x;
+  const bool gradient_small = ctx.best_pg <= 10 * gradient_tolerance(ctx.best_f);
+  r.by_gradient = !r.outcome.by_tolerance() && gradient_small;
+  // BOBYQA from L-BFGS's best point finishes the fit when L-BFGS stopped short of its
+  // tolerances (its line search can fail near the optimum), and when a diagonal element of λ̃ is
+  // at its bound 0: there the gradient with respect to that element vanishes whatever the
+  // curvature (λλ' does not change to first order), so L-BFGS cannot tell a singular optimum
+  // from a saddle, and BOBYQA's interpolation model can.
+  bool at_bound = false;
+  for (std::size_t k = 0; k < x.size(); ++k)
+    if (lower[k] == 0.0 && x[k] < 1e-3) at_bound = true;
+  const bool short_stop = !r.outcome.by_tolerance() && !r.outcome.max_evaluations_reached() && !gradient_small;
+  if ((short_stop || at_bound) && ctx.evaluations < ctx.options->max_evaluations) {
+    s.algorithm += '+';
+    s.algorithm += detail::nlopt_name(NloptMethod::BOBYQA);
+    r.outcome = run(NloptMethod::BOBYQA, ctx, x, at_bound ? 0.1 : 1e-3);
+    r.by_gradient = false;
+    if (!ctx.best_x.empty()) x = ctx.best_x;
+  }
   return r;
 }
 
@@ -120,66 +150,30 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   impl_->method = options.method;
   const detail::ThetaMap map(*impl_);
   if (!options.theta_start.empty() && options.theta_start.size() != ntheta())
-    throw Error("theta_start has " + std::to_string(options.theta_start.size()) + " values; the model has " +
-                std::to_string(ntheta()));
+    throw Error("FitOptions::theta_start has " + std::to_string(options.theta_start.size()) +
+                " values; the model has " + std::to_string(ntheta()));
   const bool lbfgs = options.optimizer != Optimizer::BOBYQA && impl_->has_gradient();
   const std::vector<double> lower = theta_lower();
   OptContext ctx(this, &map, &options, &lower);
-
-  // Start at lme4's start in the conditioned coordinates, or at the caller's θ mapped into them;
-  // for L-BFGS and NEWUOA at the moment estimate instead where it is lower (on a crossed design
-  // NEWUOA then needs half the evaluations). BOBYQA, asked for to reproduce lme4, starts as lme4.
-  std::vector<double> x = options.theta_start.empty() ? theta_start() : map.from_theta(options.theta_start);
-  if (options.optimizer != Optimizer::BOBYQA && options.theta_start.empty() && options.moment_start) {
-    const std::vector<detail::Mat> cov = impl_->moment_covariance();
-    if (!cov.empty()) {
-      std::vector<double> xm = map.from_covariance(cov);
-      evaluate(ctx, static_cast<unsigned>(x.size()), x.data());
-      const double f0 = ctx.best_f;
-      if (evaluate(ctx, static_cast<unsigned>(xm.size()), xm.data()) < f0) x = std::move(xm);
-    }
-  }
+  std::vector<double> x = starting_point(*this, map, ctx);
 
   OptimizerSummary s;
-  nlopt_result r;
-  bool by_gradient = false;
+  RunResult r;
   if (lbfgs) {
-    s.algorithm = "NLOPT_LD_LBFGS";
-    r = run(NLOPT_LD_LBFGS, lbfgs_objective, ctx, lower, x, options.initial_step);
-    if (!ctx.best_x.empty()) x = ctx.best_x;
-    const bool gradient_small = ctx.best_pg <= 10 * gradient_tolerance(ctx.best_f);
-    if (!stopped_by_tolerance(r) && gradient_small) {
-      r = NLOPT_SUCCESS;
-      by_gradient = true;
-    }
-    // BOBYQA from L-BFGS's best point finishes the fit when L-BFGS stopped short of its
-    // tolerances (its line search can fail near the optimum), and when a diagonal element of λ̃ is
-    // at its bound 0: there the gradient with respect to that element vanishes whatever the
-    // curvature (λλ' does not change to first order), so L-BFGS cannot tell a singular optimum
-    // from a saddle, and BOBYQA's interpolation model can.
-    bool at_bound = false;
-    for (std::size_t k = 0; k < x.size(); ++k)
-      if (lower[k] == 0.0 && x[k] < 1e-3) at_bound = true;
-    const bool short_stop = !stopped_by_tolerance(r) && r != NLOPT_MAXEVAL_REACHED && !gradient_small;
-    if ((short_stop || at_bound) && ctx.evaluations < options.max_evaluations) {
-      s.algorithm += "+NLOPT_LN_BOBYQA";
-      r = run(NLOPT_LN_BOBYQA, bobyqa_objective, ctx, lower, x, at_bound ? 0.1 : 1e-3);
-      by_gradient = false;
-      if (!ctx.best_x.empty()) x = ctx.best_x;
-    }
+    r = lbfgs_then_bobyqa(ctx, x, s);
   } else {
     // NEWUOA, Powell's unconstrained predecessor of BOBYQA, needs no bounds here: the objective
     // depends on each λ̃ only through λ̃λ̃', unchanged when a column changes sign, and to_theta
     // returns λ with a non-negative diagonal whatever the signs of x. Without the bound it does
     // not crawl along θ = 0 and, on crossed designs, needs about half of BOBYQA's evaluations.
-    const bool newuoa = options.optimizer != Optimizer::BOBYQA;
-    s.algorithm = newuoa ? "NLOPT_LN_NEWUOA" : "NLOPT_LN_BOBYQA";
-    r = run(newuoa ? NLOPT_LN_NEWUOA : NLOPT_LN_BOBYQA, bobyqa_objective, ctx, lower, x, options.initial_step);
+    const NloptMethod method = options.optimizer != Optimizer::BOBYQA ? NloptMethod::NEWUOA : NloptMethod::BOBYQA;
+    s.algorithm = detail::nlopt_name(method);
+    r.outcome = run(method, ctx, x, options.initial_step);
   }
   s.evaluations = ctx.evaluations;
-  s.stop_reason = by_gradient ? "projected gradient below tolerance" : describe(r);
-  s.converged = stopped_by_tolerance(r);
-  if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && ctx.x.empty())
+  s.stop_reason = r.by_gradient ? "projected gradient below tolerance" : r.outcome.describe();
+  s.converged = r.converged();
+  if (!r.by_gradient && r.outcome.failed() && ctx.x.empty())
     throw Error("the optimizer failed before evaluating the objective: " + s.stop_reason);
   // Leave the model at the optimum (the last point evaluated need not be it).
   s.theta = map.to_theta(x);

@@ -14,7 +14,7 @@
 #include "lmm/table_io.h"
 #include "lmm/version.h"
 #include "model/condvar.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 
 namespace lmm {
 
@@ -76,7 +76,7 @@ std::string check_estimates(const SavedModel& m) {
 }
 
 SavedModel snapshot(const LinearMixedModel& model) {
-  const auto& m = model.impl();
+  const auto& m = detail::model_state(model);
   const ModelFrame& f = model.frame();
   SavedModel s;
   s.lmm_version = LMM_VERSION;
@@ -88,6 +88,9 @@ SavedModel snapshot(const LinearMixedModel& model) {
   s.frame.fixed_names = f.fixed_names;
   s.frame.aliased = f.aliased;
   s.frame.factors = f.factors;
+  s.frame.offset_column = f.offset_column;
+  s.frame.weights_column = f.weights_column;
+  s.frame.transforms = f.transforms;
   for (const ReTermData& t : f.re) {
     ReTermData e;
     e.group = t.group;
@@ -182,6 +185,80 @@ std::vector<std::string> grouping_labels(const ModelFrame& frame, const ReTermDa
   return out;
 }
 
+// What the prediction of a row needs beyond the row itself.
+struct PredictionContext {
+  const SavedModel& model;
+  const ModelFrame& nf;  // the new data's model frame
+  bool conditional, interval, prediction;
+  std::vector<Mat> Sigma;  // per term: σ²λλ', the population covariance of its random effects
+};
+
+// Row i of the new data: the prediction and its variance (0 without an interval).
+std::pair<double, double> predict_row(const PredictionContext& ctx, std::size_t i, Eigen::VectorXd& x) {
+  const SavedModel& model = ctx.model;
+  const ModelFrame& nf = ctx.nf;
+  const std::size_t nk = nf.rows.size();
+  const auto p = static_cast<Eigen::Index>(model.beta.size());
+  const Eigen::Map<const Mat> V(model.vcov.data(), p, p);
+  const Eigen::Map<const Eigen::VectorXd> beta(model.beta.data(), p);
+  for (Eigen::Index c = 0; c < p; ++c) x[c] = nf.X[static_cast<std::size_t>(c) * nk + i];
+  double fit = x.dot(beta) + (nf.offset.empty() ? 0.0 : nf.offset[i]);
+  double var = ctx.interval ? x.dot(V * x) : 0.0;
+  for (std::size_t j = 0; j < nf.re.size(); ++j) {
+    const ReTermData& t = nf.re[j];
+    const int q = t.q();
+    const Eigen::Map<const Eigen::VectorXd> z(&t.z[i * static_cast<std::size_t>(q)], q);
+    const std::int32_t l = t.refs[i];
+    if (ctx.conditional && l >= 0) {
+      const auto lq = static_cast<std::size_t>(l) * static_cast<std::size_t>(q);
+      fit += z.dot(Eigen::Map<const Eigen::VectorXd>(&model.re[j].b[lq], q));
+      if (ctx.interval) {
+        const Eigen::Map<const Mat> C(&model.re[j].pe_cov[lq * static_cast<std::size_t>(q)], q, q);
+        const Eigen::Map<const Mat> X(&model.re[j].pe_cross[lq * static_cast<std::size_t>(p)], q, p);
+        var += z.dot(C * z) + 2 * z.dot(X * x);
+      }
+    } else if (ctx.interval && (ctx.conditional || ctx.prediction)) {
+      // The person's effect is unknown: its population distribution.
+      var += z.dot(ctx.Sigma[j] * z);
+    }
+  }
+  if (ctx.prediction) var += model.sigma * model.sigma;
+  return {fit, var};
+}
+
+// Notes on the levels the fit did not see and rows with a missing grouping value.
+void add_new_level_notes(const SavedModel& model, const ModelFrame& nf, const DataFrame& data, Predictions& out) {
+  const std::size_t nk = nf.rows.size();
+  std::vector<std::string> done;
+  for (const ReTermData& t : nf.re) {
+    if (std::find(done.begin(), done.end(), t.group) != done.end()) continue;
+    done.push_back(t.group);
+    if (std::none_of(t.refs.begin(), t.refs.end(), [](std::int32_t r) { return r < 0; })) continue;
+    const auto labels = grouping_labels(model.frame, t, data, nf.rows);
+    std::vector<std::string> fresh;
+    std::size_t missing = 0, rows_new = 0;
+    for (std::size_t i = 0; i < nk; ++i) {
+      if (t.refs[i] >= 0) continue;
+      if (labels[i].empty()) {
+        ++missing;
+        continue;
+      }
+      ++rows_new;
+      if (std::find(fresh.begin(), fresh.end(), labels[i]) == fresh.end()) fresh.push_back(labels[i]);
+    }
+    if (!fresh.empty())
+      out.notes.push_back(fmt::format(
+          "{} level{} of {} not in the fitted data ({}): {} row{} {} the population-level "
+          "prediction for that term (as lme4's allow.new.levels = TRUE)",
+          fresh.size(), fresh.size() == 1 ? "" : "s", t.group, list_some(fresh), rows_new,
+          rows_new == 1 ? "" : "s", rows_new == 1 ? "gets" : "get"));
+    if (missing > 0)
+      out.notes.push_back(fmt::format(
+          "{} row{} with a missing {} {} the population-level prediction for that term", missing,
+          missing == 1 ? "" : "s", t.group, missing == 1 ? "gets" : "get"));
+  }
+}
+
 }  // namespace
 
 Predictions predict(const SavedModel& model, const DataFrame& input,
@@ -199,7 +276,7 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
   const std::size_t nk = nf.rows.size();
   const auto p = static_cast<Eigen::Index>(model.beta.size());
   const bool interval = options.interval != IntervalKind::None;
-  const bool prediction = options.interval == IntervalKind::Prediction;
+  PredictionContext ctx{model, nf, conditional, interval, options.interval == IntervalKind::Prediction, {}};
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   Predictions out;
   out.fit.assign(data.nrows, nan);
@@ -208,44 +285,17 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
     out.lower.assign(data.nrows, nan);
     out.upper.assign(data.nrows, nan);
   }
-  const Eigen::Map<const Mat> V(model.vcov.data(), p, p);
-  const Eigen::Map<const Eigen::VectorXd> beta(model.beta.data(), p);
   const double s2 = model.sigma * model.sigma;
-  const std::size_t K = nf.re.size();
-  std::vector<Mat> Sigma(K);  // σ²λλ', the population covariance of a term's random effects
-  for (std::size_t j = 0; j < K; ++j) {
+  for (std::size_t j = 0; j < nf.re.size(); ++j) {
     const int q = nf.re[j].q();
     const Eigen::Map<const Mat> lam(model.lambda[j].data(), q, q);
-    Sigma[j] = s2 * lam * lam.transpose();
+    ctx.Sigma.push_back(s2 * lam * lam.transpose());
   }
   const double zq =
       interval ? boost::math::quantile(boost::math::normal(), 0.5 + options.level / 2) : 0.0;
   Eigen::VectorXd x(p);
   for (std::size_t i = 0; i < nk; ++i) {
-    for (Eigen::Index c = 0; c < p; ++c) x[c] = nf.X[static_cast<std::size_t>(c) * nk + i];
-    double fit = x.dot(beta);
-    double var = interval ? x.dot(V * x) : 0.0;
-    for (std::size_t j = 0; j < K; ++j) {
-      const ReTermData& t = nf.re[j];
-      const int q = t.q();
-      const Eigen::Map<const Eigen::VectorXd> z(&t.z[i * static_cast<std::size_t>(q)], q);
-      const std::int32_t l = t.refs[i];
-      if (conditional && l >= 0) {
-        const auto lq = static_cast<std::size_t>(l) * static_cast<std::size_t>(q);
-        fit += z.dot(Eigen::Map<const Eigen::VectorXd>(&model.re[j].b[lq], q));
-        if (interval) {
-          const Eigen::Map<const Mat> C(&model.re[j].pe_cov[lq * static_cast<std::size_t>(q)], q,
-                                        q);
-          const Eigen::Map<const Mat> X(&model.re[j].pe_cross[lq * static_cast<std::size_t>(p)], q,
-                                        p);
-          var += z.dot(C * z) + 2 * z.dot(X * x);
-        }
-      } else if (interval && (conditional || prediction)) {
-        // The person's effect is unknown: its population distribution.
-        var += z.dot(Sigma[j] * z);
-      }
-    }
-    if (prediction) var += s2;
+    const auto [fit, var] = predict_row(ctx, i, x);
     const std::size_t row = nf.rows[i];
     // Every input is finite (the new data are checked, a saved model's numbers too), so only an
     // overflow gets here: say so rather than print inf or NaN.
@@ -262,41 +312,7 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
       out.upper[row] = fit + zq * se;
     }
   }
-
-  // Notes: levels the fit did not see, rows without a prediction.
-  if (conditional) {
-    std::vector<std::string> done;
-    for (std::size_t j = 0; j < K; ++j) {
-      const ReTermData& t = nf.re[j];
-      if (std::find(done.begin(), done.end(), t.group) != done.end()) continue;
-      done.push_back(t.group);
-      if (std::none_of(t.refs.begin(), t.refs.end(), [](std::int32_t r) { return r < 0; }))
-        continue;
-      const auto labels = grouping_labels(model.frame, t, data, nf.rows);
-      std::vector<std::string> fresh;
-      std::size_t missing = 0, rows_new = 0;
-      for (std::size_t i = 0; i < nk; ++i) {
-        if (t.refs[i] >= 0) continue;
-        if (labels[i].empty()) {
-          ++missing;
-          continue;
-        }
-        ++rows_new;
-        if (std::find(fresh.begin(), fresh.end(), labels[i]) == fresh.end())
-          fresh.push_back(labels[i]);
-      }
-      if (!fresh.empty())
-        out.notes.push_back(fmt::format(
-            "{} level{} of {} not in the fitted data ({}): {} row{} {} the population-level "
-            "prediction for that term (as lme4's allow.new.levels = TRUE)",
-            fresh.size(), fresh.size() == 1 ? "" : "s", t.group, list_some(fresh), rows_new,
-            rows_new == 1 ? "" : "s", rows_new == 1 ? "gets" : "get"));
-      if (missing > 0)
-        out.notes.push_back(fmt::format(
-            "{} row{} with a missing {} {} the population-level prediction for that term", missing,
-            missing == 1 ? "" : "s", t.group, missing == 1 ? "gets" : "get"));
-    }
-  }
+  if (conditional) add_new_level_notes(model, nf, data, out);
   if (nk < data.nrows) {
     const std::size_t left = data.nrows - nk;
     out.notes.push_back(fmt::format("{} row{} with a missing predictor {} no prediction (NA)", left,

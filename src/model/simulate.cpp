@@ -122,7 +122,7 @@ std::vector<std::vector<double>> simulate_responses(const SimulationDesign& desi
   if (design.X.size() != n * p) throw std::invalid_argument("simulate_responses: X is not n x p");
   if (params.lambda.size() != design.re.size())
     throw std::invalid_argument("simulate_responses: one λ per random-effects term is needed");
-  std::vector<double> xb(n, 0.0);
+  std::vector<double> xb = design.offset.empty() ? std::vector<double>(n, 0.0) : design.offset;
   for (std::size_t c = 0; c < p; ++c)
     for (std::size_t i = 0; i < n; ++i) xb[i] += design.X[c * n + i] * params.beta[c];
   std::vector<std::vector<double>> out(nsim);
@@ -151,7 +151,8 @@ std::vector<std::vector<double>> simulate_responses(const SimulationDesign& desi
           y[i] += t.z[i * q + a] * b[static_cast<std::size_t>(l) * q + a];
       }
     }
-    for (std::size_t i = 0; i < n; ++i) y[i] += params.sigma * rng.normal();
+    for (std::size_t i = 0; i < n; ++i)
+      y[i] += (design.weights.empty() ? params.sigma : params.sigma / std::sqrt(design.weights[i])) * rng.normal();
     out[s] = std::move(y);
   }
   return out;
@@ -164,6 +165,8 @@ std::vector<std::vector<double>> simulate_responses(const LinearMixedModel& mode
   d.n = f.n();
   d.X = f.X;
   d.re = f.re;
+  d.offset = f.offset;
+  d.weights = f.weights;
   SimulationParameters p;
   p.beta = model.beta();
   p.lambda = model.lambda();

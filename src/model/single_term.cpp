@@ -76,9 +76,55 @@ struct Scratch<0> {
   std::vector<double> v;
 };
 
+// One level's diagonal block of the factor: W = A_b λ, then L_b = λ'W + I (only λ's lower
+// triangle is nonzero), factored in place; invd receives 1 / diag(L_b).
+template <int Q>
+inline void factor_level(const double* Ab, const double* lam, double* W, double* Lb, double* invd, int q_) {
+  const int q = Q > 0 ? Q : q_;
+  for (int j = 0; j < q; ++j)
+    for (int i = 0; i < q; ++i) {
+      double v = 0;
+      for (int k = j; k < q; ++k) v += Ab[k * q + i] * lam[j * q + k];
+      W[j * q + i] = v;
+    }
+  for (int j = 0; j < q; ++j)
+    for (int i = 0; i < q; ++i) {
+      double v = i == j ? 1.0 : 0.0;
+      for (int k = i; k < q; ++k) v += lam[i * q + k] * W[j * q + k];
+      Lb[j * q + i] = i >= j ? v : 0.0;
+    }
+  chol_small<Q>(Lb, invd, q);
+}
+
+// One level's block of the factor's [X y] rows: C = A_{[Xy],b} λ L_b^{-T} column by column
+// (C L_b' = A_{[Xy],b} λ, forward substitution over the columns, each a vector over the rows)
+// into cl and C, and S += C C' (lower triangle).
+template <int Q, int R>
+inline void cross_level(const double* Akb, const double* lam, const double* Lb, const double* ib, double* cl,
+                        double* C, double* S, int q_, int rows_) {
+  const int q = Q > 0 ? Q : q_;
+  const int rows = R > 0 ? R : rows_;
+  for (int j = 0; j < q; ++j) {
+    double* cj = cl + j * rows;
+    for (int r = 0; r < rows; ++r) {
+      double v = 0;
+      for (int k = j; k < q; ++k) v += Akb[k * rows + r] * lam[j * q + k];
+      for (int k = 0; k < j; ++k) v -= cl[k * rows + r] * Lb[k * q + j];
+      cj[r] = v * ib[j];
+    }
+  }
+  for (int e = 0; e < rows * q; ++e) C[e] = cl[e];
+  for (int cc = 0; cc < rows; ++cc)
+    for (int r = cc; r < rows; ++r) {
+      double v = 0;
+      for (int a = 0; a < q; ++a) v += cl[a * rows + r] * cl[a * rows + cc];
+      S[cc * rows + r] += v;
+    }
+}
+
 // Q = q and R = p + 1 (the rows of [X y]) when known at compile time (0: at run time).
 template <int Q, int R>
-void factor_levels(LinearMixedModel::Impl& m) {
+void factor_levels(detail::ModelState& m) {
   const int q = Q > 0 ? Q : m.q[0];
   const int rows = R > 0 ? R : static_cast<int>(m.p()) + 1;
   const Eigen::Index nlev = m.nlev[0];
@@ -114,49 +160,11 @@ void factor_levels(LinearMixedModel::Impl& m) {
     // divisions within a level but independent across levels, so that the processor overlaps
     // consecutive levels in this short loop; the second forms C_b and C_b C_b' from them.
     std::vector<double> invd(static_cast<std::size_t>((le - lb) * q));  // 1 / diag(L_b)
-    for (Eigen::Index b = lb; b < le; ++b) {
-      const double* Ab = A00d + b * q * q;
-      double* Lb = L00d + b * q * q;
-      // W = A_b λ, then L_b = λ'W + I (only λ's lower triangle is nonzero).
-      for (int j = 0; j < q; ++j)
-        for (int i = 0; i < q; ++i) {
-          double v = 0;
-          for (int k = j; k < q; ++k) v += Ab[k * q + i] * lam[j * q + k];
-          W[j * q + i] = v;
-        }
-      for (int j = 0; j < q; ++j)
-        for (int i = 0; i < q; ++i) {
-          double v = i == j ? 1.0 : 0.0;
-          for (int k = i; k < q; ++k) v += lam[i * q + k] * W[j * q + k];
-          Lb[j * q + i] = i >= j ? v : 0.0;
-        }
-      chol_small<Q>(Lb, invd.data() + (b - lb) * q, q);
-    }
-    for (Eigen::Index b = lb; b < le; ++b) {
-      const double* Lb = L00d + b * q * q;
-      const double* ib = invd.data() + (b - lb) * q;
-      // C = A_{[Xy],b} λ L_b^{-T} column by column: C L_b' = A_{[Xy],b} λ, forward substitution
-      // over the columns, each a vector over the rows.
-      const double* Akb = AK0d + b * rows * q;
-      for (int j = 0; j < q; ++j) {
-        double* cj = cl + j * rows;
-        for (int r = 0; r < rows; ++r) {
-          double v = 0;
-          for (int k = j; k < q; ++k) v += Akb[k * rows + r] * lam[j * q + k];
-          for (int k = 0; k < j; ++k) v -= cl[k * rows + r] * Lb[k * q + j];
-          cj[r] = v * ib[j];
-        }
-      }
-      double* C = LK0d + b * rows * q;
-      for (int e = 0; e < rows * q; ++e) C[e] = cl[e];
-      // S += C C' (lower triangle).
-      for (int cc = 0; cc < rows; ++cc)
-        for (int r = cc; r < rows; ++r) {
-          double v = 0;
-          for (int a = 0; a < q; ++a) v += cl[a * rows + r] * cl[a * rows + cc];
-          S[cc * rows + r] += v;
-        }
-    }
+    for (Eigen::Index b = lb; b < le; ++b)
+      factor_level<Q>(A00d + b * q * q, lam, W, L00d + b * q * q, invd.data() + (b - lb) * q, q);
+    for (Eigen::Index b = lb; b < le; ++b)
+      cross_level<Q, R>(AK0d + b * rows * q, lam, L00d + b * q * q, invd.data() + (b - lb) * q, cl,
+                        LK0d + b * rows * q, S, q, rows);
     double* out = partial.data() + static_cast<std::size_t>(c * rows * rows);
     for (int e = 0; e < rows * rows; ++e) out[e] = S[e];
   });
@@ -172,8 +180,129 @@ void factor_levels(LinearMixedModel::Impl& m) {
   m.factor_ok = llt.info() == Eigen::Success;
 }
 
+// L_b⁻¹ column by column (forward substitution on the identity), then P = L_b^{-T}L_b⁻¹: two
+// divisions per level instead of one per step of each triangular solve.
+template <int Q>
+inline void level_inverse(const double* Lb, double* Li, double* P, int q_) {
+  const int q = Q > 0 ? Q : q_;
+  for (int a = 0; a < q; ++a) Li[a * q + a] = 1.0 / Lb[a * q + a];
+  for (int j = 0; j < q; ++j)
+    for (int i = j + 1; i < q; ++i) {
+      double v = 0;
+      for (int k = j; k < i; ++k) v -= Lb[k * q + i] * Li[j * q + k];
+      Li[j * q + i] = v * Li[i * q + i];
+    }
+  for (int j = 0; j < q; ++j)
+    for (int i = j; i < q; ++i) {
+      double v = 0;
+      for (int k = i; k < q; ++k) v += Li[i * q + k] * Li[j * q + k];
+      P[j * q + i] = P[i * q + j] = v;
+    }
+}
+
+// u_b = L_b^{-T}(c_b - W_b'β̂), the spherical random effects (B15 eq. 20), lu = λ u_b, the
+// level's residual cross-product ze = Z_b'e = A_{y,b} - A_{X,b}'β̂ - A_b λ u_b, and Fsum += ze u_b'.
 template <int Q, int R>
-Mat gradient_levels(const LinearMixedModel::Impl& m) {
+inline void level_residual(const double* C, const double* Akb, const double* Ab, const double* beta,
+                           const double* lam, const double* Li, double* u, double* lu, double* ze, double* Fsum,
+                           int q_, int rows_) {
+  const int q = Q > 0 ? Q : q_;
+  const int rows = R > 0 ? R : rows_;
+  const int p = rows - 1;
+  for (int a = 0; a < q; ++a) {
+    double v = C[a * rows + p];
+    for (int r = 0; r < p; ++r) v -= C[a * rows + r] * beta[r];
+    lu[a] = v;
+  }
+  for (int a = 0; a < q; ++a) {
+    double v = 0;
+    for (int k = a; k < q; ++k) v += Li[a * q + k] * lu[k];
+    u[a] = v;
+  }
+  for (int a = 0; a < q; ++a) {
+    double v = 0;
+    for (int k = 0; k <= a; ++k) v += lam[k * q + a] * u[k];
+    lu[a] = v;
+  }
+  for (int a = 0; a < q; ++a) {
+    double v = Akb[a * rows + p];
+    for (int r = 0; r < p; ++r) v -= Akb[a * rows + r] * beta[r];
+    for (int k = 0; k < q; ++k) v -= Ab[k * q + a] * lu[k];
+    ze[a] = v;
+  }
+  for (int cc = 0; cc < q; ++cc)
+    for (int r = 0; r < q; ++r) Fsum[cc * q + r] += ze[r] * u[cc];
+}
+
+// G_b = P λ'A_b (LA receives λ'A_b).
+template <int Q>
+inline void level_g(const double* lam, const double* Ab, const double* P, double* LA, double* G, int q_) {
+  const int q = Q > 0 ? Q : q_;
+  for (int cc = 0; cc < q; ++cc)
+    for (int a = 0; a < q; ++a) {
+      double v = 0;
+      for (int k = a; k < q; ++k) v += lam[a * q + k] * Ab[cc * q + k];
+      LA[cc * q + a] = v;
+    }
+  for (int cc = 0; cc < q; ++cc)
+    for (int a = 0; a < q; ++a) {
+      double v = 0;
+      for (int k = 0; k < q; ++k) v += P[k * q + a] * LA[cc * q + k];
+      G[cc * q + a] = v;
+    }
+}
+
+// REML's addition to G_b: P λ'U_b (λ P λ'A_b - I), with U_b = A_{X,b}'(M⁻¹)_XX A_{X,b}; it is
+// V_b'(M⁻¹)_XX (V_b λ'A_b - A_{X,b}) with V_b = W_b L_b⁻¹ = A_{X,b} λ P. tx: T = R_X⁻¹.
+template <int Q, int R>
+inline void level_reml_term(const double* tx, const double* Akb, const double* lam, const double* P, double* Y,
+                            double* U, double* E, double* LA, double* PU, double* G, int q_, int rows_) {
+  const int q = Q > 0 ? Q : q_;
+  const int rows = R > 0 ? R : rows_;
+  const int p = rows - 1;
+  // Y = T A_{X,b} (T lower triangular), U = Y'Y.
+  for (int j = 0; j < q; ++j)
+    for (int r = 0; r < p; ++r) {
+      double v = 0;
+      for (int k = 0; k <= r; ++k) v += tx[k * p + r] * Akb[j * rows + k];
+      Y[j * p + r] = v;
+    }
+  for (int j = 0; j < q; ++j)
+    for (int i = j; i < q; ++i) {
+      double v = 0;
+      for (int r = 0; r < p; ++r) v += Y[i * p + r] * Y[j * p + r];
+      U[j * q + i] = U[i * q + j] = v;
+    }
+  // E = λ G1 - I, with G1 = P λ'A_b the G computed so far.
+  for (int cc = 0; cc < q; ++cc)
+    for (int a = 0; a < q; ++a) {
+      double v = a == cc ? -1.0 : 0.0;
+      for (int k = 0; k <= a; ++k) v += lam[k * q + a] * G[cc * q + k];
+      E[cc * q + a] = v;
+    }
+  // PU = P λ'U: first λ'U into LA (no longer needed), then P times it.
+  for (int cc = 0; cc < q; ++cc)
+    for (int a = 0; a < q; ++a) {
+      double v = 0;
+      for (int k = a; k < q; ++k) v += lam[a * q + k] * U[cc * q + k];
+      LA[cc * q + a] = v;
+    }
+  for (int cc = 0; cc < q; ++cc)
+    for (int a = 0; a < q; ++a) {
+      double v = 0;
+      for (int k = 0; k < q; ++k) v += P[k * q + a] * LA[cc * q + k];
+      PU[cc * q + a] = v;
+    }
+  for (int cc = 0; cc < q; ++cc)
+    for (int a = 0; a < q; ++a) {
+      double v = 0;
+      for (int k = 0; k < q; ++k) v += PU[k * q + a] * E[cc * q + k];
+      G[cc * q + a] += v;
+    }
+}
+
+template <int Q, int R>
+Mat gradient_levels(const detail::ModelState& m) {
   const int q = Q > 0 ? Q : m.q[0];
   const int rows = R > 0 ? R : static_cast<int>(m.p()) + 1;
   const int p = rows - 1;
@@ -230,101 +359,10 @@ Mat gradient_levels(const LinearMixedModel::Impl& m) {
       const double* Lb = L00d + b * q * q;
       const double* Akb = AK0d + b * rows * q;
       const double* C = LK0d + b * rows * q;
-      // L_b⁻¹ column by column (forward substitution on the identity), then P = L_b^{-T}L_b⁻¹:
-      // two divisions per level instead of one per step of each triangular solve.
-      for (int a = 0; a < q; ++a) Li[a * q + a] = 1.0 / Lb[a * q + a];
-      for (int j = 0; j < q; ++j)
-        for (int i = j + 1; i < q; ++i) {
-          double v = 0;
-          for (int k = j; k < i; ++k) v -= Lb[k * q + i] * Li[j * q + k];
-          Li[j * q + i] = v * Li[i * q + i];
-        }
-      for (int j = 0; j < q; ++j)
-        for (int i = j; i < q; ++i) {
-          double v = 0;
-          for (int k = i; k < q; ++k) v += Li[i * q + k] * Li[j * q + k];
-          P[j * q + i] = P[i * q + j] = v;
-        }
-      // u_b = L_b^{-T}(c_b - W_b'β̂), the spherical random effects (B15 eq. 20).
-      for (int a = 0; a < q; ++a) {
-        double v = C[a * rows + p];
-        for (int r = 0; r < p; ++r) v -= C[a * rows + r] * beta[r];
-        lu[a] = v;
-      }
-      for (int a = 0; a < q; ++a) {
-        double v = 0;
-        for (int k = a; k < q; ++k) v += Li[a * q + k] * lu[k];
-        u[a] = v;
-      }
-      for (int a = 0; a < q; ++a) {
-        double v = 0;
-        for (int k = 0; k <= a; ++k) v += lam[k * q + a] * u[k];
-        lu[a] = v;
-      }
-      // Z_b'e = A_{y,b} - A_{X,b}'β̂ - A_b λ u_b.
-      for (int a = 0; a < q; ++a) {
-        double v = Akb[a * rows + p];
-        for (int r = 0; r < p; ++r) v -= Akb[a * rows + r] * beta[r];
-        for (int k = 0; k < q; ++k) v -= Ab[k * q + a] * lu[k];
-        ze[a] = v;
-      }
-      for (int cc = 0; cc < q; ++cc)
-        for (int r = 0; r < q; ++r) Fsum[cc * q + r] += ze[r] * u[cc];
-      // G_b = P λ'A_b, for REML + P λ'U_b (λ P λ'A_b - I): the second term is
-      // V_b'(M⁻¹)_XX (V_b λ'A_b - A_{X,b}) with V_b = W_b L_b⁻¹ = A_{X,b} λ P.
-      for (int cc = 0; cc < q; ++cc)
-        for (int a = 0; a < q; ++a) {
-          double v = 0;
-          for (int k = a; k < q; ++k) v += lam[a * q + k] * Ab[cc * q + k];
-          LA[cc * q + a] = v;
-        }
-      for (int cc = 0; cc < q; ++cc)
-        for (int a = 0; a < q; ++a) {
-          double v = 0;
-          for (int k = 0; k < q; ++k) v += P[k * q + a] * LA[cc * q + k];
-          G[cc * q + a] = v;
-        }
-      if (reml) {
-        // Y = T A_{X,b} (T lower triangular), U = Y'Y.
-        for (int j = 0; j < q; ++j)
-          for (int r = 0; r < p; ++r) {
-            double v = 0;
-            for (int k = 0; k <= r; ++k) v += tx[k * p + r] * Akb[j * rows + k];
-            Y[j * p + r] = v;
-          }
-        for (int j = 0; j < q; ++j)
-          for (int i = j; i < q; ++i) {
-            double v = 0;
-            for (int r = 0; r < p; ++r) v += Y[i * p + r] * Y[j * p + r];
-            U[j * q + i] = U[i * q + j] = v;
-          }
-        // E = λ G1 - I, with G1 = P λ'A_b the G computed so far.
-        for (int cc = 0; cc < q; ++cc)
-          for (int a = 0; a < q; ++a) {
-            double v = a == cc ? -1.0 : 0.0;
-            for (int k = 0; k <= a; ++k) v += lam[k * q + a] * G[cc * q + k];
-            E[cc * q + a] = v;
-          }
-        // PU = P λ'U: first λ'U into LA (no longer needed), then P times it.
-        for (int cc = 0; cc < q; ++cc)
-          for (int a = 0; a < q; ++a) {
-            double v = 0;
-            for (int k = a; k < q; ++k) v += lam[a * q + k] * U[cc * q + k];
-            LA[cc * q + a] = v;
-          }
-        for (int cc = 0; cc < q; ++cc)
-          for (int a = 0; a < q; ++a) {
-            double v = 0;
-            for (int k = 0; k < q; ++k) v += P[k * q + a] * LA[cc * q + k];
-            PU[cc * q + a] = v;
-          }
-        for (int cc = 0; cc < q; ++cc)
-          for (int a = 0; a < q; ++a) {
-            double v = 0;
-            for (int k = 0; k < q; ++k) v += PU[k * q + a] * E[cc * q + k];
-            G[cc * q + a] += v;
-          }
-      }
+      level_inverse<Q>(Lb, Li, P, q);
+      level_residual<Q, R>(C, Akb, Ab, beta, lam, Li, u, lu, ze, Fsum, q, rows);
+      level_g<Q>(lam, Ab, P, LA, G, q);
+      if (reml) level_reml_term<Q, R>(tx, Akb, lam, P, Y, U, E, LA, PU, G, q, rows);
       for (int e = 0; e < q * q; ++e) Gsum[e] += G[e];
     }
     double* out = partial.data() + static_cast<std::size_t>(c) * 2 * qq;
@@ -370,26 +408,26 @@ auto dispatch(M& m) {
 }
 template <int Q, int R>
 struct FactorKernel {
-  static int run(LinearMixedModel::Impl& m) {
+  static int run(detail::ModelState& m) {
     factor_levels<Q, R>(m);
     return 0;
   }
 };
 template <int Q, int R>
 struct GradientKernel {
-  static Mat run(const LinearMixedModel::Impl& m) { return gradient_levels<Q, R>(m); }
+  static Mat run(const detail::ModelState& m) { return gradient_levels<Q, R>(m); }
 };
 
 }  // namespace
 
-void LinearMixedModel::Impl::update_L_single() { dispatch<FactorKernel>(*this); }
+void detail::ModelState::update_L_single() { dispatch<FactorKernel>(*this); }
 
-std::vector<Mat> LinearMixedModel::Impl::gradient_full() const {
+std::vector<Mat> detail::ModelState::gradient_full() const {
   if (!factor_ok) return {Mat::Constant(q[0], q[0], std::numeric_limits<double>::quiet_NaN())};
   return {dispatch<GradientKernel>(*this)};
 }
 
-std::vector<double> LinearMixedModel::Impl::gradient() const {
+std::vector<double> detail::ModelState::gradient() const {
   const std::vector<Mat> J = gradient_full();
   std::vector<double> g(theta.size());
   for (int j = 0; j < K; ++j)

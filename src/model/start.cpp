@@ -31,7 +31,7 @@ using detail::SpMat;
 // (c_jj = 0; in a crossed design c_jk = n - m_j; if j's levels are nested in k's it is 0) are
 // solved for σ² and the τ_k², all from A. Variances that come out below 1% of σ² start at 1%
 // (an optimizer started on the boundary θ = 0 has no slope to leave it by).
-std::vector<Mat> LinearMixedModel::Impl::scalar_terms_moment(const Mat& R, const Eigen::VectorXd& beta,
+std::vector<Mat> detail::ModelState::scalar_terms_moment(const Mat& R, const Eigen::VectorXd& beta,
                                                              double ee) const {
   const auto p = static_cast<Eigen::Index>(this->p());
   const double nn = static_cast<double>(n());
@@ -88,7 +88,7 @@ std::vector<Mat> LinearMixedModel::Impl::scalar_terms_moment(const Mat& R, const
   return cov;
 }
 
-std::vector<Mat> LinearMixedModel::Impl::moment_covariance() const {
+std::vector<Mat> detail::ModelState::moment_covariance() const {
   const auto p = static_cast<Eigen::Index>(this->p());
   const Mat& AKK = std::get<Mat>(A[K][K]);
   // OLS from [X y]'[X y]: the Cholesky factor's last row gives β and e'e.

@@ -6,7 +6,7 @@
 
 namespace lmm::detail {
 
-ThetaMap::ThetaMap(const LinearMixedModel::Impl& m) : q_(m.q), offset_(m.theta_offset) {
+ThetaMap::ThetaMap(const detail::ModelState& m) : q_(m.q), offset_(m.theta_offset) {
   const double n = static_cast<double>(m.n());
   for (int j = 0; j < m.K; ++j) {
     const auto& d = std::get<BlockDiag>(m.A[j][j]);

@@ -80,6 +80,34 @@ std::map<std::string, double> fit_estimates(const FitResult& r) {
   return est;
 }
 
+// The convergence check: one verdict on the first line (the final one), then what happened, in order.
+std::string convergence_text(const ConvergenceReport& c) {
+  if (c.status == "not_checked") return "";
+  std::string out;
+  std::string line = "\nConvergence: ";
+  if (c.status == "ok") {
+    const bool first_failed = std::any_of(c.messages.begin(), c.messages.end(), [](const std::string& m) {
+      return m.rfind("the first convergence check failed", 0) == 0;
+    });
+    line += fmt::format("ok{} (max|scaled gradient| {:.2g}, tolerance {}",
+                        first_failed   ? " at the final optimum; the first check failed, as told below"
+                        : c.refitted ? " at the final optimum, after a second optimizer"
+                                     : "",
+                        c.max_grad, c.tolerance);
+    if (!c.hessian_eigenvalues.empty())
+      line += fmt::format("; Hessian eigenvalues {:.3g} to {:.3g}", c.hessian_eigenvalues.back(),
+                          c.hessian_eigenvalues.front());
+    line += ")";
+  } else if (c.status == "singular") {
+    line += "boundary fit, so the gradient check does not apply (as in lme4)";
+  } else {
+    line += c.status;
+  }
+  out += line + "\n";
+  for (const auto& m : c.messages) out += "  " + m + "\n";
+  return out;
+}
+
 }  // namespace
 
 std::string format_inference(const FitResult& r) {
@@ -152,23 +180,7 @@ std::string format_inference(const FitResult& r) {
       if (!iv.note.empty()) out += "  " + iv.parameter + ": " + iv.note + "\n";
   }
 
-  const auto& c = r.convergence;
-  if (c.status != "not_checked") {
-    std::string line = "\nConvergence: ";
-    if (c.status == "ok") {
-      line += fmt::format("ok (max|scaled gradient| {:.2g}, tolerance {}", c.max_grad, c.tolerance);
-      if (!c.hessian_eigenvalues.empty())
-        line += fmt::format("; Hessian eigenvalues {:.3g} to {:.3g}", c.hessian_eigenvalues.back(),
-                            c.hessian_eigenvalues.front());
-      line += ")";
-    } else if (c.status == "singular") {
-      line += "boundary fit, so the gradient check does not apply (as in lme4)";
-    } else {
-      line += c.status;
-    }
-    out += line + "\n";
-    for (const auto& m : c.messages) out += "  " + m + "\n";
-  }
+  out += convergence_text(r.convergence);
   return out;
 }
 

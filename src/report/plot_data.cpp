@@ -4,24 +4,20 @@
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <map>
 #include <numeric>
+#include <regex>
 #include <set>
 
+#include "lmm/model_frame.h"
 #include "lmm/report_data.h"
 #include "lmm/rng.h"
+#include "util/stats.h"
 
 namespace lmm::report {
 
 namespace {
-
-// R's quantile type 7 on sorted values.
-double quantile7(const std::vector<double>& sorted, double prob) {
-  const double h = (static_cast<double>(sorted.size()) - 1) * prob;
-  const auto lo = static_cast<std::size_t>(std::floor(h));
-  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
-}
 
 // Evenly spaced indices into [0, n), both ends kept, at most m of them.
 std::vector<std::size_t> thin(std::size_t n, std::size_t m) {
@@ -79,7 +75,7 @@ QQ normal_qq(std::vector<double> values, std::size_t max_points) {
   }
   // qqline(): through the first and third quartiles.
   const double x1 = boost::math::quantile(norm, 0.25), x2 = boost::math::quantile(norm, 0.75);
-  const double y1 = quantile7(values, 0.25), y2 = quantile7(values, 0.75);
+  const double y1 = detail::quantile7(values, 0.25), y2 = detail::quantile7(values, 0.75);
   qq.line_slope = (y2 - y1) / (x2 - x1);
   qq.line_intercept = y1 - qq.line_slope * x1;
   qq.line_x[0] = qq.theoretical.front();
@@ -132,93 +128,183 @@ std::vector<Note> explain_warnings(const FitResult& r) {
   return notes;
 }
 
-PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const DataFrame& data,
-                   const PlotOptions& options) {
-  const ModelFrame& f = model.frame();
-  const std::size_t n = f.n(), p = f.p();
-  PlotData pd;
-  pd.notes = explain_warnings(result);
+namespace {
 
-  const auto beta = model.beta();
-  const auto fitted = model.fitted();
-  std::vector<double> population(n, 0.0);
-  for (std::size_t c = 0; c < p; ++c)
-    for (std::size_t i = 0; i < n; ++i) population[i] += f.X[c * n + i] * beta[c];
-  std::vector<double> residual(n);
-  for (std::size_t i = 0; i < n; ++i) residual[i] = f.y[i] - fitted[i];
+// The frame's rows of a numeric data column, or empty when `name` is not one.
+std::vector<double> frame_values(const ModelFrame& f, const DataFrame& data, const std::string& name) {
+  const Column* c = data.find(name);
+  if (!c || !c->is_numeric()) return {};
+  std::vector<double> v(f.n());
+  for (std::size_t i = 0; i < f.n(); ++i) v[i] = c->numbers[f.rows[i]];
+  return v;
+}
 
-  // ---- x: the first random slope's variable, else the first numeric fixed-effect column ----
+// How a covariate spreads within the levels of a grouping factor.
+struct Within {
+  std::size_t levels_varying = 0, levels_multi = 0;  // levels where it varies / with 2+ rows
+  std::size_t distinct = 0;                          // distinct values overall
+  std::size_t repeats = 0;                           // rows repeating their level's value
+};
+
+Within within(const std::vector<double>& x, const ReTermData& t) {
+  Within w;
+  std::vector<std::set<double>> per(t.nlevels());
+  std::vector<std::size_t> rows(t.nlevels(), 0);
+  std::set<double> all;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const auto l = static_cast<std::size_t>(t.refs[i]);
+    ++rows[l];
+    if (!per[l].insert(x[i]).second) ++w.repeats;
+    all.insert(x[i]);
+  }
+  for (std::size_t l = 0; l < per.size(); ++l) {
+    if (rows[l] >= 2) ++w.levels_multi;
+    if (per[l].size() >= 2) ++w.levels_varying;
+  }
+  w.distinct = all.size();
+  return w;
+}
+
+bool time_word(const std::string& name) {
+  static const std::regex words(
+      "(^|[^a-z])(t|time|times|timepoint|day|days|week|weeks|month|months|year|years|wave|waves|visit|visits|"
+      "occasion|occasions|session|sessions|hour|hours|period|trial|trials|age)([^a-z0-9]|$)",
+      std::regex::icase);
+  return std::regex_search(name, words);
+}
+
+// The report's candidates for the x axis, in order: the first term's random slopes, then the
+// numeric fixed-effect variables (data columns only).
+std::vector<std::string> x_candidates(const ModelFrame& f, const DataFrame& data) {
+  std::vector<std::string> names;
+  auto add = [&](const std::string& n) {
+    const Column* c = data.find(n);
+    if (c && c->is_numeric() && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  };
+  for (const auto& n : f.re.front().names) add(n);
+  for (const auto& n : f.fixed_names) add(n);
+  return names;
+}
+
+}  // namespace
+
+Design decide_design(const ModelFrame& f, const DataFrame& data) {
+  Design d;
   const ReTermData& t0 = f.re.front();
-  Trajectories& tr = pd.trajectories;
-  tr.group = t0.group;
-  tr.y_name = f.response;
-  std::vector<double> x(n, NaN);
-  for (int a = 0; a < t0.q() && tr.x_name.empty(); ++a)
-    if (t0.names[a] != "(Intercept)") {
-      tr.x_name = t0.names[a];
-      for (std::size_t i = 0; i < n; ++i) x[i] = t0.z[i * static_cast<std::size_t>(t0.q()) + a];
+  d.group = t0.group;
+  const auto names = x_candidates(f, data);
+  for (const auto& name : names) {
+    const Within w = within(frame_values(f, data, name), t0);
+    if (w.levels_multi == 0 || 2 * w.levels_varying < w.levels_multi) continue;
+    d.x_name = name;
+    const bool schedule = w.distinct <= 30 && 20 * w.repeats <= f.n();
+    if (time_word(name) || schedule) {
+      d.kind = "longitudinal";
+      d.reason = fmt::format("'{}' varies within levels of {} and is time-like ({})", name, t0.group,
+                             schedule ? fmt::format("{} distinct values, at most one row per level and value in "
+                                                    "nearly every case",
+                                                    w.distinct)
+                                      : "its name says so");
+    } else {
+      d.kind = "nested_cross_sectional";
+      d.reason = fmt::format("'{}' varies within levels of {} but is not time-like ({} distinct values{}): units "
+                             "observed once each within groups",
+                             name, t0.group, w.distinct,
+                             w.repeats ? fmt::format(", {} rows repeat their group's value", w.repeats) : "");
     }
-  for (std::size_t c = 0; c < p && tr.x_name.empty(); ++c) {
-    const Column* col = data.find(f.fixed_names[c]);
-    if (!col || !col->is_numeric()) continue;
-    tr.x_name = f.fixed_names[c];
-    for (std::size_t i = 0; i < n; ++i) x[i] = f.X[c * n + i];
+    return d;
   }
-  const bool x_is_order = tr.x_name.empty();
-  if (x_is_order) {
-    tr.x_name = "observation";
-    std::vector<double> count(t0.nlevels(), 0.0);
-    for (std::size_t i = 0; i < n; ++i) x[i] = ++count[static_cast<std::size_t>(t0.refs[i])];
-  }
+  d.kind = "factorial";
+  d.reason = names.empty() ? "the model has no numeric covariate, so the levels' means are drawn"
+                           : fmt::format("no numeric covariate varies within levels of {} ({} {} constant within "
+                                         "them), so the levels' means are drawn",
+                                         t0.group, fmt::join(names, ", "), names.size() == 1 ? "is" : "are");
+  return d;
+}
 
-  // ---- strata: level combinations of the categorical fixed-effect variables ----
-  const auto strat_cols = stratum_columns(f, data, tr.x_name);
-  std::vector<std::string> stratum(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string s;
-    for (const Column* c : strat_cols) s += (s.empty() ? "" : ", ") + cell_text(*c, f.rows[i]);
-    stratum[i] = s;
-  }
+namespace {
 
-  // ---- persons in a seeded random order, so the first k shown are a random sample ----
-  const std::size_t L = t0.nlevels();
+// What the plots of one fit share: per frame row, the predictions, the design's x and the stratum;
+// per level of the first grouping factor, its rank in the seeded order.
+struct Rows {
+  std::vector<double> population, fitted, x;
+  std::vector<std::string> stratum;
+  std::vector<std::size_t> rank;  // per level of the first term
+};
+
+std::vector<double> population_of(const ModelFrame& f, const std::vector<double>& beta) {
+  std::vector<double> pop(f.n(), 0.0);
+  for (std::size_t c = 0; c < f.p(); ++c)
+    for (std::size_t i = 0; i < f.n(); ++i) pop[i] += f.X[c * f.n() + i] * beta[c];
+  return pop;
+}
+
+// Levels in a seeded random order, so that the first k shown are a random sample.
+std::vector<std::size_t> seeded_ranks(std::size_t L, std::uint64_t seed) {
   std::vector<std::size_t> order(L);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  Rng rng(options.seed);
+  Rng rng(seed);
   for (std::size_t i = L; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
   std::vector<std::size_t> rank(L);
   for (std::size_t k = 0; k < L; ++k) rank[order[k]] = k;
-  std::vector<std::size_t> nobs(L, 0);
+  return rank;
+}
+
+Rows shared_rows(const LinearMixedModel& model, const DataFrame& data, const Design& design,
+                 const PlotOptions& options) {
+  const ModelFrame& f = model.frame();
+  Rows r;
+  r.population = population_of(f, model.beta());
+  r.fitted = model.fitted();
+  r.x = design.x_name.empty() ? std::vector<double>(f.n(), NaN) : frame_values(f, data, design.x_name);
+  const auto strat_cols = stratum_columns(f, data, design.x_name);
+  r.stratum.resize(f.n());
+  for (std::size_t i = 0; i < f.n(); ++i)
+    for (const Column* c : strat_cols) r.stratum[i] += (r.stratum[i].empty() ? "" : ", ") + cell_text(*c, f.rows[i]);
+  r.rank = seeded_ranks(f.re.front().nlevels(), options.seed);
+  return r;
+}
+
+// The persons in display order and the rows of the kept ones, ordered by person then x.
+void fill_trajectories(const ModelFrame& f, const Rows& r, const PlotOptions& options, Trajectories& tr,
+                       std::vector<Note>& notes) {
+  const ReTermData& t0 = f.re.front();
+  const std::size_t L = t0.nlevels(), n = f.n();
+  std::vector<std::size_t> nobs(L, 0), order(L);
   for (std::size_t i = 0; i < n; ++i) ++nobs[static_cast<std::size_t>(t0.refs[i])];
+  for (std::size_t l = 0; l < L; ++l) order[r.rank[l]] = l;
   for (std::size_t k = 0; k < L; ++k) {
     tr.persons.push_back(t0.levels[order[k]]);
     tr.person_nobs.push_back(nobs[order[k]]);
   }
   if (L > options.max_persons)
-    pd.notes.push_back({"plot", fmt::format("Trajectories: {} of {} levels of {} are kept in the page", options.max_persons,
-                                            L, t0.group),
-                        "A random sample of the levels, so the page stays small; the fit uses them all."});
+    notes.push_back({"plot", fmt::format("Trajectories: {} of {} levels of {} are kept in the page", options.max_persons,
+                                         L, t0.group),
+                     "A random sample of the levels, so the page stays small; the fit uses them all."});
   std::vector<std::size_t> kept;
+  auto rank_of = [&](std::size_t i) { return r.rank[static_cast<std::size_t>(t0.refs[i])]; };
   for (std::size_t i = 0; i < n; ++i)
-    if (rank[static_cast<std::size_t>(t0.refs[i])] < options.max_persons) kept.push_back(i);
+    if (rank_of(i) < options.max_persons) kept.push_back(i);
   std::stable_sort(kept.begin(), kept.end(), [&](std::size_t a, std::size_t b) {
-    const std::size_t ra = rank[static_cast<std::size_t>(t0.refs[a])], rb = rank[static_cast<std::size_t>(t0.refs[b])];
-    return ra != rb ? ra < rb : x[a] < x[b];
+    return rank_of(a) != rank_of(b) ? rank_of(a) < rank_of(b) : r.x[a] < r.x[b];
   });
   for (std::size_t i : kept) {
-    tr.person.push_back(static_cast<std::int32_t>(rank[static_cast<std::size_t>(t0.refs[i])]));
-    tr.x.push_back(x[i]);
+    tr.person.push_back(static_cast<std::int32_t>(rank_of(i)));
+    tr.x.push_back(r.x[i]);
     tr.y.push_back(f.y[i]);
-    tr.fitted.push_back(fitted[i]);
-    tr.population.push_back(population[i]);
-    tr.stratum.push_back(stratum[i]);
+    tr.fitted.push_back(r.fitted[i]);
+    tr.population.push_back(r.population[i]);
+    tr.stratum.push_back(r.stratum[i]);
   }
-  // Population curves: the mean of Xβ at each distinct x within a stratum (exactly Xβ when the other
-  // covariates are the stratum's factors).
+}
+
+// Longitudinal population curves: the mean of Xβ at each distinct x within a stratum (exactly Xβ
+// when the other covariates are the stratum's factors).
+void longitudinal_curves(const Rows& r, Trajectories& tr) {
   std::map<std::string, std::map<double, std::pair<double, std::size_t>>> curves;
-  for (std::size_t i = 0; i < n; ++i) {
-    auto& cell = curves[stratum[i]][x[i]];
-    cell.first += population[i];
+  for (std::size_t i = 0; i < r.x.size(); ++i) {
+    auto& cell = curves[r.stratum[i]][r.x[i]];
+    cell.first += r.population[i];
     ++cell.second;
   }
   for (const auto& [s, pts] : curves) {
@@ -230,31 +316,196 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
     }
     tr.population_curves.push_back(std::move(c));
   }
+}
 
-  // ---- shrinkage, with each level's stratum ----
+// Xβ and Xβ + Zb at every frame row with the data variable `x_name` set to xv[i] on row i.
+struct AtX {
+  DataFrame rows;     // the frame's data rows, in frame order
+  std::size_t x = 0;  // the column of the covariate in `rows`
+};
+
+AtX frame_rows(const ModelFrame& f, const DataFrame& data, const std::string& x_name) {
+  AtX a;
+  a.rows.nrows = f.n();
+  a.rows.source = data.source;
+  for (const Column& c : data.columns) {
+    Column s;
+    s.name = c.name;
+    s.type = c.type;
+    s.levels = c.levels;
+    for (std::size_t i = 0; i < f.n(); ++i)
+      if (c.is_numeric())
+        s.numbers.push_back(c.numbers[f.rows[i]]);
+      else
+        s.codes.push_back(c.codes[f.rows[i]]);
+    a.rows.columns.push_back(std::move(s));
+  }
+  for (std::size_t c = 0; c < a.rows.columns.size(); ++c)
+    if (a.rows.columns[c].name == x_name) a.x = c;
+  return a;
+}
+
+void predict_at(const LinearMixedModel& model, AtX& at, const std::vector<double>& xv, std::vector<double>& pop,
+                std::vector<double>& cond) {
+  at.rows.columns[at.x].numbers = xv;
+  const ModelFrame nf = model_frame_for_new_data(model.frame(), at.rows);
+  const auto beta = model.beta();
+  const auto re = model.ranef();
+  const std::size_t n = xv.size(), m = nf.rows.size();  // (no response: nf.n() is 0)
+  pop.assign(n, NaN);
+  cond.assign(n, NaN);
+  for (std::size_t k = 0; k < m; ++k) {
+    const std::size_t i = nf.rows[k];
+    double p = 0;
+    for (std::size_t c = 0; c < nf.p(); ++c) p += nf.X[c * m + k] * beta[c];
+    double b = 0;
+    for (std::size_t j = 0; j < nf.re.size(); ++j) {
+      const auto q = static_cast<std::size_t>(nf.re[j].q());
+      const std::int32_t l = nf.re[j].refs[k];
+      if (l < 0) continue;
+      for (std::size_t a = 0; a < q; ++a) b += nf.re[j].z[k * q + a] * re[j][static_cast<std::size_t>(l) * q + a];
+    }
+    pop[i] = p;
+    cond[i] = p + b;
+  }
+}
+
+constexpr int kLineGrid = 9;
+
+// Nested cross-sectional population lines: per stratum, Xβ over the whole range of x, averaged over
+// the stratum's rows with x set to each grid value.
+void nested_population(const LinearMixedModel& model, AtX& at, const Rows& r, Trajectories& tr) {
+  const std::size_t n = r.x.size();
+  const auto [xmin_it, xmax_it] = std::minmax_element(r.x.begin(), r.x.end());
+  const double xmin = *xmin_it, xmax = *xmax_it;
+  std::map<std::string, std::size_t> strata;
+  for (const auto& s : r.stratum) strata.emplace(s, 0);
+  std::size_t k = 0;
+  for (auto& [s, index] : strata) {
+    index = k++;
+    tr.population_curves.push_back({s, {}, {}});
+  }
+  std::vector<double> xv(n), pop, cond;
+  for (int g = 0; g < kLineGrid; ++g) {
+    std::fill(xv.begin(), xv.end(), xmin + (xmax - xmin) * g / (kLineGrid - 1));
+    predict_at(model, at, xv, pop, cond);
+    std::vector<std::pair<double, std::size_t>> sums(strata.size(), {0.0, 0});
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& cell = sums[strata[r.stratum[i]]];
+      cell.first += pop[i];
+      ++cell.second;
+    }
+    for (std::size_t s = 0; s < sums.size(); ++s) {
+      tr.population_curves[s].x.push_back(xv[0]);
+      tr.population_curves[s].y.push_back(sums[s].first / static_cast<double>(sums[s].second));
+    }
+  }
+}
+
+// Nested cross-sectional level lines: per kept level, Xβ + Zb over the level's own range of x,
+// averaged over its rows with x set to each grid value.
+void nested_group_lines(const LinearMixedModel& model, AtX& at, const Rows& r, const PlotOptions& options,
+                        Trajectories& tr) {
+  const ReTermData& t0 = model.frame().re.front();
+  const std::size_t n = r.x.size(), L = t0.nlevels();
+  std::vector<double> lo(L, INFINITY), hi(L, -INFINITY);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto l = static_cast<std::size_t>(t0.refs[i]);
+    lo[l] = std::min(lo[l], r.x[i]);
+    hi[l] = std::max(hi[l], r.x[i]);
+  }
+  std::vector<std::size_t> level_of_rank(L);
+  for (std::size_t l = 0; l < L; ++l) level_of_rank[r.rank[l]] = l;
+  for (std::size_t k = 0; k < std::min(L, options.max_persons); ++k)
+    tr.group_lines.push_back({static_cast<std::int32_t>(k), {}, {}});
+  std::vector<double> xv(n), pop, cond;
+  for (int g = 0; g < kLineGrid; ++g) {
+    const double u = static_cast<double>(g) / (kLineGrid - 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto l = static_cast<std::size_t>(t0.refs[i]);
+      xv[i] = lo[l] + (hi[l] - lo[l]) * u;
+    }
+    predict_at(model, at, xv, pop, cond);
+    std::vector<std::pair<double, std::size_t>> sums(L, {0.0, 0});
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& cell = sums[static_cast<std::size_t>(t0.refs[i])];
+      cell.first += cond[i];
+      ++cell.second;
+    }
+    for (auto& line : tr.group_lines) {
+      const std::size_t l = level_of_rank[static_cast<std::size_t>(line.person)];
+      line.x.push_back(lo[l] + (hi[l] - lo[l]) * u);
+      line.y.push_back(sums[l].first / static_cast<double>(sums[l].second));
+    }
+  }
+}
+
+// Factorial: the first max_groups_drawn levels in the seeded order, their rows and means.
+GroupMeans group_means(const ModelFrame& f, const Rows& r, const PlotOptions& options, std::vector<Note>& notes) {
+  const ReTermData& t0 = f.re.front();
+  const std::size_t L = t0.nlevels(), shown = std::min(L, options.max_groups_drawn);
+  GroupMeans gm;
+  gm.group = t0.group;
+  gm.y_name = f.response;
+  std::vector<std::size_t> level_of_rank(L);
+  for (std::size_t l = 0; l < L; ++l) level_of_rank[r.rank[l]] = l;
+  for (std::size_t k = 0; k < shown; ++k) gm.levels.push_back(t0.levels[level_of_rank[k]]);
+  gm.nobs.assign(shown, 0);
+  gm.observed.assign(shown, 0.0);
+  gm.fitted.assign(shown, 0.0);
+  gm.population.assign(shown, 0.0);
+  for (std::size_t i = 0; i < f.n(); ++i) {
+    const std::size_t k = r.rank[static_cast<std::size_t>(t0.refs[i])];
+    if (k >= shown) continue;
+    ++gm.nobs[k];
+    gm.observed[k] += f.y[i];
+    gm.fitted[k] += r.fitted[i];
+    gm.population[k] += r.population[i];
+    gm.point_level.push_back(static_cast<std::int32_t>(k));
+    gm.point_y.push_back(f.y[i]);
+  }
+  for (std::size_t k = 0; k < shown; ++k) {
+    const auto m = static_cast<double>(gm.nobs[k]);
+    gm.observed[k] /= m;
+    gm.fitted[k] /= m;
+    gm.population[k] /= m;
+  }
+  if (shown < L)
+    notes.push_back({"plot", fmt::format("Means of {}: {} of {} levels are drawn", t0.group, shown, L),
+                     "A random sample of the levels, so the plot stays readable; the caterpillar plots below show "
+                     "every level's conditional mode."});
+  return gm;
+}
+
+// Shrinkage with each level's stratum, for the same random sample of levels as the trajectories.
+void add_shrinkage(const LinearMixedModel& model, const Rows& r, const PlotOptions& options, PlotData& pd) {
   pd.shrinkage.table = lmm::shrinkage(model);
   ShrinkageTable& sh = pd.shrinkage.table;
-  if (sh.available() && sh.rows.size() == L) {
-    std::vector<std::string> level_stratum(L);
-    for (std::size_t i = 0; i < n; ++i) level_stratum[static_cast<std::size_t>(t0.refs[i])] = stratum[i];
-    // The same random sample of levels as the trajectories.
-    std::vector<ShrinkageRow> sample;
-    for (std::size_t l = 0; l < L; ++l)
-      if (rank[l] < options.max_persons) {
-        sample.push_back(std::move(sh.rows[l]));
-        pd.shrinkage.strata.push_back(level_stratum[l]);
-      }
-    sh.rows = std::move(sample);
-    if (!sh.too_few.empty())
-      pd.notes.push_back({"plot",
-                          fmt::format("Shrinkage: {} of {} levels have too few observations for their own fit",
-                                      sh.too_few.size(), L),
-                          "A level needs at least as many observations as random-effect columns (with distinct "
-                          "values) for its own least-squares line; the model still estimates its effects by "
-                          "borrowing strength from the others."});
-  }
+  const ReTermData& t0 = model.frame().re.front();
+  const std::size_t L = t0.nlevels();
+  if (!sh.available() || sh.rows.size() != L) return;
+  std::vector<std::string> level_stratum(L);
+  for (std::size_t i = 0; i < r.stratum.size(); ++i) level_stratum[static_cast<std::size_t>(t0.refs[i])] = r.stratum[i];
+  // The same random sample of levels as the trajectories.
+  std::vector<ShrinkageRow> sample;
+  for (std::size_t l = 0; l < L; ++l)
+    if (r.rank[l] < options.max_persons) {
+      sample.push_back(std::move(sh.rows[l]));
+      pd.shrinkage.strata.push_back(level_stratum[l]);
+    }
+  sh.rows = std::move(sample);
+  if (!sh.too_few.empty())
+    pd.notes.push_back({"plot",
+                        fmt::format("Shrinkage: {} of {} levels have too few observations for their own fit",
+                                    sh.too_few.size(), L),
+                        "A level needs at least as many observations as random-effect columns (with distinct "
+                        "values) for its own least-squares line; the model still estimates its effects by "
+                        "borrowing strength from the others."});
+}
 
-  // ---- random effects with 95% conditional intervals ----
+// Random effects with 95% conditional intervals.
+void add_random_effects(const LinearMixedModel& model, const PlotOptions& options, PlotData& pd) {
+  const ModelFrame& f = model.frame();
   const auto re = model.ranef();
   const auto cv = model.ranef_condvar();
   const double z975 = boost::math::quantile(boost::math::normal(), 0.975);
@@ -297,11 +548,15 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
       pd.random_effects.push_back(std::move(e));
     }
   }
+}
 
-  // ---- residual diagnostics ----
+void add_residuals(const ModelFrame& f, const Rows& r, const PlotOptions& options, PlotData& pd) {
+  const std::size_t n = f.n();
+  std::vector<double> residual(n);
+  for (std::size_t i = 0; i < n; ++i) residual[i] = f.y[i] - r.fitted[i];
   const auto idx = thin(n, options.max_points);
   for (std::size_t i : idx) {
-    pd.diag_fitted.push_back(fitted[i]);
+    pd.diag_fitted.push_back(r.fitted[i]);
     pd.diag_residual.push_back(residual[i]);
   }
   if (idx.size() < n)
@@ -309,55 +564,92 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
                         "Evenly spaced rows, so the page stays small. The QQ plots draw evenly spaced order "
                         "statistics of all residuals (both extremes included), and their lines use every value."});
   pd.residual_qq = normal_qq(residual, options.max_points);
+}
 
-  // ---- marginal variance over x: Var(y_t) = Σ_terms z(t)'Σz(t) + σ² ----
-  VarianceCurve& vc = pd.variance_curve;
-  vc.x_name = tr.x_name;
+// Why the marginal variance cannot be drawn over x, or "" when it can.
+std::string variance_curve_reason(const ModelFrame& f, const Design& design, const std::vector<double>& x) {
+  if (design.x_name.empty()) return "the model has no numeric covariate that varies within levels to draw it over";
   bool any_slope = false;
   for (const auto& t : f.re)
     for (const auto& name : t.names) {
       if (name == "(Intercept)") continue;
-      if (name == tr.x_name && !x_is_order) {
-        any_slope = true;
-      } else if (vc.reason.empty()) {
-        vc.reason = fmt::format("the random effects include '{}', which is not a function of {} alone", name, tr.x_name);
+      if (name != design.x_name)
+        return fmt::format("the random effects include '{}', which is not a function of {} alone", name,
+                           design.x_name);
+      any_slope = true;
+    }
+  if (!any_slope)
+    return "the model has random intercepts only, so the variance is the same at every " + design.x_name;
+  const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
+  if (!(*hi > *lo)) return design.x_name + " takes a single value";
+  return "";
+}
+
+// The marginal variance over x: Var(y_t) = Σ_terms z(t)'Σz(t) + σ².
+VarianceCurve variance_curve(const LinearMixedModel& model, const Design& design, const std::vector<double>& x) {
+  const ModelFrame& f = model.frame();
+  VarianceCurve vc;
+  vc.x_name = design.x_name;
+  vc.reason = variance_curve_reason(f, design, x);
+  if (!vc.reason.empty()) return vc;
+  vc.available = true;
+  const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
+  const double xmin = *lo, xmax = *hi;
+  const double s2 = model.sigma() * model.sigma();
+  const auto lambdas = model.lambda();
+  constexpr int kGrid = 41;
+  for (int g = 0; g < kGrid; ++g) {
+    const double tv = xmin + (xmax - xmin) * g / (kGrid - 1);
+    double between = 0;
+    for (std::size_t j = 0; j < f.re.size(); ++j) {
+      const int q = f.re[j].q();
+      std::vector<double> z(static_cast<std::size_t>(q));
+      for (int a = 0; a < q; ++a) z[static_cast<std::size_t>(a)] = f.re[j].names[a] == "(Intercept)" ? 1.0 : tv;
+      // z'Σz = σ²|λ'z|²
+      const double* lam = lambdas[j].data();
+      for (int k = 0; k < q; ++k) {
+        double s = 0;
+        for (int a = k; a < q; ++a) s += lam[k * q + a] * z[static_cast<std::size_t>(a)];
+        between += s2 * s * s;
       }
     }
-  if (x_is_order && vc.reason.empty()) vc.reason = "the model has no covariate to draw it over";
-  if (!any_slope && vc.reason.empty())
-    vc.reason = "the model has random intercepts only, so the variance is the same at every " + tr.x_name;
-  double xmin = INFINITY, xmax = -INFINITY;
-  for (double v : x) {
-    xmin = std::min(xmin, v);
-    xmax = std::max(xmax, v);
+    vc.t.push_back(tv);
+    vc.between.push_back(between);
+    vc.total.push_back(between + s2);
+    vc.icc.push_back(between / (between + s2));
   }
-  if (vc.reason.empty() && !(xmax > xmin)) vc.reason = tr.x_name + " takes a single value";
-  if (vc.reason.empty()) {
-    vc.available = true;
-    const double s2 = model.sigma() * model.sigma();
-    const auto lambdas = model.lambda();
-    constexpr int kGrid = 41;
-    for (int g = 0; g < kGrid; ++g) {
-      const double tv = xmin + (xmax - xmin) * g / (kGrid - 1);
-      double between = 0;
-      for (std::size_t j = 0; j < f.re.size(); ++j) {
-        const int q = f.re[j].q();
-        std::vector<double> z(static_cast<std::size_t>(q));
-        for (int a = 0; a < q; ++a) z[static_cast<std::size_t>(a)] = f.re[j].names[a] == "(Intercept)" ? 1.0 : tv;
-        // z'Σz = σ²|λ'z|²
-        const double* lam = lambdas[j].data();
-        for (int k = 0; k < q; ++k) {
-          double s = 0;
-          for (int a = k; a < q; ++a) s += lam[k * q + a] * z[static_cast<std::size_t>(a)];
-          between += s2 * s * s;
-        }
-      }
-      vc.t.push_back(tv);
-      vc.between.push_back(between);
-      vc.total.push_back(between + s2);
-      vc.icc.push_back(between / (between + s2));
+  return vc;
+}
+
+}  // namespace
+
+PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const DataFrame& data,
+                   const PlotOptions& options) {
+  const ModelFrame& f = model.frame();
+  PlotData pd;
+  pd.notes = explain_warnings(result);
+  pd.design = decide_design(f, data);
+  const Rows rows = shared_rows(model, data, pd.design, options);
+  Trajectories& tr = pd.trajectories;
+  tr.group = pd.design.group;
+  tr.y_name = f.response;
+  tr.x_name = pd.design.x_name;
+  if (pd.design.kind == "factorial") {
+    pd.group_means = group_means(f, rows, options, pd.notes);
+  } else {
+    fill_trajectories(f, rows, options, tr, pd.notes);
+    if (pd.design.kind == "longitudinal") {
+      longitudinal_curves(rows, tr);
+    } else {
+      AtX at = frame_rows(f, data, tr.x_name);
+      nested_population(model, at, rows, tr);
+      nested_group_lines(model, at, rows, options, tr);
     }
   }
+  add_shrinkage(model, rows, options, pd);
+  add_random_effects(model, options, pd);
+  add_residuals(f, rows, options, pd);
+  pd.variance_curve = variance_curve(model, pd.design, rows.x);
   return pd;
 }
 

@@ -7,6 +7,7 @@
 
 #include "lmm/fit.h"
 #include "lmm/inference.h"
+#include "lmm/summary_text.h"
 
 namespace lmm {
 
@@ -52,21 +53,124 @@ std::string fixed(double v, int decimals, int width = 0) {
   return fmt::format("{:{}.{}f}", v, width, decimals);
 }
 
-std::string abbreviate(const std::string& s) {
-  if (s == "(Intercept)") return "(Intr)";
-  return s.size() <= 6 ? s : s.substr(0, 6);
+// R's abbreviate() of one name (the C routine stripchars, for names without spaces): lower-case
+// vowels dropped from the right, then lower-case letters, then any character but the first, until
+// at most `minlength` characters remain.
+std::string abbreviate_one(std::string s, std::size_t minlength) {
+  auto lower_vowel = [](char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; };
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  if (s.size() <= minlength) return s;
+  // Vowels at the end, then any vowel, lower-case letters at the end, then any lower-case letter,
+  // then anything (never the first character).
+  for (int pass = 0; pass < 5; ++pass) {
+    for (std::size_t i = s.size() - 1; i > 0 && s.size() > minlength; --i) {
+      if (i >= s.size()) continue;
+      const bool last = i + 1 == s.size();
+      const char c = s[i];
+      const bool drop = pass == 0   ? lower_vowel(c) && last
+                        : pass == 1 ? lower_vowel(c)
+                        : pass == 2 ? lower(c) && last
+                        : pass == 3 ? lower(c)
+                                    : true;
+      if (drop) s.erase(i, 1);
+    }
+    if (s.size() <= minlength) break;
+  }
+  return s;
+}
+
+// R's abbreviate(names, minlength): names that would coincide are abbreviated again with a larger
+// minlength until all differ.
+std::vector<std::string> abbreviate(const std::vector<std::string>& names, std::size_t minlength) {
+  std::vector<std::string> out(names.size());
+  std::vector<bool> redo(names.size(), true);
+  for (std::size_t len = minlength;; ++len) {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (redo[i]) out[i] = abbreviate_one(names[i], len);
+    bool any = false;
+    std::vector<bool> dup(names.size(), false);
+    for (std::size_t i = 0; i < names.size(); ++i)
+      for (std::size_t j = i + 1; j < names.size(); ++j)
+        if (out[i] == out[j] && names[i] != names[j]) dup[i] = dup[j] = any = true;
+    if (!any) return out;
+    redo = dup;
+  }
+}
+
+// R's significance stars for a p-value (printCoefmat's legend).
+std::string stars(double p) {
+  if (std::isnan(p)) return "";
+  return p < 0.001 ? "***" : p < 0.01 ? "**" : p < 0.05 ? "*" : p < 0.1 ? "." : "";
+}
+
+// lme4's "Correlation of Fixed Effects" (rows abbreviated to 11 characters, columns to 6), or its
+// note when there are more than 12 fixed effects.
+std::string fixed_correlations(const FitResult& r) {
+  const std::size_t p = r.fixed.size();
+  if (p <= 1) return "";
+  if (p > 12)
+    return fmt::format("\nCorrelation matrix not shown by default, as p = {} > 12.\n"
+                       "The JSON output (--json) has the covariance matrix of the fixed effects (vcov).\n",
+                       p);
+  std::vector<std::string> terms;
+  for (const auto& f : r.fixed) terms.push_back(f.term);
+  const auto row_names = abbreviate(terms, 11), col_names = abbreviate(terms, 6);
+  std::vector<Row> rows;
+  Row head{""};
+  for (std::size_t j = 0; j + 1 < p; ++j) head.push_back(col_names[j]);
+  rows.push_back(head);
+  for (std::size_t i = 1; i < p; ++i) {
+    Row row{row_names[i]};
+    for (std::size_t j = 0; j + 1 < p; ++j) {
+      if (j < i) {
+        const double c = r.vcov[j * p + i] / std::sqrt(r.vcov[i * p + i] * r.vcov[j * p + j]);
+        row.push_back(fixed(c, 3));
+      } else {
+        row.push_back("");
+      }
+    }
+    rows.push_back(row);
+  }
+  return "\nCorrelation of Fixed Effects:\n" + table(rows, 1);
+}
+
+// lmerTest's fixed-effects table, with significance stars and their legend when there are p-values.
+std::string fixed_effects_table(const FitResult& r) {
+  std::string out;
+  const bool have_df = std::any_of(r.fixed.begin(), r.fixed.end(), [](const FixedEffect& f) { return !std::isnan(f.df); });
+  Row head{"", "Estimate", "Std. Error"};
+  if (have_df) head.push_back("df");
+  head.push_back("t value");
+  if (have_df) head.insert(head.end(), {"Pr(>|t|)", "   "});
+  std::vector<Row> rows{head};
+  for (const auto& f : r.fixed) {
+    Row row{f.term, num(f.estimate, 5), num(f.std_error, 4)};
+    if (have_df) row.push_back(num(f.df, 4));
+    row.push_back(fixed(f.t, 3));
+    if (have_df) row.push_back(f.p < 2e-16 ? "<2e-16" : fmt::format("{:.3g}", f.p));
+    if (have_df) row.push_back(fmt::format("{:<3}", stars(f.p)));  // left-aligned, as R
+    rows.push_back(row);
+  }
+  out += table(rows, 1);
+  if (have_df) out += "---\nSignif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1\n";
+  return out;
 }
 
 }  // namespace
 
-std::string format_summary(const FitResult& r) {
+std::string format_summary(const FitResult& r) { return format_summary(r, SummaryContext{}); }
+
+std::string format_summary(const FitResult& r, const SummaryContext& context) {
   std::string out;
   const bool reml = r.method == Method::REML;
   out += fmt::format("Linear mixed model fit by {}{}\n", reml ? "REML" : "maximum likelihood",
                      r.ddf == DdfMethod::Satterthwaite  ? ". t-tests use Satterthwaite's method"
                      : r.ddf == DdfMethod::KenwardRoger ? ". t-tests use Kenward-Roger's method (adjusted SEs)"
                                                         : "");
-  out += fmt::format("Formula: {}\n\n", r.formula);
+  out += fmt::format("Formula: {}\n", r.formula);
+  if (!context.data_name.empty()) out += fmt::format("   Data: {}\n", context.data_name);
+  for (const auto& c : context.centering) out += "Centered: " + c + "\n";
+  out += '\n';
   if (reml) {
     out += "REML criterion at convergence: " + fixed(r.objective, 1) + "\n\n";
   } else {
@@ -107,44 +211,8 @@ std::string format_summary(const FitResult& r) {
   out += fmt::format("Number of obs: {}, groups:  ", r.nobs);
   for (std::size_t i = 0; i < r.ngroups.size(); ++i)
     out += fmt::format("{}{}, {}", i ? "; " : "", r.ngroups[i].group, r.ngroups[i].levels);
-  out += "\n\nFixed effects:\n";
-  {
-    const bool have_df = std::any_of(r.fixed.begin(), r.fixed.end(), [](const FixedEffect& f) { return !std::isnan(f.df); });
-    Row head{"", "Estimate", "Std. Error"};
-    if (have_df) head.push_back("df");
-    head.push_back("t value");
-    if (have_df) head.push_back("Pr(>|t|)");
-    std::vector<Row> rows{head};
-    for (const auto& f : r.fixed) {
-      Row row{f.term, num(f.estimate, 5), num(f.std_error, 4)};
-      if (have_df) row.push_back(num(f.df, 4));
-      row.push_back(fixed(f.t, 3));
-      if (have_df) row.push_back(f.p < 2e-16 ? "<2e-16" : fmt::format("{:.3g}", f.p));
-      rows.push_back(row);
-    }
-    out += table(rows, 1);
-  }
-  const std::size_t p = r.fixed.size();
-  if (p > 1) {
-    out += "\nCorrelation of Fixed Effects:\n";
-    std::vector<Row> rows;
-    Row head{""};
-    for (std::size_t j = 0; j + 1 < p; ++j) head.push_back(abbreviate(r.fixed[j].term));
-    rows.push_back(head);
-    for (std::size_t i = 1; i < p; ++i) {
-      Row row{abbreviate(r.fixed[i].term)};
-      for (std::size_t j = 0; j + 1 < p; ++j) {
-        if (j < i) {
-          const double c = r.vcov[j * p + i] / std::sqrt(r.vcov[i * p + i] * r.vcov[j * p + j]);
-          row.push_back(fixed(c, 3));
-        } else {
-          row.push_back("");
-        }
-      }
-      rows.push_back(row);
-    }
-    out += table(rows, 1);
-  }
+  out += "\n\nFixed effects:\n" + fixed_effects_table(r);
+  out += fixed_correlations(r);
   for (const auto& m : r.messages) out += "\n" + m;
   if (!r.messages.empty()) out += '\n';
   if (r.singular) {
@@ -159,6 +227,20 @@ std::string format_summary(const FitResult& r) {
   }
   out += format_inference(r);
   return out;
+}
+
+std::string describe_centering(const Centering& ce) {
+  switch (ce.kind) {
+    case Centering::Kind::GrandMean:
+      return fmt::format("{0}: minus its mean {1:.6g} ({0} = 0 is the mean)", ce.variable, ce.value);
+    case Centering::Kind::AtValue:
+      return fmt::format("{0}: minus {1:.6g}, the value given ({0} = 0 is {0} = {1:.6g})", ce.variable, ce.value);
+    case Centering::Kind::PersonMean:
+      return fmt::format("{0} by {1}: {0}_between = the {1}'s mean of {0} ({2} {1} levels), {0}_within = {0} - "
+                         "{0}_between",
+                         ce.variable, ce.group, ce.person_means.size());
+  }
+  return "";
 }
 
 }  // namespace lmm

@@ -33,6 +33,23 @@
 
   const q = (field, title, extra) => Object.assign({ field, type: 'quantitative', title }, extra || {});
 
+  // The population line(s) in black, one dash pattern per stratum.
+  function populationLayer(tr, x, what) {
+    const pop = [];
+    for (const c of tr.population_curves)
+      for (let k = 0; k < c.x.length; k++) pop.push({ x: c.x[k], y: c.y[k], stratum: c.stratum || 'all' });
+    return {
+      data: { name: 'population', values: pop },
+      mark: { type: 'line', strokeWidth: 3.5, color: '#111' },
+      encoding: {
+        x,
+        y: q('y', tr.y_name),
+        strokeDash: { field: 'stratum', type: 'nominal', title: 'population line' },
+        tooltip: [{ field: 'stratum', title: 'population' }, q('x', tr.x_name), q('y', what, { format: '.4~g' })],
+      },
+    };
+  }
+
   // ---- individual trajectories: observed (thin), fitted (thicker), population (black) ----
   function trajectories(tr, opts) {
     opts = opts || {};
@@ -40,9 +57,6 @@
     for (const r of rows) r.person = tr.persons[r.p];
     let kept = 0;
     for (const r of rows) kept = Math.max(kept, r.p + 1);
-    const pop = [];
-    for (const c of tr.population_curves)
-      for (let k = 0; k < c.x.length; k++) pop.push({ x: c.x[k], y: c.y[k], stratum: c.stratum || 'all' });
     const shown = Math.min(opts.shown || 12, kept);
     const x = q('x', tr.x_name);
     const color = { field: 'person', type: 'nominal', legend: null, scale: { scheme: 'tableau20' } };
@@ -76,14 +90,77 @@
             },
           ],
         },
+        populationLayer(tr, x, 'Xβ'),
+      ],
+    });
+  }
+
+  // ---- nested cross-sectional: observed points per level, each level's regression line at its own
+  // means of the other covariates (thicker, same colour), the population line(s) in black ----
+  function groupLines(tr, opts) {
+    opts = opts || {};
+    const rows = rowsOf({ p: tr.person, x: tr.x, y: tr.y, stratum: tr.stratum });
+    for (const r of rows) r.level = tr.persons[r.p];
+    const lines = [];
+    for (const l of tr.group_lines)
+      for (let k = 0; k < l.x.length; k++) lines.push({ p: l.person, level: tr.persons[l.person], x: l.x[k], y: l.y[k] });
+    const kept = tr.group_lines.length;
+    const shown = Math.min(opts.shown || 12, kept);
+    const x = q('x', tr.x_name);
+    const color = { field: 'level', type: 'nominal', legend: null, scale: { scheme: 'tableau20' } };
+    return base({
+      description: 'Observed ' + tr.y_name + ' and regression lines on ' + tr.x_name + ' per ' + tr.group,
+      params: [{ name: 'shown', value: shown, bind: { input: 'range', min: 1, max: Math.max(kept, 1), step: 1, name: tr.group + ' shown ' } }],
+      layer: [
         {
-          data: { name: 'population', values: pop },
-          mark: { type: 'line', strokeWidth: 3.5, color: '#111' },
+          data: { name: 'observed', values: rows },
+          transform: [{ filter: 'datum.p < shown' }],
+          mark: { type: 'point', filled: true, size: 16, opacity: 0.55 },
+          encoding: { x, y: q('y', tr.y_name, { scale: { zero: false } }), color,
+            tooltip: [{ field: 'level', title: tr.group }, q('x', tr.x_name), q('y', 'observed ' + tr.y_name, { format: '.4~g' })] },
+        },
+        {
+          data: { name: 'lines', values: lines },
+          transform: [{ filter: 'datum.p < shown' }],
+          mark: { type: 'line', strokeWidth: 2 },
+          encoding: { x, y: q('y', tr.y_name), detail: { field: 'level' }, color,
+            tooltip: [{ field: 'level', title: tr.group }, q('x', tr.x_name), q('y', 'fitted line', { format: '.4~g' })] },
+        },
+        populationLayer(tr, x, 'Xβ at the means'),
+      ],
+    });
+  }
+
+  // ---- factorial: per level its observations, its observed mean and the model's mean ----
+  function groupMeans(gm) {
+    const points = rowsOf({ k: gm.point_level, y: gm.point_y });
+    for (const r of points) r.level = gm.levels[r.k];
+    const means = [];
+    gm.levels.forEach((level, k) => {
+      means.push({ level, y: gm.observed[k], what: 'observed mean', n: gm.nobs[k] });
+      means.push({ level, y: gm.fitted[k], what: 'model: fixed + random', n: gm.nobs[k] });
+      means.push({ level, y: gm.population[k], what: 'model: fixed only', n: gm.nobs[k] });
+    });
+    const order = gm.levels.map((level, k) => ({ level, v: gm.fitted[k] })).sort((a, b) => a.v - b.v).map((r) => r.level);
+    const yLevel = { field: 'level', type: 'nominal', title: gm.group, sort: order };
+    return base({
+      width: 460,
+      height: { step: 14 },
+      description: 'Means of ' + gm.y_name + ' per level of ' + gm.group,
+      layer: [
+        {
+          data: { values: points },
+          mark: { type: 'tick', color: '#9ab', thickness: 1.5, size: 9 },
+          encoding: { y: yLevel, x: q('y', gm.y_name, { scale: { zero: false } }), tooltip: [{ field: 'level', title: gm.group }, q('y', gm.y_name, { format: '.4~g' })] },
+        },
+        {
+          data: { values: means },
+          mark: { type: 'point', filled: true, size: 46, opacity: 0.9 },
           encoding: {
-            x,
-            y: q('y', tr.y_name),
-            strokeDash: { field: 'stratum', type: 'nominal', title: 'population line' },
-            tooltip: [{ field: 'stratum', title: 'population' }, q('x', tr.x_name), q('y', 'Xβ', { format: '.4~g' })],
+            y: yLevel,
+            x: q('y', gm.y_name),
+            color: { field: 'what', type: 'nominal', title: null, sort: ['observed mean', 'model: fixed + random', 'model: fixed only'], scale: { range: ['#e45756', '#1f3b73', '#111'] } },
+            tooltip: [{ field: 'level', title: gm.group }, { field: 'what' }, q('y', 'mean', { format: '.4~g' }), q('n', 'observations')],
           },
         },
       ],
@@ -223,11 +300,12 @@
   }
 
   // ---- Var(y_t) over t and its between-person part ----
-  function varianceCurve(vc, yTitle) {
+  function varianceCurve(vc, yTitle, betweenLabel) {
+    const between = betweenLabel || 'between persons';
     const rows = [];
     for (let k = 0; k < vc.t.length; k++) {
       rows.push({ t: vc.t[k], v: vc.total[k], part: 'total Var(y_t)' });
-      rows.push({ t: vc.t[k], v: vc.between[k], part: 'between persons' });
+      rows.push({ t: vc.t[k], v: vc.between[k], part: between });
     }
     return base({
       height: 260,
@@ -237,7 +315,7 @@
       encoding: {
         x: q('t', vc.x_name),
         y: q('v', yTitle || 'variance'),
-        color: { field: 'part', type: 'nominal', title: null, sort: ['total Var(y_t)', 'between persons'] },
+        color: { field: 'part', type: 'nominal', title: null, sort: ['total Var(y_t)', between] },
         tooltip: [{ field: 'part' }, q('t', vc.x_name), q('v', 'variance', { format: '.4~g' })],
       },
     });
@@ -365,7 +443,7 @@
   }
 
   global.LmmCharts = {
-    rowsOf, trajectories, shrinkage, partition, varianceCurve, iccCurve,
+    rowsOf, trajectories, groupLines, groupMeans, shrinkage, partition, varianceCurve, iccCurve,
     residualsVsFitted, qq, caterpillar, simulated, explorerVariance,
     embedOptions(name) {
       return {

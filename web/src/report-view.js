@@ -153,6 +153,38 @@
     return el('section', { id, class: 'lmm-section' }, [el('h2', { text: title }), ...children]);
   }
 
+  // The section the design calls for (the engine decides it: plots.design): trajectories over time
+  // for a longitudinal design, per-group regression lines for a cross-sectional nested one, the
+  // groups' means for a factorial one. All use the section id "trajectories" (the navigation's link).
+  function designSection(doc, ch, opts) {
+    const p = doc.plots;
+    const d = p.design;
+    const tr = p.trajectories;
+    const why = el('p', { class: 'muted design', 'data-design': d.kind, text: 'Design: ' + designName(d.kind) + ' — ' + d.reason + '.' });
+    if (d.kind === 'longitudinal')
+      return section('trajectories', 'Individual trajectories', [why,
+        ch('trajectories', C.trajectories(tr, { shown: opts.shown }),
+          `Thin lines: each ${tr.group}'s observed ${tr.y_name} over ${tr.x_name}; thicker lines of the same colour: that ${tr.group}'s fitted line (fixed effects plus its conditional modes); black: the population line (fixed effects only)${tr.population_curves.length > 1 ? ', one per group' : ''}. The slider shows more of the ${tr.persons.length} ${tr.group} levels, in a random order.`)]);
+    if (d.kind === 'nested_cross_sectional')
+      return section('trajectories', `Regression lines by ${tr.group}`, [why,
+        ch('group-lines', C.groupLines(tr, { shown: opts.shown }),
+          `Points: observed ${tr.y_name} against ${tr.x_name}, coloured by ${tr.group}; lines of the same colour: each ${tr.group}'s regression line on ${tr.x_name} from the model (fixed effects plus its conditional modes), at that ${tr.group}'s own means of the other covariates; black: the population line at the means of the other covariates${tr.population_curves.length > 1 ? ', one per group of the categorical predictors' : ''}. The slider shows more of the ${tr.persons.length} ${tr.group} levels, in a random order.`)]);
+    const gm = p.group_means;
+    return section('trajectories', `Means by ${gm.group}`, [why,
+      ch('group-means', C.groupMeans(gm),
+        `Per level of ${gm.group} (${gm.levels.length} shown, sorted by the model's mean): each observation of ${gm.y_name} (ticks), its observed mean, and the mean of the model's fitted values with (fixed + random) and without (fixed only) the level's conditional modes; the gap between the last two is the level's random effect.`)]);
+  }
+
+  function designName(kind) {
+    return kind === 'longitudinal' ? 'longitudinal (repeated measures over time)'
+      : kind === 'nested_cross_sectional' ? 'cross-sectional, nested (units within groups)' : 'factorial (no numeric covariate within groups)';
+  }
+
+  // The words for the between-group variance in this design.
+  function betweenWords(doc) {
+    return doc.plots.design.kind === 'longitudinal' ? 'between persons' : 'between levels of ' + doc.plots.design.group;
+  }
+
   // Renders the whole report into `root`. Resolves to {views} when every chart has been drawn.
   function render(doc, root, opts) {
     opts = opts || {};
@@ -169,10 +201,7 @@
       notesList(doc),
     ]));
 
-    root.append(section('trajectories', 'Individual trajectories', [
-      ch('trajectories', C.trajectories(tr, { shown: opts.shown }),
-        `Thin lines: each ${tr.group}'s observed ${tr.y_name}; thicker lines of the same colour: that ${tr.group}'s fitted line (fixed effects plus its conditional modes); black: the population line (fixed effects only)${tr.population_curves.length > 1 ? ', one per group' : ''}. The slider shows more of the ${tr.persons.length} ${tr.group} levels, in a random order.`),
-    ]));
+    root.append(designSection(doc, ch, opts));
 
     const sh = p.shrinkage;
     root.append(section('shrinkage', 'Shrinkage', sh.available
@@ -189,12 +218,12 @@
     ];
     if (vc.available) {
       partChildren.push(el('div', { class: 'grid2' }, [
-        ch('variance-curve', C.varianceCurve(vc),
-          `Var(y | ${vc.x_name} = t) = τ00 + 2tτ01 + t²τ11 + σ²: the total variance at each ${vc.x_name} and its between-${tr.group} part.`),
+        ch('variance-curve', C.varianceCurve(vc, null, betweenWords(doc)),
+          `Var(y | ${vc.x_name} = t) = τ00 + 2tτ01 + t²τ11 + σ²: the total variance at each ${vc.x_name} and its part ${betweenWords(doc)}.`),
         ch('icc-curve', C.iccCurve(vc), `The ICC at each ${vc.x_name}: between / total.`),
       ]));
     } else {
-      partChildren.push(el('p', { class: 'muted', text: 'Variance over time not drawn: ' + vc.reason + '.' }));
+      partChildren.push(el('p', { class: 'muted', text: `Variance over ${vc.x_name || 'a covariate'} not drawn: ` + vc.reason + '.' }));
     }
     root.append(section('variance', 'Variance partition', partChildren));
 

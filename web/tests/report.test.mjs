@@ -1,6 +1,7 @@
 // Opens `lmm report` pages in headless Chromium, offline: every plot drawn as SVG with marks, no
 // console error or warning, no request leaving the file; the numbers in the page equal
-// `lmm fit --json`'s; the trajectories' control shows more persons; SVG and PNG export work.
+// `lmm fit --json`'s; the plots are the design's (trajectories, per-group lines or group means,
+// never a row-index axis) and their control shows more levels; SVG and PNG export work.
 //
 //   node web/tests/report.test.mjs --lmm build/lmm --data tests/data --out build/browser \
 //        [--chromium /usr/bin/chromium] [--screenshots docs]
@@ -24,7 +25,15 @@ const hostileCsv = path.join(opt.out, 'hostile.csv');
 
 const CASES = [
   { name: 'hostile_names', path: hostileCsv, formula: 'y ~ t + (1 | who)' },
-  { name: 'growth200', file: 'growth200.csv', formula: 'y ~ time * group + (time | id)', screenshot: 'report.png' },
+  { name: 'growth200', file: 'growth200.csv', formula: 'y ~ time * group + (time | id)', screenshot: 'report.png',
+    design: 'longitudinal', screenshots: { 'report-longitudinal.png': 'trajectories' } },
+  // Students in schools (High School and Beyond) and Yates' split-plot oats, from nlme
+  // (tests/data/designs/make_design_data.R).
+  { name: 'hsb_nested', file: 'designs/hsb.csv', formula: 'MathAch ~ SES + MEANSES + Sector + (SES | School)',
+    design: 'nested_cross_sectional', between: 'between levels of School',
+    screenshots: { 'report-nested.png': 'trajectories', 'report-nested-shrinkage.png': 'shrinkage' } },
+  { name: 'oats_split_plot', file: 'designs/oats.csv', formula: 'yield ~ N * Variety + (1 | Block/Variety)',
+    design: 'factorial', screenshots: { 'report-splitplot.png': 'trajectories' } },
   { name: 'sleepstudy', file: 'sleepstudy.csv', formula: 'Reaction ~ Days + (Days | Subject)' },
   { name: 'sleepstudy_intercept', file: 'sleepstudy.csv', formula: 'Reaction ~ Days + (1 | Subject)' },
   { name: 'penicillin_crossed', file: 'penicillin.csv', formula: 'diameter ~ 1 + (1 | plate) + (1 | sample)' },
@@ -33,11 +42,60 @@ const CASES = [
 
 // The charts a document must have, from what the engine sent.
 function expectedCharts(doc) {
-  const names = ['trajectories', 'partition', 'residuals-fitted', 'qq-residuals'];
+  const kind = doc.plots.design.kind;
+  const first = kind === 'longitudinal' ? 'trajectories' : kind === 'nested_cross_sectional' ? 'group-lines' : 'group-means';
+  const names = [first, 'partition', 'residuals-fitted', 'qq-residuals'];
   if (doc.plots.shrinkage.available) names.push('shrinkage');
   if (doc.plots.variance_curve.available) names.push('variance-curve', 'icc-curve');
   doc.plots.random_effects.forEach((_, k) => names.push('caterpillar-' + k, 'qq-ranef-' + k));
   return names.sort();
+}
+
+// The plots the design calls for, and never an axis over the row order: longitudinal data get
+// trajectories (observed and fitted lines per person), students in schools points and each school's
+// regression line, a split plot the levels' means; the words are the design's.
+async function checkDesign(page, doc, marks, c) {
+  const d = doc.plots.design;
+  if (c.design) check(d.kind === c.design, `design: ${d.kind} (${d.reason})`);
+  const titles = await page.$$eval('figure.lmm-chart svg g.role-axis-title text', (t) => t.map((x) => x.textContent));
+  check(!titles.some((t) => /^(observation|row|index)( |$)/i.test(t)), `no axis over the row order (axis titles: ${[...new Set(titles)].join(', ')})`);
+  check((await page.$eval('p.design', (p) => p.getAttribute('data-design'))) === d.kind, 'the page names the design');
+  const text = await page.$eval('main', (m) => m.textContent);
+  if (c.between) {
+    check(text.includes(c.between) && !text.includes('between persons'), `the words are the design's ("${c.between}", never "between persons")`);
+    const legend = await page.$$eval('figure[data-chart=variance-curve] svg text', (t) => t.map((x) => x.textContent));
+    check(legend.includes(c.between), `variance-over-${d.x_name} legend says "${c.between}"`);
+  }
+  const tr = doc.plots.trajectories;
+  const curves = tr.population_curves.length;
+  if (d.kind === 'factorial') {
+    const gm = doc.plots.group_means;
+    const m = { symbols: await page.$$eval('figure[data-chart=group-means] svg g.mark-symbol.role-mark path', (t) => t.length) };
+    check(m.symbols === 3 * gm.levels.length, `group means: ${m.symbols} mean markers for ${gm.levels.length} levels (observed, fixed + random, fixed only)`);
+    const ticks = await page.$$eval('figure[data-chart=group-means] svg g.mark-rect.role-mark path', (t) => t.length);
+    check(ticks === gm.point_y.length, `group means: ${ticks} observations drawn for ${gm.point_y.length}`);
+    check(marks['group-means'].lines === 0, 'group means: no line joins rows');
+    return;
+  }
+  const name = d.kind === 'longitudinal' ? 'trajectories' : 'group-lines';
+  const perLevel = d.kind === 'longitudinal' ? 2 : 1;  // observed and fitted lines / the level's regression line
+  const kept = Math.max(...tr.person) + 1;
+  const first = Math.min(12, kept);
+  check(marks[name].lines === perLevel * first + curves, `${name}: ${first} levels, ${perLevel} line(s) each, ${curves} population line(s)`);
+  const xTitle = await page.$$eval(`figure[data-chart=${name}] svg g.role-axis-title text`, (t) => t.map((x) => x.textContent));
+  check(xTitle.includes(d.x_name), `${name}: the x axis is ${d.x_name}`);
+  if (d.kind === 'nested_cross_sectional') {
+    const pts = await page.$$eval('figure[data-chart=group-lines] svg g.mark-symbol.role-mark path', (t) => t.length);
+    const want = tr.person.filter((p) => p < first).length;
+    check(pts === want, `group lines: ${pts} students drawn as points for ${want}`);
+    // Population lines: straight segments over the grid, one x per grid point, increasing.
+    check(tr.population_curves.every((pc) => pc.x.every((v, k) => k === 0 || v > pc.x[k - 1])), 'population lines run left to right (no zig-zag)');
+  }
+  const more = Math.min(kept, first + 8);
+  await page.locator(`figure[data-chart=${name}] .vega-bindings input[type=range]`).fill(String(more));
+  await page.waitForFunction(([sel, n]) => document.querySelectorAll(sel).length === n,
+    [`figure[data-chart=${name}] svg g.mark-line path`, perLevel * more + curves], { timeout: 10000 }).then(
+    () => check(true, `${name}: the control shows ${more} levels`), () => check(false, `${name}: the control shows ${more} levels`));
 }
 
 const browser = await launch(opt.chromium);
@@ -102,17 +160,7 @@ try {
       check(marks['caterpillar-' + k].symbols === re.levels.length,
         `caterpillar ${re.term}|${re.group}: ${marks['caterpillar-' + k].symbols} points for ${re.levels.length} levels`));
 
-    // The trajectories' control: 12 persons at first, more when the slider moves.
-    const tr = doc.plots.trajectories;
-    const kept = Math.max(...tr.person) + 1;
-    const curves = tr.population_curves.length;
-    const first = Math.min(12, kept);
-    check(marks.trajectories.lines === 2 * first + curves, `trajectories: ${first} persons observed and fitted, ${curves} population line(s)`);
-    const more = Math.min(kept, first + 8);
-    await page.locator('figure[data-chart=trajectories] .vega-bindings input[type=range]').fill(String(more));
-    await page.waitForFunction(([n]) => document.querySelectorAll('figure[data-chart=trajectories] svg g.mark-line path').length === n,
-      [2 * more + curves], { timeout: 10000 }).then(() => check(true, `trajectories: the control shows ${more} persons`),
-      () => check(false, `trajectories: the control shows ${more} persons`));
+    await checkDesign(page, doc, marks, c);
 
     // Export: the shrinkage (or trajectories) chart saved as SVG and as PNG.
     if (c.name === 'sleepstudy') {
@@ -136,11 +184,13 @@ try {
     }
 
     await page.screenshot({ path: path.join(opt.out, c.name + '.png'), fullPage: true });
-    if (opt.screenshots && c.screenshot) {
-      await page.evaluate(() => document.getElementById('trajectories').scrollIntoView());
-      await page.screenshot({ path: path.join(opt.screenshots, c.screenshot), fullPage: false });
-      console.log(`  wrote ${path.join(opt.screenshots, c.screenshot)}`);
-    }
+    const shots = Object.assign(c.screenshot ? { [c.screenshot]: 'trajectories' } : {}, c.screenshots || {});
+    if (opt.screenshots)
+      for (const [file, id] of Object.entries(shots)) {
+        await page.evaluate((i) => document.getElementById(i).scrollIntoView(), id);
+        await page.screenshot({ path: path.join(opt.screenshots, file), fullPage: false });
+        console.log(`  wrote ${path.join(opt.screenshots, file)}`);
+      }
     if (c.name === 'hostile_names') {
       check(await page.evaluate(() => window.pwned === undefined), 'a level name cannot run script');
       const labels = await page.$$eval('figure[data-chart=caterpillar-0] svg text', (t) => t.map((x) => x.textContent));
