@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   lmm::cli::add_simulate_command(app, action);
   lmm::cli::add_reshape_command(app, action);
   lmm::cli::add_compare_command(app, action);
+  lmm::cli::add_emmeans_command(app, action);
   lmm::cli::add_report_command(app, action);
   lmm::cli::add_explore_command(app, action);
   try {
