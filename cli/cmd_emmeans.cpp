@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "frame_options.h"
+#include "read_options.h"
 #include "json_output.h"
 #include "lmm/emmeans.h"
 #include "lmm/error.h"
@@ -36,6 +38,8 @@ struct EmmeansArgs {
   std::vector<std::string> specs, by, at;
   bool pairwise = false, ml = false, json = false;
   double level = 0.95;
+  FrameArgs frame;
+  ReadArgs read;
 };
 
 // "time=0,2,4" -> {"time", {0, 2, 4}}.
@@ -121,11 +125,15 @@ int run(const EmmeansArgs& a) {
   o.adjust = parse_p_adjust(a.adjust);
   o.ddf = parse_ddf_method(a.ddf);
   o.level = a.level;
-  const DataFrame data = read_table(a.data);
+  const DataFrame data = read_data(a.data, a.read, true);
   FitOptions fo;
   fo.method = a.ml ? Method::ML : Method::REML;
   fo.ddf = DdfMethod::None;  // the summary's df are not printed here
-  Fitted f = fit(data, a.formula, fo);
+  fo.frame = frame_options(a.frame);
+  if (o.ddf == DdfMethod::KenwardRoger && !a.frame.weights.empty())
+    throw Error("--ddf kenward-roger is not available with --weights (pbkrtest's Kenward-Roger has no prior "
+                "weights either); use --ddf satterthwaite");
+  Fitted f = with_frame_flags([&] { return fit(data, a.formula, fo); });
   EmmeansResult r;
   try {
     r = emmeans(f.model, data, o);
@@ -133,7 +141,7 @@ int run(const EmmeansArgs& a) {
     throw rephrase(e);
   }
   if (a.json)
-    std::cout << dump(emmeans_json(r)) << '\n';
+    std::cout << emmeans_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   else
     std::cout << format_emmeans(r);
   return 0;
@@ -159,6 +167,8 @@ void add_emmeans_command(CLI::App& app, Action& action) {
   cmd->add_option("--level", a->level, "confidence level of the intervals")->capture_default_str();
   cmd->add_flag("--ml", a->ml, "fit by maximum likelihood instead of REML");
   cmd->add_flag("--json", a->json, "print the results as one JSON object");
+  add_frame_options(cmd, a->frame);
+  add_read_options(cmd, a->read);
   cmd->callback([a, &action] { action = [a] { return run(*a); }; });
 }
 

@@ -209,7 +209,9 @@ TEST(ParseTable, SniffsTheDelimiter) {
   EXPECT_EQ(parse_table("a,b,c\n1,2,3\n", 0).columns.size(), 3u);
   DataFrame semi = parse_table("a;b\n1,5;2\n", 0);
   ASSERT_EQ(semi.columns.size(), 2u);
-  EXPECT_FALSE(semi.at("a").is_numeric());  // 1,5 is not a number
+  // A ';'-separated file is an Excel export with decimal commas: 1,5 is 1.5.
+  ASSERT_TRUE(semi.at("a").is_numeric());
+  EXPECT_DOUBLE_EQ(semi.at("a").numbers[0], 1.5);
   // Commas inside quotes do not count.
   EXPECT_EQ(parse_table("\"a,1\"\t\"b,2\"\nx\ty\n", 0).names(), (std::vector<std::string>{"a,1", "b,2"}));
   EXPECT_EQ(parse_table("single\n1\n", 0).columns.size(), 1u);

