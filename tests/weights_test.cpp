@@ -104,6 +104,19 @@ TEST(Weights, FormulaOffsetIsNoCoefficient) {
   EXPECT_NE(f.deparse().find("offset(log(t))"), std::string::npos) << f.deparse();
 }
 
+// offset() with no or two arguments is a parse error, offset() inside another term an error naming it.
+TEST(Weights, MisusedOffsetIsAnError) {
+  for (const char* f : {"y ~ offset() + (1 | g)", "y ~ offset(x, z) + (1 | g)"})
+    EXPECT_THROW(lmm::parse_formula(f), lmm::Error) << f;
+  const lmm::DataFrame data = lmm::read_table(kDir + "sleepstudy_weights.csv");
+  try {
+    lmm::fit(data, "Reaction ~ Days * offset(off) + (1 | Subject)");
+    FAIL() << "no error";
+  } catch (const lmm::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("offset() must be a term of its own"), std::string::npos) << e.what();
+  }
+}
+
 // Weights all equal to c say each row's variance is σ²/c: σ grows by √c and nothing else changes,
 // the objective neither (the rows' rescaling and -log|W| cancel).
 TEST(Weights, ConstantWeightsRescaleSigmaOnly) {

@@ -465,7 +465,10 @@ void FrameBuilder::apply_function(const Expr& e, std::vector<double>& v) {
     const TransformCoding& c = transform(e, v);
     for (double& x : v) x = (x - c.center) / c.scale;
   } else if (e.name != "I" && e.name != "(") {
-    throw Error("unknown function '" + e.name + "' in '" + e.label() + "'");
+    throw Error(e.name == "offset"
+                    ? "offset() must be a term of its own among the fixed effects, as in y ~ x + offset(z) + (1 | g), "
+                      "not inside '" + e.label() + "'"
+                    : "unknown function '" + e.name + "' in '" + e.label() + "'");
   }
 }
 

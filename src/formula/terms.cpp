@@ -457,7 +457,8 @@ Formula parse_formula(std::string_view text) {
   for (const auto& [minus, node] : fixed) {
     if (const Node& u = unwrap(*node); u.k == Node::K::Call && u.name == "offset") {
       if (minus) fail(text, u.pos, "offset() cannot be subtracted; write offset(-x)");
-      f.offsets.push_back(b.arith(u.kids.at(0)));
+      Expr call = b.arith(u);  // checks the number of arguments
+      f.offsets.push_back(std::move(call.args.at(0)));
       continue;
     }
     if (minus)
