@@ -38,7 +38,8 @@ json reference() {
 
 TEST(KenwardRogerUnbalanced, TheAdjustmentIsLargeHere) {
   // The case is only worth having if the adjusted and unadjusted SEs differ by percents.
-  for (const auto& f : reference()["fixed"]) {
+  const json ref = reference();  // a range over reference()["fixed"] would outlive the temporary
+  for (const auto& f : ref["fixed"]) {
     const double ratio = f["std_error_kr"].get<double>() / f["std_error"].get<double>();
     EXPECT_GT(ratio, 1.02) << f["term"];
   }
