@@ -140,7 +140,8 @@ void covariate_values(GridVar& g, const DataFrame& data, const std::vector<std::
 
 void check_at(const std::vector<GridVar>& vars, const EmmeansOptions& o) {
   for (std::size_t i = 0; i < o.at.size(); ++i) {
-    const auto& [name, values] = o.at[i];
+    const std::string& name = o.at[i].first;  // not a structured binding: clang 14 cannot capture one
+    const auto& values = o.at[i].second;
     const auto g = std::find_if(vars.begin(), vars.end(),
                                 [&](const GridVar& v) { return v.name == name; });
     if (g == vars.end() || g->factor)
