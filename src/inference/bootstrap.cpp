@@ -17,6 +17,7 @@
 #include "lmm/error.h"
 #include "lmm/inference.h"
 #include "lmm/rng.h"
+#include "lmm/simulate.h"
 #include "util/stats.h"
 
 namespace lmm {
@@ -39,17 +40,6 @@ std::vector<std::string> statistic_names(const LinearMixedModel& model) {
   for (const auto& nm : model.frame().fixed_names) names.push_back(nm);
   names.insert(names.end(), {"icc_adjusted", "icc_unadjusted", "r2_marginal", "r2_conditional"});
   return names;
-}
-
-// offset + Xβ̂ per row.
-std::vector<double> fixed_part(const LinearMixedModel& model) {
-  const ModelFrame& frame = model.frame();
-  const std::size_t n = frame.n(), p = frame.p();
-  const auto beta = model.beta();
-  std::vector<double> eta = frame.offset.empty() ? std::vector<double>(n, 0.0) : frame.offset;
-  for (std::size_t c = 0; c < p; ++c)
-    for (std::size_t i = 0; i < n; ++i) eta[i] += frame.X[c * n + i] * beta[c];
-  return eta;
 }
 
 // Percentile intervals (R's quantile type 7) of each statistic over the replicates with a value.
@@ -94,10 +84,10 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
 
   // What every replicate needs from the fitted model.
   const ModelFrame& frame = model.frame();
-  const std::size_t n = frame.n();
-  const std::vector<double> eta = fixed_part(model);
-  const double sigma = model.sigma();
-  const auto lambdas = model.lambda();  // per term, q x q column-major
+  // New responses as lme4's simulate(): one draw of the random effects and residuals per replicate,
+  // from its own stream (lmm/simulate.h).
+  const SimulationDesign design{frame.n(), frame.X, frame.re, frame.offset, frame.weights};
+  const SimulationParameters params{model.beta(), model.lambda(), model.sigma()};
   const auto theta_hat = model.theta();
   const Method method = model.method();
 
@@ -109,30 +99,9 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
   auto worker = [&] {
     try {
       LinearMixedModel m(frame, method);
-      std::vector<double> y(n), b;
       for (int i = next++; i < options.replicates; i = next++) {
         Rng rng(options.seed, static_cast<std::uint64_t>(i));
-        for (std::size_t r = 0; r < n; ++r) y[r] = eta[r];
-        for (std::size_t j = 0; j < frame.re.size(); ++j) {
-          const auto& t = frame.re[j];
-          const int q = t.q();
-          const auto& lam = lambdas[j];
-          b.assign(t.nlevels() * q, 0.0);
-          std::vector<double> u(q);
-          for (std::size_t l = 0; l < t.nlevels(); ++l) {
-            for (int a = 0; a < q; ++a) u[a] = rng.normal();
-            for (int a = 0; a < q; ++a)  // b_l = σ λ u (λ lower triangular, column-major)
-              for (int c = 0; c <= a; ++c) b[l * q + a] += sigma * lam[c * q + a] * u[c];
-          }
-          for (std::size_t r = 0; r < n; ++r) {
-            const double* z = &t.z[r * q];
-            const double* bl = &b[static_cast<std::size_t>(t.refs[r]) * q];
-            for (int a = 0; a < q; ++a) y[r] += z[a] * bl[a];
-          }
-        }
-        for (std::size_t r = 0; r < n; ++r)  // residual variance σ²/w with prior weights
-          y[r] += (frame.weights.empty() ? sigma : sigma / std::sqrt(frame.weights[r])) * rng.normal();
-        m.set_response(y);
+        m.set_response(simulate_responses(design, params, 1, rng)[0]);
         FitOptions fo;
         fo.method = method;
         fo.theta_start = theta_hat;
