@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -106,6 +107,12 @@ struct Model {
     if (!saved) {
       saved = std::make_shared<SavedModel>(snapshot(fitted.model));
       saved->data_source = data.df->source;
+      if (!saved->data_source.empty()) {  // read from a file: its hash, as `lmm fit --save` writes
+        std::ifstream in(saved->data_source, std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        saved->data_hash = data_hash(bytes.str());
+      }
     }
     return *saved;
   }
