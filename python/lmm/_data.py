@@ -7,7 +7,8 @@ The coding follows R's for the same data frame:
 * numbers (int, float, nullable Int64/Float64): numeric, NaN/None/pd.NA missing;
 * ``pandas.Categorical``: a factor with the categories in their order (the first is the reference
   level of treatment contrasts, as R's factor(x, levels = ...)); unused categories are dropped
-  from the model as R's model frame drops them;
+  from the model as R's model frame drops them; an ordered Categorical is an ordered factor
+  (polynomial contrasts, as R's);
 * strings and other objects: a factor with levels in byte order, as R's factor() of text
   (under LC_COLLATE=C);
 * booleans: a factor with levels FALSE, TRUE, as R codes a logical (the term is ``xTRUE``).
@@ -68,7 +69,7 @@ def _categorical(name: str, s: pd.Series, na_values: Sequence[str]) -> Tuple:
     if na_values:
         drop = np.array([lab in {str(c).strip() for c in na_values} for lab in levels] + [False])
         codes[drop[codes]] = -1  # codes of -1 index the appended False
-    return (name, codes, levels)
+    return (name, codes, levels, bool(s.cat.ordered))
 
 
 def _numeric(name: str, s: pd.Series, na_values: Sequence[str]) -> Tuple:
@@ -117,16 +118,23 @@ def to_table(data: DataLike, na_values: Optional[Iterable[str]] = None) -> Tuple
                     f"not {type(data).__name__}")
     if isinstance(data.columns, pd.MultiIndex):
         raise Error("data has MultiIndex columns; flatten them to one name per column first")
-    columns = [_column(str(name), data.iloc[:, i], na) for i, name in enumerate(data.columns)]
+    columns = []
+    for i, name in enumerate(data.columns):
+        try:
+            columns.append(_column(str(name), data.iloc[:, i], na))
+        except (TypeError, ValueError) as e:  # lists, dicts, mixed objects pandas cannot order
+            if isinstance(e, Error):
+                raise
+            raise Error(f"column '{name}' cannot be used as numbers or categories ({e})") from None
     return _lmm.Table.from_columns(columns, len(data), ""), data.index, ""
 
 
 def from_columns(columns: list, index: Optional[pd.Index] = None) -> pd.DataFrame:
     """A DataFrame from the engine's columns; factors become pandas Categoricals."""
     out = {}
-    for name, values, levels in columns:
+    for name, values, levels, *ordered in columns:
         if levels is None:
             out[name] = values
         else:
-            out[name] = pd.Categorical.from_codes(values, categories=levels)
+            out[name] = pd.Categorical.from_codes(values, categories=levels, ordered=bool(ordered and ordered[0]))
     return pd.DataFrame(out, index=index)

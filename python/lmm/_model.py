@@ -140,8 +140,8 @@ class Model:
     @property
     def random(self) -> pd.DataFrame:
         """Variance components as lme4's VarCorr: group, term1, term2, variance, sd, cor."""
-        return pd.DataFrame.from_records(self._d["random"],
-                                         columns=["group", "term1", "term2", "variance", "sd", "cor"])
+        df = pd.DataFrame.from_records(self._d["random"], columns=["group", "term1", "term2", "variance", "sd", "cor"])
+        return df.fillna(value=np.nan)  # None (no term) as NaN, as lme4's as.data.frame(VarCorr(m)) has NA
 
     @property
     def ranef(self) -> pd.DataFrame:

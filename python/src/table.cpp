@@ -64,9 +64,11 @@ DataFrame table_from_columns(const py::list& columns, std::size_t nrows, const s
     if (!names.insert(name).second) throw Error("the column name '" + name + "' appears twice");
     if (t[2].is_none())
       df.columns.push_back(numeric_from(name, t[1].cast<py::array_t<double, py::array::c_style | py::array::forcecast>>(), nrows));
-    else
+    else {
       df.columns.push_back(categorical_from(name, t[1].cast<py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>>(),
                                             t[2].cast<std::vector<std::string>>(), nrows));
+      df.columns.back().ordered = t.size() > 3 && t[3].cast<bool>();
+    }
   }
   return df;
 }
@@ -82,7 +84,7 @@ py::list table_to_columns(const DataFrame& df) {
     }
     py::array_t<std::int32_t> a(static_cast<py::ssize_t>(c.codes.size()));
     if (!c.codes.empty()) std::memcpy(a.mutable_data(), c.codes.data(), c.codes.size() * sizeof(std::int32_t));
-    out.append(py::make_tuple(c.name, a, c.levels));
+    out.append(py::make_tuple(c.name, a, c.levels, c.ordered));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 """Columns from pandas and numpy are coded as R codes the same data frame: a Categorical keeps its
 level order (checked against lme4, tests/data/reference/python), booleans are FALSE/TRUE factors,
-strings factors in byte order, NaN/None missing; a dict of arrays and a CSV path work too."""
+strings factors in byte order, NaN/None missing, an ordered Categorical an ordered factor; a dict of arrays and a CSV path work too."""
 import json
 
 import numpy as np
@@ -11,14 +11,16 @@ import lmm
 from conftest import DATA, REFERENCE, read_csv
 
 
-def test_categorical_level_order_and_logical_as_lme4():
-    ref = json.loads((REFERENCE / "python" / "cake_recipe_CAB_hot.json").read_text())
+@pytest.mark.parametrize("case", ["cake_recipe_CAB_hot", "cake_recipe_CAB_ordered"])
+def test_categorical_level_order_and_logical_as_lme4(case):
+    ref = json.loads((REFERENCE / "python" / f"{case}.json").read_text())
     cake = read_csv("cake.csv")
-    cake["recipe"] = pd.Categorical(cake["recipe"], categories=ref["levels"]["recipe"])
+    cake["recipe"] = pd.Categorical(cake["recipe"], categories=ref["levels"]["recipe"], ordered=ref["ordered"])
     cake["hot"] = cake["temp"] >= 205
     m = lmm.fit(ref["formula"], cake)
     fixed = m.fixed
-    assert list(fixed.index) == [f["term"] for f in ref["fixed"]]  # (Intercept), recipeA, recipeB, hotTRUE
+    # (Intercept), recipeA, recipeB, hotTRUE; ordered: recipe.L, recipe.Q, temp, recipe.L:temp, ...
+    assert list(fixed.index) == [f["term"] for f in ref["fixed"]]
     for f in ref["fixed"]:
         row = fixed.loc[f["term"]]
         assert row["estimate"] == pytest.approx(f["estimate"], rel=1e-4, abs=1e-6 * ref["sigma"])
