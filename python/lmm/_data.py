@@ -25,7 +25,7 @@ import pandas as pd
 from . import _lmm
 from ._lmm import Error
 
-DataLike = Union[pd.DataFrame, Mapping[str, Any], str, "os.PathLike[str]"]
+DataLike = Union[pd.DataFrame, Mapping[str, Any], str, os.PathLike]
 
 _NUMERIC_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
 
@@ -101,7 +101,7 @@ def _column(name: str, s: pd.Series, na_values: Sequence[str]) -> Tuple:
     return _factor(name, s, na_values)
 
 
-def to_table(data: DataLike, na_values: Optional[Iterable[str]] = None) -> Tuple["_lmm.Table", pd.Index, str]:
+def to_table(data: DataLike, na_values: Optional[Iterable[str]] = None) -> Tuple[_lmm.Table, pd.Index, str]:
     """The engine's table for `data`, the index its rows keep, and its name for the summary."""
     na = [str(c) for c in (na_values or [])]
     if isinstance(data, (str, os.PathLike)):

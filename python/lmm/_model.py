@@ -44,7 +44,7 @@ def _options(reml: Any, ddf: Any, weights: Any, offset: Any, ref: Any, contrasts
 def fit(formula: str, data: DataLike, reml: bool = True, ddf: str = "satterthwaite", *,
         weights: Optional[str] = None, offset: Optional[str] = None, ref: Optional[Mapping[str, str]] = None,
         contrasts: Optional[str] = None, na_values: Optional[Iterable[str]] = None,
-        threads: int = 0, data_name: Optional[str] = None) -> "Model":
+        threads: int = 0, data_name: Optional[str] = None) -> Model:
     """Fit a linear mixed model written in lme4's formula language.
 
     Parameters
@@ -102,7 +102,7 @@ def _frame(records: List[Dict[str, Any]], index: str, columns: List[str]) -> pd.
 class Model:
     """A fitted linear mixed model. Made by :func:`lmm.fit`."""
 
-    def __init__(self, core: "_lmm.Model", index: pd.Index, data_name: str) -> None:
+    def __init__(self, core: _lmm.Model, index: pd.Index, data_name: str) -> None:
         self._core = core
         self._index = index
         self._data_name = data_name
@@ -221,11 +221,11 @@ class Model:
         values, rows = self._core.simulate(nsim, seed)
         return pd.DataFrame(values, index=self._index[rows], columns=[f"sim_{k + 1}" for k in range(nsim)])
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def save(self, path: Union[str, os.PathLike]) -> None:
         """Save for prediction and simulation without the data (`lmm fit --save`'s format)."""
         self._core.save(os.fspath(path))
 
-    def report(self, path: Union[str, "os.PathLike[str]"], max_persons: int = 2000) -> None:
+    def report(self, path: Union[str, os.PathLike], max_persons: int = 2000) -> None:
         """Write the self-contained HTML report (`lmm report`)."""
         self._core.report(os.fspath(path), max_persons)
 
@@ -248,7 +248,7 @@ def _predict(core: Any, newdata: Optional[DataLike], re_form: Optional[str], int
 class SavedModel:
     """A model read by :func:`lmm.load`: predicts and simulates without the data."""
 
-    def __init__(self, core: "_lmm.SavedModel") -> None:
+    def __init__(self, core: _lmm.SavedModel) -> None:
         self._core = core
 
     formula = property(lambda self: self._core.formula, doc="the formula")
@@ -268,7 +268,7 @@ class SavedModel:
         return f"<lmm.SavedModel {self.formula!r}>"
 
 
-def load(path: Union[str, "os.PathLike[str]"]) -> SavedModel:
+def load(path: Union[str, os.PathLike]) -> SavedModel:
     """Read a model saved by Model.save() or `lmm fit --save`."""
     return SavedModel(_lmm.load(os.fspath(path)))
 
