@@ -50,17 +50,22 @@ def _na_numbers(na_values: Sequence[str]) -> list:
 
 
 def _factor(name: str, s: pd.Series, na_values: Sequence[str]) -> Tuple:
-    missing = s.isna().to_numpy()
     values = s.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(s, skipna=True) != "string":
+        missing = s.isna().to_numpy()
         values = np.array([None if m else _label(v) for v, m in zip(values, missing)], dtype=object)
     if na_values:
-        missing = missing | np.isin(values, [str(c).strip() for c in na_values])
-    if missing.any():
-        values = np.where(missing, None, values)
-    # Python orders str by code point, which is UTF-8's byte order: R's order under LC_COLLATE=C.
-    codes, levels = pd.factorize(values, sort=True)
-    return (name, codes.astype(np.int32, copy=False), [str(v) for v in levels])
+        values = np.where(np.isin(values, [str(c).strip() for c in na_values]), None, values)
+    codes, levels = pd.factorize(values)  # missing values (None, NaN, pd.NA) get -1
+    # Levels in byte order, as R's factor() under LC_COLLATE=C: Python orders str by code point,
+    # which is UTF-8's byte order. Sorting the few distinct labels and renumbering the codes is
+    # cheaper than factorize(sort=True) over every row.
+    labels = [str(v) for v in levels]
+    order = sorted(range(len(labels)), key=labels.__getitem__)
+    rank = np.empty(len(order) + 1, dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    rank[-1] = -1  # codes of -1 index the last entry
+    return (name, rank[codes], [labels[i] for i in order])
 
 
 def _categorical(name: str, s: pd.Series, na_values: Sequence[str]) -> Tuple:

@@ -99,6 +99,12 @@ def _frame(records: List[Dict[str, Any]], index: str, columns: List[str]) -> pd.
     return df.set_index(index)
 
 
+def _level_frame(table: tuple) -> pd.DataFrame:
+    groups, levels, names, arrays = table
+    index = pd.MultiIndex.from_arrays([groups, levels], names=["group", "level"])
+    return pd.DataFrame({n: arrays[n] for n in names}, index=index)
+
+
 class Model:
     """A fitted linear mixed model. Made by :func:`lmm.fit`."""
 
@@ -119,8 +125,9 @@ class Model:
 
     @property
     def _d(self) -> Dict[str, Any]:
+        """to_dict() without ranef and coef (cheap with many levels), kept."""
         if self._dict is None:
-            self._dict = self.to_dict()
+            self._dict = json.loads(self._core.light_json())
         return self._dict
 
     def summary(self) -> str:
@@ -146,12 +153,12 @@ class Model:
     @property
     def ranef(self) -> pd.DataFrame:
         """Conditional modes (BLUPs) and condsd_<term> per level; index (group, level)."""
-        return pd.DataFrame.from_records(self._d["ranef"]).set_index(["group", "level"])
+        return _level_frame(self._core.ranef_table())
 
     @property
     def coef(self) -> pd.DataFrame:
         """Per-level coefficients, fixed + random (lme4's coef()); index (group, level)."""
-        return pd.DataFrame.from_records(self._d["coef"]).set_index(["group", "level"])
+        return _level_frame(self._core.coef_table())
 
     def anova(self) -> pd.DataFrame:
         """Type III ANOVA (lmerTest's anova(m, type = 3)): num_df, den_df, F, p per term."""

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -135,6 +136,53 @@ std::string fit_json(const FitResult& r, int indent) {
     w.flush();
   }
   return out.str();
+}
+
+/// The fit's JSON without its per-level arrays (ranef[], coef[]): what the model's properties read,
+/// cheap also with 100,000 levels (Model.ranef and Model.coef come from level_table()).
+std::string light_json(Model& m) {
+  auto& r = m.fitted.result;
+  std::vector<RandomEffectLevel> ranef;
+  std::vector<LevelCoefficients> coef;
+  ranef.swap(r.ranef);
+  coef.swap(r.coef);
+  std::string text;
+  try {
+    text = fit_json(r, -1);
+  } catch (...) {
+    ranef.swap(r.ranef);
+    coef.swap(r.coef);
+    throw;
+  }
+  ranef.swap(r.ranef);
+  coef.swap(r.coef);
+  return text;
+}
+
+/// Per-level rows as columns, as the JSON's ranef[] (each term's mode, then condsd_<term>) or
+/// coef[] (each term's value): group, level, and per column a float64 array (NaN where a level's
+/// grouping factor lacks the term).
+template <typename Level, typename Value>
+py::tuple level_table(const std::vector<Level>& rows, bool condsd, Value value) {
+  std::vector<std::string> groups, levels, names;
+  std::map<std::string, std::vector<double>> columns;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    groups.push_back(rows[i].group);
+    levels.push_back(rows[i].level);
+    for (std::size_t k = 0; k < rows[i].terms.size(); ++k) {
+      const std::string& t = rows[i].terms[k];
+      for (int sd = 0; sd <= (condsd ? 1 : 0); ++sd) {
+        const std::string name = sd ? "condsd_" + t : t;
+        auto [it, added] = columns.try_emplace(name, rows.size(), nan);
+        if (added) names.push_back(name);
+        it->second[i] = value(rows[i], k, sd != 0);
+      }
+    }
+  }
+  py::dict arrays;
+  for (const auto& n : names) arrays[py::str(n)] = py::array_t<double>(static_cast<py::ssize_t>(rows.size()), columns[n].data());
+  return py::make_tuple(groups, levels, names, arrays);
 }
 
 void run_confint(Model& m, const std::string& method, int nboot, std::uint64_t seed, int threads) {
@@ -272,6 +320,16 @@ void bind_model(py::module_& mod) {
       .def("json", [](const Model& m, int indent) { return fit_json(m.fitted.result, indent); }, py::arg("indent") = 2)
       .def("summary", [](const Model& m, const std::string& data_name) {
         return format_summary(m.fitted.result, SummaryContext{data_name, {}});
+      })
+      .def("light_json", &light_json)
+      .def("ranef_table", [](const Model& m) {
+        return level_table(m.fitted.result.ranef, true, [](const RandomEffectLevel& re, std::size_t k, bool sd) {
+          return sd ? re.condsd[k] : re.mode[k];
+        });
+      })
+      .def("coef_table", [](const Model& m) {
+        return level_table(m.fitted.result.coef, false,
+                           [](const LevelCoefficients& c, std::size_t k, bool) { return c.values[k]; });
       })
       .def("anova_text", [](const Model& m) { return format_anova(m.fitted.result); })
       .def("confint", &run_confint)

@@ -4,6 +4,7 @@ import json
 import os
 import tempfile
 
+import pandas as pd
 import pytest
 
 import lmm
@@ -72,3 +73,16 @@ def test_weights_and_offset_equal_cli():
                             "--offset", "off", "--quiet")
     m = lmm.fit("Reaction ~ Days + (Days | Subject)", df, weights="w", offset="off")
     assert m.to_json() == cli
+
+
+@pytest.mark.parametrize("case", ["pastes_nested_reml", "sleepstudy_zerocorr_reml", "growth200_reml"])
+def test_tables_are_the_json_values(case):
+    # The properties read a JSON without the per-level arrays and the level tables come as columns:
+    # both must be exactly the values of the full JSON.
+    ref = json.loads((REFERENCE / f"{case}.json").read_text())
+    m = lmm.fit(ref["formula"], read_csv(ref["data"]))
+    full = m.to_dict()
+    assert m._d == {**full, "ranef": [], "coef": []}
+    for name in ("ranef", "coef"):
+        expected = pd.DataFrame.from_records(full[name]).set_index(["group", "level"])
+        pd.testing.assert_frame_equal(getattr(m, name), expected, check_like=True, check_exact=True)
