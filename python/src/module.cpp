@@ -77,7 +77,6 @@ const std::map<std::string, Setter>& option_setters() {
       {"contrasts", [](FitOptions& o, const py::handle& v) {
          o.frame.unordered_contrasts = parse_contrasts(v.cast<std::string>());
        }},
-      {"max_evaluations", [](FitOptions& o, const py::handle& v) { o.max_evaluations = v.cast<int>(); }},
   };
   return setters;
 }
