@@ -125,6 +125,26 @@ TEST(ModelFrame, ThreeLevelFactorByNumeric) {
   }
 }
 
+// A categorical column in a given level order (as from a pandas Categorical) is coded in that order;
+// marked ordered (a pandas ordered Categorical), it gets R's contr.poly, also through factor(x),
+// and factor(x, ordered = FALSE) makes it unordered again.
+TEST(ModelFrame, OrderedColumnGetsPolynomialContrasts) {
+  DataFrame d = growth();
+  Column& group = d.columns[2];
+  group.levels = {"treatment", "control"};
+  for (auto& c : group.codes) c = 1 - c;
+  EXPECT_EQ(mf(d, "y ~ group + (1 | id)").fixed_names, (V{"(Intercept)", "groupcontrol"}));
+  group.ordered = true;
+  const ModelFrame m = mf(d, "y ~ group + (1 | id)");
+  EXPECT_EQ(m.fixed_names, (V{"(Intercept)", "group.L"}));
+  const D l = xcol(m, "group.L");  // contr.poly(2): -1/sqrt(2) for the first level, +1/sqrt(2)
+  EXPECT_NEAR(l[0], 1 / std::sqrt(2.0), 1e-15);   // control, the second level
+  EXPECT_NEAR(l[3], -1 / std::sqrt(2.0), 1e-15);  // treatment, the first
+  EXPECT_EQ(mf(d, "y ~ factor(group) + (1 | id)").fixed_names, (V{"(Intercept)", "factor(group).L"}));
+  EXPECT_EQ(mf(d, "y ~ factor(group, ordered = FALSE) + (1 | id)").fixed_names,
+            (V{"(Intercept)", "factor(group, ordered = FALSE)control"}));
+}
+
 TEST(ModelFrame, NoInterceptGivesAllLevels) {
   const ModelFrame m = mf(growth(), "y ~ 0 + group + (1 | id)");
   EXPECT_EQ(m.fixed_names, (V{"groupcontrol", "grouptreatment"}));
