@@ -45,7 +45,8 @@ constexpr std::pair<std::string_view, std::string_view> kWording[] = {
     {"refit with Method::REML", "refit with reml=True"},
     {"DdfMethod::Satterthwaite", "ddf=\"satterthwaite\""},
     {"FitOptions::ddf KenwardRoger", "ddf=\"kenward-roger\""},
-    {"ModelFrameOptions::weights", "weights="},
+    {"ModelFrameOptions::weights", "weights"},
+    {"use Satterthwaite", "use ddf=\"satterthwaite\""},
     {"ModelFrameOptions::reference_levels: ", "ref: "},
     {"ReadOptions::na_values", "na_values"},
 };

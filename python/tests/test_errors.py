@@ -57,6 +57,15 @@ def test_unknown_reference_level_uses_the_keyword(sleepstudy):
         lmm.fit("Reaction ~ Days + arm + (1 | Subject)", sleepstudy, ref={"arm": "c"})
 
 
+def test_option_fields_are_named_by_their_keywords(sleepstudy):
+    sleepstudy["w"] = 1.0
+    with pytest.raises(lmm.Error) as e:
+        lmm.fit(FORMULA, sleepstudy, ddf="kenward-roger", weights="w")
+    assert str(e.value) == ('ddf="kenward-roger" is not available with weights: Kenward-Roger\'s covariance here, '
+                            'as pbkrtest\'s, has no prior weights; use ddf="satterthwaite"')
+    assert lmm._lmm.in_python_terms("BootstrapOptions::replicates must be at least 1") == "nboot must be at least 1"
+
+
 def test_infinite_value_names_the_row(sleepstudy):
     sleepstudy.loc[4, "Days"] = np.inf
     same_as_cli(sleepstudy, FORMULA)
