@@ -119,6 +119,7 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   add_fit_extras(cmd, args->extras);
   add_frame_options(cmd, args->frame);
+  add_residual_options(cmd, args->frame);
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
   add_inference_options(cmd, args->inference);

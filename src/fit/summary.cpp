@@ -129,6 +129,22 @@ void add_messages(const LinearMixedModel& model, const OptimizerSummary& optimiz
   r.messages.insert(r.messages.end(), c.warnings.begin(), c.warnings.end());
 }
 
+// cs and us beside a random intercept on the same groups: ρ (or the correlations) trade off
+// against the intercept's variance at the same likelihood.
+void check_residual_identifiable(const ModelFrame& f) {
+  const ResidualOptions& o = f.residual.options;
+  if (o.structure != "cs" && o.structure != "us") return;
+  for (const auto& t : f.re) {
+    if (t.group != o.group || std::find(t.names.begin(), t.names.end(), "(Intercept)") == t.names.end()) continue;
+    const std::string s = o.structure == "cs" ? "cs(1 | " + o.group + ")" : "us(" + o.time + " | " + o.group + ")";
+    throw Error("ModelFrameOptions::residual " + s + " beside a random intercept for " + o.group +
+                " is not identifiable (the residual correlation trades off against the intercept's variance at "
+                "the same likelihood): drop (1 | " + o.group + ") from the formula" +
+                (o.structure == "cs" ? " (cs with rho >= 0 is that model), or drop the structure"
+                                     : ", or use ar1 or car1 beside the random intercept"));
+  }
+}
+
 }  // namespace
 
 FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer) {
@@ -150,6 +166,7 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   r.df_residual = static_cast<double>(f.n()) - static_cast<double>(f.p());
   add_fixed_effects(model, r);
   add_variance_components(model, r);
+  r.residual_structure = model.residual_estimates();
 
   r.ranef = random_effects(model);
   r.coef = coefficients(model, r.ranef);
@@ -177,11 +194,14 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
     return s;
   };
   FitResult::Timings timings;
+  if (options.frame.residual.any() && options.ddf == DdfMethod::KenwardRoger)
+    throw Error("FitOptions::ddf KenwardRoger is not available with ModelFrameOptions::residual yet; use Satterthwaite");
   if (!options.frame.weights.empty() && options.ddf == DdfMethod::KenwardRoger)
     throw Error("FitOptions::ddf KenwardRoger is not available with ModelFrameOptions::weights: Kenward-Roger's "
                 "covariance here, as pbkrtest's, has no prior weights; use Satterthwaite");
   Formula fm = parse_formula(formula);
   ModelFrame frame = build_model_frame(data, fm, options.frame);
+  check_residual_identifiable(frame);
   timings.model_frame = lap();
   LinearMixedModel model(std::move(frame), options.method);
   timings.setup = lap();
