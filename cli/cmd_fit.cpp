@@ -107,6 +107,17 @@ class Progress {
   bool shown_ = false;
 };
 
+// What is not available with --residual yet: one line naming the flag.
+void check_residual_flags(const FitArgs& a) {
+  auto refuse = [](const std::string& flag, const std::string& why) {
+    throw Error(flag + " is not available with --residual or --residual-sd-by yet" + why);
+  };
+  if (a.ddf == "kenward-roger" || a.ddf == "kr") refuse("--ddf kenward-roger", "; use --ddf satterthwaite");
+  if (a.inference.profile) refuse("--profile", "");
+  if (a.inference.boot > 0) refuse("--boot", "");
+  if (!a.extras.save.empty()) refuse("--save", " (a saved model would not record the structure)");
+}
+
 }  // namespace
 
 void add_fit_command(CLI::App& app, Action& action) {
@@ -146,6 +157,7 @@ void add_fit_command(CLI::App& app, Action& action) {
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");
       opt.frame = frame_options(args->frame);
+      if (opt.frame.residual.any()) check_residual_flags(*args);
       Fitted f = with_frame_flags([&] { return fit(data, args->formula, opt); });
       progress->clear();
       if (args->timings) {

@@ -294,7 +294,10 @@ std::string error_of(const lmm::DataFrame& d, const std::string& formula, const 
 
 TEST(ResidualErrors, NamesColumnAndRow) {
   const lmm::DataFrame d = lmm::read_table(kDir + "data/sleepstudy.csv");
-  EXPECT_NE(error_of(d, "Reaction ~ Days", "ar1(Subject | Subject)").find("not numeric"), std::string::npos);
+  const lmm::DataFrame o = lmm::read_table(kDir + "data/orthodont.csv");
+  const std::string text_time = error_of(o, "distance ~ age", "ar1(Sex | Subject)");
+  EXPECT_NE(text_time.find("'Sex'"), std::string::npos) << text_time;
+  EXPECT_NE(text_time.find("not numeric"), std::string::npos) << text_time;
   EXPECT_NE(error_of(d, "Reaction ~ Days", "ar2(Days | Subject)").find("unknown"), std::string::npos);
   EXPECT_NE(error_of(d, "Reaction ~ Days", "ar1(Days Subject)").find("'|'"), std::string::npos);
   // A time repeated within a group: every Subject has each Days value once, Days within Subject is
@@ -343,6 +346,118 @@ TEST(ResidualErrors, UnstructuredNeedsEveryPairOfVisits) {
   d.nrows = y.numbers.size();
   const std::string e = error_of(d, "y ~ 1", "us(visit | id)");
   EXPECT_NE(e.find("'V2' and 'V3'"), std::string::npos) << e;
+}
+
+// --- Satterthwaite df with an unstructured residual covariance (MMRM), from the formula ------------
+//
+// Independent of the model's code: V_g = σ² D_g C_g D_g per patient over the visits present, the REML
+// deviance with β profiled (lmerTest's devfun_vp) as a function of ψ = (σ, δ_2..δ_4, the 6
+// correlations) in natural units, its Hessian H and the gradient g of c'Φc (Φ = (X'V⁻¹X)⁻¹) by
+// central differences; df = 2 (c'Φc)² / (g' (2H⁻¹) g). The df are invariant under the change from
+// the model's unconstrained parameters to these.
+struct Mmrm {
+  const lmm::ModelFrame& f;
+  std::vector<std::vector<std::size_t>> rows;  // per patient
+  int nv = 0;
+  explicit Mmrm(const lmm::ModelFrame& frame) : f(frame) {
+    rows.resize(f.residual.group_levels.size());
+    for (std::size_t i = 0; i < f.n(); ++i) rows[static_cast<std::size_t>(f.residual.group[i])].push_back(i);
+    nv = static_cast<int>(f.residual.visit_levels.size());
+  }
+  // REML deviance and Φ at ψ.
+  double deviance(const Eigen::VectorXd& psi, Eigen::MatrixXd* Phi = nullptr) const {
+    const auto p = static_cast<Eigen::Index>(f.p());
+    const std::size_t n = f.n();
+    Eigen::VectorXd sd(nv);
+    sd(0) = psi(0);
+    for (int v = 1; v < nv; ++v) sd(v) = psi(0) * psi(v);
+    Eigen::MatrixXd C = Eigen::MatrixXd::Identity(nv, nv);
+    for (int a = 0, k = nv; a < nv; ++a)
+      for (int b = a + 1; b < nv; ++b, ++k) C(a, b) = C(b, a) = psi(k);
+    Eigen::MatrixXd M = Eigen::MatrixXd::Zero(p, p);
+    Eigen::VectorXd xy = Eigen::VectorXd::Zero(p);
+    double yy = 0, logdet = 0;
+    for (const auto& g : rows) {
+      const auto m = static_cast<Eigen::Index>(g.size());
+      Eigen::MatrixXd V(m, m), X(m, p);
+      Eigen::VectorXd y(m);
+      for (Eigen::Index a = 0; a < m; ++a) {
+        const int va = f.residual.visit[g[a]];
+        for (Eigen::Index b = 0; b < m; ++b) {
+          const int vb = f.residual.visit[g[b]];
+          V(a, b) = sd(va) * sd(vb) * C(va, vb);
+        }
+        for (Eigen::Index c = 0; c < p; ++c) X(a, c) = f.X[static_cast<std::size_t>(c) * n + g[a]];
+        y(a) = f.y[g[a]];
+      }
+      Eigen::LLT<Eigen::MatrixXd> llt(V);
+      logdet += 2 * Eigen::MatrixXd(llt.matrixL()).diagonal().array().log().sum();
+      const Eigen::MatrixXd ViX = llt.solve(X);
+      M += X.transpose() * ViX;
+      xy += ViX.transpose() * y;
+      yy += y.dot(llt.solve(y));
+    }
+    Eigen::LLT<Eigen::MatrixXd> lm(M);
+    const Eigen::VectorXd beta = lm.solve(xy);
+    if (Phi) *Phi = lm.solve(Eigen::MatrixXd::Identity(p, p));
+    const double logdetM = 2 * Eigen::MatrixXd(lm.matrixL()).diagonal().array().log().sum();
+    return static_cast<double>(static_cast<Eigen::Index>(n) - p) * std::log(2 * std::numbers::pi) + logdet + logdetM +
+           yy - xy.dot(beta);
+  }
+};
+
+TEST(ResidualSatterthwaite, MmrmDfEqualDenseFormula) {
+  const json ref = reference("mmrm_us");
+  std::string formula;
+  const lmm::FitOptions opt = options_of(ref["lmm_args"], formula);
+  const lmm::DataFrame data = lmm::read_table(kDir + "data/trial2.csv");
+  const lmm::Fitted fit = lmm::fit(data, formula, opt);
+  const lmm::FitResult& r = fit.result;
+  const Mmrm mm(fit.model.frame());
+  const lmm::ResidualEstimates& e = r.residual_structure;
+  const int k = 1 + (mm.nv - 1) + static_cast<int>(e.cor.size());
+  Eigen::VectorXd psi(k);
+  psi(0) = r.sigma;
+  for (int v = 1; v < mm.nv; ++v) psi(v) = e.sd_ratios[static_cast<std::size_t>(v)];
+  for (std::size_t c = 0; c < e.cor.size(); ++c) psi(mm.nv + static_cast<Eigen::Index>(c)) = e.cor[c];
+  EXPECT_NEAR(-mm.deviance(psi) / 2, r.loglik, 1e-8 * std::abs(r.loglik));
+  // Central differences with steps relative to each parameter's scale.
+  Eigen::VectorXd h(k);
+  for (int i = 0; i < k; ++i) h(i) = 1e-4 * std::max(0.1, std::abs(psi(i)));
+  Eigen::MatrixXd H(k, k);
+  const double f0 = mm.deviance(psi);
+  for (int i = 0; i < k; ++i)
+    for (int j = i; j < k; ++j) {
+      auto at = [&](double si, double sj) {
+        Eigen::VectorXd x = psi;
+        x(i) += si * h(i);
+        x(j) += sj * h(j);
+        return mm.deviance(x);
+      };
+      H(i, j) = H(j, i) = i == j ? (at(1, 0) - 2 * f0 + at(-1, 0)) / (h(i) * h(i))
+                                 : (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * h(i) * h(j));
+    }
+  const Eigen::MatrixXd A = 2 * H.inverse();
+  const auto p = static_cast<Eigen::Index>(r.fixed.size());
+  std::vector<Eigen::MatrixXd> dPhi(static_cast<std::size_t>(k));
+  for (int i = 0; i < k; ++i) {
+    Eigen::VectorXd up = psi, dn = psi;
+    up(i) += h(i);
+    dn(i) -= h(i);
+    Eigen::MatrixXd Pu, Pd;
+    mm.deviance(up, &Pu);
+    mm.deviance(dn, &Pd);
+    dPhi[static_cast<std::size_t>(i)] = (Pu - Pd) / (2 * h(i));
+  }
+  Eigen::MatrixXd Phi;
+  mm.deviance(psi, &Phi);
+  for (Eigen::Index c = 0; c < p; ++c) {
+    Eigen::VectorXd g(k);
+    for (int i = 0; i < k; ++i) g(i) = dPhi[static_cast<std::size_t>(i)](c, c);
+    const double df = 2 * Phi(c, c) * Phi(c, c) / g.dot(A * g);
+    EXPECT_NEAR(r.fixed[static_cast<std::size_t>(c)].df, df, 2e-3 * df) << r.fixed[static_cast<std::size_t>(c)].term;
+    EXPECT_NEAR(r.fixed[static_cast<std::size_t>(c)].std_error, std::sqrt(Phi(c, c)), 1e-6 * std::sqrt(Phi(c, c)));
+  }
 }
 
 }  // namespace

@@ -167,13 +167,19 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   add_fixed_effects(model, r);
   add_variance_components(model, r);
   r.residual_structure = model.residual_estimates();
+  const ResidualData& rd = f.residual;
+  if (!rd.options.structure.empty() &&
+      std::none_of(r.ngroups.begin(), r.ngroups.end(), [&](const GroupCount& g) { return g.group == rd.options.group; }))
+    r.ngroups.push_back({rd.options.group, rd.group_levels.size()});
 
   r.ranef = random_effects(model);
   r.coef = coefficients(model, r.ranef);
 
-  auto resid = model.residuals();  // lme4's summary: Pearson residuals √w r / σ
+  auto resid = model.residuals();  // lme4's summary: Pearson residuals √w r / σ (nlme's: r / (σ δ))
+  const auto& ratios = r.residual_structure.sd_ratios;
   for (std::size_t i = 0; i < resid.size(); ++i)
-    resid[i] *= (f.weights.empty() ? 1.0 : std::sqrt(f.weights[i])) / r.sigma;
+    resid[i] *= (f.weights.empty() ? 1.0 : std::sqrt(f.weights[i])) / r.sigma /
+                (rd.sd_by.empty() ? 1.0 : ratios[static_cast<std::size_t>(rd.sd_by[i])]);
   const auto qs = detail::quantiles7(resid, {0, 0.25, 0.5, 0.75, 1});
   std::copy(qs.begin(), qs.end(), r.scaled_residuals.begin());
 
