@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
 #include "lmm/data.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
@@ -24,6 +25,8 @@
 namespace {
 
 using nlohmann::json;
+using lmm::testing::CliRun;
+using lmm::testing::run_cli;
 const std::string kDir = std::string(LMM_TEST_DATA) + "/residual/";
 
 json reference(const std::string& name) {
@@ -458,6 +461,52 @@ TEST(ResidualSatterthwaite, MmrmDfEqualDenseFormula) {
     EXPECT_NEAR(r.fixed[static_cast<std::size_t>(c)].df, df, 2e-3 * df) << r.fixed[static_cast<std::size_t>(c)].term;
     EXPECT_NEAR(r.fixed[static_cast<std::size_t>(c)].std_error, std::sqrt(Phi(c, c)), 1e-6 * std::sqrt(Phi(c, c)));
   }
+}
+
+// car1 on integer times is ar1 with φ > 0 (corr = φ^|t - t'| either way).
+TEST(ResidualCar1, IntegerTimesEqualAr1) {
+  const json ref = reference("diary_ar1");
+  const lmm::DataFrame data = lmm::read_table(kDir + "data/diary.csv");
+  lmm::FitOptions o;
+  lmm::parse_residual_structure("car1(day | id)", o.frame.residual);
+  const lmm::Fitted f = lmm::fit(data, "mood ~ stress + (stress | id)", o);
+  EXPECT_NEAR(f.result.loglik, ref["loglik"].get<double>(), 1e-4);
+  EXPECT_NEAR(f.result.residual_structure.phi, ref["correlation"]["phi"].get<double>(), 1e-3);
+  EXPECT_EQ(f.result.residual_structure.structure, "car1");
+}
+
+// The CLI's JSON has the reference files' keys, and bad input is one line with exit code 2.
+TEST(ResidualCli, JsonKeysAndErrors) {
+  const json ref = reference("mmrm_us");
+  std::vector<std::string> args = {"fit", kDir + "data/trial2.csv"};
+  for (const auto& a : ref["lmm_args"]) args.push_back(a.get<std::string>());
+  args.push_back("--json");
+  const CliRun r = run_cli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["correlation"]["structure"], "us");
+  ASSERT_EQ(j["correlation"]["cor"].size(), 6u);
+  EXPECT_EQ(j["correlation"]["cor"][0]["visit1"], "V1");
+  EXPECT_EQ(j["correlation"]["cor"][0]["visit2"], "V2");
+  EXPECT_NEAR(j["correlation"]["cor"][0]["cor"].get<double>(), ref["correlation"]["cor"][0]["cor"].get<double>(), 1e-3);
+  EXPECT_NEAR(j["residual_sd"]["V4"].get<double>(), ref["residual_sd"]["V4"].get<double>(), 1e-3 * 6.5);
+  EXPECT_EQ(j["residual_sd_ratios"]["V1"].get<double>(), 1.0);
+  EXPECT_EQ(j["npar"].get<int>(), ref["npar"].get<int>());
+  EXPECT_NEAR(j["loglik"].get<double>(), ref["loglik"].get<double>(), 1e-4);
+
+  const CliRun text = run_cli({"fit", kDir + "data/sleepstudy.csv", "Reaction ~ Days + (1 | Subject)", "--residual",
+                               "ar1(Days | Subject)"});
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("Correlation structure: AR(1)\n  Phi: 0.6"), std::string::npos) << text.out;
+
+  const CliRun bad = run_cli({"fit", kDir + "data/sleepstudy.csv", "Reaction ~ Days", "--residual", "ma1(Days | Subject)"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--residual"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  const CliRun kr = run_cli({"fit", kDir + "data/sleepstudy.csv", "Reaction ~ Days", "--residual", "ar1(Days | Subject)",
+                             "--ddf", "kenward-roger"});
+  EXPECT_EQ(kr.code, 2);
+  EXPECT_NE(kr.err.find("satterthwaite"), std::string::npos) << kr.err;
 }
 
 }  // namespace
