@@ -15,6 +15,28 @@ namespace {
 double logistic(double x) { return 1 / (1 + std::exp(-x)); }
 double logit(double p) { return std::log(p / (1 - p)); }
 
+// C's rows and columns `v`.
+Mat submatrix(const Mat& C, const std::vector<int>& v) {
+  const auto m = static_cast<Eigen::Index>(v.size());
+  Mat out(m, m);
+  for (Eigen::Index a = 0; a < m; ++a)
+    for (Eigen::Index b = 0; b < m; ++b) out(a, b) = C(v[static_cast<std::size_t>(a)], v[static_cast<std::size_t>(b)]);
+  return out;
+}
+
+// The index of `v` among the distinct `values` (appended if new), its count incremented.
+template <class T>
+int count_value(std::vector<T>& values, std::vector<double>& counts, const T& v) {
+  for (std::size_t g = 0; g < values.size(); ++g)
+    if (values[g] == v) {
+      counts[g] += 1;
+      return static_cast<int>(g);
+    }
+  values.push_back(v);
+  counts.push_back(1);
+  return static_cast<int>(values.size() - 1);
+}
+
 // us: C = L L' with row i of L = (η_i0, ..., η_i,i-1, 1) / its norm (unit diagonal for any η).
 Mat correlation_from_eta(const double* eta, int V) {
   Mat L = Mat::Zero(V, V);
@@ -131,40 +153,18 @@ void ResidualCovariance::add(std::uint32_t a, std::uint32_t b, int s) {
   pairs_.push_back({a, b, key});
 }
 
-int ResidualCovariance::gap_index(double d) {
-  for (std::size_t g = 0; g < gaps_.size(); ++g)
-    if (gaps_[g] == d) {
-      gap_count_[g] += 1;
-      return static_cast<int>(g);
-    }
-  gaps_.push_back(d);
-  gap_count_.push_back(1);
-  return static_cast<int>(gaps_.size() - 1);
-}
+int ResidualCovariance::gap_index(double d) { return count_value(gaps_, gap_count_, d); }
 
-int ResidualCovariance::size_index(std::size_t m) {
-  for (std::size_t g = 0; g < sizes_.size(); ++g)
-    if (sizes_[g] == m) {
-      size_count_[g] += 1;
-      return static_cast<int>(g);
-    }
-  sizes_.push_back(m);
-  size_count_.push_back(1);
-  return static_cast<int>(sizes_.size() - 1);
-}
+int ResidualCovariance::size_index(std::size_t m) { return count_value(sizes_, size_count_, m); }
 
 int ResidualCovariance::pattern_index(const std::vector<int>& visits) {
-  for (std::size_t g = 0; g < patterns_.size(); ++g)
-    if (patterns_[g] == visits) {
-      pattern_count_[g] += 1;
-      return static_cast<int>(g);
-    }
-  patterns_.push_back(visits);
-  pattern_count_.push_back(1);
+  const std::size_t before = patterns_.size();
+  const int g = count_value(patterns_, pattern_count_, visits);
+  if (patterns_.size() == before) return g;
   pattern_offset_.push_back(nstruct_keys_);
   const auto m = static_cast<int>(visits.size());
   nstruct_keys_ += m * (m + 1) / 2;
-  return static_cast<int>(patterns_.size() - 1);
+  return g;
 }
 
 double ResidualCovariance::natural_phi(double eta) const {
@@ -223,11 +223,8 @@ std::vector<double> ResidualCovariance::struct_coefficients(const double* eta) c
   } else if (structure_ == "us") {
     const Mat C = us_correlation(eta);
     for (std::size_t p = 0; p < patterns_.size(); ++p) {
-      const auto& v = patterns_[p];
-      const auto m = static_cast<Eigen::Index>(v.size());
-      Mat Cp(m, m);
-      for (Eigen::Index a = 0; a < m; ++a)
-        for (Eigen::Index b = 0; b < m; ++b) Cp(a, b) = C(v[static_cast<std::size_t>(a)], v[static_cast<std::size_t>(b)]);
+      const Mat Cp = submatrix(C, patterns_[p]);
+      const Eigen::Index m = Cp.rows();
       const Mat W = Cp.llt().solve(Mat::Identity(m, m));
       for (Eigen::Index a = 0, k = 0; a < m; ++a)
         for (Eigen::Index b = a; b < m; ++b, ++k) sc[static_cast<std::size_t>(pattern_offset_[p] + k)] = W(a, b);
@@ -265,12 +262,7 @@ double ResidualCovariance::logdet(const double* eta) const {
   } else if (structure_ == "us") {
     const Mat C = us_correlation(eta);
     for (std::size_t p = 0; p < patterns_.size(); ++p) {
-      const auto& v = patterns_[p];
-      const auto m = static_cast<Eigen::Index>(v.size());
-      Mat Cp(m, m);
-      for (Eigen::Index a = 0; a < m; ++a)
-        for (Eigen::Index b = 0; b < m; ++b) Cp(a, b) = C(v[static_cast<std::size_t>(a)], v[static_cast<std::size_t>(b)]);
-      Eigen::LLT<Mat> llt(Cp);
+      Eigen::LLT<Mat> llt(submatrix(C, patterns_[p]));
       if (llt.info() != Eigen::Success) return std::numeric_limits<double>::infinity();
       const Mat Lp = llt.matrixL();
       ld += pattern_count_[p] * 2 * Lp.diagonal().array().log().sum();
