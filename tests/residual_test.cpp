@@ -19,6 +19,7 @@
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/formula.h"
+#include "lmm/inference.h"
 #include "lmm/model.h"
 #include "lmm/residual.h"
 
@@ -507,6 +508,33 @@ TEST(ResidualCli, JsonKeysAndErrors) {
                              "--ddf", "kenward-roger"});
   EXPECT_EQ(kr.code, 2);
   EXPECT_NE(kr.err.find("satterthwaite"), std::string::npos) << kr.err;
+}
+
+// Wald intervals of φ and of an SD ratio against nlme's intervals(m, which = "var-cov")
+// (intervals.json, made by make_interval_refs.R). nlme's Hessian is a finite-difference one (fdHess),
+// good to about 1e-3.
+TEST(ResidualIntervals, WaldMatchesNlme) {
+  std::ifstream in(kDir + "intervals.json");
+  const json ivs = json::parse(in);
+  for (const auto& [name, want] : ivs.items()) {
+    const json ref = reference(name);
+    std::string formula;
+    const lmm::FitOptions opt = options_of(ref["lmm_args"], formula);
+    const lmm::DataFrame data = lmm::read_table(kDir + "data/" + ref["data"].get<std::string>());
+    const lmm::Fitted f = lmm::fit(data, formula, opt);
+    for (const auto& [param, v] : want.items()) {
+      const std::string ours = param == "phi" ? "phi" : "sd_ratio:" + param.substr(6);
+      bool found = false;
+      for (const auto& iv : f.result.confint_residual)
+        if (iv.parameter == ours) {
+          found = true;
+          EXPECT_NEAR(iv.estimate, v["estimate"].get<double>(), 1e-3) << name << " " << ours;
+          EXPECT_NEAR(iv.lower, v["lower"].get<double>(), 3e-3 * (1 + std::abs(v["lower"].get<double>()))) << name;
+          EXPECT_NEAR(iv.upper, v["upper"].get<double>(), 3e-3 * (1 + std::abs(v["upper"].get<double>()))) << name;
+        }
+      EXPECT_TRUE(found) << name << " " << ours;
+    }
+  }
 }
 
 }  // namespace

@@ -219,6 +219,7 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   result.convergence = std::move(conv);
   timings.summary = lap();
   add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
+  if (options.frame.residual.any()) result.confint_residual = residual_wald_intervals(model);
   timings.inference = lap();
   result.timings = timings;
   return {std::move(model), std::move(result)};

@@ -2,7 +2,7 @@
 // when η changes (see src/model/residual.h).
 #include <algorithm>
 
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "model/residual.h"
 
 namespace lmm {
@@ -35,6 +35,12 @@ void detail::ModelState::set_residual_response(const std::vector<double>& y) {
 ResidualEstimates LinearMixedModel::residual_estimates() const {
   if (!impl_->residual) return {};
   return impl_->residual->estimates(impl_->residual_eta.data());
+}
+
+ResidualEstimates detail::residual_estimates_at(const LinearMixedModel& model, const std::vector<double>& eta) {
+  const ModelState& m = model_state(model);
+  if (!m.residual || static_cast<int>(eta.size()) != m.residual->nparam()) return {};
+  return m.residual->estimates(eta.data());
 }
 
 double LinearMixedModel::logdet_residual() const { return impl_->log_det_residual; }

@@ -160,6 +160,14 @@ std::string fixed_effects_table(const FitResult& r) {
 
 namespace {
 
+// "  (95% CI 0.43 to 0.79)\n" for a residual parameter with a Wald interval, else "\n".
+std::string ci(const FitResult& r, const std::string& parameter) {
+  for (const auto& iv : r.confint_residual)
+    if (iv.parameter == parameter && std::isfinite(iv.lower) && std::isfinite(iv.upper))
+      return fmt::format("  (95% CI {:.4f} to {:.4f})\n", iv.lower, iv.upper);
+  return "\n";
+}
+
 // nlme's lines for the residual structure: "Correlation Structure: AR(1)\n  Phi: 0.500" and
 // "Variance function: different SDs per level of Sex" with the ratios and SDs.
 std::string residual_structure_text(const FitResult& r) {
@@ -167,8 +175,8 @@ std::string residual_structure_text(const FitResult& r) {
   std::string out;
   if (!e.structure.empty()) {
     out += "Correlation structure: " + residual_structure_label(e.structure) + "\n";
-    if (e.structure == "ar1" || e.structure == "car1") out += fmt::format("  Phi: {:.4f}\n", e.phi);
-    if (e.structure == "cs") out += fmt::format("  Rho: {:.4f}\n", e.rho);
+    if (e.structure == "ar1" || e.structure == "car1") out += fmt::format("  Phi: {:.4f}", e.phi) + ci(r, "phi");
+    if (e.structure == "cs") out += fmt::format("  Rho: {:.4f}", e.rho) + ci(r, "rho");
     if (e.structure == "us") {
       std::vector<Row> rows{{""}};
       const std::size_t nv = e.visit_levels.size();
