@@ -465,6 +465,9 @@ void FrameBuilder::apply_function(const Expr& e, std::vector<double>& v) {
     const TransformCoding& c = transform(e, v);
     for (double& x : v) x = (x - c.center) / c.scale;
   } else if (e.name != "I" && e.name != "(") {
+    if (e.name == "cbind")
+      throw Error("cbind(successes, failures) is a binomial response: fit it with --family binomial "
+                  "(GlmmOptions), not as a linear mixed model or inside '" + e.label() + "'");
     throw Error(e.name == "offset"
                     ? "offset() must be a term of its own among the fixed effects, as in y ~ x + offset(z) + (1 | g), "
                       "not inside '" + e.label() + "'"

@@ -1,0 +1,26 @@
+// `lmm fit ... --family binomial|poisson`: the GLMM options of the fit command and their run
+// (cli/glmm_command.cpp).
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "lmm/data.h"
+#include "lmm/model_frame.h"
+
+namespace lmm::cli {
+
+struct GlmmArgs {
+  std::string family;  ///< "" for a linear mixed model
+  std::string link;
+  int nagq = 1;
+  bool fast = false;
+  std::string newdata;  ///< rows to predict on the link scale (JSON's predict_link_newdata)
+};
+
+void add_glmm_options(CLI::App* cmd, GlmmArgs& args);
+
+/// Fits the GLMM and prints its summary (or JSON); returns the exit code.
+int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string& formula,
+                 const ModelFrameOptions& frame, bool json, const std::string& data_name);
+
+}  // namespace lmm::cli
