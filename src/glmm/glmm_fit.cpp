@@ -123,9 +123,13 @@ void add_warnings(const GlmmModel& m, GlmmResult& r) {
                                        extreme));
   }
   if (!r.converged)
-    r.messages.push_back(fmt::format("warning (convergence): the optimizer or the gradient check failed (max|grad| "
-                                     "{:.3g}, scaled {:.3g}); estimates may not be at the optimum",
-                                     r.max_abs_gradient, r.max_rel_gradient));
+    r.messages.push_back(
+        std::isfinite(r.max_rel_gradient)
+            ? fmt::format("warning (convergence): the scaled gradient at the optimum is {:.3g} (above 0.001): the "
+                          "estimates may not be at the optimum",
+                          r.max_rel_gradient)
+            : "warning (convergence): the optimizer did not converge or the Hessian at its end is not positive "
+              "definite; the estimates may not be at an optimum");
 }
 
 GlmmResult summarize_glmm(const GlmmModel& m, const glmm_detail::GlmmOptimum& opt, const GlmmOptions& o) {

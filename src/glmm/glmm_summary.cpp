@@ -81,9 +81,9 @@ std::string checks(const GlmmResult& r) {
                : " (no sign of overdispersion)\n";
   }
   if (r.nagq != 0)
-    out += fmt::format("\nConvergence: {} (max|gradient| {:.2g}, scaled {:.2g}; Hessian {}positive definite; {} "
+    out += fmt::format("\nConvergence: {} (max|gradient| {}, scaled {}; Hessian {}positive definite; {} "
                        "deviance evaluations)\n",
-                       r.converged ? "ok" : "FAILED", r.max_abs_gradient, r.max_rel_gradient,
+                       r.converged ? "ok" : "FAILED", number(r.max_abs_gradient, 2), number(r.max_rel_gradient, 2),
                        r.hessian_positive_definite ? "" : "not ", r.evaluations);
   if (r.singular)
     out += "\nboundary (singular) fit: a random-effect standard deviation is estimated as 0 or a correlation "
