@@ -1,6 +1,7 @@
 // Adaptive Gauss-Hermite quadrature for one scalar random-effects term (lme4's glmerAGQ), and the
 // quantities read from the factor at the modes: conditional variances and β's PIRLS covariance.
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <cmath>
 
 #include "glmm/glmm_impl.h"
@@ -87,7 +88,7 @@ std::vector<Eigen::VectorXd> GlmmModel::condvar_diag() const {
       const Eigen::Index c0 = t.col0 + l * t.q;
       if (terms_.size() == 1) {
         for (int a = 0; a < t.q; ++a)
-          for (int b = 0; b < t.q; ++b) B(a, b) = M_.coeff(c0 + a, c0 + b);
+          for (int b = 0; b < t.q; ++b) B(a, b) = M_.coeff(c0 + std::max(a, b), c0 + std::min(a, b));  // lower triangle
         B = B.inverse().eval();
       } else {
         E.setZero();

@@ -86,10 +86,17 @@ class GlmmModel {
   Eigen::Index nre_ = 0;
   std::vector<double> theta_;
   Eigen::VectorXd beta_, u_, eta_fixed_, eta_, mu_, w_, wres_;
+  void setup_scatter();
+
   RowSpMat zl_;  // ZΛ
+  // M's lower triangle (what the Cholesky reads) with the pattern of Z'Z + I, filled in one pass
+  // over the rows: row i adds w_i (zλ)_a (zλ)_b at scatter_[i * pairs_ + k] for its k-th pair of
+  // entries a >= b; diag_ holds the positions of the diagonal (for the + I).
   SpMat M_;
+  std::vector<int> scatter_, diag_;
+  int per_row_ = 0, pairs_ = 0;
   Eigen::SimplicialLLT<SpMat> chol_;
-  bool analyzed_ = false, factor_ok_ = false;
+  bool factor_ok_ = false;
 };
 
 namespace glmm_detail {

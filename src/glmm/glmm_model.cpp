@@ -3,6 +3,7 @@
 // is one pass over the rows (μ, working weights and residuals), the product M = Λ'Z'WZΛ + I with
 // the fixed pattern of ZΛ, and a numeric refactorization of M on the symbolic analysis made once.
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -45,6 +46,7 @@ GlmmModel::GlmmModel(ModelFrame frame, std::vector<double> y, std::vector<double
   zl_.resize(nrow, nre_);
   zl_.setFromTriplets(trip.begin(), trip.end());
   zl_.makeCompressed();
+  setup_scatter();
   theta_ = theta_start();
   beta_ = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(p()));
   u_ = Eigen::VectorXd::Zero(nre_);
@@ -121,21 +123,48 @@ void GlmmModel::update_weights() {
   }
 }
 
+void GlmmModel::setup_scatter() {
+  per_row_ = 0;
+  for (const Term& t : terms_) per_row_ += t.q;
+  pairs_ = per_row_ * (per_row_ + 1) / 2;
+  const auto nrow = static_cast<Eigen::Index>(n());
+  std::vector<Eigen::Triplet<double>> trip;
+  for (Eigen::Index j = 0; j < nre_; ++j) trip.emplace_back(j, j, 1.0);
+  const int* cols = zl_.innerIndexPtr();
+  for (Eigen::Index i = 0; i < nrow; ++i)
+    for (int a = 0; a < per_row_; ++a)
+      for (int b = 0; b <= a; ++b) trip.emplace_back(cols[i * per_row_ + a], cols[i * per_row_ + b], 1.0);
+  M_.resize(nre_, nre_);
+  M_.setFromTriplets(trip.begin(), trip.end());
+  M_.makeCompressed();
+  auto position = [this](int r, int c) {
+    const int* begin = M_.innerIndexPtr() + M_.outerIndexPtr()[c];
+    const int* end = M_.innerIndexPtr() + M_.outerIndexPtr()[c + 1];
+    return static_cast<int>(std::lower_bound(begin, end, r) - M_.innerIndexPtr());
+  };
+  diag_.resize(static_cast<std::size_t>(nre_));
+  for (Eigen::Index j = 0; j < nre_; ++j) diag_[static_cast<std::size_t>(j)] = position(int(j), int(j));
+  scatter_.resize(static_cast<std::size_t>(nrow) * static_cast<std::size_t>(pairs_));
+  std::size_t k = 0;
+  for (Eigen::Index i = 0; i < nrow; ++i)
+    for (int a = 0; a < per_row_; ++a)
+      for (int b = 0; b <= a; ++b) scatter_[k++] = position(cols[i * per_row_ + a], cols[i * per_row_ + b]);
+  chol_.analyzePattern(M_);
+}
+
 bool GlmmModel::factor() {
-  const Eigen::VectorXd sw = w_.cwiseSqrt();
-  const RowSpMat zw = sw.asDiagonal() * zl_;
-  SpMat I(nre_, nre_);
-  I.setIdentity();
-  const SpMat zwc = zw;  // column-major copy
-  SpMat m = SpMat(zwc.transpose()) * zwc + I;
-  m.makeCompressed();
-  const bool same = analyzed_ && m.nonZeros() == M_.nonZeros() &&
-                    std::equal(m.outerIndexPtr(), m.outerIndexPtr() + nre_ + 1, M_.outerIndexPtr()) &&
-                    std::equal(m.innerIndexPtr(), m.innerIndexPtr() + m.nonZeros(), M_.innerIndexPtr());
-  M_ = std::move(m);
-  if (!same) {
-    chol_.analyzePattern(M_);
-    analyzed_ = true;
+  double* m = M_.valuePtr();
+  std::fill(m, m + M_.nonZeros(), 0.0);
+  for (int d : diag_) m[d] = 1.0;
+  const double* v = zl_.valuePtr();
+  const int* sc = scatter_.data();
+  const auto nrow = static_cast<Eigen::Index>(n());
+  for (Eigen::Index i = 0; i < nrow; ++i, v += per_row_) {
+    const double wi = w_[i];
+    for (int a = 0; a < per_row_; ++a) {
+      const double wa = wi * v[a];
+      for (int b = 0; b <= a; ++b) m[*sc++] += wa * v[b];
+    }
   }
   chol_.factorize(M_);
   factor_ok_ = chol_.info() == Eigen::Success;
