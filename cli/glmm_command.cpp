@@ -102,16 +102,21 @@ json result_json(const GlmmFitted& f) {
 
 }  // namespace
 
-void add_glmm_options(CLI::App* cmd, GlmmArgs& args) {
+void add_glmm_family_options(CLI::App* cmd, GlmmArgs& args) {
   cmd->add_option("--family", args.family, "fit a generalized linear mixed model: binomial or poisson (as glmer)");
   cmd->add_option("--link", args.link, "link function: logit (binomial default), probit, cloglog; log (poisson)");
   cmd->add_option("--nagq", args.nagq, "GLMM: adaptive Gauss-Hermite nodes (1: Laplace; more needs one (1 | g) term)");
+}
+
+void add_glmm_options(CLI::App* cmd, GlmmArgs& args) {
+  add_glmm_family_options(cmd, args);
   cmd->add_flag("--fast", args.fast, "GLMM: beta inside PIRLS only (glmer's nAGQ = 0): faster, approximate");
   cmd->add_option("--newdata", args.newdata, "GLMM with --json: CSV of rows to predict on the link scale");
 }
 
-int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string& formula,
-                 const ModelFrameOptions& frame, bool json_out, const std::string& data_name) {
+namespace {
+
+GlmmOptions glmm_options(const GlmmArgs& args, const ModelFrameOptions& frame) {
   GlmmOptions o;
   try {
     o.family = parse_family(args.family);
@@ -123,15 +128,34 @@ int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string&
   o.nagq = args.nagq;
   o.fast = args.fast;
   o.frame = frame;
-  GlmmFitted f;
+  return o;
+}
+
+// The library's option names as the flags that set them.
+template <typename F>
+auto with_glmm_flags(F&& body) -> decltype(body()) {
   try {
-    f = with_frame_flags([&] { return fit_glmm(data, formula, o); });
+    return with_frame_flags(body);
   } catch (const Error& e) {
     std::string m = e.what();
     for (const auto& [lib, flag] : {std::pair{"GlmmOptions::nagq", "--nagq"}, std::pair{"GlmmOptions::link", "--link"}})
       if (m.rfind(lib, 0) == 0) m = flag + m.substr(std::string(lib).size());
     throw Error(m);
   }
+}
+
+}  // namespace
+
+ModelComparison compare_glmm_models(const GlmmArgs& args, const DataFrame& data, const std::vector<std::string>& formulas,
+                                    const ModelFrameOptions& frame) {
+  const GlmmOptions o = glmm_options(args, frame);
+  return with_glmm_flags([&] { return compare_glmms(data, formulas, o); });
+}
+
+int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string& formula,
+                 const ModelFrameOptions& frame, bool json_out, const std::string& data_name) {
+  const GlmmOptions o = glmm_options(args, frame);
+  const GlmmFitted f = with_glmm_flags([&] { return fit_glmm(data, formula, o); });
   if (json_out) {
     json j = result_json(f);
     if (!args.newdata.empty()) j["predict_link_newdata"] = predictions_json(f, args.newdata);

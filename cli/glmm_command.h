@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "lmm/compare.h"
 #include "lmm/data.h"
 #include "lmm/model_frame.h"
 
@@ -18,6 +19,13 @@ struct GlmmArgs {
 };
 
 void add_glmm_options(CLI::App* cmd, GlmmArgs& args);
+
+/// --family, --link and --nagq alone (for compare).
+void add_glmm_family_options(CLI::App* cmd, GlmmArgs& args);
+
+/// `lmm compare --family ...`: the GLMMs' likelihood-ratio tests.
+ModelComparison compare_glmm_models(const GlmmArgs& args, const DataFrame& data, const std::vector<std::string>& formulas,
+                                    const ModelFrameOptions& frame);
 
 /// Fits the GLMM and prints its summary (or JSON); returns the exit code.
 int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string& formula,

@@ -136,3 +136,22 @@ TEST(GlmmReference, BinaryGrowth500Logit) { check_case("binary_growth500_logit")
 TEST(GlmmReference, ExposurePoissonOffset) { check_case("exposure_poisson_offset"); }
 
 }  // namespace
+
+namespace {
+
+// lme4's anova(m0, m) of the exposure case: both log-likelihoods, χ² and df.
+TEST(GlmmReference, ExposurePoissonLikelihoodRatioTest) {
+  const json ref = reference("exposure_poisson_offset");
+  const json& a = ref["anova_lrt"];
+  const lmm::DataFrame data = lmm::read_table(kDir + "data/" + ref["data"].get<std::string>());
+  const auto c = lmm::compare_glmms(data, {ref["formula"], a["null_formula"]}, options_of(ref));
+  ASSERT_EQ(c.npar, (std::vector<int>{2, 3}));
+  EXPECT_EQ(c.formulas[0], a["null_formula"].get<std::string>());  // ordered by npar
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(c.loglik[i], a["loglik"][i].get<double>(), 1e-4);
+  ASSERT_EQ(c.tests.size(), 1u);
+  EXPECT_NEAR(c.tests[0].chisq, a["chisq"].get<double>(), 4e-4);
+  EXPECT_EQ(c.tests[0].df, a["df"].get<int>());
+  EXPECT_NEAR(std::log(c.tests[0].p), std::log(a["p"].get<double>()), 1e-2 * std::abs(std::log(a["p"].get<double>())));
+}
+
+}  // namespace

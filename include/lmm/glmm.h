@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "lmm/compare.h"
 #include "lmm/data.h"
 #include "lmm/fit.h"
 #include "lmm/model_frame.h"
@@ -93,6 +94,13 @@ const ModelFrame& glmm_model_frame(const GlmmFitted& fitted);
 
 /// The inverse link applied to η (response-scale predictions).
 std::vector<double> glmm_link_inverse(GlmmFamily family, GlmmLink link, const std::vector<double>& eta);
+
+/// Fits every formula with the same options and compares them as lme4's anova(m0, m1): rows by
+/// number of parameters, χ² = 2·max(0, Δ log-likelihood) with Δnpar df. The fits are in
+/// `glmm_fits` (ModelComparison::fits stays empty). Throws lmm::Error for fewer than two formulas
+/// or models fitted to different rows.
+ModelComparison compare_glmms(const DataFrame& data, const std::vector<std::string>& formulas,
+                              const GlmmOptions& options, std::vector<GlmmResult>* glmm_fits = nullptr);
 
 /// glmer's summary() layout as text, with the overdispersion check for Poisson fits.
 std::string format_glmm_summary(const GlmmResult& result, const std::string& data_name = "");
