@@ -148,8 +148,13 @@ void add_fit_command(CLI::App& app, Action& action) {
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");
       opt.frame = frame_options(args->frame);
-      if (!args->glmm.family.empty())
+      if (!args->glmm.family.empty()) {
+        refuse_for_glmm({{"--ml", args->ml}, {"--anova", args->anova}, {"--profile", args->inference.profile},
+                         {"--boot", args->inference.boot > 0}, {"--residuals", !args->inference.residuals.empty()},
+                         {"--ranef", !args->extras.ranef_csv.empty()}});
+        args->glmm.save = args->extras.save;
         return run_glmm_fit(args->glmm, data, args->formula, opt.frame, args->json, args->data);
+      }
       Fitted f = with_frame_flags([&] { return fit(data, args->formula, opt); });
       progress->clear();
       if (args->timings) {

@@ -2,11 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "frame_options.h"
 #include "lmm/error.h"
 #include "lmm/glmm.h"
+#include "lmm/version.h"
+#include "model_file.h"
 
 namespace lmm::cli {
 
@@ -97,7 +101,12 @@ json result_json(const GlmmFitted& f) {
           {"singular", r.singular}, {"df_resid", number_or_null(r.df_residual)}, {"messages", r.messages},
           {"pearson_chisq", number_or_null(r.pearson_chisq)}, {"dispersion_ratio", number_or_null(r.dispersion_ratio)},
           {"optimizer", r.optimizer}, {"evaluations", r.evaluations},
-          {"max_abs_gradient", number_or_null(r.max_abs_gradient)}};
+          {"max_abs_gradient", number_or_null(r.max_abs_gradient)},
+          {"icc_adjusted", number_or_null(r.latent.icc_adjusted)},
+          {"icc_unadjusted", number_or_null(r.latent.icc_unadjusted)},
+          {"r2_marginal", number_or_null(r.latent.r2_marginal)},
+          {"r2_conditional", number_or_null(r.latent.r2_conditional)},
+          {"variance_distribution", number_or_null(r.latent.distribution)}};
 }
 
 }  // namespace
@@ -146,6 +155,11 @@ auto with_glmm_flags(F&& body) -> decltype(body()) {
 
 }  // namespace
 
+void refuse_for_glmm(const std::vector<std::pair<const char*, bool>>& flags) {
+  for (const auto& [flag, set] : flags)
+    if (set) throw Error(std::string(flag) + " is not available with --family (generalized linear mixed models)");
+}
+
 ModelComparison compare_glmm_models(const GlmmArgs& args, const DataFrame& data, const std::vector<std::string>& formulas,
                                     const ModelFrameOptions& frame) {
   const GlmmOptions o = glmm_options(args, frame);
@@ -156,6 +170,16 @@ int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string&
                  const ModelFrameOptions& frame, bool json_out, const std::string& data_name) {
   const GlmmOptions o = glmm_options(args, frame);
   const GlmmFitted f = with_glmm_flags([&] { return fit_glmm(data, formula, o); });
+  if (!args.save.empty()) {
+    SavedModel m = glmm_snapshot(f);
+    m.lmm_version = LMM_VERSION;
+    m.data_source = data_name;
+    std::ifstream in(data_name, std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    m.data_hash = data_hash(buf.str());
+    save_model(m, args.save);
+  }
   if (json_out) {
     json j = result_json(f);
     if (!args.newdata.empty()) j["predict_link_newdata"] = predictions_json(f, args.newdata);

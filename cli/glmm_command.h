@@ -16,7 +16,11 @@ struct GlmmArgs {
   int nagq = 1;
   bool fast = false;
   std::string newdata;  ///< rows to predict on the link scale (JSON's predict_link_newdata)
+  std::string save;     ///< --save: the model for `lmm predict` (set from the fit command's option)
 };
+
+/// Throws lmm::Error naming the first of `flags` that is set: fit's options that a GLMM does not have.
+void refuse_for_glmm(const std::vector<std::pair<const char*, bool>>& flags);
 
 void add_glmm_options(CLI::App* cmd, GlmmArgs& args);
 

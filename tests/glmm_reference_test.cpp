@@ -105,6 +105,20 @@ void compare_predictions(const lmm::GlmmFitted& f, const json& ref) {
   }
 }
 
+// performance 0.10.2's icc() and r2_nakagawa() where make_latent_refs.R made them for the case.
+void compare_latent(const lmm::GlmmResult& r, const std::string& case_name) {
+  const json refs = reference("latent_refs");
+  if (!refs.contains(case_name)) return;
+  const json& v = refs[case_name];
+  expect_close(r.latent.fixed, v["var_fixed"], 1e-3, 1e-6, "var_fixed");
+  expect_close(r.latent.random, v["var_random"], 1e-3, 1e-6, "var_random");
+  expect_close(r.latent.distribution, v["var_distribution"], 1e-12, 0, "var_distribution");
+  expect_close(r.latent.icc_adjusted, v["icc_adjusted"], 1e-3, 1e-6, "icc_adjusted");
+  expect_close(r.latent.icc_unadjusted, v["icc_unadjusted"], 1e-3, 1e-6, "icc_unadjusted");
+  expect_close(r.latent.r2_marginal, v["r2_marginal"], 1e-3, 1e-6, "r2_marginal");
+  expect_close(r.latent.r2_conditional, v["r2_conditional"], 1e-3, 1e-6, "r2_conditional");
+}
+
 lmm::GlmmFitted check_case(const std::string& name) {
   const json ref = reference(name);
   const lmm::DataFrame data = lmm::read_table(kDir + "data/" + ref["data"].get<std::string>());
@@ -125,6 +139,7 @@ lmm::GlmmFitted check_case(const std::string& name) {
   compare_random(r, ref);
   compare_ranef(r, ref);
   compare_predictions(f, ref);
+  compare_latent(r, ref["case"]);
   return f;
 }
 
@@ -134,6 +149,10 @@ TEST(GlmmReference, GrouseticksPoissonCrossed) { check_case("grouseticks_poisson
 TEST(GlmmReference, VerbaggBinaryCrossed) { check_case("verbagg_binary_crossed"); }
 TEST(GlmmReference, BinaryGrowth500Logit) { check_case("binary_growth500_logit"); }
 TEST(GlmmReference, ExposurePoissonOffset) { check_case("exposure_poisson_offset"); }
+// the other links (tests/data/glmm/cases_glmm_links.R)
+TEST(GlmmReference, CbppBinomialProbit) { check_case("links/cbpp_binomial_probit"); }
+TEST(GlmmReference, CbppBinomialCloglogAgq5) { check_case("links/cbpp_binomial_cloglog_agq5"); }
+TEST(GlmmReference, BinaryGrowth500Probit) { check_case("links/binary_growth500_probit"); }
 
 }  // namespace
 

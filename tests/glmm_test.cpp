@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -182,6 +183,39 @@ TEST(GlmmCli, JsonHasTheReferenceKeys) {
   ASSERT_EQ(t.code, 0) << t.err;
   EXPECT_NE(t.out.find("z value"), std::string::npos);
   EXPECT_NE(t.out.find("Family: binomial  ( logit )"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// --save, then predict on the link and response scales: lme4's predict(m, newdata,
+// allow.new.levels = TRUE) and its inverse logit.
+TEST(GlmmCli, SavedModelPredicts) {
+  const auto dir = lmm::testing::scratch_dir("lmm_glmm_save_");
+  const std::string model = (dir / "m.json").string();
+  const std::string refs = std::string(LMM_TEST_DATA) + "/glmm/";
+  const auto fit = run_cli({"fit", kCbpp, kFormula, "--family", "binomial", "--save", model});
+  ASSERT_EQ(fit.code, 0) << fit.err;
+  const std::string newdata = refs + "data/cbpp_binomial_laplace_newdata.csv";
+  const auto link = run_cli({"predict", newdata, "--model", model, "--out", (dir / "link.csv").string()});
+  ASSERT_EQ(link.code, 0) << link.err;
+  const auto resp = run_cli({"predict", newdata, "--model", model, "--type", "response", "--out", (dir / "r.csv").string()});
+  ASSERT_EQ(resp.code, 0) << resp.err;
+  std::ifstream in(refs + "cbpp_binomial_laplace.json");
+  const auto ref = nlohmann::json::parse(in)["predict_link_newdata"];
+  const lmm::DataFrame a = lmm::read_table((dir / "link.csv").string()), b = lmm::read_table((dir / "r.csv").string());
+  for (std::size_t i = 0; i < 3; ++i) {
+    const double eta = ref[i]["allow_new_levels"];
+    EXPECT_NEAR(a.at("fit").numbers[i], eta, 1e-3 * std::abs(eta));
+    EXPECT_NEAR(b.at("fit").numbers[i], 1 / (1 + std::exp(-eta)), 1e-4);
+  }
+  const auto bad = run_cli({"predict", newdata, "--model", model, "--interval", "prediction"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("not available for a GLMM"), std::string::npos) << bad.err;
+  const auto refused = run_cli({"fit", kCbpp, kFormula, "--family", "binomial", "--profile"});
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("--profile is not available with --family"), std::string::npos) << refused.err;
 }
 
 }  // namespace

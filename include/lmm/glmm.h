@@ -13,6 +13,7 @@
 #include "lmm/data.h"
 #include "lmm/fit.h"
 #include "lmm/model_frame.h"
+#include "lmm/predict.h"
 #include "lmm/ranef.h"
 
 namespace lmm {
@@ -71,6 +72,15 @@ struct GlmmResult {
   double pearson_chisq = NaN;     ///< Σ (y - μ)²/V(μ)·w
   double dispersion_ratio = NaN;  ///< Pearson χ² / residual df (Poisson: overdispersion above 1)
   std::vector<std::string> messages;  ///< warnings and notes (separation, convergence, dropped rows)
+
+  /// Variance partition on the latent (link) scale, as performance::icc and r2_nakagawa report it
+  /// for binomial models: fixed = var(Xβ), random = mean over rows of z'Σz summed over terms,
+  /// distribution = π²/3 (logit), 1 (probit), π²/6 (cloglog). NaN for Poisson fits (not computed).
+  struct LatentVariances {
+    double fixed = NaN, random = NaN, distribution = NaN;
+    double icc_adjusted = NaN, icc_unadjusted = NaN, r2_marginal = NaN, r2_conditional = NaN;
+    std::string distribution_name;  ///< "logistic (pi^2/3)", ...
+  } latent;
 };
 
 class GlmmModel;
@@ -91,6 +101,11 @@ std::vector<double> glmm_predict_link(const GlmmFitted& fitted, const DataFrame&
 
 /// The model frame of the fit: its grouping factors' levels and the codings new rows need.
 const ModelFrame& glmm_model_frame(const GlmmFitted& fitted);
+
+/// The fit as a SavedModel for `lmm predict` (family and link set, σ = 1; pe_cov is the
+/// conditional covariance and pe_cross 0, so that intervals are not offered). Provenance fields
+/// are left for the caller.
+SavedModel glmm_snapshot(const GlmmFitted& fitted);
 
 /// The inverse link applied to η (response-scale predictions).
 std::vector<double> glmm_link_inverse(GlmmFamily family, GlmmLink link, const std::vector<double>& eta);

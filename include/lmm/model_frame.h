@@ -97,6 +97,11 @@ struct ModelFrameOptions {
   /// `offset =` arguments. Rows with a missing value in either are dropped like any other.
   std::string weights;  ///< column of prior weights (positive numbers); "" for none
   std::string offset;   ///< column added to the linear predictor with coefficient 1; "" for none
+  /// lme4's check.nobs.vs.nlev / check.nobs.vs.nRE: refuse a grouping factor with as many levels
+  /// (or a term with as many random effects) as rows. On for linear mixed models (such a term and
+  /// the residual are not identifiable); glmer ignores them, so the GLMM code turns it off and an
+  /// observation-level random effect (1 | obs) is allowed there.
+  bool check_nobs_vs_nlev = true;
 };
 
 struct ModelFrame {

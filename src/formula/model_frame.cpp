@@ -912,6 +912,7 @@ void FrameBuilder::check_random_terms(const ModelFrame& mf, const std::vector<st
       throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +
                   " level" + (t.levels.size() == 1 ? " ('" + t.levels[0] + "')" : std::string()) +
                   " in the rows used; grouping factors must have > 1 sampled level");
+  if (!options_.check_nobs_vs_nlev) return;
   for (const ReTermData& t : mf.re)
     if (t.nlevels() >= n)
       throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +

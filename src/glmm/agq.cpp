@@ -75,14 +75,14 @@ std::vector<Eigen::VectorXd> GlmmModel::ranef() const {
   return out;
 }
 
-// Diagonal of Λ M⁻¹ Λ' per level: with one term M is block-diagonal and each q x q block is
+// Λ M⁻¹ Λ' per level: with one term M is block-diagonal and each q x q block is
 // inverted; otherwise each level's columns of M⁻¹ are solved for.
-std::vector<Eigen::VectorXd> GlmmModel::condvar_diag() const {
+std::vector<Eigen::VectorXd> GlmmModel::condvar_blocks() const {
   std::vector<Eigen::VectorXd> out;
   const auto lam = lambda();
   for (std::size_t j = 0; j < terms_.size(); ++j) {
     const Term& t = terms_[j];
-    Eigen::VectorXd v(t.nlev * t.q);
+    Eigen::VectorXd v(t.nlev * t.q * t.q);
     Eigen::MatrixXd B(t.q, t.q), E = Eigen::MatrixXd::Zero(nre_, t.q);
     for (Eigen::Index l = 0; l < t.nlev; ++l) {
       const Eigen::Index c0 = t.col0 + l * t.q;
@@ -95,7 +95,8 @@ std::vector<Eigen::VectorXd> GlmmModel::condvar_diag() const {
         for (int a = 0; a < t.q; ++a) E(c0 + a, a) = 1;
         B = Eigen::MatrixXd(chol_.solve(E)).middleRows(c0, t.q);
       }
-      v.segment(l * t.q, t.q) = (lam[j] * B * lam[j].transpose()).diagonal();
+      const Eigen::MatrixXd V = lam[j] * B * lam[j].transpose();
+      v.segment(l * t.q * t.q, t.q * t.q) = V.reshaped();
     }
     out.push_back(v);
   }

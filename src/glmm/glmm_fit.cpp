@@ -61,7 +61,7 @@ void add_random(const GlmmModel& m, GlmmResult& r) {
 void add_ranef(const GlmmModel& m, GlmmResult& r) {
   const auto& f = m.frame();
   const auto b = m.ranef();
-  const auto cv = m.condvar_diag();
+  const auto cv = m.condvar_blocks();
   std::map<std::string, std::size_t> first_row;
   for (std::size_t j = 0; j < f.re.size(); ++j) {
     const ReTermData& t = f.re[j];
@@ -73,7 +73,7 @@ void add_ranef(const GlmmModel& m, GlmmResult& r) {
         const auto k = static_cast<Eigen::Index>(l) * t.q() + a;
         row.terms.push_back(t.names[static_cast<std::size_t>(a)]);
         row.mode.push_back(b[j][k]);
-        row.condsd.push_back(std::sqrt(cv[j][k]));
+        row.condsd.push_back(std::sqrt(cv[j][(static_cast<Eigen::Index>(l) * t.q() + a) * t.q() + a]));
       }
     }
   }
@@ -132,6 +132,40 @@ void add_warnings(const GlmmModel& m, GlmmResult& r) {
               "definite; the estimates may not be at an optimum");
 }
 
+// performance's variance components: var(Xβ) (n - 1), and per term the mean of z'Σz over the rows
+// with z the term's columns (Johnson 2014; σ² for a random intercept).
+void add_latent_variances(const GlmmModel& m, GlmmResult& r) {
+  if (r.family != GlmmFamily::Binomial) return;
+  const ModelFrame& f = m.frame();
+  auto& v = r.latent;
+  const std::size_t n = f.n();
+  Eigen::Map<const Eigen::MatrixXd> X(f.X.data(), Eigen::Index(n), Eigen::Index(f.p()));
+  const Eigen::VectorXd xb = X * Eigen::Map<const Eigen::VectorXd>(r.beta.data(), Eigen::Index(r.beta.size()));
+  v.fixed = n > 1 ? (xb.array() - xb.mean()).square().sum() / static_cast<double>(n - 1) : NaN;
+  const auto lam = m.lambda();
+  v.random = 0;
+  for (std::size_t j = 0; j < f.re.size(); ++j) {
+    const Eigen::MatrixXd S = lam[j] * lam[j].transpose();
+    const int q = f.re[j].q();
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      Eigen::Map<const Eigen::VectorXd> z(f.re[j].z.data() + i * static_cast<std::size_t>(q), q);
+      s += z.dot(S * z);
+    }
+    v.random += s / static_cast<double>(n);
+  }
+  const double pi2 = std::numbers::pi * std::numbers::pi;
+  v.distribution = r.link == GlmmLink::Logit ? pi2 / 3 : r.link == GlmmLink::Probit ? 1.0 : pi2 / 6;
+  v.distribution_name = r.link == GlmmLink::Logit    ? "logistic, pi^2/3"
+                        : r.link == GlmmLink::Probit ? "standard normal, 1"
+                                                     : "Gumbel, pi^2/6";
+  const double total = v.fixed + v.random + v.distribution;
+  v.icc_adjusted = v.random / (v.random + v.distribution);
+  v.icc_unadjusted = v.random / total;
+  v.r2_marginal = v.fixed / total;
+  v.r2_conditional = (v.fixed + v.random) / total;
+}
+
 GlmmResult summarize_glmm(const GlmmModel& m, const glmm_detail::GlmmOptimum& opt, const GlmmOptions& o) {
   GlmmResult r;
   const ModelFrame& f = m.frame();
@@ -155,6 +189,7 @@ GlmmResult summarize_glmm(const GlmmModel& m, const glmm_detail::GlmmOptimum& op
   add_fixed(m, opt, r);
   add_random(m, r);
   add_ranef(m, r);
+  add_latent_variances(m, r);
   r.eta.assign(m.eta().data(), m.eta().data() + m.eta().size());
   r.fitted.assign(m.mu().data(), m.mu().data() + m.mu().size());
   r.pearson_chisq = m.pearson_chisq();
@@ -203,6 +238,46 @@ std::vector<double> glmm_predict_link(const GlmmFitted& fitted, const DataFrame&
     }
   }
   return eta;
+}
+
+SavedModel glmm_snapshot(const GlmmFitted& fitted) {
+  const ModelFrame& f = fitted.model->frame();
+  const GlmmResult& r = fitted.result;
+  SavedModel s;
+  s.nobs = f.n();
+  s.method = Method::ML;
+  s.family = family_name(r.family);
+  s.link = link_name(r.link);
+  s.frame.formula = f.formula;
+  s.frame.response = f.response;
+  s.frame.fixed_names = f.fixed_names;
+  s.frame.aliased = f.aliased;
+  s.frame.factors = f.factors;
+  s.frame.offset_column = f.offset_column;
+  s.frame.transforms = f.transforms;
+  s.beta = r.beta;
+  s.vcov = r.vcov;
+  s.theta = r.theta;
+  s.sigma = 1;
+  const auto b = fitted.model->ranef();
+  const auto cv = fitted.model->condvar_blocks();
+  const auto lam = fitted.model->lambda();
+  for (std::size_t j = 0; j < f.re.size(); ++j) {
+    const ReTermData& t = f.re[j];
+    ReTermData e;
+    e.group = t.group;
+    e.levels = t.levels;
+    e.names = t.names;
+    s.frame.re.push_back(std::move(e));
+    s.lambda.emplace_back(lam[j].data(), lam[j].data() + lam[j].size());
+    SavedModel::TermEstimates te;
+    te.b.assign(b[j].data(), b[j].data() + b[j].size());
+    te.condvar.assign(cv[j].data(), cv[j].data() + cv[j].size());
+    te.pe_cov = te.condvar;
+    te.pe_cross.assign(t.nlevels() * static_cast<std::size_t>(t.q()) * f.p(), 0.0);
+    s.re.push_back(std::move(te));
+  }
+  return s;
 }
 
 const ModelFrame& glmm_model_frame(const GlmmFitted& fitted) { return fitted.model->frame(); }

@@ -106,13 +106,15 @@ GlmmRows glmm_rows(const DataFrame& data, const Formula& formula, const GlmmOpti
     throw Error("ModelFrameOptions::weights: prior weights are not supported for generalized linear mixed models "
                 "(binomial counts: cbind(successes, failures))");
   GlmmRows r;
+  ModelFrameOptions frame_options = options.frame;
+  frame_options.check_nobs_vs_nlev = false;  // as glmer: (1 | obs) is allowed
   if (is_cbind(formula.response)) {
     if (options.family != GlmmFamily::Binomial)
       throw Error("cbind(successes, failures) is a binomial response; the poisson family needs counts");
-    cbind_response(data, formula, r, options.frame);
+    cbind_response(data, formula, r, frame_options);
   } else {
     const DataFrame d = options.family == GlmmFamily::Binomial ? factor_response_as_numbers(data, formula) : data;
-    r.frame = build_model_frame(d, formula, options.frame);
+    r.frame = build_model_frame(d, formula, frame_options);
     r.y = r.frame.y;
     r.pw.assign(r.y.size(), 1.0);
   }

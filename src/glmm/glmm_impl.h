@@ -58,7 +58,8 @@ class GlmmModel {
   const Eigen::VectorXd& eta() const { return eta_; }
   const Eigen::VectorXd& mu() const { return mu_; }
   std::vector<Eigen::VectorXd> ranef() const;   ///< b = Λu per term, level-major
-  std::vector<Eigen::VectorXd> condvar_diag() const;  ///< per term, diagonal of ΛM⁻¹Λ' (level-major)
+  /// Per term and level, the q x q block of ΛM⁻¹Λ' (lme4's condVar), level-major, column-major.
+  std::vector<Eigen::VectorXd> condvar_blocks() const;
   /// (X'WX - X'WZΛ M⁻¹ Λ'Z'WX)⁻¹ at the current weights: β's covariance at fixed θ.
   Eigen::MatrixXd vcov_rx() const;
   std::vector<Eigen::MatrixXd> lambda() const;

@@ -119,7 +119,9 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
   const std::size_t nt = m.ntheta();
   const Eigen::VectorXd u0 = m.u();
   const Eigen::MatrixXd v = m.vcov_rx();
+  int derivative_evaluations = 0;
   Objective f = [&](const Eigen::VectorXd& x) {
+    ++derivative_evaluations;
     std::vector<double> th(x.data(), x.data() + nt);
     m.set_u(u0);
     return m.deviance_at(th, x.tail(x.size() - static_cast<Eigen::Index>(nt)), o.nagq);
@@ -154,6 +156,7 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
     fx = fn;
     derivatives(f, x, fx, r.gradient, r.hessian);
   }
+  r.evaluations += derivative_evaluations - s2.evaluations - s3.evaluations;  // the Hessians' and Newton steps'
   r.theta.assign(x.data(), x.data() + nt);
   r.beta = x.tail(x.size() - static_cast<Eigen::Index>(nt));
   m.set_u(u0);

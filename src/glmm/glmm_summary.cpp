@@ -80,6 +80,11 @@ std::string checks(const GlmmResult& r) {
                  "+ (1 | obs) with obs a row id)\n"
                : " (no sign of overdispersion)\n";
   }
+  if (std::isfinite(r.latent.icc_adjusted))
+    out += fmt::format("\nLatent scale (distribution variance: {}): ICC adjusted {:.3f}, unadjusted {:.3f}; R2 "
+                       "marginal {:.3f}, conditional {:.3f}\n",
+                       r.latent.distribution_name, r.latent.icc_adjusted, r.latent.icc_unadjusted,
+                       r.latent.r2_marginal, r.latent.r2_conditional);
   if (r.nagq != 0)
     out += fmt::format("\nConvergence: {} (max|gradient| {}, scaled {}; Hessian {}positive definite; {} "
                        "deviance evaluations)\n",
