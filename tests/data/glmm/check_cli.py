@@ -41,6 +41,8 @@ def main():
         ref_path = os.path.join(here, name)
         with open(ref_path) as f:
             ref = json.load(f)
+        if "formula" not in ref:  # latent_refs.json: performance's numbers, checked by the unit tests
+            continue
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as t:
             json.dump(ours(lmm, ref), t)
         r = subprocess.run([sys.executable, compare, ref_path, t.name, "--max-lines=10"], capture_output=True, text=True)
