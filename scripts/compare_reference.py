@@ -56,6 +56,20 @@ def main():
     except (OSError, ValueError) as e:
         print(f"DIFFER {ref.get('case') or ref.get('name')}: output is not JSON ({e})")
         return 1
+    bad = mismatches(ref, ours, fields)
+    for line in bad:
+        print(line)
+    if bad:
+        print(f"DIFFER {ref.get('case') or ref.get('name')}: {len(bad)} mismatches")
+        return 1
+    print(f"MATCH {ref.get('case') or ref.get('name')}")
+    return 0
+
+
+def mismatches(ref, ours, fields=frozenset({"core"})):
+    """The mismatches of `ours` (a fit's or comparison's JSON as a dict) against `ref`, one line
+    each; empty when they match. Used by main() and by the Python package's tests."""
+    fields = set(fields)
     bad = []
 
     def check(name, a, b, rel, abs_=0.0):
@@ -143,13 +157,7 @@ def main():
             o = oa.get(a["term"], {})
             check(f"anova[{a['term']}].F", o.get("F"), a["F"], 1e-3)
             check(f"anova[{a['term']}].den_df", o.get("den_df"), a["den_df"], 1e-2)
-    for line in bad:
-        print(line)
-    if bad:
-        print(f"DIFFER {ref.get('case') or ref.get('name')}: {len(bad)} mismatches")
-        return 1
-    print(f"MATCH {ref.get('case') or ref.get('name')}")
-    return 0
+    return bad
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ struct Column {
   Type type = Type::Numeric;
   std::vector<double> numbers;      ///< Numeric: one per row, NaN where missing (±inf kept as read)
   std::vector<std::int32_t> codes;  ///< Categorical: index into `levels`, -1 where missing
-  std::vector<std::string> levels;  ///< Categorical: distinct values sorted by bytes
+  std::vector<std::string> levels;  ///< Categorical: distinct values sorted by bytes (or as given)
+  /// Categorical: an ordered factor (a pandas ordered Categorical): polynomial contrasts, as R's.
+  bool ordered = false;
   /// Numeric columns whose text says more than their numbers ("01" and "1", "3.0", "1e3"): the
   /// text of each cell (trimmed) as codes into `text_levels` (sorted by bytes), -1 where missing.
   /// Grouping factors are categorical by this text. Empty when every cell is the plain decimal of

@@ -567,6 +567,10 @@ Factor FrameBuilder::base_factor(const Expr& x, bool apply_reference) {
   else
     f = numeric_factor(eval_num(x, x));
   f.contrasts = options_.unordered_contrasts;
+  if (inner->kind == Expr::Kind::Variable && !col(inner->name).is_numeric() && col(inner->name).ordered) {
+    f.ordered = true;  // an ordered factor column: contr.poly, as R's options(contrasts =)[2]
+    f.contrasts = Contrasts::Poly;
+  }
   if (!apply_reference || inner->kind != Expr::Kind::Variable) return f;
   const auto ref = options_.reference_levels.find(inner->name);
   if (ref == options_.reference_levels.end()) return f;
@@ -583,8 +587,10 @@ Factor FrameBuilder::eval_factor(const Expr& e) {
     const Expr* levels = e.argument("levels", 1);
     Factor f = base_factor(*e.argument("x", 0), levels == nullptr);
     if (levels) set_levels(f, *levels, e);
-    f.ordered = e.name == "ordered" || is_true(e.argument("ordered", 2));
-    if (f.ordered) f.contrasts = Contrasts::Poly;
+    // R's factor(x, ordered = is.ordered(x)): an ordered column stays ordered unless told otherwise.
+    const Expr* ordered = e.argument("ordered", 2);
+    f.ordered = e.name == "ordered" || (ordered ? is_true(ordered) : f.ordered);
+    f.contrasts = f.ordered ? Contrasts::Poly : options_.unordered_contrasts;
     return f;
   }
   const Expr& arg = *e.argument(e.name == "C" ? "object" : "x", 0);

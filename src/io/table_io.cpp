@@ -52,6 +52,7 @@ DataFrame select_rows(const DataFrame& data, const std::vector<std::size_t>& row
     s.name = c.name;
     s.type = c.type;
     s.levels = c.levels;
+    s.ordered = c.ordered;
     s.text_levels = c.text_levels;
     s.read = c.read;
     for (std::size_t r : rows) {

@@ -1,0 +1,323 @@
+// lmm._lmm: the engine for Python. A thin layer, as the CLI is: tables come in as buffers
+// (table.cpp), results go out as the JSON text `lmm fit --json` prints (lmm_output), which the
+// pure-Python package (python/lmm/__init__.py) turns into dicts and pandas DataFrames.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+#include "json_inference.h"
+#include "json_output.h"
+#include "lmm/atomic_file.h"
+#include "lmm/compare.h"
+#include "lmm/error.h"
+#include "lmm/fit.h"
+#include "lmm/inference.h"
+#include "lmm/parallel.h"
+#include "lmm/predict.h"
+#include "lmm/simulate.h"
+#include "lmm/summary_text.h"
+#include "lmm/version.h"
+#include "model_file.h"
+#include "report_json.h"
+#include "table.h"
+
+namespace lmm::python {
+
+namespace {
+
+// The library names option fields; Python users know the keyword arguments.
+constexpr std::pair<std::string_view, std::string_view> kWording[] = {
+    {"set CompareOptions::reml to false", "use reml=False"},
+    {"CompareOptions::reml", "reml=True"},
+    {"set CompareOptions::complete_cases", "use complete_cases=True"},
+    {"BootstrapOptions::replicates", "nboot"},
+    {"refit with Method::REML", "refit with reml=True"},
+    {"DdfMethod::Satterthwaite", "ddf=\"satterthwaite\""},
+    {"FitOptions::ddf KenwardRoger", "ddf=\"kenward-roger\""},
+    {"ModelFrameOptions::weights", "weights="},
+    {"ModelFrameOptions::reference_levels: ", "ref: "},
+    {"ReadOptions::na_values", "na_values"},
+};
+
+std::string in_python_terms(std::string message) {
+  for (const auto& [library, keyword] : kWording)
+    for (auto at = message.find(library); at != std::string::npos; at = message.find(library, at + keyword.size()))
+      message.replace(at, library.size(), keyword);
+  return message;
+}
+
+/// A table the engine reads: built once from Python's columns (or a CSV file), shared by the fits.
+struct Table {
+  std::shared_ptr<const DataFrame> df;
+};
+
+/// The keyword arguments of lmm.fit() that reach FitOptions, one setter each: a new option
+/// (residual=, family=) is one line here and one keyword in lmm.fit().
+using Setter = std::function<void(FitOptions&, const py::handle&)>;
+const std::map<std::string, Setter>& option_setters() {
+  static const std::map<std::string, Setter> setters{
+      {"reml", [](FitOptions& o, const py::handle& v) { o.method = v.cast<bool>() ? Method::REML : Method::ML; }},
+      {"ddf", [](FitOptions& o, const py::handle& v) { o.ddf = parse_ddf_method(v.cast<std::string>()); }},
+      {"weights", [](FitOptions& o, const py::handle& v) { o.frame.weights = v.cast<std::string>(); }},
+      {"offset", [](FitOptions& o, const py::handle& v) { o.frame.offset = v.cast<std::string>(); }},
+      {"ref", [](FitOptions& o, const py::handle& v) {
+         o.frame.reference_levels = v.cast<std::map<std::string, std::string>>();
+       }},
+      {"contrasts", [](FitOptions& o, const py::handle& v) {
+         o.frame.unordered_contrasts = parse_contrasts(v.cast<std::string>());
+       }},
+      {"max_evaluations", [](FitOptions& o, const py::handle& v) { o.max_evaluations = v.cast<int>(); }},
+  };
+  return setters;
+}
+
+FitOptions fit_options(const py::dict& kwargs) {
+  FitOptions o;
+  for (const auto& [key, value] : kwargs) {
+    const auto name = key.cast<std::string>();
+    const auto it = option_setters().find(name);
+    if (it == option_setters().end()) throw py::type_error("fit() got an unexpected option '" + name + "'");
+    it->second(o, value);
+  }
+  if (o.ddf == DdfMethod::KenwardRoger && o.method == Method::ML)
+    throw Error("ddf=\"kenward-roger\" needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
+                "effects); use reml=True, or ddf=\"satterthwaite\"");
+  return o;
+}
+
+/// A fitted model with the table it was fitted to (for the report, comparisons, simulation).
+struct Model {
+  Table data;
+  std::string formula;
+  FitOptions options;
+  Fitted fitted;
+  std::shared_ptr<SavedModel> saved;  // made on first use by predict/save
+
+  const SavedModel& snapshot_once() {
+    if (!saved) {
+      saved = std::make_shared<SavedModel>(snapshot(fitted.model));
+      saved->data_source = data.df->source;
+      if (!saved->data_source.empty()) {  // read from a file: its hash, as `lmm fit --save` writes
+        std::ifstream in(saved->data_source, std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        saved->data_hash = data_hash(bytes.str());
+      }
+    }
+    return *saved;
+  }
+};
+
+Model fit_model(const Table& data, const std::string& formula, const py::dict& kwargs) {
+  FitOptions options = fit_options(kwargs);
+  py::gil_scoped_release release;
+  Fitted f = fit(*data.df, formula, options);
+  return Model{data, formula, options, std::move(f), nullptr};
+}
+
+std::string fit_json(const FitResult& r, int indent) {
+  std::ostringstream out;
+  if (indent == 2) {
+    cli::print_json(out, r);  // `lmm fit --json`, byte for byte
+  } else {
+    cli::JsonWriter w(out, indent);
+    cli::write_json(w, r);
+    w.flush();
+  }
+  return out.str();
+}
+
+void run_confint(Model& m, const std::string& method, int nboot, std::uint64_t seed, int threads) {
+  py::gil_scoped_release release;
+  if (method == "profile") {
+    m.fitted.result.confint_profile = profile_intervals(m.fitted.model);
+  } else if (method == "boot") {
+    BootstrapOptions o;
+    o.replicates = nboot;
+    o.seed = seed;
+    o.threads = threads;
+    m.fitted.result.bootstrap = bootstrap(m.fitted.model, o);
+  } else if (method != "wald") {
+    throw Error("confint: method must be \"wald\", \"profile\" or \"boot\", got \"" + method + "\"");
+  }
+}
+
+py::dict run_predict(const SavedModel& saved, const Table& data, const std::string& re_form,
+                     const std::string& interval, double level) {
+  PredictOptions o;
+  if (re_form != "conditional" && re_form != "none")
+    throw Error("predict: re_form must be None (conditional on the random effects) or \"none\", got \"" + re_form + "\"");
+  o.re_form = re_form == "conditional" ? ReForm::Conditional : ReForm::Population;
+  if (interval == "none") o.interval = IntervalKind::None;
+  else if (interval == "confidence") o.interval = IntervalKind::Confidence;
+  else if (interval == "prediction") o.interval = IntervalKind::Prediction;
+  else throw Error("predict: interval must be None, \"confidence\" or \"prediction\", got \"" + interval + "\"");
+  o.level = level;
+  Predictions p;
+  {
+    py::gil_scoped_release release;
+    p = predict(saved, *data.df, o);
+  }
+  py::dict out;
+  out["fit"] = py::array_t<double>(static_cast<py::ssize_t>(p.fit.size()), p.fit.data());
+  if (o.interval != IntervalKind::None) {
+    out["se"] = py::array_t<double>(static_cast<py::ssize_t>(p.se.size()), p.se.data());
+    out["lwr"] = py::array_t<double>(static_cast<py::ssize_t>(p.lower.size()), p.lower.data());
+    out["upr"] = py::array_t<double>(static_cast<py::ssize_t>(p.upper.size()), p.upper.data());
+  }
+  out["notes"] = p.notes;
+  return out;
+}
+
+py::tuple run_simulate(const Model& m, long long nsim, std::uint64_t seed) {
+  if (nsim < 1 || nsim > 100000) throw Error("simulate: nsim must be between 1 and 100000 (got " + std::to_string(nsim) + ")");
+  std::vector<std::vector<double>> sims;
+  {
+    py::gil_scoped_release release;
+    Rng rng(seed);
+    sims = simulate_responses(m.fitted.model, static_cast<std::size_t>(nsim), rng);
+  }
+  const auto& rows = m.fitted.model.frame().rows;
+  const auto n = static_cast<py::ssize_t>(rows.size());
+  py::array_t<double> values({n, static_cast<py::ssize_t>(sims.size())});
+  auto v = values.mutable_unchecked<2>();
+  for (std::size_t k = 0; k < sims.size(); ++k)
+    for (py::ssize_t i = 0; i < n; ++i) v(i, static_cast<py::ssize_t>(k)) = sims[k][static_cast<std::size_t>(i)];
+  std::vector<std::size_t> r(rows.begin(), rows.end());
+  return py::make_tuple(values, r);
+}
+
+bool same_column(const Column& a, const Column& b) {
+  auto same_numbers = [](const std::vector<double>& x, const std::vector<double>& y) {
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (!(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i])))) return false;
+    return true;
+  };
+  return a.name == b.name && a.type == b.type && same_numbers(a.numbers, b.numbers) && a.codes == b.codes &&
+         a.levels == b.levels && a.text_codes == b.text_codes && a.text_levels == b.text_levels;
+}
+
+/// The same table: the same object, or the same columns and values (two fits of one DataFrame).
+bool same_data(const DataFrame& a, const DataFrame& b) {
+  if (&a == &b) return true;
+  if (a.nrows != b.nrows || a.columns.size() != b.columns.size()) return false;
+  for (std::size_t j = 0; j < a.columns.size(); ++j)
+    if (!same_column(a.columns[j], b.columns[j])) return false;
+  return true;
+}
+
+std::string run_compare(const std::vector<Model*>& models, bool reml, bool complete_cases) {
+  if (models.size() < 2) throw Error("compare: give two or more models");
+  std::vector<std::string> formulas;
+  for (const Model* m : models) {
+    if (!same_data(*m->data.df, *models.front()->data.df))
+      throw Error("compare: the models must be fitted to the same data");
+    formulas.push_back(m->formula);
+  }
+  CompareOptions o;
+  o.reml = reml;
+  o.complete_cases = complete_cases;
+  o.frame = models.front()->options.frame;
+  ModelComparison c;
+  {
+    py::gil_scoped_release release;
+    c = compare_models(*models.front()->data.df, formulas, o);
+  }
+  std::ostringstream out;
+  cli::JsonWriter w(out, -1);
+  cli::write_comparison_json(w, c);
+  w.flush();
+  return out.str();
+}
+
+void write_report(const Model& m, const std::string& path, std::size_t max_persons) {
+  report::PlotOptions po;
+  po.max_persons = max_persons;
+  std::string html;
+  {
+    py::gil_scoped_release release;
+    html = cli::render_report_html(cli::report_document(m.data.df->source, m.fitted, *m.data.df, po));
+  }
+  write_file_atomically(path, html);
+}
+
+void bind_table(py::module_& mod) {
+  py::class_<Table>(mod, "Table")
+      .def_static("from_columns", [](const py::list& cols, std::size_t nrows, const std::string& source) {
+        return Table{std::make_shared<const DataFrame>(table_from_columns(cols, nrows, source))};
+      })
+      .def_static("read_csv", [](const std::string& path, const std::vector<std::string>& na_values) {
+        ReadOptions o;
+        o.na_values = na_values;
+        return Table{std::make_shared<const DataFrame>(read_table(path, o))};
+      })
+      .def("columns", [](const Table& t) { return table_to_columns(*t.df); })
+      .def_property_readonly("nrows", [](const Table& t) { return t.df->nrows; })
+      .def_property_readonly("source", [](const Table& t) { return t.df->source; });
+}
+
+void bind_model(py::module_& mod) {
+  py::class_<Model>(mod, "Model")
+      .def("json", [](const Model& m, int indent) { return fit_json(m.fitted.result, indent); }, py::arg("indent") = 2)
+      .def("summary", [](const Model& m, const std::string& data_name) {
+        return format_summary(m.fitted.result, SummaryContext{data_name, {}});
+      })
+      .def("anova_text", [](const Model& m) { return format_anova(m.fitted.result); })
+      .def("confint", &run_confint)
+      .def("predict", [](Model& m, const Table& t, const std::string& re_form, const std::string& interval, double level) {
+        return run_predict(m.snapshot_once(), t, re_form, interval, level);
+      })
+      .def("simulate", &run_simulate)
+      .def("save", [](Model& m, const std::string& path) { cli::save_model(m.snapshot_once(), path); })
+      .def("report", &write_report)
+      .def("fitted", [](const Model& m) { return m.fitted.model.fitted(); })
+      .def("residuals", [](const Model& m) { return m.fitted.model.residuals(); })
+      .def("rows", [](const Model& m) { return m.fitted.model.frame().rows; })
+      .def_property_readonly("formula", [](const Model& m) { return m.formula; })
+      .def_property_readonly("table", [](const Model& m) { return m.data; });
+  py::class_<SavedModel, std::shared_ptr<SavedModel>>(mod, "SavedModel")
+      .def("predict", &run_predict)
+      .def("simulate", [](const SavedModel& s, const Table& t, std::size_t nsim, std::uint64_t seed) {
+        Rng rng(seed);
+        return table_to_columns(simulate_from_saved(s, *t.df, nsim, rng));
+      })
+      .def("json", [](const SavedModel& s) { return cli::model_to_json(s).dump(2); })
+      .def_property_readonly("formula", [](const SavedModel& s) { return s.frame.formula.text; });
+}
+
+}  // namespace
+
+}  // namespace lmm::python
+
+PYBIND11_MODULE(_lmm, mod) {
+  namespace py = pybind11;
+  using namespace lmm::python;
+  mod.doc() = "The lmm engine (C++). Use the package `lmm`, not this module.";
+  static py::exception<lmm::Error> error(mod, "Error", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const lmm::Error& e) {
+      error(in_python_terms(e.what()).c_str());
+    }
+  });
+  mod.attr("__version__") = LMM_VERSION;
+  bind_table(mod);
+  bind_model(mod);
+  mod.def("fit", &fit_model);
+  mod.def("compare", &run_compare);
+  mod.def("load", [](const std::string& path) { return std::make_shared<lmm::SavedModel>(lmm::cli::load_model(path)); });
+  mod.def("set_num_threads", &lmm::set_num_threads);
+  mod.def("in_python_terms", &in_python_terms);
+}
