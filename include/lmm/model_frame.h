@@ -101,6 +101,11 @@ struct ModelFrameOptions {
   /// Correlated or heteroscedastic residuals (lmm/residual.h); rows missing its columns are dropped.
   /// With a structure the formula may have no random-effects term (nlme's gls).
   ResidualOptions residual;
+  /// lme4's check.nobs.vs.nlev / check.nobs.vs.nRE: refuse a grouping factor with as many levels
+  /// (or a term with as many random effects) as rows. On for linear mixed models (such a term and
+  /// the residual are not identifiable); glmer ignores them, so the GLMM code turns it off and an
+  /// observation-level random effect (1 | obs) is allowed there.
+  bool check_nobs_vs_nlev = true;
 };
 
 struct ModelFrame {

@@ -471,6 +471,9 @@ void FrameBuilder::apply_function(const Expr& e, std::vector<double>& v) {
     const TransformCoding& c = transform(e, v);
     for (double& x : v) x = (x - c.center) / c.scale;
   } else if (e.name != "I" && e.name != "(") {
+    if (e.name == "cbind")
+      throw Error("cbind(successes, failures) is a binomial response: fit it with --family binomial "
+                  "(GlmmOptions), not as a linear mixed model or inside '" + e.label() + "'");
     throw Error(e.name == "offset"
                     ? "offset() must be a term of its own among the fixed effects, as in y ~ x + offset(z) + (1 | g), "
                       "not inside '" + e.label() + "'"
@@ -921,6 +924,7 @@ void FrameBuilder::check_random_terms(const ModelFrame& mf, const std::vector<st
       throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +
                   " level" + (t.levels.size() == 1 ? " ('" + t.levels[0] + "')" : std::string()) +
                   " in the rows used; grouping factors must have > 1 sampled level");
+  if (!options_.check_nobs_vs_nlev) return;
   for (const ReTermData& t : mf.re)
     if (t.nlevels() >= n)
       throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +
