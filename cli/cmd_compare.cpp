@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "frame_options.h"
+#include "glmm_command.h"
 #include "commands.h"
 #include "read_options.h"
 #include "json_inference.h"
@@ -33,6 +34,7 @@ struct CompareArgs {
   std::vector<std::string> formulas;
   bool json = false, reml = false, complete_cases = false;
   FrameArgs frame;
+  GlmmArgs glmm;  ///< --family: compare generalized linear mixed models
 };
 
 }  // namespace
@@ -49,6 +51,7 @@ void add_compare_command(CLI::App& app, Action& action) {
   cmd->add_flag("--reml", args->reml, "compare REML criteria (only for models with the same fixed effects)");
   add_read_options(cmd, args->read);
   add_frame_options(cmd, args->frame);
+  add_glmm_family_options(cmd, args->glmm);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_data(args->data, args->read, true);
@@ -56,7 +59,9 @@ void add_compare_command(CLI::App& app, Action& action) {
       o.reml = args->reml;
       o.complete_cases = args->complete_cases;
       o.frame = frame_options(args->frame);
-      const ModelComparison c = with_frame_flags([&] { return compare_models(data, args->formulas, o); });
+      const ModelComparison c =
+          args->glmm.family.empty() ? with_frame_flags([&] { return compare_models(data, args->formulas, o); })
+                                    : compare_glmm_models(args->glmm, data, args->formulas, o.frame);
       if (args->json) {
         JsonWriter w(std::cout, 2);
         write_comparison_json(w, c);

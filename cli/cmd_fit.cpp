@@ -9,6 +9,7 @@
 #include "read_options.h"
 #include "fit_extras.h"
 #include "frame_options.h"
+#include "glmm_command.h"
 #include "inference_options.h"
 #include "json_output.h"
 #include "lmm/data.h"
@@ -74,6 +75,7 @@ struct FitArgs {
   std::string ddf = "satterthwaite";
   InferenceArgs inference;
   bool quiet = false, timings = false;
+  GlmmArgs glmm;  ///< --family: a generalized linear mixed model (cli/glmm_command.cpp)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -107,6 +109,17 @@ class Progress {
   bool shown_ = false;
 };
 
+// What is not available with --residual yet: one line naming the flag.
+void check_residual_flags(const FitArgs& a) {
+  auto refuse = [](const std::string& flag, const std::string& why) {
+    throw Error(flag + " is not available with --residual or --residual-sd-by yet" + why);
+  };
+  if (a.ddf == "kenward-roger" || a.ddf == "kr") refuse("--ddf kenward-roger", "; use --ddf satterthwaite");
+  if (a.inference.profile) refuse("--profile", "");
+  if (a.inference.boot > 0) refuse("--boot", "");
+  if (!a.extras.save.empty()) refuse("--save", " (a saved model would not record the structure)");
+}
+
 }  // namespace
 
 void add_fit_command(CLI::App& app, Action& action) {
@@ -119,12 +132,14 @@ void add_fit_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", args->json, "print the results as one JSON object");
   add_fit_extras(cmd, args->extras);
   add_frame_options(cmd, args->frame);
+  add_residual_options(cmd, args->frame);
   cmd->add_option("--ddf", args->ddf, "df for the fixed-effect tests: satterthwaite (default), kenward-roger, none");
   cmd->add_flag("--anova", args->anova, "print the type III ANOVA table (F tests with the --ddf method)");
   add_inference_options(cmd, args->inference);
   cmd->add_flag("--quiet", args->quiet, "no progress line on stderr (shown for fits longer than a second on a terminal)");
   cmd->add_flag("--timings", args->timings, "print the seconds each stage took on stderr");
   add_read_options(cmd, args->read);
+  add_glmm_options(cmd, args->glmm);
   cmd->callback([args, &action] {
     action = [args] {
       const auto start = Clock::now();
@@ -145,6 +160,17 @@ void add_fit_command(CLI::App& app, Action& action) {
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");
       opt.frame = frame_options(args->frame);
+      if (opt.frame.residual.any()) check_residual_flags(*args);
+      if (!args->glmm.family.empty()) {
+        if (opt.frame.residual.any())
+          throw Error("--residual and --residual-sd-by are for linear mixed models; a GLMM (--family) has no residual "
+                      "covariance to structure");
+        refuse_for_glmm({{"--ml", args->ml}, {"--anova", args->anova}, {"--profile", args->inference.profile},
+                         {"--boot", args->inference.boot > 0}, {"--residuals", !args->inference.residuals.empty()},
+                         {"--ranef", !args->extras.ranef_csv.empty()}});
+        args->glmm.save = args->extras.save;
+        return run_glmm_fit(args->glmm, data, args->formula, opt.frame, args->json, args->data);
+      }
       Fitted f = with_frame_flags([&] { return fit(data, args->formula, opt); });
       progress->clear();
       if (args->timings) {

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "read_options.h"
 #include "lmm/error.h"
+#include "lmm/glmm.h"
 #include "lmm/predict.h"
 #include "lmm/table_io.h"
 #include "model_file.h"
@@ -32,11 +33,15 @@ Intervals use normal quantiles with the variance parameters treated as known:
                            fixed effects, of the person's random effects, and their covariance
   confidence, population:  x'V x
   prediction:              the above plus sigma^2 (population: plus z'Sigma z + sigma^2)
-Covariances between the random effects of different grouping factors are left out.)HELP";
+Covariances between the random effects of different grouping factors are left out.
+
+A GLMM saved by `lmm fit --family ... --save` predicts on the link scale (lme4's type = "link");
+--type response applies the inverse link (probabilities, expected counts). Intervals are not
+available for GLMMs.)HELP";
 
 struct PredictArgs {
   ReadArgs read;
-  std::string data, model, out, re_form = "conditional", interval = "none";
+  std::string data, model, out, re_form = "conditional", interval = "none", type = "link";
   double level = 0.95;
 };
 
@@ -54,6 +59,8 @@ void add_predict_command(CLI::App& app, Action& action) {
   cmd->add_option("--interval", a->interval, "none, confidence or prediction")
       ->check(CLI::IsMember({"none", "confidence", "prediction"}));
   cmd->add_option("--level", a->level, "interval level")->capture_default_str();
+  cmd->add_option("--type", a->type, "GLMM: link (default, as lme4) or response (inverse link applied)")
+      ->check(CLI::IsMember({"link", "response"}));
   cmd->add_option("--out", a->out, "write the CSV to this file instead of stdout");
   add_read_options(cmd, a->read);
   cmd->callback([a, &action] {
@@ -66,7 +73,12 @@ void add_predict_command(CLI::App& app, Action& action) {
                    : a->interval == "confidence" ? IntervalKind::Confidence
                                                  : IntervalKind::Prediction;
       o.level = a->level;
-      const Predictions p = predict(m, data, o);
+      if (!m.family.empty() && o.interval != IntervalKind::None)
+        throw Error("--interval is not available for a GLMM (" + m.family + " family); predict without it");
+      if (m.family.empty() && a->type == "response")
+        throw Error("--type response is for GLMMs; this model is a linear mixed model (its predictions are responses)");
+      Predictions p = predict(m, data, o);
+      if (a->type == "response") p.fit = glmm_link_inverse(parse_family(m.family), parse_link(m.link), p.fit);
       DataFrame out = data;
       auto add = [&](const char* name, std::vector<double> v) {
         if (out.find(name))

@@ -96,6 +96,8 @@ void add_simulate_command(CLI::App& app, Action& action) {
         if (args->nsim < 1 || args->nsim > 100000)
           throw Error(fmt::format("--nsim must be between 1 and 100000 (got {})", args->nsim));
         const SavedModel m = load_model(args->model);
+        if (!m.family.empty())
+          throw Error("simulate --model is not available for a GLMM (" + m.family + " family) yet");
         const DataFrame data = read_table(args->data);
         Rng rng(args->design.seed);
         out = simulate_from_saved(m, data, static_cast<std::size_t>(args->nsim), rng);

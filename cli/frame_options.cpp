@@ -1,6 +1,7 @@
 #include "frame_options.h"
 
 #include <string>
+#include <utility>
 
 #include "lmm/error.h"
 
@@ -18,10 +19,27 @@ void add_frame_options(CLI::App* cmd, FrameArgs& args) {
                   "column added to the linear predictor with coefficient 1 (lme4's offset =)");
 }
 
+void add_residual_options(CLI::App* cmd, FrameArgs& args) {
+  cmd->add_option("--residual", args.residual,
+                  "correlated residuals within groups (nlme's correlation =): \"ar1(day | id)\" (lag = difference "
+                  "of integer times), \"car1(t | id)\" (real times), \"cs(1 | id)\", \"us(visit | id)\"; the "
+                  "formula may then have no random-effects term");
+  cmd->add_option("--residual-sd-by", args.residual_sd_by,
+                  "a residual SD per level of this column (nlme's varIdent), reported as ratios to the first level");
+}
+
 ModelFrameOptions frame_options(const FrameArgs& args) {
   ModelFrameOptions o;
   o.weights = args.weights;
   o.offset = args.offset;
+  if (!args.residual.empty()) {
+    try {
+      parse_residual_structure(args.residual, o.residual);
+    } catch (const Error& e) {
+      throw Error(std::string("--residual: ") + e.what());
+    }
+  }
+  o.residual.sd_by = args.residual_sd_by;
   for (const std::string& r : args.refs) {
     const auto eq = r.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == r.size())
@@ -42,6 +60,18 @@ ModelFrameOptions frame_options(const FrameArgs& args) {
 
 void rethrow_with_flags(const Error& e) {
   std::string what = e.what();
+  for (const auto& [field, flag] : {std::pair<std::string, std::string>{"ResidualOptions::sd_by", "--residual-sd-by"},
+                                    {"ResidualOptions::time", "--residual"},
+                                    {"ResidualOptions::group", "--residual"},
+                                    {"ResidualOptions::structure", "--residual"},
+                                    {"ModelFrameOptions::residual", "--residual"},
+                                    {"ModelFrameOptions::weights", "--weights"}}) {
+    const auto at = what.find(field);
+    if (at != std::string::npos) {
+      what.replace(at, field.size(), flag);
+      throw Error(what);
+    }
+  }
   const std::string field = "ModelFrameOptions::reference_levels: ";
   const auto at = what.find(field);
   if (at == std::string::npos) throw e;

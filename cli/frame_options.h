@@ -14,9 +14,12 @@ struct FrameArgs {
   std::vector<std::string> refs;  ///< "x=level", repeatable
   std::string contrasts;          ///< "", treatment, sum, helmert
   std::string weights, offset;    ///< columns (lme4's weights = and offset =)
+  std::string residual, residual_sd_by;  ///< --residual "ar1(day | id)", --residual-sd-by F (fit only)
 };
 
 void add_frame_options(CLI::App* cmd, FrameArgs& args);
+/// --residual and --residual-sd-by (ModelFrameOptions::residual).
+void add_residual_options(CLI::App* cmd, FrameArgs& args);
 
 /// The library options; throws lmm::Error naming the flag for a malformed value.
 ModelFrameOptions frame_options(const FrameArgs& args);

@@ -65,6 +65,8 @@ void add_inference_members(SortedObject& j, const FitResult& r) {
   j.add("r2_marginal", v.r2_marginal).add("r2_conditional", v.r2_conditional);
   j.add("variance_partition", [&v](JsonWriter& w) { write_variance_partition(w, v); });
   j.add("confint_wald", [&r](JsonWriter& w) { write_intervals(w, r.confint_wald); });
+  if (!r.confint_residual.empty())
+    j.add("confint_residual", [&r](JsonWriter& w) { write_intervals(w, r.confint_residual); });
   if (!r.confint_profile.empty())
     j.add("confint_profile", [&r](JsonWriter& w) { write_intervals(w, r.confint_profile); });
   if (r.bootstrap.replicates > 0) {

@@ -107,6 +107,38 @@ void write_anova(JsonWriter& w, const std::vector<AnovaRow>& anova) {
   w.end_array();
 }
 
+// nlme's correlation structure and varIdent, in the keys of the residual reference files.
+void add_residual_structure(SortedObject& j, const FitResult& r) {
+  const ResidualEstimates& e = r.residual_structure;
+  if (e.structure.empty() && e.sd_by.empty()) return;
+  j.add("correlation", [&](JsonWriter& w) {
+    SortedObject c;
+    if (!e.structure.empty()) c.add("structure", e.structure);
+    if (e.structure == "ar1" || e.structure == "car1") c.add("phi", e.phi);
+    if (e.structure == "cs") c.add("rho", e.rho);
+    if (e.structure == "us")
+      c.add("cor", [&](JsonWriter& w2) {
+        w2.begin_array();
+        const std::size_t nv = e.visit_levels.size();
+        for (std::size_t a = 0, k = 0; a < nv; ++a)
+          for (std::size_t b = a + 1; b < nv; ++b, ++k)
+            SortedObject().add("visit1", e.visit_levels[a]).add("visit2", e.visit_levels[b]).add("cor", e.cor[k]).write(w2);
+        w2.end_array();
+      });
+    c.write(w);
+  });
+  j.add("residual_sd_ratios", [&](JsonWriter& w) {
+    SortedObject o;
+    for (std::size_t l = 0; l < e.sd_levels.size(); ++l) o.add(e.sd_levels[l], e.sd_ratios[l]);
+    o.write(w);
+  });
+  j.add("residual_sd", [&](JsonWriter& w) {
+    SortedObject o;
+    for (std::size_t l = 0; l < e.sd_levels.size(); ++l) o.add(e.sd_levels[l], r.sigma * e.sd_ratios[l]);
+    o.write(w);
+  });
+}
+
 }  // namespace
 
 void write_json(JsonWriter& w, const FitResult& r, const std::function<void(SortedObject&)>& extra) {
@@ -136,6 +168,7 @@ void write_json(JsonWriter& w, const FitResult& r, const std::function<void(Sort
   j.add("coef", [&](JsonWriter& w) { write_coef(w, r.coef); });
   j.add("messages", r.messages);
   add_inference_members(j, r);
+  add_residual_structure(j, r);
   if (extra) extra(j);
   j.write(w);
 }

@@ -150,6 +150,7 @@ json model_to_json(const SavedModel& m) {
     centering.push_back(e);
   }
   j["options"] = {{"method", m.method == Method::REML ? "REML" : "ML"}, {"centering", centering}};
+  if (!m.family.empty()) j["options"]["family"] = m.family, j["options"]["link"] = m.link;  // a GLMM
   j["response"] = m.frame.response;
   j["fixed_names"] = m.frame.fixed_names;
   j["aliased"] = m.frame.aliased;
@@ -344,6 +345,11 @@ SavedModel read_model(const json& j, const std::string& source) {
   const std::string method = r.string(r.at(opt, "method", "options."), "options.method");
   if (method != "REML" && method != "ML") r.fail("options.method", "is neither REML nor ML");
   m.method = method == "REML" ? Method::REML : Method::ML;
+  if (opt.contains("family")) {  // a GLMM (lmm/glmm.h)
+    m.family = r.string(opt.at("family"), "options.family");
+    m.link = r.string(r.at(opt, "link", "options."), "options.link");
+    if (m.family != "binomial" && m.family != "poisson") r.fail("options.family", "is neither binomial nor poisson");
+  }
   const json& cent = r.at(opt, "centering", "options.");
   if (!cent.is_array()) r.fail("options.centering", "is not an array");
   for (const auto& c : cent) m.centering.push_back(read_centering(c, r));

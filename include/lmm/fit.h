@@ -69,6 +69,11 @@ struct FitResult {
   std::vector<std::string> messages;         ///< notes for the user (dropped rows, aliased columns)
   DdfMethod ddf = DdfMethod::None;           ///< how fixed[].df / p were computed (lmm/inference.h)
   std::vector<AnovaRow> anova_type3;         ///< one row per fixed-effect term (empty for y ~ 1)
+  /// Correlated or heteroscedastic residuals (ModelFrameOptions::residual): φ, ρ, the unstructured
+  /// correlations, SD ratios; structure "" and no ratios without them. `sigma` is then the SD of
+  /// the first level of sd_by.
+  ResidualEstimates residual_structure;
+  std::vector<Interval> confint_residual;  ///< Wald intervals of φ, ρ and SD ratios (residual_wald_intervals)
 
   // Inference beyond lme4's summary (src/inference, lmm/inference.h).
   VariancePartition variance_partition;  ///< ICC and R² (performance::icc, r2_nakagawa)

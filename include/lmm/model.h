@@ -114,8 +114,19 @@ class LinearMixedModel {
   std::vector<double> fitted() const;     ///< Xβ + Zb per row
   std::vector<double> residuals() const;  ///< y - fitted
   double loglik() const;                  ///< -objective/2 (REML fits: the REML log-likelihood)
-  /// Number of parameters as lme4 counts them: p + length(θ) + 1.
+  /// Number of parameters as lme4 counts them: p + length(θ) + 1 (θ includes the residual
+  /// structure's parameters).
   int npar() const;
+
+  // --- correlated or heteroscedastic residuals (ModelFrameOptions::residual) ---
+  /// The residual structure's estimates in natural units (structure "" and no SD ratios without one).
+  ResidualEstimates residual_estimates() const;
+  /// log|D R D| of the residual structure at the current θ (0 without one).
+  double logdet_residual() const;
+  /// How many of θ's values belong to the random-effects terms; the rest, up to ntheta(), are the
+  /// residual structure's unconstrained parameters (φ by atanh for ar1, logit for car1 and cs, the
+  /// unit-diagonal Cholesky rows for us, log SD ratios).
+  std::size_t ntheta_random() const;
 
   // --- for refitting and inference (bootstrap, simulation, profiles, df, diagnostics) ---
   /// Replaces the response by `y` (one value per row, as the frame's y) and updates the

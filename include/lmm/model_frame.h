@@ -8,6 +8,7 @@
 
 #include "lmm/data.h"
 #include "lmm/formula.h"
+#include "lmm/residual.h"
 
 namespace lmm {
 
@@ -97,6 +98,14 @@ struct ModelFrameOptions {
   /// `offset =` arguments. Rows with a missing value in either are dropped like any other.
   std::string weights;  ///< column of prior weights (positive numbers); "" for none
   std::string offset;   ///< column added to the linear predictor with coefficient 1; "" for none
+  /// Correlated or heteroscedastic residuals (lmm/residual.h); rows missing its columns are dropped.
+  /// With a structure the formula may have no random-effects term (nlme's gls).
+  ResidualOptions residual;
+  /// lme4's check.nobs.vs.nlev / check.nobs.vs.nRE: refuse a grouping factor with as many levels
+  /// (or a term with as many random effects) as rows. On for linear mixed models (such a term and
+  /// the residual are not identifiable); glmer ignores them, so the GLMM code turns it off and an
+  /// observation-level random effect (1 | obs) is allowed there.
+  bool check_nobs_vs_nlev = true;
 };
 
 struct ModelFrame {
@@ -119,6 +128,7 @@ struct ModelFrame {
   std::string offset_column;            ///< the column it came from ("" for none)
   std::vector<TransformCoding> transforms;  ///< coefficients of scale() and poly() (new data use them)
   std::vector<ColumnCoding> columns;    ///< per column of X (parallel to fixed_names): term and coding
+  ResidualData residual;                ///< the residual structure per row (empty: independent)
 
   std::size_t n() const { return y.size(); }
   std::size_t p() const { return fixed_names.size(); }

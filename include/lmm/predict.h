@@ -25,6 +25,9 @@ struct SavedModel {
   Method method = Method::REML;
   std::vector<Centering>
       centering;  ///< applied to the data before fitting; applied again to new data
+  /// A generalized linear mixed model's family and link ("binomial", "logit"; lmm/glmm.h); empty
+  /// for a linear mixed model. predict() gives the linear predictor of such a model.
+  std::string family, link;
 
   /// The model frame's coding: formula, fixed_names, aliased, factors, and per term group, names
   /// and levels (no rows: X, y, refs, z are empty).

@@ -129,6 +129,22 @@ void add_messages(const LinearMixedModel& model, const OptimizerSummary& optimiz
   r.messages.insert(r.messages.end(), c.warnings.begin(), c.warnings.end());
 }
 
+// cs and us beside a random intercept on the same groups: ρ (or the correlations) trade off
+// against the intercept's variance at the same likelihood.
+void check_residual_identifiable(const ModelFrame& f) {
+  const ResidualOptions& o = f.residual.options;
+  if (o.structure != "cs" && o.structure != "us") return;
+  for (const auto& t : f.re) {
+    if (t.group != o.group || std::find(t.names.begin(), t.names.end(), "(Intercept)") == t.names.end()) continue;
+    const std::string s = o.structure == "cs" ? "cs(1 | " + o.group + ")" : "us(" + o.time + " | " + o.group + ")";
+    throw Error("ModelFrameOptions::residual " + s + " beside a random intercept for " + o.group +
+                " is not identifiable (the residual correlation trades off against the intercept's variance at "
+                "the same likelihood): drop (1 | " + o.group + ") from the formula" +
+                (o.structure == "cs" ? " (cs with rho >= 0 is that model), or drop the structure"
+                                     : ", or use ar1 or car1 beside the random intercept"));
+  }
+}
+
 }  // namespace
 
 FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer) {
@@ -150,13 +166,20 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   r.df_residual = static_cast<double>(f.n()) - static_cast<double>(f.p());
   add_fixed_effects(model, r);
   add_variance_components(model, r);
+  r.residual_structure = model.residual_estimates();
+  const ResidualData& rd = f.residual;
+  if (!rd.options.structure.empty() &&
+      std::none_of(r.ngroups.begin(), r.ngroups.end(), [&](const GroupCount& g) { return g.group == rd.options.group; }))
+    r.ngroups.push_back({rd.options.group, rd.group_levels.size()});
 
   r.ranef = random_effects(model);
   r.coef = coefficients(model, r.ranef);
 
-  auto resid = model.residuals();  // lme4's summary: Pearson residuals √w r / σ
+  auto resid = model.residuals();  // lme4's summary: Pearson residuals √w r / σ (nlme's: r / (σ δ))
+  const auto& ratios = r.residual_structure.sd_ratios;
   for (std::size_t i = 0; i < resid.size(); ++i)
-    resid[i] *= (f.weights.empty() ? 1.0 : std::sqrt(f.weights[i])) / r.sigma;
+    resid[i] *= (f.weights.empty() ? 1.0 : std::sqrt(f.weights[i])) / r.sigma /
+                (rd.sd_by.empty() ? 1.0 : ratios[static_cast<std::size_t>(rd.sd_by[i])]);
   const auto qs = detail::quantiles7(resid, {0, 0.25, 0.5, 0.75, 1});
   std::copy(qs.begin(), qs.end(), r.scaled_residuals.begin());
 
@@ -177,11 +200,14 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
     return s;
   };
   FitResult::Timings timings;
+  if (options.frame.residual.any() && options.ddf == DdfMethod::KenwardRoger)
+    throw Error("FitOptions::ddf KenwardRoger is not available with ModelFrameOptions::residual yet; use Satterthwaite");
   if (!options.frame.weights.empty() && options.ddf == DdfMethod::KenwardRoger)
     throw Error("FitOptions::ddf KenwardRoger is not available with ModelFrameOptions::weights: Kenward-Roger's "
                 "covariance here, as pbkrtest's, has no prior weights; use Satterthwaite");
   Formula fm = parse_formula(formula);
   ModelFrame frame = build_model_frame(data, fm, options.frame);
+  check_residual_identifiable(frame);
   timings.model_frame = lap();
   LinearMixedModel model(std::move(frame), options.method);
   timings.setup = lap();
@@ -193,6 +219,7 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   result.convergence = std::move(conv);
   timings.summary = lap();
   add_inference(model, result, options.ddf);  // df, p and the type III ANOVA (lmm/inference.h)
+  if (options.frame.residual.any()) result.confint_residual = residual_wald_intervals(model);
   timings.inference = lap();
   result.timings = timings;
   return {std::move(model), std::move(result)};

@@ -162,7 +162,7 @@ Expr ExprBuilder::call(const Node& n, const FunctionSpec& spec, int depth) const
     const std::string_view param = !n.arg_names[i].empty() ? std::string_view(n.arg_names[i])
                                    : next_free < free.size() ? free[next_free++]
                                                              : std::string_view();
-    if (param == spec.arg_names.front()) {
+    if (param == spec.arg_names.front() || n.name == "cbind") {  // cbind(successes, failures): both data
       // The data argument: arithmetic, or for relevel() and C() also a factor call.
       const bool factor_arg = kid.k == Node::K::Call && (n.name == "relevel" || n.name == "C") &&
                               find_function(kid.name) &&

@@ -21,6 +21,7 @@ const std::vector<FunctionSpec>& table() {
       {"C", FunctionRole::Factor, 2, 2, {"object", "contr"}},
       {"poly", FunctionRole::Matrix, 2, 3, {"x", "degree", "raw"}},
       {"offset", FunctionRole::Arithmetic, 1, 1, {"object"}},
+      {"cbind", FunctionRole::Arithmetic, 2, 2, {"successes", "failures"}},
   };
   return specs;
 }

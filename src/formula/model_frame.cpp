@@ -161,6 +161,9 @@ class FrameBuilder {
   void drop_missing();
   void check_finite();
   void weights_and_offset(ModelFrame& mf);
+  void residual_frame(ModelFrame& mf);
+  void check_residual_times(const ResidualData& r) const;
+  void check_residual_visits(const ResidualData& r) const;
   void start(ModelFrame& mf);
 
   std::vector<double> eval_num(const Expr& e, const Expr& top);
@@ -257,6 +260,9 @@ void FrameBuilder::check_columns() {
     for (const RandomTerm& r : formula_.random) use(r.grouping);
   for (const std::string* v : {&options_.weights, &options_.offset})
     if (!v->empty()) use({*v});
+  if (!fitted_)
+    for (const std::string* v : {&options_.residual.time, &options_.residual.group, &options_.residual.sd_by})
+      if (!v->empty()) use({*v});
 
   for (const std::string& v : used_)
     if (!data_.find(v)) missing_column(v);
@@ -465,6 +471,9 @@ void FrameBuilder::apply_function(const Expr& e, std::vector<double>& v) {
     const TransformCoding& c = transform(e, v);
     for (double& x : v) x = (x - c.center) / c.scale;
   } else if (e.name != "I" && e.name != "(") {
+    if (e.name == "cbind")
+      throw Error("cbind(successes, failures) is a binomial response: fit it with --family binomial "
+                  "(GlmmOptions), not as a linear mixed model or inside '" + e.label() + "'");
     throw Error(e.name == "offset"
                     ? "offset() must be a term of its own among the fixed effects, as in y ~ x + offset(z) + (1 | g), "
                       "not inside '" + e.label() + "'"
@@ -915,6 +924,7 @@ void FrameBuilder::check_random_terms(const ModelFrame& mf, const std::vector<st
       throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +
                   " level" + (t.levels.size() == 1 ? " ('" + t.levels[0] + "')" : std::string()) +
                   " in the rows used; grouping factors must have > 1 sampled level");
+  if (!options_.check_nobs_vs_nlev) return;
   for (const ReTermData& t : mf.re)
     if (t.nlevels() >= n)
       throw Error("grouping factor '" + t.group + "' has " + std::to_string(t.nlevels()) +
@@ -952,8 +962,97 @@ void FrameBuilder::start(ModelFrame& mf) {
   mf.response = formula_.response.label();
 }
 
+// The residual structure's columns per row used (ModelFrameOptions::residual), with the checks
+// that name the column and the row of what cannot work.
+void FrameBuilder::residual_frame(ModelFrame& mf) {
+  const ResidualOptions& o = options_.residual;
+  ResidualData& r = mf.residual;
+  r.options = o;
+  if (!o.any()) return;
+  const std::string& s = o.structure;
+  if (!s.empty() && s != "ar1" && s != "car1" && s != "cs" && s != "us")
+    throw Error("ResidualOptions::structure '" + s + "' is not one of ar1, car1, cs, us");
+  if (!s.empty()) {
+    if (o.group.empty()) throw Error("ResidualOptions::group is empty: the structure " + s + " needs a grouping column");
+    Factor g = grouping_factor(o.group);
+    r.group = std::move(g.codes);
+    r.group_levels = std::move(g.levels);
+  }
+  if (s == "ar1" || s == "car1") {
+    const Column& c = col(o.time);
+    if (!c.is_numeric())
+      throw Error("ResidualOptions::time: the column '" + o.time + "' of " + s + "(" + o.time + " | " + o.group +
+                  ") is not numeric (for visits as a factor use us(" + o.time + " | " + o.group + "))");
+    for (std::size_t r0 : rows_) r.time.push_back(c.numbers[r0]);
+    check_residual_times(r);
+  } else if (s == "us") {
+    Factor v = column_factor(o.time);
+    r.visit = std::move(v.codes);
+    r.visit_levels = std::move(v.levels);
+    check_residual_visits(r);
+  } else if (s == "cs" && !o.time.empty() && o.time != "1") {
+    throw Error("ResidualOptions::time must be empty for cs (write cs(1 | " + o.group + "))");
+  }
+  if (!o.sd_by.empty()) {
+    Factor f = column_factor(o.sd_by);
+    r.sd_by = std::move(f.codes);
+    r.sd_levels = std::move(f.levels);
+  }
+}
+
+// ar1: integer times (a lag is a difference of them), car1: any; neither repeated within a group.
+void FrameBuilder::check_residual_times(const ResidualData& r) const {
+  const std::string& t = r.options.time;
+  const bool ar1 = r.options.structure == "ar1";
+  std::vector<std::size_t> order(r.time.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return r.group[a] != r.group[b] ? r.group[a] < r.group[b] : r.time[a] < r.time[b];
+  });
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::size_t i = order[k];
+    if (ar1 && (r.time[i] != std::round(r.time[i]) || std::abs(r.time[i]) > 1e9))
+      throw Error("the time column '" + t + "' of ar1(" + t + " | " + r.options.group + ") has " +
+                  detail::format_r_number(r.time[i]) + " at " + row_name(i) +
+                  ": ar1 needs integer times (lags are their differences); for real times use car1(" + t + " | " +
+                  r.options.group + ")");
+    if (k > 0 && r.group[order[k - 1]] == r.group[i] && r.time[order[k - 1]] == r.time[i])
+      throw Error("the time column '" + t + "' repeats " + detail::format_r_number(r.time[i]) + " within " +
+                  r.options.group + " '" + r.group_levels[static_cast<std::size_t>(r.group[i])] + "' at " +
+                  row_name(std::max(i, order[k - 1])) + " (also at " + row_name(std::min(i, order[k - 1])) +
+                  "): each time may occur once per group");
+  }
+}
+
+// us: a visit at most once per group, and every pair of visits seen together in some group (else
+// their correlation is not identified).
+void FrameBuilder::check_residual_visits(const ResidualData& r) const {
+  const std::size_t nv = r.visit_levels.size(), ng = r.group_levels.size();
+  const std::string& t = r.options.time;
+  if (nv < 2) throw Error("the visit column '" + t + "' of us(" + t + " | " + r.options.group + ") has fewer than 2 levels");
+  std::vector<std::int64_t> seen(ng * nv, -1);
+  std::vector<char> pair(nv * nv, 0);
+  std::vector<std::vector<std::int32_t>> visits(ng);
+  for (std::size_t i = 0; i < r.visit.size(); ++i) {
+    const auto g = static_cast<std::size_t>(r.group[i]), v = static_cast<std::size_t>(r.visit[i]);
+    if (seen[g * nv + v] >= 0)
+      throw Error("the visit column '" + t + "' repeats '" + r.visit_levels[v] + "' within " + r.options.group + " '" +
+                  r.group_levels[g] + "' at " + row_name(i) + " (also at " +
+                  row_name(static_cast<std::size_t>(seen[g * nv + v])) + "): each visit may occur once per group");
+    seen[g * nv + v] = static_cast<std::int64_t>(i);
+    for (std::int32_t u : visits[g]) pair[static_cast<std::size_t>(u) * nv + v] = pair[v * nv + static_cast<std::size_t>(u)] = 1;
+    visits[g].push_back(static_cast<std::int32_t>(v));
+  }
+  for (std::size_t a = 0; a < nv; ++a)
+    for (std::size_t b = a + 1; b < nv; ++b)
+      if (!pair[a * nv + b])
+        throw Error("us(" + t + " | " + r.options.group + ") has " + std::to_string(nv) + " levels of '" + t +
+                    "' but no " + r.options.group + " with both '" + r.visit_levels[a] + "' and '" + r.visit_levels[b] +
+                    "': their correlation cannot be identified (use fewer visit levels, or ar1/cs)");
+}
+
 ModelFrame FrameBuilder::build() {
-  if (formula_.random.empty())
+  if (formula_.random.empty() && !options_.residual.any())
     throw Error(
         "the formula has no random-effects term such as (1 | subject); for a model without "
         "random effects use ordinary regression");
@@ -966,6 +1065,7 @@ ModelFrame FrameBuilder::build() {
   for (const RandomTerm& t : formula_.random) re.push_back(random_term(t));
   order_random_terms(mf, std::move(re));
   check_reference_options();
+  residual_frame(mf);
   mf.factors = codings_;
   mf.transforms = transforms_;
   return mf;

@@ -79,9 +79,13 @@ std::vector<std::string> singular_advice(const LinearMixedModel& model) {
       const std::string& name = t.names[a];
       // Zero variance on the response's scale (sd × root mean square of the column), so that
       // the verdict does not depend on the covariate's units.
-      const auto& ztz = std::get<detail::BlockDiag>(m.A[j][j]);
       double mean_z2 = 0;
-      for (Eigen::Index b = 0; b < ztz.nblocks; ++b) mean_z2 += ztz.block(b)(a, a);
+      if (const auto* ztz = std::get_if<detail::BlockDiag>(&m.A[j][j])) {
+        for (Eigen::Index b = 0; b < ztz->nblocks; ++b) mean_z2 += ztz->block(b)(a, a);
+      } else {  // a term coupled by correlated residuals: Z'R⁻¹Z is sparse
+        const auto& s = std::get<detail::SpMat>(m.A[j][j]);
+        for (Eigen::Index c = a; c < s.cols(); c += q) mean_z2 += s.coeff(c, c);
+      }
       mean_z2 /= static_cast<double>(f.n());
       const bool zero_variance = std::sqrt(S(a, a) * mean_z2) < kSingularTolerance * sigma;
       if (zero_variance && q == 1 && m.K == 1 && name == "(Intercept)") {

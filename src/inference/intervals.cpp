@@ -22,6 +22,7 @@
 #include "inference/internal.h"
 #include "lmm/error.h"
 #include "lmm/inference.h"
+#include "model/model_access.h"
 
 namespace lmm {
 
@@ -240,6 +241,48 @@ std::vector<Interval> profile_intervals(const LinearMixedModel& model, double le
   std::vector<Interval> out;
   variance_parameter_intervals(ml, z, base, out);
   fixed_effect_intervals(ml, z, base, out);
+  return out;
+}
+
+std::vector<Interval> residual_wald_intervals(LinearMixedModel& model, double level) {
+  std::vector<Interval> out;
+  const std::size_t k0 = model.ntheta_random(), k = model.ntheta();
+  const ResidualEstimates est = model.residual_estimates();
+  if (k0 == k || (est.structure == "us" && est.sd_by.empty())) return out;
+  const std::size_t nsd = est.sd_ratios.empty() ? 0 : est.sd_ratios.size() - 1;
+  const Satterthwaite sat(model);
+  const auto& A = sat.varpar_vcov();  // (θ̃, η, σ/σ̂): η are θ's values after the terms'
+  const double z = normal_quantile_two_sided(level);
+  const std::vector<double> theta = model.theta();
+  const std::vector<double> eta(theta.begin() + static_cast<std::ptrdiff_t>(k0), theta.end());
+  auto at = [&](std::size_t i, double shift) {
+    std::vector<double> e = eta;
+    e[i] += shift;
+    return detail::residual_estimates_at(model, e);
+  };
+  for (std::size_t i = 0; i < eta.size(); ++i) {
+    const double se = std::sqrt(A[(k0 + i) * (k + 1) + k0 + i]);
+    const ResidualEstimates lo = at(i, -z * se), hi = at(i, z * se);
+    Interval iv;
+    const bool corr = est.structure == "ar1" || est.structure == "car1" || est.structure == "cs";
+    if (corr && i == 0) {
+      const bool cs = est.structure == "cs";
+      iv.parameter = cs ? "rho" : "phi";
+      iv.estimate = cs ? est.rho : est.phi;
+      iv.lower = cs ? lo.rho : lo.phi;
+      iv.upper = cs ? hi.rho : hi.phi;
+    } else {
+      const std::size_t nstruct = eta.size() - nsd;
+      if (i < nstruct) continue;  // us correlations
+      const std::size_t l = i - nstruct + 1;
+      iv.parameter = "sd_ratio:" + est.sd_levels[l];
+      iv.estimate = est.sd_ratios[l];
+      iv.lower = lo.sd_ratios[l];
+      iv.upper = hi.sd_ratios[l];
+    }
+    if (!std::isfinite(se)) iv.note = "the Hessian is singular in this direction";
+    out.push_back(iv);
+  }
   return out;
 }
 

@@ -241,6 +241,9 @@ KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
   if (model.method() != Method::REML)
     throw Error("Kenward-Roger's method needs a REML fit (it adjusts the REML covariance of the fixed effects); "
                 "refit with Method::REML, or use DdfMethod::Satterthwaite");
+  if (model.frame().residual.any())
+    throw Error("Kenward-Roger's method is not available with ModelFrameOptions::residual yet; use "
+                "DdfMethod::Satterthwaite");
   const auto& m = detail::model_state(model);
   const auto& f = model.frame();
   const Index p = static_cast<Index>(f.p());

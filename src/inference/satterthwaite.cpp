@@ -53,7 +53,7 @@ double varpar_deviance(LinearMixedModel& model, const std::vector<double>& theta
   const double n = static_cast<double>(model.frame().n());
   const double p = static_cast<double>(model.frame().p());
   const double s2 = sigma * sigma;
-  double d = model.logdet_re() + model.pwrss() / s2 + n * std::log(two_pi * s2);
+  double d = model.logdet_re() + model.logdet_residual() + model.pwrss() / s2 + n * std::log(two_pi * s2);
   if (model.method() == Method::REML) d += model.logdet_x() - p * std::log(two_pi * s2);
   return d;
 }

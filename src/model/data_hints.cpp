@@ -96,8 +96,8 @@ std::vector<std::string> data_hints(const DataFrame& data, const Formula& formul
       std::sort(values.begin(), values.end());
       if (values == std::vector<double>{0, 1})
         out.push_back(fmt::format("{} takes only the values 0 and 1: a linear mixed model treats it as continuous "
-                                  "(a linear probability model); a binomial GLMM (--family binomial) is planned but "
-                                  "lmm does not fit one yet",
+                                  "(a linear probability model); fit a logistic mixed model with --family binomial "
+                                  "(lmm::fit_glmm)",
                                   y->name));
     }
   return out;

@@ -21,7 +21,7 @@ using detail::SpMat;
 
 void detail::ModelState::setup_grouped_downdates() {
   grouped.assign(static_cast<std::size_t>(K), {});
-  if (K < 2 || q[0] != 1) return;
+  if (K < 2 || q[0] != 1 || residual) return;
   const auto& A00 = std::get<BlockDiag>(A[0][0]);
   std::map<double, int> group_of;
   std::vector<int> group(static_cast<std::size_t>(nlev[0]));

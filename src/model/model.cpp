@@ -9,6 +9,7 @@
 #include "lmm/error.h"
 #include "model/condvar.h"
 #include "model/model_impl.h"
+#include "model/residual.h"
 
 namespace lmm {
 
@@ -114,9 +115,14 @@ ModelFrame working_rows(const ModelFrame& f) {
 
 detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
   K = static_cast<int>(frame.re.size());
-  if (K == 0) throw Error("the model has no random-effects term");
+  if (K == 0 && !frame.residual.any()) throw Error("the model has no random-effects term");
+  if (frame.residual.any() && !frame.weights.empty())
+    throw Error("ModelFrameOptions::weights cannot be combined with ModelFrameOptions::residual (use "
+                "ResidualOptions::sd_by for a residual SD per group)");
   std::vector<double> yw;
-  if (frame.weights.empty()) {
+  if (frame.residual.any()) {
+    yw = response_shift(frame, frame.offset.empty() ? frame.y : working_rows(frame).y, beta0);
+  } else if (frame.weights.empty()) {
     yw = response_shift(frame, frame.offset.empty() ? frame.y : working_rows(frame).y, beta0);
   } else {
     const ModelFrame w = working_rows(frame);
@@ -136,8 +142,13 @@ detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), me
     for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
       for (int r = c; r < q[j]; ++r, ++k) theta[k] = (r == c) ? 1.0 : 0.0;
 
+  ntheta_re = off;
   // --- A = [Z X y]'[Z X y], one pass over the rows per term (done above with weights) ---
-  if (frame.weights.empty()) detail::build_cross_products(frame, yw.data(), A);
+  if (frame.residual.any()) {
+    setup_residual(yw);
+  } else if (frame.weights.empty()) {
+    detail::build_cross_products(frame, yw.data(), A);
+  }
   L.assign(K + 1, {});
   for (int i = 0; i <= K; ++i) L[i].resize(i + 1);
 
@@ -149,7 +160,8 @@ detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), me
     for (int j = 0; j < i; ++j) P[i][j] = pattern(std::get<SpMat>(A[i][j]));
   }
   for (int j = 0; j < K; ++j) {
-    bool dense = false;
+    // A term coupled by the residual pairs has a sparse, non-block-diagonal Z'R⁻¹Z: factored densely.
+    bool dense = !std::holds_alternative<BlockDiag>(A[j][j]);
     SpMat D(q[j] * nlev[j], q[j] * nlev[j]);
     for (int k = 0; k < j; ++k) {
       if (dense_diag[k]) {
@@ -200,6 +212,10 @@ void detail::ModelState::set_lambda(const std::vector<double>& th) {
     throw std::invalid_argument("theta has " + std::to_string(th.size()) + " values, the model needs " +
                                 std::to_string(theta.size()));
   theta = th;
+  if (residual) {
+    const auto tail = theta.begin() + ntheta_re;
+    if (tail != theta.end()) set_residual_eta(std::vector<double>(tail, theta.end()));
+  }
   lambda.resize(K);
   for (int j = 0; j < K; ++j) {
     lambda[j] = Mat::Zero(q[j], q[j]);
@@ -209,7 +225,7 @@ void detail::ModelState::set_lambda(const std::vector<double>& th) {
 }
 
 void detail::ModelState::update_L() {
-  if (K == 1) {
+  if (K == 1 && std::holds_alternative<BlockDiag>(A[0][0])) {
     update_L_single();
     objective = compute_objective();
     return;
@@ -246,6 +262,8 @@ double detail::ModelState::compute_objective() const {
   if (!(r2 > 0)) return std::numeric_limits<double>::infinity();
   constexpr double two_pi = 2 * std::numbers::pi;
   ld -= log_det_weights;
+  ld += log_det_residual;
+  if (!std::isfinite(ld)) return std::numeric_limits<double>::infinity();
   if (method == Method::ML) return ld + nn * (1 + std::log(two_pi * r2 / nn));
   double ldx = 0;
   const Mat& lkk = LKK();
@@ -326,6 +344,10 @@ std::vector<double> LinearMixedModel::theta_lower() const {
 std::vector<double> LinearMixedModel::theta_start() const {
   std::vector<double> lo = theta_lower();
   for (double& v : lo) v = (v == 0.0) ? 1.0 : 0.0;
+  if (impl_->residual && !impl_->residual->fixed()) {
+    const std::vector<double> eta = impl_->residual->start();
+    std::copy(eta.begin(), eta.end(), lo.begin() + impl_->ntheta_re);
+  }
   return lo;
 }
 

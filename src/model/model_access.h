@@ -14,4 +14,8 @@ struct ModelAccess {
 /// The state behind `model`, read-only.
 inline const ModelState& model_state(const LinearMixedModel& model) { return ModelAccess::state(model); }
 
+/// The residual structure's estimates at other unconstrained values `eta` (θ's values after the
+/// terms'), for intervals; the model is not changed.
+ResidualEstimates residual_estimates_at(const LinearMixedModel& model, const std::vector<double>& eta);
+
 }  // namespace lmm::detail

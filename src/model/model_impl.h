@@ -1,12 +1,15 @@
 // The state behind LinearMixedModel. Not a public header: src/model alone writes it; code above
 // the model reads it through model/model_access.h.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "linalg/blocks.h"
 #include "lmm/model.h"
 
 namespace lmm::detail {
+
+class ResidualCovariance;  // src/model/residual.h
 
 struct ModelState {
   ModelFrame frame;
@@ -29,6 +32,20 @@ struct ModelState {
   // σ²/w_i is the unweighted one for those rows), and the objective gains -log|W| (lme4's ldW in
   // lmerResp::Laplace). 0 without weights.
   double log_det_weights = 0;
+
+  // Correlated or heteroscedastic residuals (ModelFrame::residual, src/model/residual.h): θ's
+  // values after the random-effects terms' (ntheta_re of them) are the structure's unconstrained
+  // parameters η (unless they are fixed), and A = Σ_k c_k(η) A_k is recombined when η changes;
+  // the objective gains log|R(η)|. Null without a structure.
+  std::shared_ptr<const ResidualCovariance> residual;
+  std::vector<std::vector<std::vector<detail::Block>>> A_keys;
+  std::vector<double> residual_eta;
+  double log_det_residual = 0;
+  int ntheta_re = 0;
+  void setup_residual(const std::vector<double>& y);
+  void set_residual_eta(const std::vector<double>& eta);
+  /// A_k formed again from a new (shifted) response, A recombined at the current η.
+  void set_residual_response(const std::vector<double>& y);
 
   std::vector<double> theta;
   std::vector<detail::Mat> lambda;  // per term, q x q lower triangular
@@ -57,7 +74,7 @@ struct ModelState {
   // (src/model/single_term.cpp).
   void update_L_single();
   /// True when the analytic gradient is implemented for this model's structure (one term).
-  bool has_gradient() const { return K == 1; }
+  bool has_gradient() const { return K == 1 && !residual; }
   /// ∂objective/∂λ_j(r, c) for every entry of each term's λ (upper ones too), at the current
   /// factor; NaN if the factor failed (src/model/single_term.cpp).
   std::vector<detail::Mat> gradient_full() const;

@@ -102,6 +102,8 @@ std::vector<double> starting_point(const LinearMixedModel& model, const detail::
     const std::vector<detail::Mat> cov = detail::model_state(model).moment_covariance();
     if (!cov.empty()) {
       std::vector<double> xm = map.from_covariance(cov);
+      // θ's residual-structure values (after the terms') start where lme4's start has them.
+      if (!xm.empty() && xm.size() < x.size()) xm.insert(xm.end(), x.begin() + static_cast<std::ptrdiff_t>(xm.size()), x.end());
       evaluate(ctx, x.size(), x.data());
       const double f0 = ctx.best_f;
       if (evaluate(ctx, xm.size(), xm.data()) < f0) x = std::move(xm);
@@ -166,7 +168,9 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
     // depends on each λ̃ only through λ̃λ̃', unchanged when a column changes sign, and to_theta
     // returns λ with a non-negative diagonal whatever the signs of x. Without the bound it does
     // not crawl along θ = 0 and, on crossed designs, needs about half of BOBYQA's evaluations.
-    const NloptMethod method = options.optimizer != Optimizer::BOBYQA ? NloptMethod::NEWUOA : NloptMethod::BOBYQA;
+    // (NEWUOA needs at least 2 parameters: a gls with one structure parameter gets BOBYQA.)
+    const NloptMethod method =
+        options.optimizer != Optimizer::BOBYQA && x.size() >= 2 ? NloptMethod::NEWUOA : NloptMethod::BOBYQA;
     s.algorithm = detail::nlopt_name(method);
     r.outcome = run(method, ctx, x, options.initial_step);
   }

@@ -32,6 +32,12 @@ void LinearMixedModel::set_response(const std::vector<double>& y_new) {
     Eigen::Map<Eigen::VectorXd> ys(y.data(), n);
     ys.noalias() -= X0 * m.beta0;
   }
+  if (m.residual) {  // the correlated pairs' products, formed again from the new response
+    m.set_residual_response(y);
+    m.frame.y = y_new;
+    m.factor_ok = false;
+    return;
+  }
   std::vector<double> wy = y;  // W y
   for (std::size_t i = 0; i < m.frame.weights.size(); ++i) wy[i] *= m.frame.weights[i];
   for (int j = 0; j < m.K; ++j) {
@@ -56,6 +62,32 @@ void LinearMixedModel::set_response(const std::vector<double>& y_new) {
   m.factor_ok = false;
 }
 
+namespace {
+
+// The [X y] blocks of the model without fixed-effect column j and response y - b x_j, from the
+// full model's: row c of [X y]'Z is x_c'Z, the last is y'Z; (y - b x_j)'Z = y'Z - b x_j'Z.
+void offset_response_blocks(const std::vector<std::vector<detail::Block>>& Af,
+                            std::vector<std::vector<detail::Block>>& Ar, int K, Eigen::Index j, double b) {
+  const Eigen::Index pf = std::get<Mat>(Af[K][K]).rows() - 1, pr = pf - 1;
+  for (int i = 0; i < K; ++i) {
+    const auto& af = std::get<Mat>(Af[K][i]);
+    auto& ar = std::get<Mat>(Ar[K][i]);
+    ar.row(pr) = af.row(pf) - b * af.row(j);
+  }
+  const auto& kf = std::get<Mat>(Af[K][K]);
+  auto& kr = std::get<Mat>(Ar[K][K]);
+  for (Eigen::Index c = 0, k = 0; c < pf; ++c) {
+    if (c == j) continue;
+    const double v = kf(c, pf) - b * kf(c, j);
+    kr(k, pr) = v;
+    kr(pr, k) = v;
+    ++k;
+  }
+  kr(pr, pr) = kf(pf, pf) - 2 * b * kf(j, pf) + b * b * kf(j, j);
+}
+
+}  // namespace
+
 void LinearMixedModel::set_offset_response(const LinearMixedModel& full_model, std::size_t jcol, double b) {
   detail::ModelState& reduced = *impl_;
   const detail::ModelState& full = *full_model.impl_;
@@ -71,22 +103,14 @@ void LinearMixedModel::set_offset_response(const LinearMixedModel& full_model, s
   for (Eigen::Index c = 0, k = 0; c < pf; ++c)
     if (c != j) reduced.beta0[k++] = full.beta0[c];
   b -= full.beta0[j];
-  // Rows of [X y]'Z: row c is x_c'Z, the last is y'Z; (y - b x_j)'Z = y'Z - b x_j'Z.
-  for (int i = 0; i < full.K; ++i) {
-    const auto& af = std::get<Mat>(full.A[full.K][i]);
-    auto& ar = std::get<Mat>(reduced.A[reduced.K][i]);
-    ar.row(pr) = af.row(pf) - b * af.row(j);
+  offset_response_blocks(full.A, reduced.A, full.K, j, b);
+  // With a residual structure the same linear change applies to each A_k (A = Σ c_k A_k).
+  if (full.residual && reduced.residual && full.A_keys.size() == reduced.A_keys.size()) {
+    for (std::size_t k = 0; k < full.A_keys.size(); ++k)
+      offset_response_blocks(full.A_keys[k], reduced.A_keys[k], full.K, j, b);
+    reduced.residual_eta.clear();
+    reduced.set_residual_eta(full.residual_eta);
   }
-  const auto& kf = std::get<Mat>(full.A[full.K][full.K]);
-  auto& kr = std::get<Mat>(reduced.A[reduced.K][reduced.K]);
-  for (Eigen::Index c = 0, k = 0; c < pf; ++c) {
-    if (c == j) continue;
-    const double v = kf(c, pf) - b * kf(c, j);
-    kr(k, pr) = v;
-    kr(pr, k) = v;
-    ++k;
-  }
-  kr(pr, pr) = kf(pf, pf) - 2 * b * kf(j, pf) + b * b * kf(j, j);
   reduced.factor_ok = false;
 }
 

@@ -89,6 +89,9 @@ std::vector<Mat> detail::ModelState::scalar_terms_moment(const Mat& R, const Eig
 }
 
 std::vector<Mat> detail::ModelState::moment_covariance() const {
+  for (int j = 0; j < K; ++j)
+    if (!std::holds_alternative<BlockDiag>(A[j][j])) return {};  // coupled by correlated residuals
+  if (K == 0) return {};
   const auto p = static_cast<Eigen::Index>(this->p());
   const Mat& AKK = std::get<Mat>(A[K][K]);
   // OLS from [X y]'[X y]: the Cholesky factor's last row gives β and e'e.

@@ -9,9 +9,15 @@ namespace lmm::detail {
 ThetaMap::ThetaMap(const detail::ModelState& m) : q_(m.q), offset_(m.theta_offset) {
   const double n = static_cast<double>(m.n());
   for (int j = 0; j < m.K; ++j) {
-    const auto& d = std::get<BlockDiag>(m.A[j][j]);
     Mat ztz = Mat::Zero(q_[j], q_[j]);
-    for (Eigen::Index b = 0; b < d.nblocks; ++b) ztz += d.block(b);
+    if (const auto* d = std::get_if<BlockDiag>(&m.A[j][j])) {
+      for (Eigen::Index b = 0; b < d->nblocks; ++b) ztz += d->block(b);
+    } else {  // a term coupled by correlated residuals: the diagonal q x q blocks of its Z'R⁻¹Z
+      const auto& s = std::get<SpMat>(m.A[j][j]);
+      for (Eigen::Index c = 0; c < s.outerSize(); ++c)
+        for (SpMat::InnerIterator it(s, c); it; ++it)
+          if (it.row() / q_[j] == c / q_[j]) ztz(it.row() % q_[j], c % q_[j]) += it.value();
+    }
     Eigen::LLT<Mat> llt(ztz);
     Mat S = Mat::Identity(q_[j], q_[j]);
     if (llt.info() == Eigen::Success && q_[j] > 0) {
@@ -83,7 +89,7 @@ std::vector<double> ThetaMap::gradient_conditioned(const std::vector<double>& tt
 
 std::vector<double> ThetaMap::apply(const std::vector<double>& in,
                                     const std::vector<Mat>& T) const {
-  std::vector<double> out(in.size());
+  std::vector<double> out = in;  // the residual structure's values after the terms' pass through
   for (std::size_t j = 0; j < q_.size(); ++j) {
     const int q = q_[j];
     Mat lam = Mat::Zero(q, q);

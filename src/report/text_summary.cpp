@@ -158,6 +158,57 @@ std::string fixed_effects_table(const FitResult& r) {
 
 }  // namespace
 
+namespace {
+
+// "  (95% CI 0.43 to 0.79)\n" for a residual parameter with a Wald interval, else "\n".
+std::string ci(const FitResult& r, const std::string& parameter) {
+  for (const auto& iv : r.confint_residual)
+    if (iv.parameter == parameter && std::isfinite(iv.lower) && std::isfinite(iv.upper))
+      return fmt::format("  (95% CI {:.4f} to {:.4f})\n", iv.lower, iv.upper);
+  return "\n";
+}
+
+// nlme's lines for the residual structure: "Correlation Structure: AR(1)\n  Phi: 0.500" and
+// "Variance function: different SDs per level of Sex" with the ratios and SDs.
+std::string residual_structure_text(const FitResult& r) {
+  const ResidualEstimates& e = r.residual_structure;
+  std::string out;
+  if (!e.structure.empty()) {
+    out += "Correlation structure: " + residual_structure_label(e.structure) + "\n";
+    if (e.structure == "ar1" || e.structure == "car1") out += fmt::format("  Phi: {:.4f}", e.phi) + ci(r, "phi");
+    if (e.structure == "cs") out += fmt::format("  Rho: {:.4f}", e.rho) + ci(r, "rho");
+    if (e.structure == "us") {
+      std::vector<Row> rows{{""}};
+      const std::size_t nv = e.visit_levels.size();
+      for (std::size_t b = 0; b + 1 < nv; ++b) rows[0].push_back(e.visit_levels[b]);
+      for (std::size_t a = 1; a < nv; ++a) {
+        Row row{e.visit_levels[a]};
+        for (std::size_t b = 0; b < a; ++b) {
+          // pairs (b, a) are listed row-wise from the first level: index of (b, a)
+          const std::size_t k = b * nv - b * (b + 1) / 2 + (a - b - 1);
+          row.push_back(fixed(e.cor[k], 3));
+        }
+        for (std::size_t b = a; b + 1 < nv; ++b) row.push_back("");
+        rows.push_back(row);
+      }
+      out += "  Correlations:\n" + table(rows, 4, " ");
+    }
+  }
+  if (!e.sd_by.empty()) {
+    out += "Variance function: different SDs per level of " + e.sd_by + "\n";
+    std::vector<Row> rows{{""}, {"  SD ratio"}, {"  SD"}};
+    for (std::size_t l = 0; l < e.sd_levels.size(); ++l) {
+      rows[0].push_back(e.sd_levels[l]);
+      rows[1].push_back(fixed(e.sd_ratios[l], 4));
+      rows[2].push_back(num(r.sigma * e.sd_ratios[l]));
+    }
+    out += table(rows, 0, " ");
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string format_summary(const FitResult& r) { return format_summary(r, SummaryContext{}); }
 
 std::string format_summary(const FitResult& r, const SummaryContext& context) {
@@ -200,7 +251,10 @@ std::string format_summary(const FitResult& r, const SummaryContext& context) {
       std::string corr;
       for (const auto& c : r.random)
         if (c.is_correlation() && c.group == vc.group && c.term2 == vc.term1)
-          corr += (corr.empty() ? "" : " ") + fixed(c.cor, 2, 5);
+        {
+          if (!corr.empty()) corr += ' ';
+          corr += fixed(c.cor, 2, 5);
+        }
       row[4] = corr;
       rows.push_back(row);
       names.push_back(vc.term1);
@@ -208,6 +262,7 @@ std::string format_summary(const FitResult& r, const SummaryContext& context) {
     }
     out += table(rows, 2, " ");
   }
+  out += residual_structure_text(r);
   out += fmt::format("Number of obs: {}, groups:  ", r.nobs);
   for (std::size_t i = 0; i < r.ngroups.size(); ++i)
     out += fmt::format("{}{}, {}", i ? "; " : "", r.ngroups[i].group, r.ngroups[i].levels);

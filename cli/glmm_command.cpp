@@ -1,0 +1,193 @@
+#include "glmm_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "frame_options.h"
+#include "lmm/error.h"
+#include "lmm/glmm.h"
+#include "lmm/version.h"
+#include "model_file.h"
+
+namespace lmm::cli {
+
+namespace {
+
+using nlohmann::json;
+
+json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json fixed_json(const GlmmResult& r) {
+  json a = json::array();
+  for (std::size_t j = 0; j < r.fixed.size(); ++j) {
+    const FixedEffect& f = r.fixed[j];
+    a.push_back({{"term", f.term},
+                 {"estimate", number_or_null(f.estimate)},
+                 {"std_error", number_or_null(f.std_error)},
+                 {"std_error_rx", number_or_null(r.std_error_rx[j])},
+                 {"z", number_or_null(f.t)},
+                 {"p", number_or_null(f.p)}});
+  }
+  return a;
+}
+
+json random_json(const GlmmResult& r) {
+  json a = json::array();
+  for (const auto& c : r.random) {
+    if (c.is_correlation())
+      a.push_back({{"group", c.group}, {"term1", c.term1}, {"term2", c.term2}, {"cor", number_or_null(c.cor)}});
+    else
+      a.push_back({{"group", c.group}, {"term1", c.term1}, {"variance", number_or_null(c.variance)},
+                   {"sd", number_or_null(c.sd)}});
+  }
+  return a;
+}
+
+json ranef_json(const GlmmResult& r) {
+  json a = json::array();
+  for (const auto& l : r.ranef) {
+    json o = {{"group", l.group}, {"level", l.level}};
+    for (std::size_t k = 0; k < l.terms.size(); ++k) {
+      o[l.terms[k]] = number_or_null(l.mode[k]);
+      o["condsd_" + l.terms[k]] = number_or_null(l.condsd[k]);
+    }
+    a.push_back(o);
+  }
+  return a;
+}
+
+json cell(const Column& c, std::size_t i) {
+  if (c.missing(i)) return nullptr;
+  if (c.is_numeric()) return c.numbers[i];
+  return c.levels[static_cast<std::size_t>(c.codes[i])];
+}
+
+// lme4's predict(m, newdata, re.form = NA) and predict(m, newdata, allow.new.levels = TRUE), per row.
+json predictions_json(const GlmmFitted& f, const std::string& path) {
+  const DataFrame nd = read_table(path);
+  const std::vector<double> fixed = glmm_predict_link(f, nd, false), full = glmm_predict_link(f, nd, true);
+  if (fixed.size() != nd.nrows || full.size() != nd.nrows)
+    throw Error("--newdata " + path + ": every row needs the predictors and grouping factors (no missing values)");
+  json a = json::array();
+  for (std::size_t i = 0; i < nd.nrows; ++i) {
+    json row = json::object(), fresh = json::array();
+    for (const Column& c : nd.columns) row[c.name] = cell(c, i);
+    for (const ReTermData& t : glmm_model_frame(f).re) {
+      const Column* c = nd.find(t.group);
+      if (!c || c->missing(i)) continue;
+      const std::string v = cell(*c, i).is_string() ? cell(*c, i).get<std::string>() : cell(*c, i).dump();
+      if (std::find(t.levels.begin(), t.levels.end(), v) == t.levels.end() && !fresh.contains(t.group))
+        fresh.push_back(t.group);
+    }
+    a.push_back({{"row", row}, {"new_levels", fresh}, {"re_form_na", fixed[i]}, {"allow_new_levels", full[i]}});
+  }
+  return a;
+}
+
+json result_json(const GlmmFitted& f) {
+  const GlmmResult& r = f.result;
+  json ng = json::object();
+  for (const auto& g : r.ngroups) ng[g.group] = g.levels;
+  std::vector<double> first10(r.fitted.begin(), r.fitted.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(10, r.fitted.size())));
+  return {{"formula", r.formula}, {"family", family_name(r.family)}, {"link", link_name(r.link)},
+          {"nAGQ", r.nagq}, {"nobs", r.nobs}, {"ngroups", ng}, {"fixed", fixed_json(r)},
+          {"random", random_json(r)}, {"loglik", number_or_null(r.loglik)}, {"aic", number_or_null(r.aic)},
+          {"bic", number_or_null(r.bic)}, {"deviance", number_or_null(r.deviance)},
+          {"minus_twice_loglik", number_or_null(-2 * r.loglik)}, {"theta", r.theta}, {"beta", r.beta},
+          {"ranef", ranef_json(r)}, {"fitted_response_first10", first10}, {"converged", r.converged},
+          {"singular", r.singular}, {"df_resid", number_or_null(r.df_residual)}, {"messages", r.messages},
+          {"pearson_chisq", number_or_null(r.pearson_chisq)}, {"dispersion_ratio", number_or_null(r.dispersion_ratio)},
+          {"optimizer", r.optimizer}, {"evaluations", r.evaluations},
+          {"max_abs_gradient", number_or_null(r.max_abs_gradient)},
+          {"icc_adjusted", number_or_null(r.latent.icc_adjusted)},
+          {"icc_unadjusted", number_or_null(r.latent.icc_unadjusted)},
+          {"r2_marginal", number_or_null(r.latent.r2_marginal)},
+          {"r2_conditional", number_or_null(r.latent.r2_conditional)},
+          {"variance_distribution", number_or_null(r.latent.distribution)}};
+}
+
+}  // namespace
+
+void add_glmm_family_options(CLI::App* cmd, GlmmArgs& args) {
+  cmd->add_option("--family", args.family, "fit a generalized linear mixed model: binomial or poisson (as glmer)");
+  cmd->add_option("--link", args.link, "link function: logit (binomial default), probit, cloglog; log (poisson)");
+  cmd->add_option("--nagq", args.nagq, "GLMM: adaptive Gauss-Hermite nodes (1: Laplace; more needs one (1 | g) term)");
+}
+
+void add_glmm_options(CLI::App* cmd, GlmmArgs& args) {
+  add_glmm_family_options(cmd, args);
+  cmd->add_flag("--fast", args.fast, "GLMM: beta inside PIRLS only (glmer's nAGQ = 0): faster, approximate");
+  cmd->add_option("--newdata", args.newdata, "GLMM with --json: CSV of rows to predict on the link scale");
+}
+
+namespace {
+
+GlmmOptions glmm_options(const GlmmArgs& args, const ModelFrameOptions& frame) {
+  GlmmOptions o;
+  try {
+    o.family = parse_family(args.family);
+    if (!args.link.empty()) o.link = parse_link(args.link);
+  } catch (const Error&) {
+    throw Error("--family must be binomial or poisson and --link logit, probit, cloglog or log (got '" + args.family +
+                "'" + (args.link.empty() ? "" : ", '" + args.link + "'") + ")");
+  }
+  o.nagq = args.nagq;
+  o.fast = args.fast;
+  o.frame = frame;
+  return o;
+}
+
+// The library's option names as the flags that set them.
+template <typename F>
+auto with_glmm_flags(F&& body) -> decltype(body()) {
+  try {
+    return with_frame_flags(body);
+  } catch (const Error& e) {
+    std::string m = e.what();
+    for (const auto& [lib, flag] : {std::pair{"GlmmOptions::nagq", "--nagq"}, std::pair{"GlmmOptions::link", "--link"}})
+      if (m.rfind(lib, 0) == 0) m = flag + m.substr(std::string(lib).size());
+    throw Error(m);
+  }
+}
+
+}  // namespace
+
+void refuse_for_glmm(const std::vector<std::pair<const char*, bool>>& flags) {
+  for (const auto& [flag, set] : flags)
+    if (set) throw Error(std::string(flag) + " is not available with --family (generalized linear mixed models)");
+}
+
+ModelComparison compare_glmm_models(const GlmmArgs& args, const DataFrame& data, const std::vector<std::string>& formulas,
+                                    const ModelFrameOptions& frame) {
+  const GlmmOptions o = glmm_options(args, frame);
+  return with_glmm_flags([&] { return compare_glmms(data, formulas, o); });
+}
+
+int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string& formula,
+                 const ModelFrameOptions& frame, bool json_out, const std::string& data_name) {
+  const GlmmOptions o = glmm_options(args, frame);
+  const GlmmFitted f = with_glmm_flags([&] { return fit_glmm(data, formula, o); });
+  if (!args.save.empty()) {
+    SavedModel m = glmm_snapshot(f);
+    m.lmm_version = LMM_VERSION;
+    m.data_source = data_name;
+    std::ifstream in(data_name, std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    m.data_hash = data_hash(buf.str());
+    save_model(m, args.save);
+  }
+  if (json_out) {
+    json j = result_json(f);
+    if (!args.newdata.empty()) j["predict_link_newdata"] = predictions_json(f, args.newdata);
+    std::cout << j.dump(2) << '\n';
+  } else {
+    std::cout << format_glmm_summary(f.result, data_name);
+  }
+  return 0;
+}
+
+}  // namespace lmm::cli

@@ -1,0 +1,38 @@
+// `lmm fit ... --family binomial|poisson`: the GLMM options of the fit command and their run
+// (cli/glmm_command.cpp).
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "lmm/compare.h"
+#include "lmm/data.h"
+#include "lmm/model_frame.h"
+
+namespace lmm::cli {
+
+struct GlmmArgs {
+  std::string family;  ///< "" for a linear mixed model
+  std::string link;
+  int nagq = 1;
+  bool fast = false;
+  std::string newdata;  ///< rows to predict on the link scale (JSON's predict_link_newdata)
+  std::string save;     ///< --save: the model for `lmm predict` (set from the fit command's option)
+};
+
+/// Throws lmm::Error naming the first of `flags` that is set: fit's options that a GLMM does not have.
+void refuse_for_glmm(const std::vector<std::pair<const char*, bool>>& flags);
+
+void add_glmm_options(CLI::App* cmd, GlmmArgs& args);
+
+/// --family, --link and --nagq alone (for compare).
+void add_glmm_family_options(CLI::App* cmd, GlmmArgs& args);
+
+/// `lmm compare --family ...`: the GLMMs' likelihood-ratio tests.
+ModelComparison compare_glmm_models(const GlmmArgs& args, const DataFrame& data, const std::vector<std::string>& formulas,
+                                    const ModelFrameOptions& frame);
+
+/// Fits the GLMM and prints its summary (or JSON); returns the exit code.
+int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string& formula,
+                 const ModelFrameOptions& frame, bool json, const std::string& data_name);
+
+}  // namespace lmm::cli

@@ -1,0 +1,108 @@
+// The GLMM's state and its deviance: ZΛ as a sparse matrix with a fixed pattern (each row holds
+// its q_j values per term, at its levels' columns), M = Λ'Z'WZΛ + I factored by a sparse Cholesky
+// whose symbolic analysis is done once, PIRLS for the conditional modes u (β fixed, or β with them
+// for the first stage), and the Laplace / adaptive Gauss-Hermite deviance at the converged modes.
+// Not a public header.
+#pragma once
+#include <Eigen/Dense>
+#include <Eigen/Sparse>
+#include <Eigen/SparseCholesky>
+#include <vector>
+
+#include "glmm/family.h"
+#include "lmm/glmm.h"
+
+namespace lmm {
+
+class GlmmModel {
+ public:
+  using SpMat = Eigen::SparseMatrix<double>;
+  using RowSpMat = Eigen::SparseMatrix<double, Eigen::RowMajor>;
+
+  /// y: per row the response (a proportion of `pw` trials for binomial counts); pw the prior weights.
+  GlmmModel(ModelFrame frame, std::vector<double> y, std::vector<double> pw, glmm_detail::Family family);
+
+  const ModelFrame& frame() const { return frame_; }
+  const glmm_detail::Family& family() const { return family_; }
+  std::size_t n() const { return y_.size(); }
+  std::size_t p() const { return frame_.p(); }
+  std::size_t ntheta() const { return theta_.size(); }
+  Eigen::Index nre() const { return nre_; }
+  const std::vector<double>& y() const { return y_; }
+  const std::vector<double>& prior_weights() const { return pw_; }
+
+  std::vector<double> theta_lower() const;  ///< 0 on λ's diagonals, -inf elsewhere
+  std::vector<double> theta_start() const;  ///< 1 on the diagonals, 0 elsewhere
+  void set_theta(const std::vector<double>& theta);
+  void set_beta(const Eigen::VectorXd& beta);
+  const std::vector<double>& theta() const { return theta_; }
+  const Eigen::VectorXd& beta() const { return beta_; }
+  const Eigen::VectorXd& u() const { return u_; }
+  void set_u(const Eigen::VectorXd& u) { u_ = u; }
+
+  /// β of the GLM without random effects (IRLS from R's mustart): the first stage's start.
+  Eigen::VectorXd glm_start() const;
+  /// PIRLS for u at the current θ and β; false if it did not converge.
+  bool pirls_u();
+  /// PIRLS for u and β together at the current θ (lme4's nAGQ = 0 stage); false if not converged.
+  bool pirls_joint();
+  /// -2 log-likelihood by the Laplace approximation (nagq = 1) or adaptive Gauss-Hermite
+  /// quadrature at the current (converged) modes; the factor must be at the final weights.
+  double objective(int nagq) const;
+  /// Sets θ and β, runs PIRLS for u (warm start) and returns objective(nagq); +inf on failure.
+  double deviance_at(const std::vector<double>& theta, const Eigen::VectorXd& beta, int nagq);
+
+  // --- at the current modes ---
+  double sum_dev_resid() const;     ///< lme4's deviance(m)
+  double pearson_chisq() const;
+  const Eigen::VectorXd& eta() const { return eta_; }
+  const Eigen::VectorXd& mu() const { return mu_; }
+  std::vector<Eigen::VectorXd> ranef() const;   ///< b = Λu per term, level-major
+  /// Per term and level, the q x q block of ΛM⁻¹Λ' (lme4's condVar), level-major, column-major.
+  std::vector<Eigen::VectorXd> condvar_blocks() const;
+  /// (X'WX - X'WZΛ M⁻¹ Λ'Z'WX)⁻¹ at the current weights: β's covariance at fixed θ.
+  Eigen::MatrixXd vcov_rx() const;
+  std::vector<Eigen::MatrixXd> lambda() const;
+
+ private:
+  struct Term {
+    int q = 1;
+    Eigen::Index nlev = 0, col0 = 0;  // its first column in u
+    int theta0 = 0;
+  };
+  void update_zl_values();
+  void update_weights();  // μ, working weights and residuals at eta_
+  bool factor();          // M at the current weights
+  double penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u) const;
+  void linear_predictor(const Eigen::VectorXd& u, const Eigen::VectorXd& fixed, Eigen::VectorXd& eta) const;
+  double logdet() const;
+  double agq_adjustment(int nagq) const;
+
+  ModelFrame frame_;
+  std::vector<double> y_, pw_;
+  glmm_detail::Family family_;
+  Eigen::Map<const Eigen::MatrixXd> X_;
+  Eigen::VectorXd offset_;
+  std::vector<Term> terms_;
+  Eigen::Index nre_ = 0;
+  std::vector<double> theta_;
+  Eigen::VectorXd beta_, u_, eta_fixed_, eta_, mu_, w_, wres_;
+  void setup_scatter();
+
+  RowSpMat zl_;  // ZΛ
+  // M's lower triangle (what the Cholesky reads) with the pattern of Z'Z + I, filled in one pass
+  // over the rows: row i adds w_i (zλ)_a (zλ)_b at scatter_[i * pairs_ + k] for its k-th pair of
+  // entries a >= b; diag_ holds the positions of the diagonal (for the + I).
+  SpMat M_;
+  std::vector<int> scatter_, diag_;
+  int per_row_ = 0, pairs_ = 0;
+  Eigen::SimplicialLLT<SpMat> chol_;
+  bool factor_ok_ = false;
+};
+
+namespace glmm_detail {
+/// Gauss-Hermite nodes and weights for the standard normal density (weights sum to 1), as lme4's GHrule.
+void gauss_hermite(int k, std::vector<double>& nodes, std::vector<double>& weights);
+}  // namespace glmm_detail
+
+}  // namespace lmm

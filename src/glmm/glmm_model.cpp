@@ -1,0 +1,191 @@
+// The GLMM's deviance: PIRLS for the conditional modes and the Laplace / adaptive Gauss-Hermite
+// approximation at them (Bates et al., lme4's glmer; MixedModels.jl's pirls!). Each PIRLS step
+// is one pass over the rows (μ, working weights and residuals), the product M = Λ'Z'WZΛ + I with
+// the fixed pattern of ZΛ, and a numeric refactorization of M on the symbolic analysis made once.
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "glmm/glmm_impl.h"
+#include "lmm/error.h"
+
+namespace lmm {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}
+
+GlmmModel::GlmmModel(ModelFrame frame, std::vector<double> y, std::vector<double> pw, glmm_detail::Family family)
+    : frame_(std::move(frame)),
+      y_(std::move(y)),
+      pw_(std::move(pw)),
+      family_(family),
+      X_(frame_.X.data(), static_cast<Eigen::Index>(frame_.n()), static_cast<Eigen::Index>(frame_.p())) {
+  const auto nrow = static_cast<Eigen::Index>(n());
+  offset_ = Eigen::VectorXd::Zero(nrow);
+  for (std::size_t i = 0; i < frame_.offset.size(); ++i) offset_[static_cast<Eigen::Index>(i)] = frame_.offset[i];
+  int th = 0;
+  std::vector<Eigen::Triplet<double>> trip;
+  for (const ReTermData& t : frame_.re) {
+    Term tm;
+    tm.q = t.q();
+    tm.nlev = static_cast<Eigen::Index>(t.nlevels());
+    tm.col0 = nre_;
+    tm.theta0 = th;
+    th += tm.q * (tm.q + 1) / 2;
+    nre_ += tm.nlev * tm.q;
+    terms_.push_back(tm);
+  }
+  for (Eigen::Index i = 0; i < nrow; ++i)
+    for (std::size_t j = 0; j < terms_.size(); ++j) {
+      const Term& tm = terms_[j];
+      const Eigen::Index col = tm.col0 + frame_.re[j].refs[static_cast<std::size_t>(i)] * tm.q;
+      for (int a = 0; a < tm.q; ++a) trip.emplace_back(i, col + a, 1.0);
+    }
+  zl_.resize(nrow, nre_);
+  zl_.setFromTriplets(trip.begin(), trip.end());
+  zl_.makeCompressed();
+  setup_scatter();
+  theta_ = theta_start();
+  beta_ = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(p()));
+  u_ = Eigen::VectorXd::Zero(nre_);
+  update_zl_values();
+}
+
+std::vector<double> GlmmModel::theta_start() const {
+  std::vector<double> th;
+  for (const Term& t : terms_)
+    for (int c = 0; c < t.q; ++c)
+      for (int r = c; r < t.q; ++r) th.push_back(r == c ? 1.0 : 0.0);
+  return th;
+}
+
+std::vector<double> GlmmModel::theta_lower() const {
+  std::vector<double> lo = theta_start();
+  for (double& x : lo) x = x == 1.0 ? 0.0 : -kInf;
+  return lo;
+}
+
+std::vector<Eigen::MatrixXd> GlmmModel::lambda() const {
+  std::vector<Eigen::MatrixXd> out;
+  for (const Term& t : terms_) {
+    Eigen::MatrixXd l = Eigen::MatrixXd::Zero(t.q, t.q);
+    for (int c = 0, k = t.theta0; c < t.q; ++c)
+      for (int r = c; r < t.q; ++r, ++k) l(r, c) = theta_[static_cast<std::size_t>(k)];
+    out.push_back(l);
+  }
+  return out;
+}
+
+void GlmmModel::set_theta(const std::vector<double>& theta) {
+  theta_ = theta;
+  update_zl_values();
+}
+
+void GlmmModel::set_beta(const Eigen::VectorXd& beta) { beta_ = beta; }
+
+// Row i of ZΛ for term j: z_i'λ_j at the level's q columns (row i's entries are stored term by
+// term, in column order).
+void GlmmModel::update_zl_values() {
+  const std::vector<Eigen::MatrixXd> lam = lambda();
+  double* v = zl_.valuePtr();
+  const std::size_t nrow = n();
+  for (std::size_t i = 0; i < nrow; ++i)
+    for (std::size_t j = 0; j < terms_.size(); ++j) {
+      const int q = terms_[j].q;
+      const double* z = frame_.re[j].z.data() + i * static_cast<std::size_t>(q);
+      for (int a = 0; a < q; ++a) {
+        double s = 0;
+        for (int r = a; r < q; ++r) s += z[r] * lam[j](r, a);
+        *v++ = s;
+      }
+    }
+}
+
+void GlmmModel::linear_predictor(const Eigen::VectorXd& u, const Eigen::VectorXd& fixed, Eigen::VectorXd& eta) const {
+  eta.noalias() = zl_ * u;
+  eta += fixed;
+}
+
+void GlmmModel::update_weights() {
+  const auto nrow = static_cast<Eigen::Index>(n());
+  mu_.resize(nrow);
+  w_.resize(nrow);
+  wres_.resize(nrow);
+  for (Eigen::Index i = 0; i < nrow; ++i) {
+    const double e = eta_[i];
+    const double m = family_.linkinv(e), d = family_.mu_eta(e);
+    const double var = std::max(family_.variance(m), 1e-300);
+    mu_[i] = m;
+    w_[i] = pw_[static_cast<std::size_t>(i)] * d * d / var;
+    wres_[i] = (y_[static_cast<std::size_t>(i)] - m) / d;
+  }
+}
+
+void GlmmModel::setup_scatter() {
+  per_row_ = 0;
+  for (const Term& t : terms_) per_row_ += t.q;
+  pairs_ = per_row_ * (per_row_ + 1) / 2;
+  const auto nrow = static_cast<Eigen::Index>(n());
+  std::vector<Eigen::Triplet<double>> trip;
+  for (Eigen::Index j = 0; j < nre_; ++j) trip.emplace_back(j, j, 1.0);
+  const int* cols = zl_.innerIndexPtr();
+  for (Eigen::Index i = 0; i < nrow; ++i)
+    for (int a = 0; a < per_row_; ++a)
+      for (int b = 0; b <= a; ++b) trip.emplace_back(cols[i * per_row_ + a], cols[i * per_row_ + b], 1.0);
+  M_.resize(nre_, nre_);
+  M_.setFromTriplets(trip.begin(), trip.end());
+  M_.makeCompressed();
+  auto position = [this](int r, int c) {
+    const int* begin = M_.innerIndexPtr() + M_.outerIndexPtr()[c];
+    const int* end = M_.innerIndexPtr() + M_.outerIndexPtr()[c + 1];
+    return static_cast<int>(std::lower_bound(begin, end, r) - M_.innerIndexPtr());
+  };
+  diag_.resize(static_cast<std::size_t>(nre_));
+  for (Eigen::Index j = 0; j < nre_; ++j) diag_[static_cast<std::size_t>(j)] = position(int(j), int(j));
+  scatter_.resize(static_cast<std::size_t>(nrow) * static_cast<std::size_t>(pairs_));
+  std::size_t k = 0;
+  for (Eigen::Index i = 0; i < nrow; ++i)
+    for (int a = 0; a < per_row_; ++a)
+      for (int b = 0; b <= a; ++b) scatter_[k++] = position(cols[i * per_row_ + a], cols[i * per_row_ + b]);
+  chol_.analyzePattern(M_);
+}
+
+bool GlmmModel::factor() {
+  double* m = M_.valuePtr();
+  std::fill(m, m + M_.nonZeros(), 0.0);
+  for (int d : diag_) m[d] = 1.0;
+  const double* v = zl_.valuePtr();
+  const int* sc = scatter_.data();
+  const auto nrow = static_cast<Eigen::Index>(n());
+  for (Eigen::Index i = 0; i < nrow; ++i, v += per_row_) {
+    const double wi = w_[i];
+    for (int a = 0; a < per_row_; ++a) {
+      const double wa = wi * v[a];
+      for (int b = 0; b <= a; ++b) m[*sc++] += wa * v[b];
+    }
+  }
+  chol_.factorize(M_);
+  factor_ok_ = chol_.info() == Eigen::Success;
+  return factor_ok_;
+}
+
+double GlmmModel::penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u) const {
+  double d = 0;
+  const auto nrow = static_cast<Eigen::Index>(n());
+  for (Eigen::Index i = 0; i < nrow; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    d += family_.dev_resid(y_[k], family_.linkinv(eta[i]), pw_[k]);
+  }
+  return d + u.squaredNorm();
+}
+
+double GlmmModel::logdet() const {
+  const auto& L = chol_.matrixL().nestedExpression();
+  double ld = 0;
+  for (Eigen::Index j = 0; j < L.outerSize(); ++j) ld += 2 * std::log(L.coeff(j, j));
+  return ld;
+}
+
+}  // namespace lmm

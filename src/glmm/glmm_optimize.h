@@ -1,0 +1,26 @@
+// The GLMM's optimizer stages and the finite-difference derivatives at the optimum
+// (src/glmm/glmm_optimize.cpp). Not a public header.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "glmm/glmm_impl.h"
+
+namespace lmm::glmm_detail {
+
+struct GlmmOptimum {
+  std::vector<double> theta;
+  Eigen::VectorXd beta;
+  double objective = 0;
+  std::string optimizer;
+  int evaluations = 0;
+  bool converged = false;   ///< every stage stopped by a tolerance
+  Eigen::VectorXd gradient;  ///< over (θ, β), empty for a fast fit
+  Eigen::MatrixXd hessian;
+};
+
+/// lme4's two stages: θ with β inside PIRLS (nAGQ = 0), then (θ, β) with PIRLS for u alone; the
+/// first only with `options.fast`. Leaves the model at the optimum (modes and factor).
+GlmmOptimum optimize_glmm(GlmmModel& model, const GlmmOptions& options);
+
+}  // namespace lmm::glmm_detail
