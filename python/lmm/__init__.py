@@ -15,6 +15,6 @@ missing. Errors in the input raise lmm.Error (a ValueError) with the engine's on
 from __future__ import annotations
 
 from ._lmm import Error, __version__
-from ._model import Model, SavedModel, compare, fit, load
+from ._model import GlmmModel, Model, SavedModel, compare, fit, load
 
-__all__ = ["Error", "Model", "SavedModel", "compare", "fit", "load", "__version__"]
+__all__ = ["Error", "GlmmModel", "Model", "SavedModel", "compare", "fit", "load", "__version__"]

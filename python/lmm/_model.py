@@ -22,12 +22,16 @@ def _check(cond: bool, message: str) -> None:
         raise Error(message)
 
 
-def _options(reml: Any, ddf: Any, weights: Any, offset: Any, ref: Any, contrasts: Any) -> Dict[str, Any]:
+def _options(reml: Any, ddf: Any, weights: Any, offset: Any, ref: Any, contrasts: Any,
+             residual: Any = None, residual_sd_by: Any = None) -> Dict[str, Any]:
     """The keyword arguments as the engine's options (python/src/module.cpp, option_setters)."""
     _check(isinstance(reml, (bool, np.bool_)), f"reml must be True or False, not {reml!r}")
     _check(isinstance(ddf, str) and ddf in _DDF, f"ddf must be one of {', '.join(map(repr, _DDF))}, not {ddf!r}")
     opts: Dict[str, Any] = {"reml": bool(reml), "ddf": ddf}
-    for key, value in (("weights", weights), ("offset", offset)):
+    if residual is not None:
+        _check(isinstance(residual, str), f"residual must be a structure such as 'ar1(day | id)', not {residual!r}")
+        opts["residual"] = residual
+    for key, value in (("weights", weights), ("offset", offset), ("residual_sd_by", residual_sd_by)):
         if value is not None:
             _check(isinstance(value, str) and value != "", f"{key} must be the name of a column, not {value!r}")
             opts[key] = value
@@ -44,7 +48,9 @@ def _options(reml: Any, ddf: Any, weights: Any, offset: Any, ref: Any, contrasts
 def fit(formula: str, data: DataLike, reml: bool = True, ddf: str = "satterthwaite", *,
         weights: Optional[str] = None, offset: Optional[str] = None, ref: Optional[Mapping[str, str]] = None,
         contrasts: Optional[str] = None, na_values: Optional[Iterable[str]] = None,
-        threads: int = 0, data_name: Optional[str] = None) -> Model:
+        residual: Optional[str] = None, residual_sd_by: Optional[str] = None,
+        family: Optional[str] = None, link: Optional[str] = None, nagq: int = 1,
+        threads: int = 0, data_name: Optional[str] = None) -> Union[Model, GlmmModel]:
     """Fit a linear mixed model written in lme4's formula language.
 
     Parameters
@@ -70,6 +76,17 @@ def fit(formula: str, data: DataLike, reml: bool = True, ddf: str = "satterthwai
         Contrasts of unordered factors (default treatment, as R).
     na_values : list of str, optional
         More missing-value codes, e.g. ``["-99", "N/A"]``.
+    residual : str, optional
+        Correlated residuals within groups (nlme's ``correlation =``): ``"ar1(day | id)"``,
+        ``"car1(t | id)"``, ``"cs(1 | id)"``, ``"us(visit | id)"``.
+    residual_sd_by : str, optional
+        A residual SD per level of this column (nlme's ``varIdent``).
+    family : {"binomial", "poisson"}, optional
+        Fit a generalized linear mixed model (as glmer) and return a :class:`GlmmModel`.
+    link : str, optional
+        GLMM link: "logit" (binomial default), "probit", "cloglog"; "log" (Poisson).
+    nagq : int
+        GLMM: adaptive Gauss-Hermite nodes (1: the Laplace approximation).
     threads : int
         Threads for the fit (0: all cores).
     data_name : str, optional
@@ -77,7 +94,7 @@ def fit(formula: str, data: DataLike, reml: bool = True, ddf: str = "satterthwai
 
     Returns
     -------
-    Model
+    Model, or GlmmModel with ``family``
 
     Raises
     ------
@@ -87,11 +104,26 @@ def fit(formula: str, data: DataLike, reml: bool = True, ddf: str = "satterthwai
     """
     _check(isinstance(formula, str), f"formula must be a string such as 'y ~ x + (1 | g)', not {type(formula).__name__}")
     _check(isinstance(threads, int) and threads >= 0, f"threads must be a non-negative integer, not {threads!r}")
-    opts = _options(reml, ddf, weights, offset, ref, contrasts)
+    opts = _options(reml, ddf, weights, offset, ref, contrasts, residual, residual_sd_by)
+    if family is not None:
+        return _fit_glmm(formula, data, opts, family, link, nagq, na_values, threads, data_name)
     table, index, name = to_table(data, na_values)
     _lmm.set_num_threads(threads)
     core = _lmm.fit(table, formula, opts)
-    return Model(core, index, name if data_name is None else data_name)
+    return Model(core, index, name if data_name is None else data_name, "residual" in opts or "residual_sd_by" in opts)
+
+
+def _fit_glmm(formula: str, data: DataLike, opts: Dict[str, Any], family: Any, link: Any, nagq: Any,
+              na_values: Any, threads: int, data_name: Optional[str]) -> GlmmModel:
+    _check(family in ("binomial", "poisson"), f"family must be 'binomial' or 'poisson', not {family!r}")
+    _check(link is None or link in ("logit", "probit", "cloglog", "log"),
+           f"link must be 'logit', 'probit', 'cloglog' or 'log', not {link!r}")
+    _check(isinstance(nagq, int) and nagq >= 1, f"nagq must be a positive integer, not {nagq!r}")
+    _check(opts["reml"], "reml=False is not available with family= (a GLMM is fitted by maximum likelihood anyway)")
+    table, _, name = to_table(data, na_values)
+    _lmm.set_num_threads(threads)
+    core = _lmm.fit_glmm(table, formula, opts, family, link or "", nagq)
+    return GlmmModel(core, name if data_name is None else data_name)
 
 
 def _frame(records: List[Dict[str, Any]], index: str, columns: List[str]) -> pd.DataFrame:
@@ -108,11 +140,16 @@ def _level_frame(table: tuple) -> pd.DataFrame:
 class Model:
     """A fitted linear mixed model. Made by :func:`lmm.fit`."""
 
-    def __init__(self, core: _lmm.Model, index: pd.Index, data_name: str) -> None:
+    def __init__(self, core: _lmm.Model, index: pd.Index, data_name: str, residual: bool = False) -> None:
         self._core = core
         self._index = index
         self._data_name = data_name
+        self._residual = residual
         self._dict: Optional[Dict[str, Any]] = None
+
+    def _refuse_with_residual(self, what: str) -> None:
+        # As `lmm fit --residual` refuses --profile, --boot and --save: not computed for a structure yet.
+        _check(not self._residual, f"{what} is not available with residual= or residual_sd_by= yet")
 
     # ---- the whole result ----
     def to_json(self, indent: int = 2) -> str:
@@ -208,6 +245,8 @@ class Model:
         _check(method in ("wald", "profile", "boot"), f"method must be 'wald', 'profile' or 'boot', not {method!r}")
         _check(isinstance(nboot, int) and nboot >= 1, f"nboot must be a positive integer, not {nboot!r}")
         _check(isinstance(seed, int) and seed >= 0, f"seed must be a non-negative integer, not {seed!r}")
+        if method != "wald":
+            self._refuse_with_residual(f"confint({method!r})")
         self._core.confint(method, nboot, seed, threads)
         self._dict = None
         key = {"wald": "confint_wald", "profile": "confint_profile", "boot": "confint_boot"}[method]
@@ -219,10 +258,12 @@ class Model:
         """Predictions for `newdata` (default: the data fitted). re_form=None conditions on the
         random effects (Xβ + Zb; new levels get the population value), "none" gives Xβ.
         interval="confidence" or "prediction" adds se, lwr, upr."""
+        self._refuse_with_residual("predict()")
         return _predict(self._core, newdata, re_form, interval, level, self._core.table, self._index)
 
     def simulate(self, nsim: int = 1, seed: int = 1) -> pd.DataFrame:
         """`nsim` new response vectors at the rows fitted (lme4's simulate(m)): columns sim_1, ..."""
+        self._refuse_with_residual("simulate()")
         _check(isinstance(nsim, int), f"nsim must be an integer, not {nsim!r}")
         _check(isinstance(seed, int) and seed >= 0, f"seed must be a non-negative integer, not {seed!r}")
         values, rows = self._core.simulate(nsim, seed)
@@ -230,11 +271,86 @@ class Model:
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Save for prediction and simulation without the data (`lmm fit --save`'s format)."""
+        self._refuse_with_residual("save()")
         self._core.save(os.fspath(path))
 
     def report(self, path: Union[str, os.PathLike], max_persons: int = 2000) -> None:
         """Write the self-contained HTML report (`lmm report`)."""
         self._core.report(os.fspath(path), max_persons)
+
+
+class GlmmModel:
+    """A fitted generalized linear mixed model (lmm.fit(..., family=)), as lme4's glmer."""
+
+    def __init__(self, core: _lmm.GlmmModel, data_name: str) -> None:
+        self._core = core
+        self._data_name = data_name
+        self._dict: Optional[Dict[str, Any]] = None
+
+    def to_json(self, indent: int = 2) -> str:
+        """The fit as `lmm fit --family ... --json` prints it (indent=2: byte for byte)."""
+        return self._core.json(indent)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The fit as a dict with the keys of `lmm fit --family ... --json`."""
+        return json.loads(self._core.json(-1))
+
+    @property
+    def _d(self) -> Dict[str, Any]:
+        if self._dict is None:
+            self._dict = self.to_dict()
+        return self._dict
+
+    def summary(self) -> str:
+        """glmer's summary() layout: the text `lmm fit --family` prints."""
+        return self._core.summary(self._data_name)
+
+    def __repr__(self) -> str:
+        d = self._d
+        return f"<lmm.GlmmModel {d['formula']!r} {d['family']}({d['link']}) nobs={d['nobs']} loglik={d['loglik']:.4f}>"
+
+    @property
+    def fixed(self) -> pd.DataFrame:
+        """Fixed effects: estimate, std_error, z, p; index R's term names."""
+        return _frame(self._d["fixed"], "term", ["estimate", "std_error", "z", "p"])
+
+    @property
+    def random(self) -> pd.DataFrame:
+        """Variance components: group, term1, term2, variance, sd, cor."""
+        df = pd.DataFrame.from_records(self._d["random"], columns=["group", "term1", "term2", "variance", "sd", "cor"])
+        return df.fillna(value=np.nan)
+
+    @property
+    def ranef(self) -> pd.DataFrame:
+        """Conditional modes and condsd_<term> per level; index (group, level)."""
+        return pd.DataFrame.from_records(self._d["ranef"]).set_index(["group", "level"])
+
+    loglik = property(lambda self: self._d["loglik"], doc="log-likelihood")
+    aic = property(lambda self: self._d["aic"], doc="AIC")
+    bic = property(lambda self: self._d["bic"], doc="BIC")
+    deviance = property(lambda self: self._d["deviance"], doc="deviance")
+    nobs = property(lambda self: self._d["nobs"], doc="observations used")
+    singular = property(lambda self: self._d["singular"], doc="a variance at 0 or a correlation at +-1")
+    converged = property(lambda self: self._d["converged"], doc="the optimizer converged")
+    formula = property(lambda self: self._d["formula"], doc="the formula")
+    family = property(lambda self: self._d["family"], doc="binomial or poisson")
+    link = property(lambda self: self._d["link"], doc="the link function")
+    messages = property(lambda self: list(self._d["messages"]), doc="notes for the user")
+
+    @property
+    def theta(self) -> np.ndarray:
+        """lme4's theta."""
+        return np.array(self._d["theta"], dtype=float)
+
+    @property
+    def icc(self) -> Dict[str, float]:
+        """ICC on the latent scale (binomial), as performance::icc."""
+        return {"adjusted": self._d["icc_adjusted"], "unadjusted": self._d["icc_unadjusted"]}
+
+    @property
+    def r2(self) -> Dict[str, float]:
+        """Nakagawa's R² on the latent scale (binomial), as performance::r2_nakagawa."""
+        return {"marginal": self._d["r2_marginal"], "conditional": self._d["r2_conditional"]}
 
 
 def _predict(core: Any, newdata: Optional[DataLike], re_form: Optional[str], interval: Optional[str],

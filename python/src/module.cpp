@@ -16,12 +16,15 @@
 #include <string_view>
 #include <utility>
 
+#include "json_glmm.h"
 #include "json_inference.h"
 #include "json_output.h"
 #include "lmm/atomic_file.h"
 #include "lmm/compare.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/glmm.h"
+#include "lmm/residual.h"
 #include "lmm/inference.h"
 #include "lmm/parallel.h"
 #include "lmm/predict.h"
@@ -49,6 +52,14 @@ constexpr std::pair<std::string_view, std::string_view> kWording[] = {
     {"use Satterthwaite", "use ddf=\"satterthwaite\""},
     {"ModelFrameOptions::reference_levels: ", "ref: "},
     {"ReadOptions::na_values", "na_values"},
+    {"ResidualOptions::sd_by", "residual_sd_by"},
+    {"ResidualOptions::time", "residual"},
+    {"ResidualOptions::group", "residual"},
+    {"ResidualOptions::structure", "residual"},
+    {"ModelFrameOptions::residual", "residual"},
+    {"GlmmOptions::nagq", "nagq"},
+    {"GlmmOptions::family", "family"},
+    {"GlmmOptions::link", "link"},
 };
 
 std::string in_python_terms(std::string message) {
@@ -78,6 +89,14 @@ const std::map<std::string, Setter>& option_setters() {
       {"contrasts", [](FitOptions& o, const py::handle& v) {
          o.frame.unordered_contrasts = parse_contrasts(v.cast<std::string>());
        }},
+      {"residual", [](FitOptions& o, const py::handle& v) {
+         try {
+           parse_residual_structure(v.cast<std::string>(), o.frame.residual);
+         } catch (const Error& e) {
+           throw Error(std::string("residual: ") + e.what());
+         }
+       }},
+      {"residual_sd_by", [](FitOptions& o, const py::handle& v) { o.frame.residual.sd_by = v.cast<std::string>(); }},
   };
   return setters;
 }
@@ -90,6 +109,9 @@ FitOptions fit_options(const py::dict& kwargs) {
     if (it == option_setters().end()) throw py::type_error("fit() got an unexpected option '" + name + "'");
     it->second(o, value);
   }
+  if (o.ddf == DdfMethod::KenwardRoger && o.frame.residual.any())  // as `lmm fit --residual`
+    throw Error("ddf=\"kenward-roger\" is not available with residual= or residual_sd_by= yet; use "
+                "ddf=\"satterthwaite\"");
   if (o.ddf == DdfMethod::KenwardRoger && o.method == Method::ML)
     throw Error("ddf=\"kenward-roger\" needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                 "effects); use reml=True, or ddf=\"satterthwaite\"");
@@ -300,6 +322,38 @@ void write_report(const Model& m, const std::string& path, std::size_t max_perso
   write_file_atomically(path, html);
 }
 
+/// A fitted GLMM (lmm.fit(..., family=)) with the table it was fitted to.
+struct GlmmModelPy {
+  Table data;
+  GlmmFitted fitted;
+};
+
+GlmmModelPy fit_glmm_model(const Table& data, const std::string& formula, const py::dict& kwargs,
+                           const std::string& family, const std::string& link, int nagq) {
+  const FitOptions fo = fit_options(kwargs);
+  if (fo.frame.residual.any())
+    throw Error("residual= and residual_sd_by= are for linear mixed models; a GLMM (family=) has no residual "
+                "covariance to structure");
+  GlmmOptions o;
+  o.family = parse_family(family);
+  if (!link.empty()) o.link = parse_link(link);
+  o.nagq = nagq;
+  o.frame = fo.frame;
+  py::gil_scoped_release release;
+  return GlmmModelPy{data, fit_glmm(*data.df, formula, o)};
+}
+
+void bind_glmm(py::module_& mod) {
+  py::class_<GlmmModelPy>(mod, "GlmmModel")
+      .def("json", [](const GlmmModelPy& m, int indent) {
+        return indent == 2 ? cli::glmm_json(m.fitted).dump(2) + "\n" : cli::glmm_json(m.fitted).dump(indent);
+      })
+      .def("summary", [](const GlmmModelPy& m, const std::string& data_name) {
+        return format_glmm_summary(m.fitted.result, data_name);
+      });
+  mod.def("fit_glmm", &fit_glmm_model);
+}
+
 void bind_table(py::module_& mod) {
   py::class_<Table>(mod, "Table")
       .def_static("from_columns", [](const py::list& cols, std::size_t nrows, const std::string& source) {
@@ -373,6 +427,7 @@ PYBIND11_MODULE(_lmm, mod) {
   mod.attr("__version__") = LMM_VERSION;
   bind_table(mod);
   bind_model(mod);
+  bind_glmm(mod);
   mod.def("fit", &fit_model);
   mod.def("compare", &run_compare);
   mod.def("load", [](const std::string& path) { return std::make_shared<lmm::SavedModel>(lmm::cli::load_model(path)); });

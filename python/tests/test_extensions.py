@@ -1,0 +1,80 @@
+"""Residual structures (residual=, residual_sd_by=) and GLMMs (family=) from Python: the same JSON
+as the CLI with the same options, byte for byte, and the references' log-likelihoods (nlme, lme4)."""
+import json
+
+import pandas as pd
+import pytest
+
+import lmm
+from conftest import DATA, run_cli
+
+RESID = DATA / "residual"
+GLMM = DATA / "glmm"
+RESID_CASES = ["sleepstudy_ar1_ml", "orthodont_varident", "ovary_ar1", "cs_gls"]
+GLMM_CASES = ["cbpp_binomial_laplace", "cbpp_binomial_agq9", "exposure_poisson_offset", "grouseticks_poisson_crossed"]
+
+
+def kwargs_of(args):
+    """The CLI's flags of a reference case as lmm.fit's keyword arguments."""
+    kw, i = {}, 0
+    while i < len(args):
+        flag = args[i]
+        if flag == "--ml":
+            kw["reml"] = False
+            i += 1
+            continue
+        kw[flag.lstrip("-").replace("-", "_")] = args[i + 1]
+        i += 2
+    return kw
+
+
+@pytest.mark.parametrize("case", RESID_CASES)
+def test_residual_structure_equals_cli_and_nlme(case):
+    ref = json.loads((RESID / f"{case}.json").read_text())
+    formula, flags = ref["lmm_args"][0], ref["lmm_args"][1:]
+    path = RESID / "data" / ref["data"]
+    _, cli, _ = run_cli("fit", path, formula, *flags, "--json", "--quiet")
+    m = lmm.fit(formula, pd.read_csv(path), **kwargs_of(flags))
+    assert m.to_json() == cli
+    assert m.loglik == pytest.approx(ref["loglik"], abs=2e-3)
+
+
+def test_residual_refusals(sleepstudy):
+    m = lmm.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, residual="ar1(Days | Subject)")
+    for call in (lambda: m.confint("profile"), lambda: m.confint("boot", nboot=5), lambda: m.save("x.json"),
+                 lambda: m.predict(sleepstudy), lambda: m.simulate()):
+        with pytest.raises(lmm.Error, match="not available with residual="):
+            call()
+    assert m.confint().shape[0] == 2  # Wald intervals of the fixed effects are
+    with pytest.raises(lmm.Error, match=r'^ddf="kenward-roger" is not available with residual='):
+        lmm.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, residual="ar1(Days | Subject)", ddf="kenward-roger")
+    with pytest.raises(lmm.Error, match="^residual: "):
+        lmm.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, residual="ar7(Days)")
+
+
+@pytest.mark.parametrize("case", GLMM_CASES)
+def test_glmm_equals_cli_and_lme4(case):
+    ref = json.loads((GLMM / f"{case}.json").read_text())
+    path = GLMM / "data" / ref["data"]
+    flags = ["--family", ref["family"], "--link", ref["link"], "--nagq", str(ref["nAGQ"])]
+    _, cli, _ = run_cli("fit", path, ref["formula"], *flags, "--json")
+    m = lmm.fit(ref["formula"], pd.read_csv(path), family=ref["family"], link=ref["link"], nagq=ref["nAGQ"])
+    assert isinstance(m, lmm.GlmmModel)
+    assert m.to_json() == cli
+    assert m.loglik == pytest.approx(ref["loglik"], abs=1e-3)
+    for f in ref["fixed"]:
+        assert m.fixed.loc[f["term"], "estimate"] == pytest.approx(f["estimate"], rel=1e-3, abs=1e-5)
+    _, text, _ = run_cli("fit", path, ref["formula"], *flags)
+    assert m.summary() == lmm.fit(ref["formula"], str(path), family=ref["family"], link=ref["link"],
+                                  nagq=ref["nAGQ"], data_name=str(path)).summary() == text
+
+
+def test_glmm_refusals():
+    cbpp = pd.read_csv(GLMM / "data" / "cbpp.csv")
+    formula = "cbind(incidence, failures) ~ period + (1 | herd)"
+    for kwargs, words in (({"family": "gamma"}, "family must be"), ({"family": "binomial", "reml": False}, "reml=False"),
+                          ({"family": "binomial", "link": "identity"}, "link must be"),
+                          ({"family": "binomial", "nagq": 0}, "nagq must be"),
+                          ({"family": "binomial", "residual": "cs(1 | herd)"}, "a GLMM (family=) has no residual")):
+        with pytest.raises(lmm.Error, match=words.replace("(", r"\(").replace(")", r"\)")):
+            lmm.fit(formula, cbpp, **kwargs)
