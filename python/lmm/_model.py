@@ -137,7 +137,66 @@ def _level_frame(table: tuple) -> pd.DataFrame:
     return pd.DataFrame({n: arrays[n] for n in names}, index=index)
 
 
-class Model:
+class _Fitted:
+    """What every fitted model has: its JSON, summary, variance components and fit statistics."""
+
+    _core: Any
+    _data_name: str
+    _dict: Optional[Dict[str, Any]] = None
+
+    def to_json(self, indent: int = 2) -> str:
+        """The fit as `lmm fit --json` prints it (indent=2: byte for byte, with its final newline)."""
+        return self._core.json(indent)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The fit as a dict with the keys of `lmm fit --json` (a new dict each call)."""
+        return json.loads(self._core.json(-1))
+
+    def _load(self) -> Dict[str, Any]:
+        return self.to_dict()
+
+    @property
+    def _d(self) -> Dict[str, Any]:
+        if self._dict is None:
+            self._dict = self._load()
+        return self._dict
+
+    def summary(self) -> str:
+        """lme4's summary() layout (lmerTest's df and p for a linear model): the text `lmm fit` prints."""
+        return self._core.summary(self._data_name)
+
+    @property
+    def random(self) -> pd.DataFrame:
+        """Variance components as lme4's VarCorr: group, term1, term2, variance, sd, cor."""
+        df = pd.DataFrame.from_records(self._d["random"], columns=["group", "term1", "term2", "variance", "sd", "cor"])
+        return df.fillna(value=np.nan)  # None (no term) as NaN, as lme4's as.data.frame(VarCorr(m)) has NA
+
+    loglik = property(lambda self: self._d["loglik"], doc="log-likelihood (REML fits: REML's)")
+    aic = property(lambda self: self._d["aic"], doc="AIC")
+    bic = property(lambda self: self._d["bic"], doc="BIC")
+    nobs = property(lambda self: self._d["nobs"], doc="observations used")
+    singular = property(lambda self: self._d["singular"], doc="a variance at 0 or a correlation at +-1")
+    formula = property(lambda self: self._d["formula"], doc="the formula")
+    messages = property(lambda self: list(self._d["messages"]), doc="notes: dropped rows, aliased columns, ...")
+    ngroups = property(lambda self: dict(self._d["ngroups"]), doc="levels per grouping factor")
+
+    @property
+    def theta(self) -> np.ndarray:
+        """lme4's theta: the relative covariance factors, column-wise lower triangle per term."""
+        return np.array(self._d["theta"], dtype=float)
+
+    @property
+    def icc(self) -> Dict[str, float]:
+        """ICC as performance::icc (a GLMM's on the latent scale): {"adjusted": ..., "unadjusted": ...}."""
+        return {"adjusted": self._d["icc_adjusted"], "unadjusted": self._d["icc_unadjusted"]}
+
+    @property
+    def r2(self) -> Dict[str, float]:
+        """Nakagawa's R² as performance::r2_nakagawa: {"marginal": ..., "conditional": ...}."""
+        return {"marginal": self._d["r2_marginal"], "conditional": self._d["r2_conditional"]}
+
+
+class Model(_Fitted):
     """A fitted linear mixed model. Made by :func:`lmm.fit`."""
 
     def __init__(self, core: _lmm.Model, index: pd.Index, data_name: str, residual: bool = False) -> None:
@@ -151,25 +210,8 @@ class Model:
         # As `lmm fit --residual` refuses --profile, --boot and --save: not computed for a structure yet.
         _check(not self._residual, f"{what} is not available with residual= or residual_sd_by= yet")
 
-    # ---- the whole result ----
-    def to_json(self, indent: int = 2) -> str:
-        """The fit as `lmm fit --json` prints it (indent=2: byte for byte, with its final newline)."""
-        return self._core.json(indent)
-
-    def to_dict(self) -> Dict[str, Any]:
-        """The fit as a dict with the keys of `lmm fit --json` (a new dict each call)."""
-        return json.loads(self._core.json(-1))
-
-    @property
-    def _d(self) -> Dict[str, Any]:
-        """to_dict() without ranef and coef (cheap with many levels), kept."""
-        if self._dict is None:
-            self._dict = json.loads(self._core.light_json())
-        return self._dict
-
-    def summary(self) -> str:
-        """lme4's summary() layout with df and p-values: the text `lmm fit` prints."""
-        return self._core.summary(self._data_name)
+    def _load(self) -> Dict[str, Any]:
+        return json.loads(self._core.light_json())  # without ranef and coef: cheap with many levels
 
     def __repr__(self) -> str:
         d = self._d
@@ -180,12 +222,6 @@ class Model:
     def fixed(self) -> pd.DataFrame:
         """Fixed effects: estimate, std_error, df, t, p; index R's term names."""
         return _frame(self._d["fixed"], "term", ["estimate", "std_error", "df", "t", "p"])
-
-    @property
-    def random(self) -> pd.DataFrame:
-        """Variance components as lme4's VarCorr: group, term1, term2, variance, sd, cor."""
-        df = pd.DataFrame.from_records(self._d["random"], columns=["group", "term1", "term2", "variance", "sd", "cor"])
-        return df.fillna(value=np.nan)  # None (no term) as NaN, as lme4's as.data.frame(VarCorr(m)) has NA
 
     @property
     def ranef(self) -> pd.DataFrame:
@@ -201,32 +237,8 @@ class Model:
         """Type III ANOVA (lmerTest's anova(m, type = 3)): num_df, den_df, F, p per term."""
         return _frame(self._d["anova_type3"], "term", ["num_df", "den_df", "F", "p"])
 
-    # ---- numbers ----
-    loglik = property(lambda self: self._d["loglik"], doc="log-likelihood (REML fits: REML's)")
-    aic = property(lambda self: self._d["aic"], doc="AIC")
-    bic = property(lambda self: self._d["bic"], doc="BIC")
     sigma = property(lambda self: self._d["sigma"], doc="residual standard deviation")
-    nobs = property(lambda self: self._d["nobs"], doc="observations used")
-    singular = property(lambda self: self._d["singular"], doc="a variance at 0 or a correlation at +-1")
-    formula = property(lambda self: self._d["formula"], doc="the formula")
-    messages = property(lambda self: list(self._d["messages"]), doc="notes: dropped rows, aliased columns, ...")
-    ngroups = property(lambda self: dict(self._d["ngroups"]), doc="levels per grouping factor")
     convergence = property(lambda self: dict(self._d["convergence"]), doc="lme4's convergence check")
-
-    @property
-    def theta(self) -> np.ndarray:
-        """lme4's theta: the relative covariance factors, column-wise lower triangle per term."""
-        return np.array(self._d["theta"], dtype=float)
-
-    @property
-    def icc(self) -> Dict[str, float]:
-        """ICC as performance::icc: {"adjusted": ..., "unadjusted": ...}."""
-        return {"adjusted": self._d["icc_adjusted"], "unadjusted": self._d["icc_unadjusted"]}
-
-    @property
-    def r2(self) -> Dict[str, float]:
-        """Nakagawa's R² as performance::r2_nakagawa: {"marginal": ..., "conditional": ...}."""
-        return {"marginal": self._d["r2_marginal"], "conditional": self._d["r2_conditional"]}
 
     @property
     def fitted(self) -> pd.Series:
@@ -279,31 +291,14 @@ class Model:
         self._core.report(os.fspath(path), max_persons)
 
 
-class GlmmModel:
-    """A fitted generalized linear mixed model (lmm.fit(..., family=)), as lme4's glmer."""
+class GlmmModel(_Fitted):
+    """A fitted generalized linear mixed model (lmm.fit(..., family=)), as lme4's glmer. Its JSON
+    and summary are those of `lmm fit --family ...`."""
 
     def __init__(self, core: _lmm.GlmmModel, data_name: str) -> None:
         self._core = core
         self._data_name = data_name
         self._dict: Optional[Dict[str, Any]] = None
-
-    def to_json(self, indent: int = 2) -> str:
-        """The fit as `lmm fit --family ... --json` prints it (indent=2: byte for byte)."""
-        return self._core.json(indent)
-
-    def to_dict(self) -> Dict[str, Any]:
-        """The fit as a dict with the keys of `lmm fit --family ... --json`."""
-        return json.loads(self._core.json(-1))
-
-    @property
-    def _d(self) -> Dict[str, Any]:
-        if self._dict is None:
-            self._dict = self.to_dict()
-        return self._dict
-
-    def summary(self) -> str:
-        """glmer's summary() layout: the text `lmm fit --family` prints."""
-        return self._core.summary(self._data_name)
 
     def __repr__(self) -> str:
         d = self._d
@@ -315,42 +310,14 @@ class GlmmModel:
         return _frame(self._d["fixed"], "term", ["estimate", "std_error", "z", "p"])
 
     @property
-    def random(self) -> pd.DataFrame:
-        """Variance components: group, term1, term2, variance, sd, cor."""
-        df = pd.DataFrame.from_records(self._d["random"], columns=["group", "term1", "term2", "variance", "sd", "cor"])
-        return df.fillna(value=np.nan)
-
-    @property
     def ranef(self) -> pd.DataFrame:
         """Conditional modes and condsd_<term> per level; index (group, level)."""
         return pd.DataFrame.from_records(self._d["ranef"]).set_index(["group", "level"])
 
-    loglik = property(lambda self: self._d["loglik"], doc="log-likelihood")
-    aic = property(lambda self: self._d["aic"], doc="AIC")
-    bic = property(lambda self: self._d["bic"], doc="BIC")
     deviance = property(lambda self: self._d["deviance"], doc="deviance")
-    nobs = property(lambda self: self._d["nobs"], doc="observations used")
-    singular = property(lambda self: self._d["singular"], doc="a variance at 0 or a correlation at +-1")
     converged = property(lambda self: self._d["converged"], doc="the optimizer converged")
-    formula = property(lambda self: self._d["formula"], doc="the formula")
     family = property(lambda self: self._d["family"], doc="binomial or poisson")
     link = property(lambda self: self._d["link"], doc="the link function")
-    messages = property(lambda self: list(self._d["messages"]), doc="notes for the user")
-
-    @property
-    def theta(self) -> np.ndarray:
-        """lme4's theta."""
-        return np.array(self._d["theta"], dtype=float)
-
-    @property
-    def icc(self) -> Dict[str, float]:
-        """ICC on the latent scale (binomial), as performance::icc."""
-        return {"adjusted": self._d["icc_adjusted"], "unadjusted": self._d["icc_unadjusted"]}
-
-    @property
-    def r2(self) -> Dict[str, float]:
-        """Nakagawa's R² on the latent scale (binomial), as performance::r2_nakagawa."""
-        return {"marginal": self._d["r2_marginal"], "conditional": self._d["r2_conditional"]}
 
 
 def _predict(core: Any, newdata: Optional[DataLike], re_form: Optional[str], interval: Optional[str],
