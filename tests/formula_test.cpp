@@ -316,7 +316,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"y ~ x)", "')' has no matching '('", 6},
         ErrorCase{"y ~ foo(x) + (1 | g)",
                   "unknown function 'foo'; the supported functions are I(), log(), exp(), "
-                  "sqrt(), scale(), factor(), ordered(), relevel(), C(), poly() and offset()",
+                  "sqrt(), scale(), factor(), ordered(), relevel(), C(), poly(), offset() and cbind()",
                   5},
         ErrorCase{"y ~ I(bar(x))", "unknown function 'bar'", 7},
         ErrorCase{"y ~ x + 1 | g", "'|' outside parentheses", 11},

@@ -22,6 +22,23 @@ bool pirls_converged(double dec, double prev_dec, double pdev) {
   return dec < 1e-20 * (1 + pdev) || (dec < 1e-11 * (1 + pdev) && dec > 0.5 * prev_dec);
 }
 
+// Step halving: the largest step 1, 1/2, ... whose penalized deviance (from `trial`) does not
+// exceed `pdev`, which it then holds. Near the mode (a small decrement) the decrease is below the
+// rounding of the penalized deviance's sum, which would stop the search early and leave u off by
+// about the square root of the decrement: there the full Newton step is taken.
+template <class Trial>
+bool halving_search(double& pdev, double dec, Trial&& trial) {
+  const bool newton = dec < kFullStep * (1 + pdev);
+  for (double step = 1; step > 1e-10; step /= 2) {
+    const double pd = trial(step);
+    if (pd <= pdev || newton) {
+      pdev = pd;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool GlmmModel::pirls_u() {
@@ -39,22 +56,12 @@ bool GlmmModel::pirls_u() {
     if (!std::isfinite(dec)) return false;
     if (pirls_converged(dec, prev_dec, pdev)) return true;
     prev_dec = dec;
-    bool accepted = false;
-    // Near the mode the decrease is below the rounding of the penalized deviance's sum, which
-    // would stop a halving search early (leaving u off by about the square root of the
-    // decrement): there the full Newton step is taken.
-    const bool newton = dec < kFullStep * (1 + pdev);
-    for (double step = 1; step > 1e-10; step /= 2) {
+    const bool ok = halving_search(pdev, dec, [&](double step) {
       u_new = u_ + step * delta;
       linear_predictor(u_new, eta_fixed_, eta_new);
-      const double pd = penalized_deviance(eta_new, u_new);
-      if (pd <= pdev || newton) {
-        pdev = pd;
-        accepted = true;
-        break;
-      }
-    }
-    if (!accepted) return false;
+      return penalized_deviance(eta_new, u_new);
+    });
+    if (!ok) return false;
     u_.swap(u_new);
     eta_.swap(eta_new);
   }
@@ -85,20 +92,13 @@ bool GlmmModel::pirls_joint() {
     if (!std::isfinite(dec)) return false;
     if (pirls_converged(dec, prev_dec, pdev)) return true;
     prev_dec = dec;
-    bool accepted = false;
-    const bool newton = dec < kFullStep * (1 + pdev);
-    for (double step = 1; step > 1e-10; step /= 2) {
+    const bool ok = halving_search(pdev, dec, [&](double step) {
       u_new = u_ + step * du;
       b_new = beta_ + step * db;
       linear_predictor(u_new, X_ * b_new + offset_, eta_new);
-      const double pd = penalized_deviance(eta_new, u_new);
-      if (pd <= pdev || newton) {
-        pdev = pd;
-        accepted = true;
-        break;
-      }
-    }
-    if (!accepted) return false;
+      return penalized_deviance(eta_new, u_new);
+    });
+    if (!ok) return false;
     u_.swap(u_new);
     beta_.swap(b_new);
     eta_.swap(eta_new);
