@@ -53,6 +53,10 @@ struct SavedModel {
   std::vector<TermEstimates> re;
 };
 
+/// A model frame's coding without its rows (formula, names, factors and their levels, transforms,
+/// each grouping factor's levels and effect names): the part of it a SavedModel keeps.
+ModelFrame frame_coding(const ModelFrame& f);
+
 /// The fitted model at its current θ as a SavedModel (provenance fields left for the caller).
 /// The prediction-error covariances come from the joint covariance of (β̂, b̂ - b), σ² times the
 /// inverse of Henderson's mixed-model-equations matrix, evaluated per level from the blocked

@@ -248,13 +248,7 @@ SavedModel glmm_snapshot(const GlmmFitted& fitted) {
   s.method = Method::ML;
   s.family = family_name(r.family);
   s.link = link_name(r.link);
-  s.frame.formula = f.formula;
-  s.frame.response = f.response;
-  s.frame.fixed_names = f.fixed_names;
-  s.frame.aliased = f.aliased;
-  s.frame.factors = f.factors;
-  s.frame.offset_column = f.offset_column;
-  s.frame.transforms = f.transforms;
+  s.frame = frame_coding(f);
   s.beta = r.beta;
   s.vcov = r.vcov;
   s.theta = r.theta;
@@ -264,11 +258,6 @@ SavedModel glmm_snapshot(const GlmmFitted& fitted) {
   const auto lam = fitted.model->lambda();
   for (std::size_t j = 0; j < f.re.size(); ++j) {
     const ReTermData& t = f.re[j];
-    ReTermData e;
-    e.group = t.group;
-    e.levels = t.levels;
-    e.names = t.names;
-    s.frame.re.push_back(std::move(e));
     s.lambda.emplace_back(lam[j].data(), lam[j].data() + lam[j].size());
     SavedModel::TermEstimates te;
     te.b.assign(b[j].data(), b[j].data() + b[j].size());

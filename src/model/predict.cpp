@@ -75,6 +75,26 @@ std::string check_estimates(const SavedModel& m) {
   return "";
 }
 
+ModelFrame frame_coding(const ModelFrame& f) {
+  ModelFrame c;
+  c.formula = f.formula;
+  c.response = f.response;
+  c.fixed_names = f.fixed_names;
+  c.aliased = f.aliased;
+  c.factors = f.factors;
+  c.offset_column = f.offset_column;
+  c.weights_column = f.weights_column;
+  c.transforms = f.transforms;
+  for (const ReTermData& t : f.re) {
+    ReTermData e;
+    e.group = t.group;
+    e.levels = t.levels;
+    e.names = t.names;
+    c.re.push_back(std::move(e));
+  }
+  return c;
+}
+
 SavedModel snapshot(const LinearMixedModel& model) {
   const auto& m = detail::model_state(model);
   const ModelFrame& f = model.frame();
@@ -82,22 +102,7 @@ SavedModel snapshot(const LinearMixedModel& model) {
   s.lmm_version = LMM_VERSION;
   s.nobs = f.n();
   s.method = model.method();
-  // The frame's coding without its rows.
-  s.frame.formula = f.formula;
-  s.frame.response = f.response;
-  s.frame.fixed_names = f.fixed_names;
-  s.frame.aliased = f.aliased;
-  s.frame.factors = f.factors;
-  s.frame.offset_column = f.offset_column;
-  s.frame.weights_column = f.weights_column;
-  s.frame.transforms = f.transforms;
-  for (const ReTermData& t : f.re) {
-    ReTermData e;
-    e.group = t.group;
-    e.levels = t.levels;
-    e.names = t.names;
-    s.frame.re.push_back(std::move(e));
-  }
+  s.frame = frame_coding(f);
   s.beta = model.beta();
   s.vcov = model.vcov();
   s.theta = model.theta();
