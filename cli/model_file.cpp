@@ -114,6 +114,8 @@ void check_coding(const SavedModel& m, const Reader& r) {
   };
   for (const Term& t : f.fixed)
     for (const Expr& e : t.factors) add(e.variables());
+  for (const Expr& e : f.offsets) add(e.variables());  // offset(x): predictions add it
+  if (!m.frame.offset_column.empty()) add({m.frame.offset_column});
   for (const RandomTerm& rt : f.random) {
     add(rt.grouping);
     for (const Term& t : rt.terms)

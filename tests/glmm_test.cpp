@@ -3,6 +3,7 @@
 // (library and CLI: one line, exit 2, never NaN).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -216,6 +217,34 @@ TEST(GlmmCli, SavedModelPredicts) {
   const auto refused = run_cli({"fit", kCbpp, kFormula, "--family", "binomial", "--profile"});
   EXPECT_EQ(refused.code, 2);
   EXPECT_NE(refused.err.find("--profile is not available with --family"), std::string::npos) << refused.err;
+}
+
+
+// A saved model with offset(x) in its formula predicts from new rows that carry x (the saved-model
+// check once looked for the formula's variables without the offset's, so every such model failed
+// to load): lme4's predict() with and without re.form = NA, offset included.
+TEST(GlmmCli, SavedModelWithFormulaOffsetPredicts) {
+  const auto dir = lmm::testing::scratch_dir("lmm_glmm_offset_");
+  const std::string model = (dir / "m.json").string();
+  const std::string refs = std::string(LMM_TEST_DATA) + "/glmm/";
+  std::ifstream in(refs + "exposure_poisson_offset.json");
+  const auto ref = nlohmann::json::parse(in);
+  const auto fit = run_cli({"fit", refs + "data/" + ref["data"].get<std::string>(), ref["formula"].get<std::string>(),
+                            "--family", "poisson", "--save", model});
+  ASSERT_EQ(fit.code, 0) << fit.err;
+  const std::string newdata = refs + "data/exposure_poisson_offset_newdata.csv";
+  const auto cond = run_cli({"predict", newdata, "--model", model, "--out", (dir / "c.csv").string()});
+  ASSERT_EQ(cond.code, 0) << cond.err;
+  const auto pop = run_cli({"predict", newdata, "--model", model, "--re-form", "none", "--out", (dir / "p.csv").string()});
+  ASSERT_EQ(pop.code, 0) << pop.err;
+  const lmm::DataFrame c = lmm::read_table((dir / "c.csv").string()), p = lmm::read_table((dir / "p.csv").string());
+  const auto& rows = ref["predict_link_newdata"];
+  ASSERT_EQ(c.at("fit").numbers.size(), rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const double cond_ref = rows[i]["allow_new_levels"], pop_ref = rows[i]["re_form_na"];
+    EXPECT_NEAR(c.at("fit").numbers[i], cond_ref, 1e-3 * std::max(std::abs(cond_ref), 0.1));
+    EXPECT_NEAR(p.at("fit").numbers[i], pop_ref, 1e-3 * std::max(std::abs(pop_ref), 0.1));
+  }
 }
 
 }  // namespace
