@@ -162,9 +162,6 @@ void add_fit_command(CLI::App& app, Action& action) {
       opt.frame = frame_options(args->frame);
       if (opt.frame.residual.any()) check_residual_flags(*args);
       if (!args->glmm.family.empty()) {
-        if (opt.frame.residual.any())
-          throw Error("--residual and --residual-sd-by are for linear mixed models; a GLMM (--family) has no residual "
-                      "covariance to structure");
         refuse_for_glmm({{"--ml", args->ml}, {"--anova", args->anova}, {"--profile", args->inference.profile},
                          {"--boot", args->inference.boot > 0}, {"--residuals", !args->inference.residuals.empty()},
                          {"--ranef", !args->extras.ranef_csv.empty()}});

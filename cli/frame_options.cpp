@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "lmm/error.h"
+#include "wording.h"
 
 namespace lmm::cli {
 
@@ -59,23 +60,8 @@ ModelFrameOptions frame_options(const FrameArgs& args) {
 }
 
 void rethrow_with_flags(const Error& e) {
-  std::string what = e.what();
-  for (const auto& [field, flag] : {std::pair<std::string, std::string>{"ResidualOptions::sd_by", "--residual-sd-by"},
-                                    {"ResidualOptions::time", "--residual"},
-                                    {"ResidualOptions::group", "--residual"},
-                                    {"ResidualOptions::structure", "--residual"},
-                                    {"ModelFrameOptions::residual", "--residual"},
-                                    {"ModelFrameOptions::weights", "--weights"}}) {
-    const auto at = what.find(field);
-    if (at != std::string::npos) {
-      what.replace(at, field.size(), flag);
-      throw Error(what);
-    }
-  }
-  const std::string field = "ModelFrameOptions::reference_levels: ";
-  const auto at = what.find(field);
-  if (at == std::string::npos) throw e;
-  what.replace(at, field.size(), "--ref: ");
+  std::string what = in_cli_terms(e.what());
+  if (what == e.what()) throw e;
   throw Error(what);
 }
 

@@ -78,19 +78,6 @@ GlmmOptions glmm_options(const GlmmArgs& args, const ModelFrameOptions& frame) {
   return o;
 }
 
-// The library's option names as the flags that set them.
-template <typename F>
-auto with_glmm_flags(F&& body) -> decltype(body()) {
-  try {
-    return with_frame_flags(body);
-  } catch (const Error& e) {
-    std::string m = e.what();
-    for (const auto& [lib, flag] : {std::pair{"GlmmOptions::nagq", "--nagq"}, std::pair{"GlmmOptions::link", "--link"}})
-      if (m.rfind(lib, 0) == 0) m = flag + m.substr(std::string(lib).size());
-    throw Error(m);
-  }
-}
-
 }  // namespace
 
 void refuse_for_glmm(const std::vector<std::pair<const char*, bool>>& flags) {
@@ -101,13 +88,13 @@ void refuse_for_glmm(const std::vector<std::pair<const char*, bool>>& flags) {
 ModelComparison compare_glmm_models(const GlmmArgs& args, const DataFrame& data, const std::vector<std::string>& formulas,
                                     const ModelFrameOptions& frame) {
   const GlmmOptions o = glmm_options(args, frame);
-  return with_glmm_flags([&] { return compare_glmms(data, formulas, o); });
+  return with_frame_flags([&] { return compare_glmms(data, formulas, o); });
 }
 
 int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string& formula,
                  const ModelFrameOptions& frame, bool json_out, const std::string& data_name) {
   const GlmmOptions o = glmm_options(args, frame);
-  const GlmmFitted f = with_glmm_flags([&] { return fit_glmm(data, formula, o); });
+  const GlmmFitted f = with_frame_flags([&] { return fit_glmm(data, formula, o); });
   if (!args.save.empty()) {
     SavedModel m = glmm_snapshot(f);
     m.lmm_version = LMM_VERSION;
@@ -119,9 +106,9 @@ int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string&
     save_model(m, args.save);
   }
   if (json_out) {
-    json j = glmm_json(f);
-    if (!args.newdata.empty()) j["predict_link_newdata"] = predictions_json(f, args.newdata);
-    std::cout << j.dump(2) << '\n';
+    print_glmm_json(std::cout, f, [&](SortedObject& j) {
+      if (!args.newdata.empty()) j.add("predict_link_newdata", predictions_json(f, args.newdata));
+    });
   } else {
     std::cout << format_glmm_summary(f.result, data_name);
   }

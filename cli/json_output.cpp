@@ -20,6 +20,8 @@ void write_fixed(JsonWriter& w, const std::vector<FixedEffect>& fixed) {
   w.end_array();
 }
 
+}  // namespace
+
 void write_random(JsonWriter& w, const std::vector<VarianceComponent>& random) {
   w.begin_array();
   for (const auto& vc : random) {
@@ -37,6 +39,14 @@ void write_random(JsonWriter& w, const std::vector<VarianceComponent>& random) {
   }
   w.end_array();
 }
+
+void write_ngroups(JsonWriter& w, const std::vector<GroupCount>& ngroups) {
+  SortedObject ng;
+  for (const auto& g : ngroups) ng.add(g.group, g.levels);
+  ng.write(w);
+}
+
+namespace {
 
 /// The keys of one level's object (group, level, then per term its value and, for ranef, its
 /// condsd_<term>) and the order they are written in; worked out again only when the terms change,
@@ -78,12 +88,16 @@ void write_levels(JsonWriter& w, const std::vector<Level>& levels, bool condsd, 
   w.end_array();
 }
 
+}  // namespace
+
 // lme4's as.data.frame(ranef(m, condVar = TRUE)): per term its mode, then its condsd_<term>.
 void write_ranef(JsonWriter& w, const std::vector<RandomEffectLevel>& ranef) {
   write_levels(w, ranef, true, [](const RandomEffectLevel& re, std::size_t slot) {
     return slot % 2 == 0 ? re.mode[slot / 2] : re.condsd[slot / 2];
   });
 }
+
+namespace {
 
 // coef(m): fixed + random per level.
 void write_coef(JsonWriter& w, const std::vector<LevelCoefficients>& coef) {
@@ -145,11 +159,7 @@ void write_json(JsonWriter& w, const FitResult& r, const std::function<void(Sort
   const bool reml = r.method == Method::REML;
   SortedObject j;
   j.add("formula", r.formula).add("method", reml ? "REML" : "ML").add("nobs", r.nobs).add("n_dropped", r.n_dropped);
-  j.add("ngroups", [&](JsonWriter& w) {
-    SortedObject ng;
-    for (const auto& g : r.ngroups) ng.add(g.group, g.levels);
-    ng.write(w);
-  });
+  j.add("ngroups", [&](JsonWriter& w) { write_ngroups(w, r.ngroups); });
   j.add("fixed", [&](JsonWriter& w) { write_fixed(w, r.fixed); });
   j.add("aliased", r.aliased);
   j.add("random", [&](JsonWriter& w) { write_random(w, r.random); });

@@ -14,6 +14,12 @@ namespace lmm::cli {
 /// `extra` may add members the result does not hold (the CLI's centering).
 void write_json(JsonWriter& w, const FitResult& r, const std::function<void(SortedObject&)>& extra = {});
 
+/// Pieces every model kind writes alike (the GLMM's JSON too): {group: levels}, random[] as lme4's
+/// VarCorr, ranef[] as as.data.frame(ranef(m, condVar = TRUE)).
+void write_ngroups(JsonWriter& w, const std::vector<GroupCount>& ngroups);
+void write_random(JsonWriter& w, const std::vector<VarianceComponent>& random);
+void write_ranef(JsonWriter& w, const std::vector<RandomEffectLevel>& ranef);
+
 /// `lmm fit --json`: the fit indented by 2, then a newline.
 void print_json(std::ostream& out, const FitResult& r, const std::function<void(SortedObject&)>& extra = {});
 

@@ -129,6 +129,26 @@ JsonWriter& JsonWriter::value(bool v) {
   return *this;
 }
 
+JsonWriter& JsonWriter::value(const nlohmann::json& j) {
+  using T = nlohmann::json::value_t;
+  switch (j.type()) {
+    case T::object:
+      begin_object();
+      for (const auto& [k, v] : j.items()) key(k).value(v);
+      return end_object();
+    case T::array:
+      begin_array();
+      for (const auto& v : j) value(v);
+      return end_array();
+    case T::string: return value(j.get_ref<const std::string&>());
+    case T::boolean: return value(j.get<bool>());
+    case T::number_integer: return value(j.get<std::int64_t>());
+    case T::number_unsigned: return value(j.get<std::uint64_t>());
+    case T::number_float: return value(j.get<double>());
+    default: return null();
+  }
+}
+
 JsonWriter& JsonWriter::null() {
   before_value();
   buf_ += "null";

@@ -14,6 +14,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace lmm::cli {
 
 class JsonWriter {
@@ -49,6 +51,8 @@ class JsonWriter {
       return unsigned_integer(v);
   }
   JsonWriter& null();
+  /// A document built with nlohmann::json (small parts only: saved-model pieces, a few rows).
+  JsonWriter& value(const nlohmann::json& j);
   /// An array of the elements, each written with value().
   template <class T>
   JsonWriter& value(const std::vector<T>& v) {

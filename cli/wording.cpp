@@ -1,13 +1,9 @@
 #include "wording.h"
 
-#include <string_view>
-#include <utility>
-
 namespace lmm::cli {
 
 namespace {
 
-// Library wording -> command-line wording, longest phrases first where they overlap.
 constexpr std::pair<std::string_view, std::string_view> kWording[] = {
     {"set CompareOptions::reml to false", "drop --reml"},
     {"CompareOptions::reml", "--reml"},
@@ -15,15 +11,27 @@ constexpr std::pair<std::string_view, std::string_view> kWording[] = {
     {"BootstrapOptions::replicates", "--boot"},
     {"refit with Method::REML", "drop --ml"},
     {"DdfMethod::Satterthwaite", "--ddf satterthwaite"},
+    {"ResidualOptions::sd_by", "--residual-sd-by"},
+    {"ResidualOptions::time", "--residual"},
+    {"ResidualOptions::group", "--residual"},
+    {"ResidualOptions::structure", "--residual"},
+    {"ModelFrameOptions::residual", "--residual"},
+    {"ModelFrameOptions::weights", "--weights"},
+    {"ModelFrameOptions::reference_levels: ", "--ref: "},
+    {"GlmmOptions::family", "--family"},
+    {"GlmmOptions::nagq", "--nagq"},
+    {"GlmmOptions::link", "--link"},
 };
 
 }  // namespace
 
-std::string in_cli_terms(std::string message) {
-  for (const auto& [library, flag] : kWording)
-    for (std::size_t at = message.find(library); at != std::string::npos; at = message.find(library, at + flag.size()))
-      message.replace(at, library.size(), flag);
+std::string replace_phrases(std::string message, Phrases phrases) {
+  for (const auto& [library, own] : phrases)
+    for (std::size_t at = message.find(library); at != std::string::npos; at = message.find(library, at + own.size()))
+      message.replace(at, library.size(), own);
   return message;
 }
+
+std::string in_cli_terms(std::string message) { return replace_phrases(std::move(message), kWording); }
 
 }  // namespace lmm::cli

@@ -34,6 +34,7 @@
 #include "model_file.h"
 #include "report_json.h"
 #include "table.h"
+#include "wording.h"
 
 namespace lmm::python {
 
@@ -58,16 +59,12 @@ constexpr std::pair<std::string_view, std::string_view> kWording[] = {
     {"ResidualOptions::structure", "residual"},
     {"ModelFrameOptions::residual", "residual"},
     {"GlmmOptions::nagq", "nagq"},
+    {"(GlmmOptions::family)", "(family=)"},
     {"GlmmOptions::family", "family"},
     {"GlmmOptions::link", "link"},
 };
 
-std::string in_python_terms(std::string message) {
-  for (const auto& [library, keyword] : kWording)
-    for (auto at = message.find(library); at != std::string::npos; at = message.find(library, at + keyword.size()))
-      message.replace(at, library.size(), keyword);
-  return message;
-}
+std::string in_python_terms(std::string message) { return cli::replace_phrases(std::move(message), kWording); }
 
 /// A table the engine reads: built once from Python's columns (or a CSV file), shared by the fits.
 struct Table {
@@ -331,9 +328,6 @@ struct GlmmModelPy {
 GlmmModelPy fit_glmm_model(const Table& data, const std::string& formula, const py::dict& kwargs,
                            const std::string& family, const std::string& link, int nagq) {
   const FitOptions fo = fit_options(kwargs);
-  if (fo.frame.residual.any())
-    throw Error("residual= and residual_sd_by= are for linear mixed models; a GLMM (family=) has no residual "
-                "covariance to structure");
   GlmmOptions o;
   o.family = parse_family(family);
   if (!link.empty()) o.link = parse_link(link);
@@ -346,7 +340,15 @@ GlmmModelPy fit_glmm_model(const Table& data, const std::string& formula, const 
 void bind_glmm(py::module_& mod) {
   py::class_<GlmmModelPy>(mod, "GlmmModel")
       .def("json", [](const GlmmModelPy& m, int indent) {
-        return indent == 2 ? cli::glmm_json(m.fitted).dump(2) + "\n" : cli::glmm_json(m.fitted).dump(indent);
+        std::ostringstream out;
+        if (indent == 2) {
+          cli::print_glmm_json(out, m.fitted);  // `lmm fit --family ... --json`, byte for byte
+        } else {
+          cli::JsonWriter w(out, indent);
+          cli::write_glmm_json(w, m.fitted);
+          w.flush();
+        }
+        return out.str();
       })
       .def("summary", [](const GlmmModelPy& m, const std::string& data_name) {
         return format_glmm_summary(m.fitted.result, data_name);

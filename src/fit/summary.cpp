@@ -10,6 +10,7 @@
 #include "lmm/error.h"
 #include "lmm/fit.h"
 #include "lmm/inference.h"
+#include "fit/components.h"
 #include "model/conditioning.h"
 #include "model/model_access.h"
 #include "util/stats.h"
@@ -53,29 +54,6 @@ std::string singular_reason(const ReTermData& t, const std::string& gname, const
                          : partner;
 }
 
-// One term's variances and correlations, S = σ²λλ', as lme4's VarCorr.
-void add_term_components(const ReTermData& t, const std::string& gname, const detail::Mat& S, FitResult& r) {
-  const int q = t.q();
-  for (int a = 0; a < q; ++a) {
-    VarianceComponent vc;
-    vc.group = gname;
-    vc.term1 = t.names[a];
-    vc.variance = S(a, a);
-    vc.sd = std::sqrt(S(a, a));
-    r.random.push_back(vc);
-  }
-  for (int a = 0; a < q; ++a)
-    for (int b = a + 1; b < q; ++b) {
-      VarianceComponent vc;
-      vc.group = gname;
-      vc.term1 = t.names[a];
-      vc.term2 = t.names[b];
-      const double d = std::sqrt(S(a, a) * S(b, b));
-      vc.cor = d > 0 ? S(a, b) / d : NaN;
-      r.random.push_back(vc);
-    }
-}
-
 // Variance components: Σ = σ² λλ' per term; lme4 suffixes repeated group names. The singular check
 // of lme4's isSingular (a diagonal element of λ below 1e-4), applied in the conditioned coordinates
 // of the optimizer so that it does not depend on the covariates' units (lme4's check calls a slope
@@ -89,14 +67,12 @@ void add_variance_components(const LinearMixedModel& model, FitResult& r) {
   const double s2 = r.sigma * r.sigma;
   for (int j = 0; j < m.K; ++j) {
     const auto& t = f.re[j];
-    int& count = seen[t.group];
-    const std::string gname = count == 0 ? t.group : t.group + "." + std::to_string(count);
-    ++count;
+    const std::string gname = detail::next_component_group(seen, t.group);
     bool already = false;
     for (const auto& g : r.ngroups) already = already || g.group == t.group;
     if (!already) r.ngroups.push_back({t.group, t.nlevels()});
     const detail::Mat S = s2 * m.lambda[j] * m.lambda[j].transpose();
-    add_term_components(t, gname, S, r);
+    detail::add_term_components(t, gname, S, r.random);
     const int q = t.q();
     for (int a = 0, k = m.theta_offset[j]; a < q; k += q - a, ++a) {
       if (!at_boundary[static_cast<std::size_t>(k)]) continue;
@@ -224,5 +200,37 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   result.timings = timings;
   return {std::move(model), std::move(result)};
 }
+
+namespace detail {
+
+std::string next_component_group(std::map<std::string, int>& seen, const std::string& group) {
+  int& count = seen[group];
+  return count++ == 0 ? group : group + "." + std::to_string(count - 1);
+}
+
+void add_term_components(const ReTermData& t, const std::string& gname, const Eigen::MatrixXd& S,
+                         std::vector<VarianceComponent>& out) {
+  const int q = t.q();
+  for (int a = 0; a < q; ++a) {
+    VarianceComponent vc;
+    vc.group = gname;
+    vc.term1 = t.names[a];
+    vc.variance = S(a, a);
+    vc.sd = std::sqrt(S(a, a));
+    out.push_back(vc);
+  }
+  for (int a = 0; a < q; ++a)
+    for (int b = a + 1; b < q; ++b) {
+      VarianceComponent vc;
+      vc.group = gname;
+      vc.term1 = t.names[a];
+      vc.term2 = t.names[b];
+      const double d = std::sqrt(S(a, a) * S(b, b));
+      vc.cor = d > 0 ? S(a, b) / d : NaN;
+      out.push_back(vc);
+    }
+}
+
+}  // namespace detail
 
 }  // namespace lmm

@@ -101,6 +101,11 @@ double Family::mu_eta(double eta) const {
 
 double Family::variance(double mu) const { return family_ == GlmmFamily::Binomial ? mu * (1 - mu) : mu; }
 
+Family::Working Family::working(double eta, double y, double wt) const {
+  const double m = linkinv(eta), d = mu_eta(eta);
+  return {m, wt * d * d / std::max(variance(m), 1e-300), (y - m) / d};
+}
+
 double Family::dev_resid(double y, double mu, double wt) const {
   if (family_ == GlmmFamily::Binomial) return 2 * wt * (ylogy(y, mu) + ylogy(1 - y, 1 - mu));
   return 2 * wt * (ylogy(y, mu) - (y - mu));

@@ -6,6 +6,7 @@
 #include <map>
 #include <numbers>
 
+#include "fit/components.h"
 #include "glmm/glmm_frame.h"
 #include "glmm/glmm_optimize.h"
 #include "lmm/error.h"
@@ -31,27 +32,10 @@ void add_random(const GlmmModel& m, GlmmResult& r) {
   std::map<std::string, int> seen;
   for (std::size_t j = 0; j < f.re.size(); ++j) {
     const ReTermData& t = f.re[j];
-    const int rep = seen[t.group]++;
-    const std::string g = rep == 0 ? t.group : t.group + "." + std::to_string(rep);
+    const bool first = seen.count(t.group) == 0;
     const Eigen::MatrixXd S = lam[j] * lam[j].transpose();
-    for (int a = 0; a < t.q(); ++a) {
-      VarianceComponent c;
-      c.group = g;
-      c.term1 = t.names[static_cast<std::size_t>(a)];
-      c.variance = S(a, a);
-      c.sd = std::sqrt(S(a, a));
-      r.random.push_back(c);
-    }
-    for (int a = 0; a < t.q(); ++a)
-      for (int b = a + 1; b < t.q(); ++b) {
-        VarianceComponent c;
-        c.group = g;
-        c.term1 = t.names[static_cast<std::size_t>(a)];
-        c.term2 = t.names[static_cast<std::size_t>(b)];
-        c.cor = S(a, b) / std::sqrt(S(a, a) * S(b, b));
-        r.random.push_back(c);
-      }
-    if (rep == 0) r.ngroups.push_back({t.group, t.nlevels()});
+    detail::add_term_components(t, detail::next_component_group(seen, t.group), S, r.random);
+    if (first) r.ngroups.push_back({t.group, t.nlevels()});
     for (int a = 0; a < t.q(); ++a)
       if (lam[j](a, a) < kSingularTolerance) r.singular = true;
   }
@@ -207,6 +191,9 @@ GlmmResult summarize_glmm(const GlmmModel& m, const glmm_detail::GlmmOptimum& op
 }  // namespace
 
 GlmmFitted fit_glmm(const DataFrame& data, const std::string& formula, const GlmmOptions& options) {
+  if (options.frame.residual.any())
+    throw Error("ModelFrameOptions::residual and ResidualOptions::sd_by are for linear mixed models; a GLMM "
+                "(GlmmOptions::family) has no residual covariance to structure");
   const Formula fml = parse_formula(formula);
   glmm_detail::GlmmRows rows = glmm_detail::glmm_rows(data, fml, options);
   check_options(options, rows.frame);

@@ -114,12 +114,11 @@ void GlmmModel::update_weights() {
   w_.resize(nrow);
   wres_.resize(nrow);
   for (Eigen::Index i = 0; i < nrow; ++i) {
-    const double e = eta_[i];
-    const double m = family_.linkinv(e), d = family_.mu_eta(e);
-    const double var = std::max(family_.variance(m), 1e-300);
-    mu_[i] = m;
-    w_[i] = pw_[static_cast<std::size_t>(i)] * d * d / var;
-    wres_[i] = (y_[static_cast<std::size_t>(i)] - m) / d;
+    const auto k = static_cast<std::size_t>(i);
+    const auto r = family_.working(eta_[i], y_[k], pw_[k]);
+    mu_[i] = r.mu;
+    w_[i] = r.weight;
+    wres_[i] = r.residual;
   }
 }
 

@@ -119,9 +119,9 @@ Eigen::VectorXd GlmmModel::glm_start() const {
   for (int it = 0; it < 50; ++it) {
     for (Eigen::Index i = 0; i < nrow; ++i) {
       const auto k = static_cast<std::size_t>(i);
-      const double m = family_.linkinv(eta[i]), d = family_.mu_eta(eta[i]);
-      w[i] = pw_[k] * d * d / std::max(family_.variance(m), 1e-300);
-      z[i] = eta[i] - offset_[i] + (y_[k] - m) / d;
+      const auto r = family_.working(eta[i], y_[k], pw_[k]);
+      w[i] = r.weight;
+      z[i] = eta[i] - offset_[i] + r.residual;
     }
     const Eigen::MatrixXd wx = w.asDiagonal() * X_;
     const Eigen::VectorXd b = (X_.transpose() * wx).ldlt().solve(wx.transpose() * z);

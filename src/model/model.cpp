@@ -120,9 +120,7 @@ detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), me
     throw Error("ModelFrameOptions::weights cannot be combined with ModelFrameOptions::residual (use "
                 "ResidualOptions::sd_by for a residual SD per group)");
   std::vector<double> yw;
-  if (frame.residual.any()) {
-    yw = response_shift(frame, frame.offset.empty() ? frame.y : working_rows(frame).y, beta0);
-  } else if (frame.weights.empty()) {
+  if (frame.weights.empty()) {  // (a residual structure has no prior weights, refused above)
     yw = response_shift(frame, frame.offset.empty() ? frame.y : working_rows(frame).y, beta0);
   } else {
     const ModelFrame w = working_rows(frame);

@@ -44,6 +44,8 @@ struct ModelState {
   int ntheta_re = 0;
   void setup_residual(const std::vector<double>& y);
   void set_residual_eta(const std::vector<double>& eta);
+  /// A and log|R| at residual_eta, from the A_k (after they change).
+  void recombine_residual();
   /// A_k formed again from a new (shifted) response, A recombined at the current η.
   void set_residual_response(const std::vector<double>& y);
 

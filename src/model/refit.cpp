@@ -108,8 +108,8 @@ void LinearMixedModel::set_offset_response(const LinearMixedModel& full_model, s
   if (full.residual && reduced.residual && full.A_keys.size() == reduced.A_keys.size()) {
     for (std::size_t k = 0; k < full.A_keys.size(); ++k)
       offset_response_blocks(full.A_keys[k], reduced.A_keys[k], full.K, j, b);
-    reduced.residual_eta.clear();
-    reduced.set_residual_eta(full.residual_eta);
+    reduced.residual_eta = full.residual_eta;
+    reduced.recombine_residual();
   }
   reduced.factor_ok = false;
 }

@@ -11,25 +11,26 @@ void detail::ModelState::setup_residual(const std::vector<double>& y) {
   auto rc = std::make_shared<const ResidualCovariance>(frame);
   residual = rc;
   A_keys = residual_cross_products(frame, y.data(), *rc, coupled_terms(frame, *rc));
-  residual_eta.clear();
-  const std::vector<double> eta = rc->start();
-  if (!rc->fixed()) theta.insert(theta.end(), eta.begin(), eta.end());
-  set_residual_eta(eta);
+  residual_eta = rc->start();
+  if (!rc->fixed()) theta.insert(theta.end(), residual_eta.begin(), residual_eta.end());
+  recombine_residual();
 }
 
 void detail::ModelState::set_residual_eta(const std::vector<double>& eta) {
-  if (eta == residual_eta && !A.empty()) return;
+  if (eta == residual_eta) return;
   if (static_cast<int>(eta.size()) != residual->nparam()) return;  // fixed: θ has no tail
   residual_eta = eta;
-  combine_cross_products(A_keys, residual->coefficients(eta.data()), A);
-  log_det_residual = residual->logdet(eta.data());
+  recombine_residual();
+}
+
+void detail::ModelState::recombine_residual() {
+  combine_cross_products(A_keys, residual->coefficients(residual_eta.data()), A);
+  log_det_residual = residual->logdet(residual_eta.data());
 }
 
 void detail::ModelState::set_residual_response(const std::vector<double>& y) {
   A_keys = residual_cross_products(frame, y.data(), *residual, coupled_terms(frame, *residual));
-  const std::vector<double> eta = residual_eta;
-  residual_eta.clear();
-  set_residual_eta(eta);
+  recombine_residual();
 }
 
 ResidualEstimates LinearMixedModel::residual_estimates() const {

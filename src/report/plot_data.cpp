@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "fit/components.h"
 #include "lmm/model_frame.h"
 #include "lmm/report_data.h"
 #include "lmm/rng.h"
@@ -513,9 +514,7 @@ void add_random_effects(const LinearMixedModel& model, const PlotOptions& option
   for (std::size_t j = 0; j < f.re.size(); ++j) {
     const auto& t = f.re[j];
     const auto q = static_cast<std::size_t>(t.q());
-    int& count = seen[t.group];
-    const std::string group = count == 0 ? t.group : t.group + "." + std::to_string(count);
-    ++count;
+    const std::string group = detail::next_component_group(seen, t.group);
     for (std::size_t a = 0; a < q; ++a) {
       RandomEffect e;
       e.group = group;
