@@ -74,6 +74,7 @@ class GlmmModel {
   void update_weights();  // μ, working weights and residuals at eta_
   bool factor();          // M at the current weights
   double penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u) const;
+  double loglik_kernel() const;  // Σ -2 log p(y | μ) at mu_ without the normalising constants
   void linear_predictor(const Eigen::VectorXd& u, const Eigen::VectorXd& fixed, Eigen::VectorXd& eta) const;
   double logdet() const;
   double agq_adjustment(int nagq) const;
@@ -83,6 +84,7 @@ class GlmmModel {
   glmm_detail::Family family_;
   Eigen::Map<const Eigen::MatrixXd> X_;
   Eigen::VectorXd offset_;
+  double log_constant_ = 0;  // Σ of the rows' normalising constants of -2 log p(y | μ)
   std::vector<Term> terms_;
   Eigen::Index nre_ = 0;
   std::vector<double> theta_;

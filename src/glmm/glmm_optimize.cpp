@@ -16,24 +16,47 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 using Objective = std::function<double(const Eigen::VectorXd&)>;
 
-// Central differences with steps h_j: the gradient and Hessian (2k + 2k(k-1) evaluations).
-void derivatives(const Objective& f, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H) {
+Eigen::VectorXd steps(const Eigen::VectorXd& x) {
+  return (1e-3 * x.cwiseAbs().cwiseMax(1.0)).eval();
+}
+
+// Central differences with steps h_j: the gradient (2k evaluations), and the Hessian's diagonal
+// from the same evaluations when `diag` is given.
+Eigen::VectorXd gradient(const Objective& f, const Eigen::VectorXd& x, double f0, Eigen::VectorXd* diag = nullptr) {
   const Eigen::Index k = x.size();
-  Eigen::VectorXd h(k), fp(k), fm(k);
-  for (Eigen::Index j = 0; j < k; ++j) h[j] = 1e-3 * std::max(1.0, std::abs(x[j]));
-  g.resize(k);
-  H.resize(k, k);
+  const Eigen::VectorXd h = steps(x);
+  Eigen::VectorXd g(k);
+  if (diag) diag->resize(k);
   for (Eigen::Index j = 0; j < k; ++j) {
     Eigen::VectorXd xp = x, xm = x;
     xp[j] += h[j];
     xm[j] -= h[j];
-    fp[j] = f(xp);
-    fm[j] = f(xm);
-    g[j] = (fp[j] - fm[j]) / (2 * h[j]);
-    H(j, j) = (fp[j] - 2 * f0 + fm[j]) / (h[j] * h[j]);
+    const double fp = f(xp), fm = f(xm);
+    g[j] = (fp - fm) / (2 * h[j]);
+    if (diag) (*diag)[j] = (fp - 2 * f0 + fm) / (h[j] * h[j]);
   }
+  return g;
+}
+
+// The gradient and Hessian by central differences (2k + 2k(k-1) evaluations, as lme4's deriv12);
+// `rough`: the off-diagonal by one-sided differences (2k + k(k-1)/2 evaluations, error O(h)).
+void derivatives(const Objective& f, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H,
+                 bool rough = false) {
+  const Eigen::Index k = x.size();
+  const Eigen::VectorXd h = steps(x);
+  Eigen::VectorXd diag, fp(k);
+  g = gradient(f, x, f0, &diag);
+  H = diag.asDiagonal();
+  for (Eigen::Index j = 0; rough && j < k; ++j) fp[j] = f0 + h[j] * g[j] + 0.5 * h[j] * h[j] * diag[j];  // f(x + h_j e_j)
   for (Eigen::Index j = 0; j < k; ++j)
     for (Eigen::Index l = 0; l < j; ++l) {
+      if (rough) {
+        Eigen::VectorXd xx = x;
+        xx[j] += h[j];
+        xx[l] += h[l];
+        H(j, l) = H(l, j) = (f(xx) - fp[j] - fp[l] + f0) / (h[j] * h[l]);
+        continue;
+      }
       double s = 0;
       for (int a : {1, -1})
         for (int b : {1, -1}) {
@@ -54,14 +77,15 @@ struct Stage {
 };
 
 Stage run_bobyqa(const std::function<double(const std::vector<double>&)>& f, std::vector<double> x,
-                 const std::vector<double>& lower, const std::vector<double>& step, int max_evaluations) {
+                 const std::vector<double>& lower, const std::vector<double>& step, int max_evaluations,
+                 double ftol_rel = 1e-15, double xtol_abs = 1e-10) {
   detail::NloptSettings s;
   s.method = detail::NloptMethod::BOBYQA;
   s.lower = lower;
   s.upper.assign(x.size(), kInf);
   s.initial_step = step;
-  s.ftol_rel = 1e-15;
-  s.xtol_abs = 1e-10;
+  s.ftol_rel = ftol_rel;
+  s.xtol_abs = xtol_abs;
   s.max_evaluations = max_evaluations;
   Stage st;
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::max(x[i], lower[i]);
@@ -92,13 +116,43 @@ Stage fast_stage(GlmmModel& m, const GlmmOptions& o) {
     return m.objective(1);
   };
   const std::vector<double> start = m.theta_start();
-  return run_bobyqa(f, start, m.theta_lower(), std::vector<double>(start.size(), 0.25), o.max_evaluations);
+  // a start for the second stage needs no more than a few digits; the fast fit's answer is final
+  const double ftol = o.fast ? 1e-15 : 1e-8, xtol = o.fast ? 1e-10 : 1e-4;
+  return run_bobyqa(f, start, m.theta_lower(), std::vector<double>(start.size(), 0.25), o.max_evaluations, ftol, xtol);
 }
 
 std::vector<double> join(const std::vector<double>& th, const Eigen::VectorXd& b) {
   std::vector<double> x = th;
   x.insert(x.end(), b.data(), b.data() + b.size());
   return x;
+}
+
+// From x (f(x) = fx): a rough Hessian and the gradient there, then up to 8 Newton steps x - H⁻¹g
+// taken while they lower f and stay inside the bounds, with a new gradient at each; `recenter`
+// after each step taken. True once a step taken is below 1e-7 of x (they shrink geometrically, so
+// x is then that close to the optimum), or a step below 1e-5 of x does not lower f (rounding).
+bool newton_polish(const Objective& f, const std::function<void()>& recenter, const std::vector<double>& lower,
+                   std::size_t nt, Eigen::VectorXd& x, double fx) {
+  Eigen::VectorXd g;
+  Eigen::MatrixXd H;
+  derivatives(f, x, fx, g, H, true);
+  Eigen::LLT<Eigen::MatrixXd> llt(H);
+  if (llt.info() != Eigen::Success) return false;
+  for (int it = 0; it < 8; ++it) {
+    const Eigen::VectorXd step = llt.solve(g);
+    const Eigen::VectorXd xn = x - step;
+    bool inside = true;
+    for (std::size_t j = 0; j < nt; ++j) inside = inside && xn[Eigen::Index(j)] >= lower[j];
+    const double fn = inside ? f(xn) : kInf;
+    const double size = step.lpNorm<Eigen::Infinity>() / (1 + x.lpNorm<Eigen::Infinity>());
+    if (!(fn <= fx)) return size < 1e-5;  // a tiny step not lowering f: x is at the rounding floor
+    x = xn;
+    fx = fn;
+    recenter();
+    if (size < 1e-7) return true;
+    g = gradient(f, x, fx);
+  }
+  return false;
 }
 
 }  // namespace
@@ -117,7 +171,9 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
   if (o.fast) return r;
 
   const std::size_t nt = m.ntheta();
-  const Eigen::VectorXd u0 = m.u();
+  // Each evaluation's PIRLS starts from the same modes u0 (the deviance is then a smooth function
+  // for the finite differences): the first stage's, later those at the derivatives' centre.
+  Eigen::VectorXd u0 = m.u();
   const Eigen::MatrixXd v = m.vcov_rx();
   int derivative_evaluations = 0;
   Objective f = [&](const Eigen::VectorXd& x) {
@@ -132,31 +188,29 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
     step.push_back(std::isfinite(v(j, j)) && v(j, j) > 0 ? 0.5 * std::sqrt(v(j, j)) : 0.1);
   }
   auto fv = [&](const std::vector<double>& x) { return f(Eigen::Map<const Eigen::VectorXd>(x.data(), Eigen::Index(x.size()))); };
-  Stage s2 = run_bobyqa(fv, join(r.theta, r.beta), lower, step, o.max_evaluations);
-  for (double& s : step) s *= 0.01;
-  const Stage s3 = run_bobyqa(fv, s2.x, lower, step, o.max_evaluations);
-  if (s3.f <= s2.f) s2.x = s3.x, s2.f = s3.f;
-  r.evaluations += s2.evaluations + s3.evaluations;
-  r.converged = s2.converged || s3.converged;
-  r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0) + NLOPT_LN_BOBYQA";
-
+  // BOBYQA to a moderate tolerance, then Newton steps on a rough finite-difference Hessian: they
+  // converge quadratically where BOBYQA's last digits are slow. Where they do not converge (a
+  // bound, a Hessian not positive definite), BOBYQA again from there with small steps and tight
+  // tolerances. The gradient and Hessian (central differences) at the end, as lme4's.
+  const Stage s2 = run_bobyqa(fv, join(r.theta, r.beta), lower, step, o.max_evaluations, 1e-7, 1e-4);
+  r.evaluations += s2.evaluations;
+  r.converged = s2.converged;
+  r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0) + NLOPT_LN_BOBYQA + Newton";
   Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(s2.x.data(), Eigen::Index(s2.x.size()));
-  double fx = s2.f;
-  derivatives(f, x, fx, r.gradient, r.hessian);
-  // Newton polish: BOBYQA's last digits of β and θ are loose where the deviance is flat.
-  for (int it = 0; it < 3; ++it) {
-    Eigen::LLT<Eigen::MatrixXd> llt(r.hessian);
-    if (llt.info() != Eigen::Success) break;
-    Eigen::VectorXd xn = x - llt.solve(r.gradient);
-    bool inside = true;
-    for (std::size_t j = 0; j < nt; ++j) inside = inside && xn[Eigen::Index(j)] >= lower[j];
-    const double fn = inside ? f(xn) : kInf;
-    if (!(fn < fx)) break;
-    x = xn;
-    fx = fn;
-    derivatives(f, x, fx, r.gradient, r.hessian);
+  double fx = f(x);
+  u0 = m.u();  // the derivatives' PIRLS from the modes at their centre
+  const int before = derivative_evaluations;
+  if (!newton_polish(f, [&] { u0 = m.u(); }, lower, nt, x, fx)) {
+    for (double& s : step) s *= 0.01;
+    const Stage s3 = run_bobyqa(fv, std::vector<double>(x.data(), x.data() + x.size()), lower, step, o.max_evaluations);
+    if (s3.f <= f(x)) x = Eigen::Map<const Eigen::VectorXd>(s3.x.data(), x.size());
+    r.converged = r.converged || s3.converged;
+    r.optimizer += " + NLOPT_LN_BOBYQA";
   }
-  r.evaluations += derivative_evaluations - s2.evaluations - s3.evaluations;  // the Hessians' and Newton steps'
+  fx = f(x);
+  u0 = m.u();
+  derivatives(f, x, fx, r.gradient, r.hessian);
+  r.evaluations += derivative_evaluations - before;
   r.theta.assign(x.data(), x.data() + nt);
   r.beta = x.tail(x.size() - static_cast<Eigen::Index>(nt));
   m.set_u(u0);

@@ -139,12 +139,7 @@ double GlmmModel::objective(int nagq) const {
   // lme4's glmerAGQ sums the deviance residuals where the Laplace deviance has -2 log p(y | μ):
   // its quadrature log-likelihood leaves out the saturated model's (a constant of the data), and
   // is what logLik() reports for nAGQ > 1; the same here, so that the numbers are lme4's.
-  double d = nagq > 1 ? sum_dev_resid() : 0;
-  const auto nrow = static_cast<Eigen::Index>(n());
-  for (Eigen::Index i = 0; nagq <= 1 && i < nrow; ++i) {
-    const auto k = static_cast<std::size_t>(i);
-    d += family_.minus_two_loglik(y_[k], mu_[i], pw_[k]);
-  }
+  double d = nagq > 1 ? sum_dev_resid() : log_constant_ + loglik_kernel();
   d += u_.squaredNorm() + logdet();
   if (nagq > 1) d += agq_adjustment(nagq);
   return std::isfinite(d) ? d : kInf;
