@@ -101,8 +101,9 @@ double Family::mu_eta(double eta) const {
 
 double Family::variance(double mu) const { return family_ == GlmmFamily::Binomial ? mu * (1 - mu) : mu; }
 
-Family::Working Family::working(double eta, double y, double wt) const {
-  const double m = linkinv(eta);
+Family::Working Family::working(double eta, double y, double wt) const { return working(eta, linkinv(eta), y, wt); }
+
+Family::Working Family::working(double eta, double m, double y, double wt) const {
   // logit: dμ/dη = μ(1 - μ), the value of R's e/(1 + e)² without a second exp
   const double d = link_ == GlmmLink::Logit && std::abs(eta) <= kLogitThresh ? m * (1 - m) : mu_eta(eta);
   return {m, wt * d * d / std::max(variance(m), 1e-300), (y - m) / d};

@@ -28,6 +28,7 @@ class Family {
     double mu, weight, residual;
   };
   Working working(double eta, double y, double wt) const;
+  Working working(double eta, double mu, double y, double wt) const;  ///< with μ = linkinv(η) known
   /// R's mustart: where IRLS starts.
   double mu_start(double y, double wt) const;
 

@@ -71,9 +71,10 @@ class GlmmModel {
     int theta0 = 0;
   };
   void update_zl_values();
-  void update_weights();  // μ, working weights and residuals at eta_
+  void update_weights();  // working weights and residuals at eta_ and its mu_
   bool factor();          // M at the current weights
-  double penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u) const;
+  /// Σ devresid + |u|² at η, with μ at η in `mu`.
+  double penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u, Eigen::VectorXd& mu) const;
   double loglik_kernel() const;  // Σ -2 log p(y | μ) at mu_ without the normalising constants
   void linear_predictor(const Eigen::VectorXd& u, const Eigen::VectorXd& fixed, Eigen::VectorXd& eta) const;
   double logdet() const;
@@ -88,7 +89,7 @@ class GlmmModel {
   std::vector<Term> terms_;
   Eigen::Index nre_ = 0;
   std::vector<double> theta_;
-  Eigen::VectorXd beta_, u_, eta_fixed_, eta_, mu_, w_, wres_;
+  Eigen::VectorXd beta_, u_, eta_fixed_, eta_, mu_, w_, wres_, mu_new_;
   void setup_scatter();
 
   RowSpMat zl_;  // ZΛ

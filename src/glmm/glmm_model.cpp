@@ -145,14 +145,12 @@ void GlmmModel::linear_predictor(const Eigen::VectorXd& u, const Eigen::VectorXd
 
 void GlmmModel::update_weights() {
   const auto nrow = static_cast<Eigen::Index>(n());
-  mu_.resize(nrow);
   w_.resize(nrow);
   wres_.resize(nrow);
   for_row_chunks(n(), [&](std::size_t b, std::size_t e) {
     for (std::size_t k = b; k < e; ++k) {
       const auto i = static_cast<Eigen::Index>(k);
-      const auto r = family_.working(eta_[i], y_[k], pw_[k]);
-      mu_[i] = r.mu;
+      const auto r = family_.working(eta_[i], mu_[i], y_[k], pw_[k]);
       w_[i] = r.weight;
       wres_[i] = r.residual;
     }
@@ -207,10 +205,15 @@ bool GlmmModel::factor() {
   return factor_ok_;
 }
 
-double GlmmModel::penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u) const {
+double GlmmModel::penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u, Eigen::VectorXd& mu) const {
+  mu.resize(eta.size());
   const double d = sum_row_chunks(n(), [&](std::size_t b, std::size_t e) {
     double s = 0;
-    for (std::size_t k = b; k < e; ++k) s += family_.dev_resid(y_[k], family_.linkinv(eta[Eigen::Index(k)]), pw_[k]);
+    for (std::size_t k = b; k < e; ++k) {
+      const auto i = static_cast<Eigen::Index>(k);
+      mu[i] = family_.linkinv(eta[i]);
+      s += family_.dev_resid(y_[k], mu[i], pw_[k]);
+    }
     return s;
   });
   return d + u.squaredNorm();

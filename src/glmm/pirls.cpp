@@ -44,7 +44,7 @@ bool halving_search(double& pdev, double dec, Trial&& trial) {
 bool GlmmModel::pirls_u() {
   eta_fixed_ = X_ * beta_ + offset_;
   linear_predictor(u_, eta_fixed_, eta_);
-  double pdev = penalized_deviance(eta_, u_), prev_dec = kInf;
+  double pdev = penalized_deviance(eta_, u_, mu_), prev_dec = kInf;
   if (!std::isfinite(pdev)) return false;
   Eigen::VectorXd u_new, eta_new;
   for (int it = 0; it < kMaxIterations; ++it) {
@@ -59,11 +59,12 @@ bool GlmmModel::pirls_u() {
     const bool ok = halving_search(pdev, dec, [&](double step) {
       u_new = u_ + step * delta;
       linear_predictor(u_new, eta_fixed_, eta_new);
-      return penalized_deviance(eta_new, u_new);
+      return penalized_deviance(eta_new, u_new, mu_new_);
     });
     if (!ok) return false;
     u_.swap(u_new);
     eta_.swap(eta_new);
+    mu_.swap(mu_new_);
   }
   return false;
 }
@@ -71,7 +72,7 @@ bool GlmmModel::pirls_u() {
 bool GlmmModel::pirls_joint() {
   const auto np = static_cast<Eigen::Index>(p());
   linear_predictor(u_, X_ * beta_ + offset_, eta_);
-  double pdev = penalized_deviance(eta_, u_), prev_dec = kInf;
+  double pdev = penalized_deviance(eta_, u_, mu_), prev_dec = kInf;
   if (!std::isfinite(pdev)) return false;
   Eigen::VectorXd u_new, b_new, eta_new;
   for (int it = 0; it < kMaxIterations; ++it) {
@@ -96,12 +97,13 @@ bool GlmmModel::pirls_joint() {
       u_new = u_ + step * du;
       b_new = beta_ + step * db;
       linear_predictor(u_new, X_ * b_new + offset_, eta_new);
-      return penalized_deviance(eta_new, u_new);
+      return penalized_deviance(eta_new, u_new, mu_new_);
     });
     if (!ok) return false;
     u_.swap(u_new);
     beta_.swap(b_new);
     eta_.swap(eta_new);
+    mu_.swap(mu_new_);
   }
   return false;
 }
