@@ -20,52 +20,52 @@ Eigen::VectorXd steps(const Eigen::VectorXd& x) {
   return (1e-3 * x.cwiseAbs().cwiseMax(1.0)).eval();
 }
 
-// Central differences with steps h_j: the gradient (2k evaluations), and the Hessian's diagonal
-// from the same evaluations when `diag` is given.
-Eigen::VectorXd gradient(const Objective& f, const Eigen::VectorXd& x, double f0, Eigen::VectorXd* diag = nullptr) {
+// Central differences with steps h_j: the gradient (2k evaluations), with f(x ± h_j e_j) in
+// fp, fm when given.
+Eigen::VectorXd gradient(const Objective& f, const Eigen::VectorXd& x, Eigen::VectorXd* fp = nullptr,
+                         Eigen::VectorXd* fm = nullptr) {
   const Eigen::Index k = x.size();
   const Eigen::VectorXd h = steps(x);
-  Eigen::VectorXd g(k);
-  if (diag) diag->resize(k);
+  Eigen::VectorXd g(k), p(k), m(k);
   for (Eigen::Index j = 0; j < k; ++j) {
     Eigen::VectorXd xp = x, xm = x;
     xp[j] += h[j];
     xm[j] -= h[j];
-    const double fp = f(xp), fm = f(xm);
-    g[j] = (fp - fm) / (2 * h[j]);
-    if (diag) (*diag)[j] = (fp - 2 * f0 + fm) / (h[j] * h[j]);
+    p[j] = f(xp);
+    m[j] = f(xm);
+    g[j] = (p[j] - m[j]) / (2 * h[j]);
   }
+  if (fp) *fp = p;
+  if (fm) *fm = m;
   return g;
 }
 
-// The gradient and Hessian by central differences (2k + 2k(k-1) evaluations, as lme4's deriv12);
-// `rough`: the off-diagonal by one-sided differences (2k + k(k-1)/2 evaluations, error O(h)).
+// The gradient and Hessian by finite differences: the diagonal from the gradient's points, the
+// off-diagonal from f(x + h_j e_j + h_l e_l) and, unless `rough`, f(x - h_j e_j - h_l e_l) too
+// (second order, as lme4's deriv12's four points: 2k + k(k-1) evaluations; rough: first order,
+// 2k + k(k-1)/2).
 void derivatives(const Objective& f, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H,
                  bool rough = false) {
   const Eigen::Index k = x.size();
   const Eigen::VectorXd h = steps(x);
-  Eigen::VectorXd diag, fp(k);
-  g = gradient(f, x, f0, &diag);
-  H = diag.asDiagonal();
-  for (Eigen::Index j = 0; rough && j < k; ++j) fp[j] = f0 + h[j] * g[j] + 0.5 * h[j] * h[j] * diag[j];  // f(x + h_j e_j)
+  Eigen::VectorXd fp, fm;
+  g = gradient(f, x, &fp, &fm);
+  H.resize(k, k);
+  for (Eigen::Index j = 0; j < k; ++j) H(j, j) = (fp[j] - 2 * f0 + fm[j]) / (h[j] * h[j]);
   for (Eigen::Index j = 0; j < k; ++j)
     for (Eigen::Index l = 0; l < j; ++l) {
+      Eigen::VectorXd xx = x;
+      xx[j] += h[j];
+      xx[l] += h[l];
+      const double fpp = f(xx);
       if (rough) {
-        Eigen::VectorXd xx = x;
-        xx[j] += h[j];
-        xx[l] += h[l];
-        H(j, l) = H(l, j) = (f(xx) - fp[j] - fp[l] + f0) / (h[j] * h[l]);
+        H(j, l) = H(l, j) = (fpp - fp[j] - fp[l] + f0) / (h[j] * h[l]);
         continue;
       }
-      double s = 0;
-      for (int a : {1, -1})
-        for (int b : {1, -1}) {
-          Eigen::VectorXd xx = x;
-          xx[j] += a * h[j];
-          xx[l] += b * h[l];
-          s += a * b * f(xx);
-        }
-      H(j, l) = H(l, j) = s / (4 * h[j] * h[l]);
+      xx[j] = x[j] - h[j];
+      xx[l] = x[l] - h[l];
+      const double fmm = f(xx);
+      H(j, l) = H(l, j) = (fpp - fp[j] - fp[l] + 2 * f0 - fm[j] - fm[l] + fmm) / (2 * h[j] * h[l]);
     }
 }
 
@@ -150,7 +150,7 @@ bool newton_polish(const Objective& f, const std::function<void()>& recenter, co
     fx = fn;
     recenter();
     if (size < 1e-7) return true;
-    g = gradient(f, x, fx);
+    g = gradient(f, x);
   }
   return false;
 }
