@@ -74,6 +74,13 @@ TEST(GlmmWeights, BadWeightsAreNamed) {
     fit(d, "incidence ~ period + (1 | herd)", lmm::GlmmFamily::Binomial, "size");
     FAIL() << "a count response with trials as weights is not a proportion";
   } catch (const lmm::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the proportion of successes, from 0 to 1"), std::string::npos) << e.what();
+  }
+  d.columns.push_back(lmm::numeric_column("third", std::vector<double>(d.nrows, 1.0 / 3)));
+  try {
+    fit(d, "third ~ period + (1 | herd)", lmm::GlmmFamily::Binomial, "size");  // 14/3 successes
+    FAIL() << "a fractional number of successes";
+  } catch (const lmm::Error& e) {
     EXPECT_NE(std::string(e.what()).find("must be whole numbers"), std::string::npos) << e.what();
   }
   EXPECT_THROW(fit(d, "cbind(incidence, failures) ~ period + (1 | herd)", lmm::GlmmFamily::Binomial, "size"),

@@ -110,7 +110,11 @@ void prior_weights(GlmmRows& r, GlmmFamily family) {
   if (family != GlmmFamily::Binomial) return;
   for (std::size_t i = 0; i < r.y.size(); ++i) {
     const double w = r.pw[i], k = w * r.y[i];
-    if (w != std::floor(w) || !(r.y[i] >= 0 && r.y[i] <= 1) || std::abs(k - std::round(k)) > 1e-7 * w)
+    if (!(r.y[i] >= 0 && r.y[i] <= 1))
+      throw Error(fmt::format("the response '{}' has {} at {}: with prior weights (the trials) a binomial response is "
+                              "the proportion of successes, from 0 to 1",
+                              f.response, r.y[i], row_name(f, i)));
+    if (w != std::floor(w) || std::abs(k - std::round(k)) > 1e-7 * w)
       throw Error(fmt::format("the response '{}' is {} with weight {} at {}: binomial prior weights are numbers of "
                               "trials, so the weight and weight x response (the successes) must be whole numbers",
                               f.response, r.y[i], w, row_name(f, i)));
