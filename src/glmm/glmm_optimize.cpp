@@ -136,21 +136,32 @@ bool newton_polish(const Objective& f, const std::function<void()>& recenter, co
   Eigen::VectorXd g;
   Eigen::MatrixXd H;
   derivatives(f, x, fx, g, H, true);
-  Eigen::LLT<Eigen::MatrixXd> llt(H);
-  if (llt.info() != Eigen::Success) return false;
-  for (int it = 0; it < 8; ++it) {
+  for (int it = 0; it < 10; ++it) {
+    Eigen::LLT<Eigen::MatrixXd> llt(H);
+    if (llt.info() != Eigen::Success) return false;
     const Eigen::VectorXd step = llt.solve(g);
-    const Eigen::VectorXd xn = x - step;
-    bool inside = true;
-    for (std::size_t j = 0; j < nt; ++j) inside = inside && xn[Eigen::Index(j)] >= lower[j];
-    const double fn = inside ? f(xn) : kInf;
+    Eigen::VectorXd xn;
+    double fn = kInf;
+    for (double t = 1; t > 0.1; t /= 2) {  // halved (far from the optimum) while f does not decrease
+      xn = x - t * step;
+      bool inside = true;
+      for (std::size_t j = 0; j < nt; ++j) inside = inside && xn[Eigen::Index(j)] >= lower[j];
+      fn = inside ? f(xn) : kInf;
+      if (fn <= fx) break;
+    }
     const double size = step.lpNorm<Eigen::Infinity>() / (1 + x.lpNorm<Eigen::Infinity>());
     if (!(fn <= fx)) return size < 1e-5;  // a tiny step not lowering f: x is at the rounding floor
+    const Eigen::VectorXd s = xn - x;
     x = xn;
     fx = fn;
     recenter();
     if (size < 1e-7) return true;
-    g = gradient(f, x);
+    const Eigen::VectorXd gn = gradient(f, x), y = gn - g;
+    g = gn;
+    // BFGS update of H with the step and the change of gradient: the rough Hessian's error no
+    // longer limits the convergence to a linear rate
+    const Eigen::VectorXd hs = H * s;
+    if (y.dot(s) > 1e-12 * y.norm() * s.norm()) H += y * y.transpose() / y.dot(s) - hs * hs.transpose() / s.dot(hs);
   }
   return false;
 }
@@ -188,26 +199,33 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
     step.push_back(std::isfinite(v(j, j)) && v(j, j) > 0 ? 0.5 * std::sqrt(v(j, j)) : 0.1);
   }
   auto fv = [&](const std::vector<double>& x) { return f(Eigen::Map<const Eigen::VectorXd>(x.data(), Eigen::Index(x.size()))); };
-  // BOBYQA to a moderate tolerance, then Newton steps on a rough finite-difference Hessian: they
+  // Newton steps on a rough finite-difference Hessian from the first stage's optimum: they
   // converge quadratically where BOBYQA's last digits are slow. Where they do not converge (a
-  // bound, a Hessian not positive definite), BOBYQA again from there with small steps and tight
-  // tolerances. The gradient and Hessian (central differences) at the end, as lme4's.
-  const Stage s2 = run_bobyqa(fv, join(r.theta, r.beta), lower, step, o.max_evaluations, 1e-7, 1e-4);
-  r.evaluations += s2.evaluations;
-  r.converged = s2.converged;
-  r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0) + NLOPT_LN_BOBYQA + Newton";
-  Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(s2.x.data(), Eigen::Index(s2.x.size()));
-  double fx = f(x);
-  u0 = m.u();  // the derivatives' PIRLS from the modes at their centre
+  // bound, a Hessian not positive definite, too far), BOBYQA to a moderate tolerance and Newton
+  // again; failing that, BOBYQA with small steps and tight tolerances. The gradient and Hessian
+  // (central differences) at the end, as lme4's.
   const int before = derivative_evaluations;
-  if (!newton_polish(f, [&] { u0 = m.u(); }, lower, nt, x, fx)) {
-    for (double& s : step) s *= 0.01;
-    const Stage s3 = run_bobyqa(fv, std::vector<double>(x.data(), x.data() + x.size()), lower, step, o.max_evaluations);
-    if (s3.f <= f(x)) x = Eigen::Map<const Eigen::VectorXd>(s3.x.data(), x.size());
-    r.converged = r.converged || s3.converged;
+  const std::vector<double> x0 = join(r.theta, r.beta);
+  Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(x0.data(), Eigen::Index(x0.size()));
+  r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0) + Newton";
+  auto polish = [&] {
+    const double fx = f(x);
+    u0 = m.u();  // the derivatives' PIRLS from the modes at their centre
+    return newton_polish(f, [&] { u0 = m.u(); }, lower, nt, x, fx);
+  };
+  bool done = polish();
+  for (int round = 0; !done && round < 2; ++round) {
+    const bool tight = round == 1;
+    if (tight)
+      for (double& s : step) s *= 0.01;
+    const Stage st = run_bobyqa(fv, std::vector<double>(x.data(), x.data() + x.size()), lower, step, o.max_evaluations,
+                                tight ? 1e-15 : 1e-7, tight ? 1e-10 : 1e-4);
+    if (st.f <= f(x)) x = Eigen::Map<const Eigen::VectorXd>(st.x.data(), x.size());
     r.optimizer += " + NLOPT_LN_BOBYQA";
+    done = !tight && polish();
+    r.converged = st.converged || done;
   }
-  fx = f(x);
+  const double fx = f(x);
   u0 = m.u();
   derivatives(f, x, fx, r.gradient, r.hessian);
   r.evaluations += derivative_evaluations - before;
