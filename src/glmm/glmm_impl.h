@@ -73,6 +73,9 @@ class GlmmModel {
   void update_zl_values();
   void update_weights();  // working weights and residuals at eta_ and its mu_
   bool factor();          // M at the current weights
+  void setup_blocks();    // blocked_: one term, M block diagonal (blocks.cpp)
+  bool factor_blocks();
+  Eigen::MatrixXd solve(const Eigen::MatrixXd& b) const;  // M⁻¹b from the factor
   /// Σ devresid + |u|² at η, with μ at η in `mu`.
   double penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u, Eigen::VectorXd& mu) const;
   double loglik_kernel() const;  // Σ -2 log p(y | μ) at mu_ without the normalising constants
@@ -101,6 +104,8 @@ class GlmmModel {
   int per_row_ = 0, pairs_ = 0;
   Eigen::SimplicialLLT<SpMat> chol_;
   bool factor_ok_ = false;
+  bool blocked_ = false;
+  std::vector<double> blocks_;  // with blocked_: per level the q x q Cholesky factor of M's block
 };
 
 namespace glmm_detail {

@@ -183,7 +183,8 @@ void GlmmModel::setup_scatter() {
   for (Eigen::Index i = 0; i < nrow; ++i)
     for (int a = 0; a < per_row_; ++a)
       for (int b = 0; b <= a; ++b) scatter_[k++] = position(cols[i * per_row_ + a], cols[i * per_row_ + b]);
-  chol_.analyzePattern(M_);
+  setup_blocks();
+  if (!blocked_) chol_.analyzePattern(M_);
 }
 
 bool GlmmModel::factor() {
@@ -199,6 +200,10 @@ bool GlmmModel::factor() {
       const double wa = wi * v[a];
       for (int b = 0; b <= a; ++b) m[*sc++] += wa * v[b];
     }
+  }
+  if (blocked_) {
+    factor_ok_ = factor_blocks();
+    return factor_ok_;
   }
   chol_.factorize(M_);
   factor_ok_ = chol_.info() == Eigen::Success;
@@ -227,11 +232,5 @@ double GlmmModel::loglik_kernel() const {
   });
 }
 
-double GlmmModel::logdet() const {
-  const auto& L = chol_.matrixL().nestedExpression();
-  double ld = 0;
-  for (Eigen::Index j = 0; j < L.outerSize(); ++j) ld += 2 * std::log(L.coeff(j, j));
-  return ld;
-}
 
 }  // namespace lmm

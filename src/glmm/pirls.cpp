@@ -51,7 +51,7 @@ bool GlmmModel::pirls_u() {
     update_weights();
     if (!factor()) return false;
     const Eigen::VectorXd rhs = zl_.transpose() * w_.cwiseProduct(wres_) - u_;
-    const Eigen::VectorXd delta = chol_.solve(rhs);
+    const Eigen::VectorXd delta = solve(rhs);
     const double dec = rhs.dot(delta);
     if (!std::isfinite(dec)) return false;
     if (pirls_converged(dec, prev_dec, pdev)) return true;
@@ -84,9 +84,9 @@ bool GlmmModel::pirls_joint() {
     // Schur complement of M in [M, Λ'Z'WX; X'WZΛ, X'WX]
     const Eigen::MatrixXd wx = w_.asDiagonal() * X_;
     const Eigen::MatrixXd rz = zl_.transpose() * wx;
-    const Eigen::MatrixXd c = chol_.solve(rz);
+    const Eigen::MatrixXd c = solve(rz);
     const Eigen::MatrixXd s = X_.transpose() * wx - rz.transpose() * c;
-    const Eigen::VectorXd mg = chol_.solve(gu);
+    const Eigen::VectorXd mg = solve(gu);
     Eigen::VectorXd db = np > 0 ? Eigen::VectorXd(s.ldlt().solve(gb - rz.transpose() * mg)) : Eigen::VectorXd(0);
     const Eigen::VectorXd du = mg - c * db;
     const double dec = gu.dot(du) + gb.dot(db);
