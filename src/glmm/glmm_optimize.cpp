@@ -1,10 +1,16 @@
-// Optimizing a GLMM as glmer does: BOBYQA over θ with β inside PIRLS (the nAGQ = 0 stage), then
-// BOBYQA over (θ, β) on the Laplace or quadrature deviance, polished by Newton steps on the
-// finite-difference Hessian that also gives the standard errors (lme4's default vcov).
+// Optimizing a GLMM to glmer's optimum: BOBYQA over θ with β inside PIRLS (the nAGQ = 0 stage),
+// then Newton steps over (θ, β) on the Laplace or quadrature deviance (a finite-difference Hessian
+// updated by BFGS; BOBYQA where they fail), and the finite-difference Hessian at the optimum that
+// gives the standard errors (lme4's default vcov). The differences' evaluations are independent:
+// with threads, two models compute them.
 #include "glmm/glmm_optimize.h"
 
 #include <cmath>
 #include <limits>
+#include <memory>
+
+#include "lmm/parallel.h"
+#include "util/parallel.h"
 
 #include "util/nlopt_driver.h"
 
@@ -20,19 +26,26 @@ Eigen::VectorXd steps(const Eigen::VectorXd& x) {
   return (1e-3 * x.cwiseAbs().cwiseMax(1.0)).eval();
 }
 
+// f at several points (independent evaluations, on two models where the engine has threads).
+using Batch = std::function<std::vector<double>(const std::vector<Eigen::VectorXd>&)>;
+
 // Central differences with steps h_j: the gradient (2k evaluations), with f(x ± h_j e_j) in
 // fp, fm when given.
-Eigen::VectorXd gradient(const Objective& f, const Eigen::VectorXd& x, Eigen::VectorXd* fp = nullptr,
+Eigen::VectorXd gradient(const Batch& fb, const Eigen::VectorXd& x, Eigen::VectorXd* fp = nullptr,
                          Eigen::VectorXd* fm = nullptr) {
   const Eigen::Index k = x.size();
   const Eigen::VectorXd h = steps(x);
+  std::vector<Eigen::VectorXd> pts;
+  for (Eigen::Index j = 0; j < k; ++j)
+    for (double sign : {1.0, -1.0}) {
+      pts.push_back(x);
+      pts.back()[j] += sign * h[j];
+    }
+  const std::vector<double> v = fb(pts);
   Eigen::VectorXd g(k), p(k), m(k);
   for (Eigen::Index j = 0; j < k; ++j) {
-    Eigen::VectorXd xp = x, xm = x;
-    xp[j] += h[j];
-    xm[j] -= h[j];
-    p[j] = f(xp);
-    m[j] = f(xm);
+    p[j] = v[static_cast<std::size_t>(2 * j)];
+    m[j] = v[static_cast<std::size_t>(2 * j + 1)];
     g[j] = (p[j] - m[j]) / (2 * h[j]);
   }
   if (fp) *fp = p;
@@ -44,27 +57,33 @@ Eigen::VectorXd gradient(const Objective& f, const Eigen::VectorXd& x, Eigen::Ve
 // off-diagonal from f(x + h_j e_j + h_l e_l) and, unless `rough`, f(x - h_j e_j - h_l e_l) too
 // (second order, as lme4's deriv12's four points: 2k + k(k-1) evaluations; rough: first order,
 // 2k + k(k-1)/2).
-void derivatives(const Objective& f, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H,
+void derivatives(const Batch& fb, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H,
                  bool rough = false) {
   const Eigen::Index k = x.size();
   const Eigen::VectorXd h = steps(x);
   Eigen::VectorXd fp, fm;
-  g = gradient(f, x, &fp, &fm);
+  g = gradient(fb, x, &fp, &fm);
   H.resize(k, k);
   for (Eigen::Index j = 0; j < k; ++j) H(j, j) = (fp[j] - 2 * f0 + fm[j]) / (h[j] * h[j]);
+  std::vector<Eigen::VectorXd> pts;
+  for (Eigen::Index j = 0; j < k; ++j)
+    for (Eigen::Index l = 0; l < j; ++l)
+      for (double sign : {1.0, -1.0}) {
+        if (rough && sign < 0) continue;
+        pts.push_back(x);
+        pts.back()[j] += sign * h[j];
+        pts.back()[l] += sign * h[l];
+      }
+  const std::vector<double> v = fb(pts);
+  std::size_t i = 0;
   for (Eigen::Index j = 0; j < k; ++j)
     for (Eigen::Index l = 0; l < j; ++l) {
-      Eigen::VectorXd xx = x;
-      xx[j] += h[j];
-      xx[l] += h[l];
-      const double fpp = f(xx);
+      const double fpp = v[i++];
       if (rough) {
         H(j, l) = H(l, j) = (fpp - fp[j] - fp[l] + f0) / (h[j] * h[l]);
         continue;
       }
-      xx[j] = x[j] - h[j];
-      xx[l] = x[l] - h[l];
-      const double fmm = f(xx);
+      const double fmm = v[i++];
       H(j, l) = H(l, j) = (fpp - fp[j] - fp[l] + 2 * f0 - fm[j] - fm[l] + fmm) / (2 * h[j] * h[l]);
     }
 }
@@ -131,11 +150,11 @@ std::vector<double> join(const std::vector<double>& th, const Eigen::VectorXd& b
 // taken while they lower f and stay inside the bounds, with a new gradient at each; `recenter`
 // after each step taken. True once a step taken is below 1e-7 of x (they shrink geometrically, so
 // x is then that close to the optimum), or a step below 1e-5 of x does not lower f (rounding).
-bool newton_polish(const Objective& f, const std::function<void()>& recenter, const std::vector<double>& lower,
-                   std::size_t nt, Eigen::VectorXd& x, double fx) {
+bool newton_polish(const Objective& f, const Batch& fb, const std::function<void()>& recenter,
+                   const std::vector<double>& lower, std::size_t nt, Eigen::VectorXd& x, double fx) {
   Eigen::VectorXd g;
   Eigen::MatrixXd H;
-  derivatives(f, x, fx, g, H, true);
+  derivatives(fb, x, fx, g, H, true);
   for (int it = 0; it < 10; ++it) {
     Eigen::LLT<Eigen::MatrixXd> llt(H);
     if (llt.info() != Eigen::Success) return false;
@@ -156,7 +175,7 @@ bool newton_polish(const Objective& f, const std::function<void()>& recenter, co
     fx = fn;
     recenter();
     if (size < 1e-7) return true;
-    const Eigen::VectorXd gn = gradient(f, x), y = gn - g;
+    const Eigen::VectorXd gn = gradient(fb, x), y = gn - g;
     g = gn;
     // BFGS update of H with the step and the change of gradient: the rough Hessian's error no
     // longer limits the convergence to a linear rate
@@ -164,6 +183,26 @@ bool newton_polish(const Objective& f, const std::function<void()>& recenter, co
     if (y.dot(s) > 1e-12 * y.norm() * s.norm()) H += y * y.transpose() / y.dot(s) - hs * hs.transpose() / s.dot(hs);
   }
   return false;
+}
+
+// Batches of points on m and, when given, its twin (on two threads): each evaluation's PIRLS from
+// u0, so that the values do not depend on which model or thread computes them.
+Batch batch_objective(GlmmModel& m, GlmmModel* twin, const Eigen::VectorXd& u0, int nagq, int& count) {
+  return [&m, twin, &u0, nagq, &count](const std::vector<Eigen::VectorXd>& pts) {
+    const auto nt = static_cast<Eigen::Index>(m.ntheta());
+    std::vector<double> v(pts.size());
+    auto run = [&](GlmmModel& mm, std::size_t first) {
+      for (std::size_t i = first; i < pts.size(); i += twin ? 2 : 1) {
+        const Eigen::VectorXd& x = pts[i];
+        mm.set_u(u0);
+        v[i] = mm.deviance_at(std::vector<double>(x.data(), x.data() + nt), x.tail(x.size() - nt), nagq);
+      }
+    };
+    if (twin) detail::parallel_for(2, [&](int c) { run(c == 0 ? m : *twin, static_cast<std::size_t>(c)); });
+    else run(m, 0);
+    count += static_cast<int>(pts.size());
+    return v;
+  };
 }
 
 }  // namespace
@@ -193,6 +232,9 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
     m.set_u(u0);
     return m.deviance_at(th, x.tail(x.size() - static_cast<Eigen::Index>(nt)), o.nagq);
   };
+  std::unique_ptr<GlmmModel> twin;
+  if (num_threads() > 1 && m.n() >= 2000) twin = std::make_unique<GlmmModel>(m.frame(), m.y(), m.prior_weights(), m.family());
+  const Batch fb = batch_objective(m, twin.get(), u0, o.nagq, derivative_evaluations);
   std::vector<double> lower = m.theta_lower(), step(nt, 0.1);
   for (Eigen::Index j = 0; j < r.beta.size(); ++j) {
     lower.push_back(-kInf);
@@ -211,7 +253,7 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
   auto polish = [&] {
     const double fx = f(x);
     u0 = m.u();  // the derivatives' PIRLS from the modes at their centre
-    return newton_polish(f, [&] { u0 = m.u(); }, lower, nt, x, fx);
+    return newton_polish(f, fb, [&] { u0 = m.u(); }, lower, nt, x, fx);
   };
   bool done = polish();
   for (int round = 0; !done && round < 2; ++round) {
@@ -227,7 +269,7 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
   }
   const double fx = f(x);
   u0 = m.u();
-  derivatives(f, x, fx, r.gradient, r.hessian);
+  derivatives(fb, x, fx, r.gradient, r.hessian);
   r.evaluations += derivative_evaluations - before;
   r.theta.assign(x.data(), x.data() + nt);
   r.beta = x.tail(x.size() - static_cast<Eigen::Index>(nt));
