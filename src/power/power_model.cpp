@@ -3,6 +3,7 @@
 // coefficient set to the chosen effect.
 #include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <map>
 #include <optional>
 

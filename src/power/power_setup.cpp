@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <limits>
 #include <set>
 
@@ -79,11 +80,11 @@ TestSpec resolve_random(const ModelFrame& frame, const std::string& text) {
 
 // Every fixed-effect term and column, for the message about an unknown test.
 std::string known_tests(const ModelFrame& frame) {
-  std::string s;
-  for (const Term& t : frame.formula.fixed) s += (s.empty() ? "" : ", ") + t.label();
+  std::vector<std::string> known;
+  for (const Term& t : frame.formula.fixed) known.push_back(t.label());
   for (const std::string& n : frame.fixed_names)
-    if (n != "(Intercept)") s += ", " + n;
-  return s;
+    if (n != "(Intercept)" && std::find(known.begin(), known.end(), n) == known.end()) known.push_back(n);
+  return fmt::format("{}", fmt::join(known, ", "));
 }
 
 }  // namespace
