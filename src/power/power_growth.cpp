@@ -45,12 +45,12 @@ power_detail::SizeProblem growth_problem(const GrowthDesign& d, const Formula& f
 }  // namespace
 
 PowerResult power_growth(const GrowthDesign& design, const PowerOptions& options) {
+  if (const std::string bad = check_power_options(options); !bad.empty()) throw Error(bad);
   GrowthDesign d = design;
-  d.persons = options.persons.empty() ? 2 : options.persons.front();
+  d.persons = options.persons.front();
   if (auto p = check_growth_design(d)) throw Error("GrowthDesign::" + p->field + " " + p->rule);
   if (!std::isnan(options.effect))
     throw Error("PowerOptions::effect is for power_from_model; a growth design's effect is GrowthDesign::group_effect");
-  if (const std::string bad = check_power_options(options); !bad.empty()) throw Error(bad);
   const Formula formula = parse_formula(kGrowthFormula);
   PowerResult res = power_detail::run_power(
       [&](std::size_t n) { return growth_problem(design, formula, options.test, n); }, options);
