@@ -133,6 +133,22 @@ double wald_pvalue(const LinearMixedModel& m, const TestSpec& t, double& estimat
   return mixture_pvalue(w, static_cast<int>(r), false);
 }
 
+// The p-value of a t test of column c (when `c` is set) or of the F test of t.L, with the df of
+// `tester` (Satterthwaite or KenwardRoger).
+template <class Tester>
+double tested(const Tester& tester, const std::vector<double>& c, const TestSpec& t, Outcome& out) {
+  if (!c.empty()) {
+    const TTest tt = tester.test(c);
+    out.estimate = tt.estimate;
+    out.df = tt.df;
+    return tt.p;
+  }
+  const FTest f = tester.test(t.L);
+  out.estimate = f.F;
+  out.df = f.den_df;
+  return f.p;
+}
+
 // The p-value of a fixed-effect test at the model's optimum, with the chosen df.
 double fixed_pvalue(LinearMixedModel& m, const TestSpec& t, DdfMethod ddf, Outcome& out) {
   if (ddf == DdfMethod::None) return wald_pvalue(m, t, out.estimate);
@@ -141,30 +157,8 @@ double fixed_pvalue(LinearMixedModel& m, const TestSpec& t, DdfMethod ddf, Outco
     c.assign(m.frame().p(), 0.0);
     c[t.column] = 1;
   }
-  if (ddf == DdfMethod::Satterthwaite) {
-    const Satterthwaite satt(m);
-    if (!c.empty()) {
-      const TTest tt = satt.test(c);
-      out.estimate = tt.estimate;
-      out.df = tt.df;
-      return tt.p;
-    }
-    const FTest f = satt.test(t.L);
-    out.estimate = f.F;
-    out.df = f.den_df;
-    return f.p;
-  }
-  const KenwardRoger kr(m);
-  if (!c.empty()) {
-    const TTest tt = kr.test(c);
-    out.estimate = tt.estimate;
-    out.df = tt.df;
-    return tt.p;
-  }
-  const FTest f = kr.test(t.L);
-  out.estimate = f.F;
-  out.df = f.den_df;
-  return f.p;
+  if (ddf == DdfMethod::Satterthwaite) return tested(Satterthwaite(m), c, t, out);
+  return tested(KenwardRoger(m), c, t, out);
 }
 
 // A thread's models for one size: reused across its simulations when the rows do not change.
