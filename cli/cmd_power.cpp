@@ -172,14 +172,17 @@ void add_power_command(CLI::App& app, Action& action) {
   add_design_flags(cmd, args->design);
   add_run_flags(cmd, *args);
   cmd->callback([args, cmd, &action] {
+    // Checked when the action runs, so that the message is one `lmm: ` line with exit code 2.
+    std::string conflict;
     const bool from_model = !args->model.empty();
     for (const char* opt : {"--waves", "--intercept", "--slope", "--sd-intercept", "--sd-slope", "--cor", "--sigma",
                             "--group-effect", "--dropout"})
-      if (from_model && cmd->count(opt) > 0)
-        throw CLI::ValidationError(std::string(opt) + " describes a growth design and cannot be used with --model");
+      if (from_model && cmd->count(opt) > 0 && conflict.empty())
+        conflict = std::string(opt) + " describes a growth design and cannot be used with --model";
     if (!from_model && (cmd->count("--data") > 0 || cmd->count("--effect") > 0))
-      throw CLI::ValidationError("--data and --effect need --model (the growth design's effect is --group-effect)");
-    action = [args] {
+      conflict = "--data and --effect need --model (the growth design's effect is --group-effect)";
+    action = [args, conflict] {
+      if (!conflict.empty()) throw Error(conflict);
       try {
         return run_power_command(*args);
       } catch (const Error& e) {
