@@ -279,6 +279,7 @@ PowerPoint summarise(const std::vector<Outcome>& outcomes, const PowerOptions& o
   const int n = pt.nsim - pt.failed;
   if (n == 0) {
     pt.power = pt.mc_se = pt.lower = pt.upper = kNaN;
+    pt.singular_share = pt.nonconverged_share = pt.mean_estimate = pt.mean_df = kNaN;
     return pt;
   }
   pt.power = static_cast<double>(pt.rejections) / n;

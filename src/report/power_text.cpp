@@ -28,10 +28,14 @@ std::string format_power(const PowerResult& r) {
   const std::string interval = fmt::format("{:g}% interval", 100 * r.level);
   out += fmt::format("{:>8}  {:>6}  {:>6}  {:<16}  {:>8}  {:>13}  {:>6}  {:>8}\n", "persons", "power", "MC SE", interval,
                      "singular", "not converged", "failed", "seconds");
-  for (const PowerPoint& p : r.curve)
-    out += fmt::format("{:>8}  {:>6.3f}  {:>6.4f}  [{:.3f}, {:.3f}]    {:>8}  {:>13}  {:>6}  {:>8.2f}\n", p.persons,
-                       p.power, p.mc_se, p.lower, p.upper, percent(p.singular_share), percent(p.nonconverged_share),
-                       p.failed, p.seconds);
+  for (const PowerPoint& p : r.curve) {
+    // Every fit failed: no power to show.
+    const std::string numbers = std::isnan(p.power) ? fmt::format("{:>6}  {:>6}  {:<16}", "NA", "NA", "NA")
+                                                    : fmt::format("{:>6.3f}  {:>6.4f}  [{:.3f}, {:.3f}]  ", p.power,
+                                                                  p.mc_se, p.lower, p.upper);
+    out += fmt::format("{:>8}  {}  {:>8}  {:>13}  {:>6}  {:>8.2f}\n", p.persons, numbers, percent(p.singular_share),
+                       percent(p.nonconverged_share), p.failed, p.seconds);
+  }
   return out;
 }
 
