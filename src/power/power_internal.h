@@ -26,6 +26,7 @@ struct SizeProblem {
   std::size_t persons = 0;
   ModelFrame frame;                   ///< the complete design (y: placeholder)
   SimulationParameters truth;
+  SimulationDesign design;            ///< frame's X and terms, for simulate_responses
   std::vector<double> theta_start;    ///< the true θ (a zero variance nudged off the boundary)
   ModelFrame null_frame;              ///< RandomSlope: the model without the slope
   std::vector<double> null_theta_start;

@@ -31,26 +31,29 @@ struct Outcome {
   double estimate = kNaN, df = kNaN;
 };
 
-// The rows of `f` where keep[i] (y, X, the terms' refs and z, weights, offset).
-ModelFrame subset_frame(const ModelFrame& f, const std::vector<char>& keep) {
-  ModelFrame s = f;
+// The rows of `f` where keep[i] (X, the terms' refs and z, weights, offset), with response y.
+ModelFrame subset_frame(const ModelFrame& f, const std::vector<double>& y, const std::vector<char>& keep) {
+  ModelFrame s;
+  s.formula = f.formula;
+  s.response = f.response;
+  s.fixed_names = f.fixed_names;
+  s.columns = f.columns;
+  s.factors = f.factors;
+  s.aliased = f.aliased;
+  for (const ReTermData& t : f.re) s.re.push_back(ReTermData{t.group, t.levels, t.names, {}, {}});
   const std::size_t n = f.n(), p = f.p();
   std::size_t m = 0;
   for (char k : keep) m += k ? 1 : 0;
-  s.y.clear();
-  s.rows.clear();
   s.X.assign(m * p, 0.0);
   for (std::size_t i = 0, r = 0; i < n; ++i) {
     if (!keep[i]) continue;
-    s.y.push_back(f.y[i]);
+    s.y.push_back(y[i]);
     s.rows.push_back(f.rows[i]);
     for (std::size_t c = 0; c < p; ++c) s.X[c * m + r] = f.X[c * n + i];
     ++r;
   }
   for (std::size_t j = 0; j < f.re.size(); ++j) {
     const auto q = static_cast<std::size_t>(f.re[j].q());
-    s.re[j].refs.clear();
-    s.re[j].z.clear();
     for (std::size_t i = 0; i < n; ++i) {
       if (!keep[i]) continue;
       s.re[j].refs.push_back(f.re[j].refs[i]);
@@ -176,24 +179,19 @@ FitOptions start_at(const std::vector<double>& theta) {
 // Simulation `sim` of `pb`: new response (and dropout), fit, test.
 Outcome run_one(const SizeProblem& pb, std::uint64_t stream, const PowerOptions& opt, Workspace& ws) {
   Rng rng(opt.seed, stream);
-  const SimulationDesign design{pb.frame.n(), pb.frame.X, pb.frame.re, pb.frame.offset, pb.frame.weights};
-  std::vector<double> y = simulate_responses(design, pb.truth, 1, rng)[0];
+  std::vector<double> y = simulate_responses(pb.design, pb.truth, 1, rng)[0];
   std::optional<std::vector<char>> keep;
   if (pb.dropout > 0) keep = dropout_rows(pb, rng);
   const bool lrt = pb.test.kind == TestSpec::Kind::RandomSlope;
   auto load = [&](std::unique_ptr<LinearMixedModel>& m, const ModelFrame& f) {
     if (keep) {
-      ModelFrame s = f;
-      s.y = std::move(y);
-      s = subset_frame(s, *keep);
-      m = std::make_unique<LinearMixedModel>(std::move(s), Method::REML);
+      m = std::make_unique<LinearMixedModel>(subset_frame(f, y, *keep), Method::REML);
       return;
     }
     if (!m) m = std::make_unique<LinearMixedModel>(f, Method::REML);
     m->set_response(y);
   };
   Outcome out;
-  const std::vector<double> y_copy = lrt ? y : std::vector<double>{};
   load(ws.full, pb.frame);
   const OptimizerSummary s1 = ws.full->fit(start_at(pb.theta_start));
   out.converged = s1.converged;
@@ -201,7 +199,6 @@ Outcome run_one(const SizeProblem& pb, std::uint64_t stream, const PowerOptions&
   out.singular = std::find(sing.begin(), sing.end(), true) != sing.end();
   double p = kNaN;
   if (lrt) {
-    y = y_copy;
     load(ws.null, pb.null_frame);
     const OptimizerSummary s0 = ws.null->fit(start_at(pb.null_theta_start));
     out.converged = out.converged && s0.converged;
