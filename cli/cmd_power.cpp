@@ -45,7 +45,8 @@ power is the share of tests with p < --alpha, with its Monte Carlo SE and Wilson
 --test: a fixed-effect term (time:group; a factor's term gets the type III F test), a
 coefficient (time:grouptreatment), or a random slope as "(time | id)" (REML likelihood-ratio
 test of its variance and covariances, p from the 50:50 mixture of chi-square(q-1) and
-chi-square(q)). --ddf none tests by z (chi-square for a term).
+chi-square(q); --lrt-chisq: chi-square(q) as anova(m0, m1), conservative). --ddf none tests by
+z (chi-square for a term).
 
 Simulation s at size k uses its own random stream (seed, k, s): the output is the same for any
 --threads. --json prints {"curve": [{"persons", "power", "mc_se", "lower", "upper",
@@ -60,7 +61,7 @@ struct PowerArgs {
   std::string ddf = "satterthwaite";
   std::string model, data, out;
   double target = 0.8;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, lrt_chisq = false;
 };
 
 constexpr std::pair<std::string_view, std::string_view> kPowerWording[] = {
@@ -112,6 +113,7 @@ void add_run_flags(CLI::App* cmd, PowerArgs& a) {
   cmd->add_option("--alpha", a.options.alpha, "significance level")->capture_default_str();
   cmd->add_option("--ddf", a.ddf, "df of the Wald tests: satterthwaite, kenward-roger, none")->capture_default_str();
   cmd->add_option("--test", a.options.test, "term, coefficient or \"(slope | group)\" to test (default: time:group)");
+  cmd->add_flag("--lrt-chisq", a.lrt_chisq, "the random slope's LRT against chi-square(q), as anova(m0, m1), not the mixture");
   cmd->add_option("--effect", a.options.effect, "with --model: the tested coefficient's true value");
   cmd->add_option("--model", a.model, "a model saved by `lmm fit ... --save`: simulate studies from it");
   cmd->add_option("--data", a.data, "with --model: the design's rows (default: the data the model was fitted to)");
@@ -131,6 +133,7 @@ void finish_options(PowerArgs& a) {
   a.options.persons.assign(a.persons.begin(), a.persons.end());
   a.options.nsim = static_cast<int>(a.nsim);
   a.options.ddf = parse_ddf_method(a.ddf);
+  a.options.lrt_mixture = !a.lrt_chisq;
   if (const std::string bad = check_power_options(a.options); !bad.empty()) throw Error(bad);
 }
 

@@ -103,6 +103,13 @@ TEST(Power, RandomSlopeLrtAtTheNull) {
   // The slope's variance is 0: about half the fits are at the boundary (the mixture's χ²(1) half
   // has its point mass there).
   EXPECT_NEAR(pt.singular_share, 0.5, 0.1);
+  // anova()'s χ²(2) reference is conservative: fewer rejections of the same studies.
+  o.lrt_mixture = false;
+  const lmm::PowerResult chisq = lmm::power_growth(d, o);
+  EXPECT_EQ(chisq.test_method, "likelihood ratio (REML), chi-square(q)");
+  EXPECT_LT(chisq.curve[0].rejections, pt.rejections);
+  EXPECT_EQ(chisq.curve[0].singular, pt.singular);
+  o.lrt_mixture = true;
   // With a slope SD as large as σ the slope is found nearly always.
   d.sd_slope = 1;
   o.nsim = 100;

@@ -34,7 +34,7 @@ def power(persons: Iterable[int] = (50, 100, 200, 400), nsim: int = 1000, *, tes
           sd_intercept: float = 8, sd_slope: float = 1.5, cor: float = -0.3, sigma: float = 4,
           group_effect: float = 0, dropout: float = 0,
           model: Union[Model, SavedModel, None] = None, data: Optional[DataLike] = None,
-          effect: Optional[float] = None) -> pd.DataFrame:
+          effect: Optional[float] = None, lrt_mixture: bool = True) -> pd.DataFrame:
     """Power by simulation, as `lmm power`: one row per sample size (persons, power, mc_se, the
     Wilson interval lower/upper, singular_share, nonconverged_share, seconds, ...).
 
@@ -43,12 +43,13 @@ def power(persons: Iterable[int] = (50, 100, 200, 400), nsim: int = 1000, *, tes
     default test is the group x time interaction. With `model` (a fitted Model or lmm.load()):
     studies of N persons repeat the persons of `data` (default: the file the model was fitted to),
     with `effect` the true value of the tested coefficient. `test`: a term ("time:group", a factor
-    gets the type III F test), a coefficient, or "(time | id)" for the LRT of a random slope.
+    gets the type III F test), a coefficient, or "(time | id)" for the LRT of a random slope
+    (p from the 50:50 mixture of chi-square(q-1) and chi-square(q); lrt_mixture=False: chi-square(q)).
     The result's attrs hold what was tested (test, test_method, formula, alpha, effect, notes).
     """
     options = {"persons": [int(p) for p in persons], "nsim": int(nsim), "seed": int(seed), "alpha": float(alpha),
                "ddf": str(ddf), "test": test or "", "effect": math.nan if effect is None else float(effect),
-               "threads": int(threads)}
+               "threads": int(threads), "lrt_mixture": bool(lrt_mixture)}
     if model is None:
         if data is not None or effect is not None:
             raise _lmm.Error("data and effect need model (the growth design's effect is group_effect)")

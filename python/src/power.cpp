@@ -68,6 +68,7 @@ PowerOptions power_options(const py::dict& o) {
   p.test = o["test"].cast<std::string>();
   p.effect = o["effect"].cast<double>();
   p.threads = o["threads"].cast<int>();
+  p.lrt_mixture = o["lrt_mixture"].cast<bool>();
   return p;
 }
 
