@@ -33,14 +33,8 @@ struct Outcome {
 
 // The rows of `f` where keep[i] (X, the terms' refs and z, weights, offset), with response y.
 ModelFrame subset_frame(const ModelFrame& f, const std::vector<double>& y, const std::vector<char>& keep) {
-  ModelFrame s;
-  s.formula = f.formula;
-  s.response = f.response;
-  s.fixed_names = f.fixed_names;
+  ModelFrame s = frame_coding(f);  // the coding without the rows
   s.columns = f.columns;
-  s.factors = f.factors;
-  s.aliased = f.aliased;
-  for (const ReTermData& t : f.re) s.re.push_back(ReTermData{t.group, t.levels, t.names, {}, {}});
   const std::size_t n = f.n(), p = f.p();
   std::size_t m = 0;
   for (char k : keep) m += k ? 1 : 0;
