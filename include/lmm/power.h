@@ -46,7 +46,9 @@ struct PowerOptions {
   /// power_from_model: the value the tested coefficient is set to (NaN: keep the fitted value).
   /// Only for a test of one coefficient.
   double effect = std::numeric_limits<double>::quiet_NaN();
-  int threads = 0;  ///< 0: all cores
+  /// Simulations run side by side on this many threads (0: all cores); meanwhile the engine's own
+  /// loops run on one (lmm::set_num_threads(1), restored at the end).
+  int threads = 0;
   /// Called from the working threads (serialised) after each simulation: simulations done so far
   /// over all sizes and the total. May be empty.
   std::function<void(std::size_t done, std::size_t total)> progress;
