@@ -49,6 +49,10 @@ PowerResult power_growth(const GrowthDesign& design, const PowerOptions& options
   GrowthDesign d = design;
   d.persons = options.persons.front();
   if (auto p = check_growth_design(d)) throw Error("GrowthDesign::" + p->field + " " + p->rule);
+  // One time cannot identify a slope; "6" is most likely meant as six waves.
+  if (d.waves.size() < 2)
+    throw Error("GrowthDesign::waves must hold at least 2 measurement times for a growth model (the times "
+                "themselves: 0, 1, 2, 3, 4, 5 for six waves)");
   if (!std::isnan(options.effect))
     throw Error("PowerOptions::effect is for power_from_model; a growth design's effect is GrowthDesign::group_effect");
   const Formula formula = parse_formula(kGrowthFormula);
