@@ -8,6 +8,7 @@
 
 #include "frame_options.h"
 #include "json_glmm.h"
+#include "json_inference.h"
 #include "lmm/error.h"
 #include "lmm/glmm.h"
 #include "lmm/table_io.h"
@@ -95,7 +96,11 @@ ModelComparison compare_glmm_models(const GlmmArgs& args, const DataFrame& data,
 int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string& formula,
                  const ModelFrameOptions& frame, bool json_out, const std::string& data_name) {
   const GlmmOptions o = glmm_options(args, frame);
-  const GlmmFitted f = with_frame_flags([&] { return fit_glmm(data, formula, o); });
+  GlmmFitted f = with_frame_flags([&] { return fit_glmm(data, formula, o); });
+  if (args.profile) {
+    if (args.fast) throw Error("--profile needs the full fit: drop --fast");
+    f.result.confint_profile = glmm_profile_intervals(f);
+  }
   if (!args.save.empty()) {
     SavedModel m = glmm_snapshot(f);
     m.lmm_version = LMM_VERSION;
@@ -109,9 +114,11 @@ int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string&
   if (json_out) {
     print_glmm_json(std::cout, f, [&](SortedObject& j) {
       if (!args.newdata.empty()) j.add("predict_link_newdata", predictions_json(f, args.newdata));
+      if (!f.result.confint_profile.empty())
+        j.add("confint_profile", [&f](JsonWriter& w) { write_intervals(w, f.result.confint_profile); });
     });
   } else {
-    std::cout << format_glmm_summary(f.result, data_name);
+    std::cout << format_glmm_summary(f.result, data_name) << format_glmm_intervals(f.result);
   }
   return 0;
 }

@@ -15,6 +15,7 @@ struct GlmmArgs {
   std::string link;
   int nagq = 1;
   bool fast = false;
+  bool profile = false;  ///< --profile: profile-likelihood intervals (set from the fit command's option)
   std::string newdata;  ///< rows to predict on the link scale (JSON's predict_link_newdata)
   std::string save;     ///< --save: the model for `lmm predict` (set from the fit command's option)
 };

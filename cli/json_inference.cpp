@@ -2,8 +2,6 @@
 
 namespace lmm::cli {
 
-namespace {
-
 void write_intervals(JsonWriter& w, const std::vector<Interval>& ivs) {
   w.begin_array();
   for (const auto& iv : ivs) {
@@ -14,6 +12,8 @@ void write_intervals(JsonWriter& w, const std::vector<Interval>& ivs) {
   }
   w.end_array();
 }
+
+namespace {
 
 void write_variance_partition(JsonWriter& w, const VariancePartition& v) {
   SortedObject()

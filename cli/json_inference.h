@@ -9,6 +9,9 @@ namespace lmm::cli {
 /// r2_conditional, variance_partition{}, confint_wald[], confint_profile[] (when computed),
 /// bootstrap{} and confint_boot[] (when run), convergence{}, singular_advice[]. The values are
 /// written from `r` when the object is written: `r` must outlive `j`.
+/// [{parameter, estimate, lower, upper, note?}]: the LMM's and the GLMM's confint_* arrays.
+void write_intervals(JsonWriter& w, const std::vector<Interval>& ivs);
+
 void add_inference_members(SortedObject& j, const FitResult& r);
 
 /// `lmm compare --json`: npar, aic, bic, loglik, deviance (lists, table order), chisq, df, p (the

@@ -72,6 +72,7 @@ struct GlmmResult {
   double pearson_chisq = NaN;     ///< Σ (y - μ)²/V(μ)·w
   double dispersion_ratio = NaN;  ///< Pearson χ² / residual df (Poisson: overdispersion above 1)
   std::vector<std::string> messages;  ///< warnings and notes (separation, convergence, dropped rows)
+  std::vector<Interval> confint_profile;  ///< filled by glmm_profile_intervals() on request
 
   /// Variance partition on the latent (link) scale, as performance::icc and r2_nakagawa report it
   /// for binomial models: fixed = var(Xβ), random = mean over rows of z'Σz summed over terms,
@@ -116,6 +117,17 @@ std::vector<double> glmm_link_inverse(GlmmFamily family, GlmmLink link, const st
 /// or models fitted to different rows.
 ModelComparison compare_glmms(const DataFrame& data, const std::vector<std::string>& formulas,
                               const GlmmOptions& options, std::vector<GlmmResult>* glmm_fits = nullptr);
+
+/// Profile-likelihood intervals as lme4's confint(glmer_fit, method = "profile"): for each random-effect
+/// SD (correlation) and each fixed effect, ζ(x) = sign(x - x̂) √(d(x) - d̂) with d the fit's Laplace (or
+/// quadrature) deviance minimised over all other parameters (SDs, correlations and β) with this one
+/// fixed at x; the ends where ζ = ±z_{(1+level)/2}. Names as the LMM's profile ("sd_(Intercept)|herd",
+/// "cor_time.(Intercept)|id", then the fixed effects). Throws lmm::Error for a fast (nAGQ = 0) fit.
+std::vector<Interval> glmm_profile_intervals(const GlmmFitted& fitted, double level = 0.95);
+
+/// The intervals table of a GLMM with profile intervals, as the LMM's text output: profile and Wald
+/// (estimate ± z·SE, fixed effects only) columns, and the notes. "" without profile intervals.
+std::string format_glmm_intervals(const GlmmResult& result);
 
 /// glmer's summary() layout as text, with the overdispersion check for Poisson fits.
 std::string format_glmm_summary(const GlmmResult& result, const std::string& data_name = "");

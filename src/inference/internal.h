@@ -28,6 +28,12 @@ MinimizeResult minimize(const std::function<double(const std::vector<double>&)>&
                         detail::NloptMethod method = detail::NloptMethod::BOBYQA, double ftol_rel = 1e-12,
                         double xtol_abs = 1e-10, int max_evaluations = 100000);
 
+/// One end of a profile-likelihood interval: x on side `dir` (±1) of x0 with ζ(x) = dir·z, inside
+/// [lo, hi], walking out from x0 by `step` (then secant steps) and solving on the bracket. At a bound
+/// not reached, the bound with `note` saying so; NaN with a note when the walk does not reach z.
+double profile_limit(const std::function<double(double)>& zeta, double x0, double step, int dir, double z, double lo,
+                     double hi, std::string& note);
+
 /// For a grouping factor that is also a fixed effect (`y ~ Sex + (1 | Sex)`), what that means: the
 /// fixed effects already give each level its own mean, so its variance is not determined. "" when
 /// no grouping factor is.

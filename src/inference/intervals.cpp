@@ -49,10 +49,11 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// One end of a profile interval: x on side `dir` of x0 with ζ(x) = dir·z, inside [lo, hi].
+}  // namespace
+
 // ζ is close to linear in x for fixed effects and smooth and monotone in general: walk out by
 // secant extrapolation until ζ passes the target, then solve on the bracket.
-double profile_limit(const std::function<double(double)>& zeta, double x0, double step, int dir, double z, double lo,
+double inference::profile_limit(const std::function<double(double)>& zeta, double x0, double step, int dir, double z, double lo,
                      double hi, std::string& note) {
   double a = x0, za = 0;
   const double bound = dir > 0 ? hi : lo;
@@ -98,6 +99,9 @@ double profile_limit(const std::function<double(double)>& zeta, double x0, doubl
   note = "the profile did not reach the limit";
   return std::numeric_limits<double>::quiet_NaN();
 }
+
+namespace {
+using inference::profile_limit;
 
 // lme4's devfun2() profiles the ML deviance: the model refitted by ML from its θ, and from lme4's
 // default start as a guard against a local optimum of the refit.
