@@ -19,6 +19,8 @@
 
 namespace {
 
+using lmm::testing::run_cli;
+
 const std::string kCbpp = std::string(LMM_TEST_DATA) + "/glmm/data/cbpp.csv";
 const std::string kFormula = "cbind(incidence, failures) ~ period + (1 | herd)";
 

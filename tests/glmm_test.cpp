@@ -223,9 +223,9 @@ TEST(GlmmCli, SavedModelPredicts) {
   const auto bad = run_cli({"predict", newdata, "--model", model, "--interval", "prediction"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("not available for a GLMM"), std::string::npos) << bad.err;
-  const auto refused = run_cli({"fit", kCbpp, kFormula, "--family", "binomial", "--profile"});
+  const auto refused = run_cli({"fit", kCbpp, kFormula, "--family", "binomial", "--boot", "10"});
   EXPECT_EQ(refused.code, 2);
-  EXPECT_NE(refused.err.find("--profile is not available with --family"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--boot is not available with --family"), std::string::npos) << refused.err;
 }
 
 
