@@ -7,11 +7,12 @@
 // (numDeriv's Richardson extrapolation) on those few numbers, the rest is exact.
 //
 // V is not linear in η, so Kenward & Roger's (1997) adjustment would have a second-derivative term
-// R_rt = X'V⁻¹ ∂²V/∂γ_r∂γ_t V⁻¹X, whose value depends on the parametrisation. It is left out (SAS's
-// DDFM=KR(FIRSTORDER), mmrm's "Kenward-Roger-Linear"): what remains, Σ W_rt (Q_rt - P_r Φ P_t),
-// and the df (from P and W = 2 I⁻¹, I the expected REML information as in pbkrtest) are the same
-// in any parametrisation, in particular in the linear one of an unstructured covariance (us with
-// --residual-sd-by), where R vanishes and the figures are SAS's DDFM=KR.
+// R_rt = X'V⁻¹ ∂²V/∂γ_r∂γ_t V⁻¹X, whose value depends on the parametrisation. It is left out (as
+// SAS's DDFM=KR(FIRSTORDER) and mmrm's "Kenward-Roger-Linear"): what remains, Σ W_rt (Q_rt - P_r Φ
+// P_t), and the df (from P and W = 2 I⁻¹, I the expected REML information as in pbkrtest; mmrm
+// uses the observed one) are the same in any parametrisation, in particular in the linear one of
+// an unstructured covariance (us with --residual-sd-by), where R vanishes and the first-order
+// method is the full one.
 //
 // The rows fall apart into blocks linked by a common group of the structure or a common level of
 // a random-effects term (one block per person when the random effects are nested in the
