@@ -112,6 +112,28 @@ TEST(ResidualKenwardRoger, RandomInterceptAr1EqualsDenseFormulas) {
   check_df(m, ref);
 }
 
+// With the structure held at its null (φ = 0, SD ratios 1; ResidualOptions::fixed), the block
+// computation must give pbkrtest's figures of the plain model (the existing Kenward-Roger code,
+// checked against pbkrtest): random slopes with their correlation, and σ².
+TEST(ResidualKenwardRoger, NullStructureEqualsPlainModel) {
+  const lmm::DataFrame d = lmm::read_table(kDir + "data/sleepstudy.csv");
+  const lmm::Formula fm = lmm::parse_formula("Reaction ~ Days + (Days | Subject)");
+  lmm::LinearMixedModel plain(lmm::build_model_frame(d, fm, {}));
+  plain.fit();
+  lmm::ModelFrameOptions fo;
+  lmm::parse_residual_structure("ar1(Days | Subject)", fo.residual);
+  fo.residual.fixed = true;
+  lmm::LinearMixedModel null(lmm::build_model_frame(d, fm, fo));
+  null.set_theta(plain.theta());
+  ASSERT_NEAR(null.loglik(), plain.loglik(), 1e-9 * std::abs(plain.loglik()));
+  const lmm::KenwardRoger a(plain), b(null);
+  for (std::size_t j = 0; j < 2; ++j) {
+    const lmm::TTest ta = a.test(unit(2, j)), tb = b.test(unit(2, j));
+    near_rel(tb.df, ta.df, 1e-9, "df");
+    near_rel(tb.std_error, ta.std_error, 1e-9, "adjusted SE");
+  }
+}
+
 // The CLI's fit with --ddf kenward-roger: the adjusted SEs and df at lmm's own optimum, which is
 // within about 1e-5 of the reference's parameters.
 TEST(ResidualKenwardRoger, CliFitUsesAdjustedCovariance) {
