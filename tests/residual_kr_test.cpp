@@ -5,6 +5,7 @@
 // dense REML deviance), so that both sides evaluate the formulas at the same point.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -151,6 +152,19 @@ TEST(ResidualKenwardRoger, CliFitUsesAdjustedCovariance) {
              "CLI KR SE");
     near_rel(j["fixed"][i]["df"].get<double>(), fe["df_kr"].get<double>(), 1e-3, "CLI KR df");
   }
+}
+
+// Random effects crossed with the structure's groups link all 2211 rows into one block, more than
+// is formed densely: one line pointing to Satterthwaite, exit 2.
+TEST(ResidualKenwardRoger, CrossedBlockTooLargeIsRefused) {
+  const auto r =
+      lmm::testing::run_cli({"fit", kDir + "data/diary.csv", "mood ~ stress + (1 | id) + (1 | day)",
+                             "--residual", "ar1(day | id)", "--ddf", "kenward-roger"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("2211 rows here, more than the 1500 allowed; use --ddf satterthwaite"),
+            std::string::npos)
+      << r.err;
 }
 
 }  // namespace

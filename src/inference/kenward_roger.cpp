@@ -288,7 +288,7 @@ KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
   Adjusted adj;
   std::vector<Mat> P;
   if (f.residual.any()) {
-    const detail::KrIngredients kr = detail::kenward_roger_residual(model, kMaxDenseRandomEffects);
+    const detail::KrIngredients kr = detail::kenward_roger_residual(model, detail::kMaxDenseResidualRows);
     const int ng = static_cast<int>(kr.P.size());
     P = kr.P;
     adj = adjust(Phi, P, [&](int r, int t) -> const Mat& { return kr.Q[static_cast<std::size_t>(r * ng + t)]; }, kr.K);
