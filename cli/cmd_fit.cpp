@@ -116,7 +116,6 @@ void check_residual_flags(const FitArgs& a) {
   };
   if (a.inference.profile) refuse("--profile", "");
   if (a.inference.boot > 0) refuse("--boot", "");
-  if (!a.extras.save.empty()) refuse("--save", " (a saved model would not record the structure)");
 }
 
 }  // namespace
