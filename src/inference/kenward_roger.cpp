@@ -17,6 +17,9 @@
 // K_rσ² = tr(D_r M2), P_σ² = -X'V⁻²X, Q_σ²σ² = X'V⁻³X, K_σ²σ² = tr(V⁻²), with D_r = I ⊗ E_r.
 // When every random-effects term has the same grouping factor, S, T, M1 and M2 are block-diagonal
 // by level, and all of it is accumulated level by level.
+//
+// With a residual structure (ModelFrameOptions::residual) P, Q and K come from dense blocks of V
+// instead (kenward_roger_residual.cpp) and the rest is the same.
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -291,7 +294,8 @@ KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
     const detail::KrIngredients kr = detail::kenward_roger_residual(model, detail::kMaxDenseResidualRows);
     const int ng = static_cast<int>(kr.P.size());
     P = kr.P;
-    adj = adjust(Phi, P, [&](int r, int t) -> const Mat& { return kr.Q[static_cast<std::size_t>(r * ng + t)]; }, kr.K);
+    auto Qrt = [&](int r, int t) -> const Mat& { return kr.Q[static_cast<std::size_t>(r * ng + t)]; };
+    adj = adjust(Phi, P, Qrt, kr.K);
   } else {
     const double sigma = m.sigma();
     const double s = 1.0 / (sigma * sigma);
