@@ -1,7 +1,7 @@
 // A model with a residual structure saved by `lmm fit --save`: the file records the structure at
 // its estimates, `lmm predict` gives the fit's own fitted values (the mean does not depend on the
-// residual covariance), and what is not available yet is refused in one line (simulating the
-// correlated residuals, prediction intervals with an SD per level).
+// residual covariance), simulations from it draw the correlated residuals, and prediction
+// intervals with an SD per level are refused in one line.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +14,11 @@
 #include <vector>
 
 #include "cli_runner.h"
+#include "lmm/data.h"
+#include "lmm/fit.h"
+#include "lmm/predict.h"
+#include "lmm/residual.h"
+#include "lmm/rng.h"
 
 namespace {
 
@@ -67,11 +72,21 @@ TEST(ResidualSaved, PredictEqualsFittedAndStructureIsRecorded) {
   for (std::size_t i = 0; i < p.size(); ++i)
     EXPECT_NEAR(p[i], fitted[i], 1e-9 * std::abs(fitted[i])) << i;
 
-  const auto sim = run_cli(
-      {"simulate", "--model", model, "--data", data, "--out", ::testing::TempDir() + "resid_sim.csv"});
+  // New rows with a time repeated within a mare: one line naming the column and row.
+  const std::string dup = ::testing::TempDir() + "resid_saved_dup.csv";
+  {
+    std::istringstream in(slurp(data));
+    std::string header, r1, r2;
+    std::getline(in, header);
+    std::getline(in, r1);
+    std::getline(in, r2);
+    std::ofstream(dup) << header << '\n' << r1 << '\n' << r2 << '\n' << r2 << '\n';
+  }
+  const auto sim = run_cli({"simulate", "--model", model, "--data", dup});
   EXPECT_EQ(sim.code, 2);
   EXPECT_EQ(std::count(sim.err.begin(), sim.err.end(), '\n'), 1) << sim.err;
-  EXPECT_NE(sim.err.find("residual structure is not available yet"), std::string::npos) << sim.err;
+  EXPECT_NE(sim.err.find("column 't', row 3: repeats a time within its Mare"), std::string::npos) << sim.err;
+  std::remove(dup.c_str());
   std::remove(model.c_str());
   std::remove(resid.c_str());
 }
@@ -96,6 +111,42 @@ TEST(ResidualSaved, SdPerLevelRoundTripsAndRefusesPredictionIntervals) {
             std::string::npos)
       << pi.err;
   std::remove(model.c_str());
+}
+
+// Simulated responses from the saved model: new random intercepts and AR(1) residuals, so two
+// consecutive rows of a mare correlate by (τ² + σ²φ)/(τ² + σ²) across simulations (0.75 here;
+// independent residuals would give τ²/(τ² + σ²) = 0.37). 400 simulations of 297 pairs: the pooled
+// estimate is within about 0.01 of it.
+TEST(ResidualSaved, SimulationDrawsCorrelatedResiduals) {
+  const lmm::DataFrame d = lmm::read_table(kDir + "data/ovary.csv");
+  lmm::FitOptions o;
+  o.ddf = lmm::DdfMethod::None;
+  lmm::parse_residual_structure("ar1(t | Mare)", o.frame.residual);
+  const lmm::Fitted f = lmm::fit(d, "follicles ~ s1 + c1 + (1 | Mare)", o);
+  const lmm::SavedModel saved = lmm::snapshot(f.model);
+  lmm::Rng rng(20261130);
+  const std::size_t nsim = 400;
+  const lmm::DataFrame sims = lmm::simulate_from_saved(saved, d, nsim, rng);
+  const lmm::Column& mare = d.at("Mare");
+  const auto& fe = f.result.fixed;  // (Intercept), s1, c1
+  auto xb = [&](std::size_t i) {
+    return fe[0].estimate + fe[1].estimate * d.at("s1").numbers[i] +
+           fe[2].estimate * d.at("c1").numbers[i];
+  };
+  double sxy = 0, sxx = 0;
+  for (std::size_t k = 0; k < nsim; ++k) {
+    const lmm::Column& y = sims.at("sim_" + std::to_string(k + 1));
+    for (std::size_t i = 0; i + 1 < d.nrows; ++i) {
+      if (mare.numbers[i] != mare.numbers[i + 1]) continue;
+      // Deviations from the fixed part, the same in every simulation.
+      const double a = y.numbers[i] - xb(i), b = y.numbers[i + 1] - xb(i + 1);
+      sxy += a * b;
+      sxx += 0.5 * (a * a + b * b);
+    }
+  }
+  const double tau2 = std::pow(f.result.random[0].sd, 2), s2 = f.result.sigma * f.result.sigma;
+  const double phi = f.result.residual_structure.phi;
+  EXPECT_NEAR(sxy / sxx, (tau2 + s2 * phi) / (tau2 + s2), 0.03);
 }
 
 }  // namespace

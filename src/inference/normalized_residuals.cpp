@@ -7,7 +7,6 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "lmm/residuals.h"
 #include "model/model_access.h"
@@ -15,9 +14,10 @@
 
 namespace lmm {
 
+namespace detail {
+
 namespace {
 
-// The rows of each group of the structure (each row alone without one), in the structure's order.
 std::vector<std::vector<std::uint32_t>> structure_groups(const ModelFrame& f) {
   const ResidualData& r = f.residual;
   const std::size_t n = f.n();
@@ -41,6 +41,32 @@ std::vector<std::vector<std::uint32_t>> structure_groups(const ModelFrame& f) {
 
 }  // namespace
 
+ResidualGroups residual_groups(const ModelFrame& f, const ResidualCovariance& rc, const double* eta) {
+  ResidualGroups out;
+  out.rows = structure_groups(f);
+  std::vector<std::uint32_t> group_of(f.n()), local(f.n());
+  for (std::size_t g = 0; g < out.rows.size(); ++g)
+    for (std::size_t k = 0; k < out.rows[g].size(); ++k) {
+      group_of[out.rows[g][k]] = static_cast<std::uint32_t>(g);
+      local[out.rows[g][k]] = static_cast<std::uint32_t>(k);
+    }
+  std::vector<std::vector<ResidualPair>> pairs(out.rows.size());
+  for (const ResidualPair& p : rc.pairs()) pairs[group_of[p.a]].push_back(p);
+  const std::vector<double> c = rc.coefficients(eta);
+  for (std::size_t g = 0; g < out.rows.size(); ++g) {
+    const auto n = static_cast<Eigen::Index>(out.rows[g].size());
+    Mat Pi = Mat::Zero(n, n);
+    for (const ResidualPair& p : pairs[g]) {
+      Pi(local[p.a], local[p.b]) += c[p.key];
+      if (p.a != p.b) Pi(local[p.b], local[p.a]) += c[p.key];
+    }
+    out.omega.push_back(Pi.llt().solve(Mat::Identity(n, n)));
+  }
+  return out;
+}
+
+}  // namespace detail
+
 std::vector<double> normalized_residuals(const LinearMixedModel& model) {
   const auto& m = detail::model_state(model);
   const ModelFrame& f = model.frame();
@@ -52,30 +78,16 @@ std::vector<double> normalized_residuals(const LinearMixedModel& model) {
     for (double& x : res) x /= sigma;
     return res;
   }
-  const auto groups = structure_groups(f);
-  std::vector<std::uint32_t> group_of(f.n()), local(f.n());
-  for (std::size_t g = 0; g < groups.size(); ++g)
-    for (std::size_t k = 0; k < groups[g].size(); ++k) {
-      group_of[groups[g][k]] = static_cast<std::uint32_t>(g);
-      local[groups[g][k]] = static_cast<std::uint32_t>(k);
-    }
-  std::vector<std::vector<detail::ResidualPair>> pairs(groups.size());
-  for (const detail::ResidualPair& p : m.residual->pairs()) pairs[group_of[p.a]].push_back(p);
-  const std::vector<double> c = m.residual->coefficients(m.residual_eta.data());
+  const detail::ResidualGroups groups = detail::residual_groups(f, *m.residual, m.residual_eta.data());
   std::vector<double> out(res.size());
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    const auto n = static_cast<Eigen::Index>(groups[g].size());
+  for (std::size_t g = 0; g < groups.rows.size(); ++g) {
+    const auto& rows = groups.rows[g];
+    const auto n = static_cast<Eigen::Index>(rows.size());
     if (n == 0) continue;
-    detail::Mat Pi = detail::Mat::Zero(n, n);
-    for (const detail::ResidualPair& p : pairs[g]) {
-      Pi(local[p.a], local[p.b]) += c[p.key];
-      if (p.a != p.b) Pi(local[p.b], local[p.a]) += c[p.key];
-    }
-    const detail::Mat Omega = Pi.llt().solve(detail::Mat::Identity(n, n));
     Eigen::VectorXd r(n);
-    for (Eigen::Index k = 0; k < n; ++k) r(k) = res[groups[g][static_cast<std::size_t>(k)]] / sigma;
-    const Eigen::VectorXd z = Omega.llt().matrixL().solve(r);
-    for (Eigen::Index k = 0; k < n; ++k) out[groups[g][static_cast<std::size_t>(k)]] = z(k);
+    for (Eigen::Index k = 0; k < n; ++k) r(k) = res[rows[static_cast<std::size_t>(k)]] / sigma;
+    const Eigen::VectorXd z = groups.omega[g].llt().matrixL().solve(r);
+    for (Eigen::Index k = 0; k < n; ++k) out[rows[static_cast<std::size_t>(k)]] = z(k);
   }
   return out;
 }

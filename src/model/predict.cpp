@@ -15,6 +15,7 @@
 #include "lmm/version.h"
 #include "model/condvar.h"
 #include "model/model_access.h"
+#include "model/residual.h"
 
 namespace lmm {
 
@@ -354,9 +355,6 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
 
 DataFrame simulate_from_saved(const SavedModel& model, const DataFrame& input, std::size_t nsim,
                               Rng& rng) {
-  if (model.frame.residual.any())
-    throw Error("simulating from a saved model with a residual structure is not available yet (its correlated "
-                "or heteroscedastic residuals would not be drawn)");
   DataFrame data = input;
   std::vector<Centering> centering = model.centering;
   apply_centering(data, centering);
@@ -387,6 +385,7 @@ DataFrame simulate_from_saved(const SavedModel& model, const DataFrame& input, s
     }
     d.re.push_back(std::move(s));
   }
+  if (model.frame.residual.any()) d.residual_blocks = detail::saved_residual_blocks(model.frame.residual, data, nf.rows);
   SimulationParameters par;
   par.beta = model.beta;
   par.lambda = model.lambda;
