@@ -175,11 +175,11 @@ std::vector<std::vector<double>> simulate_responses(const SimulationDesign& desi
           y[i] += t.z[i * q + a] * b[static_cast<std::size_t>(l) * q + a];
       }
     }
-    if (design.residual_blocks.empty()) {
-      for (std::size_t i = 0; i < n; ++i)
-        y[i] += (design.weights.empty() ? params.sigma : params.sigma / std::sqrt(design.weights[i])) * rng.normal();
-    } else {
+    if (params.residuals && !design.residual_blocks.empty()) {
       add_structured_residuals(design, params.sigma, rng, y);
+    } else {
+      for (std::size_t i = 0; i < n && params.residuals; ++i)
+        y[i] += (design.weights.empty() ? params.sigma : params.sigma / std::sqrt(design.weights[i])) * rng.normal();
     }
     out[s] = std::move(y);
   }
