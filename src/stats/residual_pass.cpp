@@ -1,0 +1,40 @@
+// ResidualPass: fitted values and residuals of a model fitted from statistics, chunk by chunk.
+#include <fmt/format.h>
+
+#include "lmm/error.h"
+#include "lmm/statistics.h"
+
+namespace lmm {
+
+ResidualPass::ResidualPass(const LinearMixedModel& model)
+    : model_(model), beta_(model.beta()), ranef_(model.ranef()) {}
+
+ResidualPass::Rows ResidualPass::operator()(const DataFrame& chunk) const {
+  NewDataOptions o;
+  o.response = true;
+  const ModelFrame f = model_frame_for_new_data(model_.frame(), chunk, o);
+  Rows out;
+  const std::size_t n = f.n(), p = beta_.size();
+  out.refs.resize(f.re.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    double eta = f.offset.empty() ? 0.0 : f.offset[i];
+    for (std::size_t c = 0; c < p; ++c) eta += f.X[c * n + i] * beta_[c];
+    bool missing = false;
+    for (std::size_t k = 0; k < f.re.size() && !missing; ++k) {
+      const auto& t = f.re[k];
+      missing = t.refs[i] < 0;
+      if (missing) break;
+      const auto q = static_cast<std::size_t>(t.q());
+      const double* b = &ranef_[k][static_cast<std::size_t>(t.refs[i]) * q];
+      for (std::size_t a = 0; a < q; ++a) eta += t.z[i * q + a] * b[a];
+    }
+    if (missing) continue;  // a missing grouping value: the row was not fitted (accumulate() refuses unknown levels)
+    out.rows.push_back(f.rows[i]);
+    out.fitted.push_back(eta);
+    out.residual.push_back(f.y[i] - eta);
+    for (std::size_t k = 0; k < f.re.size(); ++k) out.refs[k].push_back(f.re[k].refs[i]);
+  }
+  return out;
+}
+
+}  // namespace lmm
