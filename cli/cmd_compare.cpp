@@ -63,10 +63,7 @@ void add_compare_command(CLI::App& app, Action& action) {
           args->glmm.family.empty() ? with_frame_flags([&] { return compare_models(data, args->formulas, o); })
                                     : compare_glmm_models(args->glmm, data, args->formulas, o.frame);
       if (args->json) {
-        JsonWriter w(std::cout, 2);
-        write_comparison_json(w, c);
-        w.flush();
-        std::cout << '\n';
+        print_indented(std::cout, [&](JsonWriter& w) { write_comparison_json(w, c); });
       } else {
         std::cout << format_comparison(c);
       }

@@ -52,10 +52,7 @@ void write_glmm_json(JsonWriter& w, const GlmmFitted& f, const std::function<voi
 }
 
 void print_glmm_json(std::ostream& out, const GlmmFitted& f, const std::function<void(SortedObject&)>& extra) {
-  JsonWriter w(out, 2);
-  write_glmm_json(w, f, extra);
-  w.flush();
-  out << '\n';
+  print_indented(out, [&](JsonWriter& w) { write_glmm_json(w, f, extra); });
 }
 
 }  // namespace lmm::cli

@@ -184,10 +184,7 @@ void write_json(JsonWriter& w, const FitResult& r, const std::function<void(Sort
 }
 
 void print_json(std::ostream& out, const FitResult& r, const std::function<void(SortedObject&)>& extra) {
-  JsonWriter w(out, 2);
-  write_json(w, r, extra);
-  w.flush();
-  out << '\n';
+  print_indented(out, [&](JsonWriter& w) { write_json(w, r, extra); });
 }
 
 }  // namespace lmm::cli

@@ -129,6 +129,13 @@ JsonWriter& JsonWriter::value(bool v) {
   return *this;
 }
 
+void print_indented(std::ostream& out, const std::function<void(JsonWriter&)>& write) {
+  JsonWriter w(out, 2);
+  write(w);
+  w.flush();
+  out << '\n';
+}
+
 JsonWriter& JsonWriter::value(const nlohmann::json& j) {
   using T = nlohmann::json::value_t;
   switch (j.type()) {

@@ -95,6 +95,9 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
+/// What every `--json` prints: the document `write` writes, indented by 2, then a newline.
+void print_indented(std::ostream& out, const std::function<void(JsonWriter&)>& write);
+
 /// The order nlohmann::json (whose objects are std::maps) prints an object's members in: by key,
 /// byte order, and of a key assigned more than once only the last assignment. `keys` are in the
 /// order of assignment; the result lists the indices of `keys` to write, in writing order.

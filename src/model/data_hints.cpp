@@ -68,6 +68,40 @@ std::vector<std::string> formula_variables(const Formula& f) {
   return out;
 }
 
+/// The variables that appear as the argument of factor() in the fixed-effects terms.
+std::vector<std::string> factor_call_variables(const Formula& f) {
+  std::vector<std::string> out;
+  for (const Term& t : f.fixed)
+    for (const Expr& e : t.factors)
+      if (e.kind == Expr::Kind::Call && e.name == "factor" && !e.args.empty() &&
+          e.args.front().kind == Expr::Kind::Variable &&
+          std::find(out.begin(), out.end(), e.args.front().name) == out.end())
+        out.push_back(e.args.front().name);
+  return out;
+}
+
+/// factor(x) of a numeric column levels its numbers, as R's factor() of a column read as numbers:
+/// cells written differently ("01", "1", "1.0") that are one number become one level. A grouping
+/// factor keeps them apart by their text, so say so when it happens.
+void merged_text_hints(const DataFrame& data, const Formula& formula, std::vector<std::string>& out) {
+  for (const std::string& v : factor_call_variables(formula)) {
+    const Column* c = data.find(v);
+    if (!c || !c->has_text()) continue;
+    std::unordered_map<double, std::size_t> first_text;  // number -> index of its first text level
+    for (std::size_t r = 0; r < c->size(); ++r) {
+      if (c->missing(r)) continue;
+      const auto code = static_cast<std::size_t>(c->text_codes[r]);
+      const auto [it, fresh] = first_text.emplace(c->numbers[r], code);
+      if (fresh || it->second == code) continue;
+      out.push_back(fmt::format("factor({0}): '{1}' and '{2}' in column {0} are the same number, so they form one "
+                                "level (as R's factor() of numbers); as a grouping factor they are two. If {0} is an "
+                                "identifier, write the ids with one spelling",
+                                v, c->text_levels[it->second], c->text_levels[code]));
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> data_hints(const DataFrame& data, const Formula& formula) {
@@ -90,6 +124,7 @@ std::vector<std::string> data_hints(const DataFrame& data, const Formula& formul
                                 "categories, write factor({}).",
                                 e.name, values.size(), e.name));
     }
+  merged_text_hints(data, formula, out);
   if (formula.response.kind == Expr::Kind::Variable)
     if (const Column* y = data.find(formula.response.name); y && y->is_numeric()) {
       std::vector<double> values = distinct_values(*y, 2);

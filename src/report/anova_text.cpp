@@ -4,26 +4,9 @@
 #include <fmt/format.h>
 
 #include "lmm/inference.h"
+#include "report/text_format.h"
 
 namespace lmm {
-
-namespace {
-
-std::string num(double v, int digits) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "NA" : (v > 0 ? "Inf" : "-Inf");
-  if (v == 0) return "0";
-  const int mag = static_cast<int>(std::floor(std::log10(std::abs(v))));
-  if (mag >= 15 || mag < -5) return fmt::format("{:.{}e}", v, digits - 1);
-  return fmt::format("{:.{}f}", v, std::max(0, digits - 1 - mag));
-}
-
-std::string pvalue(double p) {
-  if (std::isnan(p)) return "NA";
-  if (p < 2.2e-16) return "< 2.2e-16";
-  return fmt::format("{:.4g}", p);
-}
-
-}  // namespace
 
 std::string format_anova(const FitResult& r) {
   const bool have_df = r.ddf != DdfMethod::None;
@@ -44,11 +27,11 @@ std::string format_anova(const FitResult& r) {
   for (const auto& a : r.anova_type3) {
     // lmerTest: Mean Sq = F σ², Sum Sq = NumDF x Mean Sq.
     std::vector<std::string> row{a.term};
-    if (ss) row.insert(row.end(), {num(a.F * s2 * a.num_df, 5), num(a.F * s2, 5)});
+    if (ss) row.insert(row.end(), {detail::r_number(a.F * s2 * a.num_df, 5), detail::r_number(a.F * s2, 5)});
     row.push_back(fmt::format("{}", a.num_df));
-    if (have_df) row.push_back(num(a.den_df, 5));
-    row.push_back(num(a.F, 4));
-    if (have_df) row.push_back(pvalue(a.p));
+    if (have_df) row.push_back(detail::r_number(a.den_df, 5));
+    row.push_back(detail::r_number(a.F, 4));
+    if (have_df) row.push_back(detail::r_pvalue(a.p));
     rows.push_back(std::move(row));
   }
   std::vector<std::size_t> w;

@@ -3,23 +3,9 @@
 #include <fmt/format.h>
 
 #include "lmm/compare.h"
+#include "report/text_format.h"
 
 namespace lmm {
-
-namespace {
-
-std::string pvalue(double p) {
-  if (std::isnan(p)) return "";
-  if (p < 2.2e-16) return "< 2.2e-16";
-  return fmt::format("{:.4g}", p);
-}
-
-std::string stars(double p) {
-  if (std::isnan(p)) return "";
-  return p < 0.001 ? "***" : p < 0.01 ? "**" : p < 0.05 ? "*" : p < 0.1 ? "." : "";
-}
-
-}  // namespace
 
 std::string format_comparison(const ModelComparison& c) {
   std::string out = fmt::format("Likelihood-ratio tests ({})\nModels:\n",
@@ -35,7 +21,7 @@ std::string format_comparison(const ModelComparison& c) {
       r.insert(r.end(), {"", "", "", ""});
     } else {
       const auto& t = c.tests[i - 1];
-      r.insert(r.end(), {fmt::format("{:.3f}", t.chisq), fmt::format("{}", t.df), pvalue(t.p), stars(t.p)});
+      r.insert(r.end(), {fmt::format("{:.3f}", t.chisq), fmt::format("{}", t.df), detail::r_pvalue(t.p, ""), detail::signif_stars(t.p)});
     }
     rows.push_back(r);
   }

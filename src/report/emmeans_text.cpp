@@ -5,19 +5,13 @@
 #include <cmath>
 
 #include "lmm/emmeans.h"
+#include "report/text_format.h"
 
 namespace lmm {
 
 namespace {
 
 using Table = std::vector<std::vector<std::string>>;
-
-// Fixed decimals; NA and Inf as R prints them.
-std::string fixed(double v, int decimals) {
-  if (std::isnan(v)) return "NA";
-  if (std::isinf(v)) return v > 0 ? "Inf" : "-Inf";
-  return fmt::format("{:.{}f}", v, decimals);
-}
 
 // Decimals giving `sig` significant digits to the smallest magnitude in `v` (at most 10).
 int decimals_for(const std::vector<double>& v, int sig) {
@@ -29,12 +23,12 @@ int decimals_for(const std::vector<double>& v, int sig) {
 }
 
 std::string df_text(double df) {
-  if (!std::isfinite(df)) return fixed(df, 0);
-  return fixed(df, decimals_for({df}, 3));
+  if (!std::isfinite(df)) return detail::r_fixed(df, 0);
+  return detail::r_fixed(df, decimals_for({df}, 3));
 }
 
 // emmeans: 4 decimals, "<.0001" when that rounds to 0.
-std::string p_text(double p) { return std::isnan(p) ? "NA" : p < 5e-5 ? "<.0001" : fixed(p, 4); }
+std::string p_text(double p) { return std::isnan(p) ? "NA" : p < 5e-5 ? "<.0001" : detail::r_fixed(p, 4); }
 
 // Columns padded to their widest cell: the first `left` left-aligned, the others right-aligned.
 std::string render(const Table& t, std::size_t left) {
@@ -103,9 +97,9 @@ std::string means_text(const EmmeansResult& r) {
   ByTables tables(r, r.nspecs);
   for (const auto& m : r.means) {
     std::vector<std::string> row(m.values.begin(), m.values.begin() + specs_end);
-    for (double v : {m.emmean, m.se}) row.push_back(fixed(v, d));
+    for (double v : {m.emmean, m.se}) row.push_back(detail::r_fixed(v, d));
     row.push_back(df_text(m.df));
-    for (double v : {m.lower, m.upper}) row.push_back(fixed(v, d));
+    for (double v : {m.lower, m.upper}) row.push_back(detail::r_fixed(v, d));
     tables.add({m.values.begin() + specs_end, m.values.end()}, header, std::move(row));
   }
   return tables.finish();
@@ -118,7 +112,7 @@ std::string contrasts_text(const EmmeansResult& r) {
   ByTables tables(r, 1);
   for (const auto& c : r.contrasts)
     tables.add(c.by, {"contrast", "estimate", "SE", "df", "t.ratio", "p.value"},
-               {c.contrast, fixed(c.estimate, d), fixed(c.se, d), df_text(c.df), fixed(c.t, 3),
+               {c.contrast, detail::r_fixed(c.estimate, d), detail::r_fixed(c.se, d), df_text(c.df), detail::r_fixed(c.t, 3),
                 p_text(c.p)});
   return tables.finish();
 }
@@ -128,7 +122,7 @@ std::string notes(const EmmeansResult& r) {
   if (!r.averaged_over.empty())
     out += fmt::format("Results are averaged over the levels of: {}\n", fmt::join(r.averaged_over, ", "));
   for (const auto& [name, value] : r.covariates_at)
-    out += fmt::format("{} is held at {}\n", name, fixed(value, decimals_for({value}, 4)));
+    out += fmt::format("{} is held at {}\n", name, detail::r_fixed(value, decimals_for({value}, 4)));
   out += fmt::format("Degrees-of-freedom method: {}\n",
                      r.ddf == DdfMethod::Satterthwaite  ? "satterthwaite"
                      : r.ddf == DdfMethod::KenwardRoger ? "kenward-roger"

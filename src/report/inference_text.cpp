@@ -7,18 +7,11 @@
 #include <vector>
 
 #include "lmm/inference.h"
+#include "report/text_format.h"
 
 namespace lmm {
 
 namespace {
-
-std::string num(double v, int digits = 4) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "NA" : (v > 0 ? "Inf" : "-Inf");
-  if (v == 0) return "0";
-  const int mag = static_cast<int>(std::floor(std::log10(std::abs(v))));
-  if (mag >= 15 || mag < -4) return fmt::format("{:.{}e}", v, digits - 1);
-  return fmt::format("{:.{}f}", v, std::max(0, digits - 1 - mag));
-}
 
 std::string pad(const std::string& s, std::size_t w, bool left) {
   if (s.size() >= w) return s;
@@ -152,11 +145,11 @@ std::string format_inference(const FitResult& r) {
     rows.push_back(head);
     for (const auto& nm : names) {
       const Interval* any = boot.count(nm) ? boot[nm] : wald.count(nm) ? wald[nm] : prof[nm];
-      std::vector<std::string> row{nm, num(estimates.count(nm) ? estimates[nm] : any->estimate)};
+      std::vector<std::string> row{nm, detail::r_number(estimates.count(nm) ? estimates[nm] : any->estimate, 4, -4)};
       auto cells = [&](std::map<std::string, const Interval*>& m) {
         if (m.count(nm)) {
-          row.push_back(num(m[nm]->lower));
-          row.push_back(num(m[nm]->upper));
+          row.push_back(detail::r_number(m[nm]->lower, 4, -4));
+          row.push_back(detail::r_number(m[nm]->upper, 4, -4));
         } else {
           row.insert(row.end(), {"", ""});
         }

@@ -8,6 +8,7 @@
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "lmm/summary_text.h"
+#include "report/text_format.h"
 
 namespace lmm {
 
@@ -34,23 +35,6 @@ std::string table(const std::vector<Row>& rows, std::size_t left, const std::str
     out += line + '\n';
   }
   return out;
-}
-
-// About `digits` significant digits, as R prints a column of numbers.
-std::string num(double v, int digits = 4) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "NA" : (v > 0 ? "Inf" : "-Inf");
-  if (v == 0) return "0";
-  const int mag = static_cast<int>(std::floor(std::log10(std::abs(v))));
-  if (mag >= 15 || mag < -5) return fmt::format("{:.{}e}", v, digits - 1);
-  const int decimals = std::max(0, digits - 1 - mag);
-  return fmt::format("{:.{}f}", v, decimals);
-}
-
-// Fixed decimals; R's NA / Inf for values that are not finite (never "nan": a correlation with a
-// variance estimated as 0 is undefined, and the singular-fit note says why).
-std::string fixed(double v, int decimals, int width = 0) {
-  if (!std::isfinite(v)) return fmt::format("{:>{}}", std::isnan(v) ? "NA" : (v > 0 ? "Inf" : "-Inf"), width);
-  return fmt::format("{:{}.{}f}", v, width, decimals);
 }
 
 // R's abbreviate() of one name (the C routine stripchars, for names without spaces): lower-case
@@ -97,12 +81,6 @@ std::vector<std::string> abbreviate(const std::vector<std::string>& names, std::
   }
 }
 
-// R's significance stars for a p-value (printCoefmat's legend).
-std::string stars(double p) {
-  if (std::isnan(p)) return "";
-  return p < 0.001 ? "***" : p < 0.01 ? "**" : p < 0.05 ? "*" : p < 0.1 ? "." : "";
-}
-
 // lme4's "Correlation of Fixed Effects" (rows abbreviated to 11 characters, columns to 6), or its
 // note when there are more than 12 fixed effects.
 std::string fixed_correlations(const FitResult& r) {
@@ -124,7 +102,7 @@ std::string fixed_correlations(const FitResult& r) {
     for (std::size_t j = 0; j + 1 < p; ++j) {
       if (j < i) {
         const double c = r.vcov[j * p + i] / std::sqrt(r.vcov[i * p + i] * r.vcov[j * p + j]);
-        row.push_back(fixed(c, 3));
+        row.push_back(detail::r_fixed(c, 3));
       } else {
         row.push_back("");
       }
@@ -144,11 +122,11 @@ std::string fixed_effects_table(const FitResult& r) {
   if (have_df) head.insert(head.end(), {"Pr(>|t|)", "   "});
   std::vector<Row> rows{head};
   for (const auto& f : r.fixed) {
-    Row row{f.term, num(f.estimate, 5), num(f.std_error, 4)};
-    if (have_df) row.push_back(num(f.df, 4));
-    row.push_back(fixed(f.t, 3));
+    Row row{f.term, detail::r_number(f.estimate, 5), detail::r_number(f.std_error, 4)};
+    if (have_df) row.push_back(detail::r_number(f.df, 4));
+    row.push_back(detail::r_fixed(f.t, 3));
     if (have_df) row.push_back(f.p < 2e-16 ? "<2e-16" : fmt::format("{:.3g}", f.p));
-    if (have_df) row.push_back(fmt::format("{:<3}", stars(f.p)));  // left-aligned, as R
+    if (have_df) row.push_back(fmt::format("{:<3}", detail::signif_stars(f.p)));  // left-aligned, as R
     rows.push_back(row);
   }
   out += table(rows, 1);
@@ -186,7 +164,7 @@ std::string residual_structure_text(const FitResult& r) {
         for (std::size_t b = 0; b < a; ++b) {
           // pairs (b, a) are listed row-wise from the first level: index of (b, a)
           const std::size_t k = b * nv - b * (b + 1) / 2 + (a - b - 1);
-          row.push_back(fixed(e.cor[k], 3));
+          row.push_back(detail::r_fixed(e.cor[k], 3));
         }
         for (std::size_t b = a; b + 1 < nv; ++b) row.push_back("");
         rows.push_back(row);
@@ -199,8 +177,8 @@ std::string residual_structure_text(const FitResult& r) {
     std::vector<Row> rows{{""}, {"  SD ratio"}, {"  SD"}};
     for (std::size_t l = 0; l < e.sd_levels.size(); ++l) {
       rows[0].push_back(e.sd_levels[l]);
-      rows[1].push_back(fixed(e.sd_ratios[l], 4));
-      rows[2].push_back(num(r.sigma * e.sd_ratios[l]));
+      rows[1].push_back(detail::r_fixed(e.sd_ratios[l], 4));
+      rows[2].push_back(detail::r_number(r.sigma * e.sd_ratios[l]));
     }
     out += table(rows, 0, " ");
   }
@@ -223,18 +201,18 @@ std::string format_summary(const FitResult& r, const SummaryContext& context) {
   for (const auto& c : context.centering) out += "Centered: " + c + "\n";
   out += '\n';
   if (reml) {
-    out += "REML criterion at convergence: " + fixed(r.objective, 1) + "\n\n";
+    out += "REML criterion at convergence: " + detail::r_fixed(r.objective, 1) + "\n\n";
   } else {
     out += table({{"AIC", "BIC", "logLik", "deviance", "df.resid"},
-                  {fixed(r.aic, 1), fixed(r.bic, 1), fixed(r.loglik, 1),
-                   fixed(r.objective, 1), fmt::format("{}", static_cast<long long>(r.nobs) - r.npar)}},
+                  {detail::r_fixed(r.aic, 1), detail::r_fixed(r.bic, 1), detail::r_fixed(r.loglik, 1),
+                   detail::r_fixed(r.objective, 1), fmt::format("{}", static_cast<long long>(r.nobs) - r.npar)}},
                  0, " ");
     out += '\n';
   }
   out += "Scaled residuals:\n";
   {
     Row vals;
-    for (double v : r.scaled_residuals) vals.push_back(fixed(v, 4));
+    for (double v : r.scaled_residuals) vals.push_back(detail::r_fixed(v, 4));
     out += table({{"Min", "1Q", "Median", "3Q", "Max"}, vals}, 0);
   }
   out += "\nRandom effects:\n";
@@ -247,13 +225,13 @@ std::string format_summary(const FitResult& r, const SummaryContext& context) {
       if (vc.is_correlation()) continue;
       const bool first = vc.group != last_group;
       if (first) names.clear();
-      Row row{first ? vc.group : "", vc.term1, num(vc.variance), num(vc.sd), ""};
+      Row row{first ? vc.group : "", vc.term1, detail::r_number(vc.variance), detail::r_number(vc.sd), ""};
       std::string corr;
       for (const auto& c : r.random)
         if (c.is_correlation() && c.group == vc.group && c.term2 == vc.term1)
         {
           if (!corr.empty()) corr += ' ';
-          corr += fixed(c.cor, 2, 5);
+          corr += detail::r_fixed(c.cor, 2, 5);
         }
       row[4] = corr;
       rows.push_back(row);
