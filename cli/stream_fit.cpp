@@ -34,6 +34,21 @@ std::size_t available_memory() {
   return 0;
 }
 
+// The peak resident memory so far (VmHWM) in MB, for --timings; 0 if unknown.
+double peak_mb() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      double kb = 0;
+      in >> kb;
+      return kb / 1024;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
 /// One line on stderr, rewritten in place, for a terminal only: the pass, rows read and the rate.
 class StreamProgress {
  public:
@@ -186,18 +201,26 @@ int run_stream_fit(const StreamRequest& r) {
   TableChunks t(r.path, r.read, r.chunk_bytes);
   StreamProgress pr(!r.quiet);
   const auto schema = schema_pass(t, r, pr);
-  const double t1 = std::chrono::duration<double>(Clock::now() - start).count();
+  const double t1 = std::chrono::duration<double>(Clock::now() - start).count(), m1 = peak_mb();
+  double ma = 0;
   Fitted f = [&] {
     SufficientStatistics s = accumulate_pass(t, schema, pr);
     pr.clear();
-    return fit(s, r.fit);
+    ma = peak_mb();
+    return fit(std::move(s), r.fit);
   }();
-  const double t2 = std::chrono::duration<double>(Clock::now() - start).count();
+  const double t2 = std::chrono::duration<double>(Clock::now() - start).count(), m2 = peak_mb();
+  if (!r.json && r.extras.ranef_csv.empty()) {  // the text summary does not print the per-level tables
+    std::vector<RandomEffectLevel>().swap(f.result.ranef);
+    std::vector<LevelCoefficients>().swap(f.result.coef);
+  }
   residual_pass(t, f, r, pr);
   pr.clear();
   if (r.timings)
-    std::fprintf(stderr, "lmm: timings: levels pass %.3f s, statistics pass and fit %.3f s, residual pass %.3f s\n", t1,
-                 t2 - t1, std::chrono::duration<double>(Clock::now() - start).count() - t2);
+    std::fprintf(stderr,
+                 "lmm: timings: levels pass %.3f s, statistics pass and fit %.3f s, residual pass %.3f s; peak memory "
+                 "after the levels %.0f MB, the statistics %.0f MB, the fit %.0f MB, the residuals %.0f MB\n",
+                 t1, t2 - t1, std::chrono::duration<double>(Clock::now() - start).count() - t2, m1, ma, m2, peak_mb());
   write_fit_extras(f, r.extras, r.path);
   if (r.json) {
     print_json(std::cout, f.result);

@@ -108,6 +108,9 @@ LinearMixedModel make_model(const SufficientStatistics& stats, Method method = M
 /// rows: scaled_residuals are NaN and variance_partition is computed from A (var(Xβ) from X'X and
 /// the column sums). FitOptions::ddf KenwardRoger is refused (it needs the rows).
 Fitted fit(const SufficientStatistics& stats, const FitOptions& options = {});
+/// The same, releasing the statistics' memory once the model holds the blocks (`stats` is left
+/// empty): the peak is then the model and the result, not the statistics as well.
+Fitted fit(SufficientStatistics&& stats, const FitOptions& options = {});
 
 /// What needs the rows after a fit from statistics, in a second pass over them chunk by chunk:
 /// per row of a chunk the model uses, Xβ̂ + Zb̂ (+ offset) and y minus that.

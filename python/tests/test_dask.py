@@ -20,7 +20,10 @@ def client():
     cluster.close()
 
 
-def _same(a, b, tol=1e-8):
+def _same(a, b, tol=1e-5):
+    # Two optimizer runs on blocks that differ by rounding stop up to ~1e-7 apart on a flat optimum
+    # and the df are numerical derivatives: estimates are compared to 1e-5 here, the objective to
+    # 1e-10; tests/statistics_test.cpp compares every estimate to 1e-8 at the same theta.
     assert a.shape == b.shape
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=tol, atol=tol)
 
@@ -31,7 +34,8 @@ def test_random_slope_with_a_factor_equals_in_memory_fit(client):
     mem = lmm.fit(formula, df)
     m = lmm.dask.fit(formula, dd.from_pandas(df, npartitions=5), split_every=2)
     assert abs(m.loglik - mem.loglik) < 1e-10 * abs(mem.loglik)
-    _same(m.fixed, mem.fixed)
+    _same(m.fixed[["estimate", "std_error", "t"]], mem.fixed[["estimate", "std_error", "t"]])
+    _same(m.fixed[["df", "p"]], mem.fixed[["df", "p"]], 1e-4)  # Satterthwaite's numerical derivatives
     _same(m.random, mem.random)
     _same(m.ranef, mem.ranef)
     _same(m.coef, mem.coef)

@@ -5,6 +5,7 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "lmm/error.h"
 #include "lmm/inference.h"
@@ -70,37 +71,51 @@ void check_counts(const SufficientStatistics& s) {
   }
 }
 
+// What the variance partition needs from the statistics: n, X'X, the column sums of X and per
+// term the sum over levels of Z'Z (q x q).
+struct PartitionInputs {
+  double n = 0;
+  Mat xtx;
+  Eigen::VectorXd sumx;
+  std::vector<Mat> zz;
+  explicit PartitionInputs(const SufficientStatistics::Impl& s) : n(static_cast<double>(s.nobs)) {
+    const auto p = static_cast<Eigen::Index>(s.p);
+    xtx = Eigen::Map<const Mat>(s.akk.data(), p + 1, p + 1).topLeftCorner(p, p).selfadjointView<Eigen::Lower>();
+    sumx = Eigen::Map<const Eigen::VectorXd>(s.sumx.data(), p);
+    for (const auto& t : s.terms) {
+      const auto q = static_cast<Eigen::Index>(t.q);
+      zz.push_back(Eigen::Map<const Mat>(t.diag.data(), q * q, static_cast<Eigen::Index>(t.nlev)).rowwise().sum().reshaped(q, q));
+    }
+  }
+};
+
+bool in_fixed(const std::string& name, const std::vector<std::string>& fixed) {
+  return name == "(Intercept)" || std::find(fixed.begin(), fixed.end(), name) != fixed.end();
+}
+
 // var(Xβ̂) (R's n - 1 denominator) from X'X and the column sums, in place of the row-by-row sum
-// that variance_partition() makes when the frame has rows; the rest as performance's figures.
-void statistics_variance_partition(const SufficientStatistics::Impl& s, const LinearMixedModel& model,
-                                   VariancePartition& v) {
-  const auto p = static_cast<Eigen::Index>(s.p);
-  const auto m = p + 1;
-  const double n = static_cast<double>(s.nobs);
+// that variance_partition() makes when the frame has rows; the random-effect variance (the mean
+// of z'Σz) from the sums of Z'Z; as performance's figures otherwise (variance_partition.cpp).
+void statistics_variance_partition(const PartitionInputs& in, const LinearMixedModel& model, VariancePartition& v) {
   const auto beta = model.beta();
-  const Eigen::Map<const Eigen::VectorXd> b(beta.data(), p);
-  const Mat xtx = Eigen::Map<const Mat>(s.akk.data(), m, m).topLeftCorner(p, p).selfadjointView<Eigen::Lower>();
-  const double sum = Eigen::Map<const Eigen::VectorXd>(s.sumx.data(), p).dot(b);
-  v.var_fixed = (b.dot(xtx * b) - sum * sum / n) / (n - 1);
+  const Eigen::Map<const Eigen::VectorXd> b(beta.data(), in.sumx.size());
+  const double sum = in.sumx.dot(b);
+  v.var_fixed = (b.dot(in.xtx * b) - sum * sum / in.n) / (in.n - 1);
   const auto& st = detail::model_state(model);
   const double s2 = model.sigma() * model.sigma();
   std::vector<std::string> seen;
   double vr = 0, vr_all = 0;
-  for (std::size_t k = 0; k < s.terms.size(); ++k) {
+  for (std::size_t k = 0; k < in.zz.size(); ++k) {
     const auto& t = model.frame().re[k];
-    const auto q = static_cast<Eigen::Index>(s.terms[k].q);
+    const Eigen::Index q = in.zz[k].rows();
     const Mat S = s2 * st.lambda[k] * st.lambda[k].transpose();
-    const Mat zz = Eigen::Map<const Mat>(s.terms[k].diag.data(), q * q, static_cast<Eigen::Index>(s.terms[k].nlev))
-                       .rowwise().sum().reshaped(q, q);
-    Mat in = Mat::Zero(q, q);  // performance counts only slopes that are also fixed effects
-    const auto& names = model.frame().fixed_names;
+    Mat counted = Mat::Zero(q, q);  // performance counts only slopes that are also fixed effects
     for (Eigen::Index a = 0; a < q; ++a)
       for (Eigen::Index c = 0; c < q; ++c)
-        in(a, c) = (t.names[a] == "(Intercept)" || std::find(names.begin(), names.end(), t.names[a]) != names.end()) &&
-                   (t.names[c] == "(Intercept)" || std::find(names.begin(), names.end(), t.names[c]) != names.end());
-    if (std::find(seen.begin(), seen.end(), t.group) == seen.end()) vr += (S.cwiseProduct(zz).cwiseProduct(in)).sum() / n;
+        counted(a, c) = in_fixed(t.names[a], model.frame().fixed_names) && in_fixed(t.names[c], model.frame().fixed_names);
+    if (std::find(seen.begin(), seen.end(), t.group) == seen.end()) vr += S.cwiseProduct(in.zz[k]).cwiseProduct(counted).sum() / in.n;
     seen.push_back(t.group);
-    vr_all += S.cwiseProduct(zz).sum() / n;
+    vr_all += S.cwiseProduct(in.zz[k]).sum() / in.n;
   }
   v.var_random = vr;
   v.var_random_all_terms = vr_all;
@@ -110,6 +125,23 @@ void statistics_variance_partition(const SufficientStatistics::Impl& s, const Li
   v.icc_unadjusted = vr / total;
   v.r2_marginal = v.var_fixed / total;
   v.r2_conditional = (v.var_fixed + vr) / total;
+}
+
+// The fit of a model made from statistics.
+Fitted fit_model(LinearMixedModel model, const FitOptions& options, const PartitionInputs& partition) {
+  OptimizerSummary opt = model.fit(options);
+  ConvergenceReport conv = check_convergence(model, opt, options);
+  FitResult result = summarize(model, opt);
+  result.convergence = std::move(conv);
+  statistics_variance_partition(partition, model, result.variance_partition);
+  add_inference(model, result, options.ddf);
+  return {std::move(model), std::move(result)};
+}
+
+void check_ddf(const FitOptions& options) {
+  if (options.ddf == DdfMethod::KenwardRoger)
+    throw Error("FitOptions::ddf KenwardRoger is not available from SufficientStatistics (it needs the rows); use "
+                "Satterthwaite");
 }
 
 }  // namespace
@@ -125,17 +157,16 @@ LinearMixedModel make_model(const SufficientStatistics& stats, Method method) {
 }
 
 Fitted fit(const SufficientStatistics& stats, const FitOptions& options) {
-  if (options.ddf == DdfMethod::KenwardRoger)
-    throw Error("FitOptions::ddf KenwardRoger is not available from SufficientStatistics (it needs the rows); use "
-                "Satterthwaite");
+  check_ddf(options);
+  return fit_model(make_model(stats, options.method), options, PartitionInputs(stats.impl()));
+}
+
+Fitted fit(SufficientStatistics&& stats, const FitOptions& options) {
+  check_ddf(options);
   LinearMixedModel model = make_model(stats, options.method);
-  OptimizerSummary opt = model.fit(options);
-  ConvergenceReport conv = check_convergence(model, opt, options);
-  FitResult result = summarize(model, opt);
-  result.convergence = std::move(conv);
-  statistics_variance_partition(stats.impl(), model, result.variance_partition);
-  add_inference(model, result, options.ddf);
-  return {std::move(model), std::move(result)};
+  const PartitionInputs partition(stats.impl());
+  { SufficientStatistics released = std::move(stats); }  // the model holds the blocks now
+  return fit_model(std::move(model), options, partition);
 }
 
 }  // namespace lmm
