@@ -104,36 +104,6 @@ SufficientStatistics accumulate_pass(TableChunks& t, const std::shared_ptr<const
   return s;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
-std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "NA"; }
-
-// One chunk's lines of the --residuals file (the layout of lmm::write_residuals; the grouping
-// levels of rows the model did not use are NA).
-void residual_lines(std::ostream& out, const ModelFrame& f, const ResidualPass::Rows& rr, std::size_t first_row,
-                    std::size_t nrows, double sigma) {
-  std::size_t k = 0;
-  std::string line;
-  for (std::size_t r = 0; r < nrows; ++r) {
-    line = std::to_string(first_row + r + 1);
-    const bool ok = k < rr.rows.size() && rr.rows[k] == r;
-    for (std::size_t j = 0; j < f.re.size(); ++j) {
-      bool repeat = false;
-      for (std::size_t i = 0; i < j; ++i) repeat = repeat || f.re[i].group == f.re[j].group;
-      if (!repeat) line += ',' + (ok ? csv_field(f.re[j].levels[static_cast<std::size_t>(rr.refs[j][k])]) : "NA");
-    }
-    line += ok ? fmt::format(",{},{},{}\n", number(rr.fitted[k]), number(rr.residual[k]), number(rr.residual[k] / sigma))
-               : ",NA,NA,NA\n";
-    out << line;
-    if (ok) ++k;
-  }
-}
-
 // Pass 3: the scaled residuals' quantiles (from single-precision copies: the summary prints four
 // digits), and the --residuals file.
 void residual_pass(TableChunks& t, Fitted& fit, const StreamRequest& r, StreamProgress& pr) {
@@ -149,7 +119,7 @@ void residual_pass(TableChunks& t, Fitted& fit, const StreamRequest& r, StreamPr
     while (t.next(chunk)) {
       const ResidualPass::Rows rr = pass(chunk);
       for (double e : rr.residual) scaled.push_back(static_cast<float>(e / sigma));
-      if (out) residual_lines(*out, fit.model.frame(), rr, first, chunk.nrows, sigma);
+      if (out) pass.write_lines(*out, rr, first, chunk.nrows, sigma);
       first += chunk.nrows;
       pr.update(t);
     }
@@ -158,14 +128,7 @@ void residual_pass(TableChunks& t, Fitted& fit, const StreamRequest& r, StreamPr
     run(nullptr);
   } else {
     write_file_atomically(r.residuals, [&](std::ostream& out) {
-      std::string head = "row";
-      const ModelFrame& f = fit.model.frame();
-      for (std::size_t j = 0; j < f.re.size(); ++j) {
-        bool repeat = false;
-        for (std::size_t i = 0; i < j; ++i) repeat = repeat || f.re[i].group == f.re[j].group;
-        if (!repeat) head += ',' + csv_field(f.re[j].group);
-      }
-      out << head << ",fitted,residual,scaled_residual\n";
+      out << pass.header();
       run(&out);
     });
   }

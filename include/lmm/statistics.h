@@ -13,6 +13,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -125,6 +126,12 @@ class ResidualPass {
   };
   /// Throws lmm::Error for a level the model does not have.
   Rows operator()(const DataFrame& chunk) const;
+  /// The --residuals file's header line (lmm::write_residuals' layout: row, each grouping factor
+  /// once, fitted, residual, scaled_residual) and one chunk's lines, its rows numbered from
+  /// first_row + 1; rows the model did not use get NA (grouping levels too).
+  std::string header() const;
+  void write_lines(std::ostream& out, const Rows& rows, std::size_t first_row, std::size_t nrows,
+                   double sigma) const;
 
  private:
   const LinearMixedModel& model_;

@@ -1,7 +1,10 @@
 // ResidualPass: fitted values and residuals of a model fitted from statistics, chunk by chunk.
 #include <fmt/format.h>
 
+#include <ostream>
+
 #include "lmm/error.h"
+#include "io/csv_field.h"
 #include "lmm/statistics.h"
 
 namespace lmm {
@@ -35,6 +38,44 @@ ResidualPass::Rows ResidualPass::operator()(const DataFrame& chunk) const {
     for (std::size_t k = 0; k < f.re.size(); ++k) out.refs[k].push_back(f.re[k].refs[i]);
   }
   return out;
+}
+
+namespace {
+
+// Each grouping factor once: a factor in several terms (as || makes) has one column.
+bool repeated(const ModelFrame& f, std::size_t j) {
+  for (std::size_t i = 0; i < j; ++i)
+    if (f.re[i].group == f.re[j].group) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string ResidualPass::header() const {
+  std::string head = "row";
+  const ModelFrame& f = model_.frame();
+  for (std::size_t j = 0; j < f.re.size(); ++j)
+    if (!repeated(f, j)) head += ',' + detail::csv_field(f.re[j].group);
+  return head + ",fitted,residual,scaled_residual\n";
+}
+
+void ResidualPass::write_lines(std::ostream& out, const Rows& rr, std::size_t first_row, std::size_t nrows,
+                               double sigma) const {
+  const ModelFrame& f = model_.frame();
+  std::size_t k = 0;
+  std::string line;
+  for (std::size_t r = 0; r < nrows; ++r) {
+    line = std::to_string(first_row + r + 1);
+    const bool ok = k < rr.rows.size() && rr.rows[k] == r;
+    for (std::size_t j = 0; j < f.re.size(); ++j)
+      if (!repeated(f, j))
+        line += ',' + (ok ? detail::csv_field(f.re[j].levels[static_cast<std::size_t>(rr.refs[j][k])]) : std::string("NA"));
+    line += ok ? fmt::format(",{},{},{}\n", detail::csv_number(rr.fitted[k]), detail::csv_number(rr.residual[k]),
+                             detail::csv_number(rr.residual[k] / sigma))
+               : ",NA,NA,NA\n";
+    out << line;
+    if (ok) ++k;
+  }
 }
 
 }  // namespace lmm
