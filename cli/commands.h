@@ -24,5 +24,6 @@ void add_compare_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_explore_command(CLI::App& app, Action& action);
 void add_emmeans_command(CLI::App& app, Action& action);
+void add_power_command(CLI::App& app, Action& action);
 
 }  // namespace lmm::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   lmm::cli::add_shrinkage_command(app, action);
   lmm::cli::add_predict_command(app, action);
   lmm::cli::add_simulate_command(app, action);
+  lmm::cli::add_power_command(app, action);
   lmm::cli::add_reshape_command(app, action);
   lmm::cli::add_compare_command(app, action);
   lmm::cli::add_emmeans_command(app, action);

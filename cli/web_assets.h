@@ -9,5 +9,7 @@ namespace lmm::cli::web {
 std::string_view report_html();
 /// The explorer's single page.
 std::string_view explorer_html();
+/// `lmm power --out`'s page; its data goes in place of the marker /*LMM_POWER_DATA*/null.
+std::string_view power_html();
 
 }  // namespace lmm::cli::web

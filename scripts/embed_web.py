@@ -15,7 +15,7 @@ import pathlib
 import re
 import sys
 
-PAGES = {"report_html": "src/report.html", "explorer_html": "src/explorer.html"}
+PAGES = {"report_html": "src/report.html", "explorer_html": "src/explorer.html", "power_html": "src/power.html"}
 MARKER = re.compile(r"<!--inline-(script|style):\s*([^\s>]+)\s*-->")
 DELIM = "lmmweb"
 CHUNK = 16000  # characters per literal; adjacent literals are concatenated by the compiler

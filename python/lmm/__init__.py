@@ -6,6 +6,7 @@
     m.fixed                 # estimate, std_error, df, t, p per term (Satterthwaite df)
     m.random, m.ranef, m.coef, m.icc, m.r2, m.anova(), m.confint("profile")
     m.predict(newdf), m.simulate(nsim=10, seed=1), m.save("m.json"), lmm.compare(m0, m1)
+    lmm.power(persons=[50, 100, 200], group_effect=0.5)   # power curve by simulation (DataFrame)
 
 Data: a pandas DataFrame, a dict of numpy arrays, or the path of a CSV file. Numbers are numeric;
 strings, booleans and pandas Categoricals are factors (a Categorical keeps its category order, so
@@ -16,5 +17,6 @@ from __future__ import annotations
 
 from ._lmm import Error, __version__
 from ._model import GlmmModel, Model, SavedModel, compare, fit, load
+from ._power import power
 
-__all__ = ["Error", "GlmmModel", "Model", "SavedModel", "compare", "fit", "load", "__version__"]
+__all__ = ["Error", "GlmmModel", "Model", "SavedModel", "compare", "fit", "load", "power", "__version__"]

@@ -39,6 +39,8 @@
 
 namespace lmm::python {
 
+void bind_power(py::module_& mod);  // power.cpp
+
 namespace {
 
 // The library names option fields; Python users know the keyword arguments.
@@ -470,6 +472,7 @@ PYBIND11_MODULE(_lmm, mod) {
   bind_model(mod);
   bind_glmm(mod);
   bind_statistics(mod);
+  bind_power(mod);
   mod.def("fit", &fit_model);
   mod.def("compare", &run_compare);
   mod.def("load", [](const std::string& path) { return std::make_shared<lmm::SavedModel>(lmm::cli::load_model(path)); });
