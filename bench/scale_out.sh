@@ -5,7 +5,8 @@
 set -euo pipefail
 build=${1:-build}; persons=${2:-1000000}
 csv=/tmp/lmm_scale_out_$persons.csv
-trap 'rm -f "$csv"' EXIT
+py=/tmp/lmm_scale_out_dask.py  # a file: the workers (spawned processes) import the main module
+trap 'rm -f "$csv" "$py"' EXIT
 formula="y ~ time * group + (time | id)"
 "$build/lmm" simulate --persons "$persons" --waves 0,1,2,3,4,5,6,7,8,9 --dropout 0.02 --group-effect 0.5 --seed 7 --out "$csv"
 for mode in "" "--stream"; do
@@ -14,7 +15,7 @@ for mode in "" "--stream"; do
     /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print('loglik %.10f' % d['loglik'])"
 done
 echo "== lmm.dask.fit on a LocalCluster of 2 workers"
-PYTHONPATH="$build/python" /usr/bin/python3 - "$csv" "$formula" <<'PY'
+cat > "$py" <<'PY'
 import resource, sys, time
 import dask.dataframe as dd, distributed
 import lmm.dask
@@ -28,3 +29,4 @@ if __name__ == "__main__":
           f"client peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, loglik {m.loglik:.10f}")
     client.close(); cluster.close()
 PY
+PYTHONPATH="$build/python" /usr/bin/python3 "$py" "$csv" "$formula"
