@@ -31,6 +31,10 @@ constexpr const char* kSimulateHelp = R"HELP(Two modes.
 
      lmm simulate --model model.json --data design.csv --nsim 100 --seed 7
 
+   A GLMM (fitted with --family) draws each response from its family at the simulated linear
+   predictor: 0/1 (binomial), successes out of the row's trials (cbind(successes, failures); both
+   columns needed in --data) or counts (poisson), with new random effects as above.
+
    Output: the columns of --data with sim_1 ... sim_K appended.
 
 The same seed gives byte-identical output on every platform (xoshiro256** with lmm's own normal
@@ -96,8 +100,6 @@ void add_simulate_command(CLI::App& app, Action& action) {
         if (args->nsim < 1 || args->nsim > 100000)
           throw Error(fmt::format("--nsim must be between 1 and 100000 (got {})", args->nsim));
         const SavedModel m = load_model(args->model);
-        if (!m.family.empty())
-          throw Error("simulate --model is not available for a GLMM (" + m.family + " family) yet");
         const DataFrame data = read_table(args->data);
         Rng rng(args->design.seed);
         out = simulate_from_saved(m, data, static_cast<std::size_t>(args->nsim), rng);

@@ -10,6 +10,7 @@
 #include "json_glmm.h"
 #include "lmm/error.h"
 #include "lmm/glmm.h"
+#include "lmm/table_io.h"
 #include "lmm/version.h"
 #include "model_file.h"
 
@@ -38,7 +39,7 @@ json predictions_json(const GlmmFitted& f, const std::string& path) {
     for (const ReTermData& t : glmm_model_frame(f).re) {
       const Column* c = nd.find(t.group);
       if (!c || c->missing(i)) continue;
-      const std::string v = cell(*c, i).is_string() ? cell(*c, i).get<std::string>() : cell(*c, i).dump();
+      const std::string v = c->is_numeric() ? format_cell(*c, i) : cell(*c, i).get<std::string>();
       if (std::find(t.levels.begin(), t.levels.end(), v) == t.levels.end() && !fresh.contains(t.group))
         fresh.push_back(t.group);
     }

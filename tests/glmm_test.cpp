@@ -180,6 +180,15 @@ TEST(GlmmCli, JsonHasTheReferenceKeys) {
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["nobs"], 56);
   EXPECT_NEAR(j["loglik"].get<double>(), -92.0262819, 1e-4);
+  // --newdata: lme4's new_levels per row (herds 1 and 7 are the fit's, 99 is new; herd is numeric)
+  const std::string nd = std::string(LMM_TEST_DATA) + "/glmm/data/cbpp_binomial_laplace_newdata.csv";
+  const auto p = run_cli({"fit", kCbpp, kFormula, "--family", "binomial", "--json", "--newdata", nd});
+  ASSERT_EQ(p.code, 0) << p.err;
+  const auto rows = nlohmann::json::parse(p.out)["predict_link_newdata"];
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows[0]["new_levels"].empty());
+  EXPECT_TRUE(rows[1]["new_levels"].empty());
+  EXPECT_EQ(rows[2]["new_levels"], nlohmann::json::array({"herd"}));
   const auto t = run_cli({"fit", kCbpp, kFormula, "--family", "binomial"});
   ASSERT_EQ(t.code, 0) << t.err;
   EXPECT_NE(t.out.find("z value"), std::string::npos);

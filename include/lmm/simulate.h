@@ -78,6 +78,7 @@ struct SimulationParameters {
   std::vector<double> beta;
   std::vector<std::vector<double>> lambda;
   double sigma = 1;
+  bool residuals = true;  ///< false: no σε (a GLMM's linear predictor, whose family draws the response)
 };
 
 /// `nsim` new response vectors y* = Xβ + Σ_j Z_j b*_j + σε with new random effects

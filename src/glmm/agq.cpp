@@ -93,7 +93,7 @@ std::vector<Eigen::VectorXd> GlmmModel::condvar_blocks() const {
       } else {
         E.setZero();
         for (int a = 0; a < t.q; ++a) E(c0 + a, a) = 1;
-        B = Eigen::MatrixXd(chol_.solve(E)).middleRows(c0, t.q);
+        B = solve(E).middleRows(c0, t.q);
       }
       const Eigen::MatrixXd V = lam[j] * B * lam[j].transpose();
       v.segment(l * t.q * t.q, t.q * t.q) = V.reshaped();
@@ -106,7 +106,7 @@ std::vector<Eigen::VectorXd> GlmmModel::condvar_blocks() const {
 Eigen::MatrixXd GlmmModel::vcov_rx() const {
   const Eigen::MatrixXd wx = w_.asDiagonal() * X_;
   const Eigen::MatrixXd rz = zl_.transpose() * wx;
-  const Eigen::MatrixXd s = X_.transpose() * wx - rz.transpose() * Eigen::MatrixXd(chol_.solve(rz));
+  const Eigen::MatrixXd s = X_.transpose() * wx - rz.transpose() * solve(rz);
   return s.inverse();
 }
 

@@ -101,8 +101,11 @@ double Family::mu_eta(double eta) const {
 
 double Family::variance(double mu) const { return family_ == GlmmFamily::Binomial ? mu * (1 - mu) : mu; }
 
-Family::Working Family::working(double eta, double y, double wt) const {
-  const double m = linkinv(eta), d = mu_eta(eta);
+Family::Working Family::working(double eta, double y, double wt) const { return working(eta, linkinv(eta), y, wt); }
+
+Family::Working Family::working(double eta, double m, double y, double wt) const {
+  // logit: dμ/dη = μ(1 - μ), the value of R's e/(1 + e)² without a second exp
+  const double d = link_ == GlmmLink::Logit && std::abs(eta) <= kLogitThresh ? m * (1 - m) : mu_eta(eta);
   return {m, wt * d * d / std::max(variance(m), 1e-300), (y - m) / d};
 }
 
@@ -112,10 +115,21 @@ double Family::dev_resid(double y, double mu, double wt) const {
 }
 
 double Family::minus_two_loglik(double y, double mu, double wt) const {
-  if (family_ == GlmmFamily::Poisson) return -2 * wt * (y * std::log(mu) - mu - std::lgamma(y + 1));
+  return minus_two_log_constant(y, wt) + minus_two_loglik_kernel(y, mu, wt);
+}
+
+double Family::minus_two_log_constant(double y, double wt) const {
+  if (family_ == GlmmFamily::Poisson) return 2 * wt * std::lgamma(y + 1);
   if (!(wt > 0)) return 0;
   const double k = std::round(wt * y), m = std::round(wt);
-  double ll = std::lgamma(m + 1) - std::lgamma(k + 1) - std::lgamma(m - k + 1);
+  return -2 * (std::lgamma(m + 1) - std::lgamma(k + 1) - std::lgamma(m - k + 1));
+}
+
+double Family::minus_two_loglik_kernel(double y, double mu, double wt) const {
+  if (family_ == GlmmFamily::Poisson) return -2 * wt * (y * std::log(mu) - mu);
+  if (!(wt > 0)) return 0;
+  const double k = std::round(wt * y), m = std::round(wt);
+  double ll = 0;
   if (k > 0) ll += k * std::log(mu);
   if (m - k > 0) ll += (m - k) * std::log1p(-mu);
   return -2 * ll;

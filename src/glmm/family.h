@@ -19,12 +19,16 @@ class Family {
   double dev_resid(double y, double mu, double wt) const;
   /// -2 log p(y | μ) of one row, normalising constant included (y a proportion of `wt` trials).
   double minus_two_loglik(double y, double mu, double wt) const;
+  /// Its two parts: the normalising constant (a function of the data alone) and the rest.
+  double minus_two_log_constant(double y, double wt) const;
+  double minus_two_loglik_kernel(double y, double mu, double wt) const;
   /// One IRLS row at η: μ, the working weight wt·(dμ/dη)²/V(μ) and the working residual
   /// (y − μ)/(dμ/dη), as glm.fit forms them.
   struct Working {
     double mu, weight, residual;
   };
   Working working(double eta, double y, double wt) const;
+  Working working(double eta, double mu, double y, double wt) const;  ///< with μ = linkinv(η) known
   /// R's mustart: where IRLS starts.
   double mu_start(double y, double wt) const;
 

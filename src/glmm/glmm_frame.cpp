@@ -1,7 +1,8 @@
 // From a table and a formula to a GLMM's rows: the model frame of the linear predictor and the
 // response as the family needs it. A binomial response is 0/1 numbers, a two-level factor (the
 // second level is success, as R's glm), or cbind(successes, failures) (y the proportion, the
-// prior weight the number of trials); a Poisson response is non-negative integer counts.
+// prior weight the number of trials), or a proportion with prior weights (the trials); a Poisson
+// response is non-negative integer counts, optionally with prior weights.
 #include "glmm/glmm_frame.h"
 
 #include <fmt/format.h>
@@ -101,10 +102,29 @@ void check_response(const GlmmRows& r, GlmmFamily family) {
 
 }  // namespace
 
+// Prior weights (glm's weights =): binomial, a proportion of w trials (w and w·y whole numbers);
+// poisson, w multiplies the row's log-likelihood.
+void prior_weights(GlmmRows& r, GlmmFamily family) {
+  const ModelFrame& f = r.frame;
+  r.pw = f.weights;
+  if (family != GlmmFamily::Binomial) return;
+  for (std::size_t i = 0; i < r.y.size(); ++i) {
+    const double w = r.pw[i], k = w * r.y[i];
+    if (!(r.y[i] >= 0 && r.y[i] <= 1))
+      throw Error(fmt::format("the response '{}' has {} at {}: with prior weights (the trials) a binomial response is "
+                              "the proportion of successes, from 0 to 1",
+                              f.response, r.y[i], row_name(f, i)));
+    if (w != std::floor(w) || std::abs(k - std::round(k)) > 1e-7 * w)
+      throw Error(fmt::format("the response '{}' is {} with weight {} at {}: binomial prior weights are numbers of "
+                              "trials, so the weight and weight x response (the successes) must be whole numbers",
+                              f.response, r.y[i], w, row_name(f, i)));
+  }
+}
+
 GlmmRows glmm_rows(const DataFrame& data, const Formula& formula, const GlmmOptions& options) {
-  if (!options.frame.weights.empty())
-    throw Error("ModelFrameOptions::weights: prior weights are not supported for generalized linear mixed models "
-                "(binomial counts: cbind(successes, failures))");
+  if (!options.frame.weights.empty() && is_cbind(formula.response))
+    throw Error("ModelFrameOptions::weights: cbind(successes, failures) gives the binomial trials already; use "
+                "weights with a proportion response instead");
   GlmmRows r;
   ModelFrameOptions frame_options = options.frame;
   frame_options.check_nobs_vs_nlev = false;  // as glmer: (1 | obs) is allowed
@@ -117,6 +137,7 @@ GlmmRows glmm_rows(const DataFrame& data, const Formula& formula, const GlmmOpti
     r.frame = build_model_frame(d, formula, frame_options);
     r.y = r.frame.y;
     r.pw.assign(r.y.size(), 1.0);
+    if (!r.frame.weights.empty()) prior_weights(r, options.family);
   }
   check_response(r, options.family);
   return r;

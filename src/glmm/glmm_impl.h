@@ -71,9 +71,14 @@ class GlmmModel {
     int theta0 = 0;
   };
   void update_zl_values();
-  void update_weights();  // μ, working weights and residuals at eta_
+  void update_weights();  // working weights and residuals at eta_ and its mu_
   bool factor();          // M at the current weights
-  double penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u) const;
+  void setup_blocks();    // blocked_: one term, M block diagonal (blocks.cpp)
+  bool factor_blocks();
+  Eigen::MatrixXd solve(const Eigen::MatrixXd& b) const;  // M⁻¹b from the factor
+  /// Σ devresid + |u|² at η, with μ at η in `mu`.
+  double penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u, Eigen::VectorXd& mu) const;
+  double loglik_kernel() const;  // Σ -2 log p(y | μ) at mu_ without the normalising constants
   void linear_predictor(const Eigen::VectorXd& u, const Eigen::VectorXd& fixed, Eigen::VectorXd& eta) const;
   double logdet() const;
   double agq_adjustment(int nagq) const;
@@ -83,10 +88,11 @@ class GlmmModel {
   glmm_detail::Family family_;
   Eigen::Map<const Eigen::MatrixXd> X_;
   Eigen::VectorXd offset_;
+  double log_constant_ = 0;  // Σ of the rows' normalising constants of -2 log p(y | μ)
   std::vector<Term> terms_;
   Eigen::Index nre_ = 0;
   std::vector<double> theta_;
-  Eigen::VectorXd beta_, u_, eta_fixed_, eta_, mu_, w_, wres_;
+  Eigen::VectorXd beta_, u_, eta_fixed_, eta_, mu_, w_, wres_, mu_new_;
   void setup_scatter();
 
   RowSpMat zl_;  // ZΛ
@@ -98,6 +104,8 @@ class GlmmModel {
   int per_row_ = 0, pairs_ = 0;
   Eigen::SimplicialLLT<SpMat> chol_;
   bool factor_ok_ = false;
+  bool blocked_ = false;
+  std::vector<double> blocks_;  // with blocked_: per level the q x q Cholesky factor of M's block
 };
 
 namespace glmm_detail {

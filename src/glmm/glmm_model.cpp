@@ -9,12 +9,36 @@
 
 #include "glmm/glmm_impl.h"
 #include "lmm/error.h"
+#include "util/parallel.h"
 
 namespace lmm {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr std::size_t kRowsPerChunk = 8192;
+
+// f(begin, end) on chunks of the n rows, on the engine's threads.
+template <class F>
+void for_row_chunks(std::size_t n, F&& f) {
+  const int nc = detail::chunk_count(n, kRowsPerChunk);
+  if (nc == 1) return f(std::size_t{0}, n);
+  detail::parallel_for(nc, [&](int c) { f(detail::chunk_begin(n, nc, c), detail::chunk_begin(n, nc, c + 1)); });
 }
+
+// The sum of f(begin, end) over the chunks, added in chunk order (the same with any thread count).
+template <class F>
+double sum_row_chunks(std::size_t n, F&& f) {
+  const int nc = detail::chunk_count(n, kRowsPerChunk);
+  if (nc == 1) return f(std::size_t{0}, n);
+  std::vector<double> part(static_cast<std::size_t>(nc));
+  detail::parallel_for(nc, [&](int c) {
+    part[static_cast<std::size_t>(c)] = f(detail::chunk_begin(n, nc, c), detail::chunk_begin(n, nc, c + 1));
+  });
+  double s = 0;
+  for (double x : part) s += x;
+  return s;
+}
+}  // namespace
 
 GlmmModel::GlmmModel(ModelFrame frame, std::vector<double> y, std::vector<double> pw, glmm_detail::Family family)
     : frame_(std::move(frame)),
@@ -47,6 +71,7 @@ GlmmModel::GlmmModel(ModelFrame frame, std::vector<double> y, std::vector<double
   zl_.setFromTriplets(trip.begin(), trip.end());
   zl_.makeCompressed();
   setup_scatter();
+  for (std::size_t i = 0; i < n(); ++i) log_constant_ += family_.minus_two_log_constant(y_[i], pw_[i]);
   theta_ = theta_start();
   beta_ = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(p()));
   u_ = Eigen::VectorXd::Zero(nre_);
@@ -103,23 +128,33 @@ void GlmmModel::update_zl_values() {
     }
 }
 
+// η = fixed + ZΛu, row by row over ZΛ's fixed pattern (per_row_ entries a row).
 void GlmmModel::linear_predictor(const Eigen::VectorXd& u, const Eigen::VectorXd& fixed, Eigen::VectorXd& eta) const {
-  eta.noalias() = zl_ * u;
-  eta += fixed;
+  eta.resize(fixed.size());
+  const double* v = zl_.valuePtr();
+  const int* cols = zl_.innerIndexPtr();
+  const auto r = static_cast<std::size_t>(per_row_);
+  for_row_chunks(n(), [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      double s = fixed[Eigen::Index(i)];
+      for (std::size_t a = i * r; a < (i + 1) * r; ++a) s += v[a] * u[cols[a]];
+      eta[Eigen::Index(i)] = s;
+    }
+  });
 }
 
 void GlmmModel::update_weights() {
   const auto nrow = static_cast<Eigen::Index>(n());
-  mu_.resize(nrow);
   w_.resize(nrow);
   wres_.resize(nrow);
-  for (Eigen::Index i = 0; i < nrow; ++i) {
-    const auto k = static_cast<std::size_t>(i);
-    const auto r = family_.working(eta_[i], y_[k], pw_[k]);
-    mu_[i] = r.mu;
-    w_[i] = r.weight;
-    wres_[i] = r.residual;
-  }
+  for_row_chunks(n(), [&](std::size_t b, std::size_t e) {
+    for (std::size_t k = b; k < e; ++k) {
+      const auto i = static_cast<Eigen::Index>(k);
+      const auto r = family_.working(eta_[i], mu_[i], y_[k], pw_[k]);
+      w_[i] = r.weight;
+      wres_[i] = r.residual;
+    }
+  });
 }
 
 void GlmmModel::setup_scatter() {
@@ -148,7 +183,8 @@ void GlmmModel::setup_scatter() {
   for (Eigen::Index i = 0; i < nrow; ++i)
     for (int a = 0; a < per_row_; ++a)
       for (int b = 0; b <= a; ++b) scatter_[k++] = position(cols[i * per_row_ + a], cols[i * per_row_ + b]);
-  chol_.analyzePattern(M_);
+  setup_blocks();
+  if (!blocked_) chol_.analyzePattern(M_);
 }
 
 bool GlmmModel::factor() {
@@ -165,26 +201,36 @@ bool GlmmModel::factor() {
       for (int b = 0; b <= a; ++b) m[*sc++] += wa * v[b];
     }
   }
+  if (blocked_) {
+    factor_ok_ = factor_blocks();
+    return factor_ok_;
+  }
   chol_.factorize(M_);
   factor_ok_ = chol_.info() == Eigen::Success;
   return factor_ok_;
 }
 
-double GlmmModel::penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u) const {
-  double d = 0;
-  const auto nrow = static_cast<Eigen::Index>(n());
-  for (Eigen::Index i = 0; i < nrow; ++i) {
-    const auto k = static_cast<std::size_t>(i);
-    d += family_.dev_resid(y_[k], family_.linkinv(eta[i]), pw_[k]);
-  }
+double GlmmModel::penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u, Eigen::VectorXd& mu) const {
+  mu.resize(eta.size());
+  const double d = sum_row_chunks(n(), [&](std::size_t b, std::size_t e) {
+    double s = 0;
+    for (std::size_t k = b; k < e; ++k) {
+      const auto i = static_cast<Eigen::Index>(k);
+      mu[i] = family_.linkinv(eta[i]);
+      s += family_.dev_resid(y_[k], mu[i], pw_[k]);
+    }
+    return s;
+  });
   return d + u.squaredNorm();
 }
 
-double GlmmModel::logdet() const {
-  const auto& L = chol_.matrixL().nestedExpression();
-  double ld = 0;
-  for (Eigen::Index j = 0; j < L.outerSize(); ++j) ld += 2 * std::log(L.coeff(j, j));
-  return ld;
+double GlmmModel::loglik_kernel() const {
+  return sum_row_chunks(n(), [&](std::size_t b, std::size_t e) {
+    double s = 0;
+    for (std::size_t k = b; k < e; ++k) s += family_.minus_two_loglik_kernel(y_[k], mu_[Eigen::Index(k)], pw_[k]);
+    return s;
+  });
 }
+
 
 }  // namespace lmm

@@ -1,10 +1,16 @@
-// Optimizing a GLMM as glmer does: BOBYQA over θ with β inside PIRLS (the nAGQ = 0 stage), then
-// BOBYQA over (θ, β) on the Laplace or quadrature deviance, polished by Newton steps on the
-// finite-difference Hessian that also gives the standard errors (lme4's default vcov).
+// Optimizing a GLMM to glmer's optimum: BOBYQA over θ with β inside PIRLS (the nAGQ = 0 stage),
+// then Newton steps over (θ, β) on the Laplace or quadrature deviance (a finite-difference Hessian
+// updated by BFGS; BOBYQA where they fail), and the finite-difference Hessian at the optimum that
+// gives the standard errors (lme4's default vcov). The differences' evaluations are independent:
+// with threads, two models compute them.
 #include "glmm/glmm_optimize.h"
 
 #include <cmath>
 #include <limits>
+#include <memory>
+
+#include "lmm/parallel.h"
+#include "util/parallel.h"
 
 #include "util/nlopt_driver.h"
 
@@ -16,33 +22,69 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 using Objective = std::function<double(const Eigen::VectorXd&)>;
 
-// Central differences with steps h_j: the gradient and Hessian (2k + 2k(k-1) evaluations).
-void derivatives(const Objective& f, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H) {
+Eigen::VectorXd steps(const Eigen::VectorXd& x) {
+  return (1e-3 * x.cwiseAbs().cwiseMax(1.0)).eval();
+}
+
+// f at several points (independent evaluations, on two models where the engine has threads).
+using Batch = std::function<std::vector<double>(const std::vector<Eigen::VectorXd>&)>;
+
+// Central differences with steps h_j: the gradient (2k evaluations), with f(x ± h_j e_j) in
+// fp, fm when given.
+Eigen::VectorXd gradient(const Batch& fb, const Eigen::VectorXd& x, Eigen::VectorXd* fp = nullptr,
+                         Eigen::VectorXd* fm = nullptr) {
   const Eigen::Index k = x.size();
-  Eigen::VectorXd h(k), fp(k), fm(k);
-  for (Eigen::Index j = 0; j < k; ++j) h[j] = 1e-3 * std::max(1.0, std::abs(x[j]));
-  g.resize(k);
-  H.resize(k, k);
+  const Eigen::VectorXd h = steps(x);
+  std::vector<Eigen::VectorXd> pts;
+  for (Eigen::Index j = 0; j < k; ++j)
+    for (double sign : {1.0, -1.0}) {
+      pts.push_back(x);
+      pts.back()[j] += sign * h[j];
+    }
+  const std::vector<double> v = fb(pts);
+  Eigen::VectorXd g(k), p(k), m(k);
   for (Eigen::Index j = 0; j < k; ++j) {
-    Eigen::VectorXd xp = x, xm = x;
-    xp[j] += h[j];
-    xm[j] -= h[j];
-    fp[j] = f(xp);
-    fm[j] = f(xm);
-    g[j] = (fp[j] - fm[j]) / (2 * h[j]);
-    H(j, j) = (fp[j] - 2 * f0 + fm[j]) / (h[j] * h[j]);
+    p[j] = v[static_cast<std::size_t>(2 * j)];
+    m[j] = v[static_cast<std::size_t>(2 * j + 1)];
+    g[j] = (p[j] - m[j]) / (2 * h[j]);
   }
+  if (fp) *fp = p;
+  if (fm) *fm = m;
+  return g;
+}
+
+// The gradient and Hessian by finite differences: the diagonal from the gradient's points, the
+// off-diagonal from f(x + h_j e_j + h_l e_l) and, unless `rough`, f(x - h_j e_j - h_l e_l) too
+// (second order, as lme4's deriv12's four points: 2k + k(k-1) evaluations; rough: first order,
+// 2k + k(k-1)/2).
+void derivatives(const Batch& fb, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H,
+                 bool rough = false) {
+  const Eigen::Index k = x.size();
+  const Eigen::VectorXd h = steps(x);
+  Eigen::VectorXd fp, fm;
+  g = gradient(fb, x, &fp, &fm);
+  H.resize(k, k);
+  for (Eigen::Index j = 0; j < k; ++j) H(j, j) = (fp[j] - 2 * f0 + fm[j]) / (h[j] * h[j]);
+  std::vector<Eigen::VectorXd> pts;
+  for (Eigen::Index j = 0; j < k; ++j)
+    for (Eigen::Index l = 0; l < j; ++l)
+      for (double sign : {1.0, -1.0}) {
+        if (rough && sign < 0) continue;
+        pts.push_back(x);
+        pts.back()[j] += sign * h[j];
+        pts.back()[l] += sign * h[l];
+      }
+  const std::vector<double> v = fb(pts);
+  std::size_t i = 0;
   for (Eigen::Index j = 0; j < k; ++j)
     for (Eigen::Index l = 0; l < j; ++l) {
-      double s = 0;
-      for (int a : {1, -1})
-        for (int b : {1, -1}) {
-          Eigen::VectorXd xx = x;
-          xx[j] += a * h[j];
-          xx[l] += b * h[l];
-          s += a * b * f(xx);
-        }
-      H(j, l) = H(l, j) = s / (4 * h[j] * h[l]);
+      const double fpp = v[i++];
+      if (rough) {
+        H(j, l) = H(l, j) = (fpp - fp[j] - fp[l] + f0) / (h[j] * h[l]);
+        continue;
+      }
+      const double fmm = v[i++];
+      H(j, l) = H(l, j) = (fpp - fp[j] - fp[l] + 2 * f0 - fm[j] - fm[l] + fmm) / (2 * h[j] * h[l]);
     }
 }
 
@@ -54,14 +96,15 @@ struct Stage {
 };
 
 Stage run_bobyqa(const std::function<double(const std::vector<double>&)>& f, std::vector<double> x,
-                 const std::vector<double>& lower, const std::vector<double>& step, int max_evaluations) {
+                 const std::vector<double>& lower, const std::vector<double>& step, int max_evaluations,
+                 double ftol_rel = 1e-15, double xtol_abs = 1e-10) {
   detail::NloptSettings s;
   s.method = detail::NloptMethod::BOBYQA;
   s.lower = lower;
   s.upper.assign(x.size(), kInf);
   s.initial_step = step;
-  s.ftol_rel = 1e-15;
-  s.xtol_abs = 1e-10;
+  s.ftol_rel = ftol_rel;
+  s.xtol_abs = xtol_abs;
   s.max_evaluations = max_evaluations;
   Stage st;
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::max(x[i], lower[i]);
@@ -92,13 +135,74 @@ Stage fast_stage(GlmmModel& m, const GlmmOptions& o) {
     return m.objective(1);
   };
   const std::vector<double> start = m.theta_start();
-  return run_bobyqa(f, start, m.theta_lower(), std::vector<double>(start.size(), 0.25), o.max_evaluations);
+  // a start for the second stage needs no more than a few digits; the fast fit's answer is final
+  const double ftol = o.fast ? 1e-15 : 1e-8, xtol = o.fast ? 1e-10 : 1e-4;
+  return run_bobyqa(f, start, m.theta_lower(), std::vector<double>(start.size(), 0.25), o.max_evaluations, ftol, xtol);
 }
 
 std::vector<double> join(const std::vector<double>& th, const Eigen::VectorXd& b) {
   std::vector<double> x = th;
   x.insert(x.end(), b.data(), b.data() + b.size());
   return x;
+}
+
+// From x (f(x) = fx): a rough Hessian and the gradient there, then up to 8 Newton steps x - H⁻¹g
+// taken while they lower f and stay inside the bounds, with a new gradient at each; `recenter`
+// after each step taken. True once a step taken is below 1e-7 of x (they shrink geometrically, so
+// x is then that close to the optimum), or a step below 1e-5 of x does not lower f (rounding).
+bool newton_polish(const Objective& f, const Batch& fb, const std::function<void()>& recenter,
+                   const std::vector<double>& lower, std::size_t nt, Eigen::VectorXd& x, double fx) {
+  Eigen::VectorXd g;
+  Eigen::MatrixXd H;
+  derivatives(fb, x, fx, g, H, true);
+  for (int it = 0; it < 10; ++it) {
+    Eigen::LLT<Eigen::MatrixXd> llt(H);
+    if (llt.info() != Eigen::Success) return false;
+    const Eigen::VectorXd step = llt.solve(g);
+    Eigen::VectorXd xn;
+    double fn = kInf;
+    for (double t = 1; t > 0.1; t /= 2) {  // halved (far from the optimum) while f does not decrease
+      xn = x - t * step;
+      bool inside = true;
+      for (std::size_t j = 0; j < nt; ++j) inside = inside && xn[Eigen::Index(j)] >= lower[j];
+      fn = inside ? f(xn) : kInf;
+      if (fn <= fx) break;
+    }
+    const double size = step.lpNorm<Eigen::Infinity>() / (1 + x.lpNorm<Eigen::Infinity>());
+    if (!(fn <= fx)) return size < 1e-5;  // a tiny step not lowering f: x is at the rounding floor
+    const Eigen::VectorXd s = xn - x;
+    x = xn;
+    fx = fn;
+    recenter();
+    if (size < 1e-7) return true;
+    const Eigen::VectorXd gn = gradient(fb, x), y = gn - g;
+    g = gn;
+    // BFGS update of H with the step and the change of gradient: the rough Hessian's error no
+    // longer limits the convergence to a linear rate
+    const Eigen::VectorXd hs = H * s;
+    if (y.dot(s) > 1e-12 * y.norm() * s.norm()) H += y * y.transpose() / y.dot(s) - hs * hs.transpose() / s.dot(hs);
+  }
+  return false;
+}
+
+// Batches of points on m and, when given, its twin (on two threads): each evaluation's PIRLS from
+// u0, so that the values do not depend on which model or thread computes them.
+Batch batch_objective(GlmmModel& m, GlmmModel* twin, const Eigen::VectorXd& u0, int nagq, int& count) {
+  return [&m, twin, &u0, nagq, &count](const std::vector<Eigen::VectorXd>& pts) {
+    const auto nt = static_cast<Eigen::Index>(m.ntheta());
+    std::vector<double> v(pts.size());
+    auto run = [&](GlmmModel& mm, std::size_t first) {
+      for (std::size_t i = first; i < pts.size(); i += twin ? 2 : 1) {
+        const Eigen::VectorXd& x = pts[i];
+        mm.set_u(u0);
+        v[i] = mm.deviance_at(std::vector<double>(x.data(), x.data() + nt), x.tail(x.size() - nt), nagq);
+      }
+    };
+    if (twin) detail::parallel_for(2, [&](int c) { run(c == 0 ? m : *twin, static_cast<std::size_t>(c)); });
+    else run(m, 0);
+    count += static_cast<int>(pts.size());
+    return v;
+  };
 }
 
 }  // namespace
@@ -117,7 +221,9 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
   if (o.fast) return r;
 
   const std::size_t nt = m.ntheta();
-  const Eigen::VectorXd u0 = m.u();
+  // Each evaluation's PIRLS starts from the same modes u0 (the deviance is then a smooth function
+  // for the finite differences): the first stage's, later those at the derivatives' centre.
+  Eigen::VectorXd u0 = m.u();
   const Eigen::MatrixXd v = m.vcov_rx();
   int derivative_evaluations = 0;
   Objective f = [&](const Eigen::VectorXd& x) {
@@ -126,37 +232,45 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
     m.set_u(u0);
     return m.deviance_at(th, x.tail(x.size() - static_cast<Eigen::Index>(nt)), o.nagq);
   };
+  std::unique_ptr<GlmmModel> twin;
+  if (num_threads() > 1 && m.n() >= 2000) twin = std::make_unique<GlmmModel>(m.frame(), m.y(), m.prior_weights(), m.family());
+  const Batch fb = batch_objective(m, twin.get(), u0, o.nagq, derivative_evaluations);
   std::vector<double> lower = m.theta_lower(), step(nt, 0.1);
   for (Eigen::Index j = 0; j < r.beta.size(); ++j) {
     lower.push_back(-kInf);
     step.push_back(std::isfinite(v(j, j)) && v(j, j) > 0 ? 0.5 * std::sqrt(v(j, j)) : 0.1);
   }
   auto fv = [&](const std::vector<double>& x) { return f(Eigen::Map<const Eigen::VectorXd>(x.data(), Eigen::Index(x.size()))); };
-  Stage s2 = run_bobyqa(fv, join(r.theta, r.beta), lower, step, o.max_evaluations);
-  for (double& s : step) s *= 0.01;
-  const Stage s3 = run_bobyqa(fv, s2.x, lower, step, o.max_evaluations);
-  if (s3.f <= s2.f) s2.x = s3.x, s2.f = s3.f;
-  r.evaluations += s2.evaluations + s3.evaluations;
-  r.converged = s2.converged || s3.converged;
-  r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0) + NLOPT_LN_BOBYQA";
-
-  Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(s2.x.data(), Eigen::Index(s2.x.size()));
-  double fx = s2.f;
-  derivatives(f, x, fx, r.gradient, r.hessian);
-  // Newton polish: BOBYQA's last digits of β and θ are loose where the deviance is flat.
-  for (int it = 0; it < 3; ++it) {
-    Eigen::LLT<Eigen::MatrixXd> llt(r.hessian);
-    if (llt.info() != Eigen::Success) break;
-    Eigen::VectorXd xn = x - llt.solve(r.gradient);
-    bool inside = true;
-    for (std::size_t j = 0; j < nt; ++j) inside = inside && xn[Eigen::Index(j)] >= lower[j];
-    const double fn = inside ? f(xn) : kInf;
-    if (!(fn < fx)) break;
-    x = xn;
-    fx = fn;
-    derivatives(f, x, fx, r.gradient, r.hessian);
+  // Newton steps on a rough finite-difference Hessian from the first stage's optimum: they
+  // converge quadratically where BOBYQA's last digits are slow. Where they do not converge (a
+  // bound, a Hessian not positive definite, too far), BOBYQA to a moderate tolerance and Newton
+  // again; failing that, BOBYQA with small steps and tight tolerances. The gradient and Hessian
+  // (central differences) at the end, as lme4's.
+  const int before = derivative_evaluations;
+  const std::vector<double> x0 = join(r.theta, r.beta);
+  Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(x0.data(), Eigen::Index(x0.size()));
+  r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0) + Newton";
+  auto polish = [&] {
+    const double fx = f(x);
+    u0 = m.u();  // the derivatives' PIRLS from the modes at their centre
+    return newton_polish(f, fb, [&] { u0 = m.u(); }, lower, nt, x, fx);
+  };
+  bool done = polish();
+  for (int round = 0; !done && round < 2; ++round) {
+    const bool tight = round == 1;
+    if (tight)
+      for (double& s : step) s *= 0.01;
+    const Stage st = run_bobyqa(fv, std::vector<double>(x.data(), x.data() + x.size()), lower, step, o.max_evaluations,
+                                tight ? 1e-15 : 1e-7, tight ? 1e-10 : 1e-4);
+    if (st.f <= f(x)) x = Eigen::Map<const Eigen::VectorXd>(st.x.data(), x.size());
+    r.optimizer += " + NLOPT_LN_BOBYQA";
+    done = !tight && polish();
+    r.converged = st.converged || done;
   }
-  r.evaluations += derivative_evaluations - s2.evaluations - s3.evaluations;  // the Hessians' and Newton steps'
+  const double fx = f(x);
+  u0 = m.u();
+  derivatives(fb, x, fx, r.gradient, r.hessian);
+  r.evaluations += derivative_evaluations - before;
   r.theta.assign(x.data(), x.data() + nt);
   r.beta = x.tail(x.size() - static_cast<Eigen::Index>(nt));
   m.set_u(u0);

@@ -44,14 +44,14 @@ bool halving_search(double& pdev, double dec, Trial&& trial) {
 bool GlmmModel::pirls_u() {
   eta_fixed_ = X_ * beta_ + offset_;
   linear_predictor(u_, eta_fixed_, eta_);
-  double pdev = penalized_deviance(eta_, u_), prev_dec = kInf;
+  double pdev = penalized_deviance(eta_, u_, mu_), prev_dec = kInf;
   if (!std::isfinite(pdev)) return false;
   Eigen::VectorXd u_new, eta_new;
   for (int it = 0; it < kMaxIterations; ++it) {
     update_weights();
     if (!factor()) return false;
     const Eigen::VectorXd rhs = zl_.transpose() * w_.cwiseProduct(wres_) - u_;
-    const Eigen::VectorXd delta = chol_.solve(rhs);
+    const Eigen::VectorXd delta = solve(rhs);
     const double dec = rhs.dot(delta);
     if (!std::isfinite(dec)) return false;
     if (pirls_converged(dec, prev_dec, pdev)) return true;
@@ -59,11 +59,12 @@ bool GlmmModel::pirls_u() {
     const bool ok = halving_search(pdev, dec, [&](double step) {
       u_new = u_ + step * delta;
       linear_predictor(u_new, eta_fixed_, eta_new);
-      return penalized_deviance(eta_new, u_new);
+      return penalized_deviance(eta_new, u_new, mu_new_);
     });
     if (!ok) return false;
     u_.swap(u_new);
     eta_.swap(eta_new);
+    mu_.swap(mu_new_);
   }
   return false;
 }
@@ -71,7 +72,7 @@ bool GlmmModel::pirls_u() {
 bool GlmmModel::pirls_joint() {
   const auto np = static_cast<Eigen::Index>(p());
   linear_predictor(u_, X_ * beta_ + offset_, eta_);
-  double pdev = penalized_deviance(eta_, u_), prev_dec = kInf;
+  double pdev = penalized_deviance(eta_, u_, mu_), prev_dec = kInf;
   if (!std::isfinite(pdev)) return false;
   Eigen::VectorXd u_new, b_new, eta_new;
   for (int it = 0; it < kMaxIterations; ++it) {
@@ -83,9 +84,9 @@ bool GlmmModel::pirls_joint() {
     // Schur complement of M in [M, Λ'Z'WX; X'WZΛ, X'WX]
     const Eigen::MatrixXd wx = w_.asDiagonal() * X_;
     const Eigen::MatrixXd rz = zl_.transpose() * wx;
-    const Eigen::MatrixXd c = chol_.solve(rz);
+    const Eigen::MatrixXd c = solve(rz);
     const Eigen::MatrixXd s = X_.transpose() * wx - rz.transpose() * c;
-    const Eigen::VectorXd mg = chol_.solve(gu);
+    const Eigen::VectorXd mg = solve(gu);
     Eigen::VectorXd db = np > 0 ? Eigen::VectorXd(s.ldlt().solve(gb - rz.transpose() * mg)) : Eigen::VectorXd(0);
     const Eigen::VectorXd du = mg - c * db;
     const double dec = gu.dot(du) + gb.dot(db);
@@ -96,12 +97,13 @@ bool GlmmModel::pirls_joint() {
       u_new = u_ + step * du;
       b_new = beta_ + step * db;
       linear_predictor(u_new, X_ * b_new + offset_, eta_new);
-      return penalized_deviance(eta_new, u_new);
+      return penalized_deviance(eta_new, u_new, mu_new_);
     });
     if (!ok) return false;
     u_.swap(u_new);
     beta_.swap(b_new);
     eta_.swap(eta_new);
+    mu_.swap(mu_new_);
   }
   return false;
 }
@@ -139,12 +141,7 @@ double GlmmModel::objective(int nagq) const {
   // lme4's glmerAGQ sums the deviance residuals where the Laplace deviance has -2 log p(y | μ):
   // its quadrature log-likelihood leaves out the saturated model's (a constant of the data), and
   // is what logLik() reports for nAGQ > 1; the same here, so that the numbers are lme4's.
-  double d = nagq > 1 ? sum_dev_resid() : 0;
-  const auto nrow = static_cast<Eigen::Index>(n());
-  for (Eigen::Index i = 0; nagq <= 1 && i < nrow; ++i) {
-    const auto k = static_cast<std::size_t>(i);
-    d += family_.minus_two_loglik(y_[k], mu_[i], pw_[k]);
-  }
+  double d = nagq > 1 ? sum_dev_resid() : log_constant_ + loglik_kernel();
   d += u_.squaredNorm() + logdet();
   if (nagq > 1) d += agq_adjustment(nagq);
   return std::isfinite(d) ? d : kInf;

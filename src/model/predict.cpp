@@ -13,6 +13,7 @@
 #include "lmm/error.h"
 #include "lmm/table_io.h"
 #include "lmm/version.h"
+#include "glmm/glmm_simulate.h"
 #include "model/condvar.h"
 #include "model/model_access.h"
 
@@ -338,6 +339,7 @@ DataFrame simulate_from_saved(const SavedModel& model, const DataFrame& input, s
   SimulationDesign d;
   d.n = nk;
   d.X = nf.X;
+  d.offset = nf.offset;
   for (const ReTermData& t : nf.re) {
     for (const RandomTerm& rt : model.frame.formula.random)
       if (rt.group_label() == t.group)
@@ -362,7 +364,9 @@ DataFrame simulate_from_saved(const SavedModel& model, const DataFrame& input, s
   par.beta = model.beta;
   par.lambda = model.lambda;
   par.sigma = model.sigma;
-  const auto sims = simulate_responses(d, par, nsim, rng);
+  par.residuals = model.family.empty();
+  auto sims = simulate_responses(d, par, nsim, rng);
+  if (!model.family.empty()) glmm_detail::draw_glmm_responses(model, data, nf, sims, rng);
   DataFrame out = input;
   for (std::size_t k = 0; k < nsim; ++k) {
     std::vector<double> col(input.nrows, std::numeric_limits<double>::quiet_NaN());

@@ -151,7 +151,7 @@ std::vector<std::vector<double>> simulate_responses(const SimulationDesign& desi
           y[i] += t.z[i * q + a] * b[static_cast<std::size_t>(l) * q + a];
       }
     }
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = 0; i < n && params.residuals; ++i)
       y[i] += (design.weights.empty() ? params.sigma : params.sigma / std::sqrt(design.weights[i])) * rng.normal();
     out[s] = std::move(y);
   }
