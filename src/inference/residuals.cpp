@@ -7,21 +7,16 @@
 #include <vector>
 
 #include "formula/rformat.h"
+#include "io/csv_field.h"
 #include "lmm/atomic_file.h"
 
 namespace lmm {
 
 namespace {
 
-// RFC 4180 quoting, only where needed.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
+using detail::csv_field;
 
-std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "NA"; }
+std::string number(double v) { return detail::csv_number(v); }
 
 // The grouping level of a data row the model did not use, as the model frame labels levels: the
 // column's text, R's text of a number, "a:b" for an interaction; NA when a value is missing.
@@ -51,6 +46,8 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
   const auto fitted = model.fitted();
   const auto resid = model.residuals();
   const double sigma = model.sigma();
+  const bool structure = f.residual.any();
+  const std::vector<double> normalized = structure ? normalized_residuals(model) : std::vector<double>();
 
   // Each grouping factor once (a factor in several terms, as with ||, has the same levels in each).
   std::vector<const ReTermData*> groups;
@@ -69,7 +66,7 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
       line += ',';
       line += csv_field(g->group);
     }
-    line += ",fitted,residual,scaled_residual\n";
+    line += structure ? ",fitted,residual,scaled_residual,normalized_residual\n" : ",fitted,residual,scaled_residual\n";
     out << line;
     for (std::size_t r = 0; r < data_rows; ++r) {
       line = std::to_string(r + 1);
@@ -80,9 +77,14 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
         line += ok ? csv_field(g->levels[static_cast<std::size_t>(g->refs[i])]) : dropped_level(*g, f.formula, data, r);
       }
       if (ok) {
-        line += fmt::format(",{},{},{}\n", number(fitted[i]), number(resid[i]), number(resid[i] / sigma));
+        line += fmt::format(",{},{},{}", number(fitted[i]), number(resid[i]), number(resid[i] / sigma));
+        if (structure) {
+          line += ',';
+          line += number(normalized[i]);
+        }
+        line += '\n';
       } else {
-        line += ",NA,NA,NA\n";
+        line += structure ? ",NA,NA,NA,NA\n" : ",NA,NA,NA\n";
       }
       out << line;
     }
