@@ -78,7 +78,7 @@ QQ normal_qq(std::vector<double> values, std::size_t max_points) {
   }
   // qqline(): through the first and third quartiles.
   const double x1 = boost::math::quantile(norm, 0.25), x2 = boost::math::quantile(norm, 0.75);
-  const double y1 = detail::quantile7(values, 0.25), y2 = detail::quantile7(values, 0.75);
+  const double y1 = lmm::detail::quantile7(values, 0.25), y2 = lmm::detail::quantile7(values, 0.75);
   qq.line_slope = (y2 - y1) / (x2 - x1);
   qq.line_intercept = y1 - qq.line_slope * x1;
   qq.line_x[0] = qq.theoretical.front();
@@ -556,7 +556,7 @@ void add_random_effects(const LinearMixedModel& model, const PlotOptions& option
   for (std::size_t j = 0; j < f.re.size(); ++j) {
     const auto& t = f.re[j];
     const auto q = static_cast<std::size_t>(t.q());
-    const std::string group = detail::next_component_group(seen, t.group);
+    const std::string group = lmm::detail::next_component_group(seen, t.group);
     for (std::size_t a = 0; a < q; ++a) {
       std::vector<double> all(t.nlevels()), sd(t.nlevels());
       for (std::size_t l = 0; l < t.nlevels(); ++l) {
