@@ -142,7 +142,7 @@
     }
     const diag = [];
     if (doc.fit.family === 'binomial')
-      diag.push(ch('glmm-binned', binnedSpec(p.binned), `Binned residuals (as arm::binnedplot): the rows cut into ${p.binned.n.length} bins of fitted probability; each point is a bin's mean of y − fitted, the dashed lines ±2 standard errors. About 95% of the points should fall inside.`));
+      diag.push(ch('glmm-binned', binnedSpec(p.binned), `Binned residuals (as arm::binnedplot): the rows cut into ${p.binned.n.length} bins of fitted probability; each point is a bin's mean of y − fitted, the dashed lines ±2 standard errors. About 95% of the points should fall inside; the fitted values include the conditional modes, whose shrinkage tilts the extreme bins outwards.`));
     else
       diag.push(ch('glmm-pearson', pearsonSpec(p.pearson), 'Pearson residuals (y − μ)/√μ against the fitted expected counts: a spread growing beyond ±2 suggests overdispersion.'));
     p.random_effects.forEach((re, k) => diag.push(el('h3', { text: `Random effect: ${re.term} | ${re.group}` }),

@@ -18,7 +18,7 @@ const CASES = [
   { name: 'poisson_offset', file: 'glmm/data/exposure_counts.csv', formula: 'count ~ x + offset(log_exposure) + (1 | site)', family: 'poisson' },
 ];
 
-function checkCharts(doc, marks) {
+async function checkCharts(page, doc, marks) {
   const p = doc.plots;
   const want = [p.curves.persons.length ? 'glmm-curves' : null, doc.fit.family === 'binomial' ? 'glmm-binned' : 'glmm-pearson',
     ...p.random_effects.map((_, k) => 'caterpillar-' + k)].filter((x) => x).sort();
@@ -26,7 +26,8 @@ function checkCharts(doc, marks) {
   for (const [name, m] of Object.entries(marks)) check(m.rendered && m.marks > 0, `${name}: SVG with ${m.marks} mark elements`);
   if (marks['glmm-curves']) {
     const obs = p.observed.reduce((s, o) => s + o.x.length, 0);
-    check(marks['glmm-curves'].symbols === obs, `fitted curves: ${marks['glmm-curves'].symbols} observed means drawn for ${obs}`);
+    const pts = await page.$$eval('figure[data-chart=glmm-curves] svg g.mark-symbol.role-mark path', (t) => t.length);
+    check(pts === obs, `fitted curves: ${pts} observed means drawn for ${obs}`);
     const shown = Math.min(20, p.curves.persons.length);
     check(marks['glmm-curves'].lines === shown + p.curves.population_curves.length,
       `fitted curves: ${shown} persons' curves and ${p.curves.population_curves.length} population curve(s)`);
@@ -73,7 +74,7 @@ try {
     for (const k of ['loglik', 'aic', 'bic', 'deviance', 'nobs']) check(keys.has('fit.' + k), `fit statistic ${k} is shown`);
     check((await page.$$eval('ul.notes li', (l) => l.length)) === doc.plots.notes.length, `${doc.plots.notes.length} note(s) shown`);
     checkCaterpillars(doc, fitJson);
-    checkCharts(doc, await chartMarks(page));
+    await checkCharts(page, doc, await chartMarks(page));
     await page.screenshot({ path: path.join(opt.out, c.name + '.png'), fullPage: true });
     check(problems.length === 0, `no console errors or warnings, no network requests${problems.length ? ':\n       ' + problems.join('\n       ') : ''}`);
     await page.close();
