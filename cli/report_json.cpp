@@ -94,6 +94,16 @@ void write_random_effects(JsonWriter& w, const std::vector<report::RandomEffect>
   w.end_array();
 }
 
+void write_design(JsonWriter& w, const report::Design& d) {
+  SortedObject().add("kind", d.kind).add("reason", d.reason).add("group", d.group).add("x_name", d.x_name).write(w);
+}
+
+void write_notes(JsonWriter& w, const std::vector<report::Note>& notes) {
+  w.begin_array();
+  for (const auto& n : notes) write_json(w, n);
+  w.end_array();
+}
+
 void write_binned(JsonWriter& w, const report::BinnedResiduals& b) {
   SortedObject()
       .add("x_mean", [&](JsonWriter& w) { w.value(b.x_mean); })
@@ -107,15 +117,7 @@ void write_binned(JsonWriter& w, const report::BinnedResiduals& b) {
 
 void write_glmm_plots(JsonWriter& w, const report::GlmmPlotData& pd) {
   SortedObject()
-      .add("design",
-           [&](JsonWriter& w) {
-             SortedObject()
-                 .add("kind", pd.design.kind)
-                 .add("reason", pd.design.reason)
-                 .add("group", pd.design.group)
-                 .add("x_name", pd.design.x_name)
-                 .write(w);
-           })
+      .add("design", [&](JsonWriter& w) { write_design(w, pd.design); })
       .add("scale", pd.scale)
       .add("curves", [&](JsonWriter& w) { write_trajectories(w, pd.curves); })
       .add("observed",
@@ -132,12 +134,7 @@ void write_glmm_plots(JsonWriter& w, const report::GlmmPlotData& pd) {
              SortedObject().add("fitted", pd.pearson_fitted).add("residual", pd.pearson_residual).write(w);
            })
       .add("random_effects", [&](JsonWriter& w) { write_random_effects(w, pd.random_effects); })
-      .add("notes",
-           [&](JsonWriter& w) {
-             w.begin_array();
-             for (const auto& n : pd.notes) write_json(w, n);
-             w.end_array();
-           })
+      .add("notes", [&](JsonWriter& w) { write_notes(w, pd.notes); })
       .write(w);
 }
 
@@ -177,15 +174,7 @@ void write_json(JsonWriter& w, const report::Shrinkage& sh) {
 
 void write_json(JsonWriter& w, const report::PlotData& pd) {
   SortedObject()
-      .add("design",
-           [&](JsonWriter& w) {
-             SortedObject()
-                 .add("kind", pd.design.kind)
-                 .add("reason", pd.design.reason)
-                 .add("group", pd.design.group)
-                 .add("x_name", pd.design.x_name)
-                 .write(w);
-           })
+      .add("design", [&](JsonWriter& w) { write_design(w, pd.design); })
       .add("trajectories", [&](JsonWriter& w) { write_trajectories(w, pd.trajectories); })
       .add("group_means", [&](JsonWriter& w) { write_group_means(w, pd.group_means); })
       .add("shrinkage", [&](JsonWriter& w) { write_json(w, pd.shrinkage); })
@@ -199,12 +188,7 @@ void write_json(JsonWriter& w, const report::PlotData& pd) {
                  .write(w);
            })
       .add("residual_qq", [&](JsonWriter& w) { write_qq(w, pd.residual_qq); })
-      .add("notes",
-           [&](JsonWriter& w) {
-             w.begin_array();
-             for (const auto& n : pd.notes) write_json(w, n);
-             w.end_array();
-           })
+      .add("notes", [&](JsonWriter& w) { write_notes(w, pd.notes); })
       .write(w);
 }
 

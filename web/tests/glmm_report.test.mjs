@@ -6,9 +6,7 @@
 //   node web/tests/glmm_report.test.mjs --lmm build/lmm --data tests/data --out build/browser/glmm
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { execFileSync } from 'node:child_process';
-import { args, check, finish, launch, watch, lmmJson, firstDifference, checkNumberCells, chartMarks } from './lib.mjs';
+import { args, check, finish, launch, openReport, chartMarks } from './lib.mjs';
 
 const opt = args({ lmm: undefined, data: undefined, out: undefined, chromium: '/usr/bin/chromium' });
 fs.mkdirSync(opt.out, { recursive: true });
@@ -54,21 +52,9 @@ try {
   for (const c of CASES) {
     console.log(`glmm report: ${c.name} (${c.formula}, ${c.family})`);
     const data = path.join(opt.data, c.file);
-    const html = path.join(opt.out, c.name + '.html');
-    fs.rmSync(html, { force: true });
-    execFileSync(opt.lmm, ['report', data, c.formula, '--family', c.family, '--out', html], { stdio: 'pipe' });
-    const fitJson = lmmJson(opt.lmm, ['fit', data, c.formula, '--family', c.family, '--json']);
-    const url = pathToFileURL(path.resolve(html)).href;
-    const page = await browser.context.newPage();
-    const problems = watch(page, (u) => u === url);
-    await page.goto(url);
-    await page.waitForSelector('body[data-ready]', { timeout: 60000 });
-    check((await page.getAttribute('body', 'data-ready')) === '1', 'the page says every chart rendered');
-    const doc = await page.evaluate(() => window.LMM_REPORT);
-    const diff = firstDifference(doc.fit, fitJson);
-    check(diff === null, `embedded fit equals lmm fit --json${diff ? ' (differs at ' + diff + ')' : ''}`);
-    const cells = await checkNumberCells(await page.$('main'), { fit: fitJson, plots: doc.plots }, 'tables');
-    const keys = new Set(cells.map((x) => x.key));
+    const { page, problems, doc, fitJson, keys } = await openReport(browser, opt.lmm,
+      ['report', data, c.formula, '--family', c.family], ['fit', data, c.formula, '--family', c.family, '--json'],
+      path.join(opt.out, c.name + '.html'));
     check(fitJson.fixed.every((_, i) => ['estimate', 'std_error', 'z', 'p'].every((k) => keys.has(`fit.fixed.${i}.${k}`))), 'every fixed effect with z and p');
     check(fitJson.random.every((r, i) => keys.has(`fit.random.${i}.${r.term2 !== undefined ? 'cor' : 'sd'}`)), 'every variance component');
     for (const k of ['loglik', 'aic', 'bic', 'deviance', 'nobs']) check(keys.has('fit.' + k), `fit statistic ${k} is shown`);
