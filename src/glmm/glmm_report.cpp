@@ -53,24 +53,26 @@ BinnedResiduals binned_residuals(const std::vector<double>& x, const std::vector
   if (x.empty()) return out;
   if (nclass == 0) nclass = std::max<std::size_t>(1, arm_nclass(x.size()));
   const std::vector<double> breaks = arm_breaks(x, nclass);
+  std::vector<std::size_t> order(x.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return x[a] < x[b]; });
+  // Bin b holds the sorted rows with breaks[b] <= x < breaks[b + 1]: a run of `order`.
+  auto first_at_least = [&](double v) {
+    return std::partition_point(order.begin(), order.end(), [&](std::size_t i) { return x[i] < v; });
+  };
   for (std::size_t b = 0; b + 1 < breaks.size(); ++b) {
-    double sx = 0, sy = 0, lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    std::size_t m = 0;
-    for (std::size_t i = 0; i < x.size(); ++i)
-      if (x[i] >= breaks[b] && x[i] < breaks[b + 1]) {
-        sx += x[i], sy += y[i], ++m;
-        lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
-      }
+    const auto lo = first_at_least(breaks[b]), hi = first_at_least(breaks[b + 1]);
+    const auto m = static_cast<std::size_t>(hi - lo);
     if (m == 0) continue;
+    double sx = 0, sy = 0, ss = 0;
+    for (auto it = lo; it != hi; ++it) sx += x[*it], sy += y[*it];
     const double my = sy / static_cast<double>(m);
-    double ss = 0;
-    for (std::size_t i = 0; i < x.size(); ++i)
-      if (x[i] >= breaks[b] && x[i] < breaks[b + 1]) ss += (y[i] - my) * (y[i] - my);
+    for (auto it = lo; it != hi; ++it) ss += (y[*it] - my) * (y[*it] - my);
     const double sd = m > 1 ? std::sqrt(ss / static_cast<double>(m - 1)) : NaN;
     out.x_mean.push_back(sx / static_cast<double>(m));
     out.y_mean.push_back(my);
-    out.x_lo.push_back(lo);
-    out.x_hi.push_back(hi);
+    out.x_lo.push_back(x[*lo]);
+    out.x_hi.push_back(x[*(hi - 1)]);
     out.n.push_back(m);
     out.two_se.push_back(2 * sd / std::sqrt(static_cast<double>(m)));
   }
