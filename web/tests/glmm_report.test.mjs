@@ -59,6 +59,8 @@ try {
     check(fitJson.random.every((r, i) => keys.has(`fit.random.${i}.${r.term2 !== undefined ? 'cor' : 'sd'}`)), 'every variance component');
     for (const k of ['loglik', 'aic', 'bic', 'deviance', 'nobs']) check(keys.has('fit.' + k), `fit statistic ${k} is shown`);
     check((await page.$$eval('ul.notes li', (l) => l.length)) === doc.plots.notes.length, `${doc.plots.notes.length} note(s) shown`);
+    const dangling = await page.$$eval('nav a', (as) => as.filter((a) => !document.querySelector(a.getAttribute('href'))).map((a) => a.textContent));
+    check(dangling.length === 0, `every navigation link has its section${dangling.length ? ' (not: ' + dangling.join(', ') + ')' : ''}`);
     checkCaterpillars(doc, fitJson);
     await checkCharts(page, doc, await chartMarks(page));
     await page.screenshot({ path: path.join(opt.out, c.name + '.png'), fullPage: true });
