@@ -114,10 +114,8 @@ void check_residual_flags(const FitArgs& a) {
   auto refuse = [](const std::string& flag, const std::string& why) {
     throw Error(flag + " is not available with --residual or --residual-sd-by yet" + why);
   };
-  if (a.ddf == "kenward-roger" || a.ddf == "kr") refuse("--ddf kenward-roger", "; use --ddf satterthwaite");
   if (a.inference.profile) refuse("--profile", "");
   if (a.inference.boot > 0) refuse("--boot", "");
-  if (!a.extras.save.empty()) refuse("--save", " (a saved model would not record the structure)");
 }
 
 }  // namespace

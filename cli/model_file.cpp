@@ -188,6 +188,12 @@ json model_to_json(const SavedModel& m) {
                       {"pe_cross", chunks(e.pe_cross, q * p)}});
   }
   j["random"] = random;
+  if (const ResidualData& rd = m.frame.residual; rd.any()) {  // the structure at its estimates
+    const ResidualOptions& o = rd.options;
+    j["residual"] = {{"structure", o.structure}, {"time", o.time},         {"group", o.group},
+                     {"sd_by", o.sd_by},         {"value", o.value},       {"visit_levels", rd.visit_levels},
+                     {"sd_levels", rd.sd_levels}};
+  }
   return j;
 }
 
@@ -321,6 +327,32 @@ std::size_t read_random_terms(const json& random, const Reader& r, SavedModel& m
   return ntheta;
 }
 
+// The residual structure and its estimates (ResidualOptions::value, fixed), written when there is one.
+void read_residual(const json& j, const Reader& r, ResidualData& rd) {
+  ResidualOptions& o = rd.options;
+  o.structure = r.string(r.at(j, "structure", "residual."), "residual.structure");
+  o.time = r.string(r.at(j, "time", "residual."), "residual.time");
+  o.group = r.string(r.at(j, "group", "residual."), "residual.group");
+  o.sd_by = r.string(r.at(j, "sd_by", "residual."), "residual.sd_by");
+  rd.visit_levels = r.strings(r.at(j, "visit_levels", "residual."), "residual.visit_levels");
+  rd.sd_levels = r.strings(r.at(j, "sd_levels", "residual."), "residual.sd_levels");
+  if (!o.structure.empty() && o.structure != "ar1" && o.structure != "car1" && o.structure != "cs" &&
+      o.structure != "us")
+    r.fail("residual.structure", "is not ar1, car1, cs or us");
+  const std::size_t nv = rd.visit_levels.size();
+  std::size_t n = o.structure == "us" ? nv * (nv - 1) / 2 : o.structure.empty() ? 0 : 1;
+  if (!o.sd_by.empty()) n += rd.sd_levels.empty() ? 0 : rd.sd_levels.size() - 1;
+  o.value = r.numbers(r.at(j, "value", "residual."), "residual.value", n);
+  const std::size_t nstruct = n - (o.sd_by.empty() || rd.sd_levels.empty() ? 0 : rd.sd_levels.size() - 1);
+  for (std::size_t k = 0; k < n; ++k) {
+    const double v = o.value[k];
+    const bool ok = k >= nstruct ? v > 0 : o.structure == "car1" ? v > 0 && v < 1 : v > -1 && v < 1;
+    if (!ok) r.fail(fmt::format("residual.value[{}]", k), k >= nstruct ? "is not a positive SD ratio"
+                                                                        : "is not a correlation inside its range");
+  }
+  o.fixed = true;
+}
+
 SavedModel read_model(const json& j, const std::string& source) {
   const Reader r{source};
   if (!j.is_object() || !j.contains("format") || j["format"] != kModelFormat)
@@ -358,6 +390,7 @@ SavedModel read_model(const json& j, const std::string& source) {
   read_fixed_part(j, r, m);
   const std::size_t ntheta = read_random_terms(r.at(j, "random", ""), r, m);
   m.theta = r.numbers(r.at(j, "theta", ""), "theta", ntheta);
+  if (j.contains("residual")) read_residual(j["residual"], r, m.frame.residual);
   if (const std::string w = check_estimates(m); !w.empty())
     throw Error(fmt::format("{}: the saved estimates are damaged: {} (is this a model saved by `lmm fit --save`?)",
                             r.source, w));

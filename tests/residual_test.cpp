@@ -504,10 +504,6 @@ TEST(ResidualCli, JsonKeysAndErrors) {
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--residual"), std::string::npos) << bad.err;
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
-  const CliRun kr = run_cli({"fit", kDir + "data/sleepstudy.csv", "Reaction ~ Days", "--residual", "ar1(Days | Subject)",
-                             "--ddf", "kenward-roger"});
-  EXPECT_EQ(kr.code, 2);
-  EXPECT_NE(kr.err.find("satterthwaite"), std::string::npos) << kr.err;
 }
 
 // Wald intervals of φ and of an SD ratio against nlme's intervals(m, which = "var-cov")

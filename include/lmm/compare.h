@@ -19,6 +19,10 @@ struct CompareOptions {
   /// Reference levels and contrasts for every model; a reference level is applied to the models
   /// whose formula uses that variable (each key must be used by at least one).
   ModelFrameOptions frame;
+  /// Per model (one per formula), its residual structure in place of frame.residual: to compare
+  /// structures (independent against AR(1), say) with the same formula. Empty: frame.residual
+  /// for every model.
+  std::vector<ResidualOptions> residual;
 };
 
 /// A likelihood-ratio test between consecutive models of the table.

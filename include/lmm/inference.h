@@ -73,6 +73,12 @@ class Satterthwaite {
 /// One random-effects term: everything is accumulated level by level (O(levels) memory). Several
 /// terms: the q x q matrices of the random effects are formed densely (q = total number of random
 /// effects), which is limited to q <= kMaxDenseRandomEffects; beyond that lmm::Error.
+///
+/// With ModelFrameOptions::residual the structure's unconstrained parameters join them, V is
+/// formed in dense blocks of the rows its groups and the random effects' levels link (at most
+/// 1500 rows each, else lmm::Error), and the second-derivative term of Kenward & Roger (1997)
+/// is left out (SAS's DDFM=KR(FIRSTORDER), mmrm's "Kenward-Roger-Linear"): see
+/// src/inference/kenward_roger_residual.cpp.
 class KenwardRoger {
  public:
   static constexpr long kMaxDenseRandomEffects = 4000;

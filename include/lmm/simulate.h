@@ -71,6 +71,14 @@ struct SimulationDesign {
   std::vector<ReTermData> re;  ///< refs index the levels; nlevels from `levels`
   std::vector<double> offset;   ///< n values added to Xβ (a model's offset); empty: none
   std::vector<double> weights;  ///< n prior weights: residual SD σ/√w; empty: all 1
+  /// Correlated or heteroscedastic residuals (a residual structure): per block of rows, the lower
+  /// Cholesky factor C (m x m, column-major) of its D R D, so that the block's residuals are
+  /// σ C ε; rows in no block keep σ ε. Empty: none.
+  struct ResidualBlock {
+    std::vector<std::uint32_t> rows;
+    std::vector<double> chol;
+  };
+  std::vector<ResidualBlock> residual_blocks;
 };
 
 /// The parameters to simulate from: β, λ per term (q x q lower triangular, column-major), σ.

@@ -207,7 +207,7 @@ class Model(_Fitted):
         self._dict: Optional[Dict[str, Any]] = None
 
     def _refuse_with_residual(self, what: str) -> None:
-        # As `lmm fit --residual` refuses --profile, --boot and --save: not computed for a structure yet.
+        # As `lmm fit --residual` refuses --profile and --boot, and simulate --model: not computed for a structure yet.
         _check(not self._residual, f"{what} is not available with residual= or residual_sd_by= yet")
 
     def _load(self) -> Dict[str, Any]:
@@ -270,7 +270,6 @@ class Model(_Fitted):
         """Predictions for `newdata` (default: the data fitted). re_form=None conditions on the
         random effects (Xβ + Zb; new levels get the population value), "none" gives Xβ.
         interval="confidence" or "prediction" adds se, lwr, upr."""
-        self._refuse_with_residual("predict()")
         return _predict(self._core, newdata, re_form, interval, level, self._core.table, self._index)
 
     def simulate(self, nsim: int = 1, seed: int = 1) -> pd.DataFrame:
@@ -283,7 +282,6 @@ class Model(_Fitted):
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Save for prediction and simulation without the data (`lmm fit --save`'s format)."""
-        self._refuse_with_residual("save()")
         self._core.save(os.fspath(path))
 
     def report(self, path: Union[str, os.PathLike], max_persons: int = 2000) -> None:

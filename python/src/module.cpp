@@ -108,9 +108,6 @@ FitOptions fit_options(const py::dict& kwargs) {
     if (it == option_setters().end()) throw py::type_error("fit() got an unexpected option '" + name + "'");
     it->second(o, value);
   }
-  if (o.ddf == DdfMethod::KenwardRoger && o.frame.residual.any())  // as `lmm fit --residual`
-    throw Error("ddf=\"kenward-roger\" is not available with residual= or residual_sd_by= yet; use "
-                "ddf=\"satterthwaite\"");
   if (o.ddf == DdfMethod::KenwardRoger && o.method == Method::ML)
     throw Error("ddf=\"kenward-roger\" needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                 "effects); use reml=True, or ddf=\"satterthwaite\"");

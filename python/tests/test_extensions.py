@@ -1,5 +1,6 @@
 """Residual structures (residual=, residual_sd_by=) and GLMMs (family=) from Python: the same JSON
 as the CLI with the same options, byte for byte, and the references' log-likelihoods (nlme, lme4)."""
+import io
 import json
 
 import pandas as pd
@@ -41,15 +42,28 @@ def test_residual_structure_equals_cli_and_nlme(case):
 
 def test_residual_refusals(sleepstudy):
     m = lmm.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, residual="ar1(Days | Subject)")
-    for call in (lambda: m.confint("profile"), lambda: m.confint("boot", nboot=5), lambda: m.save("x.json"),
-                 lambda: m.predict(sleepstudy), lambda: m.simulate()):
+    for call in (lambda: m.confint("profile"), lambda: m.confint("boot", nboot=5), lambda: m.simulate()):
         with pytest.raises(lmm.Error, match="not available with residual="):
             call()
     assert m.confint().shape[0] == 2  # Wald intervals of the fixed effects are
-    with pytest.raises(lmm.Error, match=r'^ddf="kenward-roger" is not available with residual='):
-        lmm.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, residual="ar1(Days | Subject)", ddf="kenward-roger")
+    kr = lmm.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, residual="ar1(Days | Subject)", ddf="kenward-roger")
+    _, cli, _ = run_cli("fit", DATA / "sleepstudy.csv", "Reaction ~ Days + (1 | Subject)", "--residual",
+                        "ar1(Days | Subject)", "--ddf", "kenward-roger", "--json", "--quiet")
+    assert kr.to_json() == cli  # Kenward-Roger with a structure, as the CLI computes it
     with pytest.raises(lmm.Error, match="^residual: "):
         lmm.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, residual="ar7(Days)")
+
+
+def test_residual_save_and_predict(sleepstudy, tmp_path):
+    # The saved file records the structure; predictions equal `lmm predict` from that file.
+    m = lmm.fit("Reaction ~ Days + (1 | Subject)", sleepstudy, residual="ar1(Days | Subject)")
+    path = tmp_path / "m.json"
+    m.save(path)
+    saved = json.loads(path.read_text())
+    assert saved["residual"]["structure"] == "ar1" and saved["residual"]["group"] == "Subject"
+    _, out, _ = run_cli("predict", DATA / "sleepstudy.csv", "--model", path)
+    cli = pd.read_csv(io.StringIO(out))["fit"].to_numpy()
+    assert m.predict(sleepstudy).to_numpy() == pytest.approx(cli, rel=1e-12)
 
 
 @pytest.mark.parametrize("case", GLMM_CASES)

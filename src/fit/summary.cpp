@@ -176,8 +176,6 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
     return s;
   };
   FitResult::Timings timings;
-  if (options.frame.residual.any() && options.ddf == DdfMethod::KenwardRoger)
-    throw Error("FitOptions::ddf KenwardRoger is not available with ModelFrameOptions::residual yet; use Satterthwaite");
   if (!options.frame.weights.empty() && options.ddf == DdfMethod::KenwardRoger)
     throw Error("FitOptions::ddf KenwardRoger is not available with ModelFrameOptions::weights: Kenward-Roger's "
                 "covariance here, as pbkrtest's, has no prior weights; use Satterthwaite");

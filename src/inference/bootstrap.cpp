@@ -86,7 +86,7 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
   const ModelFrame& frame = model.frame();
   // New responses as lme4's simulate(): one draw of the random effects and residuals per replicate,
   // from its own stream (lmm/simulate.h).
-  const SimulationDesign design{frame.n(), frame.X, frame.re, frame.offset, frame.weights};
+  const SimulationDesign design{frame.n(), frame.X, frame.re, frame.offset, frame.weights, {}};
   const SimulationParameters params{model.beta(), model.lambda(), model.sigma()};
   const auto theta_hat = model.theta();
   const Method method = model.method();

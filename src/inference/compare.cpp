@@ -76,6 +76,36 @@ void check_same_fixed_effects(const std::vector<Fitted>& fits) {
   }
 }
 
+bool same_random_effects(const ModelFrame& a, const ModelFrame& b) {
+  if (a.re.size() != b.re.size()) return false;
+  for (std::size_t k = 0; k < a.re.size(); ++k)
+    if (a.re[k].group != b.re[k].group || a.re[k].names != b.re[k].names) return false;
+  return true;
+}
+
+std::string residual_label(const ResidualOptions& r) {
+  std::string s = "independent";
+  if (!r.structure.empty()) s = fmt::format("{}({} | {})", r.structure, r.time.empty() ? "1" : r.time, r.group);
+  if (!r.sd_by.empty()) s += ", SD by " + r.sd_by;
+  return s;
+}
+
+// Two models with the same fixed and random effects and different residual structures: the
+// smaller one's structure is the larger's at φ = 0, ρ = 0 or SD ratios 1, inside the parameter
+// space except car1's φ (in (0, 1)).
+std::string residual_part_note(std::size_t r, const ModelFrame& smaller, const ModelFrame& larger, int df) {
+  const ResidualOptions &s = smaller.residual.options, &l = larger.residual.options;
+  const bool boundary = l.structure == "car1" && s.structure != "car1";
+  return fmt::format(
+      "models {} and {} differ only in their residual structure ({} against {}): {}", r, r + 1, residual_label(s),
+      residual_label(l),
+      boundary ? "car1's φ = 0 sits on the boundary of (0, 1), so the chi-square p-value is conservative"
+               : fmt::format("the smaller structure is the larger at an inner point (φ or ρ = 0, SD ratios 1), so the "
+                             "chi-square test with df {} applies as usual (if the smaller is a special case of the "
+                             "larger)",
+                             df));
+}
+
 // The likelihood-ratio test of table rows r - 1 and r (models fits[order[.]]), with notes on nesting.
 LikelihoodRatioTest lr_test(ModelComparison& c, const std::vector<Fitted>& fits, const std::vector<std::size_t>& order,
                             std::size_t r) {
@@ -100,7 +130,12 @@ LikelihoodRatioTest lr_test(ModelComparison& c, const std::vector<Fitted>& fits,
         "chi-square test assumes the smaller model is a special case of the larger",
         r, r + 1, r, extra, r + 1));
   } else if (fs.size() == fl.size() && t.df > 0) {
-    c.messages.push_back(random_part_note(r, fits[order[r - 1]].model.frame(), fits[order[r]].model.frame(), t.df));
+    const ModelFrame &a = fits[order[r - 1]].model.frame(), &b = fits[order[r]].model.frame();
+    const bool residual_differs = residual_label(a.residual.options) != residual_label(b.residual.options);
+    if (!residual_differs)
+      c.messages.push_back(random_part_note(r, a, b, t.df));
+    else if (same_random_effects(a, b))
+      c.messages.push_back(residual_part_note(r, a, b, t.df));
   }
   return t;
 }
@@ -163,6 +198,9 @@ ModelComparison compare_models(const DataFrame& data, const std::vector<std::str
                                const CompareOptions& options) {
   if (formulas.size() < 2)
     throw Error(fmt::format("compare_models needs at least two model formulas (got {})", formulas.size()));
+  if (!options.residual.empty() && options.residual.size() != formulas.size())
+    throw Error(fmt::format("CompareOptions::residual has {} structures for {} models (give one per model)",
+                            options.residual.size(), formulas.size()));
   ModelComparison c;
   c.method = options.reml ? Method::REML : Method::ML;
   c.refit_ml = !options.reml;
@@ -177,6 +215,7 @@ ModelComparison compare_models(const DataFrame& data, const std::vector<std::str
   for (std::size_t i = 0; i < formulas.size(); ++i) {
     try {
       fo.frame = frame_options_for(options.frame, formulas[i], refs_used);
+      if (!options.residual.empty()) fo.frame.residual = options.residual[i];
       fits.push_back(fit(options.complete_cases ? complete : data, formulas[i], fo));
     } catch (const Error& e) {
       throw Error(fmt::format("model {} ({}): {}", i + 1, formulas[i], e.what()));
@@ -200,7 +239,9 @@ ModelComparison compare_models(const DataFrame& data, const std::vector<std::str
   const double n = static_cast<double>(fits[0].model.frame().rows.size());
   for (std::size_t r = 0; r < order.size(); ++r) {
     const auto& f = fits[order[r]].result;
-    c.formulas.push_back(formulas[order[r]]);
+    c.formulas.push_back(options.residual.empty()
+                             ? formulas[order[r]]
+                             : formulas[order[r]] + " (residuals: " + residual_label(options.residual[order[r]]) + ")");
     c.input_index.push_back(order[r]);
     c.npar.push_back(f.npar);
     c.loglik.push_back(f.loglik);

@@ -17,12 +17,17 @@
 // K_rσ² = tr(D_r M2), P_σ² = -X'V⁻²X, Q_σ²σ² = X'V⁻³X, K_σ²σ² = tr(V⁻²), with D_r = I ⊗ E_r.
 // When every random-effects term has the same grouping factor, S, T, M1 and M2 are block-diagonal
 // by level, and all of it is accumulated level by level.
+//
+// With a residual structure (ModelFrameOptions::residual) P, Q and K come from dense blocks of V
+// instead (kenward_roger_residual.cpp) and the rest is the same.
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <functional>
 
 #include "inference/distributions.h"
+#include "inference/kr_residual.h"
 #include "lmm/error.h"
 #include "lmm/inference.h"
 #include "model/model_access.h"
@@ -235,79 +240,97 @@ Mat twice_inverse(const Mat& IE2) {
   return W;
 }
 
+// Φ_A = Φ + 2Φ U Φ and W = 2 IE2⁻¹ from P_r, Q_rt (r <= t) and K_rt, σ² among the parameters.
+struct Adjusted {
+  Mat PhiA, W;
+};
+
+Adjusted adjust(const Eigen::Ref<const Mat>& Phi, const std::vector<Mat>& P,
+                const std::function<const Mat&(int, int)>& Qrt, const Mat& Kt) {
+  const auto ng = static_cast<int>(P.size());
+  // pbkrtest's IE2 (twice the expected REML information) and W = 2 IE2⁻¹.
+  Mat IE2(ng, ng);
+  for (int i = 0; i < ng; ++i) {
+    const Mat PhiPi = Phi * P[static_cast<std::size_t>(i)];
+    for (int j = i; j < ng; ++j) {
+      const double t1 = (Phi.array() * Qrt(i, j).array()).sum();
+      const double t2 = (PhiPi.array() * (P[static_cast<std::size_t>(j)] * Phi).array()).sum();
+      IE2(i, j) = IE2(j, i) = Kt(i, j) - 2 * t1 + t2;
+    }
+  }
+  Adjusted a;
+  a.W = twice_inverse(IE2);
+  const Index p = Phi.rows();
+  Mat U = Mat::Zero(p, p);
+  for (int i = 0; i < ng - 1; ++i)
+    for (int j = i + 1; j < ng; ++j)
+      U += a.W(i, j) * (Qrt(i, j) - P[static_cast<std::size_t>(i)] * Phi * P[static_cast<std::size_t>(j)]);
+  U = (U + U.transpose()).eval();
+  for (int i = 0; i < ng; ++i)
+    U += a.W(i, i) * (Qrt(i, i) - P[static_cast<std::size_t>(i)] * Phi * P[static_cast<std::size_t>(i)]);
+  a.PhiA = Phi + 2 * Phi * U * Phi;
+  return a;
+}
+
 }  // namespace
 
 KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
   if (model.method() != Method::REML)
     throw Error("Kenward-Roger's method needs a REML fit (it adjusts the REML covariance of the fixed effects); "
                 "refit with Method::REML, or use DdfMethod::Satterthwaite");
-  if (model.frame().residual.any())
-    throw Error("Kenward-Roger's method is not available with ModelFrameOptions::residual yet; use "
-                "DdfMethod::Satterthwaite");
   const auto& m = detail::model_state(model);
   const auto& f = model.frame();
   const Index p = static_cast<Index>(f.p());
   const Index n = static_cast<Index>(f.n());
   p_ = static_cast<int>(p);
   if (p == 0) return;
-  const double sigma = m.sigma();
-  const double s = 1.0 / (sigma * sigma);
-  const int K = m.K;
-  const std::vector<Param> params = variance_params(m);
-  const int nre = static_cast<int>(params.size());
-  Accumulator acc(p, nre, s);
-
-  // Do all terms share one grouping factor (same level of every row)? Then block by level.
-  bool common = true;
-  for (int k = 1; k < K && common; ++k)
-    common = f.re[k].refs == f.re[0].refs && m.nlev[k] == m.nlev[0];
-  if (common)
-    accumulate_by_level(m, params, acc);
-  else
-    accumulate_dense(m, params, acc);
-
-  const Mat XX = std::get<Mat>(m.A[K][K]).topLeftCorner(p, p);
-  const Mat XS1 = s * (XX - acc.sum1);
-  const Mat XS2 = s * (XS1 - acc.sum2);
-  const Mat XS3 = s * (XS2 - acc.sum3);
-  acc.K(nre, nre) = s * s * (static_cast<double>(n) - 2 * acc.trTS + acc.trTSTS);
-
-  // All parameters, σ² last: P_r, Q_rt (r <= t), K.
-  const int ng = nre + 1;
-  std::vector<Mat> P = acc.P;
-  P.push_back(-XS2);
-  auto Qrt = [&](int r, int t) -> const Mat& {
-    if (t == nre) return r == nre ? XS3 : acc.Q[acc.qsig(r)];
-    return acc.Q[acc.qidx(r, t)];
-  };
-  Mat Kt = acc.K.selfadjointView<Eigen::Upper>();
-
   const std::vector<double> v = model.vcov();
   beta_ = model.beta();
   vcov_ = v;
   const Eigen::Map<const Mat> Phi(v.data(), p, p);
+  Adjusted adj;
+  std::vector<Mat> P;
+  if (f.residual.any()) {
+    const detail::KrIngredients kr = detail::kenward_roger_residual(model, detail::kMaxDenseResidualRows);
+    const int ng = static_cast<int>(kr.P.size());
+    P = kr.P;
+    auto Qrt = [&](int r, int t) -> const Mat& { return kr.Q[static_cast<std::size_t>(r * ng + t)]; };
+    adj = adjust(Phi, P, Qrt, kr.K);
+  } else {
+    const double sigma = m.sigma();
+    const double s = 1.0 / (sigma * sigma);
+    const int K = m.K;
+    const std::vector<Param> params = variance_params(m);
+    const int nre = static_cast<int>(params.size());
+    Accumulator acc(p, nre, s);
 
-  // pbkrtest's IE2 (twice the expected REML information) and W = 2 IE2⁻¹.
-  Mat IE2(ng, ng);
-  for (int i = 0; i < ng; ++i) {
-    const Mat PhiPi = Phi * P[i];
-    for (int j = i; j < ng; ++j) {
-      const double t1 = (Phi.array() * Qrt(i, j).array()).sum();
-      const double t2 = (PhiPi.array() * (P[j] * Phi).array()).sum();
-      IE2(i, j) = IE2(j, i) = Kt(i, j) - 2 * t1 + t2;
-    }
+    // Do all terms share one grouping factor (same level of every row)? Then block by level.
+    bool common = true;
+    for (int k = 1; k < K && common; ++k)
+      common = f.re[k].refs == f.re[0].refs && m.nlev[k] == m.nlev[0];
+    if (common)
+      accumulate_by_level(m, params, acc);
+    else
+      accumulate_dense(m, params, acc);
+
+    const Mat XX = std::get<Mat>(m.A[K][K]).topLeftCorner(p, p);
+    const Mat XS1 = s * (XX - acc.sum1);
+    const Mat XS2 = s * (XS1 - acc.sum2);
+    const Mat XS3 = s * (XS2 - acc.sum3);
+    acc.K(nre, nre) = s * s * (static_cast<double>(n) - 2 * acc.trTS + acc.trTSTS);
+
+    // All parameters, σ² last: P_r, Q_rt (r <= t), K.
+    P = acc.P;
+    P.push_back(-XS2);
+    auto Qrt = [&](int r, int t) -> const Mat& {
+      if (t == nre) return r == nre ? XS3 : acc.Q[acc.qsig(r)];
+      return acc.Q[acc.qidx(r, t)];
+    };
+    adj = adjust(Phi, P, Qrt, acc.K.selfadjointView<Eigen::Upper>());
   }
-  const Mat W = twice_inverse(IE2);
-
-  Mat U = Mat::Zero(p, p);
-  for (int i = 0; i < ng - 1; ++i)
-    for (int j = i + 1; j < ng; ++j) U += W(i, j) * (Qrt(i, j) - P[i] * Phi * P[j]);
-  U = (U + U.transpose()).eval();
-  for (int i = 0; i < ng; ++i) U += W(i, i) * (Qrt(i, i) - P[i] * Phi * P[i]);
-  const Mat PhiA = Phi + 2 * Phi * U * Phi;
-  vcov_adj_.assign(PhiA.data(), PhiA.data() + PhiA.size());
+  vcov_adj_.assign(adj.PhiA.data(), adj.PhiA.data() + adj.PhiA.size());
   for (const auto& Pi : P) P_.emplace_back(Pi.data(), Pi.data() + Pi.size());
-  W_.assign(W.data(), W.data() + W.size());
+  W_.assign(adj.W.data(), adj.W.data() + adj.W.size());
 }
 
 namespace {

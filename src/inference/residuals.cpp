@@ -51,6 +51,8 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
   const auto fitted = model.fitted();
   const auto resid = model.residuals();
   const double sigma = model.sigma();
+  const bool structure = f.residual.any();
+  const std::vector<double> normalized = structure ? normalized_residuals(model) : std::vector<double>();
 
   // Each grouping factor once (a factor in several terms, as with ||, has the same levels in each).
   std::vector<const ReTermData*> groups;
@@ -69,7 +71,7 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
       line += ',';
       line += csv_field(g->group);
     }
-    line += ",fitted,residual,scaled_residual\n";
+    line += structure ? ",fitted,residual,scaled_residual,normalized_residual\n" : ",fitted,residual,scaled_residual\n";
     out << line;
     for (std::size_t r = 0; r < data_rows; ++r) {
       line = std::to_string(r + 1);
@@ -80,9 +82,14 @@ void write_residuals(const std::string& path, const LinearMixedModel& model, std
         line += ok ? csv_field(g->levels[static_cast<std::size_t>(g->refs[i])]) : dropped_level(*g, f.formula, data, r);
       }
       if (ok) {
-        line += fmt::format(",{},{},{}\n", number(fitted[i]), number(resid[i]), number(resid[i] / sigma));
+        line += fmt::format(",{},{},{}", number(fitted[i]), number(resid[i]), number(resid[i] / sigma));
+        if (structure) {
+          line += ',';
+          line += number(normalized[i]);
+        }
+        line += '\n';
       } else {
-        line += ",NA,NA,NA\n";
+        line += structure ? ",NA,NA,NA,NA\n" : ",NA,NA,NA\n";
       }
       out << line;
     }

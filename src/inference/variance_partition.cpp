@@ -2,6 +2,7 @@
 // the variance parameters as lme4 writes them.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fmt/format.h>
 #include <map>
 
@@ -11,6 +12,40 @@
 #include "model/model_access.h"
 
 namespace lmm {
+
+namespace {
+
+// With a residual structure: the mean over the rows of their residual variance σ²δ², δ the SD
+// ratio of the row's level of ResidualOptions::sd_by (R has a unit diagonal).
+double mean_residual_variance(const LinearMixedModel& model) {
+  const auto& f = model.frame();
+  const double s2 = model.sigma() * model.sigma();
+  const ResidualEstimates e = model.residual_estimates();
+  if (f.residual.sd_by.empty() || e.sd_ratios.empty()) return s2;
+  double sum = 0;
+  for (std::int32_t l : f.residual.sd_by) {
+    const double d = e.sd_ratios[static_cast<std::size_t>(l)];
+    sum += d * d;
+  }
+  return s2 * sum / static_cast<double>(f.n());
+}
+
+// What the figures mean with a residual structure; ICC and R² conditional are undefined (NaN)
+// without random effects.
+void structure_partition(const LinearMixedModel& model, VariancePartition& v) {
+  const auto& f = model.frame();
+  std::string what = "the residual variance is the mean of the rows' residual variances";
+  what += f.residual.sd_by.empty() ? " (σ²)" : " (σ² times the squared SD ratio of each row's level)";
+  if (!f.residual.options.structure.empty())
+    what += "; the correlation of a group's residuals counts as residual, not between-group, variance";
+  if (f.re.empty()) {
+    v.icc_adjusted = v.icc_unadjusted = v.r2_conditional = VariancePartition::nan;
+    what = "no random effects: ICC and R² conditional are undefined; R² marginal is the fixed effects' share, " + what;
+  }
+  v.note = v.note.empty() ? what : what + "; " + v.note;
+}
+
+}  // namespace
 
 VariancePartition variance_partition(const LinearMixedModel& model) {
   const auto& m = detail::model_state(model);
@@ -67,7 +102,7 @@ VariancePartition variance_partition(const LinearMixedModel& model) {
   }
   v.var_random = vr;
   v.var_random_all_terms = vr_all;
-  v.var_residual = s2;
+  v.var_residual = f.residual.any() ? mean_residual_variance(model) : s2;
   const double total = v.var_fixed + v.var_random + v.var_residual;
   v.icc_adjusted = v.var_random / (v.var_random + v.var_residual);
   v.icc_unadjusted = v.var_random / total;
@@ -82,6 +117,7 @@ VariancePartition variance_partition(const LinearMixedModel& model) {
         vr_all / (vr_all + s2), (v.var_fixed + vr_all) / total_all);
   }
 
+  if (f.residual.any()) structure_partition(model, v);
   bool singular = false;
   for (bool b : model.singular_positions()) singular = singular || b;
   if (singular)

@@ -16,6 +16,7 @@
 #include "glmm/glmm_simulate.h"
 #include "model/condvar.h"
 #include "model/model_access.h"
+#include "model/residual.h"
 
 namespace lmm {
 
@@ -93,8 +94,27 @@ ModelFrame frame_coding(const ModelFrame& f) {
     e.names = t.names;
     c.re.push_back(std::move(e));
   }
+  c.residual.options = f.residual.options;  // the structure and its levels, without the rows
+  c.residual.visit_levels = f.residual.visit_levels;
+  c.residual.sd_levels = f.residual.sd_levels;
   return c;
 }
+
+namespace {
+
+// The structure's estimates as ResidualOptions::value (natural units), held fixed there.
+void record_residual(const LinearMixedModel& model, ResidualOptions& o) {
+  if (!o.any()) return;
+  const ResidualEstimates e = model.residual_estimates();
+  o.value.clear();
+  if (o.structure == "ar1" || o.structure == "car1") o.value.push_back(e.phi);
+  if (o.structure == "cs") o.value.push_back(e.rho);
+  if (o.structure == "us") o.value = e.cor;
+  for (std::size_t l = 1; l < e.sd_ratios.size(); ++l) o.value.push_back(e.sd_ratios[l]);
+  o.fixed = true;
+}
+
+}  // namespace
 
 SavedModel snapshot(const LinearMixedModel& model) {
   const auto& m = detail::model_state(model);
@@ -107,6 +127,8 @@ SavedModel snapshot(const LinearMixedModel& model) {
   s.beta = model.beta();
   s.vcov = model.vcov();
   s.theta = model.theta();
+  s.theta.resize(model.ntheta_random());  // the structure's parameters: s.frame.residual
+  record_residual(model, s.frame.residual.options);
   s.lambda = model.lambda();
   s.sigma = model.sigma();
 
@@ -271,6 +293,11 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
                     const PredictOptions& options) {
   if (!(options.level > 0 && options.level < 1))
     throw Error(fmt::format("the interval level must be between 0 and 1 (got {})", options.level));
+  if (options.interval == IntervalKind::Prediction && !model.frame.residual.options.sd_by.empty())
+    throw Error("prediction intervals of a model with a residual SD per level of '" +
+                model.frame.residual.options.sd_by +
+                "' are not available yet (a new row's residual variance depends on its level); confidence "
+                "intervals are");
   DataFrame data = input;
   std::vector<Centering> centering = model.centering;
   apply_centering(data, centering);
@@ -360,6 +387,7 @@ DataFrame simulate_from_saved(const SavedModel& model, const DataFrame& input, s
     }
     d.re.push_back(std::move(s));
   }
+  if (model.frame.residual.any()) d.residual_blocks = detail::saved_residual_blocks(model.frame.residual, data, nf.rows);
   SimulationParameters par;
   par.beta = model.beta;
   par.lambda = model.lambda;

@@ -20,6 +20,7 @@
 
 #include "linalg/blocks.h"
 #include "lmm/model_frame.h"
+#include "lmm/simulate.h"
 
 namespace lmm::detail {
 
@@ -78,6 +79,24 @@ class ResidualCovariance {
   std::vector<std::string> visit_levels_, sd_levels_;
   std::string sd_by_;
 };
+
+/// The rows of each group of the structure (each row alone without one) in the structure's order
+/// (time, visit, or row order for cs), and D R D on each at `eta` (the inverse of the
+/// coefficients on the group's pairs of rows).
+struct ResidualGroups {
+  std::vector<std::vector<std::uint32_t>> rows;
+  std::vector<Mat> omega;
+};
+ResidualGroups residual_groups(const ModelFrame& f, const ResidualCovariance& rc, const double* eta);
+
+/// Per group, its rows and the Cholesky factor of D R D at `eta`, for simulating residuals.
+std::vector<SimulationDesign::ResidualBlock> residual_blocks(const ModelFrame& f, const ResidualCovariance& rc,
+                                                             const double* eta);
+/// The same for the rows `rows` of new data from a saved model's structure (its `value` the
+/// estimates): their groups, times, visits and SD levels coded against the saved levels; lmm::Error
+/// naming the column and row for a missing or unknown value or a time repeated within a group.
+std::vector<SimulationDesign::ResidualBlock> saved_residual_blocks(const ResidualData& saved, const DataFrame& data,
+                                                                   const std::vector<std::size_t>& rows);
 
 /// Per key k, the blocks of A_k = Σ_{pairs of key k} [Z X y]_a' [Z X y]_b (+ transpose), in A's
 /// layout; diagonal blocks of terms in `coupled` are sparse, and every sparse block of one position

@@ -12,6 +12,8 @@
 
 #include "lmm/error.h"
 #include "lmm/table_io.h"
+#include "model/model_access.h"
+#include "model/residual.h"
 
 namespace lmm {
 
@@ -114,6 +116,28 @@ DataFrame simulate_growth(const GrowthDesign& design) {
   return std::move(simulate_growth_with_effects(design).data);
 }
 
+namespace {
+
+// ε ~ N(0, I) drawn row by row (as without a structure), then σ C ε on each block of rows.
+void add_structured_residuals(const SimulationDesign& design, double sigma, Rng& rng, std::vector<double>& y) {
+  std::vector<double> e(design.n);
+  for (double& x : e) x = rng.normal();
+  std::vector<char> in_block(design.n, 0);
+  for (const auto& b : design.residual_blocks) {
+    const std::size_t m = b.rows.size();
+    for (std::size_t r = 0; r < m; ++r) {
+      double v = 0;
+      for (std::size_t c = 0; c <= r; ++c) v += b.chol[c * m + r] * e[b.rows[c]];
+      y[b.rows[r]] += sigma * v;
+      in_block[b.rows[r]] = 1;
+    }
+  }
+  for (std::size_t i = 0; i < design.n; ++i)
+    if (!in_block[i]) y[i] += sigma * e[i];
+}
+
+}  // namespace
+
 std::vector<std::vector<double>> simulate_responses(const SimulationDesign& design,
                                                     const SimulationParameters& params,
                                                     std::size_t nsim, Rng& rng) {
@@ -151,8 +175,12 @@ std::vector<std::vector<double>> simulate_responses(const SimulationDesign& desi
           y[i] += t.z[i * q + a] * b[static_cast<std::size_t>(l) * q + a];
       }
     }
-    for (std::size_t i = 0; i < n && params.residuals; ++i)
-      y[i] += (design.weights.empty() ? params.sigma : params.sigma / std::sqrt(design.weights[i])) * rng.normal();
+    if (params.residuals && !design.residual_blocks.empty()) {
+      add_structured_residuals(design, params.sigma, rng, y);
+    } else {
+      for (std::size_t i = 0; i < n && params.residuals; ++i)
+        y[i] += (design.weights.empty() ? params.sigma : params.sigma / std::sqrt(design.weights[i])) * rng.normal();
+    }
     out[s] = std::move(y);
   }
   return out;
@@ -171,6 +199,8 @@ std::vector<std::vector<double>> simulate_responses(const LinearMixedModel& mode
   p.beta = model.beta();
   p.lambda = model.lambda();
   p.sigma = model.sigma();
+  if (const auto& m = detail::model_state(model); m.residual)
+    d.residual_blocks = detail::residual_blocks(f, *m.residual, m.residual_eta.data());
   return simulate_responses(d, p, nsim, rng);
 }
 

@@ -186,7 +186,7 @@ void complete_problem(SizeProblem& pb, const std::string& test, const std::strin
   // direction vanishes and the fit could not leave the boundary.
   constexpr double kStartFloor = 0.05;
   pb.test = resolve_test(pb.frame, test, fallback);
-  pb.design = SimulationDesign{pb.frame.n(), pb.frame.X, pb.frame.re, pb.frame.offset, pb.frame.weights};
+  pb.design = SimulationDesign{pb.frame.n(), pb.frame.X, pb.frame.re, pb.frame.offset, pb.frame.weights, {}};
   pb.theta_start = theta_of(pb.truth.lambda, pb.frame.re, kStartFloor);
   pb.effect = pb.test.kind == TestSpec::Kind::Coefficient ? pb.truth.beta[pb.test.column]
                                                            : std::numeric_limits<double>::quiet_NaN();

@@ -106,18 +106,19 @@ std::string convergence_text(const ConvergenceReport& c) {
 std::string format_inference(const FitResult& r) {
   std::string out;
   const auto& v = r.variance_partition;
-  if (std::isfinite(v.icc_adjusted)) {
+  if (std::isfinite(v.r2_marginal)) {
     out += "\nVariance partition (as performance::icc and r2_nakagawa):\n";
-    out += table({{"ICC adjusted", fmt::format("{:.3f}", v.icc_adjusted),
-                   "share of the random + residual variance that lies between groups (a partition of variance, "
-                   "not variance explained)"},
-                  {"ICC unadjusted", fmt::format("{:.3f}", v.icc_unadjusted),
-                   "the same share of the total variance, fixed-effect variance included"},
-                  {"R² marginal", fmt::format("{:.3f}", v.r2_marginal),
-                   "share of the total variance explained by the fixed effects"},
-                  {"R² conditional", fmt::format("{:.3f}", v.r2_conditional),
-                   "share explained by the fixed and random effects together"}},
-                 [](std::size_t c) { return c != 1; }, "  ");
+    std::vector<std::vector<std::string>> rows;
+    auto row = [&rows](const char* name, double x, const char* what) {
+      if (std::isfinite(x)) rows.push_back({name, fmt::format("{:.3f}", x), what});
+    };
+    row("ICC adjusted", v.icc_adjusted,
+        "share of the random + residual variance that lies between groups (a partition of variance, not variance "
+        "explained)");
+    row("ICC unadjusted", v.icc_unadjusted, "the same share of the total variance, fixed-effect variance included");
+    row("R² marginal", v.r2_marginal, "share of the total variance explained by the fixed effects");
+    row("R² conditional", v.r2_conditional, "share explained by the fixed and random effects together");
+    out += table(rows, [](std::size_t c) { return c != 1; }, "  ");
     if (!v.note.empty()) out += "  Note: " + v.note + "\n";
   }
 
