@@ -18,6 +18,7 @@
 #include "lmm/inference.h"
 #include "lmm/parallel.h"
 #include "lmm/summary_text.h"
+#include "stream_fit.h"
 
 namespace lmm::cli {
 
@@ -75,6 +76,7 @@ struct FitArgs {
   std::string ddf = "satterthwaite";
   InferenceArgs inference;
   bool quiet = false, timings = false;
+  bool stream = false;  ///< --stream: read the file in chunks (cli/stream_fit.cpp)
   GlmmArgs glmm;  ///< --family: a generalized linear mixed model (cli/glmm_command.cpp)
 };
 
@@ -118,6 +120,31 @@ void check_residual_flags(const FitArgs& a) {
   if (a.inference.boot > 0) refuse("--boot", "");
 }
 
+// The request for a fit read in chunks; flags that need the rows in memory are refused by name.
+StreamRequest stream_request(const FitArgs& a) {
+  auto refuse = [](bool set, const std::string& flag) {
+    if (set) throw Error(flag + " is not available when the file is read in chunks (--stream) yet");
+  };
+  refuse(!a.glmm.family.empty(), "--family");
+  refuse(!a.extras.center.empty() || !a.extras.center_person.empty(), "--center/--center-person");
+  refuse(a.inference.profile, "--profile");
+  refuse(a.inference.boot > 0, "--boot");
+  refuse(a.ddf == "kenward-roger" || a.ddf == "kr", "--ddf kenward-roger");
+  StreamRequest r;
+  r.path = a.data;
+  r.formula = a.formula;
+  r.read = read_options(a.read);
+  r.fit.method = a.ml ? Method::ML : Method::REML;
+  r.fit.ddf = parse_ddf_method(a.ddf);
+  r.fit.frame = frame_options(a.frame);
+  refuse(!r.fit.frame.weights.empty(), "--weights");
+  refuse(r.fit.frame.residual.any(), "--residual");
+  r.extras = a.extras;
+  r.residuals = a.inference.residuals;
+  r.json = a.json, r.anova = a.anova, r.quiet = a.quiet, r.timings = a.timings;
+  return r;
+}
+
 }  // namespace
 
 void add_fit_command(CLI::App& app, Action& action) {
@@ -136,12 +163,17 @@ void add_fit_command(CLI::App& app, Action& action) {
   add_inference_options(cmd, args->inference);
   cmd->add_flag("--quiet", args->quiet, "no progress line on stderr (shown for fits longer than a second on a terminal)");
   cmd->add_flag("--timings", args->timings, "print the seconds each stage took on stderr");
+  cmd->add_flag("--stream", args->stream,
+                "read the file in chunks: memory bounded by the model's statistics, not the rows (automatic for a "
+                "file larger than an eighth of the available memory); three passes over the file");
   add_read_options(cmd, args->read);
   add_glmm_options(cmd, args->glmm);
   cmd->callback([args, &action] {
     action = [args] {
       const auto start = Clock::now();
       set_num_threads(args->inference.threads);
+      if ((args->stream || args->glmm.family.empty()) && should_stream(args->stream, args->data, args->quiet))
+        return with_frame_flags([&] { return run_stream_fit(stream_request(*args)); });
       DataFrame data = read_data(args->data, args->read, false);
       const double read_seconds = seconds_since(start);
       prepare_fit_data(data, args->extras);

@@ -45,6 +45,8 @@ ReadOptions to_options(const ReadArgs& a) {
 
 }  // namespace
 
+ReadOptions read_options(const ReadArgs& args) { return to_options(args); }
+
 DataFrame read_data(const std::string& path, const ReadArgs& args, bool print_notes) {
   DataFrame data = read_table(path, to_options(args));
   if (print_notes)

@@ -71,6 +71,8 @@ struct OptimizerSummary {
 class LinearMixedModel {
  public:
   explicit LinearMixedModel(ModelFrame frame, Method method = Method::REML);
+  /// A model whose state the engine built itself (from accumulated statistics, lmm/statistics.h).
+  explicit LinearMixedModel(std::unique_ptr<detail::ModelState> state);
   ~LinearMixedModel();
   LinearMixedModel(LinearMixedModel&&) noexcept;
   LinearMixedModel& operator=(LinearMixedModel&&) noexcept;

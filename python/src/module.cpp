@@ -29,6 +29,7 @@
 #include "lmm/parallel.h"
 #include "lmm/predict.h"
 #include "lmm/simulate.h"
+#include "lmm/statistics.h"
 #include "lmm/summary_text.h"
 #include "lmm/version.h"
 #include "model_file.h"
@@ -409,6 +410,44 @@ void bind_model(py::module_& mod) {
       .def_property_readonly("formula", [](const SavedModel& s) { return s.frame.formula.text; });
 }
 
+/// Sufficient statistics for lmm.dask (python/lmm/dask.py): the schema from a sample, per-chunk
+/// accumulation, merging and the binary form, and the fit from statistics as a Model.
+struct SchemaPy {
+  std::shared_ptr<const StatisticsSchema> schema;
+};
+
+void bind_statistics(py::module_& mod) {
+  py::class_<SchemaPy>(mod, "StatisticsSchema")
+      .def_property_readonly("shift", [](const SchemaPy& s) { return s.schema->shift; })
+      .def_property_readonly("fingerprint", [](const SchemaPy& s) { return s.schema->fingerprint; });
+  mod.def("make_schema", [](const Table& sample, const std::string& formula, const py::dict& kwargs,
+                            const std::vector<double>& shift) {
+    return SchemaPy{make_schema(*sample.df, formula, fit_options(kwargs).frame, shift)};
+  });
+  mod.def("sample_rows", [](const Table& t, const std::string& formula, std::size_t head_rows) {
+    return SchemaSampler(formula, head_rows).select(*t.df);
+  });
+  py::class_<SufficientStatistics>(mod, "Statistics")
+      .def(py::init([](const SchemaPy& s) { return SufficientStatistics(s.schema); }))
+      .def("accumulate", [](SufficientStatistics& s, const Table& t) {
+        py::gil_scoped_release release;
+        s.accumulate(*t.df);
+      })
+      .def("merge", [](SufficientStatistics& s, const SufficientStatistics& o) { s.merge(o); })
+      .def("serialize", [](const SufficientStatistics& s) { return py::bytes(s.serialize()); })
+      .def_static("deserialize", [](const py::bytes& b, const SchemaPy& s) {
+        return SufficientStatistics::deserialize(std::string_view(b), s.schema);
+      })
+      .def_property_readonly("nobs", &SufficientStatistics::nobs)
+      .def_property_readonly("n_dropped", &SufficientStatistics::n_dropped);
+  mod.def("fit_statistics", [](const SufficientStatistics& s, const py::dict& kwargs) {
+    FitOptions options = fit_options(kwargs);
+    py::gil_scoped_release release;
+    Fitted f = fit(s, options);
+    return Model{Table{std::make_shared<const DataFrame>()}, s.schema().coding.formula.text, options, std::move(f), nullptr};
+  });
+}
+
 }  // namespace
 
 }  // namespace lmm::python
@@ -429,6 +468,7 @@ PYBIND11_MODULE(_lmm, mod) {
   bind_table(mod);
   bind_model(mod);
   bind_glmm(mod);
+  bind_statistics(mod);
   bind_power(mod);
   mod.def("fit", &fit_model);
   mod.def("compare", &run_compare);

@@ -128,7 +128,7 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   FitResult r;
   r.formula = f.formula.text;
   r.method = model.method();
-  r.nobs = f.n();
+  r.nobs = detail::model_state(model).n();  // (a model fitted from statistics has no rows)
   r.n_dropped = f.n_dropped;
   r.aliased = f.aliased;
   r.optimizer = optimizer;
@@ -139,7 +139,7 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
   r.npar = model.npar();
   r.aic = -2 * r.loglik + 2 * r.npar;
   r.bic = -2 * r.loglik + std::log(static_cast<double>(r.nobs)) * r.npar;
-  r.df_residual = static_cast<double>(f.n()) - static_cast<double>(f.p());
+  r.df_residual = static_cast<double>(r.nobs) - static_cast<double>(f.p());
   add_fixed_effects(model, r);
   add_variance_components(model, r);
   r.residual_structure = model.residual_estimates();

@@ -122,7 +122,7 @@ std::string join_notes(const std::string& lo, const std::string& hi) {
 // The variance parameters (SDs, correlations, σ): devfun2, the ML deviance at (sd, cor, σ) with β
 // profiled out, minimised over the other parameters at each value of the one profiled.
 void variance_parameter_intervals(LinearMixedModel& ml, double z, double base, std::vector<Interval>& out) {
-  const double n = static_cast<double>(ml.frame().n());
+  const double n = static_cast<double>(detail::model_state(ml).n());
   const std::vector<double> vhat = variance_parameters(ml);
   const std::vector<std::string> vnames = variance_parameter_names(ml);
   const std::size_t nvp = vhat.size();

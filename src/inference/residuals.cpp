@@ -7,21 +7,16 @@
 #include <vector>
 
 #include "formula/rformat.h"
+#include "io/csv_field.h"
 #include "lmm/atomic_file.h"
 
 namespace lmm {
 
 namespace {
 
-// RFC 4180 quoting, only where needed.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
+using detail::csv_field;
 
-std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "NA"; }
+std::string number(double v) { return detail::csv_number(v); }
 
 // The grouping level of a data row the model did not use, as the model frame labels levels: the
 // column's text, R's text of a number, "a:b" for an interaction; NA when a value is missing.

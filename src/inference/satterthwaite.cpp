@@ -50,7 +50,7 @@ double varpar_deviance(LinearMixedModel& model, const std::vector<double>& theta
   if (model.theta() != theta) model.set_theta(theta);
   if (!model.factor_ok()) return std::numeric_limits<double>::quiet_NaN();
   constexpr double two_pi = 2 * std::numbers::pi;
-  const double n = static_cast<double>(model.frame().n());
+  const double n = static_cast<double>(detail::model_state(model).n());
   const double p = static_cast<double>(model.frame().p());
   const double s2 = sigma * sigma;
   double d = model.logdet_re() + model.logdet_residual() + model.pwrss() / s2 + n * std::log(two_pi * s2);

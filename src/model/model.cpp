@@ -43,6 +43,8 @@ SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
   return pattern(P * detail::kron_identity(ones, nblocks));
 }
 
+}  // namespace
+
 // The response minus its least-squares fit on X, and that fit's coefficients. A holds y'y, and
 // r² = y'y - (the part X and Z explain) loses the digits of y'y that r² does not have: a response
 // of about 1e4 with a residual SD of 1 lost 5 digits of sigma, 1e9 all of them (lme4 computes r²
@@ -50,7 +52,7 @@ SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
 // beta - beta0; b, sigma, theta and the objective are unchanged), so beta0 only needs to remove
 // most of y's size: one step of iterative refinement makes it good enough even for an
 // ill-conditioned X'X. Throws lmm::Error for a response with nothing left to model.
-std::vector<double> response_shift(const ModelFrame& f, const std::vector<double>& response, Eigen::VectorXd& beta0) {
+std::vector<double> detail::response_shift(const ModelFrame& f, const std::vector<double>& response, Eigen::VectorXd& beta0) {
   const auto nrow = static_cast<Eigen::Index>(f.n());
   const auto np = static_cast<Eigen::Index>(f.p());
   Eigen::Map<const Mat> X(f.X.data(), nrow, np);
@@ -85,6 +87,8 @@ std::vector<double> response_shift(const ModelFrame& f, const std::vector<double
   }
   return {r.data(), r.data() + r.size()};
 }
+
+namespace {
 
 // The rows the model's cross-products are built from: y - offset, and with prior weights every
 // row of [Z X y] multiplied by √w. Without weights only the response is copied.
@@ -128,6 +132,27 @@ detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), me
     detail::build_cross_products(w, yw.data(), A);
     for (double wi : frame.weights) log_det_weights += std::log(wi);
   }
+  nobs = frame.n();
+  init_terms();
+  // --- A = [Z X y]'[Z X y], one pass over the rows per term (done above with weights) ---
+  if (frame.residual.any()) {
+    setup_residual(yw);
+  } else if (frame.weights.empty()) {
+    detail::build_cross_products(frame, yw.data(), A);
+  }
+  analyse();
+}
+
+detail::ModelState::ModelState(ModelFrame coding, Method m, std::vector<std::vector<Block>> a,
+                               Eigen::VectorXd shift, std::size_t n_rows)
+    : frame(std::move(coding)), method(m), A(std::move(a)), beta0(std::move(shift)), nobs(n_rows) {
+  K = static_cast<int>(frame.re.size());
+  if (K == 0) throw Error("the model has no random-effects term");
+  init_terms();
+  analyse();
+}
+
+void detail::ModelState::init_terms() {
   int off = 0;
   for (const auto& t : frame.re) {
     q.push_back(t.q());
@@ -139,14 +164,10 @@ detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), me
   for (int j = 0; j < K; ++j)
     for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
       for (int r = c; r < q[j]; ++r, ++k) theta[k] = (r == c) ? 1.0 : 0.0;
-
   ntheta_re = off;
-  // --- A = [Z X y]'[Z X y], one pass over the rows per term (done above with weights) ---
-  if (frame.residual.any()) {
-    setup_residual(yw);
-  } else if (frame.weights.empty()) {
-    detail::build_cross_products(frame, yw.data(), A);
-  }
+}
+
+void detail::ModelState::analyse() {
   L.assign(K + 1, {});
   for (int i = 0; i <= K; ++i) L[i].resize(i + 1);
 
@@ -316,6 +337,7 @@ Mat detail::ModelState::vcov_unscaled() const {
 
 LinearMixedModel::LinearMixedModel(ModelFrame frame, Method method)
     : impl_(std::make_unique<detail::ModelState>(std::move(frame), method)) {}
+LinearMixedModel::LinearMixedModel(std::unique_ptr<detail::ModelState> state) : impl_(std::move(state)) {}
 LinearMixedModel::~LinearMixedModel() = default;
 LinearMixedModel::LinearMixedModel(LinearMixedModel&&) noexcept = default;
 LinearMixedModel& LinearMixedModel::operator=(LinearMixedModel&&) noexcept = default;

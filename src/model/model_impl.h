@@ -56,6 +56,13 @@ struct ModelState {
 
   // Built from the frame: one pass over the rows into A; decides the types of L's blocks.
   ModelState(ModelFrame f, Method m);
+  // Built from cross-products accumulated elsewhere (lmm/statistics.h): `coding` is a frame
+  // without rows (n() is `nobs`), `a` holds A from y - offset - X shift, and beta0 = shift.
+  ModelState(ModelFrame coding, Method m, std::vector<std::vector<Block>> a, Eigen::VectorXd shift,
+             std::size_t nobs);
+  std::size_t nobs = 0;  // rows behind A (frame.n(), or the accumulated count without rows)
+  void init_terms();     // q, nlev, theta's layout and lme4's start
+  void analyse();        // the types of L's blocks, then the factor at the start
 
   void set_lambda(const std::vector<double>& th);
   void update_L();
@@ -90,7 +97,7 @@ struct ModelState {
   std::vector<detail::Mat> scalar_terms_moment(const detail::Mat& R, const Eigen::VectorXd& beta,
                                                double ee) const;
 
-  std::size_t n() const { return frame.n(); }
+  std::size_t n() const { return nobs; }
   std::size_t p() const { return frame.p(); }
   const detail::Mat& LKK() const { return std::get<detail::Mat>(L[K][K]); }
   double pwrss() const;
@@ -100,6 +107,11 @@ struct ModelState {
   std::vector<Eigen::VectorXd> u() const;  // spherical random effects per term
   detail::Mat vcov_unscaled() const;       // (R_X R_X')⁻¹
 };
+
+/// y - X beta0 with beta0 the least-squares fit of `response` on f's X refined once (the response
+/// shift that keeps r²'s digits, model.cpp); throws lmm::Error for a constant response or one that
+/// X explains exactly.
+std::vector<double> response_shift(const ModelFrame& f, const std::vector<double>& response, Eigen::VectorXd& beta0);
 
 /// Builds A = [Z X y]'[Z X y] in blocks from the rows (src/model/cross_products.cpp).
 /// y: the response the blocks are built from (y - X beta0, see response_shift() in model.cpp).
