@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "frame_options.h"
+#include "glmm_command.h"
 #include "commands.h"
 #include "lmm/atomic_file.h"
 #include "read_options.h"
@@ -24,7 +25,11 @@ constexpr const char* kReportHelp = R"(Write one self-contained HTML file (it op
   (factors only, e.g. a split plot); shrinkage from each level's own fit to the model's, the
   variance partition (over time where it varies), and diagnostics (residuals vs fitted, normal
   QQ plots, caterpillar plots of the random effects). Every plot can be saved
-  as SVG or PNG from its menu. The numbers are those of `lmm fit --json` with the same options.)";
+  as SVG or PNG from its menu. The numbers are those of `lmm fit --json` with the same options.
+With --family binomial|poisson (a GLMM): fixed effects with z and p, variance components, logLik
+  and AIC; fitted probabilities (expected counts) over time for a sample of persons with the
+  population curve and the observed proportions (means); binned residuals (binomial, as
+  arm::binnedplot) or Pearson residuals (Poisson) against the fitted values; caterpillar plots.)";
 
 struct ReportArgs {
   ReadArgs read;
@@ -33,7 +38,22 @@ struct ReportArgs {
   std::string ddf = "satterthwaite";
   std::size_t max_persons = 2000;
   FrameArgs frame;
+  GlmmArgs glmm;
 };
+
+void write_report(const std::string& out, const std::string& html) {
+  write_file_atomically(out, html);
+  std::cout << "wrote " << out << " (" << (html.size() + 512) / 1024 << " KB)\n";
+}
+
+// `lmm report --family ...`: the GLMM as `lmm fit --family ... --json` fits it, and its plots.
+std::string glmm_report(const ReportArgs& args, const DataFrame& data, const report::PlotOptions& po) {
+  if (args.ml || args.ddf != "satterthwaite")
+    throw Error("--ml and --ddf are not available with --family (a GLMM is fitted by maximum likelihood, with z tests)");
+  const GlmmOptions o = glmm_options(args.glmm, frame_options(args.frame));
+  const GlmmFitted f = with_frame_flags([&] { return fit_glmm(data, args.formula, o); });
+  return render_report_html(glmm_report_document(args.data, f, data, po));
+}
 
 }  // namespace
 
@@ -50,9 +70,16 @@ void add_report_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
   add_read_options(cmd, args->read);
   add_frame_options(cmd, args->frame);
+  add_glmm_family_options(cmd, args->glmm);
   cmd->callback([args, &action] {
     action = [args] {
       DataFrame data = read_data(args->data, args->read, false);
+      report::PlotOptions po;
+      po.max_persons = args->max_persons;
+      if (!args->glmm.family.empty()) {
+        write_report(args->out, glmm_report(*args, data, po));
+        return 0;
+      }
       FitOptions opt;
       opt.method = args->ml ? Method::ML : Method::REML;
       opt.ddf = parse_ddf_method(args->ddf);
@@ -61,11 +88,8 @@ void add_report_command(CLI::App& app, Action& action) {
       // The same fit as `lmm fit` with the same options, so the report's numbers are its numbers.
       opt.frame = frame_options(args->frame);
       Fitted fitted = with_frame_flags([&] { return fit(data, args->formula, opt); });
-      report::PlotOptions po;
-      po.max_persons = args->max_persons;
       const std::string html = render_report_html(report_document(args->data, fitted, data, po));
-      write_file_atomically(args->out, html);
-      std::cout << "wrote " << args->out << " (" << (html.size() + 512) / 1024 << " KB)\n";
+      write_report(args->out, html);
       return 0;
     };
   });

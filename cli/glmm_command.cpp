@@ -63,8 +63,6 @@ void add_glmm_options(CLI::App* cmd, GlmmArgs& args) {
   cmd->add_option("--newdata", args.newdata, "GLMM with --json: CSV of rows to predict on the link scale");
 }
 
-namespace {
-
 GlmmOptions glmm_options(const GlmmArgs& args, const ModelFrameOptions& frame) {
   GlmmOptions o;
   try {
@@ -79,8 +77,6 @@ GlmmOptions glmm_options(const GlmmArgs& args, const ModelFrameOptions& frame) {
   o.frame = frame;
   return o;
 }
-
-}  // namespace
 
 void refuse_for_glmm(const std::vector<std::pair<const char*, bool>>& flags) {
   for (const auto& [flag, set] : flags)

@@ -6,6 +6,7 @@
 
 #include "lmm/compare.h"
 #include "lmm/data.h"
+#include "lmm/glmm.h"
 #include "lmm/model_frame.h"
 
 namespace lmm::cli {
@@ -19,6 +20,9 @@ struct GlmmArgs {
   std::string newdata;  ///< rows to predict on the link scale (JSON's predict_link_newdata)
   std::string save;     ///< --save: the model for `lmm predict` (set from the fit command's option)
 };
+
+/// The GLMM's options from the flags (lmm::Error naming --family / --link when they are not known).
+GlmmOptions glmm_options(const GlmmArgs& args, const ModelFrameOptions& frame);
 
 /// Throws lmm::Error naming the first of `flags` that is set: fit's options that a GLMM does not have.
 void refuse_for_glmm(const std::vector<std::pair<const char*, bool>>& flags);

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "json_glmm.h"
 #include "json_output.h"
 #include "lmm/version.h"
 #include "web_assets.h"
@@ -93,6 +94,50 @@ void write_random_effects(JsonWriter& w, const std::vector<report::RandomEffect>
   w.end_array();
 }
 
+void write_design(JsonWriter& w, const report::Design& d) {
+  SortedObject().add("kind", d.kind).add("reason", d.reason).add("group", d.group).add("x_name", d.x_name).write(w);
+}
+
+void write_notes(JsonWriter& w, const std::vector<report::Note>& notes) {
+  w.begin_array();
+  for (const auto& n : notes) write_json(w, n);
+  w.end_array();
+}
+
+void write_binned(JsonWriter& w, const report::BinnedResiduals& b) {
+  SortedObject()
+      .add("x_mean", [&](JsonWriter& w) { w.value(b.x_mean); })
+      .add("y_mean", [&](JsonWriter& w) { w.value(b.y_mean); })
+      .add("x_lo", [&](JsonWriter& w) { w.value(b.x_lo); })
+      .add("x_hi", [&](JsonWriter& w) { w.value(b.x_hi); })
+      .add("two_se", [&](JsonWriter& w) { w.value(b.two_se); })
+      .add("n", [&](JsonWriter& w) { w.value(b.n); })
+      .write(w);
+}
+
+void write_glmm_plots(JsonWriter& w, const report::GlmmPlotData& pd) {
+  SortedObject()
+      .add("design", [&](JsonWriter& w) { write_design(w, pd.design); })
+      .add("scale", pd.scale)
+      .add("curves", [&](JsonWriter& w) { write_trajectories(w, pd.curves); })
+      .add("observed",
+           [&](JsonWriter& w) {
+             w.begin_array();
+             for (const auto& o : pd.observed)
+               SortedObject().add("stratum", o.stratum).add("x", o.x).add("mean", o.mean)
+                   .add("n", [&](JsonWriter& w) { w.value(o.n); }).write(w);
+             w.end_array();
+           })
+      .add("binned", [&](JsonWriter& w) { write_binned(w, pd.binned); })
+      .add("pearson",
+           [&](JsonWriter& w) {
+             SortedObject().add("fitted", pd.pearson_fitted).add("residual", pd.pearson_residual).write(w);
+           })
+      .add("random_effects", [&](JsonWriter& w) { write_random_effects(w, pd.random_effects); })
+      .add("notes", [&](JsonWriter& w) { write_notes(w, pd.notes); })
+      .write(w);
+}
+
 }  // namespace
 
 void write_json(JsonWriter& w, const report::Note& n) {
@@ -129,15 +174,7 @@ void write_json(JsonWriter& w, const report::Shrinkage& sh) {
 
 void write_json(JsonWriter& w, const report::PlotData& pd) {
   SortedObject()
-      .add("design",
-           [&](JsonWriter& w) {
-             SortedObject()
-                 .add("kind", pd.design.kind)
-                 .add("reason", pd.design.reason)
-                 .add("group", pd.design.group)
-                 .add("x_name", pd.design.x_name)
-                 .write(w);
-           })
+      .add("design", [&](JsonWriter& w) { write_design(w, pd.design); })
       .add("trajectories", [&](JsonWriter& w) { write_trajectories(w, pd.trajectories); })
       .add("group_means", [&](JsonWriter& w) { write_group_means(w, pd.group_means); })
       .add("shrinkage", [&](JsonWriter& w) { write_json(w, pd.shrinkage); })
@@ -151,12 +188,7 @@ void write_json(JsonWriter& w, const report::PlotData& pd) {
                  .write(w);
            })
       .add("residual_qq", [&](JsonWriter& w) { write_qq(w, pd.residual_qq); })
-      .add("notes",
-           [&](JsonWriter& w) {
-             w.begin_array();
-             for (const auto& n : pd.notes) write_json(w, n);
-             w.end_array();
-           })
+      .add("notes", [&](JsonWriter& w) { write_notes(w, pd.notes); })
       .write(w);
 }
 
@@ -169,6 +201,19 @@ std::string report_document(const std::string& source, const Fitted& fitted, con
       .add("source", source)
       .add("fit", [&](JsonWriter& w) { write_json(w, fitted.result); })
       .add("plots", [&](JsonWriter& w) { write_json(w, plots); })
+      .write(w);
+  return w.str();
+}
+
+std::string glmm_report_document(const std::string& source, const GlmmFitted& fitted, const DataFrame& data,
+                                 const report::PlotOptions& options) {
+  const report::GlmmPlotData plots = report::glmm_plot_data(fitted, data, options);
+  JsonWriter w(-1);
+  SortedObject()
+      .add("lmm_version", LMM_VERSION)
+      .add("source", source)
+      .add("fit", [&](JsonWriter& w) { write_glmm_json(w, fitted); })
+      .add("plots", [&](JsonWriter& w) { write_glmm_plots(w, plots); })
       .write(w);
   return w.str();
 }

@@ -6,6 +6,7 @@
 #include "json_writer.h"
 #include "lmm/data.h"
 #include "lmm/fit.h"
+#include "lmm/glmm_report.h"
 #include "lmm/report_data.h"
 
 namespace lmm::cli {
@@ -18,6 +19,10 @@ void write_json(JsonWriter& w, const report::Note& note);
 /// report page and the explorer's "your data" view draw.
 std::string report_document(const std::string& source, const Fitted& fitted, const DataFrame& data,
                             const report::PlotOptions& options = {});
+
+/// The same for a GLMM: "fit" is `lmm fit --family ... --json`'s, "plots" the GlmmPlotData.
+std::string glmm_report_document(const std::string& source, const GlmmFitted& fitted, const DataFrame& data,
+                                 const report::PlotOptions& options = {});
 
 /// The report page with `document` (JSON text) embedded (the template built from web/src/report.html).
 std::string render_report_html(std::string_view document);

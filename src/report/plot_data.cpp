@@ -14,14 +14,12 @@
 #include "lmm/model_frame.h"
 #include "lmm/report_data.h"
 #include "lmm/rng.h"
+#include "report/plot_detail.h"
 #include "util/stats.h"
 
 namespace lmm::report {
 
-namespace {
-
-// Evenly spaced indices into [0, n), both ends kept, at most m of them.
-std::vector<std::size_t> thin(std::size_t n, std::size_t m) {
+std::vector<std::size_t> detail::thin(std::size_t n, std::size_t m) {
   std::vector<std::size_t> idx;
   if (n <= m || m < 2) {
     idx.resize(n);
@@ -33,6 +31,10 @@ std::vector<std::size_t> thin(std::size_t n, std::size_t m) {
                                                         static_cast<double>(m - 1))));
   return idx;
 }
+
+namespace {
+
+using detail::thin;
 
 std::string cell_text(const Column& c, std::size_t row) {
   if (c.missing(row)) return "NA";
@@ -76,7 +78,7 @@ QQ normal_qq(std::vector<double> values, std::size_t max_points) {
   }
   // qqline(): through the first and third quartiles.
   const double x1 = boost::math::quantile(norm, 0.25), x2 = boost::math::quantile(norm, 0.75);
-  const double y1 = detail::quantile7(values, 0.25), y2 = detail::quantile7(values, 0.75);
+  const double y1 = lmm::detail::quantile7(values, 0.25), y2 = lmm::detail::quantile7(values, 0.75);
   qq.line_slope = (y2 - y1) / (x2 - x1);
   qq.line_intercept = y1 - qq.line_slope * x1;
   qq.line_x[0] = qq.theoretical.front();
@@ -129,16 +131,68 @@ std::vector<Note> explain_warnings(const FitResult& r) {
   return notes;
 }
 
-namespace {
-
-// The frame's rows of a numeric data column, or empty when `name` is not one.
-std::vector<double> frame_values(const ModelFrame& f, const DataFrame& data, const std::string& name) {
+std::vector<double> detail::frame_values(const ModelFrame& f, const DataFrame& data, const std::string& name) {
   const Column* c = data.find(name);
   if (!c || !c->is_numeric()) return {};
   std::vector<double> v(f.n());
   for (std::size_t i = 0; i < f.n(); ++i) v[i] = c->numbers[f.rows[i]];
   return v;
 }
+
+std::vector<std::size_t> detail::seeded_ranks(std::size_t L, std::uint64_t seed) {
+  std::vector<std::size_t> order(L);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Rng rng(seed);
+  for (std::size_t i = L; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  std::vector<std::size_t> rank(L);
+  for (std::size_t k = 0; k < L; ++k) rank[order[k]] = k;
+  return rank;
+}
+
+std::vector<std::string> detail::row_strata(const ModelFrame& f, const DataFrame& data, const std::string& x_name) {
+  const auto strat_cols = stratum_columns(f, data, x_name);
+  std::vector<std::string> stratum(f.n());
+  for (std::size_t i = 0; i < f.n(); ++i)
+    for (const Column* c : strat_cols) stratum[i] += (stratum[i].empty() ? "" : ", ") + cell_text(*c, f.rows[i]);
+  return stratum;
+}
+
+RandomEffect detail::caterpillar(const std::string& group, const std::string& term,
+                                 const std::vector<std::string>& levels, const std::vector<double>& all,
+                                 const std::vector<double>& condsd, const PlotOptions& options,
+                                 std::vector<Note>& notes) {
+  const double z975 = boost::math::quantile(boost::math::normal(), 0.975);
+  RandomEffect e;
+  e.group = group;
+  e.term = term;
+  // Beyond max_persons levels, evenly spaced ranks of the sorted values stand for the rest
+  // (both extremes kept); the QQ plot below uses every level.
+  const std::size_t L = levels.size();
+  std::vector<std::size_t> by_value(L);
+  std::iota(by_value.begin(), by_value.end(), std::size_t{0});
+  std::stable_sort(by_value.begin(), by_value.end(), [&](std::size_t x, std::size_t y) { return all[x] < all[y]; });
+  std::vector<std::size_t> shown;
+  for (std::size_t k : thin(L, options.max_persons)) shown.push_back(by_value[k]);
+  if (shown.size() == L) std::sort(shown.begin(), shown.end());  // all levels: in level order
+  for (std::size_t l : shown) {
+    e.levels.push_back(levels[l]);
+    e.value.push_back(all[l]);
+    e.condsd.push_back(condsd[l]);
+    e.lower.push_back(all[l] - z975 * condsd[l]);
+    e.upper.push_back(all[l] + z975 * condsd[l]);
+  }
+  e.qq = normal_qq(all, options.max_points);
+  if (shown.size() < L)
+    notes.push_back({"plot", fmt::format("Caterpillar plot of {} | {}: {} of {} levels are drawn", term, group,
+                                         shown.size(), L),
+                     "Evenly spaced ranks, both extremes included, so the page stays small; the QQ plot "
+                     "uses every level."});
+  return e;
+}
+
+namespace {
+
+using detail::frame_values;
 
 // How a covariate spreads within the levels of a grouping factor.
 struct Within {
@@ -225,13 +279,7 @@ Design decide_design(const ModelFrame& f, const DataFrame& data) {
 
 namespace {
 
-// What the plots of one fit share: per frame row, the predictions, the design's x and the stratum;
-// per level of the first grouping factor, its rank in the seeded order.
-struct Rows {
-  std::vector<double> population, fitted, x;
-  std::vector<std::string> stratum;
-  std::vector<std::size_t> rank;  // per level of the first term
-};
+using detail::Rows;
 
 std::vector<double> population_of(const ModelFrame& f, const std::vector<double>& beta) {
   std::vector<double> pop(f.n(), 0.0);
@@ -240,16 +288,7 @@ std::vector<double> population_of(const ModelFrame& f, const std::vector<double>
   return pop;
 }
 
-// Levels in a seeded random order, so that the first k shown are a random sample.
-std::vector<std::size_t> seeded_ranks(std::size_t L, std::uint64_t seed) {
-  std::vector<std::size_t> order(L);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  Rng rng(seed);
-  for (std::size_t i = L; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-  std::vector<std::size_t> rank(L);
-  for (std::size_t k = 0; k < L; ++k) rank[order[k]] = k;
-  return rank;
-}
+using detail::seeded_ranks;
 
 Rows shared_rows(const LinearMixedModel& model, const DataFrame& data, const Design& design,
                  const PlotOptions& options) {
@@ -258,17 +297,16 @@ Rows shared_rows(const LinearMixedModel& model, const DataFrame& data, const Des
   r.population = population_of(f, model.beta());
   r.fitted = model.fitted();
   r.x = design.x_name.empty() ? std::vector<double>(f.n(), NaN) : frame_values(f, data, design.x_name);
-  const auto strat_cols = stratum_columns(f, data, design.x_name);
-  r.stratum.resize(f.n());
-  for (std::size_t i = 0; i < f.n(); ++i)
-    for (const Column* c : strat_cols) r.stratum[i] += (r.stratum[i].empty() ? "" : ", ") + cell_text(*c, f.rows[i]);
+  r.stratum = detail::row_strata(f, data, design.x_name);
   r.rank = seeded_ranks(f.re.front().nlevels(), options.seed);
   return r;
 }
 
 // The persons in display order and the rows of the kept ones, ordered by person then x.
-void fill_trajectories(const ModelFrame& f, const Rows& r, const PlotOptions& options, Trajectories& tr,
-                       std::vector<Note>& notes) {
+}  // namespace
+
+void detail::fill_trajectories(const ModelFrame& f, const std::vector<double>& y, const Rows& r,
+                               const PlotOptions& options, Trajectories& tr, std::vector<Note>& notes) {
   const ReTermData& t0 = f.re.front();
   const std::size_t L = t0.nlevels(), n = f.n();
   std::vector<std::size_t> nobs(L, 0), order(L);
@@ -292,7 +330,7 @@ void fill_trajectories(const ModelFrame& f, const Rows& r, const PlotOptions& op
   for (std::size_t i : kept) {
     tr.person.push_back(static_cast<std::int32_t>(rank_of(i)));
     tr.x.push_back(r.x[i]);
-    tr.y.push_back(f.y[i]);
+    tr.y.push_back(y[i]);
     tr.fitted.push_back(r.fitted[i]);
     tr.population.push_back(r.population[i]);
     tr.stratum.push_back(r.stratum[i]);
@@ -301,7 +339,7 @@ void fill_trajectories(const ModelFrame& f, const Rows& r, const PlotOptions& op
 
 // Longitudinal population curves: the mean of Xβ at each distinct x within a stratum (exactly Xβ
 // when the other covariates are the stratum's factors).
-void longitudinal_curves(const Rows& r, Trajectories& tr) {
+void detail::longitudinal_curves(const Rows& r, Trajectories& tr) {
   std::map<std::string, std::map<double, std::pair<double, std::size_t>>> curves;
   for (std::size_t i = 0; i < r.x.size(); ++i) {
     auto& cell = curves[r.stratum[i]][r.x[i]];
@@ -318,6 +356,11 @@ void longitudinal_curves(const Rows& r, Trajectories& tr) {
     tr.population_curves.push_back(std::move(c));
   }
 }
+
+namespace {
+
+using detail::fill_trajectories;
+using detail::longitudinal_curves;
 
 // Xβ and Xβ + Zb at every frame row with the data variable `x_name` set to xv[i] on row i.
 struct AtX {
@@ -509,42 +552,18 @@ void add_random_effects(const LinearMixedModel& model, const PlotOptions& option
   const ModelFrame& f = model.frame();
   const auto re = model.ranef();
   const auto cv = model.ranef_condvar();
-  const double z975 = boost::math::quantile(boost::math::normal(), 0.975);
   std::map<std::string, int> seen;
   for (std::size_t j = 0; j < f.re.size(); ++j) {
     const auto& t = f.re[j];
     const auto q = static_cast<std::size_t>(t.q());
-    const std::string group = detail::next_component_group(seen, t.group);
+    const std::string group = lmm::detail::next_component_group(seen, t.group);
     for (std::size_t a = 0; a < q; ++a) {
-      RandomEffect e;
-      e.group = group;
-      e.term = t.names[a];
-      // Beyond max_persons levels, evenly spaced ranks of the sorted values stand for the rest
-      // (both extremes kept); the QQ plot below uses every level.
-      std::vector<double> all(t.nlevels());
-      for (std::size_t l = 0; l < t.nlevels(); ++l) all[l] = re[j][l * q + a];
-      std::vector<std::size_t> by_value(t.nlevels());
-      std::iota(by_value.begin(), by_value.end(), std::size_t{0});
-      std::stable_sort(by_value.begin(), by_value.end(), [&](std::size_t x, std::size_t y) { return all[x] < all[y]; });
-      std::vector<std::size_t> shown;
-      for (std::size_t k : thin(t.nlevels(), options.max_persons)) shown.push_back(by_value[k]);
-      if (shown.size() == t.nlevels()) std::sort(shown.begin(), shown.end());  // all levels: in level order
-      for (std::size_t l : shown) {
-        e.levels.push_back(t.levels[l]);
-        const double b = re[j][l * q + a];
-        const double sd = std::sqrt(cv[j][l * q * q + a * q + a]);
-        e.value.push_back(b);
-        e.condsd.push_back(sd);
-        e.lower.push_back(b - z975 * sd);
-        e.upper.push_back(b + z975 * sd);
+      std::vector<double> all(t.nlevels()), sd(t.nlevels());
+      for (std::size_t l = 0; l < t.nlevels(); ++l) {
+        all[l] = re[j][l * q + a];
+        sd[l] = std::sqrt(cv[j][l * q * q + a * q + a]);
       }
-      e.qq = normal_qq(all, options.max_points);
-      if (shown.size() < t.nlevels())
-        pd.notes.push_back({"plot", fmt::format("Caterpillar plot of {} | {}: {} of {} levels are drawn", e.term, group,
-                                                shown.size(), t.nlevels()),
-                            "Evenly spaced ranks, both extremes included, so the page stays small; the QQ plot "
-                            "uses every level."});
-      pd.random_effects.push_back(std::move(e));
+      pd.random_effects.push_back(detail::caterpillar(group, t.names[a], t.levels, all, sd, options, pd.notes));
     }
   }
 }
@@ -636,7 +655,7 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
   if (pd.design.kind == "factorial") {
     pd.group_means = group_means(f, rows, options, pd.notes);
   } else {
-    fill_trajectories(f, rows, options, tr, pd.notes);
+    fill_trajectories(f, f.y, rows, options, tr, pd.notes);
     if (pd.design.kind == "longitudinal") {
       longitudinal_curves(rows, tr);
     } else {

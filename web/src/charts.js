@@ -444,7 +444,7 @@
 
   global.LmmCharts = {
     rowsOf, trajectories, groupLines, groupMeans, shrinkage, partition, varianceCurve, iccCurve,
-    residualsVsFitted, qq, caterpillar, simulated, explorerVariance,
+    residualsVsFitted, qq, caterpillar, simulated, explorerVariance, base, q,
     embedOptions(name) {
       return {
         renderer: 'svg',

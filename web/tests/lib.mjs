@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 export function args(defaults) {
   const out = Object.assign({}, defaults);
@@ -152,4 +153,25 @@ export async function chartMarks(root) {
     }
     return out;
   });
+}
+
+// Writes a report with `lmm ...reportArgv --out html`, opens it, checks that it rendered, that the
+// embedded fit is `lmm ...fitArgv`'s JSON exactly and that its number cells show it. Returns
+// {page, problems (the watch list), doc (the embedded document), fitJson, keys (of the cells)}.
+export async function openReport(browser, lmm, reportArgv, fitArgv, html) {
+  fs.rmSync(html, { force: true });
+  execFileSync(lmm, [...reportArgv, '--out', html], { stdio: 'pipe' });
+  const fitJson = lmmJson(lmm, fitArgv);
+  const url = pathToFileURL(path.resolve(html)).href;
+  const page = await browser.context.newPage();
+  const problems = watch(page, (u) => u === url);
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready]', { timeout: 60000 });
+  check((await page.getAttribute('body', 'data-ready')) === '1', 'the page says every chart rendered');
+  // The fit in the page is `lmm fit --json`'s, exactly; the tables show it.
+  const doc = await page.evaluate(() => window.LMM_REPORT);
+  const diff = firstDifference(doc.fit, fitJson);
+  check(diff === null, `embedded fit equals lmm fit --json${diff ? ' (differs at ' + diff + ')' : ''}`);
+  const cells = await checkNumberCells(await page.$('main'), { fit: fitJson, plots: doc.plots }, 'tables');
+  return { page, problems, doc, fitJson, keys: new Set(cells.map((x) => x.key)) };
 }

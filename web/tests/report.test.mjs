@@ -7,9 +7,7 @@
 //        [--chromium /usr/bin/chromium] [--screenshots docs]
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { execFileSync } from 'node:child_process';
-import { args, check, finish, launch, watch, lmmJson, firstDifference, checkNumberCells, chartMarks } from './lib.mjs';
+import { args, check, finish, launch, openReport, chartMarks } from './lib.mjs';
 
 const opt = args({ lmm: undefined, data: undefined, out: undefined, chromium: '/usr/bin/chromium', screenshots: '' });
 fs.mkdirSync(opt.out, { recursive: true });
@@ -103,24 +101,8 @@ try {
   for (const c of CASES) {
     console.log(`report: ${c.name} (${c.formula})`);
     const data = c.path || path.join(opt.data, c.file);
-    const html = path.join(opt.out, c.name + '.html');
-    fs.rmSync(html, { force: true });
-    execFileSync(opt.lmm, ['report', data, c.formula, '--out', html], { stdio: 'pipe' });
-    const fitJson = lmmJson(opt.lmm, ['fit', data, c.formula, '--json']);
-    const url = pathToFileURL(path.resolve(html)).href;
-
-    const page = await browser.context.newPage();
-    const problems = watch(page, (u) => u === url);
-    await page.goto(url);
-    await page.waitForSelector('body[data-ready]', { timeout: 60000 });
-    check((await page.getAttribute('body', 'data-ready')) === '1', 'the page says every chart rendered');
-
-    // The fit in the page is `lmm fit --json`'s, exactly; the tables show it.
-    const doc = await page.evaluate(() => window.LMM_REPORT);
-    const diff = firstDifference(doc.fit, fitJson);
-    check(diff === null, `embedded fit equals lmm fit --json${diff ? ' (differs at ' + diff + ')' : ''}`);
-    const cells = await checkNumberCells(await page.$('main'), { fit: fitJson, plots: doc.plots }, 'tables');
-    const keys = new Set(cells.map((x) => x.key));
+    const { page, problems, doc, fitJson, keys } = await openReport(browser, opt.lmm,
+      ['report', data, c.formula], ['fit', data, c.formula, '--json'], path.join(opt.out, c.name + '.html'));
     check(fitJson.fixed.every((_, i) => keys.has(`fit.fixed.${i}.estimate`) && keys.has(`fit.fixed.${i}.std_error`) && keys.has(`fit.fixed.${i}.t`)),
       'every fixed effect is in the table');
     check(fitJson.random.every((r, i) => keys.has(`fit.random.${i}.${r.term2 !== undefined ? 'cor' : 'sd'}`)),
