@@ -1,7 +1,7 @@
 #include "power_output.h"
 
 #include "json_writer.h"
-#include "lmm/error.h"
+#include "report_json.h"
 #include "web_assets.h"
 
 namespace lmm::cli {
@@ -50,17 +50,7 @@ std::string power_json(const PowerResult& r, double target, int indent) {
 }
 
 std::string power_html(const PowerResult& r, double target) {
-  const std::string_view tpl = web::power_html();
-  constexpr std::string_view marker = "/*LMM_POWER_DATA*/null";
-  const auto at = tpl.find(marker);
-  if (at == std::string_view::npos) throw Error("the power page has no data marker (a build problem)");
-  std::string json = power_json(r, target, -1);
-  // Inside <script>: "</" would end it early.
-  for (std::size_t i = json.find("</"); i != std::string::npos; i = json.find("</", i + 3)) json.replace(i, 2, "<\\/");
-  std::string out(tpl.substr(0, at));
-  out += json;
-  out += tpl.substr(at + marker.size());
-  return out;
+  return embed_in_page(web::power_html(), "/*LMM_POWER_DATA*/null", power_json(r, target, -1));
 }
 
 }  // namespace lmm::cli

@@ -232,16 +232,18 @@ std::string json_for_script(std::string_view text) {
   return out;
 }
 
-std::string render_report_html(std::string_view document) {
-  const std::string_view tpl = web::report_html();
-  constexpr std::string_view marker = "/*LMM_REPORT_DATA*/null";
-  const std::size_t at = tpl.find(marker);
-  if (at == std::string_view::npos) throw std::logic_error("the report template has no data marker");
+std::string embed_in_page(std::string_view page, std::string_view marker, std::string_view document) {
+  const std::size_t at = page.find(marker);
+  if (at == std::string_view::npos) throw std::logic_error("the page template has no data marker " + std::string(marker));
   std::string html;
   const std::string data = json_for_script(document);
-  html.reserve(tpl.size() + data.size());
-  html.append(tpl.substr(0, at)).append(data).append(tpl.substr(at + marker.size()));
+  html.reserve(page.size() + data.size());
+  html.append(page.substr(0, at)).append(data).append(page.substr(at + marker.size()));
   return html;
+}
+
+std::string render_report_html(std::string_view document) {
+  return embed_in_page(web::report_html(), "/*LMM_REPORT_DATA*/null", document);
 }
 
 }  // namespace lmm::cli

@@ -24,6 +24,10 @@ std::string report_document(const std::string& source, const Fitted& fitted, con
 std::string glmm_report_document(const std::string& source, const GlmmFitted& fitted, const DataFrame& data,
                                  const report::PlotOptions& options = {});
 
+/// `page` with its data marker (e.g. "/*LMM_REPORT_DATA*/null") replaced by `document` (JSON text),
+/// made safe inside the page's <script> element (json_for_script).
+std::string embed_in_page(std::string_view page, std::string_view marker, std::string_view document);
+
 /// The report page with `document` (JSON text) embedded (the template built from web/src/report.html).
 std::string render_report_html(std::string_view document);
 
