@@ -18,6 +18,7 @@
 #include "lmm/error.h"
 #include "lmm/glmm.h"
 #include "lmm/inference.h"
+#include "model/sdcor.h"
 #include "report/text_format.h"
 
 namespace lmm {
@@ -67,35 +68,6 @@ ProfileScale profile_scale(const GlmmModel& m, const GlmmResult& r) {
   return s;
 }
 
-// θ from the sd/cor values of v (in θ's order): per term the Cholesky factor of D C D, allowing a
-// semidefinite matrix (an SD at 0); nullopt where it is not positive semidefinite.
-std::optional<std::vector<double>> theta_from_sdcor(const std::vector<double>& v, const std::vector<int>& qs) {
-  std::vector<double> theta;
-  std::size_t off = 0;
-  for (const int q : qs) {
-    Eigen::MatrixXd S(q, q), L = Eigen::MatrixXd::Zero(q, q);
-    for (int c = 0, k = 0; c < q; ++c)
-      for (int r = c; r < q; ++r, ++k) S(r, c) = S(c, r) = v[off + static_cast<std::size_t>(k)];
-    for (int c = 0; c < q; ++c)  // from sd on the diagonal and cor below to the covariance
-      for (int r = c + 1; r < q; ++r) S(r, c) = S(c, r) = S(r, c) * S(r, r) * S(c, c);
-    for (int c = 0; c < q; ++c) S(c, c) *= S(c, c);
-    for (int c = 0; c < q; ++c) {
-      const double d = S(c, c) - L.row(c).head(c).squaredNorm();
-      if (d < -1e-10 * (1 + S(c, c))) return std::nullopt;
-      L(c, c) = std::sqrt(std::max(d, 0.0));
-      for (int r = c + 1; r < q; ++r) {
-        const double e = S(r, c) - L.row(r).head(c).dot(L.row(c).head(c));
-        if (L(c, c) > 0) L(r, c) = e / L(c, c);
-        else if (std::abs(e) > 1e-10 * (1 + std::sqrt(S(r, r) * S(c, c)))) return std::nullopt;
-      }
-    }
-    for (int c = 0; c < q; ++c)
-      for (int r = c; r < q; ++r) theta.push_back(L(r, c));
-    off += static_cast<std::size_t>(q * (q + 1) / 2);
-  }
-  return theta;
-}
-
 std::string join_notes(const std::string& lo, const std::string& hi) {
   return lo + (lo.empty() || hi.empty() ? "" : "; ") + hi;
 }
@@ -105,7 +77,7 @@ Interval profile_one(GlmmModel& m, const ProfileScale& s, std::size_t w, int nag
   const std::size_t k = s.hat.size(), nt = m.ntheta();
   const Eigen::VectorXd u_hat = m.u();
   auto dev = [&](const std::vector<double>& v) {
-    const auto th = theta_from_sdcor(std::vector<double>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(nt)), s.q);
+    const auto th = detail::theta_from_sdcor(std::vector<double>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(nt)), s.q, 1.0);
     if (!th) return kInf;
     return m.deviance_at(*th, Eigen::Map<const Eigen::VectorXd>(v.data() + nt, Eigen::Index(k - nt)), nagq);
   };

@@ -7,6 +7,7 @@
 
 #include "lmm/error.h"
 #include "model/model_impl.h"
+#include "model/sdcor.h"
 
 namespace lmm {
 
@@ -183,6 +184,24 @@ bool semidefinite_cholesky(const Mat& S, Mat& L) {
 
 }  // namespace
 
+namespace detail {
+
+std::optional<std::vector<double>> theta_from_sdcor(const std::vector<double>& v, const std::vector<int>& q,
+                                                    double sigma) {
+  std::vector<double> theta;
+  Mat S, L;
+  int off = 0;
+  for (const int qj : q) {
+    if (!relative_covariance(v, off, qj, sigma, S) || !semidefinite_cholesky(S, L)) return std::nullopt;
+    for (int c = 0; c < qj; ++c)
+      for (int r = c; r < qj; ++r) theta.push_back(L(r, c));
+    off += qj * (qj + 1) / 2;
+  }
+  return theta;
+}
+
+}  // namespace detail
+
 std::optional<std::vector<double>> LinearMixedModel::theta_from_sdcor(const std::vector<double>& v) const {
   const detail::ModelState& m = *impl_;
   if (v.size() != m.theta.size() + 1)
@@ -190,16 +209,7 @@ std::optional<std::vector<double>> LinearMixedModel::theta_from_sdcor(const std:
                                 " values, got " + std::to_string(v.size()));
   const double sigma = v.back();
   if (!(sigma > 0) || !std::isfinite(sigma)) return std::nullopt;
-  std::vector<double> theta(m.theta.size(), 0.0);
-  Mat S, L;
-  for (int j = 0; j < m.K; ++j) {
-    const int q = m.q[j];
-    const int off = m.theta_offset[j];
-    if (!relative_covariance(v, off, q, sigma, S) || !semidefinite_cholesky(S, L)) return std::nullopt;
-    for (int c = 0, k = off; c < q; ++c)
-      for (int r = c; r < q; ++r, ++k) theta[k] = L(r, c);
-  }
-  return theta;
+  return detail::theta_from_sdcor(v, m.q, sigma);
 }
 
 }  // namespace lmm
