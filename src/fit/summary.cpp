@@ -11,6 +11,7 @@
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "fit/components.h"
+#include "inference/vinv_parts.h"
 #include "model/conditioning.h"
 #include "model/model_access.h"
 #include "util/stats.h"
@@ -182,6 +183,10 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   Formula fm = parse_formula(formula);
   ModelFrame frame = build_model_frame(data, fm, options.frame);
   check_residual_identifiable(frame);
+  if (options.ddf == DdfMethod::KenwardRoger) {
+    const std::string why = detail::kenward_roger_unavailable(frame);
+    if (!why.empty()) throw Error("FitOptions::ddf KenwardRoger: " + why + "; use DdfMethod::Satterthwaite");
+  }
   timings.model_frame = lap();
   LinearMixedModel model(std::move(frame), options.method);
   timings.setup = lap();

@@ -137,6 +137,8 @@ class ThetaMap {
   /// entries) at λ = to_theta(conditioned).
   std::vector<double> gradient_conditioned(const std::vector<double>& conditioned,
                                            const std::vector<Mat>& J) const;
+  /// Term j's S (λλ' = S λ̃λ̃' S').
+  const Mat& scale(int j) const { return S_[static_cast<std::size_t>(j)]; }
 
  private:
   std::vector<double> apply(const std::vector<double>& in, const std::vector<Mat>& T) const;
