@@ -9,6 +9,7 @@
 
 #include "lmm/error.h"
 #include "lmm/inference.h"
+#include "fit/components.h"
 #include "model/model_access.h"
 #include "model/model_impl.h"
 #include "stats/statistics_impl.h"
@@ -128,10 +129,11 @@ void statistics_variance_partition(const PartitionInputs& in, const LinearMixedM
 }
 
 // The fit of a model made from statistics.
-Fitted fit_model(LinearMixedModel model, const FitOptions& options, const PartitionInputs& partition) {
+Fitted fit_model(LinearMixedModel model, const FitOptions& options, const PartitionInputs& partition,
+                 LevelTables tables = LevelTables::Fill) {
   OptimizerSummary opt = model.fit(options);
   ConvergenceReport conv = check_convergence(model, opt, options);
-  FitResult result = summarize(model, opt);
+  FitResult result = detail::summarize(model, opt, tables == LevelTables::Fill);
   result.convergence = std::move(conv);
   statistics_variance_partition(partition, model, result.variance_partition);
   add_inference(model, result, options.ddf);
@@ -161,12 +163,12 @@ Fitted fit(const SufficientStatistics& stats, const FitOptions& options) {
   return fit_model(make_model(stats, options.method), options, PartitionInputs(stats.impl()));
 }
 
-Fitted fit(SufficientStatistics&& stats, const FitOptions& options) {
+Fitted fit(SufficientStatistics&& stats, const FitOptions& options, LevelTables tables) {
   check_ddf(options);
   LinearMixedModel model = make_model(stats, options.method);
   const PartitionInputs partition(stats.impl());
   { SufficientStatistics released = std::move(stats); }  // the model holds the blocks now
-  return fit_model(std::move(model), options, partition);
+  return fit_model(std::move(model), options, partition, tables);
 }
 
 }  // namespace lmm
