@@ -113,7 +113,7 @@ class DaskModel(Model):
         theta = list(self._d["theta"])
         parts = [dask.delayed(_level_part)(blob_d, sample_d, formula, opts, shift, token, na, theta, bounds[i],
                                            bounds[i + 1], coef, columns) for i in range(n)]
-        return dd.from_delayed(parts, meta=meta, divisions=bounds)
+        return dd.from_delayed(parts, meta=meta, divisions=bounds[:-1] + [nrows - 1])
 
     def ranef_dask(self, npartitions: Optional[int] = None) -> Any:
         """`ranef` as a Dask DataFrame (columns group, level, each term's mode and condsd_<term>;
