@@ -101,6 +101,7 @@ class SufficientStatistics {
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
+  Impl& impl_mut() { return *impl_; }
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -21,7 +21,14 @@ namespace {
 using detail::Block;
 using detail::Mat;
 
-std::vector<std::vector<Block>> blocks_of(const SufficientStatistics::Impl& s) {
+// The blocks of A from the statistics' sums. With `owner` (the statistics `s` themselves, to be
+// discarded), each sum's memory is released as soon as its block is made, so that the statistics
+// and A are not both held whole.
+std::vector<std::vector<Block>> blocks_of(const SufficientStatistics::Impl& s, SufficientStatistics::Impl* owner) {
+  auto release = [owner](std::vector<double> SufficientStatistics::Impl::Term::*v, std::size_t k) {
+    if (owner) std::vector<double>().swap(owner->terms[k].*v);
+  };
+  if (owner) owner->index.reset();
   const auto K = s.terms.size();
   const auto m = static_cast<Eigen::Index>(s.p + 1);
   std::vector<std::vector<Block>> A(K + 1);
@@ -33,8 +40,10 @@ std::vector<std::vector<Block>> blocks_of(const SufficientStatistics::Impl& s) {
     d.q = static_cast<int>(t.q);
     d.nblocks = nlev;
     d.data = Eigen::Map<const Mat>(t.diag.data(), q, q * nlev);
+    release(&SufficientStatistics::Impl::Term::diag, k);
     A[k][k] = std::move(d);
     A[K][k] = Mat(Eigen::Map<const Mat>(t.xz.data(), m, q * nlev));
+    release(&SufficientStatistics::Impl::Term::xz, k);
   }
   for (const auto& x : s.cross) {
     const auto qi = static_cast<Eigen::Index>(s.terms[x.i].q), qk = static_cast<Eigen::Index>(s.terms[x.k].q);
@@ -146,17 +155,20 @@ void check_ddf(const FitOptions& options) {
                 "Satterthwaite");
 }
 
-}  // namespace
-
-LinearMixedModel make_model(const SufficientStatistics& stats, Method method) {
+LinearMixedModel model_of(const SufficientStatistics& stats, Method method, SufficientStatistics::Impl* owner) {
   check_counts(stats);
   const auto& s = stats.impl();
   ModelFrame coding = s.schema->coding;
   coding.n_dropped = s.n_dropped;
   Eigen::VectorXd shift = Eigen::Map<const Eigen::VectorXd>(s.schema->shift.data(), static_cast<Eigen::Index>(s.p));
-  return LinearMixedModel(std::make_unique<detail::ModelState>(std::move(coding), method, blocks_of(s),
+  auto A = blocks_of(s, owner);
+  return LinearMixedModel(std::make_unique<detail::ModelState>(std::move(coding), method, std::move(A),
                                                                std::move(shift), s.nobs));
 }
+
+}  // namespace
+
+LinearMixedModel make_model(const SufficientStatistics& stats, Method method) { return model_of(stats, method, nullptr); }
 
 Fitted fit(const SufficientStatistics& stats, const FitOptions& options) {
   check_ddf(options);
@@ -165,9 +177,10 @@ Fitted fit(const SufficientStatistics& stats, const FitOptions& options) {
 
 Fitted fit(SufficientStatistics&& stats, const FitOptions& options, LevelTables tables) {
   check_ddf(options);
-  LinearMixedModel model = make_model(stats, options.method);
   const PartitionInputs partition(stats.impl());
-  { SufficientStatistics released = std::move(stats); }  // the model holds the blocks now
+  // The statistics' sums are released block by block as A is made, before the factor is.
+  LinearMixedModel model = model_of(stats, options.method, &stats.impl_mut());
+  { SufficientStatistics released = std::move(stats); }
   return fit_model(std::move(model), options, partition, tables);
 }
 
