@@ -67,7 +67,7 @@ void expect_close(double a, double b, double tol, const std::string& what) {
 // variances, θ, σ, conditional modes and SDs, R² and ICC agree to 1e-8 and the objective to 1e-10.
 // Satterthwaite's df and with them p and the ANOVA's F denominators are differences of vcov over
 // a step in (θ, σ), which divide A's rounding by that step: compared to DF_TOL.
-constexpr double DF_TOL = 1e-6;
+constexpr double DF_TOL = 1e-5;
 void expect_same_fit(const lmm::FitResult& s, const lmm::FitResult& m, const std::string& label) {
   const double tol = 1e-8, df_tol = DF_TOL;
   EXPECT_NEAR(s.objective, m.objective, 1e-10 * std::max(1.0, std::abs(m.objective))) << label;

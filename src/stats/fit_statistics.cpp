@@ -110,7 +110,8 @@ void statistics_variance_partition(const PartitionInputs& in, const LinearMixedM
   const auto beta = model.beta();
   const Eigen::Map<const Eigen::VectorXd> b(beta.data(), in.sumx.size());
   const double sum = in.sumx.dot(b);
-  v.var_fixed = (b.dot(in.xtx * b) - sum * sum / in.n) / (in.n - 1);
+  // (a difference of sums: rounding can leave it below 0 where the row-by-row variance is exactly 0)
+  v.var_fixed = std::max(0.0, (b.dot(in.xtx * b) - sum * sum / in.n) / (in.n - 1));
   const auto& st = detail::model_state(model);
   const double s2 = model.sigma() * model.sigma();
   std::vector<std::string> seen;
