@@ -1,8 +1,8 @@
 // Sufficient statistics (lmm/statistics.h): the fit from statistics accumulated in 1, 7 and 64
 // chunks (taken in a shuffled order), and from partial statistics merged in another order, equals
 // the in-memory fit of the same rows for a random-slope, a nested and a crossed model: at the same
-// θ the objective to 1e-10 and every estimate to 1e-8; the optimum's objective to 1e-10 (the
-// estimates of two optimizer runs to 1e-6, see expect_same_fit). The binary form round-trips and
+// θ the objective to 1e-10 and every estimate to 1e-8; after separate fits the objective to 1e-10
+// and every estimate to 1e-8 (df, p and F to 1e-5, see expect_same_fit). The binary form round-trips and
 // refuses bad input.
 #include <gtest/gtest.h>
 
