@@ -125,6 +125,10 @@ void check_residual_identifiable(const ModelFrame& f) {
 }  // namespace
 
 FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer) {
+  return detail::summarize(model, optimizer, true);
+}
+
+FitResult detail::summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer, bool level_tables) {
   const auto& f = model.frame();
   FitResult r;
   r.formula = f.formula.text;
@@ -149,8 +153,10 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
       std::none_of(r.ngroups.begin(), r.ngroups.end(), [&](const GroupCount& g) { return g.group == rd.options.group; }))
     r.ngroups.push_back({rd.options.group, rd.group_levels.size()});
 
-  r.ranef = random_effects(model);
-  r.coef = coefficients(model, r.ranef);
+  if (level_tables) {
+    r.ranef = random_effects(model);
+    r.coef = coefficients(model, r.ranef);
+  }
 
   auto resid = model.residuals();  // lme4's summary: Pearson residuals √w r / σ (nlme's: r / (σ δ))
   const auto& ratios = r.residual_structure.sd_ratios;
