@@ -80,11 +80,15 @@ std::string checks(const GlmmResult& r) {
                  "+ (1 | obs) with obs a row id)\n"
                : " (no sign of overdispersion)\n";
   }
-  if (std::isfinite(r.latent.icc_adjusted))
-    out += fmt::format("\nLatent scale (distribution variance: {}): ICC adjusted {:.3f}, unadjusted {:.3f}; R2 "
-                       "marginal {:.3f}, conditional {:.3f}\n",
-                       r.latent.distribution_name, r.latent.icc_adjusted, r.latent.icc_unadjusted,
-                       r.latent.r2_marginal, r.latent.r2_conditional);
+  if (std::isfinite(r.latent.r2_marginal))
+    out += fmt::format("\nLatent scale (distribution-specific variance: {}{}): ICC adjusted {}, unadjusted {}; R2 "
+                       "marginal {}, conditional {}{}\n",
+                       r.latent.distribution_name,
+                       r.latent.dispersion > 0 ? fmt::format("; observation-level variance {:.4g}", r.latent.dispersion)
+                                               : "",
+                       number(r.latent.icc_adjusted, 3), number(r.latent.icc_unadjusted, 3),
+                       number(r.latent.r2_marginal, 3), number(r.latent.r2_conditional, 3),
+                       std::isfinite(r.latent.random) ? "" : " (singular fit: no random-effect variance, as performance)");
   if (r.nagq != 0)
     out += fmt::format("\nConvergence: {} (max|gradient| {}, scaled {}; Hessian {}positive definite; {} "
                        "deviance evaluations)\n",
