@@ -414,8 +414,8 @@ TEST(SpeedPaths, WithoutAGradientNewuoaReachesBobyqasOptimum) {
   const auto a = m.fit();
   EXPECT_EQ(a.algorithm, "NLOPT_LN_NEWUOA");
   lmm::FitOptions o;
-  // Asked for, L-BFGS runs with the gradient (Auto avoids it here: the item block fills in, and its
-  // full inverse costs more than the evaluations it saves, src/model/optimize.cpp).
+  // Asked for, L-BFGS runs with the gradient (Auto keeps NEWUOA: here the item block fills in, and
+  // its full inverse costs more than the evaluations it saves, src/model/optimize.cpp).
   o.optimizer = lmm::Optimizer::LBFGS;
   const auto l = m.fit(o);
   EXPECT_EQ(l.algorithm.rfind("NLOPT_LD_LBFGS", 0), 0u) << l.algorithm;
@@ -432,11 +432,14 @@ TEST(SpeedPaths, WithoutAGradientNewuoaReachesBobyqasOptimum) {
 }
 
 TEST(SpeedPaths, NestedTermsFitByLbfgsAtBobyqasOptimum) {
-  // Block-diagonal blocks only: Auto takes L-BFGS with the gradient, in fewer evaluations.
+  // Several terms: L-BFGS with the gradient on request (Auto keeps NEWUOA, src/model/optimize.cpp),
+  // in fewer evaluations.
   for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
     lmm::LinearMixedModel m(lmm::testing::synthetic_nested(8, 5, 3, 21), method);
     lmm::FitOptions o;
     o.method = method;
+    EXPECT_EQ(m.fit(o).algorithm, "NLOPT_LN_NEWUOA");
+    o.optimizer = lmm::Optimizer::LBFGS;
     const auto a = m.fit(o);
     EXPECT_EQ(a.algorithm.rfind("NLOPT_LD_LBFGS", 0), 0u) << a.algorithm;
     EXPECT_TRUE(a.converged) << a.stop_reason;

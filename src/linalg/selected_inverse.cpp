@@ -87,19 +87,7 @@ void invert_dense_tail(const std::vector<std::vector<const Block*>>& L, int s, s
 // Σ(r1, r2) of rows a = (i1, r1) ≥ b = (i2, r2) from the blocks of Σ formed so far.
 double lookup(const std::vector<std::vector<Block>>& S, const std::pair<int, Eigen::Index>& a,
               const std::pair<int, Eigen::Index>& b) {
-  const Block& blk = S[a.first][b.first];
-  if (const Mat* d = std::get_if<Mat>(&blk)) return (*d)(a.second, b.second);
-  if (const BlockDiag* bd = std::get_if<BlockDiag>(&blk)) {
-    if (a.second / bd->q != b.second / bd->q) fail("two levels of a block-diagonal block meet");
-    return bd->data(a.second % bd->q, b.second);
-  }
-  const SpMat& sp = std::get<SpMat>(blk);
-  const int* inner = sp.innerIndexPtr();
-  const int* lo = inner + sp.outerIndexPtr()[b.second];
-  const int* hi = inner + sp.outerIndexPtr()[b.second + 1];
-  const int* it = std::lower_bound(lo, hi, static_cast<int>(a.second));
-  if (it == hi || *it != a.second) fail("an entry outside the pattern of the factor is needed");
-  return sp.valuePtr()[it - inner];
+  return selected_entry(S[a.first][b.first], a.second, b.second);
 }
 
 // The rows of L below the q columns of level b of block j.
@@ -184,6 +172,21 @@ void invert_blockdiag_column(const std::vector<std::vector<const Block*>>& L, in
 }
 
 }  // namespace
+
+double selected_entry(const Block& S, Eigen::Index r, Eigen::Index c) {
+  if (const Mat* d = std::get_if<Mat>(&S)) return (*d)(r, c);
+  if (const BlockDiag* bd = std::get_if<BlockDiag>(&S)) {
+    if (r / bd->q != c / bd->q) fail("two levels of a block-diagonal block meet");
+    return bd->data(r % bd->q, c);
+  }
+  const SpMat& sp = std::get<SpMat>(S);
+  const int* inner = sp.innerIndexPtr();
+  const int* lo = inner + sp.outerIndexPtr()[c];
+  const int* hi = inner + sp.outerIndexPtr()[c + 1];
+  const int* it = std::lower_bound(lo, hi, static_cast<int>(r));
+  if (it == hi || *it != r) fail("an entry outside the pattern of the factor is needed");
+  return sp.valuePtr()[it - inner];
+}
 
 std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<const Block*>>& L) {
   const int nb = static_cast<int>(L.size());

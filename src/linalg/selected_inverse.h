@@ -21,4 +21,8 @@ namespace lmm::detail {
 /// rows of L below its q columns.
 std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<const Block*>>& L);
 
+/// Σ(r, c) of one block of selected_inverse()'s result: any entry of a Mat, an entry of a SpMat's
+/// pattern, or of a BlockDiag's diagonal q x q blocks; anything else throws std::logic_error.
+double selected_entry(const Block& S, Eigen::Index r, Eigen::Index c);
+
 }  // namespace lmm::detail

@@ -11,7 +11,6 @@
 // (linalg/selected_inverse.h) has it. r² is a minimum over (u, β), so (envelope theorem)
 //   ∂r²/∂λ_j(r, c) = -2 Σ_b (Z_jb'e)_r u_jb,c,   Z_j'e = A_{yj} - A_{Xj}'β̂ - Σ_i A_{ji} Λ_i u_i,
 // all from A. The objective's last term adds (n or n - p) / r² times that.
-#include <limits>
 #include <vector>
 
 #include "linalg/selected_inverse.h"
@@ -26,18 +25,6 @@ using detail::SpMat;
 
 namespace {
 
-// Σ(r, c) of an off-diagonal block of the selected inverse (dense, or sparse with L's pattern).
-double sigma_at(const Block& S, Eigen::Index r, Eigen::Index c) {
-  if (const Mat* d = std::get_if<Mat>(&S)) return (*d)(r, c);
-  const SpMat& sp = std::get<SpMat>(S);
-  const int* inner = sp.innerIndexPtr();
-  const int* lo = inner + sp.outerIndexPtr()[c];
-  const int* hi = inner + sp.outerIndexPtr()[c + 1];
-  const int* it = std::lower_bound(lo, hi, static_cast<int>(r));
-  if (it == hi || *it != r) throw std::logic_error("lmm internal error: gradient reads Σ outside L's pattern");
-  return sp.valuePtr()[it - inner];
-}
-
 // G_j += Σ_b [Σ_{ji} B]_bb for B = Λ_i'A_{ij} (rows: term i; columns: term j, q_j per level) and
 // Σ_{ij} = S (same shape as B): G_j(c, r) += Σ_m S(m, (b,c)) B(m, (b,r)).
 void add_lower(Mat& Gj, const Block& S, const SpMat& B, int qj) {
@@ -45,7 +32,7 @@ void add_lower(Mat& Gj, const Block& S, const SpMat& B, int qj) {
     const Eigen::Index b0 = col - col % qj;
     const Eigen::Index r = col % qj;
     for (SpMat::InnerIterator it(B, col); it; ++it)
-      for (int c = 0; c < qj; ++c) Gj(c, r) += sigma_at(S, it.row(), b0 + c) * it.value();
+      for (int c = 0; c < qj; ++c) Gj(c, r) += detail::selected_entry(S, it.row(), b0 + c) * it.value();
   }
 }
 
@@ -56,7 +43,7 @@ void add_upper(Mat& Gi, const Block& S, const SpMat& C, int qi) {
     for (SpMat::InnerIterator it(C, m); it; ++it) {
       const Eigen::Index b0 = it.row() - it.row() % qi;
       const Eigen::Index r = it.row() % qi;
-      for (int c = 0; c < qi; ++c) Gi(c, r) += sigma_at(S, b0 + c, m) * it.value();
+      for (int c = 0; c < qi; ++c) Gi(c, r) += detail::selected_entry(S, b0 + c, m) * it.value();
     }
 }
 
