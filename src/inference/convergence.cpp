@@ -65,6 +65,13 @@ Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const 
 // is O(δ²) as deriv12's, with 2n evaluations of the factor and gradient instead of deriv12's 2n²
 // evaluations of the objective (18 against 6 for a random intercept and slope), and g carries no
 // differencing error at all. The model must be at x on entry (its factor is used for g).
+// With several terms the analytic gradient costs a selected inverse of the factor, more than the
+// evaluations it saves (measurements in src/model/optimize.cpp; InstEval's 6 gradients would take
+// 1.5 s against deriv12's 18 evaluations' 1.0 s), so the check keeps deriv12 there.
+bool gradient_pays(const LinearMixedModel& model) {
+  return model.has_gradient() && detail::model_state(model).K == 1;
+}
+
 Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {
   const auto n = static_cast<Eigen::Index>(x.size());
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -105,7 +112,7 @@ Derivatives derivatives(LinearMixedModel& model) {
   const auto theta = model.theta();
   const auto x = map.from_theta(theta);
   const double fx = model.objective();
-  const Derivatives d = model.has_gradient() ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
+  const Derivatives d = gradient_pays(model) ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
   model.set_theta(theta);  // back to the optimum
   return d;
 }
@@ -220,7 +227,7 @@ int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps,
 // they pass the check or lower the scaled gradient. Updates r, worst and the optimizer's summary.
 void try_newton_polish(LinearMixedModel& model, OptimizerSummary& optimizer, Derivatives& d, ConvergenceReport& r,
                        std::size_t& worst) {
-  if (!(model.has_gradient() && r.status == "gradient" && !r.scaled_gradient.empty() &&
+  if (!(gradient_pays(model) && r.status == "gradient" && !r.scaled_gradient.empty() &&
         !std::isnan(r.scaled_gradient[0]) && optimizer.converged))
     return;
   const double before = r.max_grad;

@@ -82,8 +82,11 @@ struct ModelState {
   // One term: the factor in one sweep over the levels with fixed-size kernels
   // (src/model/single_term.cpp).
   void update_L_single();
-  /// True when the analytic gradient is implemented for this model's structure (one term).
-  bool has_gradient() const { return K == 1 && !residual; }
+  /// True when the analytic gradient is implemented for this model's structure: no residual
+  /// structure, and no sparse-Cholesky diagonal block (the selected inverse has no kernel for it).
+  bool has_gradient() const;
+  /// The gradient for several terms, from the selected inverse of the factor (src/model/multi_term.cpp).
+  std::vector<detail::Mat> gradient_multi() const;
   /// ∂objective/∂λ_j(r, c) for every entry of each term's λ (upper ones too), at the current
   /// factor; NaN if the factor failed (src/model/single_term.cpp).
   std::vector<detail::Mat> gradient_full() const;
