@@ -250,7 +250,10 @@ Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
     const int k = d[r].term, q = q_[static_cast<std::size_t>(k)];
     if (k == 0) {
       DM[r].resize(n0_, m_);
-      for (Index b = 0; b < nlev_[0]; ++b) DM[r].middleRows(b * q, q) = d[r].E * M0R_.middleRows(b * q, q);
+      // m_ = 0 (one term): nothing to fill, and Eigen's middleRows of a matrix with no columns
+      // offsets its null data pointer (undefined behaviour that UBSan reports).
+      if (m_ > 0)
+        for (Index b = 0; b < nlev_[0]; ++b) DM[r].middleRows(b * q, q) = d[r].E * M0R_.middleRows(b * q, q);
       if (m_ > 0) GH[r] = G_ * Mat(SpMat(N0R_.transpose() * (kron_sparse(d[r].E, nlev_[0]) * N0R_)));
     } else {
       DM[r].resize(q * nlev_[static_cast<std::size_t>(k)], m_);

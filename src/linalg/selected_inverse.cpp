@@ -156,11 +156,15 @@ void invert_blockdiag_column(const std::vector<std::vector<const Block*>>& L, in
   for (Eigen::Index b = 0; b < Ljj.nblocks; ++b) {
     const Eigen::Index c0 = b * q;
     level_rows(L, j, c0, q, R);
-    gather_scatter(L, S, j, c0, q, R, X, false);
     Linv.setIdentity();
     Ljj.block(b).triangularView<Eigen::Lower>().solveInPlace(Linv);
-    X = X * Linv;  // X L_bb⁻¹
     const auto nR = static_cast<Eigen::Index>(R.size());
+    if (nR == 0) {  // no rows below this level: S_bb = L_bb⁻ᵀ L_bb⁻¹ (and no empty self-adjoint
+      Sjj.block(b).noalias() = Linv.transpose() * Linv;  // product, which Eigen reads through a
+      continue;                                             // null pointer: UBSan reports it)
+    }
+    gather_scatter(L, S, j, c0, q, R, X, false);
+    X = X * Linv;  // X L_bb⁻¹
     SRR.resize(nR, nR);
     for (Eigen::Index c = 0; c < nR; ++c)
       for (Eigen::Index a = c; a < nR; ++a) SRR(a, c) = lookup(S, R[a], R[c]);
