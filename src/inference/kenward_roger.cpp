@@ -231,7 +231,7 @@ KrParts crossed_parts(const detail::ModelState& m, const std::vector<Param>& par
   for (int r = 0; r < nre; ++r)
     for (int t = r; t < nre; ++t) {
       Q(r, t) = s * s * s * DW[r].transpose() * MDW[t];
-      Q(t, r) = Q(r, t).transpose();
+      if (t != r) Q(t, r) = Q(r, t).transpose();  // (r = t would transpose in place: aliasing)
     }
   out.K = Mat::Zero(ng, ng);
   out.K.topLeftCorner(nre, nre) = s * s * vp.trace_pairs(d);
