@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lmm/glmm.h"
+#include "report/text_format.h"
 
 namespace lmm {
 
@@ -18,10 +19,6 @@ std::string number(double v, int digits) {
 std::string p_text(double p) {
   if (!std::isfinite(p)) return "NA";
   return p < 2e-16 ? "< 2e-16" : fmt::format("{:.3g}", p);
-}
-
-std::string signif_stars(double p) {
-  return !std::isfinite(p) ? "" : p < 0.001 ? "***" : p < 0.01 ? "**" : p < 0.05 ? "*" : p < 0.1 ? "." : "";
 }
 
 std::string header(const GlmmResult& r, const std::string& data_name) {
@@ -66,7 +63,7 @@ std::string fixed_table(const GlmmResult& r) {
   for (const auto& f : r.fixed)
     out += fmt::format("{:<{}} {:>10} {:>10} {:>8} {:>9} {}\n", f.term, w, number(f.estimate, 5),
                        number(f.std_error, 4), std::isfinite(f.t) ? fmt::format("{:.3f}", f.t) : "NA", p_text(f.p),
-                       signif_stars(f.p));
+                       detail::signif_stars(f.p));
   return out + "---\nSignif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1\n";
 }
 
