@@ -299,6 +299,45 @@ std::string error_of(const lmm::DataFrame& d, const std::string& formula, const 
   return "";
 }
 
+// The analytic gradient of the objective in θ and the structure's parameters η (one term: the
+// optimizer's L-BFGS path and the convergence check) against central differences of the objective,
+// for each structure and an SD ratio per level, REML and ML, away from the optimum.
+TEST(ResidualGradient, MatchesCentralDifferences) {
+  struct Case {
+    std::string data, formula, structure, sd_by;
+    std::vector<double> theta;
+  };
+  const std::vector<Case> cases = {
+      {"sleepstudy", "Reaction ~ Days + (Days | Subject)", "ar1(Days | Subject)", "", {0.8, 0.05, 0.2, 0.4}},
+      {"sleepstudy", "Reaction ~ Days + (Days | Subject)", "ar1(Days | Subject)", "", {1.1, -0.1, 0.3, -0.7}},
+      {"orthodont", "distance ~ age * Sex + (1 | Subject)", "car1(age | Subject)", "Sex", {1.3, -0.5, 0.3}},
+      {"trial2", "y ~ trt + visit + (0 + visit_idx | id)", "cs(1 | id)", "visit", {0.4, 0.6, 0.2, -0.1, 0.3}},
+      {"trial2", "y ~ trt * visit + (0 + visit_idx | id)", "us(visit | id)", "visit",
+       {0.3, 0.5, 0.2, 0.1, -0.2, 0.4, 0.3, 0.1, -0.3, 0.2}},
+      {"diary", "mood ~ stress + (stress | id)", "ar1(day | id)", "", {0.9, 0.1, 0.5, 0.6}}};
+  for (const Case& c : cases) {
+    const lmm::DataFrame data = lmm::read_table(kDir + "data/" + c.data + ".csv");
+    lmm::ModelFrameOptions fo;
+    lmm::parse_residual_structure(c.structure, fo.residual);
+    fo.residual.sd_by = c.sd_by;
+    for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+      lmm::LinearMixedModel m(lmm::build_model_frame(data, lmm::parse_formula(c.formula), fo), method);
+      ASSERT_TRUE(m.has_gradient()) << c.structure;
+      ASSERT_EQ(m.ntheta(), c.theta.size()) << c.structure;
+      m.set_theta(c.theta);
+      const auto g = m.gradient();
+      for (std::size_t k = 0; k < c.theta.size(); ++k) {
+        const double h = 1e-5;
+        auto a = c.theta, b = c.theta;
+        a[k] += h;
+        b[k] -= h;
+        const double fd = (m.set_theta(a) - m.set_theta(b)) / (2 * h);
+        EXPECT_NEAR(g[k], fd, 1e-5 * (1 + std::abs(fd))) << c.structure << " " << c.sd_by << " θ" << k;
+      }
+    }
+  }
+}
+
 TEST(ResidualErrors, NamesColumnAndRow) {
   const lmm::DataFrame d = lmm::read_table(kDir + "data/sleepstudy.csv");
   const lmm::DataFrame o = lmm::read_table(kDir + "data/orthodont.csv");
