@@ -548,7 +548,8 @@ TEST(ResidualCli, JsonKeysAndErrors) {
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 }
 
-// Wald intervals of φ and of an SD ratio against nlme's intervals(m, which = "var-cov")
+// Wald intervals of φ, of SD ratios and of us's correlations (on the Fisher-z scale) against nlme's
+// intervals(m, which = "var-cov")
 // (intervals.json, made by make_interval_refs.R). nlme's Hessian is a finite-difference one (fdHess),
 // good to about 1e-3.
 TEST(ResidualIntervals, WaldMatchesNlme) {
@@ -561,7 +562,9 @@ TEST(ResidualIntervals, WaldMatchesNlme) {
     const lmm::DataFrame data = lmm::read_table(kDir + "data/" + ref["data"].get<std::string>());
     const lmm::Fitted f = lmm::fit(data, formula, opt);
     for (const auto& [param, v] : want.items()) {
-      const std::string ours = param == "phi" ? "phi" : "sd_ratio:" + param.substr(6);
+      const std::string ours = param == "phi"                ? "phi"
+                               : param.rfind("cor_", 0) == 0 ? "cor:" + param.substr(4)
+                                                             : "sd_ratio:" + param.substr(6);
       bool found = false;
       for (const auto& iv : f.result.confint_residual)
         if (iv.parameter == ours) {
