@@ -102,7 +102,11 @@ NloptOutcome run(NloptMethod method, OptContext& ctx, std::vector<double>& x, do
   detail::NloptSettings s;
   s.method = method;
   if (method != NloptMethod::NEWUOA) s.lower = *ctx.lower;
-  if (method == NloptMethod::LBFGS) residual_box(*ctx.model, s.lower, s.upper);
+  if (method == NloptMethod::LBFGS) {
+    residual_box(*ctx.model, s.lower, s.upper);
+    for (std::size_t k = ctx.model->ntheta_random(); k < s.upper.size(); ++k)  // a caller's start outside it
+      x[k] = std::clamp(x[k], -kResidualBox, kResidualBox);
+  }
   s.ftol_rel = o.ftol_rel;
   s.xtol_abs = o.xtol_abs;
   s.max_evaluations = std::max(1, o.max_evaluations - ctx.evaluations);
