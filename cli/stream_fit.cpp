@@ -94,11 +94,12 @@ std::shared_ptr<const StatisticsSchema> schema_pass(TableChunks& t, const Stream
   return make_schema(sample, r.formula, r.fit.frame);
 }
 
-SufficientStatistics accumulate_pass(TableChunks& t, const std::shared_ptr<const StatisticsSchema>& schema,
+// (The statistics hold the only reference to the schema: its levels are freed with them, in fit().)
+SufficientStatistics accumulate_pass(TableChunks& t, std::shared_ptr<const StatisticsSchema> schema,
                                      StreamProgress& pr) {
   pr.start("pass 2 of 3 (statistics)");
   t.rewind();
-  SufficientStatistics s(schema);
+  SufficientStatistics s(std::move(schema));
   DataFrame chunk;
   while (t.next(chunk)) {
     s.accumulate(chunk);
@@ -113,6 +114,8 @@ void residual_pass(TableChunks& t, Fitted& fit, const StreamRequest& r, StreamPr
   pr.start("pass 3 of 3 (residuals)");
   t.rewind();
   const ResidualPass pass(fit.model);
+  // Only moving θ needs A; what follows (this pass, the level tables, --save) reads the factor.
+  release_cross_products(fit.model);
   const double sigma = fit.result.sigma;
   std::vector<float> scaled;
   scaled.reserve(fit.result.nobs);
@@ -203,11 +206,11 @@ int run_stream_fit(const StreamRequest& r) {
   const auto start = Clock::now();
   TableChunks t(r.path, r.read, r.chunk_bytes);
   StreamProgress pr(!r.quiet);
-  const auto schema = schema_pass(t, r, pr);
+  auto schema = schema_pass(t, r, pr);
   const double t1 = std::chrono::duration<double>(Clock::now() - start).count(), m1 = peak_mb();
   double ma = 0;
   Fitted f = [&] {
-    SufficientStatistics s = accumulate_pass(t, schema, pr);
+    SufficientStatistics s = accumulate_pass(t, std::move(schema), pr);
     pr.clear();
     ma = peak_mb();
     // The per-level tables are written level by level below (--json, --ranef), never held.
