@@ -1,6 +1,9 @@
 #include "stream_fit.h"
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -50,6 +53,14 @@ double peak_mb() {
     in.ignore(1 << 12, '\n');
   }
   return 0;
+}
+
+// Gives the heap's free pages back to the system between passes: glibc keeps them otherwise (up
+// to tens of MB of a pass's chunk buffers), and they would count in the next pass's peak.
+void return_free_memory() {
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
 }
 
 /// One line on stderr, rewritten in place, for a terminal only: the pass, rows read and the rate.
@@ -116,6 +127,7 @@ void residual_pass(TableChunks& t, Fitted& fit, const StreamRequest& r, StreamPr
   const ResidualPass pass(fit.model);
   // Only moving θ needs A; what follows (this pass, the level tables, --save) reads the factor.
   release_cross_products(fit.model);
+  return_free_memory();
   const double sigma = fit.result.sigma;
   std::vector<float> scaled;
   scaled.reserve(fit.result.nobs);
@@ -207,11 +219,13 @@ int run_stream_fit(const StreamRequest& r) {
   TableChunks t(r.path, r.read, r.chunk_bytes);
   StreamProgress pr(!r.quiet);
   auto schema = schema_pass(t, r, pr);
+  return_free_memory();
   const double t1 = std::chrono::duration<double>(Clock::now() - start).count(), m1 = peak_mb();
   double ma = 0;
   Fitted f = [&] {
     SufficientStatistics s = accumulate_pass(t, std::move(schema), pr);
     pr.clear();
+    return_free_memory();
     ma = peak_mb();
     // The per-level tables are written level by level below (--json, --ranef), never held.
     return fit(std::move(s), r.fit, LevelTables::Omit);

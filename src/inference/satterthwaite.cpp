@@ -146,13 +146,20 @@ double hessian_entry(const detail::VinvParts& vp, const UDerivatives& ud, const 
   return ldet + d2r2 / s2;
 }
 
+// Where the derivatives are taken: the number of θ̃ entries, p, REML or not, and σ = u_σ·σ̂ (and σ²).
+struct DerivativePoint {
+  Eigen::Index nth, p;
+  bool reml;
+  double sigma, s2;
+  DerivativePoint(const detail::ModelState& m, const VectorXd& u, double sig)
+      : nth(u.size() - 1), p(static_cast<Eigen::Index>(m.p())), reml(m.method == Method::REML),
+        sigma(u(nth) * sig), s2(sigma * sigma) {}
+};
+
 // H (the deviance's Hessian) and J (Vcov(β)'s Jacobian) in u = (θ̃, σ/σ̂) from Ṽ⁻¹'s products.
 void analytic_derivatives(const detail::ModelState& m, const detail::ThetaMap& map, const VectorXd& u, double sig,
                           MatrixXd& H, MatrixXd& J) {
-  const auto nth = u.size() - 1;
-  const auto p = static_cast<Eigen::Index>(m.p());
-  const bool reml = m.method == Method::REML;
-  const double sigma = u(nth) * sig, s2 = sigma * sigma;
+  const auto [nth, p, reml, sigma, s2] = DerivativePoint(m, u, sig);
   const detail::VinvParts vp(m);
   const UDerivatives ud = u_derivatives(m, map, u);
   const DerivativeParts a = derivative_parts(vp, ud, p, reml);
@@ -276,10 +283,7 @@ class OneTermSums {
 
 void one_term_derivatives(const detail::ModelState& m, const detail::ThetaMap& map, const VectorXd& u, double sig,
                           MatrixXd& H, MatrixXd& J) {
-  const auto nth = u.size() - 1;
-  const auto p = static_cast<Eigen::Index>(m.p());
-  const bool reml = m.method == Method::REML;
-  const double sigma = u(nth) * sig, s2 = sigma * sigma;
+  const auto [nth, p, reml, sigma, s2] = DerivativePoint(m, u, sig);
   const UDerivatives ud = u_derivatives(m, map, u);
   OneTermSums a(m, ud);
   a.first_pass();
