@@ -1,6 +1,9 @@
 #include "stream_fit.h"
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -52,6 +55,14 @@ double peak_mb() {
   return 0;
 }
 
+// Gives the heap's free pages back to the system between passes: glibc keeps them otherwise (up
+// to tens of MB of a pass's chunk buffers), and they would count in the next pass's peak.
+void return_free_memory() {
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
+}
+
 /// One line on stderr, rewritten in place, for a terminal only: the pass, rows read and the rate.
 class StreamProgress {
  public:
@@ -94,11 +105,12 @@ std::shared_ptr<const StatisticsSchema> schema_pass(TableChunks& t, const Stream
   return make_schema(sample, r.formula, r.fit.frame);
 }
 
-SufficientStatistics accumulate_pass(TableChunks& t, const std::shared_ptr<const StatisticsSchema>& schema,
+// (The statistics hold the only reference to the schema: its levels are freed with them, in fit().)
+SufficientStatistics accumulate_pass(TableChunks& t, std::shared_ptr<const StatisticsSchema> schema,
                                      StreamProgress& pr) {
   pr.start("pass 2 of 3 (statistics)");
   t.rewind();
-  SufficientStatistics s(schema);
+  SufficientStatistics s(std::move(schema));
   DataFrame chunk;
   while (t.next(chunk)) {
     s.accumulate(chunk);
@@ -113,6 +125,9 @@ void residual_pass(TableChunks& t, Fitted& fit, const StreamRequest& r, StreamPr
   pr.start("pass 3 of 3 (residuals)");
   t.rewind();
   const ResidualPass pass(fit.model);
+  // Only moving θ needs A; what follows (this pass, the level tables, --save) reads the factor.
+  release_cross_products(fit.model);
+  return_free_memory();
   const double sigma = fit.result.sigma;
   std::vector<float> scaled;
   scaled.reserve(fit.result.nobs);
@@ -203,12 +218,14 @@ int run_stream_fit(const StreamRequest& r) {
   const auto start = Clock::now();
   TableChunks t(r.path, r.read, r.chunk_bytes);
   StreamProgress pr(!r.quiet);
-  const auto schema = schema_pass(t, r, pr);
+  auto schema = schema_pass(t, r, pr);
+  return_free_memory();
   const double t1 = std::chrono::duration<double>(Clock::now() - start).count(), m1 = peak_mb();
   double ma = 0;
   Fitted f = [&] {
-    SufficientStatistics s = accumulate_pass(t, schema, pr);
+    SufficientStatistics s = accumulate_pass(t, std::move(schema), pr);
     pr.clear();
+    return_free_memory();
     ma = peak_mb();
     // The per-level tables are written level by level below (--json, --ranef), never held.
     return fit(std::move(s), r.fit, LevelTables::Omit);

@@ -176,6 +176,40 @@ TEST(Statistics, FactorsAndMissingRowsEqualInMemoryFit) {
   check_model("growth200.csv", "y ~ time * group + (time | id)");
 }
 
+// After release_cross_products() the model answers at its θ as before (to the bit), and refuses
+// to move θ; for_each_level's per-level conditional SDs (one term) equal ranef_condvar()'s.
+TEST(Statistics, ReleasedCrossProductsKeepTheEstimatesAtTheta) {
+  const DataFrame d = read("sleepstudy.csv");
+  lmm::SufficientStatistics s(lmm::make_schema(d, "Reaction ~ Days + (Days | Subject)"));
+  s.accumulate(d);
+  lmm::Fitted f = lmm::fit(std::move(s), {}, lmm::LevelTables::Omit);
+  const auto beta = f.model.beta(), vcov = f.model.vcov();
+  const auto ranef = f.model.ranef(), condvar = f.model.ranef_condvar();
+  const double sigma = f.model.sigma(), objective = f.model.objective();
+  lmm::release_cross_products(f.model);
+  EXPECT_EQ(f.model.beta(), beta);
+  EXPECT_EQ(f.model.vcov(), vcov);
+  EXPECT_EQ(f.model.ranef(), ranef);
+  EXPECT_EQ(f.model.ranef_condvar(), condvar);
+  EXPECT_EQ(f.model.sigma(), sigma);
+  EXPECT_EQ(f.model.objective(), objective);
+  std::size_t b = 0;
+  lmm::for_each_level(f.model, [&](const lmm::RandomEffectLevel& re, const lmm::LevelCoefficients&) {
+    ASSERT_EQ(re.condsd.size(), 2u);
+    for (std::size_t a = 0; a < 2; ++a) {
+      EXPECT_DOUBLE_EQ(re.mode[a], ranef[0][b * 2 + a]);
+      EXPECT_DOUBLE_EQ(re.condsd[a], std::sqrt(condvar[0][b * 4 + a * 3]));
+    }
+    ++b;
+  });
+  EXPECT_EQ(b, 18u);
+  EXPECT_FALSE(f.model.has_gradient());
+  EXPECT_THROW(f.model.set_theta(f.model.theta()), lmm::Error);
+  EXPECT_THROW(f.model.fit(), lmm::Error);
+  EXPECT_THROW(f.model.gradient(), lmm::Error);
+  EXPECT_THROW(f.model.singular_positions(), lmm::Error);
+}
+
 TEST(Statistics, BinaryFormRoundTripsAndRefusesBadInput) {
   const DataFrame d = read("pastes.csv");
   const auto schema = lmm::make_schema(d, "strength ~ 1 + (1 | batch/cask)");

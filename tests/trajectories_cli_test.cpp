@@ -12,6 +12,8 @@
 #include "lmm/data.h"
 #include "lmm/fit.h"
 #include "lmm/predict.h"
+#include "lmm/simulate.h"
+#include "lmm/table_io.h"
 
 namespace {
 
@@ -52,6 +54,22 @@ TEST(TrajectoriesCli, SimulateIsByteIdenticalForTheSameSeed) {
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_TRUE(c.out.empty());
   EXPECT_EQ(slurp(out), a.out);
+}
+
+// `lmm simulate` writes the growth design a block of persons at a time: more persons than one
+// block (4096) give the bytes of the whole table written at once.
+TEST(TrajectoriesCli, SimulateStreamsTheWholeTablesBytes) {
+  const CliRun a = run_cli({"simulate", "--persons", "5000", "--waves", "0,2", "--dropout", "0.3", "--group-effect",
+                            "1", "--seed", "5"});
+  ASSERT_EQ(a.code, 0) << a.err;
+  lmm::GrowthDesign g;
+  g.persons = 5000;
+  g.waves = {0, 2};
+  g.dropout = 0.3;
+  g.group_effect = 1;
+  g.seed = 5;
+  EXPECT_EQ(a.out, lmm::to_csv(lmm::simulate_growth(g)));
+  EXPECT_EQ(std::count(a.out.begin(), a.out.end(), '\n'), 10001);
 }
 
 TEST(TrajectoriesCli, SavedModelPredictsAsTheFitItCameFrom) {

@@ -424,6 +424,33 @@ TEST(SimulateGrowth, DesignAllocationAndDropout) {
   EXPECT_NE(lmm::to_csv(lmm::simulate_growth(g)), lmm::to_csv(d));
 }
 
+// Simulated a block of persons at a time: the blocks' rows in order are the whole simulation's,
+// the same bytes (ids padded to the whole design's width), and the same effects.
+TEST(SimulateGrowth, BlocksConcatenateToTheWholeSimulation) {
+  lmm::GrowthDesign g;
+  g.persons = 1001;  // ids P0001..P1001: the width is the design's, not a block's
+  g.waves = {0, 1, 3};
+  g.dropout = 0.25;
+  g.group_effect = 0.7;
+  g.seed = 11;
+  const auto whole = lmm::simulate_growth_with_effects(g);
+  std::string csv;
+  std::vector<double> u0, u1;
+  std::size_t blocks = 0;
+  lmm::simulate_growth_blocks(g, 300, [&](lmm::GrowthSimulation&& b) {
+    const std::string t = lmm::to_csv(b.data);
+    csv += blocks++ == 0 ? t : t.substr(t.find('\n') + 1);
+    u0.insert(u0.end(), b.u0.begin(), b.u0.end());
+    u1.insert(u1.end(), b.u1.begin(), b.u1.end());
+  });
+  EXPECT_EQ(blocks, 4u);  // 300, 300, 300, 101
+  EXPECT_EQ(csv, lmm::to_csv(whole.data));
+  EXPECT_EQ(u0, whole.u0);
+  EXPECT_EQ(u1, whole.u1);
+  EXPECT_EQ(csv.substr(0, 21), "id,time,group,y\nP0001");
+  EXPECT_THROW(lmm::simulate_growth_blocks(g, 0, [](lmm::GrowthSimulation&&) {}), lmm::Error);
+}
+
 // The error names the field of GrowthDesign (the library knows no flags).
 std::string design_error(const lmm::GrowthDesign& g) {
   try {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,14 @@ struct GrowthSimulation {
 /// persons keeps the same persons' draws.
 GrowthSimulation simulate_growth_with_effects(const GrowthDesign& design);
 DataFrame simulate_growth(const GrowthDesign& design);
+
+/// The same simulation a block of persons at a time, for designs too large to hold: `visit` is
+/// called with persons 1..k, then k+1..2k, ... (k = persons_per_block, the last block shorter),
+/// each block's rows and effects exactly those of simulate_growth_with_effects for its persons
+/// (their ids padded to the width of the whole design), so that the blocks' rows in order are its
+/// data. Memory: one block, and one byte per person for the allocation to arms.
+void simulate_growth_blocks(const GrowthDesign& design, std::size_t persons_per_block,
+                            const std::function<void(GrowthSimulation&&)>& visit);
 
 /// The design at which to simulate: a fixed-effects matrix and random-effects terms (as a model
 /// frame's; y is not used).

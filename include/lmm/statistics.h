@@ -124,6 +124,13 @@ enum class LevelTables { Fill, Omit };
 /// empty): the peak is then the model and the result, not the statistics as well.
 Fitted fit(SufficientStatistics&& stats, const FitOptions& options = {}, LevelTables tables = LevelTables::Fill);
 
+/// Frees what only moving θ needs from a fitted model: its cross-product blocks A, as large as the
+/// factor (112 MB for a million persons with two effects each). For the passes over the rows after
+/// a fit from statistics. The model still answers everything at its θ (beta, sigma, vcov, ranef,
+/// ranef_condvar, for_each_level, snapshot); set_theta(), fit(), gradient(), set_response(),
+/// set_offset_response() and singular_positions() then throw lmm::Error, has_gradient() is false.
+void release_cross_products(LinearMixedModel& model);
+
 /// The rows of random_effects(model) and coefficients(model) (lmm/ranef.h) one level at a time, in
 /// the same order and with the same values, without holding the tables: `visit` sees each level's
 /// two rows once (they are reused: copy what you keep).

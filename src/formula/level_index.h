@@ -3,18 +3,30 @@
 // lookup for every chunk cost more than the chunk itself. Not a public header.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "lmm/model_frame.h"
 
 namespace lmm::detail {
 
+/// One term's lookup: binary search over its levels in byte order, 4 bytes a level (a hash map
+/// of a million levels took 50 MB). It views the fitted frame's levels, which must outlive it.
+class LevelLookup {
+ public:
+  explicit LevelLookup(const std::vector<std::string>& levels);
+  /// The index of `label` among the levels, -1 if it is not one of them.
+  std::int32_t find(std::string_view label) const;
+
+ private:
+  const std::vector<std::string>* levels_;
+  std::vector<std::uint32_t> order_;  // the levels' indices in byte order; empty: they are in it already
+};
+
 struct LevelIndex {
-  /// Per random-effects term of the fitted frame (its order): level label -> index. The keys view
-  /// the fitted frame's levels, which must outlive the index.
-  std::vector<std::unordered_map<std::string_view, std::int32_t>> terms;
+  /// Per random-effects term of the fitted frame (its order).
+  std::vector<LevelLookup> terms;
   explicit LevelIndex(const ModelFrame& fitted);
 };
 

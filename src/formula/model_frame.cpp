@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -784,16 +785,27 @@ void FrameBuilder::fitted_refs(const RandomTerm& t, ReTermData& re) {
   if (!index_) re.levels = ft->levels;
   std::fill(re.refs.begin(), re.refs.end(), -1);
   if (!new_options_.random_effects) return;
-  std::unordered_map<std::string_view, std::int32_t> own;
-  if (!index_)
-    for (std::size_t l = 0; l < ft->levels.size(); ++l) own.emplace(ft->levels[l], static_cast<std::int32_t>(l));
-  const auto& index = index_ ? index_->terms[term] : own;
+  std::optional<detail::LevelLookup> own;
+  if (!index_) own.emplace(ft->levels);
+  const detail::LevelLookup& index = index_ ? index_->terms[term] : *own;
+  // One grouping variable coded by level (text or categorical): each of its levels looked up once.
+  const Column* one = t.grouping.size() == 1 ? &col(t.grouping[0]) : nullptr;
+  if (one && one->is_numeric() && !one->has_text()) one = nullptr;
+  std::vector<std::int32_t> memo(one ? (one->has_text() ? one->text_levels.size() : one->levels.size()) : 0, -2);
+  std::string lab;
   for (std::size_t i = 0; i < rows_.size(); ++i) {
-    std::string lab;
+    const std::size_t r = rows_[i];
+    if (one) {
+      if (one->missing(r)) continue;
+      const auto code = static_cast<std::size_t>(one->has_text() ? one->text_codes[r] : one->codes[r]);
+      if (memo[code] == -2) memo[code] = index.find(one->has_text() ? one->text_levels[code] : one->levels[code]);
+      re.refs[i] = memo[code];
+      continue;
+    }
+    lab.clear();
     bool missing = false;
     for (std::size_t m = 0; m < t.grouping.size() && !missing; ++m) {
       const Column& c = col(t.grouping[m]);
-      const std::size_t r = rows_[i];
       if (c.missing(r)) {
         missing = true;
         break;
@@ -803,9 +815,7 @@ void FrameBuilder::fitted_refs(const RandomTerm& t, ReTermData& re) {
              : c.is_numeric() ? detail::format_r_number(c.numbers[r])
                               : c.levels[static_cast<std::size_t>(c.codes[r])];
     }
-    if (missing) continue;
-    const auto it = index.find(lab);
-    if (it != index.end()) re.refs[i] = it->second;
+    if (!missing) re.refs[i] = index.find(lab);
   }
 }
 
@@ -1131,12 +1141,33 @@ ModelFrame model_frame_for_new_data(const ModelFrame& fitted, const DataFrame& d
   return b.build_new();
 }
 
-detail::LevelIndex::LevelIndex(const ModelFrame& fitted) {
-  for (const ReTermData& t : fitted.re) {
-    auto& m = terms.emplace_back();
-    m.reserve(t.levels.size());
-    for (std::size_t l = 0; l < t.levels.size(); ++l) m.emplace(t.levels[l], static_cast<std::int32_t>(l));
+detail::LevelLookup::LevelLookup(const std::vector<std::string>& levels) : levels_(&levels) {
+  // A single grouping variable's levels are in byte order already (as R's C-locale factor levels);
+  // an interaction's (a:b) and a numeric variable's are not.
+  if (std::is_sorted(levels.begin(), levels.end())) return;
+  order_.resize(levels.size());
+  for (std::size_t l = 0; l < levels.size(); ++l) order_[l] = static_cast<std::uint32_t>(l);
+  std::sort(order_.begin(), order_.end(), [&levels](std::uint32_t a, std::uint32_t b) { return levels[a] < levels[b]; });
+}
+
+std::int32_t detail::LevelLookup::find(std::string_view label) const {
+  const auto& lv = *levels_;
+  std::size_t lo = 0, hi = lv.size();
+  auto at = [&](std::size_t k) -> const std::string& { return lv[order_.empty() ? k : order_[k]]; };
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (std::string_view(at(mid)) < label)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
+  if (lo == lv.size() || std::string_view(at(lo)) != label) return -1;
+  return static_cast<std::int32_t>(order_.empty() ? lo : order_[lo]);
+}
+
+detail::LevelIndex::LevelIndex(const ModelFrame& fitted) {
+  terms.reserve(fitted.re.size());
+  for (const ReTermData& t : fitted.re) terms.emplace_back(t.levels);
 }
 
 ModelFrame detail::model_frame_for_new_data(const ModelFrame& fitted, const DataFrame& data,

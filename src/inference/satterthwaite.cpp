@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <variant>
 
 #include "inference/distributions.h"
 #include "inference/numderiv.h"
@@ -145,13 +146,20 @@ double hessian_entry(const detail::VinvParts& vp, const UDerivatives& ud, const 
   return ldet + d2r2 / s2;
 }
 
+// Where the derivatives are taken: the number of θ̃ entries, p, REML or not, and σ = u_σ·σ̂ (and σ²).
+struct DerivativePoint {
+  Eigen::Index nth, p;
+  bool reml;
+  double sigma, s2;
+  DerivativePoint(const detail::ModelState& m, const VectorXd& u, double sig)
+      : nth(u.size() - 1), p(static_cast<Eigen::Index>(m.p())), reml(m.method == Method::REML),
+        sigma(u(nth) * sig), s2(sigma * sigma) {}
+};
+
 // H (the deviance's Hessian) and J (Vcov(β)'s Jacobian) in u = (θ̃, σ/σ̂) from Ṽ⁻¹'s products.
 void analytic_derivatives(const detail::ModelState& m, const detail::ThetaMap& map, const VectorXd& u, double sig,
                           MatrixXd& H, MatrixXd& J) {
-  const auto nth = u.size() - 1;
-  const auto p = static_cast<Eigen::Index>(m.p());
-  const bool reml = m.method == Method::REML;
-  const double sigma = u(nth) * sig, s2 = sigma * sigma;
+  const auto [nth, p, reml, sigma, s2] = DerivativePoint(m, u, sig);
   const detail::VinvParts vp(m);
   const UDerivatives ud = u_derivatives(m, map, u);
   const DerivativeParts a = derivative_parts(vp, ud, p, reml);
@@ -164,6 +172,139 @@ void analytic_derivatives(const detail::ModelState& m, const detail::ThetaMap& m
       H(i, j) = H(j, i) = hessian_entry(vp, ud, a, si, static_cast<std::size_t>(j), T2(i, j), reml, s2);
     const double dr2 = -a.w.dot(a.Dw[si]);
     H(i, nth) = H(nth, i) = -2 * dr2 / (s2 * sigma) * sig;
+    const MatrixXd dV = s2 * a.Phi * a.P[si] * a.Phi;
+    J.col(i) = Eigen::Map<const VectorXd>(dV.data(), p * p);
+  }
+  const double c = static_cast<double>(m.n()) - (reml ? static_cast<double>(p) : 0.0);
+  H(nth, nth) = (6 * a.r2 / (s2 * s2) - 2 * c / s2) * sig * sig;
+  J.col(nth) = Eigen::Map<const VectorXd>(a.Phi.data(), p * p) * (2 * sigma * sig);
+}
+
+// One random-effects term (K = 1): the same H and J as analytic_derivatives, level by level. Ṽ⁻¹'s
+// products are then block-diagonal by level (N_b = B_b S_b with B_b = I - S_b T_b, VinvParts with
+// no terms after the first), so every piece of derivative_parts and hessian_entry is a sum over
+// levels of q x q and q x p products: nothing of the size of the random effects is held, where
+// VinvParts and derivative_parts hold a dozen (q·levels) x p matrices (800 MB for a million
+// persons with two effects each).
+class OneTermSums {
+ public:
+  OneTermSums(const detail::ModelState& m, const UDerivatives& ud)
+      : m_(m), ud_(ud), d0_(std::get<detail::BlockDiag>(m.A[0][0])), AX_(std::get<Mat>(m.A[1][0])),
+        q_(m.q[0]), p_(static_cast<Eigen::Index>(m.p())), nd_(ud.d.size()) {}
+
+  // [X y]'Ṽ⁻¹[X y] = [X y]'[X y] - Σ_b S0X_b' T_b S0X_b; then (X'Ṽ⁻¹X)⁻¹, β̂ and r².
+  void first_pass() {
+    xvx_ = std::get<Mat>(m_.A[1][1]).selfadjointView<Eigen::Lower>();
+    for (Eigen::Index b = 0; b < m_.nlev[0]; ++b) {
+      level(b);
+      xvx_.noalias() -= SX_.transpose() * (T_ * SX_);
+    }
+    xvx_ = (0.5 * (xvx_ + xvx_.transpose())).eval();
+    const Eigen::LLT<MatrixXd> lx(xvx_.topLeftCorner(p_, p_));
+    Phi = lx.solve(MatrixXd::Identity(p_, p_));
+    beta_ = lx.solve(xvx_.col(p_).head(p_));
+    r2 = xvx_(p_, p_) - xvx_.col(p_).head(p_).dot(beta_);
+  }
+
+  // The sums over levels of hessian_entry's and analytic_derivatives' products.
+  void second_pass(bool reml) {
+    const auto nd = static_cast<Eigen::Index>(nd_);
+    P.assign(nd_, MatrixXd::Zero(p_, p_));
+    WDw.assign(nd_, VectorXd::Zero(p_));
+    wDw = VectorXd::Zero(nd);
+    DwMDw = T2 = tr2 = wE2w = MatrixXd::Zero(nd, nd);
+    DWMDW.assign(nd_ * nd_, MatrixXd::Zero(p_, p_));
+    XE2X.assign(nd_ * nd_, MatrixXd::Zero(p_, p_));
+    std::vector<MatrixXd> E2(nd_ * nd_), EW(nd_), NEW(nd_);
+    std::vector<VectorXd> Ew(nd_), NEw(nd_);
+    for (std::size_t i = 0; i < nd_; ++i)
+      for (std::size_t j = i; j < nd_; ++j)
+        E2[i * nd_ + j] = ud_.F[i] * ud_.F[j].transpose() + ud_.F[j] * ud_.F[i].transpose();
+    for (Eigen::Index b = 0; b < m_.nlev[0]; ++b) {
+      level(b);
+      N_.noalias() = B_ * S_;
+      W1_.noalias() = B_ * SX_;
+      const auto Wx = W1_.leftCols(p_);
+      const VectorXd w = W1_.col(p_) - Wx * beta_;
+      for (std::size_t i = 0; i < nd_; ++i) {
+        const Mat& E = ud_.d[i].E;
+        Ew[i].noalias() = E * w;
+        NEw[i].noalias() = N_ * Ew[i];
+        EW[i].noalias() = E * Wx;
+        if (reml) NEW[i].noalias() = N_ * EW[i];
+        P[i].noalias() += Wx.transpose() * EW[i];
+        WDw[i].noalias() += Wx.transpose() * Ew[i];
+        wDw(static_cast<Eigen::Index>(i)) += w.dot(Ew[i]);
+      }
+      for (std::size_t i = 0; i < nd_; ++i)
+        for (std::size_t j = i; j < nd_; ++j) {
+          const auto ii = static_cast<Eigen::Index>(i), jj = static_cast<Eigen::Index>(j);
+          const Mat& E2ij = E2[i * nd_ + j];
+          DwMDw(ii, jj) += Ew[i].dot(NEw[j]);
+          if (reml) DWMDW[i * nd_ + j].noalias() += EW[i].transpose() * NEW[j];
+          T2(ii, jj) += ((ud_.d[i].E * N_ * ud_.d[j].E).array() * N_.transpose().array()).sum();
+          tr2(ii, jj) += (E2ij.array() * N_.transpose().array()).sum();
+          wE2w(ii, jj) += w.dot(E2ij * w);
+          if (reml) XE2X[i * nd_ + j].noalias() += Wx.transpose() * (E2ij * Wx);
+        }
+    }
+  }
+
+  MatrixXd Phi, DwMDw, T2, tr2, wE2w;
+  std::vector<MatrixXd> P, DWMDW, XE2X;
+  std::vector<VectorXd> WDw;
+  VectorXd wDw;
+  double r2 = 0;
+
+ private:
+  const detail::ModelState& m_;
+  const UDerivatives& ud_;
+  const detail::BlockDiag& d0_;
+  const Mat& AX_;
+  int q_;
+  Eigen::Index p_;
+  std::size_t nd_;
+  MatrixXd xvx_;
+  VectorXd beta_;
+  Mat S_, T_, B_, SX_, N_, W1_;
+
+  // Level b's S_b, T_b = λ(λ'S_bλ + I)⁻¹λ', B_b = I - S_b T_b and S0X_b (as VinvParts::build_first_term).
+  void level(Eigen::Index b) {
+    const Mat& lam = m_.lambda[0];
+    S_ = d0_.block(b);
+    Mat C = lam.transpose() * S_ * lam;
+    C.diagonal().array() += 1.0;
+    T_ = lam * Eigen::LLT<Mat>(C).solve(Mat(lam.transpose()));
+    B_ = -S_ * T_;
+    B_.diagonal().array() += 1.0;
+    SX_ = AX_.middleCols(b * q_, q_).transpose();
+  }
+};
+
+void one_term_derivatives(const detail::ModelState& m, const detail::ThetaMap& map, const VectorXd& u, double sig,
+                          MatrixXd& H, MatrixXd& J) {
+  const auto [nth, p, reml, sigma, s2] = DerivativePoint(m, u, sig);
+  const UDerivatives ud = u_derivatives(m, map, u);
+  OneTermSums a(m, ud);
+  a.first_pass();
+  a.second_pass(reml);
+  H.resize(nth + 1, nth + 1);
+  J.resize(p * p, nth + 1);
+  const auto nd = static_cast<std::size_t>(nth);
+  for (Eigen::Index i = 0; i < nth; ++i) {
+    const auto si = static_cast<std::size_t>(i);
+    for (Eigen::Index j = i; j < nth; ++j) {  // hessian_entry's terms, from the sums
+      const auto sj = static_cast<std::size_t>(j);
+      double ldet = -a.T2(i, j) + a.tr2(i, j);
+      double d2r2 = 2 * (a.DwMDw(i, j) - a.WDw[si].dot(a.Phi * a.WDw[sj])) - a.wE2w(i, j);
+      if (reml) {
+        ldet += 2 * (a.Phi.array() * a.DWMDW[si * nd + sj].array()).sum();
+        ldet -= ((a.Phi * a.P[sj]).array() * (a.Phi * a.P[si]).transpose().array()).sum();
+        ldet -= (a.Phi.array() * a.XE2X[si * nd + sj].array()).sum();
+      }
+      H(i, j) = H(j, i) = ldet + d2r2 / s2;
+    }
+    H(i, nth) = H(nth, i) = 2 * a.wDw(i) / (s2 * sigma) * sig;
     const MatrixXd dV = s2 * a.Phi * a.P[si] * a.Phi;
     J.col(i) = Eigen::Map<const VectorXd>(dV.data(), p * p);
   }
@@ -233,7 +374,9 @@ Satterthwaite::Satterthwaite(LinearMixedModel& model) {
     u(nth) = sigma_ / sig;
   }
   MatrixXd H, J;
-  if (analytic_available(state)) {
+  if (!state.residual && state.K == 1 && std::holds_alternative<detail::BlockDiag>(state.A[0][0])) {
+    one_term_derivatives(state, map, u, sig, H, J);
+  } else if (analytic_available(state)) {
     analytic_derivatives(state, map, u, sig, H, J);
   } else {
     numerical_derivatives(model, map, u, sig, H, J);

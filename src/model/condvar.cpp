@@ -259,6 +259,38 @@ std::vector<Mat> level_blocks(const detail::ModelState& m, const std::vector<Eig
 
 }  // namespace
 
+Mat level_inverse_block(const detail::ModelState& m, Eigen::Index b) {
+  const auto& bd = std::get<BlockDiag>(m.L[0][0]);
+  const int q = m.q[0];
+  const auto Lb = bd.block(b);
+  // Takahashi's recurrence of takahashi() on the level's own columns (every row of its block), in
+  // the same order of operations, so that the result is the same to the bit.
+  Mat G(q, q);
+  std::vector<double> y;
+  for (int c = q - 1; c >= 0; --c) {
+    const int n = q - 1 - c;  // rows c+1 .. q-1
+    y.assign(static_cast<std::size_t>(n), 0.0);
+    for (int a = 0; a < n; ++a) {
+      const int ra = c + 1 + a;
+      const double la = Lb(ra, c);
+      y[static_cast<std::size_t>(a)] += G(ra, ra) * la;
+      for (int b2 = a + 1; b2 < n; ++b2) {
+        const double v = G(c + 1 + b2, ra);
+        y[static_cast<std::size_t>(b2)] += v * la;
+        y[static_cast<std::size_t>(a)] += v * Lb(c + 1 + b2, c);
+      }
+    }
+    const double diag = Lb(c, c);
+    double ly = 0;
+    for (int a = 0; a < n; ++a) {
+      G(c + 1 + a, c) = G(c, c + 1 + a) = -y[static_cast<std::size_t>(a)] / diag;
+      ly += Lb(c + 1 + a, c) * y[static_cast<std::size_t>(a)];
+    }
+    G(c, c) = (1 + ly) / (diag * diag);
+  }
+  return G;
+}
+
 std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
   const int K = m.K;
   std::vector<Eigen::Index> off(K + 1, 0);

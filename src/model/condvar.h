@@ -20,6 +20,11 @@ namespace lmm::detail {
 /// dense (crossed designs) are inverted densely, as the factorization treats them.
 std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m);
 
+/// Level b's block of re_inverse_diagonal_blocks() for a model of one term whose factor block is
+/// block-diagonal (K = 1: then it is (L_b L_b')⁻¹ with L_b the level's own q x q block), the same to
+/// the bit, without the other levels: conditional covariances one level at a time.
+Mat level_inverse_block(const detail::ModelState& m, Eigen::Index b);
+
 /// (L L')⁻¹ for a dense square L: lower triangular (a Cholesky factor), or any invertible L such as
 /// a permuted sparse factor P'L̂ (then through L L' and a Cholesky factorization).
 Mat inverse_of_llt(const Mat& L, bool lower_triangular);

@@ -372,6 +372,7 @@ std::vector<double> LinearMixedModel::theta_start() const {
 }
 
 double LinearMixedModel::set_theta(const std::vector<double>& theta) {
+  impl_->require_cross_products("LinearMixedModel::set_theta");
   impl_->set_lambda(theta);
   impl_->update_L();
   return impl_->objective;

@@ -9,6 +9,8 @@ namespace lmm::detail {
 
 struct ModelAccess {
   static const ModelState& state(const LinearMixedModel& model) { return *model.impl_; }
+  /// For src/model alone (release_cross_products()).
+  static ModelState& mutable_state(LinearMixedModel& model) { return *model.impl_; }
 };
 
 /// The state behind `model`, read-only.

@@ -104,6 +104,9 @@ struct ModelState {
   std::vector<detail::Mat> scalar_terms_moment(const detail::Mat& R, const Eigen::VectorXd& beta,
                                                double ee) const;
 
+  /// Throws lmm::Error naming `operation` when release_cross_products() freed A (lmm/statistics.h).
+  void require_cross_products(const char* operation) const;
+
   std::size_t n() const { return nobs; }
   std::size_t p() const { return frame.p(); }
   const detail::Mat& LKK() const { return std::get<detail::Mat>(L[K][K]); }

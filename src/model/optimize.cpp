@@ -192,6 +192,7 @@ bool use_lbfgs(const detail::ModelState& m, Optimizer o) {
 }  // namespace
 
 OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
+  impl_->require_cross_products("LinearMixedModel::fit");
   impl_->method = options.method;
   const detail::ThetaMap map(*impl_);
   if (!options.theta_start.empty() && options.theta_start.size() != ntheta())

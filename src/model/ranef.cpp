@@ -5,6 +5,10 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <variant>
+
+#include "model/condvar.h"
+#include "model/model_access.h"
 
 namespace lmm {
 
@@ -13,7 +17,13 @@ namespace {
 void for_each_random_effect(const LinearMixedModel& model, const std::function<void(const RandomEffectLevel&)>& visit) {
   const ModelFrame& f = model.frame();
   const auto modes = model.ranef();
-  const auto condvar = model.ranef_condvar();
+  // One term with a block-diagonal factor (a person's own effects): each level's conditional
+  // covariance from its own block, as it is visited; otherwise all at once by selected inversion.
+  const detail::ModelState& st = detail::model_state(model);
+  const bool by_level = st.K == 1 && std::holds_alternative<detail::BlockDiag>(st.L[0][0]);
+  const auto condvar = by_level ? std::vector<std::vector<double>>() : model.ranef_condvar();
+  const double s2 = model.sigma() * model.sigma();
+  detail::Mat V;
   // Terms grouped by grouping factor, in order of first appearance.
   std::vector<std::string> groups;
   std::map<std::string, std::vector<std::size_t>> terms_of;
@@ -32,11 +42,14 @@ void for_each_random_effect(const LinearMixedModel& model, const std::function<v
       for (std::size_t j : js) {
         const ReTermData& t = f.re[j];
         const auto q = static_cast<std::size_t>(t.q());
+        // (as LinearMixedModel::ranef_condvar() computes it)
+        if (by_level) V = s2 * (st.lambda[0] * detail::level_inverse_block(st, static_cast<Eigen::Index>(b)) * st.lambda[0].transpose());
         // Terms on one factor share its levels (the same factor gives the same level order).
         for (std::size_t a = 0; a < q; ++a) {
           row.terms.push_back(t.names[a]);
           row.mode.push_back(modes[j][b * q + a]);
-          row.condsd.push_back(std::sqrt(std::max(0.0, condvar[j][b * q * q + a * q + a])));
+          const double var = by_level ? V(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(a)) : condvar[j][b * q * q + a * q + a];
+          row.condsd.push_back(std::sqrt(std::max(0.0, var)));
         }
       }
       visit(row);

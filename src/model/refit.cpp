@@ -6,14 +6,28 @@
 #include <string>
 
 #include "lmm/error.h"
-#include "model/model_impl.h"
+#include "lmm/statistics.h"
+#include "model/model_access.h"
 #include "model/sdcor.h"
 
 namespace lmm {
 
 using detail::Mat;
 
+void detail::ModelState::require_cross_products(const char* operation) const {
+  if (A.empty())
+    throw Error(std::string(operation) + " needs the model's cross-products, which release_cross_products() freed");
+}
+
+void release_cross_products(LinearMixedModel& model) {
+  detail::ModelState& m = detail::ModelAccess::mutable_state(model);
+  std::vector<std::vector<detail::Block>>().swap(m.A);
+  std::vector<std::vector<std::vector<detail::Block>>>().swap(m.A_keys);
+  std::vector<detail::ModelState::GroupedDowndate>().swap(m.grouped);
+}
+
 void LinearMixedModel::set_response(const std::vector<double>& y_new) {
+  impl_->require_cross_products("LinearMixedModel::set_response");
   detail::ModelState& m = *impl_;
   const auto n = static_cast<Eigen::Index>(m.n());
   const auto p = static_cast<Eigen::Index>(m.p());
@@ -90,6 +104,8 @@ void offset_response_blocks(const std::vector<std::vector<detail::Block>>& Af,
 }  // namespace
 
 void LinearMixedModel::set_offset_response(const LinearMixedModel& full_model, std::size_t jcol, double b) {
+  impl_->require_cross_products("LinearMixedModel::set_offset_response");
+  full_model.impl_->require_cross_products("LinearMixedModel::set_offset_response");
   detail::ModelState& reduced = *impl_;
   const detail::ModelState& full = *full_model.impl_;
   const auto pf = static_cast<Eigen::Index>(full.p());
@@ -116,8 +132,11 @@ void LinearMixedModel::set_offset_response(const LinearMixedModel& full_model, s
 }
 
 bool LinearMixedModel::factor_ok() const { return impl_->factor_ok; }
-bool LinearMixedModel::has_gradient() const { return impl_->has_gradient(); }
-std::vector<double> LinearMixedModel::gradient() const { return impl_->gradient(); }
+bool LinearMixedModel::has_gradient() const { return !impl_->A.empty() && impl_->has_gradient(); }
+std::vector<double> LinearMixedModel::gradient() const {
+  impl_->require_cross_products("LinearMixedModel::gradient");
+  return impl_->gradient();
+}
 
 std::vector<double> LinearMixedModel::vcov_unscaled() const {
   const Mat v = impl_->vcov_unscaled();

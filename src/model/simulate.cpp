@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <set>
@@ -35,9 +36,9 @@ std::optional<DesignProblem> check_waves(const std::vector<double>& waves) {
 }
 
 // Balanced allocation to the arms, shuffled (Fisher-Yates) with stream 0 of the seed.
-std::vector<int> allocate(std::size_t n, std::uint64_t seed) {
+std::vector<unsigned char> allocate(std::size_t n, std::uint64_t seed) {
   Rng rng(seed, 0);
-  std::vector<int> treated(n, 0);
+  std::vector<unsigned char> treated(n, 0);
   for (std::size_t i = 0; i < n / 2; ++i) treated[i] = 1;
   for (std::size_t i = n - 1; i > 0; --i) std::swap(treated[i], treated[rng.below(i + 1)]);
   return treated;
@@ -65,26 +66,29 @@ std::optional<DesignProblem> check_growth_design(const GrowthDesign& d) {
   return std::nullopt;
 }
 
-GrowthSimulation simulate_growth_with_effects(const GrowthDesign& d) {
-  if (auto p = check_growth_design(d)) throw Error("GrowthDesign::" + p->field + " " + p->rule);
-  const std::size_t n = d.persons, T = d.waves.size();
-  const std::vector<int> treated = allocate(n, d.seed);
-  const int width = std::max(static_cast<int>(std::to_string(n).size()), 3);
+namespace {
+
+// Persons [first, first + count) of the design: their rows and effects.
+GrowthSimulation growth_block(const GrowthDesign& d, const std::vector<unsigned char>& treated, std::size_t first,
+                              std::size_t count) {
+  const std::size_t T = d.waves.size();
+  const int width = std::max(static_cast<int>(std::to_string(d.persons).size()), 3);
   std::vector<std::optional<std::string>> id, group;
   std::vector<double> time, y;
-  id.reserve(n * T);
-  group.reserve(n * T);
-  time.reserve(n * T);
-  y.reserve(n * T);
+  id.reserve(count * T);
+  group.reserve(count * T);
+  time.reserve(count * T);
+  y.reserve(count * T);
   GrowthSimulation sim;
-  sim.u0.resize(n);
-  sim.u1.resize(n);
+  sim.u0.resize(count);
+  sim.u1.resize(count);
   const double rho_c = std::sqrt(std::max(0.0, 1 - d.cor * d.cor));
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::size_t i = first + k;
     Rng rng(d.seed, i + 1);  // the person's own stream
     const double z1 = rng.normal(), z2 = rng.normal();
-    const double u0 = sim.u0[i] = d.sd_intercept * z1;
-    const double u1 = sim.u1[i] = d.sd_slope * (d.cor * z1 + rho_c * z2);
+    const double u0 = sim.u0[k] = d.sd_intercept * z1;
+    const double u1 = sim.u1[k] = d.sd_slope * (d.cor * z1 + rho_c * z2);
     const std::string pid = fmt::format("P{:0{}}", i + 1, width);
     const char* arm = treated[i] ? "treatment" : "control";
     const double slope = d.slope + (treated[i] ? d.group_effect : 0.0) + u1;
@@ -103,12 +107,29 @@ GrowthSimulation simulate_growth_with_effects(const GrowthDesign& d) {
     }
   }
   DataFrame& out = sim.data;
-  out.nrows = n * T;
+  out.nrows = count * T;
   out.source = "simulated data";
   out.columns.push_back(categorical_column("id", id));
   out.columns.push_back(numeric_column("time", std::move(time)));
   out.columns.push_back(categorical_column("group", group));
   out.columns.push_back(numeric_column("y", std::move(y)));
+  return sim;
+}
+
+}  // namespace
+
+void simulate_growth_blocks(const GrowthDesign& d, std::size_t persons_per_block,
+                            const std::function<void(GrowthSimulation&&)>& visit) {
+  if (auto p = check_growth_design(d)) throw Error("GrowthDesign::" + p->field + " " + p->rule);
+  if (persons_per_block == 0) throw Error("simulate_growth_blocks needs at least one person per block");
+  const std::vector<unsigned char> treated = allocate(d.persons, d.seed);
+  for (std::size_t first = 0; first < d.persons; first += persons_per_block)
+    visit(growth_block(d, treated, first, std::min(persons_per_block, d.persons - first)));
+}
+
+GrowthSimulation simulate_growth_with_effects(const GrowthDesign& d) {
+  GrowthSimulation sim;
+  simulate_growth_blocks(d, std::max<std::size_t>(d.persons, 1), [&sim](GrowthSimulation&& s) { sim = std::move(s); });
   return sim;
 }
 

@@ -7,6 +7,7 @@
 namespace lmm::detail {
 
 ThetaMap::ThetaMap(const detail::ModelState& m) : q_(m.q), offset_(m.theta_offset) {
+  m.require_cross_products("the optimizer's coordinates (ThetaMap)");
   const double n = static_cast<double>(m.n());
   for (int j = 0; j < m.K; ++j) {
     Mat ztz = Mat::Zero(q_[j], q_[j]);

@@ -163,6 +163,8 @@ LinearMixedModel model_of(const SufficientStatistics& stats, Method method, Suff
   coding.n_dropped = s.n_dropped;
   Eigen::VectorXd shift = Eigen::Map<const Eigen::VectorXd>(s.schema->shift.data(), static_cast<Eigen::Index>(s.p));
   auto A = blocks_of(s, owner);
+  // The schema's levels (a copy is in `coding`) are freed with the statistics if nothing else holds them.
+  if (owner) owner->schema.reset();
   return LinearMixedModel(std::make_unique<detail::ModelState>(std::move(coding), method, std::move(A),
                                                                std::move(shift), s.nobs));
 }
