@@ -4,9 +4,11 @@
 # popularity), fitted by lmm (REML, the exact objective), and a 1,000,000-row random subset fitted by
 # both lmm and lme4 (lme4 takes far more than 30 minutes on the full set: each evaluation factors
 # the same 10,000 x 10,000 dense block through CHOLMOD) with their log-likelihoods compared.
+# Where a full lme4 fit of the subset is too long, the step lme4at evaluates lme4's REML criterion at
+# lmm's theta and at theta +- 0.001 (bench/lme4_at_theta.R): the same value, and a minimum.
 #
 #   bench/ratings_side_by_side.sh [build/lmm] [data dir, default bench-data/ratings]
-#   STEPS="subset full" (default: "subset lme4 full")
+#   STEPS="subset lme4at full" (default: "subset lme4 full")
 #
 # Whole-process seconds and peak memory come from GNU time (-v). Timings are noisy on a shared
 # machine: say how loaded it was.
@@ -47,10 +49,15 @@ fit_lmm() {  # lmm on one file: time, memory, evaluations, log-likelihood and th
 
 for step in $steps; do
   case "$step" in
-    subset) echo "== lmm, 1,000,000-row subset" >&2; fit_lmm "$subset" ;;
+    subset) echo "== lmm, 1,000,000-row subset" >&2; fit_lmm "$subset"; cp "$tmp/fit.json" "$tmp/subset.json" ;;
     lme4) echo "== lme4, 1,000,000-row subset" >&2
           /usr/bin/time -v -o "$tmp/time" Rscript "$here/fit_lme4.R" "$subset" "$formula"
           report lme4 ;;
+    lme4at) echo "== lme4's REML criterion at lmm's theta, 1,000,000-row subset" >&2
+            theta=$(/usr/bin/python3 -c 'import json,sys; print(",".join(repr(t) for t in json.load(open(sys.argv[1]))["theta"]))' "$tmp/subset.json")
+            /usr/bin/python3 -c 'import json,sys; print("lmm reml_criterion=%.8f" % json.load(open(sys.argv[1]))["reml_criterion"])' "$tmp/subset.json"
+            /usr/bin/time -v -o "$tmp/time" Rscript "$here/lme4_at_theta.R" "$subset" "$formula" "$theta"
+            report lme4 ;;
     full) echo "== lmm, 10,000,000 rows" >&2; fit_lmm "$full" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
