@@ -111,15 +111,6 @@ class Progress {
   bool shown_ = false;
 };
 
-// What is not available with --residual yet: one line naming the flag.
-void check_residual_flags(const FitArgs& a) {
-  auto refuse = [](const std::string& flag, const std::string& why) {
-    throw Error(flag + " is not available with --residual or --residual-sd-by yet" + why);
-  };
-  if (a.inference.profile) refuse("--profile", "");
-  if (a.inference.boot > 0) refuse("--boot", "");
-}
-
 // The request for a fit read in chunks; flags that need the rows in memory are refused by name.
 StreamRequest stream_request(const FitArgs& a) {
   auto refuse = [](bool set, const std::string& flag) {
@@ -190,7 +181,6 @@ void add_fit_command(CLI::App& app, Action& action) {
         throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
                     "effects); drop --ml, or use --ddf satterthwaite");
       opt.frame = frame_options(args->frame);
-      if (opt.frame.residual.any()) check_residual_flags(*args);
       if (!args->glmm.family.empty()) {
         refuse_for_glmm({{"--ml", args->ml}, {"--anova", args->anova},
                          {"--boot", args->inference.boot > 0}, {"--residuals", !args->inference.residuals.empty()},

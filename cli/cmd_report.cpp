@@ -26,6 +26,9 @@ constexpr const char* kReportHelp = R"(Write one self-contained HTML file (it op
   variance partition (over time where it varies), and diagnostics (residuals vs fitted, normal
   QQ plots, caterpillar plots of the random effects). Every plot can be saved
   as SVG or PNG from its menu. The numbers are those of `lmm fit --json` with the same options.
+With --residual (and/or --residual-sd-by): the structure's estimates beside the summary, the
+  autocorrelation of the normalized residuals by lag (nlme's ACF(m, resType = "normalized")) and
+  the fitted residual covariance and correlation matrix of one group as a heat map.
 With --family binomial|poisson (a GLMM): fixed effects with z and p, variance components, logLik
   and AIC; fitted probabilities (expected counts) over time for a sample of persons with the
   population curve and the observed proportions (means); binned residuals (binomial, as
@@ -48,6 +51,8 @@ void write_report(const std::string& out, const std::string& html) {
 
 // `lmm report --family ...`: the GLMM as `lmm fit --family ... --json` fits it, and its plots.
 std::string glmm_report(const ReportArgs& args, const DataFrame& data, const report::PlotOptions& po) {
+  if (args.frame.residual.size() + args.frame.residual_sd_by.size() > 0)
+    throw Error("--residual and --residual-sd-by are not available with --family (GLMMs have no residual structure)");
   if (args.ml || args.ddf != "satterthwaite")
     throw Error("--ml and --ddf are not available with --family (a GLMM is fitted by maximum likelihood, with z tests)");
   const GlmmOptions o = glmm_options(args.glmm, frame_options(args.frame));
@@ -70,6 +75,7 @@ void add_report_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
   add_read_options(cmd, args->read);
   add_frame_options(cmd, args->frame);
+  add_residual_options(cmd, args->frame);
   add_glmm_family_options(cmd, args->glmm);
   cmd->callback([args, &action] {
     action = [args] {

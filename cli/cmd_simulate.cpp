@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <memory>
 
@@ -114,6 +115,13 @@ void add_simulate_command(CLI::App& app, Action& action) {
           std::replace(flag.begin(), flag.end(), '_', '-');
           throw Error("--" + flag + " " + p->rule);
         }
+        // One time is a valid (cross-sectional) design, but "--waves 6" is most often meant as
+        // six waves: say what was simulated.
+        if (d.waves.size() == 1 && d.waves[0] >= 2 && d.waves[0] <= 100 && d.waves[0] == std::floor(d.waves[0]))
+          std::cerr << fmt::format(
+              "lmm: note: --waves {0} is one measurement time ({0}) per person; for {0} waves give "
+              "the times, e.g. --waves 0,1,...,{1}\n",
+              d.waves[0], d.waves[0] - 1);
         out = simulate_growth(d);
       }
       write_table_output(out, args->out);

@@ -18,7 +18,9 @@ Intervals: Wald intervals for the fixed effects always (--json: confint_wald); -
 profile-likelihood intervals for every parameter as lme4's confint() (of the likelihood: a REML
 fit is refitted by ML first, as lme4 does); --boot N --seed S a parametric bootstrap with
 percentile intervals for every parameter, ICC and R² (the same seed gives the same result on any
-number of --threads). Convergence: lme4's gradient and Hessian check at the optimum; when it
+number of --threads). With --residual/--residual-sd-by both include the structure's phi, rho,
+correlations and SD ratios (the bootstrap draws each group's residuals with covariance σ²DRD).
+Convergence: lme4's gradient and Hessian check at the optimum; when it
 fails, lmm refits from there with a second optimizer (Nelder-Mead) and reports whether they agree.
 Compare models with `lmm compare` (likelihood-ratio tests).)HELP";
 }  // namespace

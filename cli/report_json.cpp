@@ -94,6 +94,32 @@ void write_random_effects(JsonWriter& w, const std::vector<report::RandomEffect>
   w.end_array();
 }
 
+void write_residual_structure(JsonWriter& w, const report::ResidualStructurePlot& r) {
+  SortedObject()
+      .add("available", r.available)
+      .add("structure", r.structure)
+      .add("sd_by", r.sd_by)
+      .add("has_acf", r.has_acf)
+      .add("acf_reason", r.acf_reason)
+      .add("acf",
+           [&](JsonWriter& w) {
+             SortedObject()
+                 .add("group", r.acf.group)
+                 .add("lag", [&](JsonWriter& w) { w.value(r.acf.lag); })
+                 .add("acf", [&](JsonWriter& w) { w.value(r.acf.acf); })
+                 .add("bound", [&](JsonWriter& w) { w.value(r.acf.bound); })
+                 .add("n_used", [&](JsonWriter& w) { w.value(r.acf.n_used); })
+                 .write(w);
+           })
+      .add("matrix_group", r.matrix_group)
+      .add("matrix_level", r.matrix_level)
+      .add("time_name", r.time_name)
+      .add("times", [&](JsonWriter& w) { w.value(r.times); })
+      .add("covariance", [&](JsonWriter& w) { w.value(r.covariance); })
+      .add("correlation", [&](JsonWriter& w) { w.value(r.correlation); })
+      .write(w);
+}
+
 void write_design(JsonWriter& w, const report::Design& d) {
   SortedObject().add("kind", d.kind).add("reason", d.reason).add("group", d.group).add("x_name", d.x_name).write(w);
 }
@@ -188,6 +214,7 @@ void write_json(JsonWriter& w, const report::PlotData& pd) {
                  .write(w);
            })
       .add("residual_qq", [&](JsonWriter& w) { write_qq(w, pd.residual_qq); })
+      .add("residual_structure", [&](JsonWriter& w) { write_residual_structure(w, pd.residual_structure); })
       .add("notes", [&](JsonWriter& w) { write_notes(w, pd.notes); })
       .write(w);
 }

@@ -1,7 +1,7 @@
 // A model with a residual structure saved by `lmm fit --save`: the file records the structure at
 // its estimates, `lmm predict` gives the fit's own fitted values (the mean does not depend on the
 // residual covariance), simulations from it draw the correlated residuals, and prediction
-// intervals with an SD per level are refused in one line.
+// intervals with an SD per level add the new row's level's residual variance.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -91,7 +91,7 @@ TEST(ResidualSaved, PredictEqualsFittedAndStructureIsRecorded) {
   std::remove(resid.c_str());
 }
 
-TEST(ResidualSaved, SdPerLevelRoundTripsAndRefusesPredictionIntervals) {
+TEST(ResidualSaved, SdPerLevelRoundTripsWithPredictionIntervals) {
   const std::string model = ::testing::TempDir() + "resid_saved_sd.json";
   const std::string data = kDir + "data/orthodont.csv";
   const auto fit = run_cli({"fit", data, "distance ~ age * Sex + (1 | Subject)", "--residual-sd-by",
@@ -105,12 +105,30 @@ TEST(ResidualSaved, SdPerLevelRoundTripsAndRefusesPredictionIntervals) {
   const auto conf = run_cli({"predict", data, "--model", model, "--interval", "confidence"});
   EXPECT_EQ(conf.code, 0) << conf.err;
   const auto pi = run_cli({"predict", data, "--model", model, "--interval", "prediction"});
-  EXPECT_EQ(pi.code, 2);
-  EXPECT_EQ(std::count(pi.err.begin(), pi.err.end(), '\n'), 1) << pi.err;
-  EXPECT_NE(pi.err.find("prediction intervals of a model with a residual SD per level of 'Sex'"),
-            std::string::npos)
-      << pi.err;
+  EXPECT_EQ(pi.code, 0) << pi.err;
   std::remove(model.c_str());
+}
+
+// A prediction interval adds the new row's residual variance, σ²δ² of its level, to the
+// confidence interval's variance.
+TEST(ResidualSaved, PredictionIntervalAddsTheLevelsResidualVariance) {
+  const lmm::DataFrame d = lmm::read_table(kDir + "data/orthodont.csv");
+  lmm::FitOptions o;
+  o.ddf = lmm::DdfMethod::None;
+  o.frame.residual.sd_by = "Sex";
+  const lmm::Fitted f = lmm::fit(d, "distance ~ age * Sex + (1 | Subject)", o);
+  const lmm::SavedModel saved = lmm::snapshot(f.model);
+  lmm::PredictOptions po;
+  po.interval = lmm::IntervalKind::Confidence;
+  const lmm::Predictions ci = lmm::predict(saved, d, po);
+  po.interval = lmm::IntervalKind::Prediction;
+  const lmm::Predictions pi = lmm::predict(saved, d, po);
+  const auto& e = f.result.residual_structure;
+  const lmm::Column& sex = d.at("Sex");
+  for (std::size_t i = 0; i < d.nrows; ++i) {
+    const double ratio = e.sd_ratios[sex.levels[static_cast<std::size_t>(sex.codes[i])] == "Male" ? 1 : 0];
+    EXPECT_NEAR(pi.se[i] * pi.se[i] - ci.se[i] * ci.se[i], std::pow(f.result.sigma * ratio, 2), 1e-9) << i;
+  }
 }
 
 // Simulated responses from the saved model: new random intercepts and AR(1) residuals, so two

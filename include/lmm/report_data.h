@@ -117,6 +117,39 @@ struct Note {
   std::string explanation;  ///< what it means and what to do
 };
 
+/// The autocorrelation of nlme's normalized residuals by lag (nlme's ACF(m, resType =
+/// "normalized")): per group (the residual structure's, else the first random-effects grouping
+/// factor), the residuals in the structure's order (time, visit; row order otherwise); lag k pairs
+/// the i-th and (i+k)-th rows of a group; acf[k] = (Σ pairs r r' / n_used[k]) / (Σ r² / n_used[0]);
+/// lags 0 to min(m − 1, ⌊10 log10(m)⌋), m the largest group's size (nlme's default maxLag).
+/// `bound[k]` = z_0.975/√n_used[k], the band of plot(ACF(m), alpha = 0.05).
+struct ResidualAcf {
+  std::string group;  ///< the grouping column
+  std::vector<int> lag;
+  std::vector<double> acf, bound;
+  std::vector<std::size_t> n_used;
+};
+/// Throws lmm::Error when the model has neither a residual structure nor a random-effects term.
+ResidualAcf normalized_residual_acf(const LinearMixedModel& model);
+
+/// What the report draws for a residual structure (ModelFrameOptions::residual): the ACF of the
+/// normalized residuals, and the fitted residual covariance σ²DRD (and its correlation matrix) of
+/// one group of the structure: the group with the most rows (the first in level order among ties),
+/// over its times (ar1, car1), visits (us) or rows (cs) in the structure's order.
+struct ResidualStructurePlot {
+  bool available = false;  ///< the model has a residual structure or SD ratios
+  std::string structure;   ///< ResidualOptions::structure ("" for SD ratios only)
+  std::string sd_by;       ///< ResidualOptions::sd_by
+  ResidualAcf acf;
+  bool has_acf = false;
+  std::string acf_reason;  ///< why there is no ACF
+  std::string matrix_group;  ///< the structure's grouping column, "" without a correlation structure
+  std::string matrix_level;  ///< the level shown
+  std::string time_name;     ///< time or visit column; "row" for cs
+  std::vector<std::string> times;  ///< labels of the matrix's rows
+  std::vector<double> covariance, correlation;  ///< times.size()² values, row-major
+};
+
 struct PlotOptions {
   std::size_t max_persons = 2000;  ///< levels kept in the page for trajectories, shrinkage and caterpillars
   std::size_t max_points = 5000;   ///< residual and QQ points kept in the page (evenly thinned beyond)
@@ -134,6 +167,7 @@ struct PlotData {
   // Residual diagnostics: per kept row, fitted and residual (rows thinned beyond max_points).
   std::vector<double> diag_fitted, diag_residual;
   QQ residual_qq;
+  ResidualStructurePlot residual_structure;
   std::vector<Note> notes;
 };
 

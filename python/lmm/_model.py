@@ -206,10 +206,6 @@ class Model(_Fitted):
         self._residual = residual
         self._dict: Optional[Dict[str, Any]] = None
 
-    def _refuse_with_residual(self, what: str) -> None:
-        # As `lmm fit --residual` refuses --profile and --boot, and simulate --model: not computed for a structure yet.
-        _check(not self._residual, f"{what} is not available with residual= or residual_sd_by= yet")
-
     def _load(self) -> Dict[str, Any]:
         return json.loads(self._core.light_json())  # without ranef and coef: cheap with many levels
 
@@ -257,8 +253,6 @@ class Model(_Fitted):
         _check(method in ("wald", "profile", "boot"), f"method must be 'wald', 'profile' or 'boot', not {method!r}")
         _check(isinstance(nboot, int) and nboot >= 1, f"nboot must be a positive integer, not {nboot!r}")
         _check(isinstance(seed, int) and seed >= 0, f"seed must be a non-negative integer, not {seed!r}")
-        if method != "wald":
-            self._refuse_with_residual(f"confint({method!r})")
         self._core.confint(method, nboot, seed, threads)
         self._dict = None
         key = {"wald": "confint_wald", "profile": "confint_profile", "boot": "confint_boot"}[method]
@@ -273,8 +267,8 @@ class Model(_Fitted):
         return _predict(self._core, newdata, re_form, interval, level, self._core.table, self._index)
 
     def simulate(self, nsim: int = 1, seed: int = 1) -> pd.DataFrame:
-        """`nsim` new response vectors at the rows fitted (lme4's simulate(m)): columns sim_1, ..."""
-        self._refuse_with_residual("simulate()")
+        """`nsim` new response vectors at the rows fitted (lme4's simulate(m)): columns sim_1, ...
+        With a residual structure, the residuals of a group are drawn with covariance σ²DRD."""
         _check(isinstance(nsim, int), f"nsim must be an integer, not {nsim!r}")
         _check(isinstance(seed, int) and seed >= 0, f"seed must be a non-negative integer, not {seed!r}")
         values, rows = self._core.simulate(nsim, seed)

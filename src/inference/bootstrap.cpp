@@ -1,7 +1,8 @@
 // Parametric bootstrap (lme4's bootMer(type = "parametric", use.u = FALSE); Davison & Hinkley 1997,
 // §2.2 and §5.3 for percentile intervals) on all cores.
 //
-// Replicate i simulates y* = Xβ̂ + Z Λ̂ u* + σ̂ ε*, u* ~ N(0, σ̂² I), ε* ~ N(0, I), from its own random
+// Replicate i simulates y* = Xβ̂ + Z Λ̂ u* + σ̂ ε*, u* ~ N(0, σ̂² I), ε* ~ N(0, I) (ε* ~ N(0, D̂R̂D̂)
+// with a residual structure, its parameters then bootstrapped too), from its own random
 // stream Rng(seed, i), and refits from θ̂ by the model's method. Each thread owns a copy of the model
 // and only replaces its response (the cross-products with y, one pass over the rows), so results
 // depend on (seed, i) only, never on which thread ran the replicate.
@@ -18,15 +19,26 @@
 #include "lmm/inference.h"
 #include "lmm/rng.h"
 #include "lmm/simulate.h"
+#include "model/residual.h"
 #include "util/stats.h"
 
 namespace lmm {
 
 namespace {
 
+// The residual structure's estimated parameters in natural units (none when fixed or absent).
+const detail::ResidualCovariance* estimated_structure(const LinearMixedModel& m) {
+  const auto& st = detail::model_state(m);
+  return st.residual && !st.residual->fixed() ? st.residual.get() : nullptr;
+}
+
 // The statistics of one fitted model, in the order of the bootstrap's names.
 std::vector<double> statistics(const LinearMixedModel& m) {
   std::vector<double> s = variance_parameters(m);
+  if (const auto* rc = estimated_structure(m)) {
+    const auto nat = rc->natural(detail::model_state(m).residual_eta.data());
+    s.insert(s.end(), nat.begin(), nat.end());
+  }
   const auto b = m.beta();
   s.insert(s.end(), b.begin(), b.end());
   const auto vp = variance_partition(m);
@@ -37,6 +49,10 @@ std::vector<double> statistics(const LinearMixedModel& m) {
 // The names of statistics(): variance parameters, fixed effects, ICC and R².
 std::vector<std::string> statistic_names(const LinearMixedModel& model) {
   std::vector<std::string> names = variance_parameter_names(model);
+  if (const auto* rc = estimated_structure(model)) {
+    const auto nn = rc->natural_names();
+    names.insert(names.end(), nn.begin(), nn.end());
+  }
   for (const auto& nm : model.frame().fixed_names) names.push_back(nm);
   names.insert(names.end(), {"icc_adjusted", "icc_unadjusted", "r2_marginal", "r2_conditional"});
   return names;
@@ -85,8 +101,10 @@ BootstrapResult bootstrap(const LinearMixedModel& model, const BootstrapOptions&
   // What every replicate needs from the fitted model.
   const ModelFrame& frame = model.frame();
   // New responses as lme4's simulate(): one draw of the random effects and residuals per replicate,
-  // from its own stream (lmm/simulate.h).
-  const SimulationDesign design{frame.n(), frame.X, frame.re, frame.offset, frame.weights, {}};
+  // from its own stream (lmm/simulate.h), with the residual structure's correlated residuals.
+  SimulationDesign design{frame.n(), frame.X, frame.re, frame.offset, frame.weights, {}};
+  if (const auto& st = detail::model_state(model); st.residual)
+    design.residual_blocks = detail::residual_blocks(frame, *st.residual, st.residual_eta.data());
   const SimulationParameters params{model.beta(), model.lambda(), model.sigma()};
   const auto theta_hat = model.theta();
   const Method method = model.method();

@@ -23,6 +23,8 @@
 #include "lmm/error.h"
 #include "lmm/inference.h"
 #include "model/model_access.h"
+#include "model/residual.h"
+#include "model/sdcor.h"
 
 namespace lmm {
 
@@ -123,79 +125,122 @@ std::string join_notes(const std::string& lo, const std::string& hi) {
   return lo + (lo.empty() || hi.empty() ? "" : "; ") + hi;
 }
 
-// The variance parameters (SDs, correlations, σ): devfun2, the ML deviance at (sd, cor, σ) with β
-// profiled out, minimised over the other parameters at each value of the one profiled.
-void variance_parameter_intervals(LinearMixedModel& ml, double z, double base, std::vector<Interval>& out) {
-  const double n = static_cast<double>(detail::model_state(ml).n());
-  const std::vector<double> vhat = variance_parameters(ml);
-  const std::vector<std::string> vnames = variance_parameter_names(ml);
-  const std::size_t nvp = vhat.size();
+// The variance parameters: the random effects' SDs and correlations, σ, and the residual
+// structure's parameters in natural units (φ, ρ, correlations, SD ratios), with their ranges.
+struct VarianceSpace {
+  LinearMixedModel& ml;
+  double n = 0;
+  std::size_t nre = 0;  // SDs, correlations and σ
+  const detail::ResidualCovariance* rc = nullptr;
+  std::vector<double> vhat, lo, hi;
+  std::vector<std::string> names;
 
-  // Bounds on the sd/cor/σ scale, and which positions are correlations.
-  std::vector<double> vlo(nvp, 0.0), vhi(nvp, kInf);
-  const auto tl = ml.theta_lower();
-  for (std::size_t k = 0; k + 1 < nvp; ++k)
-    if (tl[k] != 0) {
-      vlo[k] = -1;
-      vhi[k] = 1;
+  explicit VarianceSpace(LinearMixedModel& m) : ml(m) {
+    const auto& st = detail::model_state(ml);
+    n = static_cast<double>(st.n());
+    vhat = variance_parameters(ml);
+    names = variance_parameter_names(ml);
+    nre = vhat.size();
+    lo.assign(nre, 0.0);
+    hi.assign(nre, kInf);
+    const auto tl = ml.theta_lower();
+    for (std::size_t k = 0; k + 1 < nre; ++k)
+      if (tl[k] != 0) lo[k] = -1, hi[k] = 1;
+    if (!st.residual || st.residual->fixed()) return;
+    rc = st.residual.get();
+    const std::vector<double> nat = rc->natural(st.residual_eta.data());
+    const std::vector<std::string> nn = rc->natural_names();
+    std::vector<double> rlo, rhi;
+    rc->natural_bounds(rlo, rhi);
+    for (std::size_t k = 0; k < nat.size(); ++k) {
+      vhat.push_back(nat[k]);
+      names.push_back(nn[k]);
+      // Open ranges: the ends themselves cannot be evaluated.
+      lo.push_back(rlo[k] + 1e-8 * (std::isfinite(rhi[k]) ? rhi[k] - rlo[k] : 1.0));
+      hi.push_back(std::isfinite(rhi[k]) ? rhi[k] - 1e-8 * (rhi[k] - rlo[k]) : kInf);
     }
+  }
+  bool correlation(std::size_t k) const { return lo[k] < 0 || (k >= nre && std::isfinite(hi[k])); }
 
-  auto dev2 = [&](const std::vector<double>& v) {
-    const auto th = ml.theta_from_sdcor(v);
-    if (!th) return kInf;
+  // lme4's devfun2, with the residual structure's log|DRD|: the ML deviance at v, β profiled out.
+  double deviance(const std::vector<double>& v) const {
+    const std::vector<double> vre(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(nre));
+    auto th = detail::theta_from_sdcor(vre, detail::model_state(ml).q, vre.back());
+    if (!th || !(vre.back() > 0)) return kInf;
+    if (rc) {
+      const auto eta = rc->eta_from_natural(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(nre), v.end()));
+      if (!eta) return kInf;
+      th->insert(th->end(), eta->begin(), eta->end());
+    } else {
+      const auto all = ml.theta();  // a structure fixed at given values keeps them
+      th->insert(th->end(), all.begin() + static_cast<std::ptrdiff_t>(th->size()), all.end());
+    }
     const double obj = ml.set_theta(*th);
     if (!std::isfinite(obj)) return kInf;
-    const double s2 = v.back() * v.back();
-    return ml.logdet_re() + ml.pwrss() / s2 + n * std::log(2 * std::numbers::pi * s2);
-  };
-
-  for (std::size_t w = 0; w < nvp; ++w) {
-    Interval iv;
-    iv.parameter = vnames[w];
-    iv.estimate = vhat[w];
-    // The other parameters, warm-started from the last point evaluated.
-    std::vector<double> others, olo, ohi, ostep;
-    for (std::size_t k = 0; k < nvp; ++k)
-      if (k != w) {
-        others.push_back(vhat[k]);
-        olo.push_back(vlo[k]);
-        ohi.push_back(vhi[k]);
-        ostep.push_back(vlo[k] < 0 ? 0.1 : std::max(0.1 * std::abs(vhat[k]), 1e-3 * vhat.back()));
-      }
-    std::vector<double> warm = others;
-    auto zeta = [&](double x) {
-      auto f = [&](const std::vector<double>& o) {
-        std::vector<double> v(nvp);
-        for (std::size_t k = 0, i = 0; k < nvp; ++k) v[k] = k == w ? x : o[i++];
-        return dev2(v);
-      };
-      auto r = inference::minimize(f, warm, olo, ohi, ostep);
-      if (!std::isfinite(r.f)) return std::numeric_limits<double>::quiet_NaN();
-      warm = r.x;
-      const double d = std::max(0.0, r.f - base);
-      return (x < vhat[w] ? -1.0 : 1.0) * std::sqrt(d);
-    };
-    const double scale = vlo[w] < 0 ? 0.05 : std::max(0.05 * std::abs(vhat[w]), 1e-3 * vhat.back());
-    std::string note_lo, note_hi;
-    if (vhat[w] <= vlo[w]) {
-      iv.lower = vlo[w];
-      note_lo = fmt::format("lower end at the boundary {}", vlo[w]);
-    } else {
-      warm = others;
-      iv.lower = profile_limit(zeta, vhat[w], scale, -1, z, vlo[w], vhi[w], note_lo);
-    }
-    if (vhat[w] >= vhi[w]) {
-      iv.upper = vhi[w];
-      note_hi = fmt::format("upper end at the boundary {}", vhi[w]);
-    } else {
-      warm = others;
-      iv.upper = profile_limit(zeta, vhat[w], scale, 1, z, vlo[w], vhi[w], note_hi);
-    }
-    iv.note = join_notes(note_lo, note_hi);
-    out.push_back(iv);
+    const double s2 = vre.back() * vre.back();
+    return ml.logdet_re() + ml.logdet_residual() + ml.pwrss() / s2 + n * std::log(2 * std::numbers::pi * s2);
   }
+};
+
+// One variance parameter's interval: ζ from the deviance minimised over the others.
+Interval variance_parameter_interval(const VarianceSpace& sp, std::size_t w, double z, double base) {
+  const std::vector<double>& vhat = sp.vhat;
+  const std::size_t nvp = vhat.size();
+  const double sigma = vhat[sp.nre - 1];
+  Interval iv;
+  iv.parameter = sp.names[w];
+  iv.estimate = vhat[w];
+  // The other parameters, warm-started from the last point evaluated.
+  std::vector<double> others, olo, ohi, ostep;
+  for (std::size_t k = 0; k < nvp; ++k)
+    if (k != w) {
+      others.push_back(vhat[k]);
+      olo.push_back(sp.lo[k]);
+      ohi.push_back(sp.hi[k]);
+      ostep.push_back(sp.correlation(k) ? 0.1 : std::max(0.1 * std::abs(vhat[k]), k < sp.nre ? 1e-3 * sigma : 1e-3));
+    }
+  std::vector<double> warm = others;
+  auto zeta = [&](double x) {
+    auto f = [&](const std::vector<double>& o) {
+      std::vector<double> v(nvp);
+      for (std::size_t k = 0, i = 0; k < nvp; ++k) v[k] = k == w ? x : o[i++];
+      return sp.deviance(v);
+    };
+    auto r = others.empty() ? inference::MinimizeResult{{}, f({}), 1, true, ""} : inference::minimize(f, warm, olo, ohi, ostep);
+    if (!std::isfinite(r.f)) return std::numeric_limits<double>::quiet_NaN();
+    warm = r.x;
+    const double d = std::max(0.0, r.f - base);
+    return (x < vhat[w] ? -1.0 : 1.0) * std::sqrt(d);
+  };
+  const double scale = sp.correlation(w) ? 0.05 : std::max(0.05 * std::abs(vhat[w]), w < sp.nre ? 1e-3 * sigma : 1e-3);
+  std::string note_lo, note_hi;
+  if (vhat[w] <= sp.lo[w]) {
+    iv.lower = sp.lo[w];
+    note_lo = fmt::format("lower end at the boundary {}", sp.lo[w]);
+  } else {
+    warm = others;
+    iv.lower = profile_limit(zeta, vhat[w], scale, -1, z, sp.lo[w], sp.hi[w], note_lo);
+  }
+  if (vhat[w] >= sp.hi[w]) {
+    iv.upper = sp.hi[w];
+    note_hi = fmt::format("upper end at the boundary {}", sp.hi[w]);
+  } else {
+    warm = others;
+    iv.upper = profile_limit(zeta, vhat[w], scale, 1, z, sp.lo[w], sp.hi[w], note_hi);
+  }
+  iv.note = join_notes(note_lo, note_hi);
+  return iv;
+}
+
+// The variance parameters (SDs, correlations, σ, and the residual structure's): devfun2, the ML
+// deviance with β profiled out, minimised over the other parameters at each value of the one
+// profiled.
+void variance_parameter_intervals(LinearMixedModel& ml, double z, double base, std::vector<Interval>& out) {
+  const std::vector<double> theta_hat = ml.theta();
+  const VarianceSpace sp(ml);
+  for (std::size_t w = 0; w < sp.vhat.size(); ++w) out.push_back(variance_parameter_interval(sp, w, z, base));
   // Back to the ML optimum for β̂ and its standard errors.
-  ml.set_theta(ml.theta_from_sdcor(vhat).value_or(std::vector<double>(ml.ntheta(), 0.0)));
+  ml.set_theta(theta_hat);
 }
 
 // The fixed effects: offset x_j b, ML deviance of the model without column j, minimised over θ.

@@ -219,6 +219,7 @@ struct PredictionContext {
   const ModelFrame& nf;  // the new data's model frame
   bool conditional, interval, prediction;
   std::vector<Mat> Sigma;  // per term: σ²λλ', the population covariance of its random effects
+  std::vector<double> sd_ratio;  // per new row: its residual SD ratio δ (ModelFrameOptions::residual's sd_by)
 };
 
 // Row i of the new data: the prediction and its variance (0 without an interval).
@@ -250,7 +251,7 @@ std::pair<double, double> predict_row(const PredictionContext& ctx, std::size_t 
       var += z.dot(ctx.Sigma[j] * z);
     }
   }
-  if (ctx.prediction) var += model.sigma * model.sigma;
+  if (ctx.prediction) var += std::pow(model.sigma * ctx.sd_ratio[i], 2);
   return {fit, var};
 }
 
@@ -293,11 +294,6 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
                     const PredictOptions& options) {
   if (!(options.level > 0 && options.level < 1))
     throw Error(fmt::format("the interval level must be between 0 and 1 (got {})", options.level));
-  if (options.interval == IntervalKind::Prediction && !model.frame.residual.options.sd_by.empty())
-    throw Error("prediction intervals of a model with a residual SD per level of '" +
-                model.frame.residual.options.sd_by +
-                "' are not available yet (a new row's residual variance depends on its level); confidence "
-                "intervals are");
   DataFrame data = input;
   std::vector<Centering> centering = model.centering;
   apply_centering(data, centering);
@@ -309,7 +305,10 @@ Predictions predict(const SavedModel& model, const DataFrame& input,
   const std::size_t nk = nf.rows.size();
   const auto p = static_cast<Eigen::Index>(model.beta.size());
   const bool interval = options.interval != IntervalKind::None;
-  PredictionContext ctx{model, nf, conditional, interval, options.interval == IntervalKind::Prediction, {}};
+  PredictionContext ctx{model, nf, conditional, interval, options.interval == IntervalKind::Prediction, {}, {}};
+  // A new row's residual variance is σ²δ² of its level of the SD column (1 without one).
+  ctx.sd_ratio = ctx.prediction ? detail::saved_sd_ratios(model.frame.residual, data, nf.rows)
+                                : std::vector<double>(nk, 1.0);
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   Predictions out;
   out.fit.assign(data.nrows, nan);

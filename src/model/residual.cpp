@@ -181,7 +181,22 @@ std::vector<double> ResidualCovariance::start() const {
     if (structure_ == "car1" && !fixed_) nat[0] = 0.2;  // nlme's corCAR1 start
     for (int l = 1; l < nsd_; ++l) nat[static_cast<std::size_t>(nstruct_ + l - 1)] = 1.0;
   }
+  for (int l = 1; l < nsd_; ++l)
+    if (!(nat[static_cast<std::size_t>(nstruct_ + l - 1)] > 0)) throw Error("ResidualOptions::value: SD ratios must be positive");
+  auto eta = eta_from_natural(nat);
+  if (!eta)
+    throw Error("ResidualOptions::value is out of range (phi and rho below 1 in absolute value, car1's phi above 0, "
+                "the correlations positive definite)");
+  return *eta;
+}
+
+std::optional<std::vector<double>> ResidualCovariance::eta_from_natural(const std::vector<double>& nat) const {
   std::vector<double> eta(nat.size());
+  std::vector<double> lo, hi;
+  natural_bounds(lo, hi);
+  // (A structure fixed at its null may sit on car1's bound φ = 0: η = -inf gives φ = 0.)
+  for (std::size_t k = 0; k < nat.size(); ++k)
+    if (!(nat[k] > lo[k] && nat[k] < hi[k]) && !(fixed_ && nat[k] == 0)) return std::nullopt;
   if (structure_ == "ar1") eta[0] = std::atanh(nat[0]);
   if (structure_ == "car1") eta[0] = logit(nat[0]);
   if (structure_ == "cs") eta[0] = logit((nat[0] - cs_lower_) / (1 - cs_lower_));
@@ -189,15 +204,46 @@ std::vector<double> ResidualCovariance::start() const {
     Mat C = Mat::Identity(nvisits_, nvisits_);
     for (int a = 0, k = 0; a < nvisits_; ++a)
       for (int b = a + 1; b < nvisits_; ++b, ++k) C(a, b) = C(b, a) = nat[static_cast<std::size_t>(k)];
+    if (Eigen::LLT<Mat>(C).info() != Eigen::Success) return std::nullopt;
     const std::vector<double> e = eta_from_correlation(C);
     std::copy(e.begin(), e.end(), eta.begin());
   }
   for (int l = 1; l < nsd_; ++l) {
     const auto k = static_cast<std::size_t>(nstruct_ + l - 1);
-    if (!(nat[k] > 0)) throw Error("ResidualOptions::value: SD ratios must be positive");
     eta[k] = std::log(nat[k]);
   }
   return eta;
+}
+
+std::vector<double> ResidualCovariance::natural(const double* eta) const {
+  const ResidualEstimates e = estimates(eta);
+  std::vector<double> out;
+  if (nstruct_ == 1) out.push_back(structure_ == "cs" ? e.rho : e.phi);
+  if (structure_ == "us") out = e.cor;
+  for (int l = 1; l < nsd_; ++l) out.push_back(e.sd_ratios[static_cast<std::size_t>(l)]);
+  return out;
+}
+
+void ResidualCovariance::natural_bounds(std::vector<double>& lo, std::vector<double>& hi) const {
+  const auto np = static_cast<std::size_t>(nparam());
+  lo.assign(np, -1.0);
+  hi.assign(np, 1.0);
+  if (structure_ == "car1") lo[0] = 0;
+  if (structure_ == "cs") lo[0] = cs_lower_;
+  for (auto k = static_cast<std::size_t>(nstruct_); k < np; ++k) {
+    lo[k] = 0;
+    hi[k] = std::numeric_limits<double>::infinity();
+  }
+}
+
+std::vector<std::string> ResidualCovariance::natural_names() const {
+  std::vector<std::string> out;
+  if (nstruct_ == 1) out.emplace_back(structure_ == "cs" ? "rho" : "phi");
+  if (structure_ == "us")
+    for (int a = 0; a < nvisits_; ++a)
+      for (int b = a + 1; b < nvisits_; ++b) out.push_back("cor:" + visit_levels_[a] + "," + visit_levels_[b]);
+  for (int l = 1; l < nsd_; ++l) out.push_back("sd_ratio:" + sd_levels_[static_cast<std::size_t>(l)]);
+  return out;
 }
 
 Mat ResidualCovariance::us_correlation(const double* eta) const { return correlation_from_eta(eta, nvisits_); }

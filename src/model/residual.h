@@ -16,6 +16,8 @@
 // (crossed with it) gets a non-block-diagonal Z'R⁻¹Z (stored sparse and factored densely).
 #pragma once
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "linalg/blocks.h"
@@ -45,6 +47,15 @@ class ResidualCovariance {
   /// log|D R D| at `eta`.
   double logdet(const double* eta) const;
   ResidualEstimates estimates(const double* eta) const;
+  /// The parameters in natural units at `eta`, in ResidualOptions::value's order (φ or ρ, or the us
+  /// correlations of the pairs (1,2), (1,3), ..., then the SD ratios of the levels after the first).
+  std::vector<double> natural(const double* eta) const;
+  /// The unconstrained parameters at natural values `nat`; nothing where they are out of range
+  /// (|φ| ≥ 1, a correlation matrix not positive definite, an SD ratio ≤ 0).
+  std::optional<std::vector<double>> eta_from_natural(const std::vector<double>& nat) const;
+  /// The natural values' open ranges, and their names ("phi", "rho", "cor:v1,v2", "sd_ratio:level").
+  void natural_bounds(std::vector<double>& lo, std::vector<double>& hi) const;
+  std::vector<std::string> natural_names() const;
   /// The correlation matrix of the visits (us) at `eta`.
   Mat us_correlation(const double* eta) const;
 
@@ -97,6 +108,11 @@ std::vector<SimulationDesign::ResidualBlock> residual_blocks(const ModelFrame& f
 /// naming the column and row for a missing or unknown value or a time repeated within a group.
 std::vector<SimulationDesign::ResidualBlock> saved_residual_blocks(const ResidualData& saved, const DataFrame& data,
                                                                    const std::vector<std::size_t>& rows);
+
+/// Per row of `rows` of new data, the saved model's residual SD ratio δ of the row's level of
+/// ResidualOptions::sd_by (1 without one); lmm::Error naming the column and row for a missing or
+/// unknown level.
+std::vector<double> saved_sd_ratios(const ResidualData& saved, const DataFrame& data, const std::vector<std::size_t>& rows);
 
 /// Per key k, the blocks of A_k = Σ_{pairs of key k} [Z X y]_a' [Z X y]_b (+ transpose), in A's
 /// layout; diagonal blocks of terms in `coupled` are sparse, and every sparse block of one position

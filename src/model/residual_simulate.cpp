@@ -97,4 +97,20 @@ std::vector<SimulationDesign::ResidualBlock> saved_residual_blocks(
   return residual_blocks(f, rc, eta.data());
 }
 
+std::vector<double> saved_sd_ratios(const ResidualData& saved, const DataFrame& data,
+                                    const std::vector<std::size_t>& rows) {
+  std::vector<double> out(rows.size(), 1.0);
+  const std::string& by = saved.options.sd_by;
+  if (by.empty()) return out;
+  const std::size_t nl = saved.sd_levels.size();
+  const auto& value = saved.options.value;
+  if (nl < 1 || value.size() < nl - 1) throw Error("the saved model's residual SD ratios are incomplete");
+  const Column& c = data.at(by);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto l = static_cast<std::size_t>(saved_level(c, by, rows[i], saved.sd_levels));
+    if (l > 0) out[i] = value[value.size() - (nl - 1) + (l - 1)];
+  }
+  return out;
+}
+
 }  // namespace lmm::detail

@@ -290,9 +290,8 @@ std::vector<double> population_of(const ModelFrame& f, const std::vector<double>
 
 using detail::seeded_ranks;
 
-Rows shared_rows(const LinearMixedModel& model, const DataFrame& data, const Design& design,
+Rows shared_rows(const LinearMixedModel& model, const ModelFrame& f, const DataFrame& data, const Design& design,
                  const PlotOptions& options) {
-  const ModelFrame& f = model.frame();
   Rows r;
   r.population = population_of(f, model.beta());
   r.fitted = model.fitted();
@@ -525,6 +524,7 @@ GroupMeans group_means(const ModelFrame& f, const Rows& r, const PlotOptions& op
 void add_shrinkage(const LinearMixedModel& model, const Rows& r, const PlotOptions& options, PlotData& pd) {
   pd.shrinkage.table = lmm::shrinkage(model);
   ShrinkageTable& sh = pd.shrinkage.table;
+  if (!sh.available()) return;
   const ReTermData& t0 = model.frame().re.front();
   const std::size_t L = t0.nlevels();
   if (!sh.available() || sh.rows.size() != L) return;
@@ -641,13 +641,40 @@ VarianceCurve variance_curve(const LinearMixedModel& model, const Design& design
 
 }  // namespace
 
+namespace {
+
+// A model without random-effects terms (nlme's gls with a residual structure) is drawn by the
+// structure's groups (or the levels of its SD column): the frame with that grouping as its term.
+ModelFrame structure_grouped(const ModelFrame& f) {
+  ModelFrame g = f;
+  const ResidualData& r = f.residual;
+  ReTermData t;
+  const bool by_group = !r.options.structure.empty();
+  t.group = by_group ? r.options.group : r.options.sd_by;
+  t.levels = by_group ? r.group_levels : r.sd_levels;
+  t.refs = by_group ? r.group : r.sd_by;
+  t.names = {"(Intercept)"};
+  t.z.assign(f.n(), 1.0);
+  g.re = {std::move(t)};
+  return g;
+}
+
+}  // namespace
+
 PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const DataFrame& data,
                    const PlotOptions& options) {
-  const ModelFrame& f = model.frame();
+  const ModelFrame& f0 = model.frame();
+  const bool no_terms = f0.re.empty();
+  const ModelFrame grouped = no_terms ? structure_grouped(f0) : ModelFrame();
+  const ModelFrame& f = no_terms ? grouped : f0;
   PlotData pd;
   pd.notes = explain_warnings(result);
   pd.design = decide_design(f, data);
-  const Rows rows = shared_rows(model, data, pd.design, options);
+  if (no_terms && pd.design.kind == "nested_cross_sectional") {
+    pd.design.kind = "factorial";  // (each level's regression line needs its random effects)
+    pd.design.reason += "; without random effects the levels' means are drawn";
+  }
+  const Rows rows = shared_rows(model, f, data, pd.design, options);
   Trajectories& tr = pd.trajectories;
   tr.group = pd.design.group;
   tr.y_name = f.response;
@@ -668,6 +695,7 @@ PlotData plot_data(const LinearMixedModel& model, const FitResult& result, const
   add_random_effects(model, options, pd);
   add_residuals(f, rows, options, pd);
   pd.variance_curve = variance_curve(model, pd.design, rows.x);
+  pd.residual_structure = detail::residual_structure_plot(model);
   return pd;
 }
 

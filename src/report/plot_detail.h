@@ -24,6 +24,9 @@ void fill_trajectories(const ModelFrame& f, const std::vector<double>& y, const 
 /// Per stratum, the mean of r.population at each distinct x.
 void longitudinal_curves(const Rows& r, Trajectories& tr);
 
+// The residual structure's ACF and one group's fitted covariance (residual_plots.cpp).
+ResidualStructurePlot residual_structure_plot(const LinearMixedModel& model);
+
 /// Evenly spaced indices into [0, n), both ends kept, at most m of them.
 std::vector<std::size_t> thin(std::size_t n, std::size_t m);
 /// The frame's rows of a numeric data column, or empty when `name` is not one.

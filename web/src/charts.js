@@ -398,6 +398,56 @@
     });
   }
 
+  // ---- residual structure: ACF of the normalized residuals, and one group's fitted matrix ----
+  function acf(a) {
+    const rows = rowsOf({ lag: a.lag, acf: a.acf, bound: a.bound, n: a.n_used });
+    for (const r of rows) r.lower = -r.bound;
+    const tip = [q('lag', 'lag'), q('acf', 'autocorrelation', { format: '.4f' }), q('bound', 'band ±', { format: '.4f' }), q('n', 'pairs')];
+    const x = q('lag', 'lag (rows apart within ' + a.group + ')', { axis: { tickMinStep: 1 } });
+    return base({
+      width: 420,
+      height: 260,
+      description: 'Autocorrelation of the normalized residuals by lag',
+      layer: [
+        { data: { values: rows }, mark: { type: 'area', color: '#4c78a8', opacity: 0.15 }, encoding: { x, y: q('lower', 'autocorrelation', { scale: { domain: [-1, 1] } }), y2: { field: 'bound' } } },
+        { data: { values: [{ zero: 0 }] }, mark: { type: 'rule', color: '#999' }, encoding: { y: q('zero') } },
+        { data: { values: rows }, mark: { type: 'rule', color: '#1f3b73', strokeWidth: 2 }, encoding: { x, y: q('acf'), y2: { datum: 0 }, tooltip: tip } },
+        { data: { values: rows }, mark: { type: 'point', filled: true, size: 36, color: '#1f3b73' }, encoding: { x, y: q('acf'), tooltip: tip } },
+      ],
+    });
+  }
+
+  function residualMatrix(r) {
+    const n = r.times.length;
+    const rows = [];
+    for (let a = 0; a < n; a++)
+      for (let b = 0; b < n; b++)
+        rows.push({ row: r.times[a], col: r.times[b], cor: r.correlation[a * n + b], cov: r.covariance[a * n + b], ia: a, ib: b });
+    const order = r.times.slice();
+    const title = r.time_name;
+    const cell = Math.max(8, Math.min(40, Math.floor(420 / Math.max(1, n))));
+    return base({
+      width: { step: cell },
+      height: { step: cell },
+      description: 'Fitted residual correlation matrix of ' + r.matrix_group + ' ' + r.matrix_level,
+      data: { values: rows },
+      encoding: {
+        x: { field: 'col', type: 'ordinal', title, sort: order },
+        y: { field: 'row', type: 'ordinal', title, sort: order },
+      },
+      layer: [
+        {
+          mark: { type: 'rect' },
+          encoding: {
+            color: q('cor', 'correlation', { scale: { domain: [-1, 1], scheme: 'redblue', reverse: true } }),
+            tooltip: [{ field: 'row', title: title + ' 1' }, { field: 'col', title: title + ' 2' }, q('cor', 'correlation', { format: '.4f' }), q('cov', 'covariance', { format: '.4~g' })],
+          },
+        },
+        ...(n <= 12 ? [{ mark: { type: 'text', fontSize: 10 }, encoding: { text: q('cor', null, { format: '.2f' }), color: { condition: { test: 'abs(datum.cor) > 0.6', value: 'white' }, value: 'black' } } }] : []),
+      ],
+    });
+  }
+
   // ---- explorer: simulated trajectories, wave means and the true mean line ----
   // `init` holds the first rows ({sim, means, truth}); later ones replace them by name.
   function simulated(init) {
@@ -444,7 +494,7 @@
 
   global.LmmCharts = {
     rowsOf, trajectories, groupLines, groupMeans, shrinkage, partition, varianceCurve, iccCurve,
-    residualsVsFitted, qq, caterpillar, simulated, explorerVariance, base, q,
+    residualsVsFitted, qq, caterpillar, acf, residualMatrix, simulated, explorerVariance, base, q,
     embedOptions(name) {
       return {
         renderer: 'svg',

@@ -149,6 +149,61 @@
     return fig;
   }
 
+  // A cell for a value found by the caller (a level name with a dot cannot be walked as a key).
+  function valueCell(key, v, digits) {
+    const td = el('td', { class: 'num', 'data-key': key, 'data-digits': String(digits || 6) });
+    td.setAttribute('data-value', v === undefined ? 'undefined' : JSON.stringify(v));
+    td.textContent = v === undefined ? '—' : fmt(v, digits);
+    return td;
+  }
+
+  const STRUCTURE_NAMES = { ar1: 'AR(1)', car1: 'Continuous AR(1)', cs: 'Compound symmetry', us: 'General (unstructured)' };
+
+  // The structure's estimates (fit.correlation, fit.residual_sd_ratios, fit.residual_sd) with the
+  // Wald intervals of fit.confint_residual where the fit has them.
+  function residualTables(doc) {
+    const f = doc.fit;
+    const c = f.correlation || {};
+    const wald = {};
+    (f.confint_residual || []).forEach((iv) => { wald[iv.parameter] = iv; });
+    const ci = (name) => wald[name] ? `${fmt(wald[name].lower, 3)} to ${fmt(wald[name].upper, 3)}` : '';
+    const out = [];
+    if (c.structure === 'ar1' || c.structure === 'car1' || c.structure === 'cs') {
+      const k = c.structure === 'cs' ? 'rho' : 'phi';
+      out.push(table('Correlation structure: ' + STRUCTURE_NAMES[c.structure], ['', 'Estimate', '95% Wald interval'], [
+        el('tr', {}, [el('th', { text: k === 'rho' ? 'ρ (within-group correlation)' : 'φ (correlation at lag 1)' }), numCell(doc, 'fit.correlation.' + k, 4), el('td', { class: 'muted', text: ci(k) })]),
+      ], 'residual-structure'));
+    } else if (c.structure === 'us') {
+      out.push(table('Correlation structure: ' + STRUCTURE_NAMES.us, ['', '', 'Correlation'],
+        c.cor.map((p, i) => el('tr', {}, [el('th', { text: p.visit1 }), el('th', { text: p.visit2 }), numCell(doc, `fit.correlation.cor.${i}.cor`, 4)])),
+        'residual-structure'));
+    }
+    const levels = Object.keys(f.residual_sd_ratios || {});
+    if (levels.length)
+      out.push(table('Residual SD by ' + doc.plots.residual_structure.sd_by, ['Level', 'SD ratio', 'SD', '95% Wald interval (ratio)'],
+        levels.map((l) => el('tr', {}, [el('th', { text: l }), valueCell('fit.residual_sd_ratios.' + l, f.residual_sd_ratios[l], 4),
+          valueCell('fit.residual_sd.' + l, f.residual_sd[l], 4), el('td', { class: 'muted', text: ci('sd_ratio:' + l) })])), 'residual-sd'));
+    return el('div', { class: 'grid2' }, out);
+  }
+
+  function residualSection(doc, ch) {
+    const r = doc.plots.residual_structure;
+    const children = [residualTables(doc)];
+    const plots = [];
+    if (r.has_acf)
+      plots.push(ch('residual-acf', C.acf(r.acf),
+        `Autocorrelation of the normalized residuals (nlme's ACF(m, resType = "normalized")): lag k pairs rows k apart within each ${r.acf.group}${r.structure === 'ar1' || r.structure === 'car1' ? ' in ' + doc.plots.residual_structure.time_name + ' order' : ''}. The band is ±1.96/√n, n the pairs at that lag (nlme's plot(ACF(m), alpha = 0.05)); with the structure right, the bars stay mostly inside it.`));
+    else
+      children.push(el('p', { class: 'muted', text: 'Autocorrelation not drawn: ' + r.acf_reason + '.' }));
+    if (r.times.length)
+      plots.push(ch('residual-matrix', C.residualMatrix(r),
+        `The fitted residual correlation matrix of ${r.matrix_group} ${r.matrix_level} (the ${r.matrix_group} with the most rows) over its ${r.time_name === 'row' ? 'rows' : r.time_name + ' values'}; the tooltip gives the covariance σ²DRD too.`));
+    else
+      children.push(el('p', { class: 'muted', text: 'No correlation structure: the residuals are independent, with the SDs above.' }));
+    if (plots.length) children.push(el('div', { class: 'grid2' }, plots));
+    return section('residual', 'Residual structure', children);
+  }
+
   function section(id, title, children) {
     return el('section', { id, class: 'lmm-section' }, [el('h2', { text: title }), ...children]);
   }
@@ -226,6 +281,8 @@
       partChildren.push(el('p', { class: 'muted', text: `Variance over ${vc.x_name || 'a covariate'} not drawn: ` + vc.reason + '.' }));
     }
     root.append(section('variance', 'Variance partition', partChildren));
+
+    if (p.residual_structure && p.residual_structure.available) root.append(residualSection(doc, ch));
 
     const diag = [
       el('div', { class: 'grid2' }, [

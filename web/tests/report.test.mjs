@@ -36,6 +36,10 @@ const CASES = [
   { name: 'sleepstudy_intercept', file: 'sleepstudy.csv', formula: 'Reaction ~ Days + (1 | Subject)' },
   { name: 'penicillin_crossed', file: 'penicillin.csv', formula: 'diameter ~ 1 + (1 | plate) + (1 | sample)' },
   { name: 'dyestuff2_singular', file: 'dyestuff2.csv', formula: 'Yield ~ 1 + (1 | Batch)' },
+  // Residual structures (nlme's corAR1 in an lme; corSymm with varIdent in a gls, the MMRM).
+  { name: 'ovary_ar1', file: 'residual/data/ovary.csv', formula: 'follicles ~ s1 + c1 + (1 | Mare)', args: ['--residual', 'ar1(t | Mare)'] },
+  { name: 'mmrm_us', file: 'residual/data/trial2.csv', formula: 'y ~ trt * visit',
+    args: ['--residual', 'us(visit | id)', '--residual-sd-by', 'visit'] },
 ];
 
 // The charts a document must have, from what the engine sent.
@@ -46,7 +50,29 @@ function expectedCharts(doc) {
   if (doc.plots.shrinkage.available) names.push('shrinkage');
   if (doc.plots.variance_curve.available) names.push('variance-curve', 'icc-curve');
   doc.plots.random_effects.forEach((_, k) => names.push('caterpillar-' + k, 'qq-ranef-' + k));
+  const r = doc.plots.residual_structure;
+  if (r.available && r.has_acf) names.push('residual-acf');
+  if (r.available && r.times.length) names.push('residual-matrix');
   return names.sort();
+}
+
+// The residual structure's section: its estimates in the table, one ACF point per lag, one cell
+// per pair of times in the heat map, and the navigation link.
+async function checkResidual(page, doc, fitJson, keys, marks) {
+  const r = doc.plots.residual_structure;
+  const link = await page.$('nav a[href="#residual"]');
+  check(r.available === (fitJson.correlation !== undefined) && (link !== null) === r.available,
+    `residual structure section ${r.available ? 'present' : 'absent'} with its navigation link`);
+  if (!r.available) return;
+  const c = fitJson.correlation;
+  if (c.phi !== undefined) check(keys.has('fit.correlation.phi'), 'φ is in the table');
+  if (c.cor !== undefined) check(c.cor.every((_, i) => keys.has(`fit.correlation.cor.${i}.cor`)), `the ${c.cor.length} correlations are in the table`);
+  for (const l of Object.keys(fitJson.residual_sd_ratios))
+    check(keys.has('fit.residual_sd_ratios.' + l) && keys.has('fit.residual_sd.' + l), `SD ratio and SD of ${l} in the table`);
+  const pts = await page.$$eval('figure[data-chart=residual-acf] svg g.mark-symbol.role-mark path', (t) => t.length);
+  check(pts === r.acf.lag.length, `ACF: ${pts} points for lags 0..${r.acf.lag.length - 1}`);
+  const cells = await page.$$eval('figure[data-chart=residual-matrix] svg g.mark-rect.role-mark path', (t) => t.length);
+  check(cells === r.times.length ** 2, `residual matrix: ${cells} cells for ${r.times.length} ${r.time_name} values`);
 }
 
 // The plots the design calls for, and never an axis over the row order: longitudinal data get
@@ -101,8 +127,9 @@ try {
   for (const c of CASES) {
     console.log(`report: ${c.name} (${c.formula})`);
     const data = c.path || path.join(opt.data, c.file);
+    const extra = c.args || [];
     const { page, problems, doc, fitJson, keys } = await openReport(browser, opt.lmm,
-      ['report', data, c.formula], ['fit', data, c.formula, '--json'], path.join(opt.out, c.name + '.html'));
+      ['report', data, c.formula, ...extra], ['fit', data, c.formula, ...extra, '--json'], path.join(opt.out, c.name + '.html'));
     check(fitJson.fixed.every((_, i) => keys.has(`fit.fixed.${i}.estimate`) && keys.has(`fit.fixed.${i}.std_error`) && keys.has(`fit.fixed.${i}.t`)),
       'every fixed effect is in the table');
     check(fitJson.random.every((r, i) => keys.has(`fit.random.${i}.${r.term2 !== undefined ? 'cor' : 'sd'}`)),
@@ -114,7 +141,7 @@ try {
     if (fitJson.singular) check(await page.$('li.note-singular') !== null, 'the singular fit is explained');
 
     // The caterpillar plots' conditional modes and SDs are the fit's ranef[] (when the fit has it).
-    if (Array.isArray(fitJson.ranef)) {
+    if (Array.isArray(fitJson.ranef) && doc.plots.random_effects.length) {
       let compared = 0, differ = 0;
       for (const re of doc.plots.random_effects)
         re.levels.forEach((level, i) => {
@@ -126,7 +153,7 @@ try {
           if (!near(re.value[i], r[re.term]) || !near(re.condsd[i], r['condsd_' + re.term])) differ++;
         });
       check(compared > 0 && differ === 0, `caterpillar values equal the fit's ranef[] (${compared} compared, ${differ} differ)`);
-    } else {
+    } else if (!Array.isArray(fitJson.ranef)) {
       console.log('  note: this lmm fit --json has no ranef[]; caterpillar values checked by the C++ tests only');
     }
 
@@ -142,7 +169,8 @@ try {
       check(marks['caterpillar-' + k].symbols === re.levels.length,
         `caterpillar ${re.term}|${re.group}: ${marks['caterpillar-' + k].symbols} points for ${re.levels.length} levels`));
 
-    await checkDesign(page, doc, marks, c);
+    await checkResidual(page, doc, fitJson, keys, marks);
+    if (doc.fit.random.some((r) => r.group !== 'Residual')) await checkDesign(page, doc, marks, c);
 
     // Export: the shrinkage (or trajectories) chart saved as SVG and as PNG.
     if (c.name === 'sleepstudy') {
