@@ -183,10 +183,13 @@ void add_fit_command(CLI::App& app, Action& action) {
       opt.frame = frame_options(args->frame);
       if (!args->glmm.family.empty()) {
         refuse_for_glmm({{"--ml", args->ml}, {"--anova", args->anova},
-                         {"--boot", args->inference.boot > 0}, {"--residuals", !args->inference.residuals.empty()},
+                         {"--residuals", !args->inference.residuals.empty()},
                          {"--ranef", !args->extras.ranef_csv.empty()}});
         args->glmm.save = args->extras.save;
         args->glmm.profile = args->inference.profile;
+        args->glmm.boot = args->inference.boot;
+        args->glmm.seed = args->inference.seed;
+        args->glmm.threads = args->inference.threads;
         return run_glmm_fit(args->glmm, data, args->formula, opt.frame, args->json, args->data);
       }
       Fitted f = with_frame_flags([&] { return fit(data, args->formula, opt); });

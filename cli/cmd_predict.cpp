@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <iostream>
 #include <memory>
 
@@ -36,14 +38,29 @@ Intervals use normal quantiles with the variance parameters treated as known:
 Covariances between the random effects of different grouping factors are left out.
 
 A GLMM saved by `lmm fit --family ... --save` predicts on the link scale (lme4's type = "link");
---type response applies the inverse link (probabilities, expected counts). Intervals are not
-available for GLMMs.)HELP";
+--type response applies the inverse link (probabilities, expected counts). For GLMMs,
+--re-form none --interval confidence gives the Wald confidence interval of the population mean
+(random effects at 0; glmer gives none, emmeans and ggeffects give this one): x'b +- z se_link,
+se_link = sqrt(x'Vx) with V the fit's covariance of b (from the Hessian, lme4's vcov), and with
+--type response the inverse link of fit, lwr and upr (the column se_link stays on the link
+scale). Prediction intervals and conditional intervals are not available for GLMMs.)HELP";
 
 struct PredictArgs {
   ReadArgs read;
   std::string data, model, out, re_form = "conditional", interval = "none", type = "link";
   double level = 0.95;
 };
+
+// GLMMs: only the confidence interval of the population mean (x'b, V from the Hessian).
+void check_glmm_interval(const SavedModel& m, const PredictOptions& o) {
+  if (o.interval == IntervalKind::Prediction)
+    throw Error("--interval prediction is not available for a GLMM (" + m.family +
+                " family: a new response is a count or 0/1, with no normal prediction interval); --re-form none "
+                "--interval confidence gives the confidence interval of the population mean");
+  if (o.interval == IntervalKind::Confidence && o.re_form != ReForm::Population)
+    throw Error("--interval confidence of a GLMM (" + m.family +
+                " family) is for the population mean: add --re-form none (conditional intervals are not available)");
+}
 
 }  // namespace
 
@@ -73,12 +90,23 @@ void add_predict_command(CLI::App& app, Action& action) {
                    : a->interval == "confidence" ? IntervalKind::Confidence
                                                  : IntervalKind::Prediction;
       o.level = a->level;
-      if (!m.family.empty() && o.interval != IntervalKind::None)
-        throw Error("--interval is not available for a GLMM (" + m.family + " family); predict without it");
-      if (m.family.empty() && a->type == "response")
+      const bool glmm = !m.family.empty();
+      if (glmm) check_glmm_interval(m, o);
+      if (!glmm && a->type == "response")
         throw Error("--type response is for GLMMs; this model is a linear mixed model (its predictions are responses)");
       Predictions p = predict(m, data, o);
-      if (a->type == "response") p.fit = glmm_link_inverse(parse_family(m.family), parse_link(m.link), p.fit);
+      if (a->type == "response") {
+        const auto inverse = [&](const std::vector<double>& v) {
+          return glmm_link_inverse(parse_family(m.family), parse_link(m.link), v);
+        };
+        p.fit = inverse(p.fit);
+        if (o.interval != IntervalKind::None) p.lower = inverse(p.lower), p.upper = inverse(p.upper);
+      }
+      if (glmm && o.interval != IntervalKind::None)
+        p.notes.push_back(fmt::format("fit, lwr and upr: the population mean (random effects at 0) with its {:g}% "
+                                      "Wald confidence interval from the covariance of the fixed effects, on the "
+                                      "{} scale; se_link is on the link scale",
+                                      100 * o.level, a->type == "response" ? "response" : "link"));
       DataFrame out = data;
       auto add = [&](const char* name, std::vector<double> v) {
         if (out.find(name))
@@ -87,7 +115,7 @@ void add_predict_command(CLI::App& app, Action& action) {
       };
       add("fit", p.fit);
       if (o.interval != IntervalKind::None) {
-        add("se", p.se);
+        add(glmm ? "se_link" : "se", p.se);
         add("lwr", p.lower);
         add("upr", p.upper);
       }

@@ -71,16 +71,23 @@ void write_centering_json(JsonWriter& w, const FitExtras& x) {
   w.end_array();
 }
 
-std::string ranef_csv(const FitResult& r) {
+namespace {
+
+void add_unique(std::vector<std::string>& to, const std::vector<std::string>& names) {
+  for (const auto& n : names)
+    if (std::find(to.begin(), to.end(), n) == to.end()) to.push_back(n);
+}
+
+}  // namespace
+
+DataFrame ranef_table(const std::vector<RandomEffectLevel>& ranef, const std::vector<LevelCoefficients>& coef,
+                      const std::vector<std::string>& terms, const std::vector<std::string>& coef_terms) {
   DataFrame t;
-  t.nrows = r.ranef.size();
+  t.nrows = ranef.size();
   std::vector<std::optional<std::string>> group, level;
-  std::vector<std::string> terms;  // union, in order of appearance
-  for (const auto& e : r.ranef) {
+  for (const auto& e : ranef) {
     group.emplace_back(e.group);
     level.emplace_back(e.level);
-    for (const auto& n : e.terms)
-      if (std::find(terms.begin(), terms.end(), n) == terms.end()) terms.push_back(n);
   }
   t.columns.push_back(categorical_column("group", group));
   t.columns.push_back(categorical_column("level", level));
@@ -88,7 +95,7 @@ std::string ranef_csv(const FitResult& r) {
   for (const auto& n : terms) {
     std::vector<double> mode(t.nrows, nan), sd(t.nrows, nan);
     for (std::size_t i = 0; i < t.nrows; ++i) {
-      const auto& e = r.ranef[i];
+      const auto& e = ranef[i];
       const auto it = std::find(e.terms.begin(), e.terms.end(), n);
       if (it == e.terms.end()) continue;
       mode[i] = e.mode[static_cast<std::size_t>(it - e.terms.begin())];
@@ -97,21 +104,23 @@ std::string ranef_csv(const FitResult& r) {
     t.columns.push_back(numeric_column(n, std::move(mode)));
     t.columns.push_back(numeric_column("condsd_" + n, std::move(sd)));
   }
-  std::vector<std::string> coef_terms;
-  for (const auto& c : r.coef)
-    for (const auto& n : c.terms)
-      if (std::find(coef_terms.begin(), coef_terms.end(), n) == coef_terms.end())
-        coef_terms.push_back(n);
   for (const auto& n : coef_terms) {
     std::vector<double> v(t.nrows, nan);
-    for (std::size_t i = 0; i < t.nrows && i < r.coef.size(); ++i) {
-      const auto& c = r.coef[i];
+    for (std::size_t i = 0; i < t.nrows && i < coef.size(); ++i) {
+      const auto& c = coef[i];
       const auto it = std::find(c.terms.begin(), c.terms.end(), n);
       if (it != c.terms.end()) v[i] = c.values[static_cast<std::size_t>(it - c.terms.begin())];
     }
     t.columns.push_back(numeric_column("coef_" + n, std::move(v)));
   }
-  return to_csv(t);
+  return t;
+}
+
+std::string ranef_csv(const FitResult& r) {
+  std::vector<std::string> terms, coef_terms;  // unions, in order of appearance
+  for (const auto& e : r.ranef) add_unique(terms, e.terms);
+  for (const auto& c : r.coef) add_unique(coef_terms, c.terms);
+  return to_csv(ranef_table(r.ranef, r.coef, terms, coef_terms));
 }
 
 void write_fit_extras(const Fitted& f, const FitExtras& x, const std::string& data_path) {

@@ -40,5 +40,10 @@ void write_fit_extras(const Fitted& fitted, const FitExtras& extras, const std::
 /// The random-effects table as CSV: group, level, then per term its conditional mode and
 /// condsd_<term>, then coef_<term> (fixed + random, as coef()).
 std::string ranef_csv(const FitResult& result);
+/// The rows of that table for some levels (`coef` in step with `ranef`), with the columns of
+/// `terms` and `coef_terms` (the unions over all levels), so that tables of consecutive levels
+/// concatenate (lmm fit --stream writes it a block of levels at a time).
+DataFrame ranef_table(const std::vector<RandomEffectLevel>& ranef, const std::vector<LevelCoefficients>& coef,
+                      const std::vector<std::string>& terms, const std::vector<std::string>& coef_terms);
 
 }  // namespace lmm::cli

@@ -11,6 +11,7 @@
 #include "json_inference.h"
 #include "lmm/error.h"
 #include "lmm/glmm.h"
+#include "lmm/inference.h"
 #include "lmm/table_io.h"
 #include "lmm/version.h"
 #include "model_file.h"
@@ -97,6 +98,17 @@ int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string&
     if (args.fast) throw Error("--profile needs the full fit: drop --fast");
     f.result.confint_profile = glmm_profile_intervals(f);
   }
+  if (args.boot > 0) {
+    BootstrapOptions bo;
+    bo.replicates = args.boot;
+    bo.seed = args.seed;
+    bo.threads = args.threads;
+    try {
+      f.result.bootstrap = glmm_bootstrap(f, bo);
+    } catch (const Error& e) {
+      throw Error(std::string("--boot: ") + e.what());
+    }
+  }
   if (!args.save.empty()) {
     SavedModel m = glmm_snapshot(f);
     m.lmm_version = LMM_VERSION;
@@ -112,9 +124,14 @@ int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string&
       if (!args.newdata.empty()) j.add("predict_link_newdata", predictions_json(f, args.newdata));
       if (!f.result.confint_profile.empty())
         j.add("confint_profile", [&f](JsonWriter& w) { write_intervals(w, f.result.confint_profile); });
+      if (f.result.bootstrap.replicates > 0) {
+        j.add("confint_boot", [&f](JsonWriter& w) { write_intervals(w, f.result.bootstrap.intervals); });
+        j.add("bootstrap", [&f](JsonWriter& w) { write_bootstrap(w, f.result.bootstrap); });
+      }
     });
   } else {
-    std::cout << format_glmm_summary(f.result, data_name) << format_glmm_intervals(f.result);
+    std::cout << format_glmm_summary(f.result, data_name) << format_glmm_intervals(f.result)
+              << format_glmm_bootstrap(f.result);
   }
   return 0;
 }

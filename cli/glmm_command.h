@@ -2,6 +2,7 @@
 // (cli/glmm_command.cpp).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <string>
 
 #include "lmm/compare.h"
@@ -19,6 +20,9 @@ struct GlmmArgs {
   bool profile = false;  ///< --profile: profile-likelihood intervals (set from the fit command's option)
   std::string newdata;  ///< rows to predict on the link scale (JSON's predict_link_newdata)
   std::string save;     ///< --save: the model for `lmm predict` (set from the fit command's option)
+  int boot = 0;         ///< --boot: bootstrap replicates (set from the fit command's options, with seed, threads)
+  std::uint64_t seed = 1;
+  int threads = 0;
 };
 
 /// The GLMM's options from the flags (lmm::Error naming --family / --link when they are not known).

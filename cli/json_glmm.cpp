@@ -46,7 +46,9 @@ void write_glmm_json(JsonWriter& w, const GlmmFitted& f, const std::function<voi
   j.add("optimizer", r.optimizer).add("evaluations", r.evaluations).add("max_abs_gradient", r.max_abs_gradient);
   j.add("icc_adjusted", r.latent.icc_adjusted).add("icc_unadjusted", r.latent.icc_unadjusted);
   j.add("r2_marginal", r.latent.r2_marginal).add("r2_conditional", r.latent.r2_conditional);
-  j.add("variance_distribution", r.latent.distribution);
+  j.add("variance_distribution", r.latent.distribution).add("variance_distribution_name", r.latent.distribution_name);
+  j.add("variance_fixed", r.latent.fixed).add("variance_random", r.latent.random);
+  j.add("variance_dispersion", r.latent.dispersion);
   if (extra) extra(j);
   j.write(w);
 }

@@ -25,17 +25,6 @@ void write_variance_partition(JsonWriter& w, const VariancePartition& v) {
       .write(w);
 }
 
-void write_bootstrap(JsonWriter& w, const BootstrapResult& b) {
-  SortedObject()
-      .add("replicates", b.replicates)
-      .add("failed", b.failed)
-      .add("seed", b.seed)
-      .add("threads", b.threads)
-      .add("level", b.level)
-      .add("method", "parametric, percentile")
-      .write(w);
-}
-
 void write_convergence(JsonWriter& w, const ConvergenceReport& c) {
   SortedObject conv;
   conv.add("status", c.status).add("code", c.code).add("max_grad", c.max_grad).add("tolerance", c.tolerance);
@@ -58,6 +47,17 @@ void write_convergence(JsonWriter& w, const ConvergenceReport& c) {
 }
 
 }  // namespace
+
+void write_bootstrap(JsonWriter& w, const BootstrapResult& b) {
+  SortedObject()
+      .add("replicates", b.replicates)
+      .add("failed", b.failed)
+      .add("seed", b.seed)
+      .add("threads", b.threads)
+      .add("level", b.level)
+      .add("method", "parametric, percentile")
+      .write(w);
+}
 
 void add_inference_members(SortedObject& j, const FitResult& r) {
   const auto& v = r.variance_partition;

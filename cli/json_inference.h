@@ -12,6 +12,9 @@ namespace lmm::cli {
 /// [{parameter, estimate, lower, upper, note?}]: the LMM's and the GLMM's confint_* arrays.
 void write_intervals(JsonWriter& w, const std::vector<Interval>& ivs);
 
+/// {replicates, failed, seed, threads, level, method}: the LMM's and the GLMM's bootstrap object.
+void write_bootstrap(JsonWriter& w, const BootstrapResult& b);
+
 void add_inference_members(SortedObject& j, const FitResult& r);
 
 /// `lmm compare --json`: npar, aic, bic, loglik, deviance (lists, table order), chisq, df, p (the

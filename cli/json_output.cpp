@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "json_inference.h"
+#include "lmm/statistics.h"
 
 namespace lmm::cli {
 
@@ -68,12 +69,13 @@ struct LevelKeys {
   }
 };
 
-// One object per level: group, level, then the level's values by slot (`value(level, slot)`).
-template <class Level, class Value>
-void write_levels(JsonWriter& w, const std::vector<Level>& levels, bool condsd, Value value) {
+// One object per level: group, level, then the level's values by slot (`value(level, slot)`);
+// `each(f)` calls f on every level in order.
+template <class Level, class Each, class Value>
+void write_levels_of(JsonWriter& w, Each each, bool condsd, Value value) {
   LevelKeys k(condsd);
   w.begin_array();
-  for (const auto& l : levels) {
+  each([&](const Level& l) {
     k.update(l.terms);
     w.begin_object();
     for (std::size_t i : k.order) {
@@ -84,25 +86,43 @@ void write_levels(JsonWriter& w, const std::vector<Level>& levels, bool condsd, 
         w.value(value(l, i - 2));
     }
     w.end_object();
-  }
+  });
   w.end_array();
 }
+
+template <class Level, class Value>
+void write_levels(JsonWriter& w, const std::vector<Level>& levels, bool condsd, Value value) {
+  write_levels_of<Level>(w, [&](const auto& f) { for (const auto& l : levels) f(l); }, condsd, value);
+}
+
+double ranef_value(const RandomEffectLevel& re, std::size_t slot) {
+  return slot % 2 == 0 ? re.mode[slot / 2] : re.condsd[slot / 2];
+}
+
+double coef_value(const LevelCoefficients& c, std::size_t slot) { return c.values[slot]; }
 
 }  // namespace
 
 // lme4's as.data.frame(ranef(m, condVar = TRUE)): per term its mode, then its condsd_<term>.
 void write_ranef(JsonWriter& w, const std::vector<RandomEffectLevel>& ranef) {
-  write_levels(w, ranef, true, [](const RandomEffectLevel& re, std::size_t slot) {
-    return slot % 2 == 0 ? re.mode[slot / 2] : re.condsd[slot / 2];
+  write_levels(w, ranef, true, ranef_value);
+}
+
+void add_level_tables_of(SortedObject& j, const LinearMixedModel& model) {
+  j.add("ranef", [&model](JsonWriter& w) {
+    auto each = [&](const auto& f) { for_each_level(model, [&](const auto& re, const auto&) { f(re); }); };
+    write_levels_of<RandomEffectLevel>(w, each, true, ranef_value);
+  });
+  j.add("coef", [&model](JsonWriter& w) {
+    auto each = [&](const auto& f) { for_each_level(model, [&](const auto&, const auto& c) { f(c); }); };
+    write_levels_of<LevelCoefficients>(w, each, false, coef_value);
   });
 }
 
 namespace {
 
 // coef(m): fixed + random per level.
-void write_coef(JsonWriter& w, const std::vector<LevelCoefficients>& coef) {
-  write_levels(w, coef, false, [](const LevelCoefficients& c, std::size_t slot) { return c.values[slot]; });
-}
+void write_coef(JsonWriter& w, const std::vector<LevelCoefficients>& coef) { write_levels(w, coef, false, coef_value); }
 
 void write_optimizer(JsonWriter& w, const OptimizerSummary& o) {
   SortedObject()

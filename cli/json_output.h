@@ -20,6 +20,11 @@ void write_ngroups(JsonWriter& w, const std::vector<GroupCount>& ngroups);
 void write_random(JsonWriter& w, const std::vector<VarianceComponent>& random);
 void write_ranef(JsonWriter& w, const std::vector<RandomEffectLevel>& ranef);
 
+/// ranef[] and coef[] written level by level from the model (for_each_level), for a
+/// result fitted without its per-level tables (LevelTables::Omit); as `extra`, they replace the
+/// result's empty arrays (SortedObject keeps a key's last assignment). `model` must outlive `j`.
+void add_level_tables_of(SortedObject& j, const LinearMixedModel& model);
+
 /// `lmm fit --json`: the fit indented by 2, then a newline.
 void print_json(std::ostream& out, const FitResult& r, const std::function<void(SortedObject&)>& extra = {});
 

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <string_view>
 
 #include "json_output.h"
 #include "lmm/atomic_file.h"
@@ -17,6 +19,7 @@
 #include "lmm/statistics.h"
 #include "lmm/summary_text.h"
 #include "lmm/table_chunks.h"
+#include "lmm/table_io.h"
 
 namespace lmm::cli {
 
@@ -145,6 +148,43 @@ void residual_pass(TableChunks& t, Fitted& fit, const StreamRequest& r, StreamPr
   }
 }
 
+// --ranef FILE: ranef_csv()'s table written a block of levels at a time, the header once.
+void write_ranef_blocks(const std::string& path, const LinearMixedModel& model) {
+  const ModelFrame& f = model.frame();
+  std::vector<std::string> groups, terms, coef_terms;  // the columns: unions in order of appearance
+  std::map<std::string, std::vector<std::string>> names;
+  for (const auto& t : f.re) {
+    if (!names.count(t.group)) groups.push_back(t.group);
+    names[t.group].insert(names[t.group].end(), t.names.begin(), t.names.end());
+  }
+  auto add_unique = [](std::vector<std::string>& to, const std::string& n) {
+    if (std::find(to.begin(), to.end(), n) == to.end()) to.push_back(n);
+  };
+  for (const auto& g : groups) {  // a level's coef: its random terms not among the fixed ones, then the fixed
+    for (const auto& n : names[g]) {
+      add_unique(terms, n);
+      if (std::find(f.fixed_names.begin(), f.fixed_names.end(), n) == f.fixed_names.end()) add_unique(coef_terms, n);
+    }
+    for (const auto& n : f.fixed_names) add_unique(coef_terms, n);
+  }
+  write_file_atomically(path, [&](std::ostream& out) {
+    std::vector<RandomEffectLevel> ranef;
+    std::vector<LevelCoefficients> coef;
+    bool first = true;
+    auto flush = [&] {
+      const std::string csv = to_csv(ranef_table(ranef, coef, terms, coef_terms));
+      out << (first ? std::string_view(csv) : std::string_view(csv).substr(csv.find('\n') + 1));
+      first = false;
+      ranef.clear(), coef.clear();
+    };
+    for_each_level(model, [&](const RandomEffectLevel& re, const LevelCoefficients& c) {
+      ranef.push_back(re), coef.push_back(c);
+      if (ranef.size() == 65536) flush();
+    });
+    if (!ranef.empty() || first) flush();
+  });
+}
+
 }  // namespace
 
 bool should_stream(bool stream_flag, const std::string& path, bool quiet) {
@@ -170,13 +210,10 @@ int run_stream_fit(const StreamRequest& r) {
     SufficientStatistics s = accumulate_pass(t, schema, pr);
     pr.clear();
     ma = peak_mb();
-    return fit(std::move(s), r.fit);
+    // The per-level tables are written level by level below (--json, --ranef), never held.
+    return fit(std::move(s), r.fit, LevelTables::Omit);
   }();
   const double t2 = std::chrono::duration<double>(Clock::now() - start).count(), m2 = peak_mb();
-  if (!r.json && r.extras.ranef_csv.empty()) {  // the text summary does not print the per-level tables
-    std::vector<RandomEffectLevel>().swap(f.result.ranef);
-    std::vector<LevelCoefficients>().swap(f.result.coef);
-  }
   residual_pass(t, f, r, pr);
   pr.clear();
   if (r.timings)
@@ -184,9 +221,12 @@ int run_stream_fit(const StreamRequest& r) {
                  "lmm: timings: levels pass %.3f s, statistics pass and fit %.3f s, residual pass %.3f s; peak memory "
                  "after the levels %.0f MB, the statistics %.0f MB, the fit %.0f MB, the residuals %.0f MB\n",
                  t1, t2 - t1, std::chrono::duration<double>(Clock::now() - start).count() - t2, m1, ma, m2, peak_mb());
-  write_fit_extras(f, r.extras, r.path);
+  if (!r.extras.ranef_csv.empty()) write_ranef_blocks(r.extras.ranef_csv, f.model);
+  FitExtras save_only = r.extras;
+  save_only.ranef_csv.clear();
+  write_fit_extras(f, save_only, r.path);
   if (r.json) {
-    print_json(std::cout, f.result);
+    print_json(std::cout, f.result, [&](SortedObject& j) { add_level_tables_of(j, f.model); });
   } else {
     std::cout << format_summary(f.result, SummaryContext{r.path, {}});
     if (r.anova) std::cout << '\n' << format_anova(f.result);

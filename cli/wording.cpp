@@ -10,6 +10,7 @@ constexpr std::pair<std::string_view, std::string_view> kWording[] = {
     {"set CompareOptions::complete_cases", "use --complete-cases"},
     {"BootstrapOptions::replicates", "--boot"},
     {"refit with Method::REML", "drop --ml"},
+    {"FitOptions::ddf KenwardRoger", "--ddf kenward-roger"},
     {"DdfMethod::Satterthwaite", "--ddf satterthwaite"},
     {"ResidualOptions::sd_by", "--residual-sd-by"},
     {"ResidualOptions::time", "--residual"},

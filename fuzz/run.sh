@@ -20,9 +20,13 @@ jobs="${JOBS:-$(nproc)}"
 command -v clang++ >/dev/null || { echo "fuzz/run.sh: clang++ not found (scripts/install-deps installs it)" >&2; exit 2; }
 # Line tables only (-gline-tables-only): all a sanitizer's stack trace needs, and much cheaper to
 # compile than full debug information.
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
-  -DLMM_FUZZ=ON -DLMM_BUILD_TESTS=OFF >/dev/null
+# A build directory already configured for fuzzing (make test-sanitize's build-asan) is reused as
+# it is: reconfiguring it with other flags would recompile everything.
+if ! grep -qs '^LMM_FUZZ:BOOL=ON$' "$build/CMakeCache.txt"; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
+    -DLMM_FUZZ=ON -DLMM_BUILD_TESTS=OFF >/dev/null
+fi
 # shellcheck disable=SC2046
 cmake --build "$build" -j "$jobs" --target $(printf 'fuzz_%s ' $targets)
 

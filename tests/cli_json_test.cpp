@@ -245,7 +245,7 @@ void expect_lme4(const ojson& j, const json& ref) {
   EXPECT_TRUE(close(j["sigma"].get<double>(), sigma, 2e-3));
   ASSERT_EQ(j["fixed"].size(), ref["fixed"].size());
   for (std::size_t i = 0; i < ref["fixed"].size(); ++i) {
-    EXPECT_EQ(j["fixed"][i]["term"], ref["fixed"][i]["term"]);
+    EXPECT_EQ(j["fixed"][i]["term"].get<std::string>(), ref["fixed"][i]["term"].get<std::string>());
     EXPECT_TRUE(close(j["fixed"][i]["estimate"].get<double>(), ref["fixed"][i]["estimate"].get<double>(), 1e-4, 1e-6 * sigma))
         << ref["fixed"][i].dump();
   }

@@ -105,14 +105,18 @@ void compare_predictions(const lmm::GlmmFitted& f, const json& ref) {
   }
 }
 
-// performance 0.10.2's icc() and r2_nakagawa() where make_latent_refs.R made them for the case.
+// performance 0.10.2's icc() and r2_nakagawa() where make_latent_refs.R made them for the case:
+// binomial π²/3, 1, π²/6 exactly; Poisson ln(1 + 1/λ) with λ from the refitted null model.
 void compare_latent(const lmm::GlmmResult& r, const std::string& case_name) {
   const json refs = reference("latent_refs");
   if (!refs.contains(case_name)) return;
   const json& v = refs[case_name];
+  const bool poisson = v["family"] == "poisson";
+  if (poisson) expect_close(std::log(r.latent.lambda), v["null_intercept"], 1e-3, 1e-4, "null model intercept");
   expect_close(r.latent.fixed, v["var_fixed"], 1e-3, 1e-6, "var_fixed");
   expect_close(r.latent.random, v["var_random"], 1e-3, 1e-6, "var_random");
-  expect_close(r.latent.distribution, v["var_distribution"], 1e-12, 0, "var_distribution");
+  expect_close(r.latent.dispersion, v["var_dispersion"], 1e-3, 1e-6, "var_dispersion");
+  expect_close(r.latent.distribution, v["var_distribution"], poisson ? 1e-3 : 1e-12, 0, "var_distribution");
   expect_close(r.latent.icc_adjusted, v["icc_adjusted"], 1e-3, 1e-6, "icc_adjusted");
   expect_close(r.latent.icc_unadjusted, v["icc_unadjusted"], 1e-3, 1e-6, "icc_unadjusted");
   expect_close(r.latent.r2_marginal, v["r2_marginal"], 1e-3, 1e-6, "r2_marginal");
@@ -149,6 +153,16 @@ TEST(GlmmReference, GrouseticksPoissonCrossed) { check_case("grouseticks_poisson
 TEST(GlmmReference, VerbaggBinaryCrossed) { check_case("verbagg_binary_crossed"); }
 TEST(GlmmReference, BinaryGrowth500Logit) { check_case("binary_growth500_logit"); }
 TEST(GlmmReference, ExposurePoissonOffset) { check_case("exposure_poisson_offset"); }
+// An observation-level random effect (INDEX is the row number): insight counts its variance as
+// dispersion, part of the residual variance, not of the random-effect variance.
+TEST(GlmmReference, GrouseticksPoissonObservationLevelLatent) {
+  const lmm::DataFrame data = lmm::read_table(kDir + "data/grouseticks.csv");
+  lmm::GlmmOptions o;
+  o.family = lmm::GlmmFamily::Poisson;
+  const auto f = lmm::fit_glmm(data, "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX)", o);
+  EXPECT_GT(f.result.latent.dispersion, 0.1);
+  compare_latent(f.result, "grouseticks_poisson_olre");
+}
 // the other links (tests/data/glmm/cases_glmm_links.R)
 TEST(GlmmReference, CbppBinomialProbit) { check_case("links/cbpp_binomial_probit"); }
 TEST(GlmmReference, CbppBinomialCloglogAgq5) { check_case("links/cbpp_binomial_cloglog_agq5"); }

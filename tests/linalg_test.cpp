@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "linalg/blocks.h"
+#include "linalg/selected_inverse.h"
 
 namespace {
 
@@ -644,6 +646,115 @@ TEST(BlockKernels, SparseFactorPaysOnlyForLargeBlocksWithLittleFill) {
   EXPECT_FALSE(lmm::detail::sparse_factor_pays(chain, 1, n));
   lmm::detail::sparse_min_size() = old_min;
   lmm::detail::sparse_fill_limit() = old_limit;
+}
+
+// ---------------------------------------------------------------- selected inversion
+
+// A blocked lower factor (blocks owned by `blocks`, row i of the result pointing at blocks
+// i(i+1)/2 .. i(i+1)/2 + i), its dense form, and the selected inverse checked against the dense
+// inverse on the pattern: BlockDiag Σ on its diagonal blocks, SpMat Σ on L's entries, Mat whole.
+void check_selected_inverse(const std::vector<Block>& blocks, int nb) {
+  std::vector<std::vector<const Block*>> L(static_cast<std::size_t>(nb));
+  std::vector<Index> off(static_cast<std::size_t>(nb + 1), 0);
+  std::size_t k = 0;
+  for (int i = 0; i < nb; ++i)
+    for (int j = 0; j <= i; ++j) L[i].push_back(&blocks[k++]);
+  for (int i = 0; i < nb; ++i) off[i + 1] = off[i] + lmm::detail::rows(*L[i][i]);
+  Mat D = Mat::Zero(off[nb], off[nb]);
+  for (int i = 0; i < nb; ++i)
+    for (int j = 0; j <= i; ++j) {
+      const Block& b = *L[i][j];
+      Mat d = std::holds_alternative<BlockDiag>(b) ? dense_blocks(std::get<BlockDiag>(b)) : lmm::detail::to_dense(b);
+      if (i == j) d = lower(d);
+      D.block(off[i], off[j], d.rows(), d.cols()) = d;
+    }
+  const Mat Sigma = (D * D.transpose()).inverse();
+  const auto S = lmm::detail::selected_inverse(L);
+  for (int i = 0; i < nb; ++i)
+    for (int j = 0; j <= i; ++j) {
+      const Mat want = Sigma.block(off[i], off[j], off[i + 1] - off[i], off[j + 1] - off[j]);
+      if (const auto* bd = std::get_if<BlockDiag>(&S[i][j])) {
+        EXPECT_TRUE(close(dense_blocks(*bd), diagonal_blocks(want, bd->q))) << i << "," << j;
+      } else if (const auto* sp = std::get_if<SpMat>(&S[i][j])) {
+        const SpMat& pat = std::get<SpMat>(*L[i][j]);
+        ASSERT_EQ(sp->nonZeros(), pat.nonZeros());
+        for (Index c = 0; c < pat.outerSize(); ++c)
+          for (SpMat::InnerIterator it(pat, c); it; ++it)
+            EXPECT_NEAR(sp->coeff(it.row(), c), want(it.row(), c), 1e-12 * (1 + std::abs(want(it.row(), c))));
+      } else {
+        EXPECT_TRUE(close(std::get<Mat>(S[i][j]), want)) << i << "," << j;
+      }
+    }
+}
+
+Mat lower_factor(Random& r, Index m) {
+  Mat L = lower(r.dense(m, m));
+  L.diagonal() = L.diagonal().cwiseAbs().array() + 1.0;
+  return L;
+}
+
+BlockDiag blockdiag_factor(Random& r, int q, Index nblocks) {
+  BlockDiag B = r.blockdiag_general(q, nblocks);
+  for (Index b = 0; b < nblocks; ++b) B.block(b) = lower_factor(r, q);
+  return B;
+}
+
+// rows x cols with `per_col` entries per column block of width q, at rows given by `row_of`.
+SpMat level_pattern(Random& r, Index rows, Index cols, int q, const std::function<std::vector<Index>(Index)>& row_of) {
+  std::vector<Eigen::Triplet<double>> t;
+  for (Index c = 0; c < cols; ++c)
+    for (Index i : row_of(c / q)) t.emplace_back(i, c, r.normal());
+  SpMat S(rows, cols);
+  S.setFromTriplets(t.begin(), t.end());
+  return S;
+}
+
+TEST(SelectedInverse, NestedBlocksThenADenseTail) {
+  // (1 + x | cask) + (1 | batch) and two fixed effects: each cask in one batch, so the batch block
+  // stays block-diagonal.
+  Random r(71);
+  std::vector<Block> b;
+  b.emplace_back(blockdiag_factor(r, 2, 6));
+  b.emplace_back(level_pattern(r, 3, 12, 2, [](Index l) { return std::vector<Index>{l / 2}; }));
+  b.emplace_back(blockdiag_factor(r, 1, 3));
+  b.emplace_back(r.dense(2, 12));
+  b.emplace_back(r.dense(2, 3));
+  b.emplace_back(lower_factor(r, 2));
+  check_selected_inverse(b, 3);
+}
+
+TEST(SelectedInverse, CrossedBlocksWithAFilledInBlock) {
+  // (1 | subject) + (1 | item) + (1 | dept): the item block fills in and is dense, and so is
+  // everything after it.
+  Random r(72);
+  std::vector<Block> b;
+  b.emplace_back(blockdiag_factor(r, 1, 8));
+  b.emplace_back(level_pattern(r, 5, 8, 1, [](Index l) { return std::vector<Index>{l % 5, (l + 2) % 5}; }));
+  b.emplace_back(lower_factor(r, 5));
+  b.emplace_back(level_pattern(r, 2, 8, 1, [](Index l) { return std::vector<Index>{l % 2}; }));
+  b.emplace_back(r.dense(2, 5));
+  b.emplace_back(lower_factor(r, 2));
+  b.emplace_back(r.dense(3, 8));
+  b.emplace_back(r.dense(3, 5));
+  b.emplace_back(r.dense(3, 2));
+  b.emplace_back(lower_factor(r, 3));
+  check_selected_inverse(b, 4);
+}
+
+TEST(SelectedInverse, RefusesAPatternThatIsNotClosedOrASparseCholesky) {
+  Random r(73);
+  // Two levels of a later block-diagonal block meet in one column: the factor would fill in.
+  std::vector<std::vector<const Block*>> L(2);
+  const Block l00 = blockdiag_factor(r, 1, 4);
+  const Block l10 = level_pattern(r, 3, 4, 1, [](Index l) { return std::vector<Index>{l % 3, (l + 1) % 3}; });
+  const Block l11 = blockdiag_factor(r, 1, 3);
+  L[0] = {&l00};
+  L[1] = {&l10, &l11};
+  EXPECT_THROW(lmm::detail::selected_inverse(L), std::logic_error);
+  Mat M;
+  const Block sc = factored_sparse_chol(r, 6, &M);
+  L[1] = {&l10, &sc};
+  EXPECT_THROW(lmm::detail::selected_inverse(L), std::logic_error);
 }
 
 }  // namespace

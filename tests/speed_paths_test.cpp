@@ -7,6 +7,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numbers>
 #include <random>
 
@@ -14,6 +15,7 @@
 #include "lmm/fit.h"
 #include "lmm/model.h"
 #include "lmm/parallel.h"
+#include "inference/numderiv.h"
 #include "model/model_access.h"
 #include "test_util.h"
 
@@ -173,6 +175,96 @@ TEST(SpeedPaths, GradientInConditionedCoordinatesMatchesCentralDifferences) {
   }
 }
 
+// A frame with several terms over `n` rows: term k groups row t by levels[k](t) and has the
+// effects `names[k]` ("(Intercept)" or "x"); y = 1 + 0.5 x + a random effect per level and effect
+// + noise. Terms as given (lme4's order: more levels first).
+struct TermSpec {
+  std::string group;
+  int nlevels;
+  std::function<int(int)> level;
+  std::vector<std::string> names;
+};
+lmm::ModelFrame several_terms(int n, const std::vector<TermSpec>& terms, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> N(0, 1);
+  lmm::ModelFrame f;
+  std::vector<double> x(static_cast<std::size_t>(n));
+  for (auto& v : x) v = N(gen);
+  f.y.assign(static_cast<std::size_t>(n), 0.0);
+  for (int t = 0; t < n; ++t) f.y[t] = 1 + 0.5 * x[t] + N(gen);
+  for (const auto& spec : terms) {
+    lmm::ReTermData d;
+    d.group = spec.group;
+    d.names = spec.names;
+    for (int l = 0; l < spec.nlevels; ++l) d.levels.push_back(spec.group + std::to_string(l));
+    std::vector<double> effect(static_cast<std::size_t>(spec.nlevels) * spec.names.size());
+    for (auto& v : effect) v = 1.2 * N(gen);
+    for (int t = 0; t < n; ++t) {
+      const int l = spec.level(t);
+      d.refs.push_back(l);
+      for (std::size_t a = 0; a < spec.names.size(); ++a) {
+        const double z = spec.names[a] == "x" ? x[t] : 1.0;
+        d.z.push_back(z);
+        f.y[t] += z * effect[l * spec.names.size() + a];
+      }
+    }
+    f.re.push_back(std::move(d));
+  }
+  lmm::testing::set_intercept_and_x(f, x);
+  f.response = "y";
+  return f;
+}
+
+// The gradient in θ against numDeriv-style Richardson differences of the objective.
+void expect_gradient_matches(lmm::LinearMixedModel& m, const std::vector<double>& th, const std::string& what) {
+  m.set_theta(th);
+  const auto g = m.gradient();
+  ASSERT_EQ(g.size(), th.size()) << what;
+  auto f = [&](const Eigen::VectorXd& v) {
+    return Eigen::VectorXd::Constant(1, m.set_theta(std::vector<double>(v.data(), v.data() + v.size())));
+  };
+  const Eigen::MatrixXd fd = lmm::detail::jacobian(f, Eigen::Map<const Eigen::VectorXd>(th.data(), static_cast<Eigen::Index>(th.size())));
+  for (std::size_t k = 0; k < th.size(); ++k)
+    EXPECT_NEAR(g[k], fd(0, static_cast<Eigen::Index>(k)), 1e-6 * (1 + std::abs(g[k]))) << what << ", θ" << k;
+}
+
+TEST(SpeedPaths, SeveralTermsGradientMatchesRichardsonDifferences) {
+  const std::vector<std::string> i1{"(Intercept)"}, ix{"(Intercept)", "x"}, x1{"x"};
+  struct Case {
+    const char* name;
+    lmm::ModelFrame frame;
+    std::vector<std::vector<double>> thetas;  // the last with a component on its boundary 0
+  };
+  const std::vector<Case> cases{
+      // (1 | s) + (1 | d) + (1 | dept): 30 subjects meeting 4 of 15 items each; the item block
+      // fills in (dense), a department groups items.
+      {"crossed",
+       several_terms(120, {{"s", 30, [](int t) { return t / 4; }, i1},
+                           {"d", 15, [](int t) { return (7 * t + t / 4) % 15; }, i1},
+                           {"dept", 4, [](int t) { return (7 * t + t / 4) % 15 % 4; }, i1}}, 11),
+       {{0.8, 0.6, 0.4}, {1.3, 0.2, 0.9}, {0.7, 0.0, 0.5}}},
+      // (1 | school/class): block-diagonal blocks only.
+      {"nested", lmm::testing::synthetic_nested(5, 4, 3, 12), {{1.1, 0.5}, {0.3, 1.7}, {0.0, 0.6}}},
+      // (1 + x | id) + (1 | site), ids nested in sites and crossed with them.
+      {"vector+scalar nested",
+       several_terms(120, {{"id", 24, [](int t) { return t / 5; }, ix}, {"site", 4, [](int t) { return t / 30; }, i1}}, 13),
+       {{0.9, 0.3, 0.5, 0.7}, {1.4, -0.6, 0.2, 1.1}, {0.8, 0.4, 0.0, 0.6}}},
+      {"vector+scalar crossed",
+       several_terms(120, {{"id", 24, [](int t) { return t / 5; }, ix}, {"site", 4, [](int t) { return t % 4; }, i1}}, 14),
+       {{0.9, 0.3, 0.5, 0.7}, {1.4, -0.6, 0.2, 1.1}, {0.0, 0.4, 0.3, 0.6}}},
+      // (1 + x || g): two terms on one grouping factor.
+      {"||", several_terms(100, {{"g", 20, [](int t) { return t / 5; }, i1}, {"g", 20, [](int t) { return t / 5; }, x1}}, 15),
+       {{0.9, 0.5}, {0.4, 1.3}, {0.8, 0.0}}},
+  };
+  for (const auto& c : cases)
+    for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+      lmm::LinearMixedModel m(c.frame, method);
+      ASSERT_TRUE(m.has_gradient()) << c.name;
+      for (const auto& th : c.thetas)
+        expect_gradient_matches(m, th, std::string(c.name) + (method == lmm::Method::REML ? " REML" : " ML"));
+    }
+}
+
 TEST(SpeedPaths, ResultsDoNotDependOnTheThreadCount) {
   const auto f = one_term(10000, 2, 3);  // enough levels for several chunks
   const auto th = some_theta(2, 4);
@@ -322,10 +414,14 @@ TEST(SpeedPaths, WithoutAGradientNewuoaReachesBobyqasOptimum) {
   const auto a = m.fit();
   EXPECT_EQ(a.algorithm, "NLOPT_LN_NEWUOA");
   lmm::FitOptions o;
-  o.optimizer = lmm::Optimizer::LBFGS;  // not available with two terms
-  EXPECT_EQ(m.fit(o).algorithm, "NLOPT_LN_NEWUOA");
+  // Asked for, L-BFGS runs with the gradient (Auto keeps NEWUOA: here the item block fills in, and
+  // its full inverse costs more than the evaluations it saves, src/model/optimize.cpp).
+  o.optimizer = lmm::Optimizer::LBFGS;
+  const auto l = m.fit(o);
+  EXPECT_EQ(l.algorithm.rfind("NLOPT_LD_LBFGS", 0), 0u) << l.algorithm;
   o.optimizer = lmm::Optimizer::BOBYQA;
   const auto b = m.fit(o);
+  EXPECT_NEAR(l.objective, b.objective, 1e-7);
   EXPECT_EQ(b.algorithm, "NLOPT_LN_BOBYQA");
   EXPECT_NEAR(a.objective, b.objective, 1e-7);
   for (std::size_t k = 0; k < a.theta.size(); ++k) EXPECT_NEAR(a.theta[k], b.theta[k], 1e-4);
@@ -333,6 +429,26 @@ TEST(SpeedPaths, WithoutAGradientNewuoaReachesBobyqasOptimum) {
   EXPECT_GE(a.theta[0], 0);
   EXPECT_GE(a.theta[2], 0);
   EXPECT_GE(a.theta[3], 0);
+}
+
+TEST(SpeedPaths, NestedTermsFitByLbfgsAtBobyqasOptimum) {
+  // Several terms: L-BFGS with the gradient on request (Auto keeps NEWUOA, src/model/optimize.cpp),
+  // in fewer evaluations.
+  for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+    lmm::LinearMixedModel m(lmm::testing::synthetic_nested(8, 5, 3, 21), method);
+    lmm::FitOptions o;
+    o.method = method;
+    EXPECT_EQ(m.fit(o).algorithm, "NLOPT_LN_NEWUOA");
+    o.optimizer = lmm::Optimizer::LBFGS;
+    const auto a = m.fit(o);
+    EXPECT_EQ(a.algorithm.rfind("NLOPT_LD_LBFGS", 0), 0u) << a.algorithm;
+    EXPECT_TRUE(a.converged) << a.stop_reason;
+    o.optimizer = lmm::Optimizer::BOBYQA;
+    const auto b = m.fit(o);
+    EXPECT_NEAR(a.objective, b.objective, 1e-7);
+    EXPECT_LT(a.evaluations, b.evaluations);
+    for (std::size_t k = 0; k < a.theta.size(); ++k) EXPECT_NEAR(a.theta[k], b.theta[k], 1e-4);
+  }
 }
 
 TEST(SpeedPaths, ProgressIsReportedForEachEvaluation) {

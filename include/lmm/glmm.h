@@ -18,6 +18,8 @@
 
 namespace lmm {
 
+struct BootstrapOptions;  // lmm/inference.h
+
 enum class GlmmFamily { Binomial, Poisson };
 enum class GlmmLink { Default, Logit, Probit, Cloglog, Log };
 
@@ -73,14 +75,19 @@ struct GlmmResult {
   double dispersion_ratio = NaN;  ///< Pearson χ² / residual df (Poisson: overdispersion above 1)
   std::vector<std::string> messages;  ///< warnings and notes (separation, convergence, dropped rows)
   std::vector<Interval> confint_profile;  ///< filled by glmm_profile_intervals() on request
+  BootstrapResult bootstrap;              ///< filled by glmm_bootstrap() on request (replicates 0: not run)
 
-  /// Variance partition on the latent (link) scale, as performance::icc and r2_nakagawa report it
-  /// for binomial models: fixed = var(Xβ), random = mean over rows of z'Σz summed over terms,
-  /// distribution = π²/3 (logit), 1 (probit), π²/6 (cloglog). NaN for Poisson fits (not computed).
+  /// Variance partition on the latent (link) scale, as performance 0.10's icc() and r2_nakagawa():
+  /// fixed = var(Xβ), random = mean over rows of z'Σz summed over terms (observation-level terms,
+  /// one level per row, go to `dispersion` instead), distribution = π²/3 (logit), 1 (probit),
+  /// π²/6 (cloglog); Poisson (log link) ln(1 + 1/λ) with λ = exp(β₀) of the null model (the
+  /// response on 1, the offsets and the random terms, refitted). ICC NaN for a singular fit
+  /// (and R² conditional; R² marginal then leaves out the random part), as performance.
   struct LatentVariances {
-    double fixed = NaN, random = NaN, distribution = NaN;
+    double fixed = NaN, random = NaN, distribution = NaN, dispersion = 0;
+    double lambda = NaN;  ///< Poisson: exp(β₀) of the null model
     double icc_adjusted = NaN, icc_unadjusted = NaN, r2_marginal = NaN, r2_conditional = NaN;
-    std::string distribution_name;  ///< "logistic (pi^2/3)", ...
+    std::string distribution_name;  ///< "logistic, pi^2/3", ...
   } latent;
 };
 
@@ -128,6 +135,18 @@ std::vector<Interval> glmm_profile_intervals(const GlmmFitted& fitted, double le
 /// The intervals table of a GLMM with profile intervals, as the LMM's text output: profile and Wald
 /// (estimate ± z·SE, fixed effects only) columns, and the notes. "" without profile intervals.
 std::string format_glmm_intervals(const GlmmResult& result);
+
+/// Parametric bootstrap as lme4's confint(glmer_fit, method = "boot") (bootMer, type = "parametric",
+/// use.u = FALSE): each replicate draws new random effects u* ~ N(0, I) and responses from the family
+/// at μ* = linkinv(Xβ̂ + offset + ZΛ̂u*) (0/1, successes out of the row's trials, or counts) from its
+/// own stream Rng(seed, i), and is refitted from the estimates (θ̂, β̂) by the fit's method;
+/// percentile intervals (R's quantile type 7) for the random effects' SDs and correlations (the
+/// profile's names) and β. The same results with any number of threads. Throws lmm::Error for
+/// fewer than one replicate, a level outside (0, 1), and a Poisson fit with prior weights.
+BootstrapResult glmm_bootstrap(const GlmmFitted& fitted, const BootstrapOptions& options);
+
+/// The bootstrap's intervals as a text table ("" when it was not run).
+std::string format_glmm_bootstrap(const GlmmResult& result);
 
 /// glmer's summary() layout as text, with the overdispersion check for Poisson fits.
 std::string format_glmm_summary(const GlmmResult& result, const std::string& data_name = "");

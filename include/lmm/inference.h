@@ -36,7 +36,10 @@ using ContrastMatrix = std::vector<std::vector<double>>;
 /// Satterthwaite's df, computed once at the model's current θ (its optimum) as lmerTest does:
 /// the Hessian H of the REML or ML deviance in the variance parameters with β profiled out,
 /// A = 2 H⁻¹ (a Moore-Penrose inverse over the eigenvalues above 1e-8), the Jacobian of Vcov(β),
-/// both by numDeriv's Richardson extrapolation; then df = 2 (c'Vc)² / (g'Ag) with
+/// both analytic (products with V⁻¹ through the first term's level blocks and a dense Schur
+/// complement of the other terms, src/inference/vinv_parts.h), or by numDeriv's Richardson
+/// extrapolation as lmerTest with a residual structure or more than 6000 random effects after
+/// the first term's; then df = 2 (c'Vc)² / (g'Ag) with
 /// g_i = c' ∂V/∂φ_i c. The variance parameters φ are the unit-free u = (θ̃, σ/σ̂) (θ̃ the
 /// optimizer's conditioned coordinates) rather than lmerTest's (θ, σ): the df do not depend on
 /// the choice, but the numerical derivatives and the eigenvalue tolerance do not depend on units.
@@ -70,9 +73,11 @@ class Satterthwaite {
 /// parameters are the unique elements of each term's covariance matrix Σ_k and σ², so that V is
 /// linear in them. REML fits only: throws lmm::Error for an ML fit.
 ///
-/// One random-effects term: everything is accumulated level by level (O(levels) memory). Several
-/// terms: the q x q matrices of the random effects are formed densely (q = total number of random
-/// effects), which is limited to q <= kMaxDenseRandomEffects; beyond that lmm::Error.
+/// Terms sharing one grouping factor: everything is accumulated level by level (O(levels) memory).
+/// Terms with different grouping factors (crossed, nested): through the first term's level blocks
+/// and a dense Schur complement of the m random effects of the other terms, limited to
+/// m <= kMaxDenseRandomEffects and (first term's random effects) x m <= 5e7; beyond that
+/// lmm::Error (lmm::fit refuses FitOptions::ddf KenwardRoger before fitting).
 ///
 /// With ModelFrameOptions::residual the structure's unconstrained parameters join them, V is
 /// formed in dense blocks of the rows its groups and the random effects' levels link (at most

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -22,6 +23,10 @@
 #include "lmm/fit.h"
 
 namespace lmm {
+
+namespace detail {
+struct LevelIndex;  // src/formula/level_index.h
+}  // namespace detail
 
 /// How every chunk's rows are coded before they are accumulated; agreed before accumulation (all
 /// partial statistics that are merged must share it). Made from a sample of the data that holds
@@ -96,6 +101,7 @@ class SufficientStatistics {
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
+  Impl& impl_mut() { return *impl_; }
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -109,9 +115,20 @@ LinearMixedModel make_model(const SufficientStatistics& stats, Method method = M
 /// rows: scaled_residuals are NaN and variance_partition is computed from A (var(Xβ) from X'X and
 /// the column sums). FitOptions::ddf KenwardRoger is refused (it needs the rows).
 Fitted fit(const SufficientStatistics& stats, const FitOptions& options = {});
+/// Whether fit(statistics) fills FitResult::ranef and ::coef. With millions of levels those
+/// tables (strings and small vectors per level) are larger than the model itself; without them,
+/// for_each_level() gives the same rows one at a time.
+enum class LevelTables { Fill, Omit };
+
 /// The same, releasing the statistics' memory once the model holds the blocks (`stats` is left
 /// empty): the peak is then the model and the result, not the statistics as well.
-Fitted fit(SufficientStatistics&& stats, const FitOptions& options = {});
+Fitted fit(SufficientStatistics&& stats, const FitOptions& options = {}, LevelTables tables = LevelTables::Fill);
+
+/// The rows of random_effects(model) and coefficients(model) (lmm/ranef.h) one level at a time, in
+/// the same order and with the same values, without holding the tables: `visit` sees each level's
+/// two rows once (they are reused: copy what you keep).
+void for_each_level(const LinearMixedModel& model,
+                    const std::function<void(const RandomEffectLevel&, const LevelCoefficients&)>& visit);
 
 /// What needs the rows after a fit from statistics, in a second pass over them chunk by chunk:
 /// per row of a chunk the model uses, Xβ̂ + Zb̂ (+ offset) and y minus that.
@@ -137,6 +154,7 @@ class ResidualPass {
   const LinearMixedModel& model_;
   std::vector<double> beta_;
   std::vector<std::vector<double>> ranef_;
+  std::shared_ptr<const detail::LevelIndex> index_;  // the model's level lookups, made once
 };
 
 }  // namespace lmm

@@ -58,14 +58,72 @@ def _merge(blobs: List[bytes], sample: pd.DataFrame, formula: str, opts: Dict[st
     return s.serialize()
 
 
+_STATS: Dict[str, Any] = {}  # per worker process: token -> the merged statistics (for the level rows)
+
+
+def _level_part(blob: bytes, sample: pd.DataFrame, formula: str, opts: Dict[str, Any], shift: List[float],
+                token: str, na: List[str], theta: List[float], lo: int, hi: int, coef: bool,
+                columns: List[str]) -> pd.DataFrame:
+    if token not in _STATS:
+        if len(_STATS) > 2:
+            _STATS.clear()
+        _STATS[token] = _lmm.Statistics.deserialize(blob, _schema(token, sample, formula, opts, shift, na))
+    groups, levels, names, arrays = _lmm.statistics_level_rows(_STATS[token], opts, theta, lo, hi, coef)
+    out = pd.DataFrame({"group": groups, "level": levels, **{n: arrays[n] for n in names}},
+                       index=pd.RangeIndex(lo, hi))
+    return out.reindex(columns=columns)
+
+
 class DaskModel(Model):
     """A model fitted from a Dask DataFrame's statistics: everything :class:`lmm.Model` has that
     the statistics determine; fitted values, residuals, the report and profile or bootstrap
-    intervals need the rows and raise :class:`lmm.Error`."""
+    intervals need the rows and raise :class:`lmm.Error`. `ranef_dask()` and `coef_dask()` give
+    the per-level tables as Dask DataFrames computed on the workers, for millions of levels."""
 
-    def __init__(self, core: Any, data_name: str, nbytes: Dict[str, int]) -> None:
+    def __init__(self, core: Any, data_name: str, nbytes: Dict[str, int],
+                 merged: Optional[Tuple[Any, ...]] = None) -> None:
         super().__init__(core, pd.RangeIndex(0), data_name)
         self.bytes_to_client = nbytes  # {"sample": ..., "statistics": ...}
+        self._merged = merged  # (the merged statistics kept on the workers, and how to read them)
+
+    def _level_frame_dask(self, coef: bool, npartitions: Optional[int]) -> Any:
+        import dask.dataframe as dd
+        import dask
+
+        _check(self._merged is not None, "this model has no statistics on the workers")
+        blob_d, sample_d, formula, opts, shift, token, na = self._merged
+        sizes = [k for _, k in self._core.level_groups()]
+        nrows = sum(sizes)
+        n = npartitions or max(1, -(-nrows // 1_000_000))
+        _check(isinstance(n, int) and n >= 1, f"npartitions must be a positive integer, not {npartitions!r}")
+        n = min(n, max(nrows, 1))
+        # The columns: the union over the grouping factors (each factor's block starts at a level
+        # whose row has all its terms), as the pandas table has them.
+        starts, at = [], 0
+        for k in sizes:
+            starts.append(at)
+            at += k
+        columns: List[str] = ["group", "level"]
+        for lo in starts:
+            for name in self._core.level_rows(lo, lo + 1, coef)[2]:
+                if name not in columns:
+                    columns.append(name)
+        meta = pd.DataFrame({c: pd.Series(dtype=object if c in ("group", "level") else float) for c in columns})
+        bounds = [nrows * i // n for i in range(n + 1)]
+        theta = list(self._d["theta"])
+        parts = [dask.delayed(_level_part)(blob_d, sample_d, formula, opts, shift, token, na, theta, bounds[i],
+                                           bounds[i + 1], coef, columns) for i in range(n)]
+        return dd.from_delayed(parts, meta=meta, divisions=bounds[:-1] + [nrows - 1])
+
+    def ranef_dask(self, npartitions: Optional[int] = None) -> Any:
+        """`ranef` as a Dask DataFrame (columns group, level, each term's mode and condsd_<term>;
+        index the row number), its partitions computed on the workers from the merged statistics
+        at the fit's θ (npartitions: default one per million levels)."""
+        return self._level_frame_dask(False, npartitions)
+
+    def coef_dask(self, npartitions: Optional[int] = None) -> Any:
+        """`coef` as a Dask DataFrame (columns group, level, then fixed + random per term)."""
+        return self._level_frame_dask(True, npartitions)
 
     def _rows(self, what: str) -> None:
         raise _lmm.Error(f"{what} needs the rows, which stay on the Dask workers; compute it there with "
@@ -91,6 +149,12 @@ def statistics(formula: str, data: Any, reml: bool = True, ddf: str = "satterthw
                split_every: int = 8, head_rows: int = 20000) -> Tuple[Any, Dict[str, Any], Dict[str, int]]:
     """The merged statistics of a Dask DataFrame (lmm's engine object), the options, and the bytes
     the client received (the sample and the statistics)."""
+    return _statistics(formula, data, reml, ddf, offset, ref, contrasts, na_values, split_every, head_rows)[:3]
+
+
+def _statistics(formula: str, data: Any, reml: bool, ddf: str, offset: Optional[str],
+                ref: Optional[Mapping[str, str]], contrasts: Optional[str], na_values: Optional[Iterable[str]],
+                split_every: int, head_rows: int) -> Tuple[Any, ...]:
     import dask
 
     _check(hasattr(data, "to_delayed"), f"data must be a Dask DataFrame, not {type(data).__name__}")
@@ -107,9 +171,11 @@ def statistics(formula: str, data: Any, reml: bool = True, ddf: str = "satterthw
     while len(level) > 1:
         level = [dask.delayed(_merge)(level[i:i + split_every], sample_d, formula, opts, shift, token, na)
                  for i in range(0, len(level), split_every)]
-    blob = level[0].compute()
+    merged = level[0].persist()  # kept on a worker for ranef_dask() and coef_dask()
+    blob = merged.compute()
     nbytes = {"sample": int(sample.memory_usage(deep=True).sum()), "statistics": len(blob)}
-    return _lmm.Statistics.deserialize(blob, schema), opts, nbytes
+    return (_lmm.Statistics.deserialize(blob, schema), opts, nbytes,
+            (merged, sample_d, formula, opts, shift, token, na))
 
 
 def fit(formula: str, data: Any, reml: bool = True, ddf: str = "satterthwaite", *,
@@ -120,7 +186,7 @@ def fit(formula: str, data: Any, reml: bool = True, ddf: str = "satterthwaite", 
     residual= are not available here yet). Runs on the current Dask scheduler (a
     distributed.Client if one is active). Returns a :class:`DaskModel`, whose `bytes_to_client`
     says what the client received."""
-    stats, opts, nbytes = statistics(formula, data, reml, ddf, offset=offset, ref=ref, contrasts=contrasts,
-                                     na_values=na_values, split_every=split_every, head_rows=head_rows)
+    stats, opts, nbytes, merged = _statistics(formula, data, reml, ddf, offset, ref, contrasts, na_values,
+                                              split_every, head_rows)
     core = _lmm.fit_statistics(stats, opts)
-    return DaskModel(core, data_name or "", nbytes)
+    return DaskModel(core, data_name or "", nbytes, merged)

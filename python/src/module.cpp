@@ -6,12 +6,14 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <utility>
@@ -204,6 +206,30 @@ py::tuple level_table(const std::vector<Level>& rows, bool condsd, Value value) 
   return py::make_tuple(groups, levels, names, arrays);
 }
 
+/// Rows lo..hi-1 (in random_effects() order) of the ranef table, or of the coef table, of `model`
+/// at its current θ, visited level by level (lmm.dask's Dask DataFrames of ranef and coef).
+py::tuple level_rows(const LinearMixedModel& model, std::size_t lo, std::size_t hi, bool coef) {
+  std::vector<RandomEffectLevel> ranef;
+  std::vector<LevelCoefficients> co;
+  {
+    py::gil_scoped_release release;
+    std::size_t i = 0;
+    for_each_level(model, [&](const RandomEffectLevel& r, const LevelCoefficients& c) {
+      if (i >= lo && i < hi) {
+        if (coef)
+          co.push_back(c);
+        else
+          ranef.push_back(r);
+      }
+      ++i;
+    });
+  }
+  if (coef) return level_table(co, false, [](const LevelCoefficients& c, std::size_t k, bool) { return c.values[k]; });
+  return level_table(ranef, true, [](const RandomEffectLevel& re, std::size_t k, bool sd) {
+    return sd ? re.condsd[k] : re.mode[k];
+  });
+}
+
 void run_confint(Model& m, const std::string& method, int nboot, std::uint64_t seed, int threads) {
   py::gil_scoped_release release;
   if (method == "profile") {
@@ -387,6 +413,16 @@ void bind_model(py::module_& mod) {
         return level_table(m.fitted.result.coef, false,
                            [](const LevelCoefficients& c, std::size_t k, bool) { return c.values[k]; });
       })
+      .def("level_groups", [](const Model& m) {  // grouping factors in the order of the level rows
+        std::vector<std::pair<std::string, std::size_t>> out;
+        for (const auto& t : m.fitted.model.frame().re)
+          if (std::none_of(out.begin(), out.end(), [&](const auto& g) { return g.first == t.group; }))
+            out.emplace_back(t.group, t.nlevels());
+        return out;
+      })
+      .def("level_rows", [](const Model& m, std::size_t lo, std::size_t hi, bool coef) {
+        return level_rows(m.fitted.model, lo, hi, coef);
+      })
       .def("anova_text", [](const Model& m) { return format_anova(m.fitted.result); })
       .def("confint", &run_confint)
       .def("predict", [](Model& m, const Table& t, const std::string& re_form, const std::string& interval, double level) {
@@ -440,6 +476,18 @@ void bind_statistics(py::module_& mod) {
       })
       .def_property_readonly("nobs", &SufficientStatistics::nobs)
       .def_property_readonly("n_dropped", &SufficientStatistics::n_dropped);
+  // The model the statistics make, at θ: its level rows lo..hi-1 (on a Dask worker).
+  mod.def("statistics_level_rows", [](const SufficientStatistics& s, const py::dict& kwargs,
+                                      const std::vector<double>& theta, std::size_t lo, std::size_t hi, bool coef) {
+    const Method method = fit_options(kwargs).method;
+    std::optional<LinearMixedModel> model;
+    {
+      py::gil_scoped_release release;
+      model.emplace(make_model(s, method));
+      model->set_theta(theta);
+    }
+    return level_rows(*model, lo, hi, coef);
+  });
   mod.def("fit_statistics", [](const SufficientStatistics& s, const py::dict& kwargs) {
     FitOptions options = fit_options(kwargs);
     py::gil_scoped_release release;

@@ -42,6 +42,17 @@ def test_random_slope_with_a_factor_equals_in_memory_fit(client):
     assert m.bytes_to_client["statistics"] > 0
     with pytest.raises(lmm.Error, match="needs the rows"):
         m.residuals
+    _same_levels(m.ranef_dask(npartitions=3), m.ranef, 3)
+    _same_levels(m.coef_dask(npartitions=2), m.coef, 2)
+
+
+def _same_levels(ddf, table, npartitions):
+    # The workers' rows come from the merged statistics at the fit's theta: the client's table.
+    assert ddf.npartitions == npartitions
+    got = ddf.compute()
+    assert list(got.index) == list(range(len(table)))
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), table.reset_index(), check_exact=False, rtol=1e-12,
+                                  atol=1e-14)
 
 
 def test_crossed_model_equals_in_memory_fit(client):
@@ -52,6 +63,7 @@ def test_crossed_model_equals_in_memory_fit(client):
     assert abs(m.loglik - mem.loglik) < 1e-10 * abs(mem.loglik)
     _same(m.fixed, mem.fixed)
     _same(m.random, mem.random)
+    _same_levels(m.ranef_dask(npartitions=4), m.ranef, 4)  # blocks across the two grouping factors
 
 
 def test_statistics_refuse_another_schema():

@@ -18,4 +18,7 @@ std::string next_component_group(std::map<std::string, int>& seen, const std::st
 void add_term_components(const ReTermData& t, const std::string& gname, const Eigen::MatrixXd& S,
                          std::vector<VarianceComponent>& out);
 
+/// summarize() (lmm/fit.h), with FitResult::ranef and ::coef left empty unless `level_tables`.
+FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer, bool level_tables);
+
 }  // namespace lmm::detail

@@ -11,6 +11,7 @@
 #include "lmm/fit.h"
 #include "lmm/inference.h"
 #include "fit/components.h"
+#include "inference/vinv_parts.h"
 #include "model/conditioning.h"
 #include "model/model_access.h"
 #include "util/stats.h"
@@ -124,6 +125,10 @@ void check_residual_identifiable(const ModelFrame& f) {
 }  // namespace
 
 FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer) {
+  return detail::summarize(model, optimizer, true);
+}
+
+FitResult detail::summarize(const LinearMixedModel& model, const OptimizerSummary& optimizer, bool level_tables) {
   const auto& f = model.frame();
   FitResult r;
   r.formula = f.formula.text;
@@ -148,8 +153,10 @@ FitResult summarize(const LinearMixedModel& model, const OptimizerSummary& optim
       std::none_of(r.ngroups.begin(), r.ngroups.end(), [&](const GroupCount& g) { return g.group == rd.options.group; }))
     r.ngroups.push_back({rd.options.group, rd.group_levels.size()});
 
-  r.ranef = random_effects(model);
-  r.coef = coefficients(model, r.ranef);
+  if (level_tables) {
+    r.ranef = random_effects(model);
+    r.coef = coefficients(model, r.ranef);
+  }
 
   auto resid = model.residuals();  // lme4's summary: Pearson residuals √w r / σ (nlme's: r / (σ δ))
   const auto& ratios = r.residual_structure.sd_ratios;
@@ -182,6 +189,10 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
   Formula fm = parse_formula(formula);
   ModelFrame frame = build_model_frame(data, fm, options.frame);
   check_residual_identifiable(frame);
+  if (options.ddf == DdfMethod::KenwardRoger) {
+    const std::string why = detail::kenward_roger_unavailable(frame);
+    if (!why.empty()) throw Error("FitOptions::ddf KenwardRoger: " + why + "; use DdfMethod::Satterthwaite");
+  }
   timings.model_frame = lap();
   LinearMixedModel model(std::move(frame), options.method);
   timings.setup = lap();

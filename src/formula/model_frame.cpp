@@ -12,11 +12,13 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "formula/coding.h"
+#include "formula/level_index.h"
 #include "formula/rformat.h"
 #include "io/number_text.h"
 #include "lmm/error.h"
@@ -150,6 +152,8 @@ class FrameBuilder {
 
   ModelFrame build();
   ModelFrame build_new();
+  /// Level lookups of the fitted terms made beforehand (detail::LevelIndex), for new data.
+  void use_index(const detail::LevelIndex* index) { index_ = index; }
 
  private:
   const Column& col(const std::string& name) const { return *data_.find(name); }
@@ -202,6 +206,7 @@ class FrameBuilder {
   std::set<std::string> references_used_;   // keys of options_.reference_levels applied
   const ModelFrame* fitted_ = nullptr;      // new data: the frame whose coding is reused
   NewDataOptions new_options_;
+  const detail::LevelIndex* index_ = nullptr;
 };
 
 // New data: a variable used only to group random effects may be missing (the row then gets the
@@ -768,18 +773,20 @@ std::string lhs_text(const RandomTerm& t) {
 // grouping value, or when the random effects are not wanted.
 void FrameBuilder::fitted_refs(const RandomTerm& t, ReTermData& re) {
   const ReTermData* ft = nullptr;
-  for (const ReTermData& cand : fitted_->re)
-    if (cand.group == re.group) ft = &cand;
+  std::size_t term = 0;
+  for (std::size_t j = 0; j < fitted_->re.size(); ++j)
+    if (fitted_->re[j].group == re.group) ft = &fitted_->re[j], term = j;
   if (!ft)
     // Only a saved model whose formula and terms disagree gets here (a damaged file).
     throw Error("the formula's random-effects term for '" + re.group +
                 "' has no saved estimates (random[].group)");
-  re.levels = ft->levels;
+  if (!index_) re.levels = ft->levels;
   std::fill(re.refs.begin(), re.refs.end(), -1);
   if (!new_options_.random_effects) return;
-  std::unordered_map<std::string, std::int32_t> index;
-  for (std::size_t l = 0; l < ft->levels.size(); ++l)
-    index.emplace(ft->levels[l], static_cast<std::int32_t>(l));
+  std::unordered_map<std::string_view, std::int32_t> own;
+  if (!index_)
+    for (std::size_t l = 0; l < ft->levels.size(); ++l) own.emplace(ft->levels[l], static_cast<std::int32_t>(l));
+  const auto& index = index_ ? index_->terms[term] : own;
   for (std::size_t i = 0; i < rows_.size(); ++i) {
     std::string lab;
     bool missing = false;
@@ -1123,6 +1130,21 @@ ModelFrame build_model_frame(const DataFrame& data, const Formula& formula,
 ModelFrame model_frame_for_new_data(const ModelFrame& fitted, const DataFrame& data,
                                     const NewDataOptions& options) {
   FrameBuilder b(data, fitted, options);
+  return b.build_new();
+}
+
+detail::LevelIndex::LevelIndex(const ModelFrame& fitted) {
+  for (const ReTermData& t : fitted.re) {
+    auto& m = terms.emplace_back();
+    m.reserve(t.levels.size());
+    for (std::size_t l = 0; l < t.levels.size(); ++l) m.emplace(t.levels[l], static_cast<std::int32_t>(l));
+  }
+}
+
+ModelFrame detail::model_frame_for_new_data(const ModelFrame& fitted, const DataFrame& data,
+                                            const NewDataOptions& options, const LevelIndex& index) {
+  FrameBuilder b(data, fitted, options);
+  b.use_index(&index);
   return b.build_new();
 }
 

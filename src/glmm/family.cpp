@@ -135,6 +135,11 @@ double Family::minus_two_loglik_kernel(double y, double mu, double wt) const {
   return -2 * ll;
 }
 
+double Family::minus_two_saturated_kernel(double y, double wt) const {
+  if (family_ == GlmmFamily::Poisson) return -2 * wt * (ylogy(y, 1) - y);
+  return -2 * wt * (ylogy(y, 1) + ylogy(1 - y, 1));
+}
+
 double Family::mu_start(double y, double wt) const {
   return family_ == GlmmFamily::Binomial ? (wt * y + 0.5) / (wt + 1) : y + 0.1;
 }

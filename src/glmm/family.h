@@ -22,6 +22,8 @@ class Family {
   /// Its two parts: the normalising constant (a function of the data alone) and the rest.
   double minus_two_log_constant(double y, double wt) const;
   double minus_two_loglik_kernel(double y, double mu, double wt) const;
+  /// The kernel at μ = y (the saturated model): kernel(y, μ, wt) = this + dev_resid(y, μ, wt).
+  double minus_two_saturated_kernel(double y, double wt) const;
   /// One IRLS row at η: μ, the working weight wt·(dμ/dη)²/V(μ) and the working residual
   /// (y − μ)/(dμ/dη), as glm.fit forms them.
   struct Working {

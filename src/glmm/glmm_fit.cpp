@@ -116,10 +116,26 @@ void add_warnings(const GlmmModel& m, GlmmResult& r) {
               "definite; the estimates may not be at an optimum");
 }
 
+// The ratios of performance's icc() and r2_nakagawa() from the variances; without the random
+// part (a singular fit) only R² marginal, from the fixed and residual parts.
+void latent_ratios(GlmmResult::LatentVariances& v) {
+  const double residual = v.distribution + v.dispersion;
+  if (!std::isfinite(v.random)) {
+    v.r2_marginal = v.fixed / (v.fixed + residual);
+    return;
+  }
+  const double total = v.fixed + v.random + residual;
+  v.icc_adjusted = v.random / (v.random + residual);
+  v.icc_unadjusted = v.random / total;
+  v.r2_marginal = v.fixed / total;
+  v.r2_conditional = (v.fixed + v.random) / total;
+}
+
 // performance's variance components: var(Xβ) (n - 1), and per term the mean of z'Σz over the rows
-// with z the term's columns (Johnson 2014; σ² for a random intercept).
+// with z the term's columns (Johnson 2014; σ² for a random intercept). A term with one level per
+// row (an observation-level random effect) is overdispersion: insight adds it to the residual
+// variance. A θ diagonal below 1e-5 (insight's singularity rule) leaves the random part out.
 void add_latent_variances(const GlmmModel& m, GlmmResult& r) {
-  if (r.family != GlmmFamily::Binomial) return;
   const ModelFrame& f = m.frame();
   auto& v = r.latent;
   const std::size_t n = f.n();
@@ -128,6 +144,7 @@ void add_latent_variances(const GlmmModel& m, GlmmResult& r) {
   v.fixed = n > 1 ? (xb.array() - xb.mean()).square().sum() / static_cast<double>(n - 1) : NaN;
   const auto lam = m.lambda();
   v.random = 0;
+  bool singular = false;
   for (std::size_t j = 0; j < f.re.size(); ++j) {
     const Eigen::MatrixXd S = lam[j] * lam[j].transpose();
     const int q = f.re[j].q();
@@ -136,18 +153,33 @@ void add_latent_variances(const GlmmModel& m, GlmmResult& r) {
       Eigen::Map<const Eigen::VectorXd> z(f.re[j].z.data() + i * static_cast<std::size_t>(q), q);
       s += z.dot(S * z);
     }
-    v.random += s / static_cast<double>(n);
+    (f.re[j].nlevels() == n ? v.dispersion : v.random) += s / static_cast<double>(n);
+    for (int a = 0; a < q; ++a) singular = singular || std::abs(lam[j](a, a)) < 1e-5;
   }
+  if (singular) v.random = NaN;
+  if (r.family != GlmmFamily::Binomial) return;  // Poisson: from the null model (add_poisson_distribution)
   const double pi2 = std::numbers::pi * std::numbers::pi;
   v.distribution = r.link == GlmmLink::Logit ? pi2 / 3 : r.link == GlmmLink::Probit ? 1.0 : pi2 / 6;
   v.distribution_name = r.link == GlmmLink::Logit    ? "logistic, pi^2/3"
                         : r.link == GlmmLink::Probit ? "standard normal, 1"
                                                      : "Gumbel, pi^2/6";
-  const double total = v.fixed + v.random + v.distribution;
-  v.icc_adjusted = v.random / (v.random + v.distribution);
-  v.icc_unadjusted = v.random / total;
-  v.r2_marginal = v.fixed / total;
-  v.r2_conditional = (v.fixed + v.random) / total;
+  latent_ratios(v);
+}
+
+// insight's Poisson (log link) distribution variance: the lognormal approximation ln(1 + 1/λ),
+// λ = exp(β₀) of the null model (performance 0.10.2 with insight 0.19: no σ²/2 term).
+void add_poisson_distribution(GlmmResult& r, double null_intercept) {
+  auto& v = r.latent;
+  v.lambda = std::exp(null_intercept);
+  v.distribution = std::log1p(1 / v.lambda);
+  v.distribution_name = fmt::format("Poisson, lognormal approximation ln(1 + 1/lambda) = {:.4g} with lambda = "
+                                    "exp(intercept of the null model) = {:.4g}",
+                                    v.distribution, v.lambda);
+  latent_ratios(v);
+  if (v.lambda < 6)
+    r.messages.push_back(fmt::format("note (latent scale): lambda = {:.3g} is below 6; the lognormal approximation "
+                                     "of the Poisson variance is unreliable there (performance warns the same)",
+                                     v.lambda));
 }
 
 GlmmResult summarize_glmm(const GlmmModel& m, const glmm_detail::GlmmOptimum& opt, const GlmmOptions& o) {
@@ -188,13 +220,8 @@ GlmmResult summarize_glmm(const GlmmModel& m, const glmm_detail::GlmmOptimum& op
   return r;
 }
 
-}  // namespace
-
-GlmmFitted fit_glmm(const DataFrame& data, const std::string& formula, const GlmmOptions& options) {
-  if (options.frame.residual.any())
-    throw Error("ModelFrameOptions::residual and ResidualOptions::sd_by are for linear mixed models; a GLMM "
-                "(GlmmOptions::family) has no residual covariance to structure");
-  const Formula fml = parse_formula(formula);
+// The fit without the Poisson latent variance (which needs a second fit).
+GlmmFitted fit_glmm_formula(const DataFrame& data, const Formula& fml, const GlmmOptions& options) {
   glmm_detail::GlmmRows rows = glmm_detail::glmm_rows(data, fml, options);
   check_options(options, rows.frame);
   auto model = std::make_shared<GlmmModel>(std::move(rows.frame), std::move(rows.y), std::move(rows.pw),
@@ -203,6 +230,39 @@ GlmmFitted fit_glmm(const DataFrame& data, const std::string& formula, const Glm
   GlmmResult r = summarize_glmm(*model, opt, options);
   r.messages.insert(r.messages.begin(), rows.messages.begin(), rows.messages.end());
   return {model, std::move(r)};
+}
+
+// β₀ of insight's null model: the response on an intercept, the offsets and the same random terms,
+// fitted to the same data with the same options. NaN (with a note) if that fit fails.
+double null_model_intercept(const DataFrame& data, const Formula& fml, const GlmmOptions& options,
+                            GlmmResult& r) {
+  if (r.fixed.size() == 1 && r.fixed[0].term == "(Intercept)") return r.beta[0];
+  Formula null = fml;
+  null.fixed.clear();
+  null.intercept = true;
+  null.text = null.deparse();
+  try {
+    return fit_glmm_formula(data, null, options).result.beta.at(0);
+  } catch (const Error& e) {
+    r.messages.push_back(std::string("note (latent scale): the null model for the Poisson variance could not be "
+                                     "fitted, so ICC and R2 are not given: ") + e.what());
+    return NaN;
+  }
+}
+
+}  // namespace
+
+GlmmFitted fit_glmm(const DataFrame& data, const std::string& formula, const GlmmOptions& options) {
+  if (options.frame.residual.any())
+    throw Error("ModelFrameOptions::residual and ResidualOptions::sd_by are for linear mixed models; a GLMM "
+                "(GlmmOptions::family) has no residual covariance to structure");
+  const Formula fml = parse_formula(formula);
+  GlmmFitted f = fit_glmm_formula(data, fml, options);
+  if (f.result.family == GlmmFamily::Poisson) {
+    const double b0 = null_model_intercept(data, fml, options, f.result);
+    if (std::isfinite(b0)) add_poisson_distribution(f.result, b0);
+  }
+  return f;
 }
 
 std::vector<double> glmm_predict_link(const GlmmFitted& fitted, const DataFrame& newdata, bool use_ranef) {

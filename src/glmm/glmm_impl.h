@@ -31,6 +31,11 @@ class GlmmModel {
   const std::vector<double>& y() const { return y_; }
   const std::vector<double>& prior_weights() const { return pw_; }
 
+  /// A new response for the same rows and prior weights (a bootstrap replicate's).
+  void set_response(std::vector<double> y);
+  /// Xβ + offset + ZΛu at the current θ and β.
+  Eigen::VectorXd eta_at(const Eigen::VectorXd& u) const;
+
   std::vector<double> theta_lower() const;  ///< 0 on λ's diagonals, -inf elsewhere
   std::vector<double> theta_start() const;  ///< 1 on the diagonals, 0 elsewhere
   void set_theta(const std::vector<double>& theta);
@@ -63,6 +68,10 @@ class GlmmModel {
   /// (X'WX - X'WZΛ M⁻¹ Λ'Z'WX)⁻¹ at the current weights: β's covariance at fixed θ.
   Eigen::MatrixXd vcov_rx() const;
   std::vector<Eigen::MatrixXd> lambda() const;
+  /// Per term, in θ's order, the SDs (diagonal) and correlations (below it) of ΛΛ', and their
+  /// names as the LMM's profile ("sd_(Intercept)|herd", "cor_time.(Intercept)|id").
+  std::vector<double> sdcor() const;
+  std::vector<std::string> sdcor_names() const;
 
  private:
   struct Term {
@@ -76,9 +85,9 @@ class GlmmModel {
   void setup_blocks();    // blocked_: one term, M block diagonal (blocks.cpp)
   bool factor_blocks();
   Eigen::MatrixXd solve(const Eigen::MatrixXd& b) const;  // M⁻¹b from the factor
-  /// Σ devresid + |u|² at η, with μ at η in `mu`.
-  double penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u, Eigen::VectorXd& mu) const;
-  double loglik_kernel() const;  // Σ -2 log p(y | μ) at mu_ without the normalising constants
+  /// Σ devresid at η, with μ at η in `mu` (one pass over the rows).
+  double deviance_rows(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const;
+  double deviance_rows_binary_logit(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const;
   void linear_predictor(const Eigen::VectorXd& u, const Eigen::VectorXd& fixed, Eigen::VectorXd& eta) const;
   double logdet() const;
   double agq_adjustment(int nagq) const;
@@ -88,12 +97,17 @@ class GlmmModel {
   glmm_detail::Family family_;
   Eigen::Map<const Eigen::MatrixXd> X_;
   Eigen::VectorXd offset_;
-  double log_constant_ = 0;  // Σ of the rows' normalising constants of -2 log p(y | μ)
+  // Σ over rows of -2 log p(y | μ = y), normalising constants included: -2 log p(y | μ) is this
+  // plus the deviance residuals' sum, so the Laplace deviance needs no further pass over the rows.
+  double log_constant_ = 0;
+  double dev_ = 0;  // Σ devresid at mu_ (kept by PIRLS)
+  bool binary_logit_ = false;  // 0/1 responses, unit weights, logit link: deviance_rows_binary_logit
   std::vector<Term> terms_;
   Eigen::Index nre_ = 0;
   std::vector<double> theta_;
   Eigen::VectorXd beta_, u_, eta_fixed_, eta_, mu_, w_, wres_, mu_new_;
   void setup_scatter();
+  void setup_response_constants();  // log_constant_ and binary_logit_ from y_ and pw_
 
   RowSpMat zl_;  // ZΛ
   // M's lower triangle (what the Cholesky reads) with the pattern of Z'Z + I, filled in one pass
@@ -111,6 +125,9 @@ class GlmmModel {
 namespace glmm_detail {
 /// Gauss-Hermite nodes and weights for the standard normal density (weights sum to 1), as lme4's GHrule.
 void gauss_hermite(int k, std::vector<double>& nodes, std::vector<double>& weights);
+/// Rows of cells as the interval tables print them: the first column left-aligned, the others
+/// right-aligned, each line indented by two spaces (glmm_profile.cpp).
+std::string aligned_table(const std::vector<std::vector<std::string>>& rows);
 }  // namespace glmm_detail
 
 }  // namespace lmm

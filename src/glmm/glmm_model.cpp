@@ -71,11 +71,32 @@ GlmmModel::GlmmModel(ModelFrame frame, std::vector<double> y, std::vector<double
   zl_.setFromTriplets(trip.begin(), trip.end());
   zl_.makeCompressed();
   setup_scatter();
-  for (std::size_t i = 0; i < n(); ++i) log_constant_ += family_.minus_two_log_constant(y_[i], pw_[i]);
+  setup_response_constants();
   theta_ = theta_start();
   beta_ = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(p()));
   u_ = Eigen::VectorXd::Zero(nre_);
   update_zl_values();
+}
+
+void GlmmModel::setup_response_constants() {
+  log_constant_ = 0;
+  binary_logit_ = family_.family() == GlmmFamily::Binomial && family_.link() == GlmmLink::Logit;
+  for (std::size_t i = 0; i < n(); ++i) {
+    log_constant_ += family_.minus_two_log_constant(y_[i], pw_[i]) + family_.minus_two_saturated_kernel(y_[i], pw_[i]);
+    binary_logit_ = binary_logit_ && pw_[i] == 1 && (y_[i] == 0 || y_[i] == 1);
+  }
+}
+
+void GlmmModel::set_response(std::vector<double> y) {
+  if (y.size() != y_.size()) throw Error("GlmmModel::set_response: the response has a different number of rows");
+  y_ = std::move(y);
+  setup_response_constants();
+}
+
+Eigen::VectorXd GlmmModel::eta_at(const Eigen::VectorXd& u) const {
+  Eigen::VectorXd eta;
+  linear_predictor(u, X_ * beta_ + offset_, eta);
+  return eta;
 }
 
 std::vector<double> GlmmModel::theta_start() const {
@@ -101,6 +122,30 @@ std::vector<Eigen::MatrixXd> GlmmModel::lambda() const {
     out.push_back(l);
   }
   return out;
+}
+
+std::vector<double> GlmmModel::sdcor() const {
+  std::vector<double> v;
+  const auto lam = lambda();
+  for (std::size_t j = 0; j < terms_.size(); ++j) {
+    const Eigen::MatrixXd S = lam[j] * lam[j].transpose();
+    for (int c = 0; c < terms_[j].q; ++c)
+      for (int r = c; r < terms_[j].q; ++r) {
+        const double d = std::sqrt(S(r, r) * S(c, c));
+        v.push_back(r == c ? std::sqrt(S(c, c)) : d > 0 ? S(r, c) / d : 0.0);
+      }
+  }
+  return v;
+}
+
+std::vector<std::string> GlmmModel::sdcor_names() const {
+  std::vector<std::string> names;
+  for (const ReTermData& t : frame_.re)
+    for (int c = 0; c < t.q(); ++c)
+      for (int r = c; r < t.q(); ++r)
+        names.push_back(r == c ? "sd_" + t.names[std::size_t(c)] + "|" + t.group
+                               : "cor_" + t.names[std::size_t(r)] + "." + t.names[std::size_t(c)] + "|" + t.group);
+  return names;
 }
 
 void GlmmModel::set_theta(const std::vector<double>& theta) {
@@ -150,6 +195,12 @@ void GlmmModel::update_weights() {
   for_row_chunks(n(), [&](std::size_t b, std::size_t e) {
     for (std::size_t k = b; k < e; ++k) {
       const auto i = static_cast<Eigen::Index>(k);
+      if (binary_logit_ && std::abs(eta_[i]) <= 30) {  // Family::working's weight d²/V(μ) with d = V(μ) = μ(1 - μ)
+        const double d = mu_[i] * (1 - mu_[i]);
+        w_[i] = d;
+        wres_[i] = (y_[k] - mu_[i]) / d;
+        continue;
+      }
       const auto r = family_.working(eta_[i], mu_[i], y_[k], pw_[k]);
       w_[i] = r.weight;
       wres_[i] = r.residual;
@@ -210,9 +261,10 @@ bool GlmmModel::factor() {
   return factor_ok_;
 }
 
-double GlmmModel::penalized_deviance(const Eigen::VectorXd& eta, const Eigen::VectorXd& u, Eigen::VectorXd& mu) const {
+double GlmmModel::deviance_rows(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const {
   mu.resize(eta.size());
-  const double d = sum_row_chunks(n(), [&](std::size_t b, std::size_t e) {
+  if (binary_logit_) return deviance_rows_binary_logit(eta, mu);
+  return sum_row_chunks(n(), [&](std::size_t b, std::size_t e) {
     double s = 0;
     for (std::size_t k = b; k < e; ++k) {
       const auto i = static_cast<Eigen::Index>(k);
@@ -221,16 +273,30 @@ double GlmmModel::penalized_deviance(const Eigen::VectorXd& eta, const Eigen::Ve
     }
     return s;
   });
-  return d + u.squaredNorm();
 }
 
-double GlmmModel::loglik_kernel() const {
+// 0/1 responses, logit link: with x = η clamped to ±30 (as R's plogis in binomial()$linkinv) and
+// e = exp(-|x|), μ = 1/(1 + e) or e/(1 + e), and the deviance residual -2 log μ (y = 1) or
+// -2 log(1 - μ) (y = 0) is 2 (max(∓x, 0) + log(1 + e)). The logs are taken of products of
+// kLogBlock factors 1 + e (each in [1, 2], so no overflow): one exp a row and one log per block,
+// with the rounding of summing the rows' logs (a relative error of about 2^-53 per factor).
+double GlmmModel::deviance_rows_binary_logit(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const {
+  constexpr int kLogBlock = 256;
   return sum_row_chunks(n(), [&](std::size_t b, std::size_t e) {
-    double s = 0;
-    for (std::size_t k = b; k < e; ++k) s += family_.minus_two_loglik_kernel(y_[k], mu_[Eigen::Index(k)], pw_[k]);
-    return s;
+    double s = 0, prod = 1;
+    int in_block = 0;
+    for (std::size_t k = b; k < e; ++k) {
+      const auto i = static_cast<Eigen::Index>(k);
+      const double x = std::clamp(eta[i], -30.0, 30.0);
+      const double ex = std::exp(-std::abs(x));
+      const double p = 1 / (1 + ex);
+      mu[i] = x >= 0 ? p : ex * p;
+      s += std::max(y_[k] > 0 ? -x : x, 0.0);
+      prod *= 1 + ex;
+      if (++in_block == kLogBlock) s += std::log(prod), prod = 1, in_block = 0;
+    }
+    return 2 * (s + std::log(prod));
   });
 }
-
 
 }  // namespace lmm

@@ -205,21 +205,10 @@ Batch batch_objective(GlmmModel& m, GlmmModel* twin, const Eigen::VectorXd& u0, 
   };
 }
 
-}  // namespace
-
-GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
-  GlmmOptimum r;
-  const Stage s1 = fast_stage(m, o);
-  m.set_theta(s1.x);
-  m.pirls_joint();
-  r.theta = s1.x;
-  r.beta = m.beta();
-  r.objective = m.objective(1);
-  r.evaluations = s1.evaluations;
-  r.converged = s1.converged;
-  r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0)";
-  if (o.fast) return r;
-
+// The second stage over (θ, β) from r's θ and β (the model's modes at them): Newton, BOBYQA where
+// it fails; with `final_derivatives` the gradient and Hessian at the end; with `twin` a second
+// model computes half of the differences' evaluations.
+void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final_derivatives, bool twin_allowed) {
   const std::size_t nt = m.ntheta();
   // Each evaluation's PIRLS starts from the same modes u0 (the deviance is then a smooth function
   // for the finite differences): the first stage's, later those at the derivatives' centre.
@@ -233,7 +222,7 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
     return m.deviance_at(th, x.tail(x.size() - static_cast<Eigen::Index>(nt)), o.nagq);
   };
   std::unique_ptr<GlmmModel> twin;
-  if (num_threads() > 1 && m.n() >= 2000) twin = std::make_unique<GlmmModel>(m.frame(), m.y(), m.prior_weights(), m.family());
+  if (twin_allowed && num_threads() > 1 && m.n() >= 2000) twin = std::make_unique<GlmmModel>(m.frame(), m.y(), m.prior_weights(), m.family());
   const Batch fb = batch_objective(m, twin.get(), u0, o.nagq, derivative_evaluations);
   std::vector<double> lower = m.theta_lower(), step(nt, 0.1);
   for (Eigen::Index j = 0; j < r.beta.size(); ++j) {
@@ -269,12 +258,41 @@ GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
   }
   const double fx = f(x);
   u0 = m.u();
-  derivatives(fb, x, fx, r.gradient, r.hessian);
+  if (final_derivatives) derivatives(fb, x, fx, r.gradient, r.hessian);
   r.evaluations += derivative_evaluations - before;
   r.theta.assign(x.data(), x.data() + nt);
   r.beta = x.tail(x.size() - static_cast<Eigen::Index>(nt));
   m.set_u(u0);
   r.objective = m.deviance_at(r.theta, r.beta, o.nagq);
+}
+
+}  // namespace
+
+GlmmOptimum optimize_glmm(GlmmModel& m, const GlmmOptions& o) {
+  GlmmOptimum r;
+  const Stage s1 = fast_stage(m, o);
+  m.set_theta(s1.x);
+  m.pirls_joint();
+  r.theta = s1.x;
+  r.beta = m.beta();
+  r.objective = m.objective(1);
+  r.evaluations = s1.evaluations;
+  r.converged = s1.converged;
+  r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0)";
+  if (!o.fast) second_stage(m, o, r, true, true);
+  return r;
+}
+
+GlmmOptimum refit_glmm(GlmmModel& m, const GlmmOptions& o, const std::vector<double>& theta,
+                       const Eigen::VectorXd& beta) {
+  if (o.fast) return optimize_glmm(m, o);
+  GlmmOptimum r;
+  r.theta = theta;
+  r.beta = beta;
+  r.converged = true;
+  m.set_u(Eigen::VectorXd::Zero(m.nre()));
+  r.objective = m.deviance_at(theta, beta, o.nagq);
+  second_stage(m, o, r, false, false);
   return r;
 }
 

@@ -23,4 +23,9 @@ struct GlmmOptimum {
 /// first only with `options.fast`. Leaves the model at the optimum (modes and factor).
 GlmmOptimum optimize_glmm(GlmmModel& model, const GlmmOptions& options);
 
+/// The second stage alone from (θ, β) (a bootstrap replicate's refit from the estimates), without
+/// the derivatives at the end and on this thread only; a fast fit is redone in full.
+GlmmOptimum refit_glmm(GlmmModel& model, const GlmmOptions& options, const std::vector<double>& theta,
+                       const Eigen::VectorXd& beta);
+
 }  // namespace lmm::glmm_detail

@@ -38,22 +38,17 @@ struct ProfileScale {
 
 ProfileScale profile_scale(const GlmmModel& m, const GlmmResult& r) {
   ProfileScale s;
-  const auto lam = m.lambda();
+  s.hat = m.sdcor();
+  s.names = m.sdcor_names();
   const ModelFrame& f = m.frame();
-  for (std::size_t j = 0; j < f.re.size(); ++j) {
-    const int q = f.re[j].q();
-    s.q.push_back(q);
-    const Eigen::MatrixXd S = lam[j] * lam[j].transpose();
-    for (int c = 0; c < q; ++c)
-      for (int rr = c; rr < q; ++rr) {
+  for (const ReTermData& t : f.re) {
+    s.q.push_back(t.q());
+    for (int c = 0; c < t.q(); ++c)
+      for (int rr = c; rr < t.q(); ++rr) {
         const bool sd = rr == c;
-        const double d = std::sqrt(S(rr, rr) * S(c, c));
-        s.hat.push_back(sd ? std::sqrt(S(c, c)) : d > 0 ? S(rr, c) / d : 0.0);
         s.lower.push_back(sd ? 0.0 : -1.0);
         s.upper.push_back(sd ? kInf : 1.0);
-        s.step.push_back(sd ? std::max(0.05 * s.hat.back(), 0.01) : 0.05);
-        s.names.push_back(sd ? fmt::format("sd_{}|{}", f.re[j].names[c], f.re[j].group)
-                             : fmt::format("cor_{}.{}|{}", f.re[j].names[rr], f.re[j].names[c], f.re[j].group));
+        s.step.push_back(sd ? std::max(0.05 * s.hat[s.lower.size() - 1], 0.01) : 0.05);
       }
   }
   const std::size_t p = r.beta.size();
@@ -140,6 +135,20 @@ std::vector<Interval> glmm_profile_intervals(const GlmmFitted& fitted, double le
   return out;
 }
 
+std::string glmm_detail::aligned_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(rows.empty() ? 0 : rows[0].size(), 0);
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  std::string out;
+  for (const auto& row : rows) {
+    out += " ";
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
+      out += c == 0 ? fmt::format(" {:<{}}", row[c], width[c]) : fmt::format("  {:>{}}", row[c], width[c]);
+    out += "\n";
+  }
+  return out;
+}
+
 std::string format_glmm_intervals(const GlmmResult& r) {
   if (r.confint_profile.empty()) return "";
   const double z = normal_quantile_two_sided(0.95);
@@ -154,16 +163,7 @@ std::string format_glmm_intervals(const GlmmResult& r) {
       }
     rows.push_back(row);
   }
-  std::vector<std::size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  std::string out = "\n95% confidence intervals:\n";
-  for (const auto& row : rows) {
-    out += " ";
-    for (std::size_t c = 0; c < row.size(); ++c)
-      out += c == 0 ? fmt::format(" {:<{}}", row[c], width[c]) : fmt::format("  {:>{}}", row[c], width[c]);
-    out += "\n";
-  }
+  std::string out = "\n95% confidence intervals:\n" + glmm_detail::aligned_table(rows);
   out += fmt::format("  Profile: of the {} likelihood, as lme4's confint(); Wald: estimate ± 1.96 SE.\n",
                      r.nagq == 1 ? "Laplace" : "adaptive Gauss-Hermite");
   for (const Interval& iv : r.confint_profile)

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lmm/glmm.h"
+#include "report/text_format.h"
 
 namespace lmm {
 
@@ -18,10 +19,6 @@ std::string number(double v, int digits) {
 std::string p_text(double p) {
   if (!std::isfinite(p)) return "NA";
   return p < 2e-16 ? "< 2e-16" : fmt::format("{:.3g}", p);
-}
-
-std::string signif_stars(double p) {
-  return !std::isfinite(p) ? "" : p < 0.001 ? "***" : p < 0.01 ? "**" : p < 0.05 ? "*" : p < 0.1 ? "." : "";
 }
 
 std::string header(const GlmmResult& r, const std::string& data_name) {
@@ -66,7 +63,7 @@ std::string fixed_table(const GlmmResult& r) {
   for (const auto& f : r.fixed)
     out += fmt::format("{:<{}} {:>10} {:>10} {:>8} {:>9} {}\n", f.term, w, number(f.estimate, 5),
                        number(f.std_error, 4), std::isfinite(f.t) ? fmt::format("{:.3f}", f.t) : "NA", p_text(f.p),
-                       signif_stars(f.p));
+                       detail::signif_stars(f.p));
   return out + "---\nSignif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1\n";
 }
 
@@ -80,11 +77,15 @@ std::string checks(const GlmmResult& r) {
                  "+ (1 | obs) with obs a row id)\n"
                : " (no sign of overdispersion)\n";
   }
-  if (std::isfinite(r.latent.icc_adjusted))
-    out += fmt::format("\nLatent scale (distribution variance: {}): ICC adjusted {:.3f}, unadjusted {:.3f}; R2 "
-                       "marginal {:.3f}, conditional {:.3f}\n",
-                       r.latent.distribution_name, r.latent.icc_adjusted, r.latent.icc_unadjusted,
-                       r.latent.r2_marginal, r.latent.r2_conditional);
+  if (std::isfinite(r.latent.r2_marginal))
+    out += fmt::format("\nLatent scale (distribution-specific variance: {}{}): ICC adjusted {}, unadjusted {}; R2 "
+                       "marginal {}, conditional {}{}\n",
+                       r.latent.distribution_name,
+                       r.latent.dispersion > 0 ? fmt::format("; observation-level variance {:.4g}", r.latent.dispersion)
+                                               : "",
+                       number(r.latent.icc_adjusted, 3), number(r.latent.icc_unadjusted, 3),
+                       number(r.latent.r2_marginal, 3), number(r.latent.r2_conditional, 3),
+                       std::isfinite(r.latent.random) ? "" : " (singular fit: no random-effect variance, as performance)");
   if (r.nagq != 0)
     out += fmt::format("\nConvergence: {} (max|gradient| {}, scaled {}; Hessian {}positive definite; {} "
                        "deviance evaluations)\n",

@@ -44,7 +44,8 @@ bool halving_search(double& pdev, double dec, Trial&& trial) {
 bool GlmmModel::pirls_u() {
   eta_fixed_ = X_ * beta_ + offset_;
   linear_predictor(u_, eta_fixed_, eta_);
-  double pdev = penalized_deviance(eta_, u_, mu_), prev_dec = kInf;
+  dev_ = deviance_rows(eta_, mu_);
+  double pdev = dev_ + u_.squaredNorm(), prev_dec = kInf, dev_new = 0;
   if (!std::isfinite(pdev)) return false;
   Eigen::VectorXd u_new, eta_new;
   for (int it = 0; it < kMaxIterations; ++it) {
@@ -59,12 +60,14 @@ bool GlmmModel::pirls_u() {
     const bool ok = halving_search(pdev, dec, [&](double step) {
       u_new = u_ + step * delta;
       linear_predictor(u_new, eta_fixed_, eta_new);
-      return penalized_deviance(eta_new, u_new, mu_new_);
+      dev_new = deviance_rows(eta_new, mu_new_);
+      return dev_new + u_new.squaredNorm();
     });
     if (!ok) return false;
     u_.swap(u_new);
     eta_.swap(eta_new);
     mu_.swap(mu_new_);
+    dev_ = dev_new;
   }
   return false;
 }
@@ -72,7 +75,8 @@ bool GlmmModel::pirls_u() {
 bool GlmmModel::pirls_joint() {
   const auto np = static_cast<Eigen::Index>(p());
   linear_predictor(u_, X_ * beta_ + offset_, eta_);
-  double pdev = penalized_deviance(eta_, u_, mu_), prev_dec = kInf;
+  dev_ = deviance_rows(eta_, mu_);
+  double pdev = dev_ + u_.squaredNorm(), prev_dec = kInf, dev_new = 0;
   if (!std::isfinite(pdev)) return false;
   Eigen::VectorXd u_new, b_new, eta_new;
   for (int it = 0; it < kMaxIterations; ++it) {
@@ -97,13 +101,15 @@ bool GlmmModel::pirls_joint() {
       u_new = u_ + step * du;
       b_new = beta_ + step * db;
       linear_predictor(u_new, X_ * b_new + offset_, eta_new);
-      return penalized_deviance(eta_new, u_new, mu_new_);
+      dev_new = deviance_rows(eta_new, mu_new_);
+      return dev_new + u_new.squaredNorm();
     });
     if (!ok) return false;
     u_.swap(u_new);
     beta_.swap(b_new);
     eta_.swap(eta_new);
     mu_.swap(mu_new_);
+    dev_ = dev_new;
   }
   return false;
 }
@@ -141,7 +147,7 @@ double GlmmModel::objective(int nagq) const {
   // lme4's glmerAGQ sums the deviance residuals where the Laplace deviance has -2 log p(y | μ):
   // its quadrature log-likelihood leaves out the saturated model's (a constant of the data), and
   // is what logLik() reports for nAGQ > 1; the same here, so that the numbers are lme4's.
-  double d = nagq > 1 ? sum_dev_resid() : log_constant_ + loglik_kernel();
+  double d = nagq > 1 ? dev_ : log_constant_ + dev_;
   d += u_.squaredNorm() + logdet();
   if (nagq > 1) d += agq_adjustment(nagq);
   return std::isfinite(d) ? d : kInf;

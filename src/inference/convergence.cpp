@@ -65,6 +65,13 @@ Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const 
 // is O(δ²) as deriv12's, with 2n evaluations of the factor and gradient instead of deriv12's 2n²
 // evaluations of the objective (18 against 6 for a random intercept and slope), and g carries no
 // differencing error at all. The model must be at x on entry (its factor is used for g).
+// With several terms the analytic gradient costs a selected inverse of the factor, more than the
+// evaluations it saves (measurements in src/model/optimize.cpp; InstEval's 6 gradients would take
+// 1.5 s against deriv12's 18 evaluations' 1.0 s), so the check keeps deriv12 there.
+bool gradient_pays(const LinearMixedModel& model) {
+  return model.has_gradient() && detail::model_state(model).K == 1;
+}
+
 Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {
   const auto n = static_cast<Eigen::Index>(x.size());
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -105,7 +112,7 @@ Derivatives derivatives(LinearMixedModel& model) {
   const auto theta = model.theta();
   const auto x = map.from_theta(theta);
   const double fx = model.objective();
-  const Derivatives d = model.has_gradient() ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
+  const Derivatives d = gradient_pays(model) ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
   model.set_theta(theta);  // back to the optimum
   return d;
 }
@@ -184,8 +191,10 @@ std::size_t evaluate(const LinearMixedModel& model, const Derivatives& d, Conver
 // above lme4's tolerance; a Newton step needs no such decrease, only an accurate gradient. A step
 // is kept only if the objective does not rise beyond that noise. d holds the derivatives at the
 // model's θ on entry and on return. Returns the steps kept.
-int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps) {
-  if (!model.has_gradient()) return 0;
+// max_step: a step longer than that (largest coordinate) is not taken; rise: the relative rise of
+// the objective tolerated.
+int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps,
+                  double max_step = std::numeric_limits<double>::infinity(), double rise = 1e-10) {
   const detail::ThetaMap map(detail::model_state(model));
   const auto lower = model.theta_lower();
   int kept = 0;
@@ -194,6 +203,7 @@ int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps) {
     Eigen::LLT<Eigen::MatrixXd> llt(d.H);
     if (llt.info() != Eigen::Success) break;
     const Eigen::VectorXd step = llt.solve(d.g);
+    if (!(step.cwiseAbs().maxCoeff() <= max_step)) break;
     const auto theta0 = model.theta();
     const double f0 = model.objective();
     std::vector<double> xn = map.from_theta(theta0);
@@ -203,7 +213,7 @@ int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps) {
       inside = inside && xn[k] >= lower[k];
     }
     const double fn = inside ? model.set_theta(map.to_theta(xn)) : std::numeric_limits<double>::infinity();
-    if (!(fn <= f0 + 1e-10 * std::abs(f0))) {
+    if (!(fn <= f0 + rise * std::abs(f0))) {
       model.set_theta(theta0);
       break;
     }
@@ -217,8 +227,8 @@ int newton_polish(LinearMixedModel& model, Derivatives& d, int max_steps) {
 // they pass the check or lower the scaled gradient. Updates r, worst and the optimizer's summary.
 void try_newton_polish(LinearMixedModel& model, OptimizerSummary& optimizer, Derivatives& d, ConvergenceReport& r,
                        std::size_t& worst) {
-  if (!(r.status == "gradient" && !r.scaled_gradient.empty() && !std::isnan(r.scaled_gradient[0]) &&
-        optimizer.converged))
+  if (!(gradient_pays(model) && r.status == "gradient" && !r.scaled_gradient.empty() &&
+        !std::isnan(r.scaled_gradient[0]) && optimizer.converged))
     return;
   const double before = r.max_grad;
   const double f_before = model.objective();
@@ -240,6 +250,32 @@ void try_newton_polish(LinearMixedModel& model, OptimizerSummary& optimizer, Der
       "the optimizer stopped where the scaled gradient was {:.3g} (above lme4's tolerance {}): {} Newton "
       "step{} from the analytic gradient and Hessian brought it to {:.3g} (the objective changed by {:+.3g})",
       before, r.tolerance, steps, steps == 1 ? "" : "s", r.max_grad, model.objective() - f_before));
+}
+
+// The last step of every fit that passes the check away from the boundary: one Newton step
+// x ← x − H⁻¹g from the derivatives the check has just computed, kept where it is short (below
+// 1e-3 in the conditioned coordinates) and the objective does not rise beyond its rounding noise;
+// the check's figures are then those at the new point. An optimizer stops anywhere within its
+// tolerance on a flat optimum (θ about 1e-7 apart for two runs on blocks A that differ by
+// rounding: another order of summation, statistics merged from chunks); the step takes θ to the
+// stationary point of the same derivatives up to O(|step|²), so such fits end at the same θ and
+// their estimates agree to 1e-8 (tests/statistics_test.cpp).
+void finishing_newton_step(LinearMixedModel& model, OptimizerSummary& optimizer, Derivatives& d,
+                           ConvergenceReport& r, std::size_t& worst) {
+  if (!(r.code >= 0 && r.status == "ok" && optimizer.converged)) return;
+  const Derivatives before = d;
+  if (newton_polish(model, d, 1, 1e-3, 1e-14) == 0) return;
+  ConvergenceReport polished = r;
+  const std::size_t w = evaluate(model, d, polished);
+  if (polished.code < 0 || polished.status != "ok") {
+    model.set_theta(optimizer.theta);
+    d = before;
+    return;
+  }
+  r = polished;
+  worst = w;
+  optimizer.theta = model.theta();
+  optimizer.objective = model.objective();
 }
 
 // The check's verdict in words: why it failed, or a near-unidentifiability warning.
@@ -371,6 +407,7 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   Derivatives d = derivatives(model);
   std::size_t worst = evaluate(model, d, r);
   try_newton_polish(model, optimizer, d, r, worst);
+  finishing_newton_step(model, optimizer, d, r, worst);
   const bool failed = r.code < 0;
   if (failed && r.status != "singular") r.parameter_at_fault = r.theta_names[worst];
   const std::string confounded =

@@ -28,6 +28,7 @@
 
 #include "inference/distributions.h"
 #include "inference/kr_residual.h"
+#include "inference/vinv_parts.h"
 #include "lmm/error.h"
 #include "lmm/inference.h"
 #include "model/model_access.h"
@@ -181,40 +182,82 @@ void accumulate_by_level(const detail::ModelState& m, const std::vector<Param>& 
   }
 }
 
-// Terms with different grouping factors: one dense block of all the random effects.
-void accumulate_dense(const detail::ModelState& m, const std::vector<Param>& params, Accumulator& acc) {
-  const int K = m.K;
-  const Index p = acc.p;
-  std::vector<Index> off(K + 1, 0);  // offset of term k in the whole random-effects vector
-  for (int k = 0; k < K; ++k) off[k + 1] = off[k] + m.q[k] * m.nlev[k];
-  const Index qtot = off[K];
-  if (qtot > KenwardRoger::kMaxDenseRandomEffects)
-    throw Error(fmt::format(
-        "Kenward-Roger for this model (random-effects terms with different grouping factors) needs {0} x {0} "
-        "dense matrices of the random effects, more than the {1} x {1} allowed; use DdfMethod::Satterthwaite",
-        qtot, KenwardRoger::kMaxDenseRandomEffects));
-  std::vector<Pairs> pairs(params.size());
-  for (std::size_t r = 0; r < params.size(); ++r) {
-    const auto& pr = params[r];
-    for (Index lev = 0; lev < m.nlev[pr.term]; ++lev)
-      add_pairs(pairs[r], off[pr.term] + lev * m.q[pr.term], pr.a, pr.b);
+// Do all terms share one grouping factor (same level of every row)? Then P, Q and K are
+// accumulated level by level.
+bool common_grouping(const ModelFrame& f) {
+  for (std::size_t k = 1; k < f.re.size(); ++k)
+    if (f.re[k].refs != f.re[0].refs || f.re[k].nlevels() != f.re[0].nlevels()) return false;
+  return true;
+}
+
+// Terms with different grouping factors (crossed or nested): P, Q and K of the random-effects
+// parameters through detail::VinvParts (no q x q matrix of all random effects), with D_r = I ⊗ E_r:
+//   P_r = -s² W'D_rW,  Q_rt = s³ W'D_r M D_t W,  K_rt = s² tr(D_r M D_t M),  W = Z'Ṽ⁻¹X, M = Z'Ṽ⁻¹Z.
+// σ²'s follow from V = Σ_t γ_t G_t + σ² I, i.e. G_σ² = I = s (V - Σ_t γ_t G_t):
+//   P_σ² = -s (Φ⁻¹ + Σ_t γ_t P_t),   Q_rσ² = s (-P_r - Σ_t γ_t Q_rt),   Q_σ²σ² = s (-P_σ² - Σ_t γ_t Q_σ²t),
+//   K_rσ² = s (tr(V⁻¹G_r) - Σ_t γ_t K_rt),   K_σ²σ² = s (tr(V⁻¹) - Σ_t γ_t K_tσ²).
+struct KrParts {
+  std::vector<Mat> P, Q;  // Q: ng x ng, Q[r * ng + t]
+  Mat K;
+};
+
+KrParts crossed_parts(const detail::ModelState& m, const std::vector<Param>& params, Index p) {
+  const std::string why = detail::VinvParts::infeasible(m.q, m.nlev, KenwardRoger::kMaxDenseRandomEffects);
+  if (!why.empty()) throw Error("Kenward-Roger for this model " + why + "; use DdfMethod::Satterthwaite");
+  const double sigma = m.sigma(), s = 1.0 / (sigma * sigma);
+  const detail::VinvParts vp(m);
+  const int nre = static_cast<int>(params.size()), ng = nre + 1;
+  std::vector<detail::TermDerivative> d;
+  VectorXd gamma(nre), trV(nre);
+  for (const auto& pr : params) {
+    Mat E = Mat::Zero(m.q[pr.term], m.q[pr.term]);
+    E(pr.a, pr.b) = E(pr.b, pr.a) = 1;
+    d.push_back({pr.term, E});
+    const Mat& lam = m.lambda[pr.term];
+    gamma(static_cast<Index>(d.size()) - 1) = sigma * sigma * lam.row(pr.a).dot(lam.row(pr.b));
   }
-  ReBlock b;
-  b.S = Mat::Zero(qtot, qtot);
-  b.SX.resize(qtot, p);
-  b.Lambda = Mat::Zero(qtot, qtot);
-  for (int k = 0; k < K; ++k) {
-    b.S.block(off[k], off[k], off[k + 1] - off[k], off[k + 1] - off[k]) = detail::to_dense(m.A[k][k]);
-    for (int j = k + 1; j < K; ++j) {
-      const Mat c = detail::to_dense(m.A[j][k]);
-      b.S.block(off[j], off[k], c.rows(), c.cols()) = c;
-      b.S.block(off[k], off[j], c.cols(), c.rows()) = c.transpose();
+  const Mat Wx = vp.zvx().leftCols(p);
+  KrParts out;
+  out.P.resize(static_cast<std::size_t>(ng));
+  out.Q.resize(static_cast<std::size_t>(ng * ng));
+  std::vector<Mat> DW(static_cast<std::size_t>(nre)), MDW(static_cast<std::size_t>(nre));
+  for (int r = 0; r < nre; ++r) {
+    DW[r] = vp.apply(d[r], Wx);
+    MDW[r] = vp.apply(DW[r]);
+    out.P[r] = -s * s * Wx.transpose() * DW[r];
+    trV(r) = s * vp.trace(d[r]);
+  }
+  auto Q = [&](int r, int t) -> Mat& { return out.Q[static_cast<std::size_t>(r * ng + t)]; };
+  for (int r = 0; r < nre; ++r)
+    for (int t = r; t < nre; ++t) {
+      Q(r, t) = s * s * s * DW[r].transpose() * MDW[t];
+      if (t != r) Q(t, r) = Q(r, t).transpose();  // (r = t would transpose in place: aliasing)
     }
-    b.SX.middleRows(off[k], off[k + 1] - off[k]) = std::get<Mat>(m.A[K][k]).topRows(p).transpose();
-    b.Lambda.block(off[k], off[k], off[k + 1] - off[k], off[k + 1] - off[k]) =
-        Mat(detail::kron_identity(m.lambda[k], m.nlev[k]));
+  out.K = Mat::Zero(ng, ng);
+  out.K.topLeftCorner(nre, nre) = s * s * vp.trace_pairs(d);
+  Mat Ps = s * vp.xvx().topLeftCorner(p, p);
+  for (int t = 0; t < nre; ++t) Ps += gamma(t) * out.P[t];
+  out.P[nre] = -s * Ps;
+  for (int r = 0; r < nre; ++r) {
+    Mat q = -out.P[r];
+    double k = trV(r);
+    for (int t = 0; t < nre; ++t) {
+      q -= gamma(t) * Q(r, t);
+      k -= gamma(t) * out.K(r, t);
+    }
+    Q(r, nre) = s * q;
+    Q(nre, r) = Q(r, nre).transpose();
+    out.K(r, nre) = out.K(nre, r) = s * k;
   }
-  acc.add(b, pairs);
+  Mat qq = -out.P[nre];
+  double kk = s * vp.trace_vinv(static_cast<double>(m.n()));
+  for (int t = 0; t < nre; ++t) {
+    qq -= gamma(t) * Q(nre, t);
+    kk -= gamma(t) * out.K(t, nre);
+  }
+  Q(nre, nre) = s * qq;
+  out.K(nre, nre) = s * kk;
+  return out;
 }
 
 // W = 2 IE2⁻¹, with MASS::ginv's generalized inverse where IE2 is numerically singular, made
@@ -272,6 +315,31 @@ Adjusted adjust(const Eigen::Ref<const Mat>& Phi, const std::vector<Mat>& P,
   return a;
 }
 
+// One grouping factor: P, Q and K accumulated level by level, then Φ_A and W.
+Adjusted by_level(const detail::ModelState& m, const std::vector<Param>& params, const Eigen::Ref<const Mat>& Phi,
+                  Index n, std::vector<Mat>& P) {
+  const Index p = Phi.rows();
+  const int K = m.K;
+  const double sigma = m.sigma();
+  const double s = 1.0 / (sigma * sigma);
+  const int nre = static_cast<int>(params.size());
+  Accumulator acc(p, nre, s);
+  accumulate_by_level(m, params, acc);
+  const Mat XX = std::get<Mat>(m.A[K][K]).topLeftCorner(p, p);
+  const Mat XS1 = s * (XX - acc.sum1);
+  const Mat XS2 = s * (XS1 - acc.sum2);
+  const Mat XS3 = s * (XS2 - acc.sum3);
+  acc.K(nre, nre) = s * s * (static_cast<double>(n) - 2 * acc.trTS + acc.trTSTS);
+  // All parameters, σ² last: P_r, Q_rt (r <= t), K.
+  P = acc.P;
+  P.push_back(-XS2);
+  auto Qrt = [&](int r, int t) -> const Mat& {
+    if (t == nre) return r == nre ? XS3 : acc.Q[acc.qsig(r)];
+    return acc.Q[acc.qidx(r, t)];
+  };
+  return adjust(Phi, P, Qrt, acc.K.selfadjointView<Eigen::Upper>());
+}
+
 }  // namespace
 
 KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
@@ -297,36 +365,16 @@ KenwardRoger::KenwardRoger(const LinearMixedModel& model) {
     auto Qrt = [&](int r, int t) -> const Mat& { return kr.Q[static_cast<std::size_t>(r * ng + t)]; };
     adj = adjust(Phi, P, Qrt, kr.K);
   } else {
-    const double sigma = m.sigma();
-    const double s = 1.0 / (sigma * sigma);
-    const int K = m.K;
     const std::vector<Param> params = variance_params(m);
-    const int nre = static_cast<int>(params.size());
-    Accumulator acc(p, nre, s);
-
-    // Do all terms share one grouping factor (same level of every row)? Then block by level.
-    bool common = true;
-    for (int k = 1; k < K && common; ++k)
-      common = f.re[k].refs == f.re[0].refs && m.nlev[k] == m.nlev[0];
-    if (common)
-      accumulate_by_level(m, params, acc);
-    else
-      accumulate_dense(m, params, acc);
-
-    const Mat XX = std::get<Mat>(m.A[K][K]).topLeftCorner(p, p);
-    const Mat XS1 = s * (XX - acc.sum1);
-    const Mat XS2 = s * (XS1 - acc.sum2);
-    const Mat XS3 = s * (XS2 - acc.sum3);
-    acc.K(nre, nre) = s * s * (static_cast<double>(n) - 2 * acc.trTS + acc.trTSTS);
-
-    // All parameters, σ² last: P_r, Q_rt (r <= t), K.
-    P = acc.P;
-    P.push_back(-XS2);
-    auto Qrt = [&](int r, int t) -> const Mat& {
-      if (t == nre) return r == nre ? XS3 : acc.Q[acc.qsig(r)];
-      return acc.Q[acc.qidx(r, t)];
-    };
-    adj = adjust(Phi, P, Qrt, acc.K.selfadjointView<Eigen::Upper>());
+    if (common_grouping(f)) {
+      adj = by_level(m, params, Phi, n, P);
+    } else {
+      const KrParts kp = crossed_parts(m, params, p);
+      const int ng = static_cast<int>(kp.P.size());
+      P = kp.P;
+      auto Qrt = [&](int r, int t) -> const Mat& { return kp.Q[static_cast<std::size_t>(r * ng + t)]; };
+      adj = adjust(Phi, P, Qrt, kp.K);
+    }
   }
   vcov_adj_.assign(adj.PhiA.data(), adj.PhiA.data() + adj.PhiA.size());
   for (const auto& Pi : P) P_.emplace_back(Pi.data(), Pi.data() + Pi.size());
@@ -441,6 +489,18 @@ TTest KenwardRoger::test(const std::vector<double>& c) const {
   r.df = ddf({c});
   r.p = detail::t_pvalue(r.t, r.df);
   return r;
+}
+
+std::string detail::kenward_roger_unavailable(const ModelFrame& f) {
+  if (f.residual.any() || common_grouping(f)) return {};
+  std::vector<int> q;
+  std::vector<Index> nlev;
+  for (const auto& t : f.re) {
+    q.push_back(t.q());
+    nlev.push_back(static_cast<Index>(t.nlevels()));
+  }
+  const std::string why = VinvParts::infeasible(q, nlev, KenwardRoger::kMaxDenseRandomEffects);
+  return why.empty() ? why : "Kenward-Roger for this model " + why;
 }
 
 }  // namespace lmm

@@ -19,6 +19,7 @@
 #include "inference/distributions.h"
 #include "inference/numderiv.h"
 #include "inference/varpar.h"
+#include "inference/vinv_parts.h"
 #include "lmm/error.h"
 #include "lmm/inference.h"
 #include "model/model_access.h"
@@ -66,6 +67,142 @@ std::vector<double> varpar_covbeta(LinearMixedModel& model, const std::vector<do
 
 }  // namespace detail
 
+namespace {
+
+// ∂(ΛΛ')/∂u_i for each θ̃ entry i of each term: with M = S λ̃ (ΛΛ' = I ⊗ MM') and F_i = S e_r e_c',
+// E_i = F_i M' + M F_i'; the second derivatives (same term) are F_i F_j' + F_j F_i'.
+struct UDerivatives {
+  std::vector<detail::TermDerivative> d;
+  std::vector<MatrixXd> F;
+};
+
+UDerivatives u_derivatives(const detail::ModelState& m, const detail::ThetaMap& map, const VectorXd& u) {
+  UDerivatives out;
+  for (int k = 0; k < m.K; ++k) {
+    const int q = m.q[k];
+    const MatrixXd& S = map.scale(k);
+    MatrixXd lam = MatrixXd::Zero(q, q);
+    for (int c = 0, i = m.theta_offset[k]; c < q; ++c)
+      for (int r = c; r < q; ++r, ++i) lam(r, c) = u(i);
+    const MatrixXd M = S * lam;
+    for (int c = 0; c < q; ++c)
+      for (int r = c; r < q; ++r) {
+        MatrixXd F = MatrixXd::Zero(q, q);
+        F.col(c) = S.col(r);
+        out.d.push_back({k, F * M.transpose() + M * F.transpose()});
+        out.F.push_back(std::move(F));
+      }
+  }
+  return out;
+}
+
+// The pieces of the derivatives that do not depend on the pair (i, j).
+struct DerivativeParts {
+  MatrixXd Phi, Wx;  // (X'Ṽ⁻¹X)⁻¹; Z'Ṽ⁻¹X
+  VectorXd w;        // Z'Ṽ⁻¹(y - Xβ̂)
+  double r2 = 0;     // (y - Xβ̂)'Ṽ⁻¹(y - Xβ̂)
+  std::vector<MatrixXd> DW, MDW, P;  // D_i W, M D_i W, W'D_i W
+  std::vector<VectorXd> Dw, MDw, WDw;
+};
+
+DerivativeParts derivative_parts(const detail::VinvParts& vp, const UDerivatives& ud, Eigen::Index p, bool reml) {
+  DerivativeParts a;
+  const MatrixXd& xvx = vp.xvx();
+  const Eigen::LLT<MatrixXd> lx(xvx.topLeftCorner(p, p));
+  a.Phi = lx.solve(MatrixXd::Identity(p, p));
+  const VectorXd beta = lx.solve(xvx.col(p).head(p));
+  a.r2 = xvx(p, p) - xvx.col(p).head(p).dot(beta);
+  a.Wx = vp.zvx().leftCols(p);
+  a.w = vp.zvx().col(p) - a.Wx * beta;
+  for (const auto& d : ud.d) {
+    a.DW.push_back(vp.apply(d, a.Wx));
+    a.Dw.push_back(vp.apply(d, MatrixXd(a.w)));
+    a.MDw.push_back(vp.apply(MatrixXd(a.Dw.back())));
+    a.MDW.push_back(reml ? vp.apply(a.DW.back()) : MatrixXd());
+    a.P.push_back(a.Wx.transpose() * a.DW.back());
+    a.WDw.push_back(a.Wx.transpose() * a.Dw.back());
+  }
+  return a;
+}
+
+// ∂²/∂u_i∂u_j of log|Ṽ| (+ log|X'Ṽ⁻¹X| for REML) + r²/σ², with Ṽ_i = Z D_i Z' and P the REML projection:
+//   ML:   tr(Ṽ⁻¹Ṽ_ij) - tr(Ṽ⁻¹Ṽ_iṼ⁻¹Ṽ_j);   REML: tr(PṼ_ij) - tr(PṼ_iPṼ_j);
+//   r²:   -y'PṼ_ijPy + 2 y'PṼ_iPṼ_jPy.
+double hessian_entry(const detail::VinvParts& vp, const UDerivatives& ud, const DerivativeParts& a, std::size_t i,
+                     std::size_t j, double t2, bool reml, double s2) {
+  double ldet = -t2;
+  double d2r2 = 2 * (a.Dw[i].dot(a.MDw[j]) - a.WDw[i].dot(a.Phi * a.WDw[j]));
+  if (reml) {
+    ldet += 2 * (a.Phi.array() * (a.DW[i].transpose() * a.MDW[j]).array()).sum();
+    ldet -= ((a.Phi * a.P[j]).array() * (a.Phi * a.P[i]).transpose().array()).sum();
+  }
+  if (ud.d[i].term == ud.d[j].term) {
+    const detail::TermDerivative d2{ud.d[i].term, ud.F[i] * ud.F[j].transpose() + ud.F[j] * ud.F[i].transpose()};
+    ldet += vp.trace(d2);
+    d2r2 -= a.w.dot(vp.apply(d2, MatrixXd(a.w)).col(0));
+    if (reml) ldet -= (a.Phi.array() * (a.Wx.transpose() * vp.apply(d2, a.Wx)).array()).sum();
+  }
+  return ldet + d2r2 / s2;
+}
+
+// H (the deviance's Hessian) and J (Vcov(β)'s Jacobian) in u = (θ̃, σ/σ̂) from Ṽ⁻¹'s products.
+void analytic_derivatives(const detail::ModelState& m, const detail::ThetaMap& map, const VectorXd& u, double sig,
+                          MatrixXd& H, MatrixXd& J) {
+  const auto nth = u.size() - 1;
+  const auto p = static_cast<Eigen::Index>(m.p());
+  const bool reml = m.method == Method::REML;
+  const double sigma = u(nth) * sig, s2 = sigma * sigma;
+  const detail::VinvParts vp(m);
+  const UDerivatives ud = u_derivatives(m, map, u);
+  const DerivativeParts a = derivative_parts(vp, ud, p, reml);
+  const MatrixXd T2 = vp.trace_pairs(ud.d);
+  H.resize(nth + 1, nth + 1);
+  J.resize(p * p, nth + 1);
+  for (Eigen::Index i = 0; i < nth; ++i) {
+    const auto si = static_cast<std::size_t>(i);
+    for (Eigen::Index j = i; j < nth; ++j)
+      H(i, j) = H(j, i) = hessian_entry(vp, ud, a, si, static_cast<std::size_t>(j), T2(i, j), reml, s2);
+    const double dr2 = -a.w.dot(a.Dw[si]);
+    H(i, nth) = H(nth, i) = -2 * dr2 / (s2 * sigma) * sig;
+    const MatrixXd dV = s2 * a.Phi * a.P[si] * a.Phi;
+    J.col(i) = Eigen::Map<const VectorXd>(dV.data(), p * p);
+  }
+  const double c = static_cast<double>(m.n()) - (reml ? static_cast<double>(p) : 0.0);
+  H(nth, nth) = (6 * a.r2 / (s2 * s2) - 2 * c / s2) * sig * sig;
+  J.col(nth) = Eigen::Map<const VectorXd>(a.Phi.data(), p * p) * (2 * sigma * sig);
+}
+
+// The analytic derivatives need no residual structure and the dense Schur complement of the
+// terms after the first (inference/vinv_parts.h) within bounds; otherwise numerical ones.
+constexpr long kMaxAnalyticDense = 6000;
+
+bool analytic_available(const detail::ModelState& m) {
+  return !m.residual && m.K >= 1 && detail::VinvParts::infeasible(m.q, m.nlev, kMaxAnalyticDense).empty();
+}
+
+// H and J by numDeriv's Richardson extrapolation of the deviance and of Vcov(β), as lmerTest.
+void numerical_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const VectorXd& u, double sig,
+                           MatrixXd& H, MatrixXd& J) {
+  const std::vector<double> theta0 = model.theta();
+  const auto nth = u.size() - 1;
+  auto theta_of = [&](const VectorXd& v) { return map.to_theta(std::vector<double>(v.data(), v.data() + nth)); };
+  auto deviance = [&](const VectorXd& v) -> double { return detail::varpar_deviance(model, theta_of(v), v(nth) * sig); };
+  auto covbeta = [&](const VectorXd& v) -> VectorXd {
+    const auto V = detail::varpar_covbeta(model, theta_of(v), v(nth) * sig);
+    return Eigen::Map<const VectorXd>(V.data(), static_cast<Eigen::Index>(V.size()));
+  };
+  try {
+    H = detail::hessian(deviance, u);
+    J = detail::jacobian(covbeta, u);
+  } catch (...) {
+    model.set_theta(theta0);
+    throw;
+  }
+  model.set_theta(theta0);  // bit-for-bit the factor at the optimum again
+}
+
+}  // namespace
+
 Satterthwaite::Satterthwaite(LinearMixedModel& model) {
   const std::vector<double> theta0 = model.theta();
   const auto nth = static_cast<Eigen::Index>(theta0.size());
@@ -87,29 +224,20 @@ Satterthwaite::Satterthwaite(LinearMixedModel& model) {
   // accurate it gives the same figures, and where they are not (a covariate far from 0) it keeps
   // the figures of the centred model.
   const double sig = (std::isfinite(sigma_) && sigma_ > 0) ? sigma_ : 1.0;
-  const detail::ThetaMap map(detail::model_state(model));
+  const auto& state = detail::model_state(model);
+  const detail::ThetaMap map(state);
   VectorXd u(nth + 1);
   {
     const std::vector<double> xc = map.from_theta(theta0);
     for (Eigen::Index i = 0; i < nth; ++i) u(i) = xc[static_cast<std::size_t>(i)];
     u(nth) = sigma_ / sig;
   }
-  auto theta_of = [&](const VectorXd& v) { return map.to_theta(std::vector<double>(v.data(), v.data() + nth)); };
-  auto deviance = [&](const VectorXd& v) -> double { return detail::varpar_deviance(model, theta_of(v), v(nth) * sig); };
-  auto covbeta = [&](const VectorXd& v) -> VectorXd {
-    const auto V = detail::varpar_covbeta(model, theta_of(v), v(nth) * sig);
-    return Eigen::Map<const VectorXd>(V.data(), static_cast<Eigen::Index>(V.size()));
-  };
-
   MatrixXd H, J;
-  try {
-    H = detail::hessian(deviance, u);
-    J = detail::jacobian(covbeta, u);
-  } catch (...) {
-    model.set_theta(theta0);
-    throw;
+  if (analytic_available(state)) {
+    analytic_derivatives(state, map, u, sig, H, J);
+  } else {
+    numerical_derivatives(model, map, u, sig, H, J);
   }
-  model.set_theta(theta0);  // bit-for-bit the factor at the optimum again
 
   hessian_.assign(H.data(), H.data() + H.size());
   // A = 2 H⁺ over the eigenvalues above lmerTest's tolerance 1e-8.

@@ -112,7 +112,8 @@ Conditioning assess_conditioning(const detail::ModelState& m) {
   for (const ReTermData& t : f.re) {
     const int q = t.q();
     const bool intercept = std::find(t.names.begin(), t.names.end(), "(Intercept)") != t.names.end();
-    if (!intercept || q < 2) continue;
+    // A model fitted from accumulated statistics holds no rows (t.z is empty): nothing to check here.
+    if (!intercept || q < 2 || t.z.empty() || t.z.size() < n * static_cast<std::size_t>(q)) continue;
     for (int a = 0; a < q; ++a) {
       if (t.names[a] == "(Intercept)") continue;
       const Stats s = stats(t.z.data() + a, n, static_cast<std::size_t>(q));

@@ -82,8 +82,11 @@ struct ModelState {
   // One term: the factor in one sweep over the levels with fixed-size kernels
   // (src/model/single_term.cpp).
   void update_L_single();
-  /// True when the analytic gradient is implemented for this model's structure (one term).
-  bool has_gradient() const { return K == 1 && !residual; }
+  /// True when the analytic gradient is implemented for this model's structure: no residual
+  /// structure, and no sparse-Cholesky diagonal block (the selected inverse has no kernel for it).
+  bool has_gradient() const;
+  /// The gradient for several terms, from the selected inverse of the factor (src/model/multi_term.cpp).
+  std::vector<detail::Mat> gradient_multi() const;
   /// ∂objective/∂λ_j(r, c) for every entry of each term's λ (upper ones too), at the current
   /// factor; NaN if the factor failed (src/model/single_term.cpp).
   std::vector<detail::Mat> gradient_full() const;
@@ -137,6 +140,8 @@ class ThetaMap {
   /// entries) at λ = to_theta(conditioned).
   std::vector<double> gradient_conditioned(const std::vector<double>& conditioned,
                                            const std::vector<Mat>& J) const;
+  /// Term j's S (λλ' = S λ̃λ̃' S').
+  const Mat& scale(int j) const { return S_[static_cast<std::size_t>(j)]; }
 
  private:
   std::vector<double> apply(const std::vector<double>& in, const std::vector<Mat>& T) const;

@@ -1,5 +1,6 @@
 // One random-effects term (the longitudinal case, `(time | id)`): the blocked Cholesky factor and
-// the gradient of the profiled objective in one sweep over the levels, with kernels whose sizes
+// the gradient of the profiled objective in one sweep over the levels (several terms:
+// src/model/multi_term.cpp), with kernels whose sizes
 // (q = 1 to 3, p + 1 = 2 to 8; q = 4 alone) are fixed at compile time, and no allocation per level.
 //
 // Factor (Bates et al. 2015, J. Stat. Softw. 67(1), eq. 18, in blocks): for each level b,
@@ -422,8 +423,21 @@ struct GradientKernel {
 
 void detail::ModelState::update_L_single() { dispatch<FactorKernel>(*this); }
 
+bool detail::ModelState::has_gradient() const {
+  if (residual) return false;
+  for (int j = 0; j < K; ++j)
+    if (std::holds_alternative<detail::SparseChol>(L[j][j]) || !std::holds_alternative<BlockDiag>(A[j][j]))
+      return false;
+  return true;
+}
+
 std::vector<Mat> detail::ModelState::gradient_full() const {
-  if (!factor_ok) return {Mat::Constant(q[0], q[0], std::numeric_limits<double>::quiet_NaN())};
+  if (!factor_ok) {
+    std::vector<Mat> nan;
+    for (int j = 0; j < K; ++j) nan.push_back(Mat::Constant(q[j], q[j], std::numeric_limits<double>::quiet_NaN()));
+    return nan;
+  }
+  if (K > 1) return gradient_multi();
   return {dispatch<GradientKernel>(*this)};
 }
 

@@ -9,6 +9,7 @@
 
 #include "lmm/error.h"
 #include "lmm/inference.h"
+#include "fit/components.h"
 #include "model/model_access.h"
 #include "model/model_impl.h"
 #include "stats/statistics_impl.h"
@@ -20,7 +21,14 @@ namespace {
 using detail::Block;
 using detail::Mat;
 
-std::vector<std::vector<Block>> blocks_of(const SufficientStatistics::Impl& s) {
+// The blocks of A from the statistics' sums. With `owner` (the statistics `s` themselves, to be
+// discarded), each sum's memory is released as soon as its block is made, so that the statistics
+// and A are not both held whole.
+std::vector<std::vector<Block>> blocks_of(const SufficientStatistics::Impl& s, SufficientStatistics::Impl* owner) {
+  auto release = [owner](std::vector<double> SufficientStatistics::Impl::Term::*v, std::size_t k) {
+    if (owner) std::vector<double>().swap(owner->terms[k].*v);
+  };
+  if (owner) owner->index.reset();
   const auto K = s.terms.size();
   const auto m = static_cast<Eigen::Index>(s.p + 1);
   std::vector<std::vector<Block>> A(K + 1);
@@ -32,8 +40,10 @@ std::vector<std::vector<Block>> blocks_of(const SufficientStatistics::Impl& s) {
     d.q = static_cast<int>(t.q);
     d.nblocks = nlev;
     d.data = Eigen::Map<const Mat>(t.diag.data(), q, q * nlev);
+    release(&SufficientStatistics::Impl::Term::diag, k);
     A[k][k] = std::move(d);
     A[K][k] = Mat(Eigen::Map<const Mat>(t.xz.data(), m, q * nlev));
+    release(&SufficientStatistics::Impl::Term::xz, k);
   }
   for (const auto& x : s.cross) {
     const auto qi = static_cast<Eigen::Index>(s.terms[x.i].q), qk = static_cast<Eigen::Index>(s.terms[x.k].q);
@@ -100,7 +110,8 @@ void statistics_variance_partition(const PartitionInputs& in, const LinearMixedM
   const auto beta = model.beta();
   const Eigen::Map<const Eigen::VectorXd> b(beta.data(), in.sumx.size());
   const double sum = in.sumx.dot(b);
-  v.var_fixed = (b.dot(in.xtx * b) - sum * sum / in.n) / (in.n - 1);
+  // (a difference of sums: rounding can leave it below 0 where the row-by-row variance is exactly 0)
+  v.var_fixed = std::max(0.0, (b.dot(in.xtx * b) - sum * sum / in.n) / (in.n - 1));
   const auto& st = detail::model_state(model);
   const double s2 = model.sigma() * model.sigma();
   std::vector<std::string> seen;
@@ -128,10 +139,11 @@ void statistics_variance_partition(const PartitionInputs& in, const LinearMixedM
 }
 
 // The fit of a model made from statistics.
-Fitted fit_model(LinearMixedModel model, const FitOptions& options, const PartitionInputs& partition) {
+Fitted fit_model(LinearMixedModel model, const FitOptions& options, const PartitionInputs& partition,
+                 LevelTables tables = LevelTables::Fill) {
   OptimizerSummary opt = model.fit(options);
   ConvergenceReport conv = check_convergence(model, opt, options);
-  FitResult result = summarize(model, opt);
+  FitResult result = detail::summarize(model, opt, tables == LevelTables::Fill);
   result.convergence = std::move(conv);
   statistics_variance_partition(partition, model, result.variance_partition);
   add_inference(model, result, options.ddf);
@@ -144,29 +156,33 @@ void check_ddf(const FitOptions& options) {
                 "Satterthwaite");
 }
 
-}  // namespace
-
-LinearMixedModel make_model(const SufficientStatistics& stats, Method method) {
+LinearMixedModel model_of(const SufficientStatistics& stats, Method method, SufficientStatistics::Impl* owner) {
   check_counts(stats);
   const auto& s = stats.impl();
   ModelFrame coding = s.schema->coding;
   coding.n_dropped = s.n_dropped;
   Eigen::VectorXd shift = Eigen::Map<const Eigen::VectorXd>(s.schema->shift.data(), static_cast<Eigen::Index>(s.p));
-  return LinearMixedModel(std::make_unique<detail::ModelState>(std::move(coding), method, blocks_of(s),
+  auto A = blocks_of(s, owner);
+  return LinearMixedModel(std::make_unique<detail::ModelState>(std::move(coding), method, std::move(A),
                                                                std::move(shift), s.nobs));
 }
+
+}  // namespace
+
+LinearMixedModel make_model(const SufficientStatistics& stats, Method method) { return model_of(stats, method, nullptr); }
 
 Fitted fit(const SufficientStatistics& stats, const FitOptions& options) {
   check_ddf(options);
   return fit_model(make_model(stats, options.method), options, PartitionInputs(stats.impl()));
 }
 
-Fitted fit(SufficientStatistics&& stats, const FitOptions& options) {
+Fitted fit(SufficientStatistics&& stats, const FitOptions& options, LevelTables tables) {
   check_ddf(options);
-  LinearMixedModel model = make_model(stats, options.method);
   const PartitionInputs partition(stats.impl());
-  { SufficientStatistics released = std::move(stats); }  // the model holds the blocks now
-  return fit_model(std::move(model), options, partition);
+  // The statistics' sums are released block by block as A is made, before the factor is.
+  LinearMixedModel model = model_of(stats, options.method, &stats.impl_mut());
+  { SufficientStatistics released = std::move(stats); }
+  return fit_model(std::move(model), options, partition, tables);
 }
 
 }  // namespace lmm

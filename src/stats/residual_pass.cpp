@@ -4,18 +4,20 @@
 #include <ostream>
 
 #include "lmm/error.h"
+#include "formula/level_index.h"
 #include "io/csv_field.h"
 #include "lmm/statistics.h"
 
 namespace lmm {
 
 ResidualPass::ResidualPass(const LinearMixedModel& model)
-    : model_(model), beta_(model.beta()), ranef_(model.ranef()) {}
+    : model_(model), beta_(model.beta()), ranef_(model.ranef()),
+      index_(std::make_shared<const detail::LevelIndex>(model.frame())) {}
 
 ResidualPass::Rows ResidualPass::operator()(const DataFrame& chunk) const {
   NewDataOptions o;
   o.response = true;
-  const ModelFrame f = model_frame_for_new_data(model_.frame(), chunk, o);
+  const ModelFrame f = detail::model_frame_for_new_data(model_.frame(), chunk, o, *index_);
   Rows out;
   const std::size_t n = f.n(), p = beta_.size();
   out.refs.resize(f.re.size());

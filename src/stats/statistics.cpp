@@ -182,7 +182,8 @@ void SufficientStatistics::accumulate(const DataFrame& chunk) {
   if (chunk.nrows == 0) return;
   NewDataOptions o;
   o.response = true;
-  const ModelFrame f = model_frame_for_new_data(impl_->schema->coding, chunk, o);
+  if (!impl_->index) impl_->index = std::make_shared<const detail::LevelIndex>(impl_->schema->coding);
+  const ModelFrame f = detail::model_frame_for_new_data(impl_->schema->coding, chunk, o, *impl_->index);
   std::vector<double> xy(impl_->p + 1);
   std::size_t used = 0;
   for (std::size_t i = 0; i < f.rows.size(); ++i) {

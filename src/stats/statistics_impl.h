@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "formula/level_index.h"
 #include "lmm/statistics.h"
 
 namespace lmm {
@@ -56,6 +57,8 @@ struct SufficientStatistics::Impl {
     double* at(std::uint64_t key, std::size_t width);
   };
   std::vector<Cross> cross;  // pairs (1,0), (2,0), (2,1), ...
+  // The schema's level lookups, made at the first accumulate() (views of the schema's levels).
+  std::shared_ptr<const detail::LevelIndex> index;
 
   void add_row(const ModelFrame& f, std::size_t i, std::vector<double>& xy);
   bool usable(const ModelFrame& f, const DataFrame& chunk, std::size_t i) const;

@@ -46,9 +46,10 @@
     for (const g of Object.keys(f.ngroups)) rows.push(row('Levels of ' + g, 'ngroups.' + g));
     rows.push(row('log-likelihood', 'loglik'), row('AIC', 'aic'), row('BIC', 'bic'), row('Deviance', 'deviance'),
       row('Pearson χ² / residual df', 'dispersion_ratio', 4));
-    if (f.family === 'binomial')
+    if (f.r2_marginal != null)
       rows.push(row('ICC (adjusted, latent scale)', 'icc_adjusted', 4), row('R² marginal (latent)', 'r2_marginal', 4),
-        row('R² conditional (latent)', 'r2_conditional', 4));
+        row('R² conditional (latent)', 'r2_conditional', 4),
+        el('tr', {}, [el('th', { text: 'Distribution-specific variance' }), el('td', { text: f.variance_distribution_name })]));
     rows.push(el('tr', {}, [el('th', { text: 'Optimizer' }), el('td', { text: `${f.optimizer}, ${f.evaluations} evaluations` })]));
     return R.table('Fit', ['', ''], rows, 'stats');
   }

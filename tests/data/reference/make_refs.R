@@ -84,6 +84,10 @@ fit_case <- function(cs) {
     a <- anova(m, type = 3, ddf = "Satterthwaite")
     out$anova_type3 <- lapply(seq_len(nrow(a)), function(i) list(term = rownames(a)[i], num_df = a[i, "NumDF"], den_df = a[i, "DenDF"], F = a[i, "F value"], p = a[i, "Pr(>F)"]))
   }
+  if (isTRUE(cs$anova_kr)) {  # the type III table with Kenward-Roger's F tests (pbkrtest through lmerTest)
+    a <- anova(m, type = 3, ddf = "Kenward-Roger")
+    out$anova_type3_kr <- lapply(seq_len(nrow(a)), function(i) list(term = rownames(a)[i], num_df = a[i, "NumDF"], den_df = a[i, "DenDF"], F = a[i, "F value"], p = a[i, "Pr(>F)"]))
+  }
   list(model = m, json = out)
 }
 

@@ -1,0 +1,292 @@
+// Products with Ṽ⁻¹ through the first term's level blocks and a dense m x m Schur complement of
+// the other terms (see vinv_parts.h).
+//
+// With T_0 = Λ_0(Λ_0'Z_0'Z_0Λ_0 + I)⁻¹Λ_0' (block-diagonal by level) and S = Z'Z:
+//   Ṽ_0⁻¹ = I - Z_0T_0Z_0',   N_00 = S_00 - S_00T_0S_00,   N_0R = (I - S_00T_0) S_0R,
+//   N_RR = S_RR - S_R0T_0S_0R,  N_RX = S_RX - S_R0T_0S_0X,  N_XX = X'X - X'Z_0T_0S_0X,
+//   F = I + Λ_R'N_RRΛ_R (the Schur complement the blocked factor holds in its trailing blocks),
+//   Ṽ⁻¹ = Ṽ_0⁻¹ - Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹,   G = Λ_R F⁻¹ Λ_R',   Y = I - G N_RR,
+//   M_00 = N_00 - N_0R G N_R0,   M_0R = N_0R Y,   M_RR = N_RR Y.
+// The traces tr(D_r M D_s M) split by where D_r and D_s live:
+//   both in R:       from the rows of D_r M_RR,
+//   first and R:     Σ (D_r M_0R) ∘ (M_0R D_s),
+//   both first:      Σ_b tr(E_r N_b E_s N_b) - 2 Σ_b tr(E_r N_b E_s U_b) + tr(G H_s G H_r),
+// with N_b, U_b the level blocks of N_00 and of N_0R G N_R0 and H_r = N_R0 D_r N_0R.
+#include "inference/vinv_parts.h"
+
+#include <Eigen/Dense>
+#include <fmt/format.h>
+
+namespace lmm::detail {
+
+namespace {
+
+using Eigen::Index;
+using Triplets = std::vector<Eigen::Triplet<double>>;
+
+SpMat sparse_of(const Block& b) {
+  if (const auto* s = std::get_if<SpMat>(&b)) return *s;
+  return to_dense(b).sparseView();
+}
+
+// I_nblocks ⊗ E as a sparse matrix.
+SpMat kron_sparse(const Mat& E, Index nblocks) {
+  const Index q = E.rows();
+  Triplets t;
+  t.reserve(static_cast<std::size_t>(nblocks * q * q));
+  for (Index b = 0; b < nblocks; ++b)
+    for (Index j = 0; j < q; ++j)
+      for (Index i = 0; i < q; ++i)
+        if (E(i, j) != 0) t.emplace_back(b * q + i, b * q + j, E(i, j));
+  SpMat S(nblocks * q, nblocks * q);
+  S.setFromTriplets(t.begin(), t.end());
+  return S;
+}
+
+void symmetrize(Mat& A) { A = (0.5 * (A + A.transpose())).eval(); }
+
+}  // namespace
+
+std::string VinvParts::infeasible(const std::vector<int>& q, const std::vector<Index>& nlev, long max_dense) {
+  if (q.empty()) return {};
+  Index m = 0;
+  for (std::size_t k = 1; k < q.size(); ++k) m += q[k] * nlev[k];
+  const double n0 = static_cast<double>(q[0]) * static_cast<double>(nlev[0]);
+  if (m > max_dense)
+    return fmt::format("needs {0} x {0} dense matrices of the random effects of the terms after the first, more "
+                       "than the {1} x {1} allowed",
+                       m, max_dense);
+  if (n0 * static_cast<double>(m) > 5e7)
+    return fmt::format("needs a {} x {} dense matrix of the random effects, more than 50 million entries",
+                       static_cast<Index>(n0), m);
+  return {};
+}
+
+void VinvParts::build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMat& T0sp, SpMat& B0) {
+  const auto& d0 = std::get<BlockDiag>(m.A[0][0]);
+  const Mat& lam = m.lambda[0];
+  const Index q0 = q0_, nl = nlev_[0];
+  T0_.resize(q0, n0_);
+  N00_.resize(q0, n0_);
+  Triplets tt, tb;
+  for (Index b = 0; b < nl; ++b) {
+    const Mat Sb = d0.block(b);
+    Mat C = lam.transpose() * Sb * lam;
+    C.diagonal().array() += 1.0;
+    const Mat Tb = lam * Eigen::LLT<Mat>(C).solve(Mat(lam.transpose()));
+    Mat Bb = -Sb * Tb;
+    Bb.diagonal().array() += 1.0;
+    T0_.middleCols(b * q0, q0) = Tb;
+    N00_.middleCols(b * q0, q0) = Bb * Sb;
+    trT0S00_ += (Tb * Sb).trace();
+    for (Index j = 0; j < q0; ++j)
+      for (Index i = 0; i < q0; ++i) {
+        tt.emplace_back(b * q0 + i, b * q0 + j, Tb(i, j));
+        tb.emplace_back(b * q0 + i, b * q0 + j, Bb(i, j));
+      }
+  }
+  T0sp.resize(n0_, n0_);
+  T0sp.setFromTriplets(tt.begin(), tt.end());
+  B0.resize(n0_, n0_);
+  B0.setFromTriplets(tb.begin(), tb.end());
+  Triplets ts;
+  for (int k = 1; k < K_; ++k) {
+    const SpMat a = sparse_of(m.A[k][0]);  // (q_k nlev_k) x n0
+    for (Index c = 0; c < a.outerSize(); ++c)
+      for (SpMat::InnerIterator it(a, c); it; ++it) ts.emplace_back(c, roff_[k] + it.row(), it.value());
+  }
+  S0R.resize(n0_, m_);
+  S0R.setFromTriplets(ts.begin(), ts.end());
+  S0X = std::get<Mat>(m.A[K_][0]).transpose();  // n0 x (p + 1)
+}
+
+VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
+  q0_ = q_[0];
+  n0_ = q0_ * nlev_[0];
+  roff_.assign(static_cast<std::size_t>(K_) + 1, 0);
+  for (int k = 1; k < K_; ++k) roff_[k + 1] = roff_[k] + q_[k] * nlev_[k];
+  m_ = roff_[K_];
+  const Mat XX = std::get<Mat>(m.A[K_][K_]).selfadjointView<Eigen::Lower>();
+  nc_ = XX.rows();
+
+  SpMat S0R, T0sp, B0;
+  Mat S0X;
+  build_first_term(m, S0R, S0X, T0sp, B0);
+  N0R_ = B0 * S0R;
+  const Mat N0X = B0 * S0X;
+  const SpMat TS = T0sp * S0R;
+  Mat SRR = Mat::Zero(m_, m_), SRX(m_, nc_);
+  SpMat LR(m_, m_);
+  {
+    Triplets tl;
+    for (int k = 1; k < K_; ++k) {
+      const Index sk = q_[k] * nlev_[k];
+      SRR.block(roff_[k], roff_[k], sk, sk) = to_dense(m.A[k][k]);
+      for (int j = k + 1; j < K_; ++j) {
+        const Mat c = to_dense(m.A[j][k]);
+        SRR.block(roff_[j], roff_[k], c.rows(), c.cols()) = c;
+        SRR.block(roff_[k], roff_[j], c.cols(), c.rows()) = c.transpose();
+      }
+      SRX.middleRows(roff_[k], sk) = std::get<Mat>(m.A[K_][k]).transpose();
+      for (Index b = 0; b < nlev_[k]; ++b)
+        for (int j = 0; j < q_[k]; ++j)
+          for (int i = j; i < q_[k]; ++i)
+            if (m.lambda[k](i, j) != 0) tl.emplace_back(roff_[k] + b * q_[k] + i, roff_[k] + b * q_[k] + j, m.lambda[k](i, j));
+    }
+    LR.setFromTriplets(tl.begin(), tl.end());
+  }
+  NRR_ = SRR - Mat(SpMat(S0R.transpose() * TS));
+  symmetrize(NRR_);
+  const Mat NRX = SRX - TS.transpose() * S0X;
+  Mat xvx0 = XX - S0X.transpose() * (T0sp * S0X);
+
+  G_ = Mat::Zero(m_, m_);
+  Mat Y = Mat::Identity(m_, m_);
+  if (m_ > 0) {
+    Mat F = LR.transpose() * (NRR_ * LR);
+    symmetrize(F);
+    F.diagonal().array() += 1.0;
+    const Eigen::LLT<Mat> llt(F);
+    if (llt.info() != Eigen::Success) throw std::runtime_error("VinvParts: I + Λ'N Λ is not positive definite");
+    const Mat Fi = llt.solve(Mat::Identity(m_, m_));
+    G_ = LR * (Fi * LR.transpose());
+    symmetrize(G_);
+    Y.noalias() -= G_ * NRR_;
+    // tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹) = tr(G (N_RR - N_R0 T_0 S_0R)).
+    trGV0_ = (G_.array() * (NRR_ - Mat(SpMat(N0R_.transpose() * TS))).array()).sum();
+  }
+  M1RR_ = NRR_ * Y;
+  symmetrize(M1RR_);
+  M0R_ = N0R_ * Y;
+  const Mat GNRX = G_ * NRX;
+  W1_.resize(n0_ + m_, nc_);
+  W1_.topRows(n0_) = N0X - N0R_ * GNRX;
+  W1_.bottomRows(m_) = NRX - NRR_ * GNRX;
+  xvx_ = xvx0 - NRX.transpose() * GNRX;
+  symmetrize(xvx_);
+  diag_blocks_U();
+}
+
+// U_b: the level blocks of N_0R G N_R0, from the nonzero columns of each level's rows.
+void VinvParts::diag_blocks_U() {
+  U00_ = Mat::Zero(q0_, n0_);
+  if (m_ == 0) return;
+  const Eigen::SparseMatrix<double, Eigen::RowMajor> Nr = N0R_;
+  std::vector<Index> pos(static_cast<std::size_t>(m_), -1), idx;
+  for (Index b = 0; b < nlev_[0]; ++b) {
+    idx.clear();
+    for (Index i = b * q0_; i < (b + 1) * q0_; ++i)
+      for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator it(Nr, i); it; ++it)
+        if (pos[static_cast<std::size_t>(it.col())] < 0) {
+          pos[static_cast<std::size_t>(it.col())] = static_cast<Index>(idx.size());
+          idx.push_back(it.col());
+        }
+    const auto ni = static_cast<Index>(idx.size());
+    Mat R = Mat::Zero(q0_, ni), Gs(ni, ni);
+    for (Index i = b * q0_; i < (b + 1) * q0_; ++i)
+      for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator it(Nr, i); it; ++it)
+        R(i - b * q0_, pos[static_cast<std::size_t>(it.col())]) = it.value();
+    for (Index j = 0; j < ni; ++j)
+      for (Index i = 0; i < ni; ++i) Gs(i, j) = G_(idx[static_cast<std::size_t>(i)], idx[static_cast<std::size_t>(j)]);
+    U00_.middleCols(b * q0_, q0_) = R * Gs * R.transpose();
+    for (Index c : idx) pos[static_cast<std::size_t>(c)] = -1;
+  }
+}
+
+Mat VinvParts::apply(const Mat& v) const {
+  const Index c = v.cols();
+  Mat out(n0_ + m_, c);
+  const auto v0 = v.topRows(n0_);
+  const auto vR = v.bottomRows(m_);
+  const Mat NRv = N0R_.transpose() * v0 + NRR_ * vR;
+  const Mat g = G_ * NRv;
+  for (Index b = 0; b < nlev_[0]; ++b)
+    out.middleRows(b * q0_, q0_) = N00_.middleCols(b * q0_, q0_) * v0.middleRows(b * q0_, q0_);
+  out.topRows(n0_) += N0R_ * (vR - g);
+  out.bottomRows(m_) = NRv - NRR_ * g;
+  return out;
+}
+
+Mat VinvParts::apply(const TermDerivative& d, const Mat& v) const {
+  Mat out = Mat::Zero(v.rows(), v.cols());
+  const int q = q_[static_cast<std::size_t>(d.term)];
+  const Index off = d.term == 0 ? 0 : n0_ + roff_[static_cast<std::size_t>(d.term)];
+  for (Index b = 0; b < nlev_[static_cast<std::size_t>(d.term)]; ++b)
+    out.middleRows(off + b * q, q) = d.E * v.middleRows(off + b * q, q);
+  return out;
+}
+
+double VinvParts::trace(const TermDerivative& d) const {
+  const int q = q_[static_cast<std::size_t>(d.term)];
+  double t = 0;
+  for (Index b = 0; b < nlev_[static_cast<std::size_t>(d.term)]; ++b) {
+    if (d.term == 0) {
+      t += (d.E.array() * (N00_.middleCols(b * q, q) - U00_.middleCols(b * q, q)).transpose().array()).sum();
+    } else {
+      const Index o = roff_[static_cast<std::size_t>(d.term)] + b * q;
+      t += (d.E.array() * M1RR_.block(o, o, q, q).transpose().array()).sum();
+    }
+  }
+  return t;
+}
+
+double VinvParts::trace_zero_zero(const TermDerivative& r, const TermDerivative& s, const Mat& GHr,
+                                  const Mat& GHs) const {
+  double t = 0;
+  for (Index b = 0; b < nlev_[0]; ++b) {
+    const auto Nb = N00_.middleCols(b * q0_, q0_);
+    const Mat ENE = r.E * Nb * s.E;
+    t += (ENE.array() * (Nb - 2 * U00_.middleCols(b * q0_, q0_)).transpose().array()).sum();
+  }
+  if (m_ > 0) t += (GHs.array() * GHr.transpose().array()).sum();
+  return t;
+}
+
+Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
+  const auto n = static_cast<Index>(d.size());
+  Mat out(n, n);
+  std::vector<Mat> DM(d.size()), GH(d.size());  // rows of D_r M_RR, or D_r M_0R; G H_r
+  for (std::size_t r = 0; r < d.size(); ++r) {
+    const int k = d[r].term, q = q_[static_cast<std::size_t>(k)];
+    if (k == 0) {
+      DM[r].resize(n0_, m_);
+      // m_ = 0 (one term): nothing to fill, and Eigen's middleRows of a matrix with no columns
+      // offsets its null data pointer (undefined behaviour that UBSan reports).
+      if (m_ > 0)
+        for (Index b = 0; b < nlev_[0]; ++b) DM[r].middleRows(b * q, q) = d[r].E * M0R_.middleRows(b * q, q);
+      if (m_ > 0) GH[r] = G_ * Mat(SpMat(N0R_.transpose() * (kron_sparse(d[r].E, nlev_[0]) * N0R_)));
+    } else {
+      DM[r].resize(q * nlev_[static_cast<std::size_t>(k)], m_);
+      for (Index b = 0; b < nlev_[static_cast<std::size_t>(k)]; ++b)
+        DM[r].middleRows(b * q, q) = d[r].E * M1RR_.middleRows(roff_[static_cast<std::size_t>(k)] + b * q, q);
+    }
+  }
+  for (std::size_t r = 0; r < d.size(); ++r)
+    for (std::size_t s = r; s < d.size(); ++s) {
+      const int kr = d[r].term, ks = d[s].term;
+      double t = 0;
+      if (kr == 0 && ks == 0) {
+        t = trace_zero_zero(d[r], d[s], GH[r], GH[s]);
+      } else if (kr == 0 || ks == 0) {
+        const std::size_t z = kr == 0 ? r : s, o = kr == 0 ? s : r;  // first-term and R parameter
+        const int k = d[o].term;
+        const Index ro = roff_[static_cast<std::size_t>(k)], sz = DM[o].rows();
+        // Σ (D_z M_0R) ∘ (M_0R D_o) over the columns of term k.
+        Mat MD(n0_, sz);
+        for (Index b = 0; b < nlev_[static_cast<std::size_t>(k)]; ++b)
+          MD.middleCols(b * q_[static_cast<std::size_t>(k)], q_[static_cast<std::size_t>(k)]) =
+              M0R_.middleCols(ro + b * q_[static_cast<std::size_t>(k)], q_[static_cast<std::size_t>(k)]) * d[o].E;
+        t = (DM[z].middleCols(ro, sz).array() * MD.array()).sum();
+      } else {
+        const Index rr = roff_[static_cast<std::size_t>(kr)], rs = roff_[static_cast<std::size_t>(ks)];
+        t = (DM[r].middleCols(rs, DM[s].rows()).array() * DM[s].middleCols(rr, DM[r].rows()).transpose().array())
+                .sum();
+      }
+      out(static_cast<Index>(r), static_cast<Index>(s)) = out(static_cast<Index>(s), static_cast<Index>(r)) = t;
+    }
+  return out;
+}
+
+double VinvParts::trace_vinv(double n) const { return n - trT0S00_ - trGV0_; }
+
+}  // namespace lmm::detail

@@ -1,0 +1,70 @@
+// Products with Ṽ⁻¹ = (I + ZΛΛ'Z')⁻¹ for the variance-parameter derivatives of Satterthwaite and
+// Kenward-Roger, from the model's cross-product blocks, without any n x n matrix and without the
+// q x q matrices of all random effects. Not a public header.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "model/model_impl.h"
+
+namespace lmm::detail {
+
+/// D = I_nlevels ⊗ E on the random effects of `term` (E symmetric, q_term x q_term): the derivative
+/// of ΛΛ' (or of the covariance) with respect to one variance parameter.
+struct TermDerivative {
+  int term = 0;
+  Mat E;
+};
+
+/// The random effects split into the first term's (block-diagonal Z_0'Z_0, usually the factor with
+/// the most levels) and the rest, R (m of them, held densely). With Ṽ_0 = I + Z_0Λ_0Λ_0'Z_0'
+/// (block-diagonal by the first factor's levels), N = Z'Ṽ_0⁻¹Z, and by Woodbury
+///   Z_a'Ṽ⁻¹Z_b = N_ab - N_aR G N_Rb,   G = Λ_R (I + Λ_R'N_RRΛ_R)⁻¹ Λ_R'   (m x m),
+/// so M = Z'Ṽ⁻¹Z is known through its first-term diagonal blocks, M_0R = N_0R (I - G N_RR) and
+/// M_RR (the n_0 x n_0 block is never formed). Costs a few m x m dense products.
+class VinvParts {
+ public:
+  /// At the model's current θ. Needs no residual structure.
+  explicit VinvParts(const ModelState& m);
+
+  /// Refusal reason (empty if feasible) for a model with these terms: m = Σ_{k≥1} q_k nlevels_k
+  /// must be at most `max_dense`, and n_0 m (the dense M_0R) at most 50 million.
+  static std::string infeasible(const std::vector<int>& q, const std::vector<Eigen::Index>& nlev, long max_dense);
+
+  Eigen::Index size() const { return n0_ + m_; }
+  /// Z'Ṽ⁻¹[X y], q x (p + 1).
+  const Mat& zvx() const { return W1_; }
+  /// [X y]'Ṽ⁻¹[X y].
+  const Mat& xvx() const { return xvx_; }
+  /// M v for v of q rows.
+  Mat apply(const Mat& v) const;
+  /// D v for v of q rows.
+  Mat apply(const TermDerivative& d, const Mat& v) const;
+  /// tr(D M).
+  double trace(const TermDerivative& d) const;
+  /// tr(D_r M D_s M) for all pairs (symmetric).
+  Mat trace_pairs(const std::vector<TermDerivative>& d) const;
+  /// tr(Ṽ⁻¹) with n the number of rows behind the model.
+  double trace_vinv(double n) const;
+
+ private:
+  int K_ = 0, q0_ = 1;
+  Eigen::Index n0_ = 0, m_ = 0, nc_ = 0;
+  std::vector<int> q_;
+  std::vector<Eigen::Index> nlev_, roff_;  // roff_: offset of term k >= 1 inside R
+  Mat T0_, N00_, U00_;                      // q0 x n0, level blocks: T_0, N_00, diag blocks of N_0R G N_R0
+  SpMat N0R_;                               // n0 x m
+  Mat NRR_, G_, M1RR_, M0R_;                // m x m; M0R_: n0 x m
+  Mat W1_, xvx_;
+  double trT0S00_ = 0, trGV0_ = 0;          // for tr(Ṽ⁻¹)
+
+  void build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMat& T0sp, SpMat& B0);
+  void diag_blocks_U();
+  double trace_zero_zero(const TermDerivative& r, const TermDerivative& s, const Mat& GHr, const Mat& GHs) const;
+};
+
+/// Why Kenward-Roger cannot run for a model of this frame (empty if it can), decided from the
+/// terms' sizes before the fit (src/inference/kenward_roger.cpp).
+std::string kenward_roger_unavailable(const ModelFrame& f);
+
+}  // namespace lmm::detail

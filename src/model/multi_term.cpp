@@ -1,0 +1,121 @@
+// The gradient of the profiled objective for several random-effects terms (crossed, nested, a
+// vector-valued term beside others), from the blocked factor; src/model/single_term.cpp has the
+// fused one-term version of the same formulas.
+//
+// With Λ̃ = diag(Λ, I_p) over [Z X] and M = Λ̃'A_{ZX}Λ̃ + diag(I, 0), log|M| = log|L_θ|² + log|R_X|²
+// (REML's determinants); ML's log|L_θ|² alone is log|M_Z| of the Z rows and columns. Either way
+//   ∂log|M|/∂λ_j(r, c) = 2 tr(M⁻¹ Λ̃'A ∂Λ̃/∂λ_j(r, c)) = 2 G_j(c, r),
+//   G_j = Σ_b [Σ_i (M⁻¹)_{ji} Λ_i'A_{ij}]_bb   (i over the terms, and X for REML),
+// the sum over the levels b of term j of the q_j x q_j diagonal blocks. (M⁻¹)_{ji} is read only
+// where A_{ij} (a block of the factor's pattern) is nonzero: the selected inverse of the factor
+// (linalg/selected_inverse.h) has it. r² is a minimum over (u, β), so (envelope theorem)
+//   ∂r²/∂λ_j(r, c) = -2 Σ_b (Z_jb'e)_r u_jb,c,   Z_j'e = A_{yj} - A_{Xj}'β̂ - Σ_i A_{ji} Λ_i u_i,
+// all from A. The objective's last term adds (n or n - p) / r² times that.
+#include <vector>
+
+#include "linalg/selected_inverse.h"
+#include "model/model_impl.h"
+
+namespace lmm {
+
+using detail::Block;
+using detail::BlockDiag;
+using detail::Mat;
+using detail::SpMat;
+
+namespace {
+
+// G_j += Σ_b [Σ_{ji} B]_bb for B = Λ_i'A_{ij} (rows: term i; columns: term j, q_j per level) and
+// Σ_{ij} = S (same shape as B): G_j(c, r) += Σ_m S(m, (b,c)) B(m, (b,r)).
+void add_lower(Mat& Gj, const Block& S, const SpMat& B, int qj) {
+  for (Eigen::Index col = 0; col < B.outerSize(); ++col) {
+    const Eigen::Index b0 = col - col % qj;
+    const Eigen::Index r = col % qj;
+    for (SpMat::InnerIterator it(B, col); it; ++it)
+      for (int c = 0; c < qj; ++c) Gj(c, r) += detail::selected_entry(S, it.row(), b0 + c) * it.value();
+  }
+}
+
+// G_i += Σ_b [Σ_{ij} C']_bb for C = A_{ij}Λ_j (rows: term i, q_i per level): G_i(c, r) +=
+// Σ_m S((b,c), m) C((b,r), m).
+void add_upper(Mat& Gi, const Block& S, const SpMat& C, int qi) {
+  for (Eigen::Index m = 0; m < C.outerSize(); ++m)
+    for (SpMat::InnerIterator it(C, m); it; ++it) {
+      const Eigen::Index b0 = it.row() - it.row() % qi;
+      const Eigen::Index r = it.row() % qi;
+      for (int c = 0; c < qi; ++c) Gi(c, r) += detail::selected_entry(S, b0 + c, m) * it.value();
+    }
+}
+
+// The diagonal q x q block b of a diagonal block of Σ.
+Mat diagonal_block(const Block& S, Eigen::Index b, int q) {
+  if (const BlockDiag* d = std::get_if<BlockDiag>(&S)) return d->block(b);
+  return std::get<Mat>(S).block(b * q, b * q, q, q);
+}
+
+}  // namespace
+
+std::vector<Mat> detail::ModelState::gradient_multi() const {
+  const bool reml = method == Method::REML;
+  const auto np = static_cast<Eigen::Index>(p());
+  const bool with_x = reml && np > 0;
+  // The factor of M (REML: the X rows of the [X y] block too, without y's row).
+  std::vector<Block> xrows;
+  std::vector<std::vector<const Block*>> V(static_cast<std::size_t>(K + (with_x ? 1 : 0)));
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j <= i; ++j) V[i].push_back(&L[i][j]);
+  if (with_x) {
+    xrows.reserve(static_cast<std::size_t>(K + 1));
+    for (int j = 0; j < K; ++j) xrows.emplace_back(Mat(std::get<Mat>(L[K][j]).topRows(np)));
+    xrows.emplace_back(Mat(LKK().topLeftCorner(np, np)));
+    for (auto& b : xrows) V[K].push_back(&b);
+  }
+  const std::vector<std::vector<Block>> S = detail::selected_inverse(V);
+
+  std::vector<Mat> G(static_cast<std::size_t>(K));
+  for (int j = 0; j < K; ++j) G[j] = Mat::Zero(q[j], q[j]);
+  for (int j = 0; j < K; ++j) {
+    const auto& Ajj = std::get<BlockDiag>(A[j][j]);
+    for (Eigen::Index b = 0; b < nlev[j]; ++b)
+      G[j].noalias() += diagonal_block(S[j][j], b, q[j]) * lambda[j].transpose() * Ajj.block(b);
+    for (int i = j + 1; i < K; ++i) {
+      const SpMat& Aij = std::get<SpMat>(A[i][j]);
+      add_lower(G[j], S[i][j], SpMat(SpMat(detail::kron_identity(lambda[i], nlev[i]).transpose()) * Aij), q[j]);
+      add_upper(G[i], S[i][j], SpMat(Aij * detail::kron_identity(lambda[j], nlev[j])), q[i]);
+    }
+    if (with_x) {
+      // Σ_{Xj} and A_{Xj} are dense: G_j(c, r) += Σ_b Σ_m Σ_{Xj}(m, (b,c)) A_{Xj}(m, (b,r)).
+      const Mat& SX = std::get<Mat>(S[K][j]);
+      const auto AX = std::get<Mat>(A[K][j]).topRows(np);
+      for (Eigen::Index b = 0; b < nlev[j]; ++b)
+        G[j].noalias() += SX.middleCols(b * q[j], q[j]).transpose() * AX.middleCols(b * q[j], q[j]);
+    }
+  }
+
+  // Z_j'e from A, with b_i = Λ_i u_i.
+  const Eigen::VectorXd beta_v = beta_shifted();
+  const std::vector<Eigen::VectorXd> uu = u();
+  std::vector<Eigen::VectorXd> bvec(static_cast<std::size_t>(K));
+  for (int i = 0; i < K; ++i) bvec[i] = detail::kron_identity(lambda[i], nlev[i]) * uu[i];
+  const double coef = static_cast<double>(reml ? n() - p() : n()) / pwrss();
+  std::vector<Mat> J(static_cast<std::size_t>(K));
+  for (int j = 0; j < K; ++j) {
+    const Mat& AK = std::get<Mat>(A[K][j]);
+    Eigen::VectorXd ze = AK.row(np).transpose();
+    ze.noalias() -= AK.topRows(np).transpose() * beta_v;
+    const auto& Ajj = std::get<BlockDiag>(A[j][j]);
+    for (Eigen::Index b = 0; b < nlev[j]; ++b)
+      ze.segment(b * q[j], q[j]).noalias() -= Ajj.block(b) * bvec[j].segment(b * q[j], q[j]);
+    for (int i = 0; i < K; ++i) {
+      if (i > j) ze.noalias() -= std::get<SpMat>(A[i][j]).transpose() * bvec[i];
+      if (i < j) ze.noalias() -= std::get<SpMat>(A[j][i]) * bvec[i];
+    }
+    Mat F = Mat::Zero(q[j], q[j]);  // F(r, c) = Σ_b (Z_jb'e)_r u_jb,c
+    for (Eigen::Index b = 0; b < nlev[j]; ++b)
+      F.noalias() += ze.segment(b * q[j], q[j]) * uu[j].segment(b * q[j], q[j]).transpose();
+    J[j] = 2 * G[j].transpose() - 2 * coef * F;
+  }
+  return J;
+}
+
+}  // namespace lmm
