@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstddef>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 // length of the `uplo` string), and OpenBLAS's thread count.
 extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
 extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" int openblas_get_num_threads(void);
 #endif
 
 namespace lmm::detail {
@@ -182,13 +184,21 @@ void sub_outer_blockdiag(BlockDiag& T, const SpMat& S) {
 bool dense_cholesky(Mat& m) {
 #ifdef LMM_HAVE_OPENBLAS
   constexpr Eigen::Index kLapackMinSize = 256;  // below, the two are alike and a call costs more
-  if (m.rows() >= kLapackMinSize && m.rows() <= INT_MAX) {
+  // OpenBLAS's thread count is one setting for the whole process, shared with numpy in Python. One
+  // fit at a time uses it, sets lmm's own count for the call and puts the caller's back after;
+  // fits running at the same time on other threads (bootstrap replicates) use Eigen's LLT instead.
+  static std::mutex blas;
+  std::unique_lock<std::mutex> lock(blas, std::try_to_lock);
+  if (lock.owns_lock() && m.rows() >= kLapackMinSize && m.rows() <= INT_MAX) {
     const int n = static_cast<int>(m.rows());
-    // lmm's thread setting; one thread below ~2,000 rows, where a second one costs more than it
-    // brings (InstEval's 1,128: 0.042 s on one, 0.055 s on two, on the loaded 2-core machine).
-    openblas_set_num_threads(n >= 2048 ? num_threads() : 1);
+    // One thread below ~2,000 rows, where a second one costs more than it brings (InstEval's
+    // 1,128: 0.042 s on one, 0.055 s on two, on the loaded 2-core machine).
+    const int before = openblas_get_num_threads();
+    const int want = n >= 2048 ? num_threads() : 1;
+    if (want != before) openblas_set_num_threads(want);
     int info = 0;
     dpotrf_("L", &n, m.data(), &n, &info, 1);
+    if (want != before) openblas_set_num_threads(before);
     if (info != 0) return false;
     m.triangularView<Eigen::StrictlyUpper>().setZero();
     return true;
