@@ -3,7 +3,8 @@
     pip install --no-build-isolation ./python                      # configures and builds (Release)
     LMM_BUILD_DIR=build pip install --no-build-isolation ./python  # reuses a built tree (`make build`)
 
-LMM_SOURCE_DIR names the repository when python/ was copied elsewhere.
+LMM_SOURCE_DIR names the repository when python/ was copied elsewhere; LMM_CMAKE_ARGS adds options to
+that configure step, e.g. LMM_CMAKE_ARGS=-DLMM_NATIVE=OFF for a portable build.
 """
 import os
 import re
@@ -34,7 +35,8 @@ class CMakeBuild(build_ext):
         else:
             build = Path(self.build_temp).resolve() / "cmake"
             subprocess.check_call(["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-                                   "-DLMM_BUILD_TESTS=OFF", f"-DPython3_EXECUTABLE={sys.executable}"])
+                                   "-DLMM_BUILD_TESTS=OFF", f"-DPython3_EXECUTABLE={sys.executable}"]
+                                  + os.environ.get("LMM_CMAKE_ARGS", "").split())
             subprocess.check_call(["cmake", "--build", str(build), "--target", "lmm_python",
                                    "-j", str(os.cpu_count() or 2)])
         built = sorted((build / "python" / "lmm").glob("_lmm*.so"))

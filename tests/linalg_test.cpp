@@ -305,6 +305,32 @@ TEST(BlockKernels, RankDowndateOfADenseBlock) {
   }
 }
 
+// A dense block of 1,024 rows or more is downdated panel by panel of its columns, in parallel: the
+// same lower triangle, and the strict upper triangle left alone. Columns of S with few and with
+// many entries, one empty, and one with entries only in the last rows.
+TEST(BlockKernels, RankDowndateOfALargeDenseBlockByPanels) {
+  Random r(17);
+  const Index m = 1100;
+  SpMat S = r.sparse(m, 60, 0.02);
+  SpMat heavy = r.sparse(m, 3, 0.5);
+  std::vector<Eigen::Triplet<double>> t;
+  for (Index c = 0; c < S.outerSize(); ++c)
+    for (SpMat::InnerIterator it(S, c); it; ++it)
+      if (c != 5) t.emplace_back(it.row(), it.col(), it.value());
+  for (Index c = 0; c < heavy.outerSize(); ++c)
+    for (SpMat::InnerIterator it(heavy, c); it; ++it) t.emplace_back(it.row(), 60 + it.col(), it.value());
+  for (Index i = m - 3; i < m; ++i) t.emplace_back(i, 63, 1.5);
+  SpMat all(m, 64);
+  all.setFromTriplets(t.begin(), t.end());
+  const Mat T0 = r.dense(m, m);
+  const Mat Sd(all);
+  Block T = T0;
+  lmm::detail::rank_downdate(T, all);
+  const Mat& got = std::get<Mat>(T);
+  EXPECT_TRUE(close(lower(got), lower(T0 - Sd * Sd.transpose())));
+  EXPECT_EQ(Mat(got.triangularView<Eigen::StrictlyUpper>()), Mat(T0.triangularView<Eigen::StrictlyUpper>()));
+}
+
 TEST(BlockKernels, RankDowndateOfABlockDiagonalBlock) {
   // The symbolic analysis sends a block-diagonal target only updates whose S S' is block-diagonal
   // (S has, in every column, entries in one q-block of rows): e.g. a nested factor's L[j][k].
@@ -444,6 +470,28 @@ TEST(BlockKernels, CholeskyOfEachDiagonalTypeReproducesTheBlock) {
     ASSERT_TRUE(lmm::detail::cholesky(L));
     const Mat L2 = lmm::detail::to_dense(L);
     EXPECT_TRUE(close(L2 * L2.transpose(), M2)) << "sparse, refactored";
+  }
+}
+
+// A dense block as large as the filled-in block of a crossed design: from 256 rows on, the build
+// with OpenBLAS factors it with LAPACK's dpotrf instead of Eigen's LLT (src/linalg/blocks.cpp).
+TEST(BlockKernels, CholeskyOfALargeDenseBlock) {
+  Random r(16);
+  const Index n = 300;
+  const Mat G = r.dense(n, 40);
+  const Mat M = G * G.transpose() + Mat::Identity(n, n);
+  Block L = M;
+  ASSERT_TRUE(lmm::detail::cholesky(L));
+  const Mat& Ld = std::get<Mat>(L);
+  EXPECT_TRUE(close(Ld, lower(Ld))) << "lower triangular";
+  EXPECT_TRUE(close(Ld * Ld.transpose(), M));
+  const double want = 2 * Eigen::LLT<Mat>(M).matrixLLT().diagonal().array().log().sum();
+  EXPECT_NEAR(lmm::detail::logdet(L), want, kTol * std::abs(want));
+  for (Index k : {Index{0}, n / 2, n - 1}) {  // a negative pivot first, midway, last
+    Mat bad = M;
+    bad(k, k) = -1.0;
+    Block b = bad;
+    EXPECT_FALSE(lmm::detail::cholesky(b)) << "pivot " << k;
   }
 }
 

@@ -25,12 +25,13 @@ enum class Method { REML, ML };
 
 /// Which optimizer minimises the profiled objective over θ.
 enum class Optimizer {
-  Auto,    ///< L-BFGS with the analytic gradient where it is available, else NEWUOA
+  Auto,    ///< L-BFGS with the analytic gradient for one random-effects term, else NEWUOA (for
+           ///< several terms the gradient costs more than the evaluations it saves)
   BOBYQA,  ///< NLopt's derivative-free BOBYQA with θ's diagonal bounded by 0, as lme4
   NEWUOA,  ///< NLopt's derivative-free NEWUOA, unbounded (λ's column signs do not matter)
-  LBFGS,   ///< NLopt's L-BFGS with the analytic gradient (models with one random-effects term;
-           ///< others fall back to NEWUOA), finished by a short BOBYQA run if it stops early or
-           ///< at the bound
+  LBFGS,   ///< NLopt's L-BFGS with the analytic gradient (any number of terms; models without it,
+           ///< e.g. with a residual structure or sparse blocks, fall back to NEWUOA), finished by a
+           ///< short BOBYQA run if it stops early or at the bound
 };
 
 /// Denominator degrees of freedom for the fixed-effect t and F tests (see lmm/inference.h):
@@ -141,7 +142,8 @@ class LinearMixedModel {
   void set_offset_response(const LinearMixedModel& full, std::size_t j, double b);
   /// False when the last set_theta() found Λ'AΛ + I or R_X not positive definite.
   bool factor_ok() const;
-  /// True when the analytic gradient of the objective is available (one random-effects term).
+  /// True when the analytic gradient of the objective is available (no residual structure, no
+  /// block factored as sparse).
   bool has_gradient() const;
   /// ∂objective/∂θ at the current θ (needs has_gradient(); NaN where the factor failed).
   std::vector<double> gradient() const;

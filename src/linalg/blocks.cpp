@@ -1,9 +1,24 @@
 #include "linalg/blocks.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstddef>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "lmm/parallel.h"
+#include "util/parallel.h"
+
+#ifdef LMM_HAVE_OPENBLAS
+// LAPACK's Cholesky factorisation (Fortran calling convention: the trailing argument is the
+// length of the `uplo` string), and OpenBLAS's thread count.
+extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
+extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" int openblas_get_num_threads(void);
+#endif
 
 namespace lmm::detail {
 
@@ -73,6 +88,13 @@ bool same_pattern(const SpMat& a, const SpMat& b) {
 // T -= S S' on T's lower triangle (all a dense diagonal block's Cholesky reads), by scattering
 // each column's outer product: Σ_c nnz(c)² operations and no temporary, where the sparse product
 // S S' followed by a dense copy allocated and filled the whole square.
+//
+// A large T (the items' block of a ratings data set: 10,000 x 10,000, 800 MB, downdated by 100,000
+// users' columns) is updated panel by panel of its columns, each panel small enough to stay in
+// the core's cache, so that the scattered updates hit the cache instead of memory (one pass over
+// all of T per user column was bound by memory latency: 8 ns per update). Each T(a, b) still
+// receives the columns of S in increasing order, so the result does not depend on the panels or
+// on the number of threads. Panels are independent and run in parallel.
 void sub_outer_lower(Mat& T, const SpMat& S) {
   SpMat tmp;
   const SpMat* s = &S;
@@ -85,12 +107,51 @@ void sub_outer_lower(Mat& T, const SpMat& S) {
   const int* inner = s->innerIndexPtr();  // ascending within a column
   const double* val = s->valuePtr();
   const Eigen::Index ld = T.rows();
-  for (Eigen::Index c = 0; c < s->outerSize(); ++c)
-    for (int kb = outer[c]; kb < outer[c + 1]; ++kb) {
+  // Subtracts column c's products T(inner[ka], inner[kb]) for kb in [kb0, kb1), ka >= kb.
+  auto scatter = [&](Eigen::Index c, int kb0, int kb1) {
+    for (int kb = kb0; kb < kb1; ++kb) {
       const double vb = val[kb];
       double* col = T.data() + static_cast<Eigen::Index>(inner[kb]) * ld;
       for (int ka = kb; ka < outer[c + 1]; ++ka) col[inner[ka]] -= val[ka] * vb;
     }
+  };
+  constexpr Eigen::Index kPanelMinRows = 1024;
+  if (ld < kPanelMinRows) {
+    for (Eigen::Index c = 0; c < s->outerSize(); ++c) scatter(c, outer[c], outer[c + 1]);
+    return;
+  }
+  // Panels of about 256 KB of T (at least 4 columns).
+  const Eigen::Index width = std::max<Eigen::Index>(4, (Eigen::Index{1} << 15) / ld);
+  const Eigen::Index npanels = (ld + width - 1) / width;
+  const int nchunks = chunk_count(static_cast<std::size_t>(npanels), 8);
+  const Eigen::Index ncols = s->outerSize();
+  parallel_for(nchunks, [&](int chunk) {
+    const auto p0 = static_cast<Eigen::Index>(chunk_begin(static_cast<std::size_t>(npanels), nchunks, chunk));
+    const auto p1 = static_cast<Eigen::Index>(chunk_begin(static_cast<std::size_t>(npanels), nchunks, chunk + 1));
+    // Per column of S: the first entry not yet used as kb, and its row (INT_MAX when none is left),
+    // in an array of its own so that skipping the columns without a row in the panel reads it alone.
+    std::vector<int> next(static_cast<std::size_t>(ncols));
+    std::vector<int> next_row(static_cast<std::size_t>(ncols));
+    const int first_row = static_cast<int>(p0 * width);
+    for (Eigen::Index c = 0; c < ncols; ++c) {
+      const int k = static_cast<int>(std::lower_bound(inner + outer[c], inner + outer[c + 1], first_row) - inner);
+      next[static_cast<std::size_t>(c)] = k;
+      next_row[static_cast<std::size_t>(c)] = k < outer[c + 1] ? inner[k] : INT_MAX;
+    }
+    for (Eigen::Index p = p0; p < p1; ++p) {
+      const int hi = static_cast<int>(std::min(ld, (p + 1) * width));
+      for (Eigen::Index c = 0; c < ncols; ++c) {
+        const auto cu = static_cast<std::size_t>(c);
+        if (next_row[cu] >= hi) continue;
+        int k = next[cu];
+        const int k0 = k;
+        while (k < outer[c + 1] && inner[k] < hi) ++k;
+        scatter(c, k0, k);
+        next[cu] = k;
+        next_row[cu] = k < outer[c + 1] ? inner[k] : INT_MAX;
+      }
+    }
+  });
 }
 
 // The same into a block-diagonal target: only pairs of rows in one q x q block (the symbolic
@@ -114,6 +175,39 @@ void sub_outer_blockdiag(BlockDiag& T, const SpMat& S) {
         if (ra / q != rb / q) continue;
         T.data(ra % q, rb) -= val[ka] * val[kb];
       }
+}
+
+// In-place lower Cholesky factor of a dense block (the filled-in block of a crossed design, up to
+// 10,000 x 10,000 and more; factored at every evaluation). Large blocks go to OpenBLAS's dpotrf
+// where the build has it: blocked, AVX2/FMA kernels chosen at run time, and multi-threaded, where
+// Eigen's LLT runs on one core (bench/cholesky_kernels.cpp; docs/crossed.md has the figures).
+bool dense_cholesky(Mat& m) {
+#ifdef LMM_HAVE_OPENBLAS
+  constexpr Eigen::Index kLapackMinSize = 256;  // below, the two are alike and a call costs more
+  // OpenBLAS's thread count is one setting for the whole process, shared with numpy in Python. One
+  // fit at a time uses it, sets lmm's own count for the call and puts the caller's back after;
+  // fits running at the same time on other threads (bootstrap replicates) use Eigen's LLT instead.
+  static std::mutex blas;
+  std::unique_lock<std::mutex> lock(blas, std::try_to_lock);
+  if (lock.owns_lock() && m.rows() >= kLapackMinSize && m.rows() <= INT_MAX) {
+    const int n = static_cast<int>(m.rows());
+    // One thread below ~2,000 rows, where a second one costs more than it brings (InstEval's
+    // 1,128: 0.042 s on one, 0.055 s on two, on the loaded 2-core machine).
+    const int before = openblas_get_num_threads();
+    const int want = n >= 2048 ? num_threads() : 1;
+    if (want != before) openblas_set_num_threads(want);
+    int info = 0;
+    dpotrf_("L", &n, m.data(), &n, &info, 1);
+    if (want != before) openblas_set_num_threads(before);
+    if (info != 0) return false;
+    m.triangularView<Eigen::StrictlyUpper>().setZero();
+    return true;
+  }
+#endif
+  Eigen::LLT<Eigen::Ref<Mat>> llt(m);
+  if (llt.info() != Eigen::Success) return false;
+  m.triangularView<Eigen::StrictlyUpper>().setZero();
+  return true;
 }
 
 }  // namespace
@@ -394,12 +488,7 @@ bool cholesky(Block& diag) {
     }
     return true;
   }
-  if (auto* m = std::get_if<Mat>(&diag)) {
-    Eigen::LLT<Eigen::Ref<Mat>> llt(*m);
-    if (llt.info() != Eigen::Success) return false;
-    m->triangularView<Eigen::StrictlyUpper>().setZero();
-    return true;
-  }
+  if (auto* m = std::get_if<Mat>(&diag)) return dense_cholesky(*m);
   if (auto* c = std::get_if<SparseChol>(&diag)) {
     if (!c->analyzed) {
       c->llt->analyzePattern(c->M);
