@@ -56,13 +56,16 @@ Eigen::VectorXd gradient(const Batch& fb, const Eigen::VectorXd& x, Eigen::Vecto
 // The gradient and Hessian by finite differences: the diagonal from the gradient's points, the
 // off-diagonal from f(x + h_j e_j + h_l e_l) and, unless `rough`, f(x - h_j e_j - h_l e_l) too
 // (second order, as lme4's deriv12's four points: 2k + k(k-1) evaluations; rough: first order,
-// 2k + k(k-1)/2).
-void derivatives(const Batch& fb, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H,
-                 bool rough = false) {
+// 2k + k(k-1)/2). With `known`, the gradient's points are those already computed at x.
+struct GradientPoints {
+  Eigen::VectorXd g, fp, fm;  // the central-difference gradient and f(x ± h_j e_j)
+};
+void derivatives(const Batch& fb, const Eigen::VectorXd& x, double f0, GradientPoints& gp, Eigen::MatrixXd& H,
+                 bool rough = false, bool known = false) {
   const Eigen::Index k = x.size();
   const Eigen::VectorXd h = steps(x);
-  Eigen::VectorXd fp, fm;
-  g = gradient(fb, x, &fp, &fm);
+  if (!known) gp.g = gradient(fb, x, &gp.fp, &gp.fm);
+  const Eigen::VectorXd &fp = gp.fp, &fm = gp.fm;
   H.resize(k, k);
   for (Eigen::Index j = 0; j < k; ++j) H(j, j) = (fp[j] - 2 * f0 + fm[j]) / (h[j] * h[j]);
   std::vector<Eigen::VectorXd> pts;
@@ -146,19 +149,23 @@ std::vector<double> join(const std::vector<double>& th, const Eigen::VectorXd& b
   return x;
 }
 
-// From x (f(x) = fx): a rough Hessian and the gradient there, then up to 8 Newton steps x - H⁻¹g
+// From x (f(x) = fx): a rough Hessian and the gradient there, then up to 10 Newton steps x - H⁻¹g
 // taken while they lower f and stay inside the bounds, with a new gradient at each; `recenter`
-// after each step taken. True once a step taken is below 1e-7 of x (they shrink geometrically, so
-// x is then that close to the optimum), or a step below 1e-5 of x does not lower f (rounding).
+// after each step taken. True once the Newton decrement g'H⁻¹g at x is below kNewtonDecrement (f
+// within half of it of its quadratic model's minimum) and the step H⁻¹g (lme4's scaled gradient)
+// below kNewtonStep: the caller's last step, with the final Hessian, ends there; or once a step
+// below 1e-5 of x does not lower f (rounding). gp and H are then the gradient's points and the
+// (BFGS-updated) Hessian at x, computed from the modes at x.
+constexpr double kNewtonDecrement = 1e-5, kNewtonStep = 1e-4;
 bool newton_polish(const Objective& f, const Batch& fb, const std::function<void()>& recenter,
-                   const std::vector<double>& lower, std::size_t nt, Eigen::VectorXd& x, double fx) {
-  Eigen::VectorXd g;
-  Eigen::MatrixXd H;
-  derivatives(fb, x, fx, g, H, true);
+                   const std::vector<double>& lower, std::size_t nt, Eigen::VectorXd& x, double& fx,
+                   GradientPoints& gp, Eigen::MatrixXd& H) {
+  derivatives(fb, x, fx, gp, H, true);
   for (int it = 0; it < 10; ++it) {
     Eigen::LLT<Eigen::MatrixXd> llt(H);
     if (llt.info() != Eigen::Success) return false;
-    const Eigen::VectorXd step = llt.solve(g);
+    const Eigen::VectorXd step = llt.solve(gp.g);
+    if (gp.g.dot(step) < kNewtonDecrement && step.lpNorm<Eigen::Infinity>() < kNewtonStep) return true;
     Eigen::VectorXd xn;
     double fn = kInf;
     for (double t = 1; t > 0.1; t /= 2) {  // halved (far from the optimum) while f does not decrease
@@ -170,19 +177,36 @@ bool newton_polish(const Objective& f, const Batch& fb, const std::function<void
     }
     const double size = step.lpNorm<Eigen::Infinity>() / (1 + x.lpNorm<Eigen::Infinity>());
     if (!(fn <= fx)) return size < 1e-5;  // a tiny step not lowering f: x is at the rounding floor
-    const Eigen::VectorXd s = xn - x;
+    const Eigen::VectorXd s = xn - x, g = gp.g;
     x = xn;
     fx = fn;
     recenter();
-    if (size < 1e-7) return true;
-    const Eigen::VectorXd gn = gradient(fb, x), y = gn - g;
-    g = gn;
+    gp.g = gradient(fb, x, &gp.fp, &gp.fm);
+    const Eigen::VectorXd y = gp.g - g;
     // BFGS update of H with the step and the change of gradient: the rough Hessian's error no
     // longer limits the convergence to a linear rate
     const Eigen::VectorXd hs = H * s;
     if (y.dot(s) > 1e-12 * y.norm() * s.norm()) H += y * y.transpose() / y.dot(s) - hs * hs.transpose() / s.dot(hs);
   }
   return false;
+}
+
+// One Newton step x - H⁻¹g from the derivatives at x, kept (true, with x and fx updated and the
+// model at the new x's modes) if it stays inside the bounds and does not raise f. x is then within
+// Newton's tolerance of the optimum, so the step is small and the derivatives at x stand for those
+// at the estimates (the gradient and Hessian reported are those at x, a step before).
+bool last_newton_step(const Objective& f, const std::vector<double>& lower, std::size_t nt, const Eigen::VectorXd& g,
+                      const Eigen::MatrixXd& H, Eigen::VectorXd& x, double& fx) {
+  Eigen::LLT<Eigen::MatrixXd> llt(H);
+  if (llt.info() != Eigen::Success || g.size() != x.size()) return false;
+  const Eigen::VectorXd xn = x - llt.solve(g);
+  for (std::size_t j = 0; j < nt; ++j)
+    if (!(xn[Eigen::Index(j)] >= lower[j])) return false;
+  const double fn = f(xn);
+  if (!(fn <= fx)) return false;
+  x = xn;
+  fx = fn;
+  return true;
 }
 
 // Batches of points on m and, when given, its twin (on two threads): each evaluation's PIRLS from
@@ -239,10 +263,13 @@ void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final
   const std::vector<double> x0 = join(r.theta, r.beta);
   Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(x0.data(), Eigen::Index(x0.size()));
   r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0) + Newton";
+  GradientPoints gp;
+  Eigen::MatrixXd H;
+  double fx = kInf;
   auto polish = [&] {
-    const double fx = f(x);
+    fx = f(x);
     u0 = m.u();  // the derivatives' PIRLS from the modes at their centre
-    return newton_polish(f, fb, [&] { u0 = m.u(); }, lower, nt, x, fx);
+    return newton_polish(f, fb, [&] { u0 = m.u(); }, lower, nt, x, fx, gp, H);
   };
   bool done = polish();
   for (int round = 0; !done && round < 2; ++round) {
@@ -256,12 +283,24 @@ void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final
     done = !tight && polish();
     r.converged = st.converged || done;
   }
-  const double fx = f(x);
-  u0 = m.u();
-  if (final_derivatives) derivatives(fb, x, fx, r.gradient, r.hessian);
+  if (!done) {
+    fx = f(x);
+    u0 = m.u();
+  }
+  // the central differences at x (the gradient's points from Newton's last iterate where it converged)
+  if (final_derivatives) {
+    derivatives(fb, x, fx, gp, H, false, done);
+    r.gradient = gp.g;
+    r.hessian = H;
+  }
+  const bool stepped = (done || final_derivatives) && last_newton_step(f, lower, nt, gp.g, H, x, fx);
   r.evaluations += derivative_evaluations - before;
   r.theta.assign(x.data(), x.data() + nt);
   r.beta = x.tail(x.size() - static_cast<Eigen::Index>(nt));
+  if (stepped) {  // the model holds the modes at x from the step's evaluation
+    r.objective = fx;
+    return;
+  }
   m.set_u(u0);
   r.objective = m.deviance_at(r.theta, r.beta, o.nagq);
 }
