@@ -51,6 +51,9 @@ class GlmmModel {
   bool pirls_u();
   /// PIRLS for u and β together at the current θ (lme4's nAGQ = 0 stage); false if not converged.
   bool pirls_joint();
+  /// du/dx at the current (converged) modes for x = (θ, β), one column per coordinate: the
+  /// warm start u + S (x' - x) of PIRLS at a nearby x' (glmm_model.cpp).
+  Eigen::MatrixXd mode_sensitivity() const;
   /// -2 log-likelihood by the Laplace approximation (nagq = 1) or adaptive Gauss-Hermite
   /// quadrature at the current (converged) modes; the factor must be at the final weights.
   double objective(int nagq) const;

@@ -261,6 +261,39 @@ bool GlmmModel::factor() {
   return factor_ok_;
 }
 
+// Implicit differentiation of the PIRLS equations Λ'Z'r - u = 0 (r = W·working residual, whose
+// derivative in η is -W for a canonical link, Fisher's approximation otherwise): column k of the
+// result is M⁻¹ times the equations' derivative in x_k at fixed u. For θ_k = Λ_t(a, c), row i's
+// entry of ZΛ at its level's column c changes by z_i[a], so the derivative is that column's
+// Σ z_i[a] r_i minus Λ'Z'W d with d_i = z_i[a] u_c; for β it is -Λ'Z'WX.
+Eigen::MatrixXd GlmmModel::mode_sensitivity() const {
+  const auto nrow = static_cast<Eigen::Index>(n());
+  const auto np = static_cast<Eigen::Index>(p());
+  const auto nt = static_cast<Eigen::Index>(ntheta());
+  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(nre_, nt + np);
+  const Eigen::VectorXd r = w_.cwiseProduct(wres_);
+  const int* cols = zl_.innerIndexPtr();
+  Eigen::VectorXd wd(nrow);
+  int offset = 0;  // the term's first entry in each row of ZΛ
+  for (std::size_t j = 0; j < terms_.size(); ++j) {
+    const int q = terms_[j].q;
+    const double* z = frame_.re[j].z.data();
+    for (int c = 0, k = terms_[j].theta0; c < q; ++c)
+      for (int a = c; a < q; ++a, ++k) {
+        for (Eigen::Index i = 0; i < nrow; ++i) {
+          const int col = cols[i * per_row_ + offset + c];
+          const double za = z[i * q + a];
+          g(col, k) += za * r[i];
+          wd[i] = w_[i] * za * u_[col];
+        }
+        g.col(k) -= zl_.transpose() * wd;
+      }
+    offset += q;
+  }
+  g.rightCols(np) = -(zl_.transpose() * (w_.asDiagonal() * X_));
+  return solve(g);
+}
+
 double GlmmModel::deviance_rows(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const {
   mu.resize(eta.size());
   if (binary_logit_) return deviance_rows_binary_logit(eta, mu);

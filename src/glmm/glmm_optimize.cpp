@@ -209,16 +209,29 @@ bool last_newton_step(const Objective& f, const std::vector<double>& lower, std:
   return true;
 }
 
-// Batches of points on m and, when given, its twin (on two threads): each evaluation's PIRLS from
-// u0, so that the values do not depend on which model or thread computes them.
-Batch batch_objective(GlmmModel& m, GlmmModel* twin, const Eigen::VectorXd& u0, int nagq, int& count) {
-  return [&m, twin, &u0, nagq, &count](const std::vector<Eigen::VectorXd>& pts) {
+// PIRLS's start at x: the modes u0 at the centre x0 moved along their sensitivity S, so that an
+// evaluation near x0 starts within O(|x - x0|²) of its modes and converges in a step or two. The
+// same start on either model or thread, so the values do not depend on which computes them.
+struct WarmStart {
+  Eigen::VectorXd x0, u0;
+  Eigen::MatrixXd S;
+  void recenter(const GlmmModel& m, const Eigen::VectorXd& x) {  // m at x's modes
+    x0 = x;
+    u0 = m.u();
+    S = m.mode_sensitivity();
+  }
+  Eigen::VectorXd at(const Eigen::VectorXd& x) const { return S.size() == 0 ? u0 : Eigen::VectorXd(u0 + S * (x - x0)); }
+};
+
+// Batches of points on m and, when given, its twin (on two threads), each from ws's start.
+Batch batch_objective(GlmmModel& m, GlmmModel* twin, const WarmStart& ws, int nagq, int& count) {
+  return [&m, twin, &ws, nagq, &count](const std::vector<Eigen::VectorXd>& pts) {
     const auto nt = static_cast<Eigen::Index>(m.ntheta());
     std::vector<double> v(pts.size());
     auto run = [&](GlmmModel& mm, std::size_t first) {
       for (std::size_t i = first; i < pts.size(); i += twin ? 2 : 1) {
         const Eigen::VectorXd& x = pts[i];
-        mm.set_u(u0);
+        mm.set_u(ws.at(x));
         v[i] = mm.deviance_at(std::vector<double>(x.data(), x.data() + nt), x.tail(x.size() - nt), nagq);
       }
     };
@@ -234,20 +247,21 @@ Batch batch_objective(GlmmModel& m, GlmmModel* twin, const Eigen::VectorXd& u0, 
 // model computes half of the differences' evaluations.
 void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final_derivatives, bool twin_allowed) {
   const std::size_t nt = m.ntheta();
-  // Each evaluation's PIRLS starts from the same modes u0 (the deviance is then a smooth function
-  // for the finite differences): the first stage's, later those at the derivatives' centre.
-  Eigen::VectorXd u0 = m.u();
+  // Each evaluation's PIRLS starts from ws (the deviance is then a smooth function for the finite
+  // differences): from the first stage's modes, later from those at the derivatives' centre.
+  WarmStart ws;
+  ws.u0 = m.u();
   const Eigen::MatrixXd v = m.vcov_rx();
   int derivative_evaluations = 0;
   Objective f = [&](const Eigen::VectorXd& x) {
     ++derivative_evaluations;
     std::vector<double> th(x.data(), x.data() + nt);
-    m.set_u(u0);
+    m.set_u(ws.at(x));
     return m.deviance_at(th, x.tail(x.size() - static_cast<Eigen::Index>(nt)), o.nagq);
   };
   std::unique_ptr<GlmmModel> twin;
   if (twin_allowed && num_threads() > 1 && m.n() >= 2000) twin = std::make_unique<GlmmModel>(m.frame(), m.y(), m.prior_weights(), m.family());
-  const Batch fb = batch_objective(m, twin.get(), u0, o.nagq, derivative_evaluations);
+  const Batch fb = batch_objective(m, twin.get(), ws, o.nagq, derivative_evaluations);
   std::vector<double> lower = m.theta_lower(), step(nt, 0.1);
   for (Eigen::Index j = 0; j < r.beta.size(); ++j) {
     lower.push_back(-kInf);
@@ -268,8 +282,8 @@ void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final
   double fx = kInf;
   auto polish = [&] {
     fx = f(x);
-    u0 = m.u();  // the derivatives' PIRLS from the modes at their centre
-    return newton_polish(f, fb, [&] { u0 = m.u(); }, lower, nt, x, fx, gp, H);
+    ws.recenter(m, x);  // the derivatives' PIRLS from the modes at their centre
+    return newton_polish(f, fb, [&] { ws.recenter(m, x); }, lower, nt, x, fx, gp, H);
   };
   bool done = polish();
   for (int round = 0; !done && round < 2; ++round) {
@@ -285,7 +299,7 @@ void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final
   }
   if (!done) {
     fx = f(x);
-    u0 = m.u();
+    ws.recenter(m, x);
   }
   // the central differences at x (the gradient's points from Newton's last iterate where it converged)
   if (final_derivatives) {
@@ -301,7 +315,7 @@ void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final
     r.objective = fx;
     return;
   }
-  m.set_u(u0);
+  m.set_u(ws.at(x));
   r.objective = m.deviance_at(r.theta, r.beta, o.nagq);
 }
 
