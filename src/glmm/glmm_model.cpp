@@ -149,6 +149,7 @@ std::vector<std::string> GlmmModel::sdcor_names() const {
 }
 
 void GlmmModel::set_theta(const std::vector<double>& theta) {
+  if (theta == theta_) return;  // ZΛ holds this θ's values (the derivatives' points in β)
   theta_ = theta;
   update_zl_values();
 }
