@@ -88,6 +88,9 @@ class GlmmModel {
   void setup_blocks();    // blocked_: one term, M block diagonal (blocks.cpp)
   bool factor_blocks();
   Eigen::MatrixXd solve(const Eigen::MatrixXd& b) const;  // M⁻¹b from the factor
+  /// In one pass over the rows at the current weights (r = W·working residuals): gu = Λ'Z'r - u,
+  /// gb = X'r, B = Λ'Z'WX, A = X'WX.
+  void joint_blocks(Eigen::VectorXd& gu, Eigen::VectorXd& gb, Eigen::MatrixXd& B, Eigen::MatrixXd& A) const;
   /// Σ devresid at η, with μ at η in `mu` (one pass over the rows).
   double deviance_rows(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const;
   double deviance_rows_binary_logit(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const;

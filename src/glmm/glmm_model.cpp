@@ -291,8 +291,41 @@ Eigen::MatrixXd GlmmModel::mode_sensitivity() const {
       }
     offset += q;
   }
-  g.rightCols(np) = -(zl_.transpose() * (w_.asDiagonal() * X_));
+  Eigen::VectorXd gu, gb;
+  Eigen::MatrixXd b, a;
+  joint_blocks(gu, gb, b, a);
+  g.rightCols(np) = -b;
   return solve(g);
+}
+
+void GlmmModel::joint_blocks(Eigen::VectorXd& gu, Eigen::VectorXd& gb, Eigen::MatrixXd& B, Eigen::MatrixXd& A) const {
+  const std::size_t nrow = n(), np = p();
+  gu = -u_;
+  gb = Eigen::VectorXd::Zero(Eigen::Index(np));
+  A = Eigen::MatrixXd::Zero(Eigen::Index(np), Eigen::Index(np));
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> b =
+      Eigen::MatrixXd::Zero(nre_, Eigen::Index(np));  // a level's p values together
+  const double* v = zl_.valuePtr();
+  const int* cols = zl_.innerIndexPtr();
+  const double* x = X_.data();
+  std::vector<double> xi(np);
+  double* bv = b.data();
+  for (std::size_t i = 0; i < nrow; ++i) {
+    const auto ii = static_cast<Eigen::Index>(i);
+    const double wi = w_[ii], ri = wi * wres_[ii];
+    for (std::size_t c = 0; c < np; ++c) xi[c] = x[c * nrow + i];
+    for (std::size_t c = 0; c < np; ++c) {
+      gb[Eigen::Index(c)] += ri * xi[c];
+      for (std::size_t d = c; d < np; ++d) A(Eigen::Index(d), Eigen::Index(c)) += wi * xi[c] * xi[d];
+    }
+    for (int a = 0; a < per_row_; ++a, ++v, ++cols) {
+      gu[*cols] += *v * ri;
+      double* row = bv + static_cast<std::size_t>(*cols) * np;
+      for (std::size_t c = 0; c < np; ++c) row[c] += *v * wi * xi[c];
+    }
+  }
+  A = A.selfadjointView<Eigen::Lower>();
+  B = b;
 }
 
 double GlmmModel::deviance_rows(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const {
