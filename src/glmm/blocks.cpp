@@ -24,13 +24,14 @@ void GlmmModel::setup_blocks() {
   if (blocked_) blocks_.assign(static_cast<std::size_t>(nre_) * static_cast<std::size_t>(q), 0.0);
 }
 
-// Cholesky of each block into blocks_ (level l's q x q lower factor, column-major).
-bool GlmmModel::factor_blocks() {
-  const int q = terms_[0].q;
-  const double* m = M_.valuePtr();
-  const int* outer = M_.outerIndexPtr();
-  for (Eigen::Index l = 0; l < terms_[0].nlev; ++l) {
-    double* L = blocks_.data() + l * q * q;
+namespace {
+
+// The blocks' loops with q fixed at compile time for Q > 0 (q = 1, 2, 3: unrolled), else q_dyn.
+template <int Q>
+bool factor_levels(const double* m, const int* outer, Eigen::Index nlev, int q_dyn, double* blocks) {
+  const int q = Q > 0 ? Q : q_dyn;
+  for (Eigen::Index l = 0; l < nlev; ++l) {
+    double* L = blocks + l * q * q;
     for (int c = 0; c < q; ++c) {
       const double* col = m + outer[l * q + c];
       for (int r = c; r < q; ++r) L[c * q + r] = col[r - c];
@@ -51,13 +52,12 @@ bool GlmmModel::factor_blocks() {
   return true;
 }
 
-Eigen::MatrixXd GlmmModel::solve(const Eigen::MatrixXd& b) const {
-  if (!blocked_) return chol_.solve(b);
-  Eigen::MatrixXd x = b;
-  const int q = terms_[0].q;
-  for (Eigen::Index l = 0; l < terms_[0].nlev; ++l) {
-    const double* L = blocks_.data() + l * q * q;
-    for (Eigen::Index j = 0; j < x.cols(); ++j) {
+template <int Q>
+void solve_levels(const double* blocks, Eigen::Index nlev, int q_dyn, Eigen::MatrixXd& x) {
+  const int q = Q > 0 ? Q : q_dyn;
+  for (Eigen::Index j = 0; j < x.cols(); ++j)
+    for (Eigen::Index l = 0; l < nlev; ++l) {
+      const double* L = blocks + l * q * q;
       double* v = x.col(j).data() + l * q;
       for (int r = 0; r < q; ++r) {  // L y = b
         double s = v[r];
@@ -70,6 +70,32 @@ Eigen::MatrixXd GlmmModel::solve(const Eigen::MatrixXd& b) const {
         v[r] = s / L[r * q + r];
       }
     }
+}
+
+}  // namespace
+
+// Cholesky of each block into blocks_ (level l's q x q lower factor, column-major).
+bool GlmmModel::factor_blocks() {
+  const Term& t = terms_[0];
+  const double* m = M_.valuePtr();
+  const int* outer = M_.outerIndexPtr();
+  switch (t.q) {
+    case 1: return factor_levels<1>(m, outer, t.nlev, 1, blocks_.data());
+    case 2: return factor_levels<2>(m, outer, t.nlev, 2, blocks_.data());
+    case 3: return factor_levels<3>(m, outer, t.nlev, 3, blocks_.data());
+    default: return factor_levels<0>(m, outer, t.nlev, t.q, blocks_.data());
+  }
+}
+
+Eigen::MatrixXd GlmmModel::solve(const Eigen::MatrixXd& b) const {
+  if (!blocked_) return chol_.solve(b);
+  Eigen::MatrixXd x = b;
+  const Term& t = terms_[0];
+  switch (t.q) {
+    case 1: solve_levels<1>(blocks_.data(), t.nlev, 1, x); break;
+    case 2: solve_levels<2>(blocks_.data(), t.nlev, 2, x); break;
+    case 3: solve_levels<3>(blocks_.data(), t.nlev, 3, x); break;
+    default: solve_levels<0>(blocks_.data(), t.nlev, t.q, x);
   }
   return x;
 }

@@ -51,6 +51,9 @@ class GlmmModel {
   bool pirls_u();
   /// PIRLS for u and β together at the current θ (lme4's nAGQ = 0 stage); false if not converged.
   bool pirls_joint();
+  /// du/dx at the current (converged) modes for x = (θ, β), one column per coordinate: the
+  /// warm start u + S (x' - x) of PIRLS at a nearby x' (glmm_model.cpp).
+  Eigen::MatrixXd mode_sensitivity() const;
   /// -2 log-likelihood by the Laplace approximation (nagq = 1) or adaptive Gauss-Hermite
   /// quadrature at the current (converged) modes; the factor must be at the final weights.
   double objective(int nagq) const;
@@ -85,6 +88,9 @@ class GlmmModel {
   void setup_blocks();    // blocked_: one term, M block diagonal (blocks.cpp)
   bool factor_blocks();
   Eigen::MatrixXd solve(const Eigen::MatrixXd& b) const;  // M⁻¹b from the factor
+  /// In one pass over the rows at the current weights (r = W·working residuals): gu = Λ'Z'r - u,
+  /// gb = X'r, B = Λ'Z'WX, A = X'WX.
+  void joint_blocks(Eigen::VectorXd& gu, Eigen::VectorXd& gb, Eigen::MatrixXd& B, Eigen::MatrixXd& A) const;
   /// Σ devresid at η, with μ at η in `mu` (one pass over the rows).
   double deviance_rows(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const;
   double deviance_rows_binary_logit(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const;

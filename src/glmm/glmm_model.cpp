@@ -149,6 +149,7 @@ std::vector<std::string> GlmmModel::sdcor_names() const {
 }
 
 void GlmmModel::set_theta(const std::vector<double>& theta) {
+  if (theta == theta_) return;  // ZΛ holds this θ's values (the derivatives' points in β)
   theta_ = theta;
   update_zl_values();
 }
@@ -259,6 +260,72 @@ bool GlmmModel::factor() {
   chol_.factorize(M_);
   factor_ok_ = chol_.info() == Eigen::Success;
   return factor_ok_;
+}
+
+// Implicit differentiation of the PIRLS equations Λ'Z'r - u = 0 (r = W·working residual, whose
+// derivative in η is -W for a canonical link, Fisher's approximation otherwise): column k of the
+// result is M⁻¹ times the equations' derivative in x_k at fixed u. For θ_k = Λ_t(a, c), row i's
+// entry of ZΛ at its level's column c changes by z_i[a], so the derivative is that column's
+// Σ z_i[a] r_i minus Λ'Z'W d with d_i = z_i[a] u_c; for β it is -Λ'Z'WX.
+Eigen::MatrixXd GlmmModel::mode_sensitivity() const {
+  const auto nrow = static_cast<Eigen::Index>(n());
+  const auto np = static_cast<Eigen::Index>(p());
+  const auto nt = static_cast<Eigen::Index>(ntheta());
+  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(nre_, nt + np);
+  const Eigen::VectorXd r = w_.cwiseProduct(wres_);
+  const int* cols = zl_.innerIndexPtr();
+  Eigen::VectorXd wd(nrow);
+  int offset = 0;  // the term's first entry in each row of ZΛ
+  for (std::size_t j = 0; j < terms_.size(); ++j) {
+    const int q = terms_[j].q;
+    const double* z = frame_.re[j].z.data();
+    for (int c = 0, k = terms_[j].theta0; c < q; ++c)
+      for (int a = c; a < q; ++a, ++k) {
+        for (Eigen::Index i = 0; i < nrow; ++i) {
+          const int col = cols[i * per_row_ + offset + c];
+          const double za = z[i * q + a];
+          g(col, k) += za * r[i];
+          wd[i] = w_[i] * za * u_[col];
+        }
+        g.col(k) -= zl_.transpose() * wd;
+      }
+    offset += q;
+  }
+  Eigen::VectorXd gu, gb;
+  Eigen::MatrixXd b, a;
+  joint_blocks(gu, gb, b, a);
+  g.rightCols(np) = -b;
+  return solve(g);
+}
+
+void GlmmModel::joint_blocks(Eigen::VectorXd& gu, Eigen::VectorXd& gb, Eigen::MatrixXd& B, Eigen::MatrixXd& A) const {
+  const std::size_t nrow = n(), np = p();
+  gu = -u_;
+  gb = Eigen::VectorXd::Zero(Eigen::Index(np));
+  A = Eigen::MatrixXd::Zero(Eigen::Index(np), Eigen::Index(np));
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> b =
+      Eigen::MatrixXd::Zero(nre_, Eigen::Index(np));  // a level's p values together
+  const double* v = zl_.valuePtr();
+  const int* cols = zl_.innerIndexPtr();
+  const double* x = X_.data();
+  std::vector<double> xi(np);
+  double* bv = b.data();
+  for (std::size_t i = 0; i < nrow; ++i) {
+    const auto ii = static_cast<Eigen::Index>(i);
+    const double wi = w_[ii], ri = wi * wres_[ii];
+    for (std::size_t c = 0; c < np; ++c) xi[c] = x[c * nrow + i];
+    for (std::size_t c = 0; c < np; ++c) {
+      gb[Eigen::Index(c)] += ri * xi[c];
+      for (std::size_t d = c; d < np; ++d) A(Eigen::Index(d), Eigen::Index(c)) += wi * xi[c] * xi[d];
+    }
+    for (int a = 0; a < per_row_; ++a, ++v, ++cols) {
+      gu[*cols] += *v * ri;
+      double* row = bv + static_cast<std::size_t>(*cols) * np;
+      for (std::size_t c = 0; c < np; ++c) row[c] += *v * wi * xi[c];
+    }
+  }
+  A = A.selfadjointView<Eigen::Lower>();
+  B = b;
 }
 
 double GlmmModel::deviance_rows(const Eigen::VectorXd& eta, Eigen::VectorXd& mu) const {

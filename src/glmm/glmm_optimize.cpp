@@ -56,13 +56,16 @@ Eigen::VectorXd gradient(const Batch& fb, const Eigen::VectorXd& x, Eigen::Vecto
 // The gradient and Hessian by finite differences: the diagonal from the gradient's points, the
 // off-diagonal from f(x + h_j e_j + h_l e_l) and, unless `rough`, f(x - h_j e_j - h_l e_l) too
 // (second order, as lme4's deriv12's four points: 2k + k(k-1) evaluations; rough: first order,
-// 2k + k(k-1)/2).
-void derivatives(const Batch& fb, const Eigen::VectorXd& x, double f0, Eigen::VectorXd& g, Eigen::MatrixXd& H,
-                 bool rough = false) {
+// 2k + k(k-1)/2). With `known`, the gradient's points are those already computed at x.
+struct GradientPoints {
+  Eigen::VectorXd g, fp, fm;  // the central-difference gradient and f(x ± h_j e_j)
+};
+void derivatives(const Batch& fb, const Eigen::VectorXd& x, double f0, GradientPoints& gp, Eigen::MatrixXd& H,
+                 bool rough = false, bool known = false) {
   const Eigen::Index k = x.size();
   const Eigen::VectorXd h = steps(x);
-  Eigen::VectorXd fp, fm;
-  g = gradient(fb, x, &fp, &fm);
+  if (!known) gp.g = gradient(fb, x, &gp.fp, &gp.fm);
+  const Eigen::VectorXd &fp = gp.fp, &fm = gp.fm;
   H.resize(k, k);
   for (Eigen::Index j = 0; j < k; ++j) H(j, j) = (fp[j] - 2 * f0 + fm[j]) / (h[j] * h[j]);
   std::vector<Eigen::VectorXd> pts;
@@ -135,8 +138,9 @@ Stage fast_stage(GlmmModel& m, const GlmmOptions& o) {
     return m.objective(1);
   };
   const std::vector<double> start = m.theta_start();
-  // a start for the second stage needs no more than a few digits; the fast fit's answer is final
-  const double ftol = o.fast ? 1e-15 : 1e-8, xtol = o.fast ? 1e-10 : 1e-4;
+  // a start for the second stage needs no more than a few digits (the nAGQ = 0 optimum is some way
+  // from the Laplace one anyway, and Newton's steps cover that); the fast fit's answer is final
+  const double ftol = o.fast ? 1e-15 : 1e-6, xtol = o.fast ? 1e-10 : 1e-4;
   return run_bobyqa(f, start, m.theta_lower(), std::vector<double>(start.size(), 0.25), o.max_evaluations, ftol, xtol);
 }
 
@@ -146,19 +150,23 @@ std::vector<double> join(const std::vector<double>& th, const Eigen::VectorXd& b
   return x;
 }
 
-// From x (f(x) = fx): a rough Hessian and the gradient there, then up to 8 Newton steps x - H⁻¹g
+// From x (f(x) = fx): a rough Hessian and the gradient there, then up to 10 Newton steps x - H⁻¹g
 // taken while they lower f and stay inside the bounds, with a new gradient at each; `recenter`
-// after each step taken. True once a step taken is below 1e-7 of x (they shrink geometrically, so
-// x is then that close to the optimum), or a step below 1e-5 of x does not lower f (rounding).
+// after each step taken. True once the Newton decrement g'H⁻¹g at x is below kNewtonDecrement (f
+// within half of it of its quadratic model's minimum) and the step H⁻¹g (lme4's scaled gradient)
+// below kNewtonStep: the caller's last step, with the final Hessian, ends there; or once a step
+// below 1e-5 of x does not lower f (rounding). gp and H are then the gradient's points and the
+// (BFGS-updated) Hessian at x, computed from the modes at x.
+constexpr double kNewtonDecrement = 1e-5, kNewtonStep = 1e-4;
 bool newton_polish(const Objective& f, const Batch& fb, const std::function<void()>& recenter,
-                   const std::vector<double>& lower, std::size_t nt, Eigen::VectorXd& x, double fx) {
-  Eigen::VectorXd g;
-  Eigen::MatrixXd H;
-  derivatives(fb, x, fx, g, H, true);
+                   const std::vector<double>& lower, std::size_t nt, Eigen::VectorXd& x, double& fx,
+                   GradientPoints& gp, Eigen::MatrixXd& H) {
+  derivatives(fb, x, fx, gp, H, true);
   for (int it = 0; it < 10; ++it) {
     Eigen::LLT<Eigen::MatrixXd> llt(H);
     if (llt.info() != Eigen::Success) return false;
-    const Eigen::VectorXd step = llt.solve(g);
+    const Eigen::VectorXd step = llt.solve(gp.g);
+    if (gp.g.dot(step) < kNewtonDecrement && step.lpNorm<Eigen::Infinity>() < kNewtonStep) return true;
     Eigen::VectorXd xn;
     double fn = kInf;
     for (double t = 1; t > 0.1; t /= 2) {  // halved (far from the optimum) while f does not decrease
@@ -170,13 +178,12 @@ bool newton_polish(const Objective& f, const Batch& fb, const std::function<void
     }
     const double size = step.lpNorm<Eigen::Infinity>() / (1 + x.lpNorm<Eigen::Infinity>());
     if (!(fn <= fx)) return size < 1e-5;  // a tiny step not lowering f: x is at the rounding floor
-    const Eigen::VectorXd s = xn - x;
+    const Eigen::VectorXd s = xn - x, g = gp.g;
     x = xn;
     fx = fn;
     recenter();
-    if (size < 1e-7) return true;
-    const Eigen::VectorXd gn = gradient(fb, x), y = gn - g;
-    g = gn;
+    gp.g = gradient(fb, x, &gp.fp, &gp.fm);
+    const Eigen::VectorXd y = gp.g - g;
     // BFGS update of H with the step and the change of gradient: the rough Hessian's error no
     // longer limits the convergence to a linear rate
     const Eigen::VectorXd hs = H * s;
@@ -185,16 +192,47 @@ bool newton_polish(const Objective& f, const Batch& fb, const std::function<void
   return false;
 }
 
-// Batches of points on m and, when given, its twin (on two threads): each evaluation's PIRLS from
-// u0, so that the values do not depend on which model or thread computes them.
-Batch batch_objective(GlmmModel& m, GlmmModel* twin, const Eigen::VectorXd& u0, int nagq, int& count) {
-  return [&m, twin, &u0, nagq, &count](const std::vector<Eigen::VectorXd>& pts) {
+// One Newton step x - H⁻¹g from the derivatives at x, kept (true, with x and fx updated and the
+// model at the new x's modes) if it stays inside the bounds and does not raise f. x is then within
+// Newton's tolerance of the optimum, so the step is small and the derivatives at x stand for those
+// at the estimates (the gradient and Hessian reported are those at x, a step before).
+bool last_newton_step(const Objective& f, const std::vector<double>& lower, std::size_t nt, const Eigen::VectorXd& g,
+                      const Eigen::MatrixXd& H, Eigen::VectorXd& x, double& fx) {
+  Eigen::LLT<Eigen::MatrixXd> llt(H);
+  if (llt.info() != Eigen::Success || g.size() != x.size()) return false;
+  const Eigen::VectorXd xn = x - llt.solve(g);
+  for (std::size_t j = 0; j < nt; ++j)
+    if (!(xn[Eigen::Index(j)] >= lower[j])) return false;
+  const double fn = f(xn);
+  if (!(fn <= fx)) return false;
+  x = xn;
+  fx = fn;
+  return true;
+}
+
+// PIRLS's start at x: the modes u0 at the centre x0 moved along their sensitivity S, so that an
+// evaluation near x0 starts within O(|x - x0|²) of its modes and converges in a step or two. The
+// same start on either model or thread, so the values do not depend on which computes them.
+struct WarmStart {
+  Eigen::VectorXd x0, u0;
+  Eigen::MatrixXd S;
+  void recenter(const GlmmModel& m, const Eigen::VectorXd& x) {  // m at x's modes
+    x0 = x;
+    u0 = m.u();
+    S = m.mode_sensitivity();
+  }
+  Eigen::VectorXd at(const Eigen::VectorXd& x) const { return S.size() == 0 ? u0 : Eigen::VectorXd(u0 + S * (x - x0)); }
+};
+
+// Batches of points on m and, when given, its twin (on two threads), each from ws's start.
+Batch batch_objective(GlmmModel& m, GlmmModel* twin, const WarmStart& ws, int nagq, int& count) {
+  return [&m, twin, &ws, nagq, &count](const std::vector<Eigen::VectorXd>& pts) {
     const auto nt = static_cast<Eigen::Index>(m.ntheta());
     std::vector<double> v(pts.size());
     auto run = [&](GlmmModel& mm, std::size_t first) {
       for (std::size_t i = first; i < pts.size(); i += twin ? 2 : 1) {
         const Eigen::VectorXd& x = pts[i];
-        mm.set_u(u0);
+        mm.set_u(ws.at(x));
         v[i] = mm.deviance_at(std::vector<double>(x.data(), x.data() + nt), x.tail(x.size() - nt), nagq);
       }
     };
@@ -210,20 +248,21 @@ Batch batch_objective(GlmmModel& m, GlmmModel* twin, const Eigen::VectorXd& u0, 
 // model computes half of the differences' evaluations.
 void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final_derivatives, bool twin_allowed) {
   const std::size_t nt = m.ntheta();
-  // Each evaluation's PIRLS starts from the same modes u0 (the deviance is then a smooth function
-  // for the finite differences): the first stage's, later those at the derivatives' centre.
-  Eigen::VectorXd u0 = m.u();
+  // Each evaluation's PIRLS starts from ws (the deviance is then a smooth function for the finite
+  // differences): from the first stage's modes, later from those at the derivatives' centre.
+  WarmStart ws;
+  ws.u0 = m.u();
   const Eigen::MatrixXd v = m.vcov_rx();
   int derivative_evaluations = 0;
   Objective f = [&](const Eigen::VectorXd& x) {
     ++derivative_evaluations;
     std::vector<double> th(x.data(), x.data() + nt);
-    m.set_u(u0);
+    m.set_u(ws.at(x));
     return m.deviance_at(th, x.tail(x.size() - static_cast<Eigen::Index>(nt)), o.nagq);
   };
   std::unique_ptr<GlmmModel> twin;
   if (twin_allowed && num_threads() > 1 && m.n() >= 2000) twin = std::make_unique<GlmmModel>(m.frame(), m.y(), m.prior_weights(), m.family());
-  const Batch fb = batch_objective(m, twin.get(), u0, o.nagq, derivative_evaluations);
+  const Batch fb = batch_objective(m, twin.get(), ws, o.nagq, derivative_evaluations);
   std::vector<double> lower = m.theta_lower(), step(nt, 0.1);
   for (Eigen::Index j = 0; j < r.beta.size(); ++j) {
     lower.push_back(-kInf);
@@ -239,10 +278,13 @@ void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final
   const std::vector<double> x0 = join(r.theta, r.beta);
   Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(x0.data(), Eigen::Index(x0.size()));
   r.optimizer = "NLOPT_LN_BOBYQA (nAGQ = 0) + Newton";
+  GradientPoints gp;
+  Eigen::MatrixXd H;
+  double fx = kInf;
   auto polish = [&] {
-    const double fx = f(x);
-    u0 = m.u();  // the derivatives' PIRLS from the modes at their centre
-    return newton_polish(f, fb, [&] { u0 = m.u(); }, lower, nt, x, fx);
+    fx = f(x);
+    ws.recenter(m, x);  // the derivatives' PIRLS from the modes at their centre
+    return newton_polish(f, fb, [&] { ws.recenter(m, x); }, lower, nt, x, fx, gp, H);
   };
   bool done = polish();
   for (int round = 0; !done && round < 2; ++round) {
@@ -256,13 +298,25 @@ void second_stage(GlmmModel& m, const GlmmOptions& o, GlmmOptimum& r, bool final
     done = !tight && polish();
     r.converged = st.converged || done;
   }
-  const double fx = f(x);
-  u0 = m.u();
-  if (final_derivatives) derivatives(fb, x, fx, r.gradient, r.hessian);
+  if (!done) {
+    fx = f(x);
+    ws.recenter(m, x);
+  }
+  // the central differences at x (the gradient's points from Newton's last iterate where it converged)
+  if (final_derivatives) {
+    derivatives(fb, x, fx, gp, H, false, done);
+    r.gradient = gp.g;
+    r.hessian = H;
+  }
+  const bool stepped = (done || final_derivatives) && last_newton_step(f, lower, nt, gp.g, H, x, fx);
   r.evaluations += derivative_evaluations - before;
   r.theta.assign(x.data(), x.data() + nt);
   r.beta = x.tail(x.size() - static_cast<Eigen::Index>(nt));
-  m.set_u(u0);
+  if (stepped) {  // the model holds the modes at x from the step's evaluation
+    r.objective = fx;
+    return;
+  }
+  m.set_u(ws.at(x));
   r.objective = m.deviance_at(r.theta, r.beta, o.nagq);
 }
 

@@ -15,7 +15,9 @@ struct GlmmOptimum {
   std::string optimizer;
   int evaluations = 0;
   bool converged = false;   ///< every stage stopped by a tolerance
-  Eigen::VectorXd gradient;  ///< over (θ, β), empty for a fast fit
+  /// Over (θ, β) by central differences, empty for a fast fit; taken at the last Newton iterate,
+  /// one (small) Newton step before θ and β where that step lowered the deviance.
+  Eigen::VectorXd gradient;
   Eigen::MatrixXd hessian;
 };
 

@@ -74,22 +74,21 @@ bool GlmmModel::pirls_u() {
 
 bool GlmmModel::pirls_joint() {
   const auto np = static_cast<Eigen::Index>(p());
-  linear_predictor(u_, X_ * beta_ + offset_, eta_);
+  eta_fixed_ = X_ * beta_ + offset_;
+  linear_predictor(u_, eta_fixed_, eta_);
   dev_ = deviance_rows(eta_, mu_);
   double pdev = dev_ + u_.squaredNorm(), prev_dec = kInf, dev_new = 0;
   if (!std::isfinite(pdev)) return false;
-  Eigen::VectorXd u_new, b_new, eta_new;
+  Eigen::VectorXd u_new, b_new, fixed_new, eta_new;
   for (int it = 0; it < kMaxIterations; ++it) {
     update_weights();
     if (!factor()) return false;
-    const Eigen::VectorXd wr = w_.cwiseProduct(wres_);
-    const Eigen::VectorXd gu = zl_.transpose() * wr - u_;
-    const Eigen::VectorXd gb = X_.transpose() * wr;
+    Eigen::VectorXd gu, gb;
+    Eigen::MatrixXd rz, xwx;
+    joint_blocks(gu, gb, rz, xwx);
     // Schur complement of M in [M, Λ'Z'WX; X'WZΛ, X'WX]
-    const Eigen::MatrixXd wx = w_.asDiagonal() * X_;
-    const Eigen::MatrixXd rz = zl_.transpose() * wx;
     const Eigen::MatrixXd c = solve(rz);
-    const Eigen::MatrixXd s = X_.transpose() * wx - rz.transpose() * c;
+    const Eigen::MatrixXd s = xwx - rz.transpose() * c;
     const Eigen::VectorXd mg = solve(gu);
     Eigen::VectorXd db = np > 0 ? Eigen::VectorXd(s.ldlt().solve(gb - rz.transpose() * mg)) : Eigen::VectorXd(0);
     const Eigen::VectorXd du = mg - c * db;
@@ -97,16 +96,19 @@ bool GlmmModel::pirls_joint() {
     if (!std::isfinite(dec)) return false;
     if (pirls_converged(dec, prev_dec, pdev)) return true;
     prev_dec = dec;
+    const Eigen::VectorXd xdb = X_ * db;  // the fixed part at a step t: Xβ + offset + t X δβ
     const bool ok = halving_search(pdev, dec, [&](double step) {
       u_new = u_ + step * du;
       b_new = beta_ + step * db;
-      linear_predictor(u_new, X_ * b_new + offset_, eta_new);
+      fixed_new = eta_fixed_ + step * xdb;
+      linear_predictor(u_new, fixed_new, eta_new);
       dev_new = deviance_rows(eta_new, mu_new_);
       return dev_new + u_new.squaredNorm();
     });
     if (!ok) return false;
     u_.swap(u_new);
     beta_.swap(b_new);
+    eta_fixed_.swap(fixed_new);
     eta_.swap(eta_new);
     mu_.swap(mu_new_);
     dev_ = dev_new;
