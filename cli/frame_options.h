@@ -14,7 +14,9 @@ struct FrameArgs {
   std::vector<std::string> refs;  ///< "x=level", repeatable
   std::string contrasts;          ///< "", treatment, sum, helmert
   std::string weights, offset;    ///< columns (lme4's weights = and offset =)
-  std::string residual, residual_sd_by;  ///< --residual "ar1(day | id)", --residual-sd-by F (fit only)
+  /// --residual "ar1(day | id)", --residual-sd-by F (fit and report; compare takes one per model with
+  /// its own flags, cmd_compare.cpp)
+  std::string residual, residual_sd_by;
 };
 
 void add_frame_options(CLI::App* cmd, FrameArgs& args);

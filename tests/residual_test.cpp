@@ -299,6 +299,45 @@ std::string error_of(const lmm::DataFrame& d, const std::string& formula, const 
   return "";
 }
 
+// The analytic gradient of the objective in θ and the structure's parameters η (one term: the
+// optimizer's L-BFGS path and the convergence check) against central differences of the objective,
+// for each structure and an SD ratio per level, REML and ML, away from the optimum.
+TEST(ResidualGradient, MatchesCentralDifferences) {
+  struct Case {
+    std::string data, formula, structure, sd_by;
+    std::vector<double> theta;
+  };
+  const std::vector<Case> cases = {
+      {"sleepstudy", "Reaction ~ Days + (Days | Subject)", "ar1(Days | Subject)", "", {0.8, 0.05, 0.2, 0.4}},
+      {"sleepstudy", "Reaction ~ Days + (Days | Subject)", "ar1(Days | Subject)", "", {1.1, -0.1, 0.3, -0.7}},
+      {"orthodont", "distance ~ age * Sex + (1 | Subject)", "car1(age | Subject)", "Sex", {1.3, -0.5, 0.3}},
+      {"trial2", "y ~ trt + visit + (0 + visit_idx | id)", "cs(1 | id)", "visit", {0.4, 0.6, 0.2, -0.1, 0.3}},
+      {"trial2", "y ~ trt * visit + (0 + visit_idx | id)", "us(visit | id)", "visit",
+       {0.3, 0.5, 0.2, 0.1, -0.2, 0.4, 0.3, 0.1, -0.3, 0.2}},
+      {"diary", "mood ~ stress + (stress | id)", "ar1(day | id)", "", {0.9, 0.1, 0.5, 0.6}}};
+  for (const Case& c : cases) {
+    const lmm::DataFrame data = lmm::read_table(kDir + "data/" + c.data + ".csv");
+    lmm::ModelFrameOptions fo;
+    lmm::parse_residual_structure(c.structure, fo.residual);
+    fo.residual.sd_by = c.sd_by;
+    for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+      lmm::LinearMixedModel m(lmm::build_model_frame(data, lmm::parse_formula(c.formula), fo), method);
+      ASSERT_TRUE(m.has_gradient()) << c.structure;
+      ASSERT_EQ(m.ntheta(), c.theta.size()) << c.structure;
+      m.set_theta(c.theta);
+      const auto g = m.gradient();
+      for (std::size_t k = 0; k < c.theta.size(); ++k) {
+        const double h = 1e-5;
+        auto a = c.theta, b = c.theta;
+        a[k] += h;
+        b[k] -= h;
+        const double fd = (m.set_theta(a) - m.set_theta(b)) / (2 * h);
+        EXPECT_NEAR(g[k], fd, 1e-5 * (1 + std::abs(fd))) << c.structure << " " << c.sd_by << " θ" << k;
+      }
+    }
+  }
+}
+
 TEST(ResidualErrors, NamesColumnAndRow) {
   const lmm::DataFrame d = lmm::read_table(kDir + "data/sleepstudy.csv");
   const lmm::DataFrame o = lmm::read_table(kDir + "data/orthodont.csv");
@@ -509,7 +548,8 @@ TEST(ResidualCli, JsonKeysAndErrors) {
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 }
 
-// Wald intervals of φ and of an SD ratio against nlme's intervals(m, which = "var-cov")
+// Wald intervals of φ, of SD ratios and of us's correlations (on the Fisher-z scale) against nlme's
+// intervals(m, which = "var-cov")
 // (intervals.json, made by make_interval_refs.R). nlme's Hessian is a finite-difference one (fdHess),
 // good to about 1e-3.
 TEST(ResidualIntervals, WaldMatchesNlme) {
@@ -522,7 +562,9 @@ TEST(ResidualIntervals, WaldMatchesNlme) {
     const lmm::DataFrame data = lmm::read_table(kDir + "data/" + ref["data"].get<std::string>());
     const lmm::Fitted f = lmm::fit(data, formula, opt);
     for (const auto& [param, v] : want.items()) {
-      const std::string ours = param == "phi" ? "phi" : "sd_ratio:" + param.substr(6);
+      const std::string ours = param == "phi"                ? "phi"
+                               : param.rfind("cor_", 0) == 0 ? "cor:" + param.substr(4)
+                                                             : "sd_ratio:" + param.substr(6);
       bool found = false;
       for (const auto& iv : f.result.confint_residual)
         if (iv.parameter == ours) {

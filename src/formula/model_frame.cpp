@@ -22,6 +22,7 @@
 #include "formula/rformat.h"
 #include "io/number_text.h"
 #include "lmm/error.h"
+#include "util/group_order.h"
 
 namespace lmm {
 namespace {
@@ -1011,11 +1012,8 @@ void FrameBuilder::residual_frame(ModelFrame& mf) {
 void FrameBuilder::check_residual_times(const ResidualData& r) const {
   const std::string& t = r.options.time;
   const bool ar1 = r.options.structure == "ar1";
-  std::vector<std::size_t> order(r.time.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return r.group[a] != r.group[b] ? r.group[a] < r.group[b] : r.time[a] < r.time[b];
-  });
+  const std::vector<std::size_t> order =
+      detail::order_by_group<std::size_t>(r.group, [&](std::size_t a, std::size_t b) { return r.time[a] < r.time[b]; });
   for (std::size_t k = 0; k < order.size(); ++k) {
     const std::size_t i = order[k];
     if (ar1 && (r.time[i] != std::round(r.time[i]) || std::abs(r.time[i]) > 1e9))

@@ -76,7 +76,7 @@ Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap
   const auto n = static_cast<Eigen::Index>(x.size());
   const double nan = std::numeric_limits<double>::quiet_NaN();
   auto gradient_here = [&](const std::vector<double>& y) {
-    const auto g = map.gradient_conditioned(y, detail::model_state(model).gradient_full());
+    const auto g = detail::conditioned_gradient(detail::model_state(model), map, y);
     return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size())));
   };
   auto gradient_at = [&](const std::vector<double>& y) {

@@ -293,14 +293,91 @@ std::vector<Interval> profile_intervals(const LinearMixedModel& model, double le
   return out;
 }
 
+namespace {
+
+// The covariance of the residual structure's parameters η (θ's values after the terms'): the η
+// block of 2 H⁺ over H's eigenvalues above 1e-8 (as Satterthwaite::varpar_vcov()). Where the model
+// has the analytic gradient, H is the Hessian of the objective (σ profiled out) in the optimizer's
+// coordinates (θ̃, η), by central differences of that gradient: at the optimum the η block of its
+// inverse equals that of the inverse of the deviance's Hessian in (θ̃, η, σ) (the inverse of a Schur
+// complement), and it costs 2 dim(θ) gradients where numDeriv's Richardson scheme of Satterthwaite
+// costs about 4 dim(θ)² + 20 dim(θ) evaluations. Otherwise Satterthwaite's.
+Eigen::MatrixXd eta_covariance(LinearMixedModel& model, std::size_t k0) {
+  const std::size_t k = model.ntheta();
+  const auto ne = static_cast<Eigen::Index>(k - k0);
+  if (!(model.has_gradient() && detail::model_state(model).K == 1)) {
+    const Satterthwaite sat(model);
+    const auto& A = sat.varpar_vcov();  // (θ̃, η, σ/σ̂)
+    Eigen::MatrixXd V(ne, ne);
+    for (Eigen::Index a = 0; a < ne; ++a)
+      for (Eigen::Index b = 0; b < ne; ++b)
+        V(a, b) = A[(k0 + static_cast<std::size_t>(b)) * (k + 1) + k0 + static_cast<std::size_t>(a)];
+    return V;
+  }
+  constexpr double kStep = 1e-4;  // as the convergence check's
+  const std::vector<double> theta = model.theta();
+  const detail::ThetaMap map(detail::model_state(model));
+  const std::vector<double> x = map.from_theta(theta);
+  const auto n = static_cast<Eigen::Index>(x.size());
+  Eigen::MatrixXd H(n, n);
+  auto gradient_at = [&](const std::vector<double>& y) {
+    model.set_theta(map.to_theta(y));
+    const auto g = detail::conditioned_gradient(detail::model_state(model), map, y);
+    return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(g.data(), n));
+  };
+  for (Eigen::Index j = 0; j < n; ++j) {
+    std::vector<double> a = x, s = x;
+    a[static_cast<std::size_t>(j)] += kStep;
+    s[static_cast<std::size_t>(j)] -= kStep;
+    H.col(j) = (gradient_at(a) - gradient_at(s)) / (2 * kStep);
+  }
+  model.set_theta(theta);  // bit-for-bit the factor at the optimum again
+  const Eigen::MatrixXd Hs = (H + H.transpose()) / 2;
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(Hs);
+  if (eig.info() != Eigen::Success || !Hs.allFinite()) return Eigen::MatrixXd::Constant(ne, ne, std::numeric_limits<double>::quiet_NaN());
+  Eigen::MatrixXd A = Eigen::MatrixXd::Zero(n, n);
+  for (Eigen::Index e = 0; e < n; ++e) {
+    const double ev = eig.eigenvalues()(e);
+    if (ev > 1e-8) A += eig.eigenvectors().col(e) * eig.eigenvectors().col(e).transpose() / ev;
+  }
+  return 2 * A.bottomRightCorner(ne, ne);
+}
+
+// us: a correlation's interval on the Fisher-z scale, atanh(r) ± z se (nlme's intervals() for
+// corSymm, whose natural parameter log((1 + r)/(1 - r)) is 2 atanh(r)), with se by the delta method
+// from η's covariance V (the gradient of atanh(r) in η by central differences).
+Interval us_correlation_interval(LinearMixedModel& model, const std::vector<double>& eta, const Eigen::MatrixXd& V,
+                                 std::size_t pair, const std::string& name, double z) {
+  const auto n = static_cast<Eigen::Index>(eta.size());
+  const double r = detail::residual_estimates_at(model, eta).cor[pair];
+  Eigen::VectorXd g(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double h = 1e-6 * std::max(1.0, std::abs(eta[static_cast<std::size_t>(i)]));
+    std::vector<double> a = eta, b = eta;
+    a[static_cast<std::size_t>(i)] += h;
+    b[static_cast<std::size_t>(i)] -= h;
+    g(i) = (std::atanh(detail::residual_estimates_at(model, a).cor[pair]) -
+            std::atanh(detail::residual_estimates_at(model, b).cor[pair])) / (2 * h);
+  }
+  const double se = std::sqrt(g.dot(V * g));
+  Interval iv;
+  iv.parameter = name;
+  iv.estimate = r;
+  iv.lower = std::tanh(std::atanh(r) - z * se);
+  iv.upper = std::tanh(std::atanh(r) + z * se);
+  if (!std::isfinite(se)) iv.note = "the Hessian is singular in this direction";
+  return iv;
+}
+
+}  // namespace
+
 std::vector<Interval> residual_wald_intervals(LinearMixedModel& model, double level) {
   std::vector<Interval> out;
   const std::size_t k0 = model.ntheta_random(), k = model.ntheta();
   const ResidualEstimates est = model.residual_estimates();
-  if (k0 == k || (est.structure == "us" && est.sd_by.empty())) return out;
+  if (k0 == k) return out;
   const std::size_t nsd = est.sd_ratios.empty() ? 0 : est.sd_ratios.size() - 1;
-  const Satterthwaite sat(model);
-  const auto& A = sat.varpar_vcov();  // (θ̃, η, σ/σ̂): η are θ's values after the terms'
+  const Eigen::MatrixXd V = eta_covariance(model, k0);
   const double z = normal_quantile_two_sided(level);
   const std::vector<double> theta = model.theta();
   const std::vector<double> eta(theta.begin() + static_cast<std::ptrdiff_t>(k0), theta.end());
@@ -309,20 +386,26 @@ std::vector<Interval> residual_wald_intervals(LinearMixedModel& model, double le
     e[i] += shift;
     return detail::residual_estimates_at(model, e);
   };
+  if (est.structure == "us") {
+    const std::size_t nv = est.visit_levels.size();
+    for (std::size_t a = 0, pair = 0; a < nv; ++a)
+      for (std::size_t b = a + 1; b < nv; ++b, ++pair)
+        out.push_back(us_correlation_interval(model, eta, V, pair,
+                                              "cor:" + est.visit_levels[a] + "," + est.visit_levels[b], z));
+  }
+  const std::size_t nstruct = eta.size() - nsd;
   for (std::size_t i = 0; i < eta.size(); ++i) {
-    const double se = std::sqrt(A[(k0 + i) * (k + 1) + k0 + i]);
+    const double se = std::sqrt(V(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i)));
+    if (i < nstruct && est.structure == "us") continue;  // the correlations above
     const ResidualEstimates lo = at(i, -z * se), hi = at(i, z * se);
     Interval iv;
-    const bool corr = est.structure == "ar1" || est.structure == "car1" || est.structure == "cs";
-    if (corr && i == 0) {
+    if (i < nstruct) {
       const bool cs = est.structure == "cs";
       iv.parameter = cs ? "rho" : "phi";
       iv.estimate = cs ? est.rho : est.phi;
       iv.lower = cs ? lo.rho : lo.phi;
       iv.upper = cs ? hi.rho : hi.phi;
     } else {
-      const std::size_t nstruct = eta.size() - nsd;
-      if (i < nstruct) continue;  // us correlations
       const std::size_t l = i - nstruct + 1;
       iv.parameter = "sd_ratio:" + est.sd_levels[l];
       iv.estimate = est.sd_ratios[l];

@@ -90,8 +90,12 @@ struct ModelState {
   /// ∂objective/∂λ_j(r, c) for every entry of each term's λ (upper ones too), at the current
   /// factor; NaN if the factor failed (src/model/single_term.cpp).
   std::vector<detail::Mat> gradient_full() const;
-  /// The gradient with respect to θ (the lower triangles of gradient_full()).
+  /// The gradient with respect to θ (the lower triangles of gradient_full(), then the residual
+  /// structure's gradient_residual()).
   std::vector<double> gradient() const;
+  /// ∂objective/∂η for the residual structure's free parameters η at the current factor (one
+  /// term; empty without them).
+  std::vector<double> gradient_residual() const;
   /// A moment estimate of each term's relative covariance Σ_j/σ² to start the optimizer from
   /// (src/model/start.cpp); empty if there is none.
   std::vector<detail::Mat> moment_covariance() const;
@@ -148,5 +152,9 @@ class ThetaMap {
   std::vector<int> q_, offset_;
   std::vector<Mat> S_, Sinv_;
 };
+
+/// The objective's gradient with respect to the conditioned coordinates x (θ̃, then η) at the
+/// model's current factor (which must be at map.to_theta(x)); needs has_gradient().
+std::vector<double> conditioned_gradient(const ModelState& m, const ThetaMap& map, const std::vector<double>& x);
 
 }  // namespace lmm::detail

@@ -32,6 +32,9 @@ struct OptContext {
   double best_f = std::numeric_limits<double>::infinity();
   // L-BFGS: the projected gradient's largest entry at the best point.
   double best_pg = std::numeric_limits<double>::infinity();
+  // L-BFGS was stopped at a point whose projected gradient met gradient_tolerance(); its objective
+  // can be above best_f by rounding noise, which leaves best_pg at an earlier point's.
+  bool gradient_stop = false;
 };
 
 // Where the objective's rounding noise (about 1e-12 relative) swamps the decrease a step can
@@ -64,16 +67,34 @@ double lbfgs_objective(OptContext& ctx, std::size_t n, const double* x, double* 
     return 1e300;
   }
   if (grad) {
-    const auto g = ctx.map->gradient_conditioned(ctx.x, detail::model_state(*ctx.model).gradient_full());
+    const auto g = detail::conditioned_gradient(detail::model_state(*ctx.model), *ctx.map, ctx.x);
     std::copy(g.begin(), g.end(), grad);
     // Projected gradient: a component pushing against its bound does not count.
     double pg = 0;
     for (std::size_t k = 0; k < n; ++k)
       if (!(x[k] <= (*ctx.lower)[k] && g[k] > 0)) pg = std::max(pg, std::abs(g[k]));
     if (f <= ctx.best_f) ctx.best_pg = pg;
-    if (pg <= gradient_tolerance(f)) stop = true;
+    if (pg <= gradient_tolerance(f)) stop = ctx.gradient_stop = true;
   }
   return f;
+}
+
+// L-BFGS's box for the residual structure's parameters η (θ's values after the terms'), |η| ≤
+// kResidualBox: its first step follows the gradient, whose η entries at the start (φ = 0) can be
+// large enough to step to where R(η) is singular in floating point (tanh(η) = 1 beyond η ≈ 19), where
+// the objective is infinite and the line search, halving its step from there, runs out of tries
+// (100,000 persons x 10 waves: a step to η = 475,865). Inside the box φ = tanh(15) is 1 - 2e-13;
+// an optimum on its edge is finished by BOBYQA without it (lbfgs_then_bobyqa).
+constexpr double kResidualBox = 15;
+
+void residual_box(const LinearMixedModel& model, std::vector<double>& lower, std::vector<double>& upper) {
+  const std::size_t k0 = model.ntheta_random(), n = lower.size();
+  if (k0 >= n) return;
+  upper.assign(n, std::numeric_limits<double>::infinity());
+  for (std::size_t k = k0; k < n; ++k) {
+    lower[k] = -kResidualBox;
+    upper[k] = kResidualBox;
+  }
 }
 
 NloptOutcome run(NloptMethod method, OptContext& ctx, std::vector<double>& x, double initial_step) {
@@ -81,6 +102,11 @@ NloptOutcome run(NloptMethod method, OptContext& ctx, std::vector<double>& x, do
   detail::NloptSettings s;
   s.method = method;
   if (method != NloptMethod::NEWUOA) s.lower = *ctx.lower;
+  if (method == NloptMethod::LBFGS) {
+    residual_box(*ctx.model, s.lower, s.upper);
+    for (std::size_t k = ctx.model->ntheta_random(); k < s.upper.size(); ++k)  // a caller's start outside it
+      x[k] = std::clamp(x[k], -kResidualBox, kResidualBox);
+  }
   s.ftol_rel = o.ftol_rel;
   s.xtol_abs = o.xtol_abs;
   s.max_evaluations = std::max(1, o.max_evaluations - ctx.evaluations);
@@ -126,7 +152,7 @@ RunResult lbfgs_then_bobyqa(OptContext& ctx, std::vector<double>& x, OptimizerSu
   s.algorithm = detail::nlopt_name(NloptMethod::LBFGS);
   r.outcome = run(NloptMethod::LBFGS, ctx, x, ctx.options->initial_step);
   if (!ctx.best_x.empty()) x = ctx.best_x;
-  const bool gradient_small = ctx.best_pg <= 10 * gradient_tolerance(ctx.best_f);
+  const bool gradient_small = ctx.gradient_stop || ctx.best_pg <= 10 * gradient_tolerance(ctx.best_f);
   r.by_gradient = !r.outcome.by_tolerance() && gradient_small;
   // BOBYQA from L-BFGS's best point finishes the fit when L-BFGS stopped short of its
   // tolerances (its line search can fail near the optimum), and when a diagonal element of λ̃ is
@@ -135,7 +161,8 @@ RunResult lbfgs_then_bobyqa(OptContext& ctx, std::vector<double>& x, OptimizerSu
   // from a saddle, and BOBYQA's interpolation model can.
   bool at_bound = false;
   for (std::size_t k = 0; k < x.size(); ++k)
-    if (lower[k] == 0.0 && x[k] < 1e-3) at_bound = true;
+    if ((lower[k] == 0.0 && x[k] < 1e-3) || (k >= ctx.model->ntheta_random() && std::abs(x[k]) > kResidualBox - 1e-3))
+      at_bound = true;
   const bool short_stop = !r.outcome.by_tolerance() && !r.outcome.max_evaluations_reached() && !gradient_small;
   if ((short_stop || at_bound) && ctx.evaluations < ctx.options->max_evaluations) {
     s.algorithm += '+';

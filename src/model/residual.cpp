@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "lmm/error.h"
+#include "util/group_order.h"
 
 namespace lmm::detail {
 
@@ -85,15 +86,11 @@ void ResidualCovariance::make_pairs(const ResidualData& r, std::size_t n) {
   if (structure_.empty()) {
     for (std::size_t i = 0; i < n; ++i) add(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i), 0);
   } else {
-    std::vector<std::uint32_t> order(n);
-    std::iota(order.begin(), order.end(), 0u);
-    auto within = [&](std::uint32_t a, std::uint32_t b) {
-      if (structure_ == "ar1" || structure_ == "car1") return r.time[a] < r.time[b];
-      if (structure_ == "us") return r.visit[a] < r.visit[b];
+    const bool timed = structure_ == "ar1" || structure_ == "car1", us = structure_ == "us";
+    const std::vector<std::uint32_t> order = order_by_group<std::uint32_t>(r.group, [&](std::uint32_t a, std::uint32_t b) {
+      if (timed) return r.time[a] < r.time[b];
+      if (us) return r.visit[a] < r.visit[b];
       return a < b;
-    };
-    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-      return r.group[a] != r.group[b] ? r.group[a] < r.group[b] : within(a, b);
     });
     std::vector<std::uint32_t> rows;
     for (std::size_t k = 0; k < n;) {
@@ -291,8 +288,13 @@ std::vector<double> ResidualCovariance::coefficients(const double* eta) const {
 }
 
 double ResidualCovariance::logdet(const double* eta) const {
-  double ld = 0;
+  double ld = struct_logdet(eta);
   for (int l = 1; l < nsd_; ++l) ld += 2 * sd_count_[static_cast<std::size_t>(l)] * eta[nstruct_ + l - 1];
+  return std::isfinite(ld) ? ld : std::numeric_limits<double>::infinity();
+}
+
+double ResidualCovariance::struct_logdet(const double* eta) const {
+  double ld = 0;
   if (structure_ == "ar1" || structure_ == "car1") {
     const double phi = natural_phi(eta[0]);
     for (std::size_t g = 0; g < gaps_.size(); ++g) {
@@ -314,7 +316,80 @@ double ResidualCovariance::logdet(const double* eta) const {
       ld += pattern_count_[p] * 2 * Lp.diagonal().array().log().sum();
     }
   }
-  return std::isfinite(ld) ? ld : std::numeric_limits<double>::infinity();
+  return ld;
+}
+
+// ar1/car1 (ρ = φ^d per gap d): the coefficients 1/D, -ρ/D, ρ²/D with D = 1 - ρ² have derivatives
+// 2ρ/D², -(1 + ρ²)/D², 2ρ/D² in ρ, and log D has -2ρ/D; cs: 1/(1-ρ) has 1/(1-ρ)², the pair
+// coefficient -ρ/((1-ρ)(1+(m-1)ρ)) has -(1 + (m-1)ρ²)/((1-ρ)(1+(m-1)ρ))², and (m-1)log(1-ρ) +
+// log(1+(m-1)ρ) has (m-1)(1/(1+(m-1)ρ) - 1/(1-ρ)). us: central differences of the coefficients
+// (each a smooth function of η, cheap to evaluate).
+void ResidualCovariance::struct_derivatives(const double* eta, Mat& dsc, std::vector<double>& dld) const {
+  dsc = Mat::Zero(nstruct_keys_, nstruct_);
+  dld.assign(static_cast<std::size_t>(nstruct_), 0.0);
+  if (structure_ == "ar1" || structure_ == "car1") {
+    const double phi = natural_phi(eta[0]);
+    const double dphi = structure_ == "ar1" ? 1 - phi * phi : phi * (1 - phi);
+    for (std::size_t g = 0; g < gaps_.size(); ++g) {
+      const double d = gaps_[g], rho = std::pow(phi, d), D = 1 - rho * rho;
+      const double drho = d * std::pow(phi, d - 1) * dphi;
+      const auto k = static_cast<Eigen::Index>(3 * g);
+      dsc(1 + k, 0) = 2 * rho / (D * D) * drho;
+      dsc(2 + k, 0) = -(1 + rho * rho) / (D * D) * drho;
+      dsc(3 + k, 0) = 2 * rho / (D * D) * drho;
+      dld[0] += gap_count_[g] * (-2 * rho / D) * drho;
+    }
+  } else if (structure_ == "cs") {
+    const double s = logistic(eta[0]), rho = cs_lower_ + (1 - cs_lower_) * s;
+    const double drho = (1 - cs_lower_) * s * (1 - s);
+    dsc(0, 0) = drho / ((1 - rho) * (1 - rho));
+    for (std::size_t g = 0; g < sizes_.size(); ++g) {
+      const double m = static_cast<double>(sizes_[g]), h = (1 - rho) * (1 + (m - 1) * rho);
+      dsc(static_cast<Eigen::Index>(1 + g), 0) = -(1 + (m - 1) * rho * rho) / (h * h) * drho;
+      dld[0] += size_count_[g] * (m - 1) * (1 / (1 + (m - 1) * rho) - 1 / (1 - rho)) * drho;
+    }
+  } else if (structure_ == "us") {
+    std::vector<double> e(eta, eta + nparam());
+    for (int j = 0; j < nstruct_; ++j) {
+      const double h = 1e-5 * std::max(1.0, std::abs(eta[j]));
+      e[static_cast<std::size_t>(j)] = eta[j] + h;
+      const std::vector<double> sp = struct_coefficients(e.data());
+      const double lp = struct_logdet(e.data());
+      e[static_cast<std::size_t>(j)] = eta[j] - h;
+      const std::vector<double> sm = struct_coefficients(e.data());
+      const double lm = struct_logdet(e.data());
+      e[static_cast<std::size_t>(j)] = eta[j];
+      for (std::size_t k = 0; k < sp.size(); ++k) dsc(static_cast<Eigen::Index>(k), j) = (sp[k] - sm[k]) / (2 * h);
+      dld[static_cast<std::size_t>(j)] = (lp - lm) / (2 * h);
+    }
+  }
+}
+
+Mat ResidualCovariance::coefficient_jacobian(const double* eta) const {
+  Mat dsc;
+  std::vector<double> dld;
+  struct_derivatives(eta, dsc, dld);
+  const std::vector<double> c = coefficients(eta);
+  std::vector<double> delta(static_cast<std::size_t>(nsd_), 1.0);
+  for (int l = 1; l < nsd_; ++l) delta[static_cast<std::size_t>(l)] = std::exp(eta[nstruct_ + l - 1]);
+  Mat J = Mat::Zero(static_cast<Eigen::Index>(c.size()), nparam());
+  for (std::size_t k = 0; k < c.size(); ++k) {
+    const auto r = static_cast<Eigen::Index>(k);
+    const int la = key_la_[k], lb = key_lb_[k];
+    const double dd = delta[static_cast<std::size_t>(la)] * delta[static_cast<std::size_t>(lb)];
+    for (int j = 0; j < nstruct_; ++j) J(r, j) = dsc(key_s_[k], j) / dd;
+    // c_k = sc / (δ_a δ_b) with δ_l = exp(η_l): ∂c_k/∂η_l = -c_k ([a = l] + [b = l]).
+    for (int l = 1; l < nsd_; ++l) J(r, nstruct_ + l - 1) = -c[k] * ((la == l ? 1.0 : 0.0) + (lb == l ? 1.0 : 0.0));
+  }
+  return J;
+}
+
+std::vector<double> ResidualCovariance::logdet_gradient(const double* eta) const {
+  Mat dsc;
+  std::vector<double> g;
+  struct_derivatives(eta, dsc, g);
+  for (int l = 1; l < nsd_; ++l) g.push_back(2 * sd_count_[static_cast<std::size_t>(l)]);
+  return g;
 }
 
 ResidualEstimates ResidualCovariance::estimates(const double* eta) const {

@@ -46,6 +46,10 @@ class ResidualCovariance {
   std::vector<double> coefficients(const double* eta) const;
   /// log|D R D| at `eta`.
   double logdet(const double* eta) const;
+  /// ∂c_k/∂η_j at `eta` (nkeys() x nparam()).
+  Mat coefficient_jacobian(const double* eta) const;
+  /// ∂log|D R D|/∂η at `eta`.
+  std::vector<double> logdet_gradient(const double* eta) const;
   ResidualEstimates estimates(const double* eta) const;
   /// The parameters in natural units at `eta`, in ResidualOptions::value's order (φ or ρ, or the us
   /// correlations of the pairs (1,2), (1,3), ..., then the SD ratios of the levels after the first).
@@ -68,6 +72,9 @@ class ResidualCovariance {
   int pattern_index(const std::vector<int>& visits);
   double natural_phi(double eta) const;
   std::vector<double> struct_coefficients(const double* eta) const;
+  double struct_logdet(const double* eta) const;
+  /// ∂(structure coefficients)/∂η_j and ∂(log|R|)/∂η_j for the structure's parameters j.
+  void struct_derivatives(const double* eta, Mat& dsc, std::vector<double>& dld) const;
 
   std::string structure_;
   bool fixed_ = false;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "model/residual.h"
+#include "util/parallel.h"
 
 namespace lmm::detail {
 
@@ -30,20 +31,27 @@ struct Rows {
   Eigen::Index level(std::size_t j, std::size_t i) const { return f.re[j].refs[i]; }
 };
 
-// Term j's entries of one pair: its diagonal block and its column of [X y]'Z.
-void add_term(const Rows& rows, std::size_t j, bool coupled, std::size_t a, std::size_t b, const Eigen::VectorXd& xa,
-              const Eigen::VectorXd& xb, KeyBlocks& kb) {
+// Term j's entries of one pair: its diagonal block and its column of [X y]'Z (plain loops: q and
+// p + 1 are small, and there is one call per pair and term).
+void add_term(const Rows& rows, std::size_t j, bool coupled, std::size_t a, std::size_t b, const double* xa,
+              const double* xb, KeyBlocks& kb) {
   const int q = rows.f.re[j].q();
+  const auto m = static_cast<Eigen::Index>(rows.np + 1);
   const double *za = rows.z(j, a), *zb = rows.z(j, b);
   const Eigen::Index la = rows.level(j, a), lb = rows.level(j, b);
+  double* xz = kb.xz[j].data();
   for (int c = 0; c < q; ++c) {
-    kb.xz[j].col(lb * q + c) += xa * zb[c];
-    if (a != b) kb.xz[j].col(la * q + c) += xb * za[c];
+    double* colb = xz + (lb * q + c) * m;
+    for (Eigen::Index r = 0; r < m; ++r) colb[r] += xa[r] * zb[c];
+    if (a != b) {
+      double* cola = xz + (la * q + c) * m;
+      for (Eigen::Index r = 0; r < m; ++r) cola[r] += xb[r] * za[c];
+    }
   }
   if (!coupled) {
-    auto blk = kb.diag[j].middleCols(la * q, q);
+    double* blk = kb.diag[j].data() + la * q * q;
     for (int c = 0; c < q; ++c)
-      for (int r = 0; r < q; ++r) blk(r, c) += za[r] * zb[c] + (a != b ? zb[r] * za[c] : 0.0);
+      for (int r = 0; r < q; ++r) blk[c * q + r] += za[r] * zb[c] + (a != b ? zb[r] * za[c] : 0.0);
     return;
   }
   Triplets& t = kb.sp[j][j];
@@ -122,15 +130,17 @@ std::vector<std::vector<std::vector<Block>>> residual_cross_products(const Model
   const std::size_t K = f.re.size();
   const Rows rows{f, y, f.n(), f.p()};
   std::vector<KeyBlocks> keys(rc.nkeys(), empty_key(f, coupled));
-  Eigen::VectorXd xa(static_cast<Eigen::Index>(f.p() + 1)), xb(xa.size());
+  const auto m = static_cast<Eigen::Index>(f.p() + 1);
+  Eigen::VectorXd xa(m), xb(m);
   for (const ResidualPair& p : rc.pairs()) {
     KeyBlocks& kb = keys[p.key];
     rows.xy(p.a, xa);
     rows.xy(p.b, xb);
-    kb.xx.noalias() += xa * xb.transpose();
-    if (p.a != p.b) kb.xx.noalias() += xb * xa.transpose();
+    double* xx = kb.xx.data();
+    for (Eigen::Index c = 0; c < m; ++c)
+      for (Eigen::Index r = 0; r < m; ++r) xx[c * m + r] += xa[r] * xb[c] + (p.a != p.b ? xb[r] * xa[c] : 0.0);
     for (std::size_t j = 0; j < K; ++j) {
-      add_term(rows, j, coupled[j], p.a, p.b, xa, xb, kb);
+      add_term(rows, j, coupled[j], p.a, p.b, xa.data(), xb.data(), kb);
       for (std::size_t i = j + 1; i < K; ++i) add_cross(rows, i, j, p.a, p.b, kb);
     }
   }
@@ -160,30 +170,57 @@ std::vector<std::vector<std::vector<Block>>> residual_cross_products(const Model
   return out;
 }
 
+namespace {
+
+// out = Σ_k c_k in_k over n values: in chunks small enough that out stays in cache while the keys
+// are added, on the thread pool (an evaluation of a large model spends a good part of its time here).
+void combine_values(const std::vector<const double*>& in, const std::vector<double>& c, double* out, std::size_t n) {
+  const int nchunks = chunk_count(n, 8192);
+  parallel_for(nchunks, [&](int ch) {
+    const std::size_t b = chunk_begin(n, nchunks, ch), e = chunk_begin(n, nchunks, ch + 1);
+    const double* i0 = in[0];
+    for (std::size_t i = b; i < e; ++i) out[i] = c[0] * i0[i];
+    for (std::size_t k = 1; k < in.size(); ++k) {
+      const double* ik = in[k];
+      const double ck = c[k];
+      for (std::size_t i = b; i < e; ++i) out[i] += ck * ik[i];
+    }
+  });
+}
+
+}  // namespace
+
 void combine_cross_products(const std::vector<std::vector<std::vector<Block>>>& Ak, const std::vector<double>& c,
                             std::vector<std::vector<Block>>& A) {
   if (A.size() != Ak[0].size()) A = Ak[0];
+  std::vector<const double*> in(Ak.size());
   for (std::size_t i = 0; i < A.size(); ++i)
     for (std::size_t j = 0; j <= i; ++j) {
       Block& t = A[i][j];
       if (t.index() != Ak[0][i][j].index()) t = Ak[0][i][j];
+      double* out = nullptr;
+      std::size_t n = 0;
       if (auto* d = std::get_if<BlockDiag>(&t)) {
-        d->data = c[0] * std::get<BlockDiag>(Ak[0][i][j]).data;
-        for (std::size_t k = 1; k < Ak.size(); ++k) d->data += c[k] * std::get<BlockDiag>(Ak[k][i][j]).data;
+        const auto& d0 = std::get<BlockDiag>(Ak[0][i][j]);
+        if (d->data.size() != d0.data.size()) *d = d0;
+        for (std::size_t k = 0; k < Ak.size(); ++k) in[k] = std::get<BlockDiag>(Ak[k][i][j]).data.data();
+        out = d->data.data();
+        n = static_cast<std::size_t>(d->data.size());
       } else if (auto* s = std::get_if<SpMat>(&t)) {
         const SpMat& s0 = std::get<SpMat>(Ak[0][i][j]);
         if (s->nonZeros() != s0.nonZeros()) *s = s0;
-        Eigen::Map<Eigen::VectorXd> v(s->valuePtr(), s->nonZeros());
-        v = c[0] * Eigen::Map<const Eigen::VectorXd>(s0.valuePtr(), s0.nonZeros());
-        for (std::size_t k = 1; k < Ak.size(); ++k) {
-          const SpMat& sk = std::get<SpMat>(Ak[k][i][j]);
-          v += c[k] * Eigen::Map<const Eigen::VectorXd>(sk.valuePtr(), sk.nonZeros());
-        }
+        for (std::size_t k = 0; k < Ak.size(); ++k) in[k] = std::get<SpMat>(Ak[k][i][j]).valuePtr();
+        out = s->valuePtr();
+        n = static_cast<std::size_t>(s->nonZeros());
       } else {
         Mat& m = std::get<Mat>(t);
-        m = c[0] * std::get<Mat>(Ak[0][i][j]);
-        for (std::size_t k = 1; k < Ak.size(); ++k) m += c[k] * std::get<Mat>(Ak[k][i][j]);
+        const Mat& m0 = std::get<Mat>(Ak[0][i][j]);
+        if (m.rows() != m0.rows() || m.cols() != m0.cols()) m = m0;
+        for (std::size_t k = 0; k < Ak.size(); ++k) in[k] = std::get<Mat>(Ak[k][i][j]).data();
+        out = m.data();
+        n = static_cast<std::size_t>(m.size());
       }
+      if (n > 0) combine_values(in, c, out, n);
     }
 }
 

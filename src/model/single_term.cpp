@@ -20,11 +20,13 @@
 // r² is a minimum over (u, β), so (envelope theorem) ∂r²/∂λ_rc = -2 Σ_b (Z_b'e)_r u_b,c with
 // e = y - Xβ̂ - ZΛû and Z_b'e = A_{y,b} - A_{X,b}'β̂ - A_b λ u_b, both from A.
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "model/model_impl.h"
+#include "model/residual.h"
 #include "util/parallel.h"
 
 namespace lmm {
@@ -382,6 +384,158 @@ Mat gradient_levels(const detail::ModelState& m) {
   return 2 * Gt.transpose() - 2 * coef * Ft;
 }
 
+// ∂objective/∂c_k for each key of A = Σ_k c_k A_k (a residual structure, src/model/residual.h):
+// the objective depends on A through log|M| (REML; ML: log|L_θ|²) and r², so with Λ̃ = diag(Λ, I)
+// and s = (-Λû, -β̂, 1) (r² is a minimum, so its derivative holds û and β̂ fixed)
+//   ∂objective/∂A = Λ̃ M⁻¹ Λ̃' + κ s s',   κ = (n - p)/r² (REML; ML: n/r²),
+// and ∂objective/∂c_k is its inner product with A_k, level by level: the level's q x q block takes
+// λ(M⁻¹)_bbλ' + κ b b' (b = λ u_b), its [X y] x q block 2(M⁻¹)_Xb λ' + 2κ β̂ b' (X rows) and -2κ b'
+// (the y row), and [X y]'[X y] takes (M⁻¹)_XX (padded) + κ (-β̂, 1)(-β̂, 1)'. The blocks of M⁻¹ as
+// in the gradient above: (M⁻¹)_Xb = -(M⁻¹)_XX V_b, (M⁻¹)_bb = P_b + V_b'(M⁻¹)_XX V_b, V_b = A_{X,b} λ P_b.
+template <int Q, int R>
+inline void level_key_weights(const double* Akb, const double* C, const double* lam, const double* beta,
+                              const double* mxx, double kappa, bool reml, double* buf, double* wz, double* wx,
+                              int q_, int rows_) {
+  const int q = Q > 0 ? Q : q_;
+  const int rows = R > 0 ? R : rows_;
+  const int p = rows - 1;
+  double* Li = buf;          // q x q
+  double* P = Li + q * q;    // q x q
+  double* Mb = P + q * q;    // (M⁻¹)_bb, q x q
+  double* b = Mb + q * q;    // λ u_b, q (u_b first)
+  double* lu = b + q;        // q
+  double* V = lu + q;        // p x q
+  double* MV = V + p * q;    // (M⁻¹)_XX V, p x q
+  for (int a = 0; a < q; ++a) {
+    double v = C[a * rows + p];
+    for (int r = 0; r < p; ++r) v -= C[a * rows + r] * beta[r];
+    lu[a] = v;
+  }
+  for (int a = 0; a < q; ++a) {  // u = L_b^{-T} lu
+    double v = 0;
+    for (int k = a; k < q; ++k) v += Li[a * q + k] * lu[k];
+    b[a] = v;
+  }
+  for (int a = q - 1; a >= 0; --a) {  // b = λ u (λ lower: row a uses u_0..u_a), in place from the end
+    double v = 0;
+    for (int k = 0; k <= a; ++k) v += lam[k * q + a] * b[k];
+    b[a] = v;
+  }
+  for (int e = 0; e < q * q; ++e) Mb[e] = P[e];
+  if (reml && p > 0) {
+    for (int c = 0; c < q; ++c)  // V = A_{X,b} λ P: first A_{X,b} λ into MV
+      for (int r = 0; r < p; ++r) {
+        double v = 0;
+        for (int k = c; k < q; ++k) v += Akb[k * rows + r] * lam[c * q + k];
+        MV[c * p + r] = v;
+      }
+    for (int c = 0; c < q; ++c)
+      for (int r = 0; r < p; ++r) {
+        double v = 0;
+        for (int k = 0; k < q; ++k) v += MV[k * p + r] * P[c * q + k];
+        V[c * p + r] = v;
+      }
+    for (int c = 0; c < q; ++c)
+      for (int r = 0; r < p; ++r) {
+        double v = 0;
+        for (int k = 0; k < p; ++k) v += mxx[k * p + r] * V[c * p + k];
+        MV[c * p + r] = v;
+      }
+    for (int c = 0; c < q; ++c)
+      for (int a = 0; a < q; ++a) {
+        double v = 0;
+        for (int r = 0; r < p; ++r) v += V[a * p + r] * MV[c * p + r];
+        Mb[c * q + a] += v;
+      }
+  }
+  // wz = λ Mb λ' + κ b b' (via Li as scratch for Mb λ').
+  for (int c = 0; c < q; ++c)
+    for (int a = 0; a < q; ++a) {
+      double v = 0;
+      for (int k = 0; k <= c; ++k) v += Mb[k * q + a] * lam[k * q + c];
+      Li[c * q + a] = v;
+    }
+  for (int c = 0; c < q; ++c)
+    for (int a = 0; a < q; ++a) {
+      double v = kappa * b[a] * b[c];
+      for (int k = 0; k <= a; ++k) v += lam[k * q + a] * Li[c * q + k];
+      wz[c * q + a] = v;
+    }
+  for (int c = 0; c < q; ++c) {
+    for (int r = 0; r < p; ++r) {
+      double v = 2 * kappa * beta[r] * b[c];
+      if (reml)
+        for (int k = 0; k <= c; ++k) v -= 2 * MV[k * p + r] * lam[k * q + c];
+      wx[c * rows + r] = v;
+    }
+    wx[c * rows + p] = -2 * kappa * b[c];
+  }
+}
+
+template <int Q, int R>
+std::vector<double> key_gradient_levels(const detail::ModelState& m) {
+  const int q = Q > 0 ? Q : m.q[0];
+  const int rows = R > 0 ? R : static_cast<int>(m.p()) + 1;
+  const int p = rows - 1;
+  const Eigen::Index nlev = m.nlev[0];
+  const bool reml = m.method == Method::REML;
+  const std::size_t nk = m.A_keys.size();
+  const Mat lam_m = m.lambda[0].triangularView<Eigen::Lower>();
+  const double* lam = lam_m.data();
+  const double* L00d = std::get<BlockDiag>(m.L[0][0]).data.data();
+  const double* LK0d = std::get<Mat>(m.L[1][0]).data();
+  const double* AK0d = std::get<Mat>(m.A[1][0]).data();
+  std::vector<const double*> kz(nk), kx(nk);
+  for (std::size_t k = 0; k < nk; ++k) {
+    kz[k] = std::get<BlockDiag>(m.A_keys[k][0][0]).data.data();
+    kx[k] = std::get<Mat>(m.A_keys[k][1][0]).data();
+  }
+  const Eigen::VectorXd beta_v = m.beta_shifted();
+  const double* beta = beta_v.data();
+  Mat T = Mat::Identity(p, p);  // R_X⁻¹; (M⁻¹)_XX = T'T
+  m.LKK().topLeftCorner(p, p).triangularView<Eigen::Lower>().solveInPlace(T);
+  const Mat mxx = T.transpose() * T;
+  const double kappa = static_cast<double>(reml ? m.n() - m.p() : m.n()) / m.pwrss();
+
+  const int nchunks = detail::chunk_count(static_cast<std::size_t>(nlev), kLevelsPerChunk);
+  std::vector<double> partial(static_cast<std::size_t>(nchunks) * nk, 0.0);
+  detail::parallel_for(nchunks, [&](int c) {
+    const auto lb = static_cast<Eigen::Index>(detail::chunk_begin(static_cast<std::size_t>(nlev), nchunks, c));
+    const auto le = static_cast<Eigen::Index>(detail::chunk_begin(static_cast<std::size_t>(nlev), nchunks, c + 1));
+    constexpr int kScratch = Q > 0 && R > 0 ? 4 * Q * Q + 2 * Q + 2 * (R - 1) * Q + Q * R : 0;
+    Scratch<kScratch> buf(static_cast<std::size_t>(4 * q * q + 2 * q + 2 * p * q + q * rows));
+    double* work = buf.data();
+    double* wz = work + 3 * q * q + 2 * q + 2 * p * q;
+    double* wx = wz + q * q;
+    double* out = partial.data() + static_cast<std::size_t>(c) * nk;
+    for (Eigen::Index b = lb; b < le; ++b) {
+      level_inverse<Q>(L00d + b * q * q, work, work + q * q, q);
+      level_key_weights<Q, R>(AK0d + b * rows * q, LK0d + b * rows * q, lam, beta, mxx.data(), kappa, reml, work,
+                              wz, wx, q, rows);
+      for (std::size_t k = 0; k < nk; ++k) {
+        const double* az = kz[k] + b * q * q;
+        const double* ax = kx[k] + b * rows * q;
+        double v = 0;
+        for (int e = 0; e < q * q; ++e) v += wz[e] * az[e];
+        for (int e = 0; e < rows * q; ++e) v += wx[e] * ax[e];
+        out[k] += v;
+      }
+    }
+  });
+  // [X y]'[X y]: (M⁻¹)_XX (REML) + κ s s' with s = (-β̂, 1).
+  Eigen::VectorXd s(rows);
+  s.head(p) = -beta_v;
+  s(p) = 1;
+  Mat wkk = kappa * s * s.transpose();
+  if (reml) wkk.topLeftCorner(p, p) += mxx;
+  std::vector<double> g(nk, 0.0);
+  for (std::size_t k = 0; k < nk; ++k) {
+    for (int c = 0; c < nchunks; ++c) g[k] += partial[static_cast<std::size_t>(c) * nk + k];
+    g[k] += (wkk.array() * std::get<Mat>(m.A_keys[k][1][1]).array()).sum();
+  }
+  return g;
+}
+
 // Calls K<Q, R>::run(m) with the sizes fixed at compile time where they are common (q = 1 to 3
 // with up to 7 fixed effects, q = 4 with run-time rows), else at run time.
 template <template <int, int> class K, int Q, typename M>
@@ -415,6 +569,10 @@ struct FactorKernel {
   }
 };
 template <int Q, int R>
+struct KeyGradientKernel {
+  static std::vector<double> run(const detail::ModelState& m) { return key_gradient_levels<Q, R>(m); }
+};
+template <int Q, int R>
 struct GradientKernel {
   static Mat run(const detail::ModelState& m) { return gradient_levels<Q, R>(m); }
 };
@@ -424,7 +582,8 @@ struct GradientKernel {
 void detail::ModelState::update_L_single() { dispatch<FactorKernel>(*this); }
 
 bool detail::ModelState::has_gradient() const {
-  if (residual) return false;
+  // A residual structure: its parameters' gradient has a kernel for one term (key_gradient_levels).
+  if (residual && K != 1) return false;
   for (int j = 0; j < K; ++j)
     if (std::holds_alternative<detail::SparseChol>(L[j][j]) || !std::holds_alternative<BlockDiag>(A[j][j]))
       return false;
@@ -447,6 +606,28 @@ std::vector<double> detail::ModelState::gradient() const {
   for (int j = 0; j < K; ++j)
     for (int c = 0, k = theta_offset[j]; c < q[j]; ++c)
       for (int r = c; r < q[j]; ++r, ++k) g[static_cast<std::size_t>(k)] = J[static_cast<std::size_t>(j)](r, c);
+  const std::vector<double> ge = gradient_residual();
+  std::copy(ge.begin(), ge.end(), g.end() - static_cast<std::ptrdiff_t>(ge.size()));
+  return g;
+}
+
+std::vector<double> detail::ModelState::gradient_residual() const {
+  if (!residual || residual->fixed()) return {};
+  if (!factor_ok) return std::vector<double>(residual_eta.size(), std::numeric_limits<double>::quiet_NaN());
+  const std::vector<double> gk = dispatch<KeyGradientKernel>(*this);
+  const Mat J = residual->coefficient_jacobian(residual_eta.data());
+  std::vector<double> g = residual->logdet_gradient(residual_eta.data());
+  for (std::size_t j = 0; j < g.size(); ++j)
+    for (std::size_t k = 0; k < gk.size(); ++k)
+      g[j] += J(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(j)) * gk[k];
+  return g;
+}
+
+std::vector<double> detail::conditioned_gradient(const ModelState& m, const ThetaMap& map,
+                                                 const std::vector<double>& x) {
+  std::vector<double> g = map.gradient_conditioned(x, m.gradient_full());
+  const std::vector<double> ge = m.gradient_residual();  // η passes through the map unchanged
+  std::copy(ge.begin(), ge.end(), g.end() - static_cast<std::ptrdiff_t>(ge.size()));
   return g;
 }
 
