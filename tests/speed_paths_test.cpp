@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <numbers>
 #include <random>
 
@@ -385,6 +386,70 @@ TEST(SpeedPaths, SparseCholeskyIsChosenWhereTheFillIsSmall) {
   // A fully crossed design fills the item block: dense.
   lmm::LinearMixedModel c(lmm::testing::synthetic_crossed(30, 12, 7), lmm::Method::REML);
   EXPECT_TRUE(std::holds_alternative<lmm::detail::Mat>(lmm::detail::model_state(c).L[1][1]));
+}
+
+// The type of the item block analyse() chooses (it counts the fill column by column and stops
+// where the block is dense for sure) against the rule on the whole fill pattern formed as a
+// sparse product: dense where the fill leaves the level blocks and the sparse factor does not
+// pay, sparse where it pays, block-diagonal where nothing fills in.
+std::string expected_block(const lmm::detail::ModelState& s) {
+  using lmm::detail::SpMat;
+  SpMat P = std::get<SpMat>(s.A[1][0]);
+  for (Eigen::Index c = 0; c < P.outerSize(); ++c)
+    for (SpMat::InnerIterator it(P, c); it; ++it) it.valueRef() = 1.0;
+  const SpMat D = P * SpMat(P.transpose());
+  bool off = false;
+  for (Eigen::Index c = 0; c < D.outerSize(); ++c)
+    for (SpMat::InnerIterator it(D, c); it; ++it) off = off || it.row() != c;
+  if (!off) return "block-diagonal";
+  return lmm::detail::sparse_factor_pays(D, 1, s.nlev[1]) ? "sparse" : "dense";
+}
+
+std::string chosen_block(const lmm::detail::ModelState& s) {
+  const auto& b = s.L[1][1];
+  if (std::holds_alternative<lmm::detail::SparseChol>(b)) return "sparse";
+  return std::holds_alternative<lmm::detail::Mat>(b) ? "dense" : "block-diagonal";
+}
+
+TEST(SpeedPaths, FillIsJudgedAsFromTheWholePattern) {
+  auto& limit = lmm::detail::sparse_fill_limit();
+  auto& min_size = lmm::detail::sparse_min_size();
+  const double saved = limit;
+  const auto saved_size = min_size;
+  // A heavy subject who meets 4 out of 5 items: one column of A settles the block as dense.
+  lmm::ModelFrame heavy = sparse_crossed(200, 150, 3, 4);
+  for (int i = 0; i < 120; ++i) {
+    heavy.y.push_back(heavy.y[static_cast<std::size_t>(i)]);
+    heavy.X.insert(heavy.X.begin() + static_cast<std::ptrdiff_t>(heavy.y.size()) - 1, 1.0);
+    heavy.X.push_back(0.1 * i);
+    heavy.rows.push_back(heavy.rows.size());
+    heavy.re[0].refs.push_back(7);
+    heavy.re[0].z.push_back(1.0);
+    heavy.re[1].refs.push_back(i);
+    heavy.re[1].z.push_back(1.0);
+  }
+  std::map<std::string, int> seen;
+  for (const auto& f : {sparse_crossed(250, 150, 3, 9), sparse_crossed(150, 300, 6, 5), heavy}) {
+    for (double lim : {0.0, 0.02, 0.05, 0.1, 0.2, 1.0})
+      for (Eigen::Index size : {0, 140, 200}) {
+        limit = lim;
+        min_size = size;
+        lmm::LinearMixedModel m(f, lmm::Method::REML);
+        const auto& s = lmm::detail::model_state(m);
+        const std::string want = expected_block(s), got = chosen_block(s);
+        EXPECT_EQ(got, want) << "limit " << lim << ", minimum size " << size << ", items " << s.nlev[1];
+        ++seen[got];
+      }
+  }
+  limit = saved;
+  min_size = saved_size;
+  // One row per subject: nothing couples two items.
+  lmm::LinearMixedModel nested(sparse_crossed(100, 100, 1, 3), lmm::Method::REML);
+  EXPECT_EQ(expected_block(lmm::detail::model_state(nested)), "block-diagonal");
+  EXPECT_EQ(chosen_block(lmm::detail::model_state(nested)), "block-diagonal");
+  // The cases cover both choices.
+  EXPECT_GT(seen["dense"], 3);
+  EXPECT_GT(seen["sparse"], 3);
 }
 
 TEST(SpeedPaths, LbfgsReachesBobyqasOptimum) {

@@ -17,6 +17,8 @@
 #include <Eigen/Dense>
 #include <fmt/format.h>
 
+#include "model/condvar.h"
+
 namespace lmm::detail {
 
 namespace {
@@ -29,21 +31,35 @@ SpMat sparse_of(const Block& b) {
   return to_dense(b).sparseView();
 }
 
-// I_nblocks ⊗ E as a sparse matrix.
-SpMat kron_sparse(const Mat& E, Index nblocks) {
-  const Index q = E.rows();
-  Triplets t;
-  t.reserve(static_cast<std::size_t>(nblocks * q * q));
-  for (Index b = 0; b < nblocks; ++b)
-    for (Index j = 0; j < q; ++j)
-      for (Index i = 0; i < q; ++i)
-        if (E(i, j) != 0) t.emplace_back(b * q + i, b * q + j, E(i, j));
-  SpMat S(nblocks * q, nblocks * q);
-  S.setFromTriplets(t.begin(), t.end());
-  return S;
+void symmetrize(Mat& A) { A = (0.5 * (A + A.transpose())).eval(); }
+
+// A S for a dense A and a sparse S, column by column of S: each column of the result a sum of
+// columns of A (contiguous), where Eigen's dense-times-sparse product walked A's rows.
+Mat times_sparse(const Mat& A, const SpMat& S) {
+  Mat out = Mat::Zero(A.rows(), S.cols());
+  for (Index j = 0; j < S.outerSize(); ++j)
+    for (SpMat::InnerIterator it(S, j); it; ++it) out.col(j) += it.value() * A.col(it.row());
+  return out;
 }
 
-void symmetrize(Mat& A) { A = (0.5 * (A + A.transpose())).eval(); }
+// out += alpha Σ_b A_b' W_b B_b over the first term's levels b: A_b and B_b are level b's q0 rows
+// of n0 x m sparse matrices A and B, given transposed (m x n0, a row as a column), and W_b is
+// level b's q0 x q0 block of W (q0 x n0). Scattered into the dense m x m matrix: Σ_b q0² nnz_b²
+// products (InstEval: 2 million), where the sparse product A'(I ⊗ W)B and its dense copy took
+// several times as long.
+void add_level_products(Mat& out, const SpMat& At, const Mat& W, const SpMat& Bt, int q0, double alpha) {
+  const Index nl = W.cols() / q0;
+  for (Index b = 0; b < nl; ++b)
+    for (int s = 0; s < q0; ++s)
+      for (SpMat::InnerIterator jb(Bt, b * q0 + s); jb; ++jb) {
+        double* col = out.data() + jb.row() * out.rows();
+        for (int r = 0; r < q0; ++r) {
+          const double w = alpha * W(r, b * q0 + s) * jb.value();
+          if (w == 0) continue;
+          for (SpMat::InnerIterator ia(At, b * q0 + r); ia; ++ia) col[ia.row()] += w * ia.value();
+        }
+      }
+}
 
 }  // namespace
 
@@ -116,9 +132,7 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   const Mat N0X = B0 * S0X;
   const SpMat TS = T0sp * S0R;
   Mat SRR = Mat::Zero(m_, m_), SRX(m_, nc_);
-  SpMat LR(m_, m_);
   {
-    Triplets tl;
     for (int k = 1; k < K_; ++k) {
       const Index sk = q_[k] * nlev_[k];
       SRR.block(roff_[k], roff_[k], sk, sk) = to_dense(m.A[k][k]);
@@ -128,36 +142,27 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
         SRR.block(roff_[k], roff_[j], c.cols(), c.rows()) = c.transpose();
       }
       SRX.middleRows(roff_[k], sk) = std::get<Mat>(m.A[K_][k]).transpose();
-      for (Index b = 0; b < nlev_[k]; ++b)
-        for (int j = 0; j < q_[k]; ++j)
-          for (int i = j; i < q_[k]; ++i)
-            if (m.lambda[k](i, j) != 0) tl.emplace_back(roff_[k] + b * q_[k] + i, roff_[k] + b * q_[k] + j, m.lambda[k](i, j));
     }
-    LR.setFromTriplets(tl.begin(), tl.end());
   }
-  NRR_ = SRR - Mat(SpMat(S0R.transpose() * TS));
+  const SpMat S0Rt = S0R.transpose();
+  N0Rt_ = N0R_.transpose();
+  NRR_ = std::move(SRR);
+  add_level_products(NRR_, S0Rt, T0_, S0Rt, q0_, -1.0);  // S_RR - S_R0 T_0 S_0R
   symmetrize(NRR_);
   const Mat NRX = SRX - TS.transpose() * S0X;
   Mat xvx0 = XX - S0X.transpose() * (T0sp * S0X);
 
   G_ = Mat::Zero(m_, m_);
-  Mat Y = Mat::Identity(m_, m_);
+  M1RR_ = NRR_;
+  M0R_ = Mat(N0R_);
   if (m_ > 0) {
-    Mat F = LR.transpose() * (NRR_ * LR);
-    symmetrize(F);
-    F.diagonal().array() += 1.0;
-    const Eigen::LLT<Mat> llt(F);
-    if (llt.info() != Eigen::Success) throw std::runtime_error("VinvParts: I + Λ'N Λ is not positive definite");
-    const Mat Fi = llt.solve(Mat::Identity(m_, m_));
-    G_ = LR * (Fi * LR.transpose());
-    symmetrize(G_);
-    Y.noalias() -= G_ * NRR_;
-    // tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹) = tr(G (N_RR - N_R0 T_0 S_0R)).
-    trGV0_ = (G_.array() * (NRR_ - Mat(SpMat(N0R_.transpose() * TS))).array()).sum();
+    const Mat NG = schur_complement(m, S0Rt);  // N_RR G = I - Y'
+    // M_RR = N_RR Y = N_RR - N_RR G N_RR is symmetric: its lower triangle only (half a product).
+    M1RR_.triangularView<Eigen::Lower>() -= NG * NRR_;
+    M1RR_.triangularView<Eigen::StrictlyUpper>() = M1RR_.transpose();
+    // M_0R = N_0R - N_0R G N_RR, the transpose of N_RR G N_R0.
+    M0R_ -= times_sparse(NG, N0Rt_).transpose();
   }
-  M1RR_ = NRR_ * Y;
-  symmetrize(M1RR_);
-  M0R_ = N0R_ * Y;
   const Mat GNRX = G_ * NRX;
   W1_.resize(n0_ + m_, nc_);
   W1_.topRows(n0_) = N0X - N0R_ * GNRX;
@@ -165,6 +170,44 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   xvx_ = xvx0 - NRX.transpose() * GNRX;
   symmetrize(xvx_);
   diag_blocks_U();
+}
+
+// Λ_R'MΛ_R, or with `transposed` Λ_R M Λ_R', in place for a symmetric M (Λ_R = ⊕_k I ⊗ λ_k over
+// the terms after the first): the columns times Λ_R, the transpose, the columns again.
+void VinvParts::lambda_sandwich(Mat& M, const ModelState& m, bool transposed) const {
+  auto right = [&] {
+    for (int k = 1; k < K_; ++k) {
+      const Mat lam = transposed ? Mat(m.lambda[k].transpose()) : m.lambda[k];
+      for (Index b = 0; b < nlev_[k]; ++b) {
+        auto c = M.middleCols(roff_[k] + b * q_[k], q_[k]);
+        c = (c * lam).eval();
+      }
+    }
+  };
+  right();
+  M.transposeInPlace();
+  right();
+}
+
+// F = I + Λ_R'N_RRΛ_R, its factor C (the blocked factor's kernel), G = Λ_R F⁻¹ Λ_R' and
+// tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹) = tr(G (N_RR - N_R0 T_0 S_0R)); returns N_RR G.
+Mat VinvParts::schur_complement(const ModelState& m, const SpMat& S0Rt) {
+  Mat F = NRR_;
+  lambda_sandwich(F, m, false);
+  symmetrize(F);
+  F.diagonal().array() += 1.0;
+  Block C = std::move(F);  // factored in place, as the model's dense blocks
+  if (!cholesky(C)) throw std::runtime_error("VinvParts: I + Λ'N Λ is not positive definite");
+  // F⁻¹ from its factor: 2m³/3 operations, against 2m³ for solving with the identity.
+  G_ = inverse_of_llt(std::get<Mat>(C), true);
+  lambda_sandwich(G_, m, true);
+  symmetrize(G_);
+  Mat Q = NRR_;
+  add_level_products(Q, N0Rt_, T0_, S0Rt, q0_, -1.0);
+  trGV0_ = (G_.array() * Q.array()).sum();
+  Mat NG(m_, m_);
+  NG.noalias() = NRR_ * G_;
+  return NG;
 }
 
 // U_b: the level blocks of N_0R G N_R0, from the nonzero columns of each level's rows.
@@ -254,7 +297,13 @@ Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
       // offsets its null data pointer (undefined behaviour that UBSan reports).
       if (m_ > 0)
         for (Index b = 0; b < nlev_[0]; ++b) DM[r].middleRows(b * q, q) = d[r].E * M0R_.middleRows(b * q, q);
-      if (m_ > 0) GH[r] = G_ * Mat(SpMat(N0R_.transpose() * (kron_sparse(d[r].E, nlev_[0]) * N0R_)));
+      // G H_r = ((G N_R0) D_r) N_0R through the sparse N_0R: 4 m nnz(N_0R) operations instead
+      // of the 2m³ of G times a dense H_r (InstEval: 4·10⁸ against 3·10⁹).
+      if (m_ > 0) {
+        Mat P = times_sparse(G_, N0Rt_);  // m x n0
+        for (Index b = 0; b < nlev_[0]; ++b) P.middleCols(b * q, q) = P.middleCols(b * q, q) * d[r].E;
+        GH[r] = times_sparse(P, N0R_);
+      }
     } else {
       DM[r].resize(q * nlev_[static_cast<std::size_t>(k)], m_);
       for (Index b = 0; b < nlev_[static_cast<std::size_t>(k)]; ++b)

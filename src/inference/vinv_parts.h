@@ -53,13 +53,15 @@ class VinvParts {
   std::vector<int> q_;
   std::vector<Eigen::Index> nlev_, roff_;  // roff_: offset of term k >= 1 inside R
   Mat T0_, N00_, U00_;                      // q0 x n0, level blocks: T_0, N_00, diag blocks of N_0R G N_R0
-  SpMat N0R_;                               // n0 x m
+  SpMat N0R_, N0Rt_;                        // n0 x m, and its transpose
   Mat NRR_, G_, M1RR_, M0R_;                // m x m; M0R_: n0 x m
   Mat W1_, xvx_;
   double trT0S00_ = 0, trGV0_ = 0;          // for tr(Ṽ⁻¹)
 
   void build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMat& T0sp, SpMat& B0);
   void diag_blocks_U();
+  void lambda_sandwich(Mat& M, const ModelState& m, bool transposed) const;
+  Mat schur_complement(const ModelState& m, const SpMat& S0Rt);
   double trace_zero_zero(const TermDerivative& r, const TermDerivative& s, const Mat& GHr, const Mat& GHs) const;
 };
 

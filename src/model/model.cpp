@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <optional>
 #include <stdexcept>
 
 #include "lmm/error.h"
@@ -23,6 +24,7 @@ namespace {
 // Pattern of a sparse matrix with every stored entry set to 1 (no cancellation in products).
 SpMat pattern(const SpMat& S) {
   SpMat P = S;
+  P.makeCompressed();  // fill_pattern() reads the index arrays
   for (Eigen::Index c = 0; c < P.outerSize(); ++c)
     for (SpMat::InnerIterator it(P, c); it; ++it) it.valueRef() = 1.0;
   return P;
@@ -41,6 +43,91 @@ SpMat close_block_columns(const SpMat& P, int q, Eigen::Index nblocks) {
   if (q == 1) return P;
   Mat ones = Mat::Ones(q, q);
   return pattern(P * detail::kron_identity(ones, nblocks));
+}
+
+// The rows of a pattern's columns turned into the columns of its rows (the transpose's structure).
+struct RowLists {
+  std::vector<Eigen::Index> start;
+  std::vector<int> col;
+};
+
+RowLists row_lists(const SpMat& P) {
+  RowLists t;
+  t.start.assign(static_cast<std::size_t>(P.rows()) + 1, 0);
+  for (Eigen::Index c = 0; c < P.outerSize(); ++c)
+    for (SpMat::InnerIterator it(P, c); it; ++it) ++t.start[static_cast<std::size_t>(it.row()) + 1];
+  for (std::size_t r = 1; r < t.start.size(); ++r) t.start[r] += t.start[r - 1];
+  t.col.resize(static_cast<std::size_t>(t.start.back()));
+  std::vector<Eigen::Index> next(t.start.begin(), t.start.end() - 1);
+  for (Eigen::Index c = 0; c < P.outerSize(); ++c)
+    for (SpMat::InnerIterator it(P, c); it; ++it)
+      t.col[static_cast<std::size_t>(next[static_cast<std::size_t>(it.row())]++)] = static_cast<int>(c);
+  return t;
+}
+
+// Whether a diagonal block of m rows (q x q level blocks) whose pattern M (its fill with the level
+// blocks added) has an entry outside the level blocks and at least `entries` entries is factored
+// densely for sure: sparse_factor_pays() refuses it before any trial factorisation, by the same
+// test on the same numbers (it is too small, or the lower triangle alone is over the fill limit).
+bool surely_dense(double entries, Eigen::Index m) {
+  if (m < detail::sparse_min_size()) return true;
+  const double md = static_cast<double>(m);
+  return 0.5 * (entries + md) > detail::sparse_fill_limit() * (0.5 * md * (md + 1));
+}
+
+// The pattern M = Σ_k P_k P_k' + I ⊗ 1_q1_q' of a diagonal block of m rows filled in through the
+// sparse blocks P_k (of its rows, by an earlier term's columns), with every entry 1: the fill
+// pattern analyse() decides on. Nothing is returned where the block is certain to be factored
+// densely (surely_dense(); the count of M's entries only grows, so stopping early changes no
+// decision): a column of P_k with r entries spread over two level blocks puts r² entries into M,
+// and M's columns are counted one by one before they are stored. A ratings design's items block
+// (10,000 items, users who rated half of them) is settled by its heaviest user, without forming
+// its 10⁸ entries (several GB as a sparse product).
+std::optional<SpMat> fill_pattern(const std::vector<const SpMat*>& P, int q, Eigen::Index m) {
+  if (P.empty()) return SpMat(m, m);  // the first term: nothing fills in
+  for (const SpMat* p : P)
+    for (Eigen::Index c = 0; c < p->outerSize(); ++c) {
+      const auto* rows = p->innerIndexPtr();
+      const Eigen::Index b = p->outerIndexPtr()[c], e = p->outerIndexPtr()[c + 1];
+      if (e - b < 2) continue;
+      const auto [lo, hi] = std::minmax_element(rows + b, rows + e);
+      const double r = static_cast<double>(e - b);
+      if (*lo / q != *hi / q && surely_dense(r * r, m)) return std::nullopt;
+    }
+  std::vector<RowLists> T;
+  for (const SpMat* p : P) T.push_back(row_lists(*p));
+  std::vector<int> inner, mark(static_cast<std::size_t>(m), -1);
+  std::vector<Eigen::Index> outer{0};
+  bool off_block = false;
+  for (Eigen::Index c = 0; c < m; ++c) {
+    const auto begin = static_cast<std::ptrdiff_t>(inner.size());
+    auto add = [&](int r) {
+      if (mark[static_cast<std::size_t>(r)] == c) return;
+      mark[static_cast<std::size_t>(r)] = static_cast<int>(c);
+      inner.push_back(r);
+      off_block = off_block || r / q != c / q;
+    };
+    for (Eigen::Index r = c / q * q; r < (c / q + 1) * q; ++r) add(static_cast<int>(r));
+    for (std::size_t k = 0; k < P.size(); ++k) {
+      const auto& t = T[k];
+      for (auto i = t.start[static_cast<std::size_t>(c)]; i < t.start[static_cast<std::size_t>(c) + 1]; ++i) {
+        const int u = t.col[static_cast<std::size_t>(i)];
+        const auto* rows = P[k]->innerIndexPtr();
+        for (auto j = P[k]->outerIndexPtr()[u]; j < P[k]->outerIndexPtr()[u + 1]; ++j) add(rows[j]);
+      }
+    }
+    std::sort(inner.begin() + begin, inner.end());
+    outer.push_back(static_cast<Eigen::Index>(inner.size()));
+    if (off_block && surely_dense(static_cast<double>(inner.size()), m)) return std::nullopt;
+  }
+  std::vector<Eigen::Triplet<double>> t;
+  t.reserve(inner.size());
+  for (Eigen::Index c = 0; c < m; ++c)
+    for (auto i = outer[static_cast<std::size_t>(c)]; i < outer[static_cast<std::size_t>(c) + 1]; ++i)
+      t.emplace_back(inner[static_cast<std::size_t>(i)], c, 1.0);
+  SpMat M(m, m);
+  M.setFromTriplets(t.begin(), t.end());
+  return M;
 }
 
 }  // namespace
@@ -181,24 +268,24 @@ void detail::ModelState::analyse() {
   for (int j = 0; j < K; ++j) {
     // A term coupled by the residual pairs has a sparse, non-block-diagonal Z'R⁻¹Z: factored densely.
     bool dense = !std::holds_alternative<BlockDiag>(A[j][j]);
-    SpMat D(q[j] * nlev[j], q[j] * nlev[j]);
-    for (int k = 0; k < j; ++k) {
-      if (dense_diag[k]) {
-        dense = true;
-        break;
-      }
-      D = pattern(D + P[j][k] * SpMat(P[j][k].transpose()));
+    for (int k = 0; k < j; ++k) dense = dense || dense_diag[k];
+    // The fill (with the level blocks), or nothing where it is dense for sure (fill_pattern()).
+    std::optional<SpMat> D;
+    if (!dense) {
+      std::vector<const SpMat*> through;
+      for (int k = 0; k < j; ++k) through.push_back(&P[j][k]);
+      D = fill_pattern(through, q[j], q[j] * nlev[j]);
     }
     // A block that fills in only through sparse blocks (the earlier diagonal blocks all stayed
     // block-diagonal) may stay sparse enough for a sparse Cholesky with a fill-reducing ordering.
-    const bool fill_from_sparse = !dense && !is_block_diagonal(D, q[j]);
-    dense = dense || !is_block_diagonal(D, q[j]);
+    const bool fill_from_sparse = !dense && (!D || !is_block_diagonal(*D, q[j]));
+    dense = dense || fill_from_sparse;
     dense_diag[j] = dense;
     for (int i = j + 1; i < K && !dense; ++i) {
       for (int k = 0; k < j; ++k) P[i][j] = pattern(P[i][j] + P[i][k] * SpMat(P[j][k].transpose()));
       P[i][j] = close_block_columns(P[i][j], q[j], nlev[j]);
     }
-    if (fill_from_sparse && detail::sparse_factor_pays(D, q[j], nlev[j])) {
+    if (fill_from_sparse && D && detail::sparse_factor_pays(*D, q[j], nlev[j])) {
       L[j][j] = detail::SparseChol();
     } else if (dense) {
       L[j][j] = Mat();
