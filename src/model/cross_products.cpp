@@ -13,11 +13,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <numeric>
 #include <stdexcept>
 #include <vector>
 
 #include "model/model_impl.h"
+#include "util/group_order.h"
 #include "util/parallel.h"
 
 namespace lmm::detail {
@@ -34,20 +34,11 @@ struct Grouping {
 
 Grouping group_rows(const std::vector<std::int32_t>& refs, std::size_t nlev) {
   Grouping g;
-  g.start.assign(nlev + 1, 0);
-  const std::size_t n = refs.size();
-  bool sorted = true;
-  for (std::size_t i = 0; i < n; ++i) {
-    ++g.start[static_cast<std::size_t>(refs[i]) + 1];
-    if (i > 0 && refs[i] < refs[i - 1]) sorted = false;
-  }
-  std::partial_sum(g.start.begin(), g.start.end(), g.start.begin());
-  if (sorted) return g;
-  if (n > std::numeric_limits<std::uint32_t>::max())
+  g.start = detail::group_starts(refs, nlev);
+  if (std::is_sorted(refs.begin(), refs.end())) return g;
+  if (refs.size() > std::numeric_limits<std::uint32_t>::max())
     throw std::length_error("lmm: more than 2^32 rows are not supported");
-  g.order.resize(n);
-  std::vector<std::size_t> next(g.start.begin(), g.start.end() - 1);
-  for (std::size_t i = 0; i < n; ++i) g.order[next[static_cast<std::size_t>(refs[i])]++] = static_cast<std::uint32_t>(i);
+  g.order = detail::scatter_by_group<std::uint32_t>(refs, g.start);
   return g;
 }
 
