@@ -685,6 +685,13 @@ void check_selected_inverse(const std::vector<Block>& blocks, int nb) {
         EXPECT_TRUE(close(std::get<Mat>(S[i][j]), want)) << i << "," << j;
       }
     }
+  // The sums of the diagonal blocks alone (a first block of scalar levels, then a dense tail).
+  const auto sums = lmm::detail::diagonal_block_sums(L, std::vector<int>(static_cast<std::size_t>(nb), 1));
+  const auto* first = std::get_if<BlockDiag>(L[0][0]);
+  const bool crossed = first && first->q == 1 && std::holds_alternative<Mat>(*L[1][1]);
+  ASSERT_EQ(sums.size(), crossed ? static_cast<std::size_t>(nb) : 0u);
+  for (std::size_t i = 0; i < sums.size(); ++i)
+    EXPECT_NEAR(sums[i](0, 0), Sigma.diagonal().segment(off[i], off[i + 1] - off[i]).sum(), 1e-11 * static_cast<double>(off[i + 1] - off[i])) << i;
 }
 
 Mat lower_factor(Random& r, Index m) {
@@ -739,6 +746,25 @@ TEST(SelectedInverse, CrossedBlocksWithAFilledInBlock) {
   b.emplace_back(r.dense(3, 2));
   b.emplace_back(lower_factor(r, 3));
   check_selected_inverse(b, 4);
+}
+
+TEST(SelectedInverse, LargeFilledInBlock) {
+  // (1 | subject) + (1 | item) and two fixed effects: 400 subjects meeting 3 of 300 items each.
+  // The item block and the X rows after it (302 rows) are inverted by LAPACK's dpotri where the
+  // build has OpenBLAS (256 rows or more), and read entry by entry by every subject.
+  Random r(74);
+  std::vector<Block> b;
+  b.emplace_back(blockdiag_factor(r, 1, 400));
+  b.emplace_back(level_pattern(r, 300, 400, 1, [](Index l) {
+    return std::vector<Index>{l % 300, (l + 100) % 300, (l + 200) % 300};
+  }));
+  Mat item = lower_factor(r, 300);
+  item.diagonal().array() += 20.0;  // a random triangular factor is otherwise badly conditioned
+  b.emplace_back(std::move(item));
+  b.emplace_back(r.dense(2, 400));
+  b.emplace_back(r.dense(2, 300));
+  b.emplace_back(lower_factor(r, 2));
+  check_selected_inverse(b, 3);
 }
 
 TEST(SelectedInverse, RefusesAPatternThatIsNotClosedOrASparseCholesky) {

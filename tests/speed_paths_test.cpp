@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <numbers>
 #include <random>
@@ -18,6 +19,7 @@
 #include "lmm/parallel.h"
 #include "inference/numderiv.h"
 #include "model/model_access.h"
+#include "model/multi_term.h"
 #include "test_util.h"
 
 namespace {
@@ -229,14 +231,15 @@ void expect_gradient_matches(lmm::LinearMixedModel& m, const std::vector<double>
     EXPECT_NEAR(g[k], fd(0, static_cast<Eigen::Index>(k)), 1e-6 * (1 + std::abs(g[k]))) << what << ", θ" << k;
 }
 
-TEST(SpeedPaths, SeveralTermsGradientMatchesRichardsonDifferences) {
+struct SeveralTermsCase {
+  const char* name;
+  lmm::ModelFrame frame;
+  std::vector<std::vector<double>> thetas;  // the last with a component on its boundary 0
+};
+
+std::vector<SeveralTermsCase> several_terms_cases() {
   const std::vector<std::string> i1{"(Intercept)"}, ix{"(Intercept)", "x"}, x1{"x"};
-  struct Case {
-    const char* name;
-    lmm::ModelFrame frame;
-    std::vector<std::vector<double>> thetas;  // the last with a component on its boundary 0
-  };
-  const std::vector<Case> cases{
+  return {
       // (1 | s) + (1 | d) + (1 | dept): 30 subjects meeting 4 of 15 items each; the item block
       // fills in (dense), a department groups items.
       {"crossed",
@@ -256,13 +259,48 @@ TEST(SpeedPaths, SeveralTermsGradientMatchesRichardsonDifferences) {
       // (1 + x || g): two terms on one grouping factor.
       {"||", several_terms(100, {{"g", 20, [](int t) { return t / 5; }, i1}, {"g", 20, [](int t) { return t / 5; }, x1}}, 15),
        {{0.9, 0.5}, {0.4, 1.3}, {0.8, 0.0}}},
+      // (1 | s) + (1 | d): 400 subjects meeting 20 of 300 items each; the item block (300 rows)
+      // fills in, is dense and large enough for LAPACK's inverse where the build has OpenBLAS.
+      {"crossed, large item block",
+       several_terms(8000, {{"s", 400, [](int t) { return t / 20; }, i1},
+                            {"d", 300, [](int t) { return (37 * (t / 20) + 13 * (t % 20)) % 300; }, i1}}, 16),
+       {{0.8, 0.6}, {0.3, 1.4}, {0.7, 0.0}}},
   };
-  for (const auto& c : cases)
+}
+
+TEST(SpeedPaths, SeveralTermsGradientMatchesRichardsonDifferences) {
+  for (const auto& c : several_terms_cases())
     for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
       lmm::LinearMixedModel m(c.frame, method);
       ASSERT_TRUE(m.has_gradient()) << c.name;
       for (const auto& th : c.thetas)
         expect_gradient_matches(m, th, std::string(c.name) + (method == lmm::Method::REML ? " REML" : " ML"));
+    }
+}
+
+// The gradient's trace from the diagonal blocks of Σ alone (model/multi_term.h) against the
+// general formula from the off-diagonal blocks of Σ and A, at the points away from the boundary;
+// and on the boundary (λ_j singular) the general formula whatever the setting.
+TEST(SpeedPaths, SeveralTermsTraceIdentityMatchesGeneralFormula) {
+  double& floor = lmm::detail::trace_identity_floor();
+  const double saved = floor;
+  for (const auto& c : several_terms_cases())
+    for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+      const std::string what = std::string(c.name) + (method == lmm::Method::REML ? " REML" : " ML");
+      lmm::LinearMixedModel m(c.frame, method);
+      for (std::size_t t = 0; t < c.thetas.size(); ++t) {
+        m.set_theta(c.thetas[t]);
+        floor = 0;
+        const auto identity = m.gradient();
+        floor = std::numeric_limits<double>::infinity();
+        const auto general = m.gradient();
+        floor = saved;
+        ASSERT_EQ(identity.size(), general.size());
+        for (std::size_t k = 0; k < general.size(); ++k) {
+          EXPECT_NEAR(identity[k], general[k], 1e-9 * (1 + std::abs(general[k]))) << what << ", θ" << k;
+          if (c.thetas[t][k] == 0.0) EXPECT_EQ(identity[k], general[k]) << what << ", θ" << k << " (boundary)";
+        }
+      }
     }
 }
 

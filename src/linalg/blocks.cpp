@@ -9,13 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "linalg/lapack.h"
 #include "lmm/parallel.h"
 #include "util/parallel.h"
 
 #ifdef LMM_HAVE_OPENBLAS
-// LAPACK's Cholesky factorisation (Fortran calling convention: the trailing argument is the
-// length of the `uplo` string), and OpenBLAS's thread count.
+// LAPACK's Cholesky factorisation and the inverse from it (Fortran calling convention: the
+// trailing argument is the length of the `uplo` string), and OpenBLAS's thread count.
 extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
+extern "C" void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
 extern "C" void openblas_set_num_threads(int num_threads);
 extern "C" int openblas_get_num_threads(void);
 #endif
@@ -177,28 +179,39 @@ void sub_outer_blockdiag(BlockDiag& T, const SpMat& S) {
       }
 }
 
+#ifdef LMM_HAVE_OPENBLAS
+// Runs call(n) (a LAPACK routine on an n x n block) on OpenBLAS with lmm's thread count; false,
+// without calling it, for a block below 256 rows (there Eigen is as fast and a call costs more) or
+// when OpenBLAS is busy. OpenBLAS's thread count is one setting for the whole process, shared with
+// numpy in Python: one fit at a time uses it, sets lmm's own count for the call and puts the
+// caller's back after; fits running at the same time on other threads (bootstrap replicates) use
+// Eigen instead.
+template <class Call>
+bool lapack_call(Eigen::Index rows, Call call) {
+  constexpr Eigen::Index kLapackMinSize = 256;
+  static std::mutex blas;
+  std::unique_lock<std::mutex> lock(blas, std::try_to_lock);
+  if (!lock.owns_lock() || rows < kLapackMinSize || rows > INT_MAX) return false;
+  const int n = static_cast<int>(rows);
+  // One thread below ~2,000 rows, where a second one costs more than it brings (InstEval's
+  // 1,128: 0.042 s on one, 0.055 s on two, on the loaded 2-core machine).
+  const int before = openblas_get_num_threads();
+  const int want = n >= 2048 ? num_threads() : 1;
+  if (want != before) openblas_set_num_threads(want);
+  call(n);
+  if (want != before) openblas_set_num_threads(before);
+  return true;
+}
+#endif
+
 // In-place lower Cholesky factor of a dense block (the filled-in block of a crossed design, up to
 // 10,000 x 10,000 and more; factored at every evaluation). Large blocks go to OpenBLAS's dpotrf
 // where the build has it: blocked, AVX2/FMA kernels chosen at run time, and multi-threaded, where
 // Eigen's LLT runs on one core (bench/cholesky_kernels.cpp; docs/crossed.md has the figures).
 bool dense_cholesky(Mat& m) {
 #ifdef LMM_HAVE_OPENBLAS
-  constexpr Eigen::Index kLapackMinSize = 256;  // below, the two are alike and a call costs more
-  // OpenBLAS's thread count is one setting for the whole process, shared with numpy in Python. One
-  // fit at a time uses it, sets lmm's own count for the call and puts the caller's back after;
-  // fits running at the same time on other threads (bootstrap replicates) use Eigen's LLT instead.
-  static std::mutex blas;
-  std::unique_lock<std::mutex> lock(blas, std::try_to_lock);
-  if (lock.owns_lock() && m.rows() >= kLapackMinSize && m.rows() <= INT_MAX) {
-    const int n = static_cast<int>(m.rows());
-    // One thread below ~2,000 rows, where a second one costs more than it brings (InstEval's
-    // 1,128: 0.042 s on one, 0.055 s on two, on the loaded 2-core machine).
-    const int before = openblas_get_num_threads();
-    const int want = n >= 2048 ? num_threads() : 1;
-    if (want != before) openblas_set_num_threads(want);
-    int info = 0;
-    dpotrf_("L", &n, m.data(), &n, &info, 1);
-    if (want != before) openblas_set_num_threads(before);
+  int info = 0;
+  if (lapack_call(m.rows(), [&](int n) { dpotrf_("L", &n, m.data(), &n, &info, 1); })) {
     if (info != 0) return false;
     m.triangularView<Eigen::StrictlyUpper>().setZero();
     return true;
@@ -211,6 +224,19 @@ bool dense_cholesky(Mat& m) {
 }
 
 }  // namespace
+
+bool lapack_inverse_from_factor(Mat& m) {
+#ifdef LMM_HAVE_OPENBLAS
+  int info = 0;
+  if (lapack_call(m.rows(), [&](int n) { dpotri_("L", &n, m.data(), &n, &info, 1); })) {
+    if (info != 0) throw std::logic_error("lmm internal error: dpotri on a singular factor");
+    return true;
+  }
+#else
+  (void)m;
+#endif
+  return false;
+}
 
 Eigen::Index rows(const Block& b) {
   if (auto* d = std::get_if<BlockDiag>(&b)) return d->size();

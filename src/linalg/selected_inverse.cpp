@@ -11,6 +11,9 @@
 #include <string>
 #include <utility>
 
+#include "linalg/lapack.h"
+#include "util/parallel.h"
+
 namespace lmm::detail {
 
 namespace {
@@ -58,30 +61,50 @@ void lower_gram(const Eigen::Ref<const Mat>& N, Eigen::Ref<Mat> S) {
   lower_gram(N.bottomRightCorner(m - h, m - h), S.bottomRightCorner(m - h, m - h));
 }
 
-// The dense tail (blocks s..nb-1, all Mat) inverted in full into its blocks of Σ.
-void invert_dense_tail(const std::vector<std::vector<const Block*>>& L, int s, std::vector<std::vector<Block>>& S) {
+// The dense tail of Σ (blocks s..nb-1, all Mat), its lower triangle held whole while the
+// block-diagonal columns before it read it, and cut into Σ's blocks at the end.
+struct Tail {
+  int s = 0;
+  std::vector<Eigen::Index> off;  // block i ≥ s starts at row off[i] of S
+  Mat S;
+};
+
+// The dense tail of L inverted in full: LAPACK's dpotri for a large one (lapack.h), else L⁻¹ by
+// halves and its Gram matrix, the same m³/3 + m³/3 operations in Eigen on one core.
+void invert_dense_tail(const std::vector<std::vector<const Block*>>& L, Tail& t) {
   const int nb = static_cast<int>(L.size());
-  std::vector<Eigen::Index> off(static_cast<std::size_t>(nb + 1), 0);
-  for (int i = s; i < nb; ++i) {
+  t.off.assign(static_cast<std::size_t>(nb + 1), 0);
+  for (int i = t.s; i < nb; ++i) {
     const Mat* d = std::get_if<Mat>(L[i][i]);
     if (!d) fail("a diagonal block after a dense one is not dense");
-    off[i + 1] = off[i] + d->rows();
+    t.off[i + 1] = t.off[i] + d->rows();
   }
-  const Eigen::Index m = off[nb];
-  Mat Ld = Mat::Zero(m, m);
-  for (int i = s; i < nb; ++i)
-    for (int j = s; j <= i; ++j) {
+  const Eigen::Index m = t.off[nb];
+  Mat Ld(m, m);  // the lower triangle is all that is read
+  for (int i = t.s; i < nb; ++i)
+    for (int j = t.s; j <= i; ++j) {
       const Mat* b = std::get_if<Mat>(L[i][j]);
       if (!b) fail("a block below a dense diagonal block is not dense");
-      Ld.block(off[i], off[j], b->rows(), b->cols()) = *b;
+      Ld.block(t.off[i], t.off[j], b->rows(), b->cols()) = *b;
     }
-  lower_inverse(Ld);
-  Mat Sd = Mat::Zero(m, m);
-  lower_gram(Ld, Sd);
-  Ld.resize(0, 0);
-  Sd.triangularView<Eigen::StrictlyUpper>() = Sd.transpose();
-  for (int i = s; i < nb; ++i)
-    for (int j = s; j <= i; ++j) S[i][j] = Mat(Sd.block(off[i], off[j], off[i + 1] - off[i], off[j + 1] - off[j]));
+  if (lapack_inverse_from_factor(Ld)) {
+    t.S = std::move(Ld);
+  } else {
+    Ld.triangularView<Eigen::StrictlyUpper>().setZero();
+    lower_inverse(Ld);
+    t.S = Mat::Zero(m, m);
+    lower_gram(Ld, t.S);
+  }
+}
+
+// The tail's lower triangle cut into Σ's blocks, the diagonal ones made whole.
+void split_tail(const Tail& t, std::vector<std::vector<Block>>& S) {
+  const int nb = static_cast<int>(S.size());
+  for (int i = t.s; i < nb; ++i)
+    for (int j = t.s; j <= i; ++j) {
+      const auto b = t.S.block(t.off[i], t.off[j], t.off[i + 1] - t.off[i], t.off[j + 1] - t.off[j]);
+      S[i][j] = i == j ? Mat(b.selfadjointView<Eigen::Lower>()) : Mat(b);
+    }
 }
 
 // Σ(r1, r2) of rows a = (i1, r1) ≥ b = (i2, r2) from the blocks of Σ formed so far.
@@ -103,6 +126,7 @@ void level_rows(const std::vector<std::vector<const Block*>>& L, int j, Eigen::I
     if (!sp) fail("an off-diagonal block is neither sparse nor dense");
     for (Eigen::Index c = c0; c < c0 + q; ++c)
       for (SpMat::InnerIterator it(*sp, c); it; ++it) R.emplace_back(i, it.row());
+    if (q == 1) continue;  // one column's rows are ascending already
     std::sort(R.begin() + static_cast<std::ptrdiff_t>(start), R.end());
     R.erase(std::unique(R.begin() + static_cast<std::ptrdiff_t>(start), R.end()), R.end());
   }
@@ -142,36 +166,79 @@ void gather_scatter(const std::vector<std::vector<const Block*>>& L, std::vector
   }
 }
 
-// Column block j (block-diagonal, every later block of Σ formed), level by level.
-void invert_blockdiag_column(const std::vector<std::vector<const Block*>>& L, int j,
-                             std::vector<std::vector<Block>>& S) {
+// Σ_RR's lower triangle for the rows R below one level: entries in the dense tail read from it
+// directly (R lists them last), the others from the blocks of Σ formed so far.
+void gather_sigma_rr(const std::vector<std::vector<Block>>& S, const Tail& t, const Rows& R,
+                     std::vector<Eigen::Index>& tail_row, Eigen::Ref<Mat> SRR) {
+  const auto nR = static_cast<Eigen::Index>(R.size());
+  Eigen::Index nt = nR;  // R[nt..] lie in the tail
+  while (nt > 0 && R[static_cast<std::size_t>(nt - 1)].first >= t.s) --nt;
+  tail_row.resize(static_cast<std::size_t>(nR));
+  for (Eigen::Index a = nt; a < nR; ++a) {
+    const auto& [i, r] = R[static_cast<std::size_t>(a)];
+    tail_row[static_cast<std::size_t>(a)] = t.off[i] + r;
+  }
+  for (Eigen::Index c = 0; c < nR; ++c) {
+    const Eigen::Index a0 = std::max(c, nt);
+    for (Eigen::Index a = c; a < a0; ++a) SRR(a, c) = lookup(S, R[a], R[c]);
+    if (c < nt) {
+      for (Eigen::Index a = a0; a < nR; ++a) SRR(a, c) = lookup(S, R[a], R[c]);
+      continue;
+    }
+    const double* col = t.S.data() + tail_row[static_cast<std::size_t>(c)] * t.S.rows();
+    for (Eigen::Index a = a0; a < nR; ++a) SRR(a, c) = col[tail_row[static_cast<std::size_t>(a)]];
+  }
+}
+
+// The buffers of one level's step, reused from level to level.
+struct LevelWork {
+  Rows R;
+  std::vector<Eigen::Index> tail_row;
+  Mat X, XL, SRR, Y, Linv;
+};
+
+// Level b of the block-diagonal column block j: its diagonal block of Σ into Sjj, and Σ below it
+// into S's blocks of column j (columns b q .. b q + q - 1 of them, which no other level touches).
+void invert_level(const std::vector<std::vector<const Block*>>& L, int j, const Tail& t, Eigen::Index b,
+                  std::vector<std::vector<Block>>& S, BlockDiag& Sjj, LevelWork& w) {
   const BlockDiag& Ljj = std::get<BlockDiag>(*L[j][j]);
   const int q = Ljj.q;
-  BlockDiag Sjj;
-  Sjj.q = q;
-  Sjj.nblocks = Ljj.nblocks;
-  Sjj.data.resize(q, Ljj.data.cols());
-  Rows R;
-  Mat X, SRR, Y, Linv(q, q);
-  for (Eigen::Index b = 0; b < Ljj.nblocks; ++b) {
-    const Eigen::Index c0 = b * q;
-    level_rows(L, j, c0, q, R);
-    Linv.setIdentity();
-    Ljj.block(b).triangularView<Eigen::Lower>().solveInPlace(Linv);
-    const auto nR = static_cast<Eigen::Index>(R.size());
-    if (nR == 0) {  // no rows below this level: S_bb = L_bb⁻ᵀ L_bb⁻¹ (and no empty self-adjoint
-      Sjj.block(b).noalias() = Linv.transpose() * Linv;  // product, which Eigen reads through a
-      continue;                                             // null pointer: UBSan reports it)
-    }
-    gather_scatter(L, S, j, c0, q, R, X, false);
-    X = X * Linv;  // X L_bb⁻¹
-    SRR.resize(nR, nR);
-    for (Eigen::Index c = 0; c < nR; ++c)
-      for (Eigen::Index a = c; a < nR; ++a) SRR(a, c) = lookup(S, R[a], R[c]);
-    Y.noalias() = -(SRR.selfadjointView<Eigen::Lower>() * X);
-    Sjj.block(b).noalias() = Linv.transpose() * Linv - X.transpose() * Y;
-    gather_scatter(L, S, j, c0, q, R, Y, true);
+  const Eigen::Index c0 = b * q;
+  level_rows(L, j, c0, q, w.R);
+  w.Linv.setIdentity(q, q);
+  Ljj.block(b).triangularView<Eigen::Lower>().solveInPlace(w.Linv);
+  const auto nR = static_cast<Eigen::Index>(w.R.size());
+  if (nR == 0) {  // no rows below this level: S_bb = L_bb⁻ᵀ L_bb⁻¹ (and no empty self-adjoint
+    Sjj.block(b).noalias() = w.Linv.transpose() * w.Linv;  // product, which Eigen reads through a
+    return;                                                 // null pointer: UBSan reports it)
   }
+  gather_scatter(L, S, j, c0, q, w.R, w.X, false);
+  w.XL.noalias() = w.X * w.Linv;  // X L_bb⁻¹
+  if (w.SRR.rows() < nR) w.SRR.resize(2 * nR, 2 * nR);  // grown, never shrunk: no allocation per level
+  auto srr = w.SRR.topLeftCorner(nR, nR);
+  gather_sigma_rr(S, t, w.R, w.tail_row, srr);
+  w.Y.noalias() = -(srr.selfadjointView<Eigen::Lower>() * w.XL);
+  Sjj.block(b).noalias() = w.Linv.transpose() * w.Linv - w.XL.transpose() * w.Y;
+  gather_scatter(L, S, j, c0, q, w.R, w.Y, true);
+}
+
+// Column block j (block-diagonal, every later block of Σ formed), level by level. The levels are
+// independent (each reads Σ of later blocks and writes its own columns) and run in parallel
+// chunks; reading Σ_RR is bound by the memory's latency, which a second core hides.
+void invert_blockdiag_column(const std::vector<std::vector<const Block*>>& L, int j, const Tail& t,
+                             std::vector<std::vector<Block>>& S) {
+  const BlockDiag& Ljj = std::get<BlockDiag>(*L[j][j]);
+  BlockDiag Sjj;
+  Sjj.q = Ljj.q;
+  Sjj.nblocks = Ljj.nblocks;
+  Sjj.data.resize(Ljj.q, Ljj.data.cols());
+  const auto n = static_cast<std::size_t>(Ljj.nblocks);
+  const int nchunks = chunk_count(n, 256);
+  parallel_for(nchunks, [&](int c) {
+    LevelWork w;
+    for (std::size_t b = chunk_begin(n, nchunks, c); b < chunk_begin(n, nchunks, c + 1); ++b)
+      invert_level(L, j, t, static_cast<Eigen::Index>(b), S, Sjj, w);
+  });
   S[j][j] = std::move(Sjj);
 }
 
@@ -192,6 +259,59 @@ double selected_entry(const Block& S, Eigen::Index r, Eigen::Index c) {
   return sp.valuePtr()[it - inner];
 }
 
+namespace {
+
+// X̃ = L_t0 L_00⁻¹ for a first block of scalar levels, its rows in the tail's coordinates.
+SpMat scaled_first_column(const std::vector<std::vector<const Block*>>& L, const Tail& t) {
+  const BlockDiag& d0 = std::get<BlockDiag>(*L[0][0]);
+  std::vector<Eigen::Triplet<double>> trip;
+  for (int i = 1; i < static_cast<int>(L.size()); ++i) {
+    if (const Mat* d = std::get_if<Mat>(L[i][0])) {
+      for (Eigen::Index c = 0; c < d->cols(); ++c)
+        for (Eigen::Index r = 0; r < d->rows(); ++r) trip.emplace_back(t.off[i] + r, c, (*d)(r, c) / d0.data(0, c));
+      continue;
+    }
+    const SpMat* sp = std::get_if<SpMat>(L[i][0]);
+    if (!sp) fail("an off-diagonal block is neither sparse nor dense");
+    for (Eigen::Index c = 0; c < sp->outerSize(); ++c)
+      for (SpMat::InnerIterator it(*sp, c); it; ++it) trip.emplace_back(t.off[i] + it.row(), c, it.value() / d0.data(0, c));
+  }
+  SpMat X(t.S.rows(), d0.nblocks);
+  X.setFromTriplets(trip.begin(), trip.end());
+  return X;
+}
+
+}  // namespace
+
+std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q) {
+  const int nb = static_cast<int>(L.size());
+  const BlockDiag* d0 = nb >= 2 ? std::get_if<BlockDiag>(L[0][0]) : nullptr;
+  if (!d0 || d0->q != 1) return {};
+  for (int i = 1; i < nb; ++i)
+    if (!std::holds_alternative<Mat>(*L[i][i])) return {};
+  Tail t;
+  t.s = 1;
+  invert_dense_tail(L, t);
+  // P = -X̃X̃' on its lower triangle, by the factorisation's own cache-blocked downdate.
+  Block P = Mat(Mat::Zero(t.S.rows(), t.S.rows()));
+  rank_downdate(P, Block(scaled_first_column(L, t)));
+  const Mat& Pm = std::get<Mat>(P);
+  double trace = 0;  // tr(Σ_t X̃X̃') from the two lower triangles
+  for (Eigen::Index c = 0; c < Pm.cols(); ++c) {
+    const Eigen::Index len = Pm.rows() - c;
+    trace -= 2 * t.S.col(c).tail(len).dot(Pm.col(c).tail(len)) - t.S(c, c) * Pm(c, c);
+  }
+  std::vector<Mat> sums(static_cast<std::size_t>(nb));
+  sums[0] = Mat::Constant(1, 1, d0->data.array().square().inverse().sum() + trace);
+  for (int i = 1; i < nb; ++i) {
+    const int qi = q[static_cast<std::size_t>(i)];
+    sums[i] = Mat::Zero(qi, qi);
+    for (Eigen::Index r = t.off[i]; r < t.off[i + 1]; r += qi)
+      sums[i] += Mat(t.S.block(r, r, qi, qi).selfadjointView<Eigen::Lower>());
+  }
+  return sums;
+}
+
 std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<const Block*>>& L) {
   const int nb = static_cast<int>(L.size());
   int s = 0;
@@ -199,7 +319,9 @@ std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<c
   if (s < nb && !std::holds_alternative<Mat>(*L[s][s])) fail("a diagonal block is neither block-diagonal nor dense");
   std::vector<std::vector<Block>> S(static_cast<std::size_t>(nb));
   for (int i = 0; i < nb; ++i) S[i].resize(static_cast<std::size_t>(i + 1));
-  if (s < nb) invert_dense_tail(L, s, S);
+  Tail tail;
+  tail.s = s;
+  if (s < nb) invert_dense_tail(L, tail);
   for (int j = s - 1; j >= 0; --j) {
     // Blocks of Σ below the diagonal take the shape (and a SpMat the pattern) of L's.
     for (int i = j + 1; i < nb; ++i) {
@@ -211,8 +333,9 @@ std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<c
         S[i][j] = Mat(d->rows(), d->cols());
       }
     }
-    invert_blockdiag_column(L, j, S);
+    invert_blockdiag_column(L, j, tail, S);
   }
+  if (s < nb) split_tail(tail, S);
   return S;
 }
 

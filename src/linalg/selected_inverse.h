@@ -21,6 +21,13 @@ namespace lmm::detail {
 /// rows of L below its q columns.
 std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<const Block*>>& L);
 
+/// For each diagonal block i of L, the sum over its levels of the q[i] x q[i] diagonal blocks of
+/// Σ = (L L')⁻¹, where L is one block-diagonal block of scalar levels (q = 1) followed by a dense
+/// tail (crossed designs); empty for any other shape (selected_inverse() then gives the blocks).
+/// The tail's sums are read off its inverse Σ_t; the first block's is Σ_b l_b⁻² + tr(Σ_t X̃X̃')
+/// with X̃ = L_t0 L_00⁻¹, where the selected inversion would read |R|² entries of Σ_t per level.
+std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q);
+
 /// Σ(r, c) of one block of selected_inverse()'s result: any entry of a Mat, an entry of a SpMat's
 /// pattern, or of a BlockDiag's diagonal q x q blocks; anything else throws std::logic_error.
 double selected_entry(const Block& S, Eigen::Index r, Eigen::Index c);

@@ -11,6 +11,19 @@
 // (linalg/selected_inverse.h) has it. r² is a minimum over (u, β), so (envelope theorem)
 //   ∂r²/∂λ_j(r, c) = -2 Σ_b (Z_jb'e)_r u_jb,c,   Z_j'e = A_{yj} - A_{Xj}'β̂ - Σ_i A_{ji} Λ_i u_i,
 // all from A. The objective's last term adds (n or n - p) / r² times that.
+//
+// Where λ_j is nonsingular G_j needs only the diagonal blocks of Σ = M⁻¹: with D = diag(I, 0),
+// Λ̃'AΛ̃ = M - D, and Λ̃ E_j = E_j (I ⊗ λ_j) for the selector E_j of term j's columns, so
+//   Λ̃'A E_j = (M - D) E_j (I ⊗ λ_j⁻¹)   and   Σ Λ̃'A E_j = (I - Σ D) E_j (I ⊗ λ_j⁻¹);
+// D E_j = E_j, and the diagonal blocks of the trace give
+//   G_j = Σ_b (I - Σ_bb) λ_j⁻¹ = (n_j I - Σ_b Σ_bb) λ_j⁻¹,
+// for REML and ML alike (REML's Σ has the X rows in it). Near the boundary (λ_j nearly singular)
+// n_j I - Σ_b Σ_bb is a difference of nearly equal numbers and the general formula above is used
+// (trace_identity_floor in multi_term.h).
+#include "model/multi_term.h"
+
+#include <Eigen/Eigenvalues>
+#include <Eigen/SVD>
 #include <vector>
 
 #include "linalg/selected_inverse.h"
@@ -53,7 +66,81 @@ Mat diagonal_block(const Block& S, Eigen::Index b, int q) {
   return std::get<Mat>(S).block(b * q, b * q, q, q);
 }
 
+// Term j's G_j by the general formula, from the blocks of Σ and A that meet its columns.
+Mat general_trace(const detail::ModelState& m, const std::vector<std::vector<Block>>& S, int j, bool with_x) {
+  const int qj = m.q[j];
+  Mat G = Mat::Zero(qj, qj);
+  const auto& Ajj = std::get<BlockDiag>(m.A[j][j]);
+  for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
+    G.noalias() += diagonal_block(S[j][j], b, qj) * m.lambda[j].transpose() * Ajj.block(b);
+  for (int i = j + 1; i < m.K; ++i) {  // Σ_{ij} below, with Λ_i'A_{ij}
+    const SpMat& Aij = std::get<SpMat>(m.A[i][j]);
+    add_lower(G, S[i][j], SpMat(SpMat(detail::kron_identity(m.lambda[i], m.nlev[i]).transpose()) * Aij), qj);
+  }
+  for (int i = 0; i < j; ++i) {  // Σ_{ji} to the left, with A_{ji}Λ_i
+    const SpMat& Aji = std::get<SpMat>(m.A[j][i]);
+    add_upper(G, S[j][i], SpMat(Aji * detail::kron_identity(m.lambda[i], m.nlev[i])), qj);
+  }
+  if (with_x) {
+    // Σ_{Xj} and A_{Xj} are dense: G_j(c, r) += Σ_b Σ_m Σ_{Xj}(m, (b,c)) A_{Xj}(m, (b,r)).
+    const auto np = static_cast<Eigen::Index>(m.p());
+    const Mat& SX = std::get<Mat>(S[m.K][j]);
+    const auto AX = std::get<Mat>(m.A[m.K][j]).topRows(np);
+    for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
+      G.noalias() += SX.middleCols(b * qj, qj).transpose() * AX.middleCols(b * qj, qj);
+  }
+  return G;
+}
+
+// Σ_b Σ_bb over the levels of term j, from the blocks of Σ.
+Mat diagonal_sum(const Block& Sjj, Eigen::Index nlev, int q) {
+  Mat sum = Mat::Zero(q, q);
+  if (const BlockDiag* d = std::get_if<BlockDiag>(&Sjj))
+    for (Eigen::Index b = 0; b < nlev; ++b) sum += d->block(b);
+  else
+    for (Eigen::Index b = 0; b < nlev; ++b) sum += std::get<Mat>(Sjj).block(b * q, b * q, q, q);
+  return sum;
+}
+
+// G_j = (n_j I - Σ_b Σ_bb) λ_j⁻¹ from `sum` = Σ_b Σ_bb, where that difference keeps its digits
+// (trace_identity_floor); false, G untouched, where it does not.
+bool identity_trace(const Mat& lambda, Eigen::Index nlev, const Mat& sum, Mat& G) {
+  const auto qj = lambda.rows();
+  Mat D = Mat::Identity(qj, qj) * static_cast<double>(nlev) - sum;
+  D = (D + D.transpose()).eval() / 2;  // Σ_bb is symmetric up to rounding
+  const Eigen::VectorXd sv = Eigen::JacobiSVD<Mat>(lambda).singularValues();
+  if (!(sv(qj - 1) > 0)) return false;
+  const double smallest = Eigen::SelfAdjointEigenSolver<Mat>(D, Eigen::EigenvaluesOnly).eigenvalues()(0);
+  if (!(smallest >= detail::trace_identity_floor() * static_cast<double>(nlev) * sv(0) / sv(qj - 1))) return false;
+  // D λ⁻¹ = (λ⁻ᵀ D)' with D symmetric.
+  G = lambda.transpose().triangularView<Eigen::Upper>().solve(D).transpose();
+  return true;
+}
+
+// The traces G_j of every term: for a crossed design (a first term of scalar levels, then a
+// dense tail) from the sums of Σ's diagonal blocks alone where the identity holds for every
+// term; else from the selected inverse, term by term by the identity or the general formula.
+std::vector<Mat> traces(const detail::ModelState& m, const std::vector<std::vector<const Block*>>& V, bool with_x) {
+  std::vector<Mat> G(static_cast<std::size_t>(m.K));
+  std::vector<int> qs(m.q.begin(), m.q.end());
+  qs.resize(V.size(), 1);  // REML's X rows: not a term
+  const std::vector<Mat> sums = detail::diagonal_block_sums(V, qs);
+  bool all = !sums.empty();
+  for (int j = 0; j < m.K && all; ++j) all = identity_trace(m.lambda[j], m.nlev[j], sums[j], G[j]);
+  if (all) return G;
+  const std::vector<std::vector<Block>> S = detail::selected_inverse(V);
+  for (int j = 0; j < m.K; ++j)
+    if (!identity_trace(m.lambda[j], m.nlev[j], diagonal_sum(S[j][j], m.nlev[j], m.q[j]), G[j]))
+      G[j] = general_trace(m, S, j, with_x);
+  return G;
+}
+
 }  // namespace
+
+double& detail::trace_identity_floor() {
+  static double floor = 1e-6;
+  return floor;
+}
 
 std::vector<Mat> detail::ModelState::gradient_multi() const {
   const bool reml = method == Method::REML;
@@ -70,27 +157,7 @@ std::vector<Mat> detail::ModelState::gradient_multi() const {
     xrows.emplace_back(Mat(LKK().topLeftCorner(np, np)));
     for (auto& b : xrows) V[K].push_back(&b);
   }
-  const std::vector<std::vector<Block>> S = detail::selected_inverse(V);
-
-  std::vector<Mat> G(static_cast<std::size_t>(K));
-  for (int j = 0; j < K; ++j) G[j] = Mat::Zero(q[j], q[j]);
-  for (int j = 0; j < K; ++j) {
-    const auto& Ajj = std::get<BlockDiag>(A[j][j]);
-    for (Eigen::Index b = 0; b < nlev[j]; ++b)
-      G[j].noalias() += diagonal_block(S[j][j], b, q[j]) * lambda[j].transpose() * Ajj.block(b);
-    for (int i = j + 1; i < K; ++i) {
-      const SpMat& Aij = std::get<SpMat>(A[i][j]);
-      add_lower(G[j], S[i][j], SpMat(SpMat(detail::kron_identity(lambda[i], nlev[i]).transpose()) * Aij), q[j]);
-      add_upper(G[i], S[i][j], SpMat(Aij * detail::kron_identity(lambda[j], nlev[j])), q[i]);
-    }
-    if (with_x) {
-      // Σ_{Xj} and A_{Xj} are dense: G_j(c, r) += Σ_b Σ_m Σ_{Xj}(m, (b,c)) A_{Xj}(m, (b,r)).
-      const Mat& SX = std::get<Mat>(S[K][j]);
-      const auto AX = std::get<Mat>(A[K][j]).topRows(np);
-      for (Eigen::Index b = 0; b < nlev[j]; ++b)
-        G[j].noalias() += SX.middleCols(b * q[j], q[j]).transpose() * AX.middleCols(b * q[j], q[j]);
-    }
-  }
+  const std::vector<Mat> G = traces(*this, V, with_x);
 
   // Z_j'e from A, with b_i = Λ_i u_i.
   const Eigen::VectorXd beta_v = beta_shifted();

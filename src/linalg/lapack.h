@@ -1,0 +1,15 @@
+// LAPACK from OpenBLAS for large dense blocks, where the build has it (LMM_HAVE_OPENBLAS is defined
+// for src/linalg/blocks.cpp alone, which implements this beside the dense Cholesky factorisation
+// and shares its thread handling).
+#pragma once
+#include "linalg/blocks.h"
+
+namespace lmm::detail {
+
+/// The lower triangle of (L L')⁻¹ in place of a dense lower factor L (its strict upper triangle is
+/// left as it was), by LAPACK's dpotri; false, with m untouched, where the build has no OpenBLAS,
+/// the block has fewer than 256 rows or OpenBLAS is busy in another fit (the caller then inverts
+/// with Eigen).
+bool lapack_inverse_from_factor(Mat& m);
+
+}  // namespace lmm::detail
