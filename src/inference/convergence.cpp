@@ -1,9 +1,9 @@
 // lme4's convergence check (lme4 1.1-31: deriv12() in R/deriv.R, checkConv() and checkHess() in
 // R/checkConv.R) and, when it fails, a refit from the optimum with a second optimizer.
 // The gradient and Hessian come from deriv12's finite differences of the objective, or, for models
-// with the analytic gradient (one random-effects term), from that gradient and central differences
-// of it (analytic_derivatives): same figures to O(δ²), same codes and statuses, a third of the
-// evaluations.
+// where the analytic gradient pays (gradient_pays), from that gradient and central differences
+// of it (analytic_derivatives): same figures to O(δ²), same codes and statuses, fewer evaluations
+// and no differencing noise in the gradient.
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 
@@ -16,6 +16,7 @@
 #include "lmm/inference.h"
 #include "lmm/fit.h"
 #include "model/model_access.h"
+#include "model/multi_term.h"
 
 namespace lmm {
 
@@ -58,18 +59,27 @@ Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const 
   return d;
 }
 
-// The same figures from the analytic gradient (models with one random-effects term,
-// LinearMixedModel::has_gradient(), src/model/single_term.cpp): g is the gradient at x itself, in the same
+// The same figures from the analytic gradient (gradient_pays; src/model/single_term.cpp and
+// multi_term.cpp): g is the gradient at x itself, in the same
 // conditioned coordinates (ThetaMap::gradient_conditioned), and column j of H is the central
 // difference of the gradient, (∇f(x+δe_j) - ∇f(x-δe_j))/2δ, symmetrised as (H + H')/2. Its error
 // is O(δ²) as deriv12's, with 2n evaluations of the factor and gradient instead of deriv12's 2n²
 // evaluations of the objective (18 against 6 for a random intercept and slope), and g carries no
 // differencing error at all. The model must be at x on entry (its factor is used for g).
-// With several terms the analytic gradient costs a selected inverse of the factor, more than the
-// evaluations it saves (measurements in src/model/optimize.cpp; InstEval's 6 gradients would take
-// 1.5 s against deriv12's 18 evaluations' 1.0 s), so the check keeps deriv12 there.
+// With several terms (src/model/multi_term.cpp) it is used where the model is small or θ has at
+// least four values: 2n + 1 gradients and 2n evaluations against deriv12's 2n², with a gradient of
+// about two evaluations where a term's block fills in (src/model/optimize.cpp has the figures).
+// Small: the terms' dense blocks below 300 rows in all (the size below which they are never
+// factored sparsely), where every evaluation costs little, and the gradient's exactness is what
+// counts: deriv12's differences carry rounding noise of about 1e-10 into the finishing Newton step,
+// enough for two builds (SSE2 and AVX2 kernels) to end 1e-9 apart (Satterthwaite's df on
+// Penicillin). InstEval (1,142 dense rows, three values) keeps deriv12: 18 evaluations against
+// 7 gradients and 6 evaluations, about 24.
 bool gradient_pays(const LinearMixedModel& model) {
-  return model.has_gradient() && detail::model_state(model).K == 1;
+  if (!model.has_gradient()) return false;
+  const detail::ModelState& m = detail::model_state(model);
+  constexpr Eigen::Index kSmallDense = 300;
+  return m.K == 1 || detail::dense_term_rows(m) < kSmallDense || m.theta.size() >= 4;
 }
 
 Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {

@@ -137,6 +137,13 @@ std::vector<Mat> traces(const detail::ModelState& m, const std::vector<std::vect
 
 }  // namespace
 
+Eigen::Index detail::dense_term_rows(const ModelState& m) {
+  Eigen::Index rows = 0;
+  for (int j = 0; j < m.K; ++j)
+    if (const Mat* d = std::get_if<Mat>(&m.L[j][j])) rows += d->rows();
+  return rows;
+}
+
 double& detail::trace_identity_floor() {
   static double floor = 1e-6;
   return floor;

@@ -1,6 +1,6 @@
 // Minimising the profiled objective over θ: L-BFGS with the analytic gradient
-// (src/model/single_term.cpp; several terms: src/model/multi_term.cpp, on request) where it pays
-// (use_lbfgs), else NEWUOA, or BOBYQA (as lme4) on request.
+// (src/model/single_term.cpp; several terms: src/model/multi_term.cpp) where it pays (use_lbfgs),
+// else NEWUOA, or BOBYQA (as lme4) on request.
 // All work in the conditioned coordinates θ̃ of ThetaMap (model_impl.h); L-BFGS and BOBYQA with
 // θ̃'s diagonal bounded below by 0.
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "lmm/error.h"
 #include "model/model_access.h"
+#include "model/multi_term.h"
 #include "util/nlopt_driver.h"
 
 namespace lmm {
@@ -175,18 +176,28 @@ RunResult lbfgs_then_bobyqa(OptContext& ctx, std::vector<double>& x, OptimizerSu
 }
 
 // L-BFGS with the analytic gradient where the model has it and it pays (Auto), or where asked for.
-// With several terms the gradient (src/model/multi_term.cpp) needs the selected inverse of the
-// factor: a block that fills in (crossed factors) is inverted in full, 2/3 m³ operations on top of
-// the factorisation's m³/3, plus O(|R|²) per level of the term before it for its |R| partners, and
-// block-diagonal blocks cost a few small allocations per level where an evaluation costs tens of
-// nanoseconds. Measured (optimizer CPU time, 2 cores shared with other jobs): InstEval ML, 14 L-BFGS
-// evaluations (58 ms + 190 ms for the gradient) against 50 NEWUOA ones, 3.2 s against 2.9 s; a
-// 1,000 x 500 crossed design (100,000 rows) 0.63 s against 0.13 s; y ~ x + (1 | school/class)
-// (80,000 rows) 17 ms against 3 ms; (time | pupil) + (1 | school) 1.04 s against 1.08 s;
-// (time | pupil) + (time | school) 3.0 s against 2.6 s. So Auto keeps NEWUOA for several terms.
+// With several terms the gradient (src/model/multi_term.cpp) costs about two evaluations where a
+// term's block fills in (crossed factors: its inverse is 2m³/3 operations against the
+// factorisation's m³/3, plus tr(Σ_t X̃X̃'), a scatter like the factorisation's downdate), and one to
+// eight where the levels are block-diagonal (nested). NEWUOA needs few evaluations for two or three
+// scalar terms and many more for vector-valued ones. Measured (CPU seconds of the optimizer, 2 cores
+// shared with other jobs; evaluations; one evaluation and one gradient at the optimum, and the
+// gradient before the trace identity of multi_term.cpp):
+//   InstEval ML, (1 | s) + (1 | d) + (1 | dept), dense 1,142 rows: 24 ms and 60 ms (190 ms before);
+//     NEWUOA 50 evaluations 1.17 s, L-BFGS 14 1.03 s; REML: NEWUOA 42 0.96 s, L-BFGS 15 1.36 s;
+//   InstEval ML, (1 | s) + (1 + service | d), dense 2,256 rows: NEWUOA 46 7.5 s, L-BFGS 19 9.4 s;
+//   crossed 1,000 x 500 (100,000 rows): 3.2 ms and 33 ms (73 ms before); NEWUOA 24 0.11 s,
+//     L-BFGS 10 0.22 s;
+//   y ~ x + (1 | school/class) (80,000 rows): NEWUOA 26 0.003 s, L-BFGS 9 0.014 s;
+//     (1 | pupil) + (1 | class) + (1 | school): NEWUOA 36 0.05 s, L-BFGS 9 0.11 s;
+//   (time | pupil) + (1 | school): 24 ms and 34 ms; NEWUOA 76 1.92 s, L-BFGS 18 0.63 s;
+//     (time | pupil) + (1 | class) + (1 | school): NEWUOA 90 2.82 s, L-BFGS 20 1.12 s.
+// So Auto takes L-BFGS for several terms when no term's block fills in and θ has at least four
+// values (a vector-valued term), and NEWUOA otherwise.
 bool use_lbfgs(const detail::ModelState& m, Optimizer o) {
   if (o == Optimizer::BOBYQA || o == Optimizer::NEWUOA || !m.has_gradient()) return false;
-  return o == Optimizer::LBFGS || m.K == 1;
+  if (o == Optimizer::LBFGS || m.K == 1) return true;
+  return detail::dense_term_rows(m) == 0 && m.theta.size() >= 4;
 }
 
 }  // namespace
