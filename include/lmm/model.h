@@ -25,10 +25,8 @@ enum class Method { REML, ML };
 
 /// Which optimizer minimises the profiled objective over θ.
 enum class Optimizer {
-  Auto,    ///< L-BFGS with the analytic gradient for one random-effects term, and for several
-           ///< when no term's block fills in and θ has at least four values (nested models with a
-           ///< vector-valued term); else NEWUOA (crossed designs: there the gradient costs about
-           ///< two evaluations, more than the evaluations it saves)
+  Auto,    ///< L-BFGS with the analytic gradient for one random-effects term, else NEWUOA (for
+           ///< several terms the gradient costs more than the evaluations it saves)
   BOBYQA,  ///< NLopt's derivative-free BOBYQA with θ's diagonal bounded by 0, as lme4
   NEWUOA,  ///< NLopt's derivative-free NEWUOA, unbounded (λ's column signs do not matter)
   LBFGS,   ///< NLopt's L-BFGS with the analytic gradient (any number of terms; models without it,
@@ -95,7 +93,7 @@ class LinearMixedModel {
   /// The objective at the current θ: the REML criterion or the deviance (-2 log-likelihood).
   double objective() const;
   /// Minimises the objective over θ with `options.optimizer` (Optimizer::Auto: L-BFGS where the
-  /// analytic gradient pays, else NEWUOA) from `options.theta_start` (or lme4's start or
+  /// analytic gradient is available, else NEWUOA) from `options.theta_start` (or lme4's start or
   /// a moment estimate); leaves the model at the optimum.
   OptimizerSummary fit(const FitOptions& options = {});
 

@@ -74,8 +74,8 @@ Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const 
 // 1e-10 into the finishing Newton step, enough for two builds (SSE2 and AVX2 kernels) to differ by
 // 6e-9 in Satterthwaite's df on Penicillin (issue 17). Larger crossed or nested models with two or
 // three scalar terms keep deriv12 (InstEval: 18 evaluations against 7 gradients and 6
-// evaluations, about 24; (1 | pupil) + (1 | class) + (1 | school) on 80,000 rows: 0.05 s
-// against 0.25 s).
+// evaluations, about 24; (1 | pupil) + (1 | class) + (1 | school) on 80,000 rows: the fit with the
+// check took 0.14 s with deriv12 against 0.39 s with the analytic gradient).
 bool gradient_pays(const LinearMixedModel& model) {
   if (!model.has_gradient()) return false;
   const detail::ModelState& m = detail::model_state(model);
