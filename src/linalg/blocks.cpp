@@ -228,10 +228,9 @@ bool dense_cholesky(Mat& m) {
 bool lapack_inverse_from_factor(Mat& m) {
 #ifdef LMM_HAVE_OPENBLAS
   int info = 0;
-  if (lapack_call(m.rows(), [&](int n) { dpotri_("L", &n, m.data(), &n, &info, 1); })) {
-    if (info != 0) throw std::logic_error("lmm internal error: dpotri on a singular factor");
-    return true;
-  }
+  // A zero on the factor's diagonal: dtrtri reports it before it writes anything, and Eigen's
+  // inverse gives what it gave before (infinities).
+  if (lapack_call(m.rows(), [&](int n) { dpotri_("L", &n, m.data(), &n, &info, 1); })) return info == 0;
 #else
   (void)m;
 #endif

@@ -8,8 +8,8 @@ namespace lmm::detail {
 
 /// The lower triangle of (L L')⁻¹ in place of a dense lower factor L (its strict upper triangle is
 /// left as it was), by LAPACK's dpotri; false, with m untouched, where the build has no OpenBLAS,
-/// the block has fewer than 256 rows or OpenBLAS is busy in another fit (the caller then inverts
-/// with Eigen).
+/// the block has fewer than 256 rows, OpenBLAS is busy in another fit or L has a zero on its
+/// diagonal (the caller then inverts with Eigen).
 bool lapack_inverse_from_factor(Mat& m);
 
 }  // namespace lmm::detail
