@@ -1,4 +1,5 @@
 #include "linalg/blocks.h"
+#include "linalg/dense_blas.h"
 
 #include <algorithm>
 #include <climits>
@@ -16,6 +17,7 @@
 // LAPACK's Cholesky factorisation (Fortran calling convention: the trailing argument is the
 // length of the `uplo` string), and OpenBLAS's thread count.
 extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
+extern "C" void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
 extern "C" void openblas_set_num_threads(int num_threads);
 extern "C" int openblas_get_num_threads(void);
 #endif
@@ -177,28 +179,42 @@ void sub_outer_blockdiag(BlockDiag& T, const SpMat& S) {
       }
 }
 
+#ifdef LMM_HAVE_OPENBLAS
+// Runs call(n) with OpenBLAS for an n x n block, if it is large enough and no other fit holds
+// OpenBLAS (then returns false and the caller uses Eigen). OpenBLAS's thread count is one setting
+// for the whole process, shared with numpy in Python: one fit at a time uses it, sets lmm's own
+// count for the call and puts the caller's back after; fits running at the same time on other
+// threads (bootstrap replicates) use Eigen instead.
+std::mutex& openblas_mutex() {
+  static std::mutex blas;
+  return blas;
+}
+
+template <class Call>
+bool with_openblas(Eigen::Index rows, Call call) {
+  constexpr Eigen::Index kLapackMinSize = 256;  // below, the two are alike and a call costs more
+  std::unique_lock<std::mutex> lock(openblas_mutex(), std::try_to_lock);
+  if (!lock.owns_lock() || rows < kLapackMinSize || rows > INT_MAX) return false;
+  const int n = static_cast<int>(rows);
+  // One thread below ~2,000 rows, where a second one costs more than it brings (InstEval's
+  // 1,128: 0.042 s on one, 0.055 s on two, on the loaded 2-core machine).
+  const int before = openblas_get_num_threads();
+  const int want = n >= 2048 ? num_threads() : 1;
+  if (want != before) openblas_set_num_threads(want);
+  call(n);
+  if (want != before) openblas_set_num_threads(before);
+  return true;
+}
+#endif
+
 // In-place lower Cholesky factor of a dense block (the filled-in block of a crossed design, up to
 // 10,000 x 10,000 and more; factored at every evaluation). Large blocks go to OpenBLAS's dpotrf
 // where the build has it: blocked, AVX2/FMA kernels chosen at run time, and multi-threaded, where
 // Eigen's LLT runs on one core (bench/cholesky_kernels.cpp; docs/crossed.md has the figures).
 bool dense_cholesky(Mat& m) {
 #ifdef LMM_HAVE_OPENBLAS
-  constexpr Eigen::Index kLapackMinSize = 256;  // below, the two are alike and a call costs more
-  // OpenBLAS's thread count is one setting for the whole process, shared with numpy in Python. One
-  // fit at a time uses it, sets lmm's own count for the call and puts the caller's back after;
-  // fits running at the same time on other threads (bootstrap replicates) use Eigen's LLT instead.
-  static std::mutex blas;
-  std::unique_lock<std::mutex> lock(blas, std::try_to_lock);
-  if (lock.owns_lock() && m.rows() >= kLapackMinSize && m.rows() <= INT_MAX) {
-    const int n = static_cast<int>(m.rows());
-    // One thread below ~2,000 rows, where a second one costs more than it brings (InstEval's
-    // 1,128: 0.042 s on one, 0.055 s on two, on the loaded 2-core machine).
-    const int before = openblas_get_num_threads();
-    const int want = n >= 2048 ? num_threads() : 1;
-    if (want != before) openblas_set_num_threads(want);
-    int info = 0;
-    dpotrf_("L", &n, m.data(), &n, &info, 1);
-    if (want != before) openblas_set_num_threads(before);
+  int info = 0;
+  if (with_openblas(m.rows(), [&](int n) { dpotrf_("L", &n, m.data(), &n, &info, 1); })) {
     if (info != 0) return false;
     m.triangularView<Eigen::StrictlyUpper>().setZero();
     return true;
@@ -666,6 +682,19 @@ void sub_times(const Block& B, const Eigen::VectorXd& x, Eigen::Ref<Eigen::Vecto
     return;
   }
   y.noalias() -= to_dense(B) * x;
+}
+
+bool blas_llt_inverse(Mat& L) {
+#ifdef LMM_HAVE_OPENBLAS
+  int info = 0;
+  if (with_openblas(L.rows(), [&](int n) { dpotri_("L", &n, L.data(), &n, &info, 1); }) && info == 0) {
+    L.triangularView<Eigen::StrictlyUpper>() = L.transpose();
+    return true;
+  }
+#else
+  (void)L;
+#endif
+  return false;
 }
 
 }  // namespace lmm::detail

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "linalg/dense_blas.h"
+
 namespace lmm::detail {
 
 namespace {
@@ -96,6 +98,10 @@ Mat inverse_of_llt(const Mat& L, bool lower_triangular) {
     P.selfadjointView<Eigen::Lower>().rankUpdate(L);
     Eigen::LLT<Mat> llt(P.selfadjointView<Eigen::Lower>());
     return llt.solve(Mat::Identity(L.rows(), L.rows()));
+  }
+  {
+    Mat S = L;
+    if (blas_llt_inverse(S)) return S;
   }
   const Eigen::Index M = L.rows();
   constexpr Eigen::Index w = 128;
