@@ -197,12 +197,12 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   diag_blocks_U();
 }
 
-// Λ_R'MΛ_R, or with `transposed` Λ_R M Λ_R', in place for a symmetric M (Λ_R = ⊕_k I ⊗ λ_k over
-// the terms after the first): the columns times Λ_R, the transpose, the columns again.
-void VinvParts::lambda_sandwich(Mat& M, const ModelState& m, bool transposed) const {
+// Λ_R M Λ_R' in place for a symmetric M (Λ_R = ⊕_k I ⊗ λ_k over the terms after the first): the
+// columns times Λ_R', the transpose, the columns again.
+void VinvParts::lambda_sandwich(Mat& M, const ModelState& m) const {
   auto right = [&] {
     for (int k = 1; k < K_; ++k) {
-      const Mat lam = transposed ? Mat(m.lambda[k].transpose()) : m.lambda[k];
+      const Mat lam = m.lambda[k].transpose();
       for (Index b = 0; b < nlev_[k]; ++b) {
         auto c = M.middleCols(roff_[k] + b * q_[k], q_[k]);
         c = (c * lam).eval();
@@ -214,19 +214,14 @@ void VinvParts::lambda_sandwich(Mat& M, const ModelState& m, bool transposed) co
   right();
 }
 
-// F = I + Λ_R'N_RRΛ_R, its factor C (the blocked factor's kernel), G = Λ_R F⁻¹ Λ_R' and
-// tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹) = tr(G (N_RR - N_R0 T_0 S_0R)); returns F⁻¹.
+// F = I + Λ_R'N_RRΛ_R is the Schur complement the model's blocked factor holds in its trailing
+// blocks (terms 1..K-1, at the model's θ): F⁻¹ from that factor (model/condvar.h), not formed and
+// factored again. G = Λ_R F⁻¹ Λ_R' and tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹) = tr(G (N_RR - N_R0 T_0 S_0R));
+// returns F⁻¹.
 Mat VinvParts::schur_complement(const ModelState& m, const SpMat& S0Rt) {
-  Mat F = NRR_;
-  lambda_sandwich(F, m, false);
-  symmetrize(F);
-  F.diagonal().array() += 1.0;
-  Block C = std::move(F);  // factored in place, as the model's dense blocks
-  if (!cholesky(C)) throw std::runtime_error("VinvParts: I + Λ'N Λ is not positive definite");
-  // F⁻¹ from its factor: 2m³/3 operations, against 2m³ for solving with the identity.
-  Mat Finv = inverse_of_llt(std::get<Mat>(C), true);
+  Mat Finv = trailing_re_inverse(m, 1);
   G_ = Finv;
-  lambda_sandwich(G_, m, true);
+  lambda_sandwich(G_, m);
   symmetrize(G_);
   Mat Q = NRR_;
   add_level_products(Q, N0Rt_, T0_, S0Rt, q0_, -1.0);
@@ -246,7 +241,8 @@ bool VinvParts::scalar_parts(const ModelState& m, const Mat& Finv, Mat& Yt) {
     lam.segment(roff_[k], nlev_[k]).setConstant(m.lambda[k](0, 0));
   }
   constexpr double kMinInformed = 1e-4;  // 1 - (F⁻¹)_ii: digits lost ≈ log10 of its inverse
-  if (!scalar_shortcut() || (1.0 - Finv.diagonal().array()).minCoeff() < kMinInformed || !(lam.array() > 0).all()) return false;
+  if (!scalar_shortcut() || (1.0 - Finv.diagonal().array()).minCoeff() < kMinInformed || !(lam.array() > 0).all())
+    return false;
   const Eigen::ArrayXd inv = lam.array().inverse();
   lam2_ = lam.array().square();
   Yt.resize(m_, m_);

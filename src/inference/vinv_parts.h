@@ -66,7 +66,7 @@ class VinvParts {
 
   void build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMat& T0sp, SpMat& B0);
   void diag_blocks_U();
-  void lambda_sandwich(Mat& M, const ModelState& m, bool transposed) const;
+  void lambda_sandwich(Mat& M, const ModelState& m) const;
   Mat schur_complement(const ModelState& m, const SpMat& S0Rt);
   static Mat block_gram(const Mat& M, Eigen::Index r0, int qa, Eigen::Index na, Eigen::Index c0, int qb,
                         Eigen::Index nb);

@@ -317,6 +317,12 @@ std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
   return level_blocks(m, off, d, cols, SigD);
 }
 
+Mat trailing_re_inverse(const detail::ModelState& m, int d) {
+  std::vector<Eigen::Index> off(static_cast<std::size_t>(m.K) + 1, 0);
+  for (int j = 0; j < m.K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
+  return dense_trailing_inverse(m, off, d);
+}
+
 std::vector<Mat> re_fixed_cross(const detail::ModelState& m) {
   const int K = m.K;
   const auto np = static_cast<Eigen::Index>(m.p());
