@@ -9,11 +9,13 @@ figures divided by lmm's.
 
     bench/side_by_side.py [--lmm build/lmm] [--data DIR] [--sizes 200x5,10000x10,100000x10]
                           [--crossed 1000x500x100] [--statsmodels-max-rows 100000]
-                          [--lme4-max-rows 10000000] [--out bench/results.md]
+                          [--lme4-max-rows 10000000] [--lme4-reference-blas] [--out bench/results.md]
 
 Needs R with lme4 and data.table, and Debian's python3-statsmodels for /usr/bin/python3
 (apt-get install r-base-core r-cran-lme4 r-cran-data.table python3-statsmodels python3-pandas).
-Timings are noisy on a shared machine: run on a quiet one, and compare ratios from one run.
+R uses the system's BLAS and LAPACK (OpenBLAS once scripts/install-deps has installed it);
+--lme4-reference-blas runs R with Debian's reference BLAS and LAPACK instead, what R has where no
+optimized BLAS is installed. Timings are noisy on a shared machine: run on a quiet one, and compare ratios from one run.
 """
 import argparse
 import json
@@ -29,10 +31,11 @@ GROWTH = "y ~ time * group + (time | id)"
 CROSSED = "y ~ 1 + (1 | subject) + (1 | item)"
 
 
-def timed(cmd):
+def timed(cmd, env=None):
     """Runs cmd under GNU time; returns (stdout, stderr, wall seconds, peak RSS in MB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        p = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", tf.name] + cmd, capture_output=True, text=True)
+        p = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", tf.name] + cmd, capture_output=True, text=True,
+                           env=env)
         if p.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()[-500:]}")
         wall, kb = tf.read().split()[-2:]
@@ -41,22 +44,29 @@ def timed(cmd):
 
 def run_lmm(lmm, data, formula):
     # Timed: the text summary, as a user reads it (the scripts of lme4 and statsmodels print one
-    # line). --ddf none: lme4's lmer() computes no df either. The log-likelihood comes from a
-    # second, untimed run with --json (whose ranef[] for every level costs time and memory of its own).
+    # line). --ddf none: lme4's lmer() computes no df either. Also timed: the path users run by
+    # default, `--json` with Satterthwaite df and p-values (and ranef[] for every level), whose output
+    # gives the log-likelihood.
     _, err, wall, mb = timed([lmm, "fit", data, formula, "--ddf", "none", "--timings", "--quiet"])
-    out = subprocess.run([lmm, "fit", data, formula, "--json", "--ddf", "none", "--quiet"], capture_output=True,
-                         text=True, check=True).stdout
+    out, _, json_wall, _ = timed([lmm, "fit", data, formula, "--json", "--quiet"])
     t = re.search(r"model frame ([\d.]+) s, setup ([\d.]+) s, optimize ([\d.]+) s \((\d+) evaluations\), "
                   r"summary ([\d.]+) s, inference ([\d.]+) s; (\d+) threads", err)
     read = float(re.search(r"read ([\d.]+) s", err).group(1))
     fit = sum(float(t.group(i)) for i in (1, 2, 3, 5, 6))
     j = json.loads(out)
-    return {"fit": fit, "read": read, "whole": wall, "mb": mb, "loglik": j["loglik"], "nobs": j["nobs"],
+    return {"fit": fit, "read": read, "whole": wall, "json": json_wall, "mb": mb, "loglik": j["loglik"], "nobs": j["nobs"],
             "evals": int(t.group(4)), "threads": int(t.group(7))}
 
 
-def run_lme4(data, formula):
-    out, _, wall, mb = timed(["Rscript", os.path.join(HERE, "fit_lme4.R"), data, formula])
+def reference_blas_env():
+    """The environment for R with Debian's reference BLAS and LAPACK (libblas3, liblapack3)."""
+    lib = "/usr/lib/x86_64-linux-gnu"
+    home = subprocess.run(["R", "RHOME"], capture_output=True, text=True, check=True).stdout.strip()
+    return dict(os.environ, R_LD_LIBRARY_PATH=f"{lib}/blas:{lib}/lapack:{home}/lib:{lib}")
+
+
+def run_lme4(data, formula, env=None):
+    out, _, wall, mb = timed(["Rscript", os.path.join(HERE, "fit_lme4.R"), data, formula], env)
     m = re.search(r"fit_seconds=([\d.]+) loglik=(-?[\d.]+) nobs=(\d+)", out)
     return {"fit": float(m.group(1)), "whole": wall, "mb": mb, "loglik": float(m.group(2)), "nobs": int(m.group(3))}
 
@@ -95,6 +105,8 @@ def main():
     ap.add_argument("--crossed", default="1000x500x100", help="SUBJECTSxITEMSxPER_SUBJECT, or empty for none")
     ap.add_argument("--statsmodels-max-rows", type=int, default=100000)
     ap.add_argument("--lme4-max-rows", type=int, default=10_000_000)
+    ap.add_argument("--lme4-reference-blas", action="store_true",
+                    help="run R with Debian's reference BLAS/LAPACK (R's start-up script puts R_LD_LIBRARY_PATH first)")
     ap.add_argument("--out", default=None, help="also write the table to this file")
     args = ap.parse_args()
 
@@ -112,7 +124,7 @@ def main():
         r = {"name": name, "formula": formula, "rows": lm["nobs"], "lmm": lm}
         if lm["nobs"] <= args.lme4_max_rows:
             print(f"== {name}: lme4", file=sys.stderr)
-            r["lme4"] = run_lme4(data, formula)
+            r["lme4"] = run_lme4(data, formula, reference_blas_env() if args.lme4_reference_blas else None)
             d = abs(r["lme4"]["loglik"] - lm["loglik"])
             worst = max(worst, d)
             r["agree"] = d
@@ -129,11 +141,11 @@ def main():
         pass
     lines = [
         f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}; "
-        f"lmm with {rows[0]['lmm']['threads']} threads. REML fits; fit s excludes reading the CSV; whole s and peak MB are the whole process (lmm: `lmm fit` printing its summary).",
+        f"lmm with {rows[0]['lmm']['threads']} threads; R with {'reference' if args.lme4_reference_blas else 'the system'} BLAS. REML fits; fit s excludes reading the CSV; whole s and peak MB are the whole process (lmm: `lmm fit --ddf none` printing its summary; lme4: lmer() and a one-line summary). lmm --json s: the whole `lmm fit --json` with its default Satterthwaite df and p-values, ×faster against lme4's bare whole process.",
         "",
         "| data | rows | lmm fit s | lmm whole s | lmm peak MB | lme4 fit s | lme4 whole s | lme4 peak MB "
-        "| fit ×faster | whole ×faster | memory ÷ | statsmodels fit s | logLik lmm − lme4 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| fit ×faster | whole ×faster | memory ÷ | lmm --json s | --json ×faster | statsmodels fit s | logLik lmm − lme4 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lm, l4, sm = r["lmm"], r.get("lme4"), r.get("sm")
@@ -144,6 +156,8 @@ def main():
                       f"{l4['mb'] / lm['mb']:.1f}"]
         else:
             cells += ["–"] * 6
+        cells.append(fmt_s(lm["json"]))
+        cells.append(f"{l4['whole'] / lm['json']:.1f}" if l4 else "–")
         cells.append(fmt_s(sm["fit"]) if sm else "–")
         cells.append(f"{lm['loglik'] - l4['loglik']:+.1e}" if l4 else "–")
         lines.append("| " + " | ".join(cells) + " |")

@@ -1,10 +1,8 @@
 #include "fit_extras.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "lmm/atomic_file.h"
 #include "lmm/error.h"
@@ -128,10 +126,7 @@ void write_fit_extras(const Fitted& f, const FitExtras& x, const std::string& da
   if (!x.save.empty()) {
     SavedModel m = snapshot(f.model);
     m.data_source = data_path;
-    std::ifstream in(data_path, std::ios::binary);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    m.data_hash = data_hash(buf.str());
+    m.data_hash = data_hash_of_file(data_path);
     m.centering = x.centering;
     save_model(m, x.save);
   }

@@ -2,9 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "frame_options.h"
 #include "json_glmm.h"
@@ -113,10 +111,7 @@ int run_glmm_fit(const GlmmArgs& args, const DataFrame& data, const std::string&
     SavedModel m = glmm_snapshot(f);
     m.lmm_version = LMM_VERSION;
     m.data_source = data_name;
-    std::ifstream in(data_name, std::ios::binary);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    m.data_hash = data_hash(buf.str());
+    m.data_hash = data_hash_of_file(data_name);
     save_model(m, args.save);
   }
   if (json_out) {

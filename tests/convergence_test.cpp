@@ -9,6 +9,7 @@
 
 #include "lmm/data.h"
 #include "lmm/fit.h"
+#include "inference/internal.h"
 
 namespace {
 
@@ -70,3 +71,16 @@ TEST(Convergence, NewtonStepsFinishAnOptimizerThatStoppedShort) {
 }
 
 }  // namespace
+
+// lme4's "very large eigenvalue" is an absolute 1e6 on a Hessian that grows with the rows; lmm calls
+// a model nearly unidentifiable only on the eigenvalue ratio (10M ratings: 9.81e4 to 1.28e6).
+TEST(Convergence, LargeEigenvalueAloneIsNotUnidentifiable) {
+  const std::string big = lmm::inference::eigenvalue_warning({1.28e6, 9.81e4}, true);
+  EXPECT_EQ(big.find("unidentifiable"), std::string::npos) << big;
+  EXPECT_NE(big.find("1.28e+06"), std::string::npos) << big;
+  EXPECT_NE(big.find("0.0766"), std::string::npos) << big;
+  const std::string flat = lmm::inference::eigenvalue_warning({2e7, 3.0, 5.0e-1}, true);
+  EXPECT_NE(flat.find("nearly unidentifiable"), std::string::npos) << flat;
+  EXPECT_NE(flat.find("centring and scaling"), std::string::npos) << flat;
+  EXPECT_EQ(lmm::inference::eigenvalue_warning({2e7, 0.5}, false).find("centring"), std::string::npos);
+}

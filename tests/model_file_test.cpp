@@ -174,3 +174,18 @@ TEST(ModelFile, OverflowIsAnError) {
 }
 
 }  // namespace
+
+// FNV-1a's published test vectors, and the file's hash read in blocks equals the hash of its bytes
+// across block boundaries (3 MiB + 7 bytes against 1 MiB blocks).
+TEST(ModelFile, DataHashIsFnv1aOfTheFileBytes) {
+  EXPECT_EQ(lmm::data_hash(""), "fnv1a64:cbf29ce484222325");
+  EXPECT_EQ(lmm::data_hash("a"), "fnv1a64:af63dc4c8601ec8c");
+  EXPECT_EQ(lmm::data_hash("foobar"), "fnv1a64:85944171f73967e8");
+  const auto path = std::filesystem::temp_directory_path() / "lmm_data_hash_test.bin";
+  std::string bytes((std::size_t{3} << 20) + 7, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+  { std::ofstream(path, std::ios::binary) << bytes; }
+  EXPECT_EQ(lmm::data_hash_of_file(path.string()), lmm::data_hash(bytes));
+  std::filesystem::remove(path);
+  EXPECT_EQ(lmm::data_hash_of_file(path.string()), lmm::data_hash(""));
+}

@@ -73,7 +73,7 @@ struct FitResult {
   /// correlations, SD ratios; structure "" and no ratios without them. `sigma` is then the SD of
   /// the first level of sd_by.
   ResidualEstimates residual_structure;
-  std::vector<Interval> confint_residual;  ///< Wald intervals of φ, ρ and SD ratios (residual_wald_intervals)
+  std::vector<Interval> confint_residual;  ///< Wald intervals of φ, ρ, `us` correlations (Fisher z) and SD ratios (residual_wald_intervals)
 
   // Inference beyond lme4's summary (src/inference, lmm/inference.h).
   VariancePartition variance_partition;  ///< ICC and R² (performance::icc, r2_nakagawa)

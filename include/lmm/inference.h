@@ -154,10 +154,11 @@ std::vector<std::string> theta_names(const LinearMixedModel& model);
 /// confint(m, method = "Wald") (lme4 gives none for the variance parameters).
 std::vector<Interval> wald_intervals(const FitResult& result, double level = 0.95);
 
-/// Wald intervals of the residual structure's φ (ar1, car1), ρ (cs) and SD ratios ("phi", "rho",
-/// "sd_ratio:<level>"), as nlme's intervals(m, which = "var-cov"): on the unconstrained scale
-/// (atanh φ, logit, log δ) from the Hessian of the deviance in all covariance parameters and σ
-/// (the Satterthwaite one), transformed back. Empty without a structure; none for us correlations.
+/// Wald intervals of the residual structure's φ (ar1, car1), ρ (cs), `us` correlations and SD
+/// ratios ("phi", "rho", "cor:<visit>,<visit>", "sd_ratio:<level>"), as nlme's intervals(m, which =
+/// "var-cov"): on the unconstrained scale (atanh φ, logit, Fisher's z = atanh r, log δ) from the
+/// Hessian of the deviance in all covariance parameters and σ (the Satterthwaite one), transformed
+/// back. Empty without a structure.
 std::vector<Interval> residual_wald_intervals(LinearMixedModel& model, double level = 0.95);
 
 /// Profile-likelihood intervals for every parameter, as lme4's confint(m, method = "profile")

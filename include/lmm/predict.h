@@ -73,6 +73,9 @@ std::string check_estimates(const SavedModel& model);
 
 /// FNV-1a (64 bit) of bytes, as "fnv1a64:<hex>": identifies the data a model was fitted to.
 std::string data_hash(std::string_view bytes);
+/// data_hash() of a file's bytes, read in 1 MiB blocks (a streamed fit's data need not fit in
+/// memory); a file that cannot be read hashes as its readable prefix, the empty one if none.
+std::string data_hash_of_file(const std::string& path);
 
 enum class ReForm {
   Conditional,  ///< Xβ + Zb̂ (lme4's default re.form = NULL)

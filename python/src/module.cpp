@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -129,12 +128,8 @@ struct Model {
     if (!saved) {
       saved = std::make_shared<SavedModel>(snapshot(fitted.model));
       saved->data_source = data.df->source;
-      if (!saved->data_source.empty()) {  // read from a file: its hash, as `lmm fit --save` writes
-        std::ifstream in(saved->data_source, std::ios::binary);
-        std::stringstream bytes;
-        bytes << in.rdbuf();
-        saved->data_hash = data_hash(bytes.str());
-      }
+      if (!saved->data_source.empty())  // read from a file: its hash, as `lmm fit --save` writes
+        saved->data_hash = data_hash_of_file(saved->data_source);
     }
     return *saved;
   }

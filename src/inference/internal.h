@@ -39,4 +39,10 @@ double profile_limit(const std::function<double(double)>& zeta, double x0, doubl
 /// no grouping factor is.
 std::string confounded_grouping_advice(const ModelFrame& frame);
 
+/// The convergence check's words for a Hessian (eigenvalues `ev` in decreasing order, all
+/// positive) that lme4 would warn about: "nearly unidentifiable" when the smallest is below 1e-6 of
+/// the largest, else that the largest is merely above lme4's absolute 1e6. `advise_scaling` adds
+/// the advice to centre and scale predictors.
+std::string eigenvalue_warning(const std::vector<double>& ev, bool advise_scaling);
+
 }  // namespace lmm::inference

@@ -6,7 +6,10 @@
 #include <Eigen/Eigenvalues>
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
+#include <fstream>
 #include <limits>
+#include <string_view>
+#include <vector>
 #include <map>
 #include <unordered_map>
 
@@ -170,11 +173,29 @@ SavedModel snapshot(const LinearMixedModel& model) {
   return s;
 }
 
-std::string data_hash(std::string_view bytes) {
-  std::uint64_t h = 14695981039346656037ull;
+namespace {
+
+constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
+
+std::uint64_t fnv1a64(std::uint64_t h, std::string_view bytes) {
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string data_hash(std::string_view bytes) { return fmt::format("fnv1a64:{:016x}", fnv1a64(kFnvOffset, bytes)); }
+
+std::string data_hash_of_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> block(std::size_t{1} << 20);
+  std::uint64_t h = kFnvOffset;
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    h = fnv1a64(h, std::string_view(block.data(), static_cast<std::size_t>(in.gcount())));
   }
   return fmt::format("fnv1a64:{:016x}", h);
 }
