@@ -56,6 +56,16 @@ void symmetrize(Mat& A) {
 
 // A S for a dense A and a sparse S, column by column of S: each column of the result a sum of
 // columns of A (contiguous), where Eigen's dense-times-sparse product walked A's rows.
+// A B for a B of a few columns, one matrix-vector product per column: Eigen runs A B through its
+// matrix-matrix kernel on OpenMP's threads, whose workers then spin-wait for more work and take
+// the cores from lmm's own threads (times_sparse) on a 2-core machine; the products by vector run
+// on the calling thread.
+Mat thin_product(const Mat& A, const Mat& B) {
+  Mat out(A.rows(), B.cols());
+  for (Index j = 0; j < B.cols(); ++j) out.col(j).noalias() = A * B.col(j);
+  return out;
+}
+
 // The columns are shared out among lmm's threads; each is the same sum whatever the thread count.
 Mat times_sparse(const Mat& A, const SpMat& S) {
   Mat out = Mat::Zero(A.rows(), S.cols());
@@ -188,10 +198,10 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
     if (!scalar_parts(m, Finv, Yt)) general_parts(Yt);
     M0Rt_ = times_sparse(Yt, N0Rt_);  // M_R0 = Y' N_R0
   }
-  const Mat GNRX = G_ * NRX;
+  const Mat GNRX = thin_product(G_, NRX);
   W1_.resize(n0_ + m_, nc_);
   W1_.topRows(n0_) = N0X - N0R_ * GNRX;
-  W1_.bottomRows(m_) = NRX - NRR_ * GNRX;
+  W1_.bottomRows(m_) = NRX - thin_product(NRR_, GNRX);
   xvx_ = xvx0 - NRX.transpose() * GNRX;
   symmetrize(xvx_);
   diag_blocks_U();
@@ -302,12 +312,12 @@ Mat VinvParts::apply(const Mat& v) const {
   Mat out(n0_ + m_, c);
   const auto v0 = v.topRows(n0_);
   const auto vR = v.bottomRows(m_);
-  const Mat NRv = N0R_.transpose() * v0 + NRR_ * vR;
-  const Mat g = G_ * NRv;
+  const Mat NRv = N0R_.transpose() * v0 + thin_product(NRR_, vR);
+  const Mat g = thin_product(G_, NRv);
   for (Index b = 0; b < nlev_[0]; ++b)
     out.middleRows(b * q0_, q0_) = N00_.middleCols(b * q0_, q0_) * v0.middleRows(b * q0_, q0_);
   out.topRows(n0_) += N0R_ * (vR - g);
-  out.bottomRows(m_) = NRv - NRR_ * g;
+  out.bottomRows(m_) = NRv - thin_product(NRR_, g);
   return out;
 }
 
