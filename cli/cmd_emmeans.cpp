@@ -11,6 +11,8 @@
 #include "lmm/emmeans.h"
 #include "lmm/error.h"
 #include "lmm/fit.h"
+#include "lmm/formula.h"
+#include "lmm/model_frame.h"
 
 namespace lmm::cli {
 
@@ -125,7 +127,6 @@ int run(const EmmeansArgs& a) {
   o.adjust = parse_p_adjust(a.adjust);
   o.ddf = parse_ddf_method(a.ddf);
   o.level = a.level;
-  const DataFrame data = read_data(a.data, a.read, true);
   FitOptions fo;
   fo.method = a.ml ? Method::ML : Method::REML;
   fo.ddf = DdfMethod::None;  // the summary's df are not printed here
@@ -133,6 +134,15 @@ int run(const EmmeansArgs& a) {
   if (o.ddf == DdfMethod::KenwardRoger && !a.frame.weights.empty())
     throw Error("--ddf kenward-roger is not available with --weights (pbkrtest's Kenward-Roger has no prior "
                 "weights either); use --ddf satterthwaite");
+  if (o.ddf == DdfMethod::KenwardRoger && a.ml)
+    throw Error("--ddf kenward-roger needs a REML fit (Kenward-Roger adjusts the REML covariance of the fixed "
+                "effects); drop --ml, or use --ddf satterthwaite");
+  const DataFrame data = read_data(a.data, a.read, true);
+  // Kenward-Roger that cannot run for this model's terms is refused from its frame, before the fit.
+  if (o.ddf == DdfMethod::KenwardRoger)
+    with_frame_flags([&] {
+      check_emmeans_ddf(build_model_frame(data, parse_formula(a.formula), fo.frame), fo.method, o.ddf);
+    });
   Fitted f = with_frame_flags([&] { return fit(data, a.formula, fo); });
   EmmeansResult r;
   try {

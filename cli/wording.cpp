@@ -11,6 +11,7 @@ constexpr std::pair<std::string_view, std::string_view> kWording[] = {
     {"BootstrapOptions::replicates", "--boot"},
     {"refit with Method::REML", "drop --ml"},
     {"FitOptions::ddf KenwardRoger", "--ddf kenward-roger"},
+    {"EmmeansOptions::ddf KenwardRoger", "--ddf kenward-roger"},
     {"DdfMethod::Satterthwaite", "--ddf satterthwaite"},
     {"ResidualOptions::sd_by", "--residual-sd-by"},
     {"ResidualOptions::time", "--residual"},

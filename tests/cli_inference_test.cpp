@@ -1,6 +1,8 @@
 // `lmm fit` with --ddf and --anova: the keys in --json, the tables in text, and user errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +78,44 @@ TEST(CliInference, BadDdfAndKenwardRogerWithMlAreUserErrors) {
   EXPECT_EQ(ml.code, 2);
   EXPECT_TRUE(ml.out.empty());
   EXPECT_NE(ml.err.find("REML"), std::string::npos) << ml.err;
+}
+
+// A crossed design whose second factor has more levels than Kenward-Roger's dense limit (4,000):
+// 4,003 levels of a and of b, two rows each, and a two-level factor g.
+std::string too_large_for_kenward_roger() {
+  const auto path = lmm::testing::scratch_dir("lmm_cli_kr_") / "crossed.csv";
+  std::ofstream out(path);
+  out << "y,a,b,g\n";
+  const int levels = 4003;
+  for (int i = 0; i < 2 * levels; ++i)
+    out << std::sin(i * 0.7) + 0.01 * (i % 13) << ",a" << i / 2 << ",b" << ((i + 1) / 2) % levels << ","
+        << (i % 3 == 0 ? "u" : "v") << "\n";
+  return path.string();
+}
+
+void expect_one_line_refusal(const CliRun& r, const std::string& what) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// Kenward-Roger that cannot run is refused before the fit on every path that offers it: emmeans
+// and report (dense matrices too large; emmeans with --ml), and fit --stream; nothing is written.
+TEST(CliInference, KenwardRogerThatCannotRunIsRefusedBeforeTheFit) {
+  const std::string data = too_large_for_kenward_roger(), formula = "y ~ g + (1 | a) + (1 | b)";
+  expect_one_line_refusal(run_cli({"emmeans", data, formula, "--specs", "g", "--ddf", "kenward-roger"}),
+                          "--ddf kenward-roger: Kenward-Roger for this model needs 4003 x 4003 dense matrices");
+  expect_one_line_refusal(
+      run_cli({"emmeans", kSleep, "Reaction ~ Days + (Days | Subject)", "--specs", "Days", "--ml", "--ddf", "kr"}),
+      "needs a REML fit");
+  const auto html = lmm::testing::scratch_dir("lmm_cli_kr_") / "report.html";
+  expect_one_line_refusal(run_cli({"report", data, formula, "--out", html.string(), "--ddf", "kenward-roger"}),
+                          "--ddf kenward-roger: Kenward-Roger for this model needs 4003 x 4003");
+  EXPECT_FALSE(std::filesystem::exists(html));
+  expect_one_line_refusal(run_cli({"fit", kSleep, "Reaction ~ Days + (Days | Subject)", "--stream", "--ddf",
+                                   "kenward-roger", "--json"}),
+                          "--ddf kenward-roger is not available when the file is read in chunks");
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #include "lmm/model.h"
 #include "lmm/parallel.h"
 #include "inference/numderiv.h"
+#include "inference/vinv_parts.h"
+#include "lmm/inference.h"
 #include "model/model_access.h"
 #include "model/multi_term.h"
 #include "test_util.h"
@@ -600,5 +602,33 @@ TEST(SpeedPaths, ScalarTermsStartNearTheOptimumAndSaveEvaluations) {
       EXPECT_NEAR(start[k](0, 0), opt, 0.2 * opt) << c.name << " term " << k;
     }
     EXPECT_LT(a.evaluations, b.evaluations) << c.name;
+  }
+}
+
+// Crossed scalar terms: Satterthwaite's and Kenward-Roger's df from M_RR and Y taken entry by
+// entry from F⁻¹ (VinvParts::scalar_shortcut) are those of the dense products, coefficient by
+// coefficient and for the type III F tests.
+TEST(SpeedPaths, CrossedScalarShortcutGivesTheDfOfTheDenseProducts) {
+  const auto data = lmm::read_table(kData + "/kr_crossed.csv");
+  lmm::FitOptions o;
+  o.ddf = lmm::DdfMethod::None;
+  auto f = lmm::fit(data, "y ~ cond * x + (1 | subj) + (1 | item)", o);
+  std::vector<lmm::FitResult> r(4, f.result);
+  for (int shortcut = 0; shortcut < 2; ++shortcut) {
+    lmm::detail::VinvParts::scalar_shortcut() = shortcut == 1;
+    lmm::add_inference(f.model, r[2 * shortcut], lmm::DdfMethod::Satterthwaite);
+    lmm::add_inference(f.model, r[2 * shortcut + 1], lmm::DdfMethod::KenwardRoger);
+  }
+  lmm::detail::VinvParts::scalar_shortcut() = true;
+  for (int m = 0; m < 2; ++m) {
+    const auto &plain = r[static_cast<std::size_t>(m)], &fast = r[static_cast<std::size_t>(m + 2)];
+    ASSERT_EQ(fast.fixed.size(), 4u);
+    for (std::size_t i = 0; i < fast.fixed.size(); ++i) {
+      EXPECT_GT(fast.fixed[i].df, 5) << fast.fixed[i].term;
+      EXPECT_NEAR(fast.fixed[i].df, plain.fixed[i].df, 1e-10 * plain.fixed[i].df) << fast.fixed[i].term;
+    }
+    ASSERT_EQ(fast.anova_type3.size(), 3u);
+    for (std::size_t i = 0; i < fast.anova_type3.size(); ++i)
+      EXPECT_NEAR(fast.anova_type3[i].den_df, plain.anova_type3[i].den_df, 1e-10 * plain.anova_type3[i].den_df);
   }
 }

@@ -64,6 +64,12 @@ struct EmmeansResult {
 /// columns, and Kenward-Roger for an ML fit.
 EmmeansResult emmeans(LinearMixedModel& model, const DataFrame& data, const EmmeansOptions& options);
 
+/// Checks before the fit that EmmeansOptions::ddf can run for a model of this frame fitted by
+/// `method`: Kenward-Roger needs a REML fit and, for crossed terms, dense matrices within
+/// KenwardRoger::kMaxDenseRandomEffects (emmeans() would refuse it only after the fit). Throws
+/// lmm::Error naming EmmeansOptions::ddf if it cannot.
+void check_emmeans_ddf(const ModelFrame& frame, Method method, DdfMethod ddf);
+
 /// emmeans' print(): the means per by group, the contrasts, and the notes (averaging, df method,
 /// confidence level, p-value adjustment).
 std::string format_emmeans(const EmmeansResult& result);

@@ -25,6 +25,7 @@
 
 #include "formula/rformat.h"
 #include "inference/distributions.h"
+#include "inference/vinv_parts.h"
 #include "lmm/error.h"
 #include "lmm/model_frame.h"
 
@@ -356,6 +357,15 @@ void add_pairwise(EmmeansResult& r, const Tester& tester, const std::vector<std:
 }
 
 }  // namespace
+
+void check_emmeans_ddf(const ModelFrame& frame, Method method, DdfMethod ddf) {
+  if (ddf != DdfMethod::KenwardRoger) return;
+  if (method != Method::REML)
+    throw Error("EmmeansOptions::ddf KenwardRoger needs a REML fit (it adjusts the REML covariance of the fixed "
+                "effects); refit with Method::REML, or use DdfMethod::Satterthwaite");
+  const std::string why = detail::kenward_roger_unavailable(frame);
+  if (!why.empty()) throw Error("EmmeansOptions::ddf KenwardRoger: " + why + "; use DdfMethod::Satterthwaite");
+}
 
 EmmeansResult emmeans(LinearMixedModel& model, const DataFrame& data, const EmmeansOptions& o) {
   const ModelFrame& frame = model.frame();

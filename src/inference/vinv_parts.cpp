@@ -7,17 +7,21 @@
 //   F = I + Λ_R'N_RRΛ_R (the Schur complement the blocked factor holds in its trailing blocks),
 //   Ṽ⁻¹ = Ṽ_0⁻¹ - Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹,   G = Λ_R F⁻¹ Λ_R',   Y = I - G N_RR,
 //   M_00 = N_00 - N_0R G N_R0,   M_0R = N_0R Y,   M_RR = N_RR Y.
+// Where the terms after the first have one effect each (Λ_R diagonal, λ > 0), Λ_R'N_RRΛ_R = F - I
+// gives Y = Λ_R F⁻¹ Λ_R⁻¹, M_RR = Λ_R⁻¹(I - F⁻¹)Λ_R⁻¹ and G = Λ_R² Y' without m³ products.
 // The traces tr(D_r M D_s M) split by where D_r and D_s live:
-//   both in R:       from the rows of D_r M_RR,
-//   first and R:     Σ (D_r M_0R) ∘ (M_0R D_s),
+//   both in R:       Σ over the blocks B of M_RR of <E_r B, B E_s>,
+//   first and R:     the same over the blocks of M_0R (held as M_R0 = M_0R'),
 //   both first:      Σ_b tr(E_r N_b E_s N_b) - 2 Σ_b tr(E_r N_b E_s U_b) + tr(G H_s G H_r),
 // with N_b, U_b the level blocks of N_00 and of N_0R G N_R0 and H_r = N_R0 D_r N_0R.
 #include "inference/vinv_parts.h"
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "model/condvar.h"
+#include "util/parallel.h"
 
 namespace lmm::detail {
 
@@ -31,14 +35,47 @@ SpMat sparse_of(const Block& b) {
   return to_dense(b).sparseView();
 }
 
-void symmetrize(Mat& A) { A = (0.5 * (A + A.transpose())).eval(); }
+// A = (A + A')/2 by 64 x 64 tiles, each lower tile with its upper mirror: the same sums as
+// 0.5 * (A + A') without walking a large A's columns across its rows.
+void symmetrize(Mat& A) {
+  constexpr Index t = 64;
+  const Index n = A.rows();
+  for (Index j0 = 0; j0 < n; j0 += t)
+    for (Index i0 = j0; i0 < n; i0 += t) {
+      const Index bi = std::min(t, n - i0), bj = std::min(t, n - j0);
+      auto L = A.block(i0, j0, bi, bj);
+      if (i0 == j0) {
+        L = (0.5 * (L + L.transpose())).eval();
+      } else {
+        auto U = A.block(j0, i0, bj, bi);
+        L = 0.5 * (L + U.transpose());
+        U = L.transpose();
+      }
+    }
+}
 
 // A S for a dense A and a sparse S, column by column of S: each column of the result a sum of
 // columns of A (contiguous), where Eigen's dense-times-sparse product walked A's rows.
+// A B for a B of a few columns, one matrix-vector product per column: Eigen runs A B through its
+// matrix-matrix kernel on OpenMP's threads, whose workers then spin-wait for more work and take
+// the cores from lmm's own threads (times_sparse) on a 2-core machine; the products by vector run
+// on the calling thread.
+Mat thin_product(const Mat& A, const Mat& B) {
+  Mat out(A.rows(), B.cols());
+  for (Index j = 0; j < B.cols(); ++j) out.col(j).noalias() = A * B.col(j);
+  return out;
+}
+
+// The columns are shared out among lmm's threads; each is the same sum whatever the thread count.
 Mat times_sparse(const Mat& A, const SpMat& S) {
   Mat out = Mat::Zero(A.rows(), S.cols());
-  for (Index j = 0; j < S.outerSize(); ++j)
-    for (SpMat::InnerIterator it(S, j); it; ++it) out.col(j) += it.value() * A.col(it.row());
+  const auto n = static_cast<std::size_t>(S.outerSize());
+  const int nchunks = chunk_count(n, 64);
+  parallel_for(nchunks, [&](int c) {
+    const auto end = static_cast<Index>(chunk_begin(n, nchunks, c + 1));
+    for (auto j = static_cast<Index>(chunk_begin(n, nchunks, c)); j < end; ++j)
+      for (SpMat::InnerIterator it(S, j); it; ++it) out.col(j) += it.value() * A.col(it.row());
+  });
   return out;
 }
 
@@ -153,31 +190,29 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   Mat xvx0 = XX - S0X.transpose() * (T0sp * S0X);
 
   G_ = Mat::Zero(m_, m_);
-  M1RR_ = NRR_;
-  M0R_ = Mat(N0R_);
+  M1RR_.resize(m_, m_);
+  M0Rt_.resize(m_, n0_);
   if (m_ > 0) {
-    const Mat NG = schur_complement(m, S0Rt);  // N_RR G = I - Y'
-    // M_RR = N_RR Y = N_RR - N_RR G N_RR is symmetric: its lower triangle only (half a product).
-    M1RR_.triangularView<Eigen::Lower>() -= NG * NRR_;
-    M1RR_.triangularView<Eigen::StrictlyUpper>() = M1RR_.transpose();
-    // M_0R = N_0R - N_0R G N_RR, the transpose of N_RR G N_R0.
-    M0R_ -= times_sparse(NG, N0Rt_).transpose();
+    const Mat Finv = schur_complement(m, S0Rt);
+    Mat Yt;  // Y' = I - N_RR G
+    if (!scalar_parts(m, Finv, Yt)) general_parts(Yt);
+    M0Rt_ = times_sparse(Yt, N0Rt_);  // M_R0 = Y' N_R0
   }
-  const Mat GNRX = G_ * NRX;
+  const Mat GNRX = thin_product(G_, NRX);
   W1_.resize(n0_ + m_, nc_);
   W1_.topRows(n0_) = N0X - N0R_ * GNRX;
-  W1_.bottomRows(m_) = NRX - NRR_ * GNRX;
+  W1_.bottomRows(m_) = NRX - thin_product(NRR_, GNRX);
   xvx_ = xvx0 - NRX.transpose() * GNRX;
   symmetrize(xvx_);
   diag_blocks_U();
 }
 
-// Λ_R'MΛ_R, or with `transposed` Λ_R M Λ_R', in place for a symmetric M (Λ_R = ⊕_k I ⊗ λ_k over
-// the terms after the first): the columns times Λ_R, the transpose, the columns again.
-void VinvParts::lambda_sandwich(Mat& M, const ModelState& m, bool transposed) const {
+// Λ_R M Λ_R' in place for a symmetric M (Λ_R = ⊕_k I ⊗ λ_k over the terms after the first): the
+// columns times Λ_R', the transpose, the columns again.
+void VinvParts::lambda_sandwich(Mat& M, const ModelState& m) const {
   auto right = [&] {
     for (int k = 1; k < K_; ++k) {
-      const Mat lam = transposed ? Mat(m.lambda[k].transpose()) : m.lambda[k];
+      const Mat lam = m.lambda[k].transpose();
       for (Index b = 0; b < nlev_[k]; ++b) {
         auto c = M.middleCols(roff_[k] + b * q_[k], q_[k]);
         c = (c * lam).eval();
@@ -189,25 +224,61 @@ void VinvParts::lambda_sandwich(Mat& M, const ModelState& m, bool transposed) co
   right();
 }
 
-// F = I + Λ_R'N_RRΛ_R, its factor C (the blocked factor's kernel), G = Λ_R F⁻¹ Λ_R' and
-// tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹) = tr(G (N_RR - N_R0 T_0 S_0R)); returns N_RR G.
+// F = I + Λ_R'N_RRΛ_R is the Schur complement the model's blocked factor holds in its trailing
+// blocks (terms 1..K-1, at the model's θ): F⁻¹ from that factor (model/condvar.h), not formed and
+// factored again. G = Λ_R F⁻¹ Λ_R' and tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹) = tr(G (N_RR - N_R0 T_0 S_0R));
+// returns F⁻¹.
 Mat VinvParts::schur_complement(const ModelState& m, const SpMat& S0Rt) {
-  Mat F = NRR_;
-  lambda_sandwich(F, m, false);
-  symmetrize(F);
-  F.diagonal().array() += 1.0;
-  Block C = std::move(F);  // factored in place, as the model's dense blocks
-  if (!cholesky(C)) throw std::runtime_error("VinvParts: I + Λ'N Λ is not positive definite");
-  // F⁻¹ from its factor: 2m³/3 operations, against 2m³ for solving with the identity.
-  G_ = inverse_of_llt(std::get<Mat>(C), true);
-  lambda_sandwich(G_, m, true);
+  Mat Finv = trailing_re_inverse(m, 1);
+  G_ = Finv;
+  lambda_sandwich(G_, m);
   symmetrize(G_);
   Mat Q = NRR_;
   add_level_products(Q, N0Rt_, T0_, S0Rt, q0_, -1.0);
   trGV0_ = (G_.array() * Q.array()).sum();
+  return Finv;
+}
+
+// Terms after the first with one effect each and Λ_R = diag(λ) well away from singular: with
+// Λ_R'N_RRΛ_R = F - I, N_RR G = Λ_R⁻¹(I - F⁻¹)Λ_R, so Y' = Λ_R⁻¹F⁻¹Λ_R and
+// M_RR = Λ_R⁻¹(I - F⁻¹)Λ_R⁻¹, entry by entry from F⁻¹ (no m³ product). Only the diagonal of
+// I - F⁻¹ subtracts; where 1 - (F⁻¹)_ii is small (λ_i² times its information small) it would lose
+// digits, and the products of general_parts are used instead. Returns false then.
+bool VinvParts::scalar_parts(const ModelState& m, const Mat& Finv, Mat& Yt) {
+  Eigen::VectorXd lam(m_);
+  for (int k = 1; k < K_; ++k) {
+    if (q_[k] != 1) return false;
+    lam.segment(roff_[k], nlev_[k]).setConstant(m.lambda[k](0, 0));
+  }
+  constexpr double kMinInformed = 1e-4;  // 1 - (F⁻¹)_ii: digits lost ≈ log10 of its inverse
+  if (!scalar_shortcut() || (1.0 - Finv.diagonal().array()).minCoeff() < kMinInformed || !(lam.array() > 0).all())
+    return false;
+  const Eigen::ArrayXd inv = lam.array().inverse();
+  lam2_ = lam.array().square();
+  Yt.resize(m_, m_);
+  for (Index j = 0; j < m_; ++j) {
+    Yt.col(j) = Finv.col(j).array() * inv * lam(j);
+    M1RR_.col(j) = -Finv.col(j).array() * inv * inv(j);
+    M1RR_(j, j) = (1.0 - Finv(j, j)) * inv(j) * inv(j);
+  }
+  symmetrize(M1RR_);
+  return true;
+}
+
+bool& VinvParts::scalar_shortcut() {
+  static bool on = true;
+  return on;
+}
+
+// Y' = I - N_RR G and M_RR = N_RR Y by dense products (M_RR symmetric: its lower triangle only).
+void VinvParts::general_parts(Mat& Yt) {
+  M1RR_ = NRR_;
   Mat NG(m_, m_);
   NG.noalias() = NRR_ * G_;
-  return NG;
+  M1RR_.triangularView<Eigen::Lower>() -= NG * NRR_;
+  M1RR_.triangularView<Eigen::StrictlyUpper>() = M1RR_.transpose();
+  Yt = -NG;
+  Yt.diagonal().array() += 1.0;
 }
 
 // U_b: the level blocks of N_0R G N_R0, from the nonzero columns of each level's rows.
@@ -241,12 +312,12 @@ Mat VinvParts::apply(const Mat& v) const {
   Mat out(n0_ + m_, c);
   const auto v0 = v.topRows(n0_);
   const auto vR = v.bottomRows(m_);
-  const Mat NRv = N0R_.transpose() * v0 + NRR_ * vR;
-  const Mat g = G_ * NRv;
+  const Mat NRv = N0R_.transpose() * v0 + thin_product(NRR_, vR);
+  const Mat g = thin_product(G_, NRv);
   for (Index b = 0; b < nlev_[0]; ++b)
     out.middleRows(b * q0_, q0_) = N00_.middleCols(b * q0_, q0_) * v0.middleRows(b * q0_, q0_);
   out.topRows(n0_) += N0R_ * (vR - g);
-  out.bottomRows(m_) = NRv - NRR_ * g;
+  out.bottomRows(m_) = NRv - thin_product(NRR_, g);
   return out;
 }
 
@@ -285,30 +356,60 @@ double VinvParts::trace_zero_zero(const TermDerivative& r, const TermDerivative&
   return t;
 }
 
+// Σ over the qa x qb blocks B of M's na x nb block grid from (r0, c0) of vec(B) vec(B)'.
+Mat VinvParts::block_gram(const Mat& M, Index r0, int qa, Index na, Index c0, int qb, Index nb) {
+  if (qa == 1 && qb == 1) return Mat::Constant(1, 1, M.block(r0, c0, na, nb).squaredNorm());
+  const Index w = static_cast<Index>(qa) * qb;
+  Mat T = Mat::Zero(w, w);
+  Eigen::VectorXd v(w);
+  for (Index b = 0; b < nb; ++b)
+    for (Index a = 0; a < na; ++a) {
+      for (int j = 0; j < qb; ++j) v.segment(j * qa, qa) = M.block(r0 + a * qa, c0 + b * qb + j, qa, 1);
+      T.selfadjointView<Eigen::Lower>().rankUpdate(v);
+    }
+  return T.selfadjointView<Eigen::Lower>();
+}
+
+namespace {
+
+// Σ_B <Ea B, B Eb> (Frobenius, Ea and Eb symmetric) from T = Σ_B vec(B) vec(B)' (block_gram):
+// Σ_{i,a,j,l} Ea(i,a) Eb(j,l) B(a,j) B(i,l).
+double contract(const Mat& T, const Mat& Ea, const Mat& Eb) {
+  const Index qa = Ea.rows(), qb = Eb.rows();
+  double t = 0;
+  for (Index l = 0; l < qb; ++l)
+    for (Index j = 0; j < qb; ++j)
+      for (Index a = 0; a < qa; ++a)
+        for (Index i = 0; i < qa; ++i) t += Ea(i, a) * Eb(j, l) * T(a + qa * j, i + qa * l);
+  return t;
+}
+
+}  // namespace
+
+// tr(D_r M D_s M) = Σ over the blocks B of M in D_r's rows and D_s's columns of <E_r B, B' E_s>
+// (M symmetric), from one pass over each pair of terms' part of M_RR or M_0R (block_gram), and
+// through G H_r for two first-term parameters.
 Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
   const auto n = static_cast<Index>(d.size());
   Mat out(n, n);
-  std::vector<Mat> DM(d.size()), GH(d.size());  // rows of D_r M_RR, or D_r M_0R; G H_r
-  for (std::size_t r = 0; r < d.size(); ++r) {
-    const int k = d[r].term, q = q_[static_cast<std::size_t>(k)];
-    if (k == 0) {
-      DM[r].resize(n0_, m_);
-      // m_ = 0 (one term): nothing to fill, and Eigen's middleRows of a matrix with no columns
-      // offsets its null data pointer (undefined behaviour that UBSan reports).
-      if (m_ > 0)
-        for (Index b = 0; b < nlev_[0]; ++b) DM[r].middleRows(b * q, q) = d[r].E * M0R_.middleRows(b * q, q);
-      // G H_r = ((G N_R0) D_r) N_0R through the sparse N_0R: 4 m nnz(N_0R) operations instead
-      // of the 2m³ of G times a dense H_r (InstEval: 4·10⁸ against 3·10⁹).
-      if (m_ > 0) {
-        Mat P = times_sparse(G_, N0Rt_);  // m x n0
-        for (Index b = 0; b < nlev_[0]; ++b) P.middleCols(b * q, q) = P.middleCols(b * q, q) * d[r].E;
-        GH[r] = times_sparse(P, N0R_);
-      }
-    } else {
-      DM[r].resize(q * nlev_[static_cast<std::size_t>(k)], m_);
-      for (Index b = 0; b < nlev_[static_cast<std::size_t>(k)]; ++b)
-        DM[r].middleRows(b * q, q) = d[r].E * M1RR_.middleRows(roff_[static_cast<std::size_t>(k)] + b * q, q);
+  std::vector<Mat> gram(static_cast<std::size_t>(K_ * K_)), GH(d.size());
+  auto term_gram = [&](int a, int b) -> const Mat& {  // a <= b
+    Mat& T = gram[static_cast<std::size_t>(a * K_ + b)];
+    if (T.size() == 0) {
+      const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
+      T = a == 0 ? block_gram(M0Rt_, roff_[ub], q_[ub], nlev_[ub], 0, q0_, nlev_[0])
+                 : block_gram(M1RR_, roff_[ua], q_[ua], nlev_[ua], roff_[ub], q_[ub], nlev_[ub]);
     }
+    return T;
+  };
+  Mat GN;  // G N_R0, m x n0, for G H_r = ((G N_R0) D_r) N_0R: 4 m nnz(N_0R) operations, not 2m³
+  for (std::size_t r = 0; r < d.size(); ++r) {
+    if (d[r].term != 0 || m_ == 0) continue;
+    // G N_R0 = Λ_R² M_R0 where scalar_parts applied (G = Λ_R² Y' there).
+    if (GN.size() == 0) GN = lam2_.size() ? Mat(lam2_.asDiagonal() * M0Rt_) : times_sparse(G_, N0Rt_);
+    Mat P = GN;
+    for (Index b = 0; b < nlev_[0]; ++b) P.middleCols(b * q0_, q0_) = P.middleCols(b * q0_, q0_) * d[r].E;
+    GH[r] = times_sparse(P, N0R_);
   }
   for (std::size_t r = 0; r < d.size(); ++r)
     for (std::size_t s = r; s < d.size(); ++s) {
@@ -316,20 +417,11 @@ Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
       double t = 0;
       if (kr == 0 && ks == 0) {
         t = trace_zero_zero(d[r], d[s], GH[r], GH[s]);
-      } else if (kr == 0 || ks == 0) {
-        const std::size_t z = kr == 0 ? r : s, o = kr == 0 ? s : r;  // first-term and R parameter
-        const int k = d[o].term;
-        const Index ro = roff_[static_cast<std::size_t>(k)], sz = DM[o].rows();
-        // Σ (D_z M_0R) ∘ (M_0R D_o) over the columns of term k.
-        Mat MD(n0_, sz);
-        for (Index b = 0; b < nlev_[static_cast<std::size_t>(k)]; ++b)
-          MD.middleCols(b * q_[static_cast<std::size_t>(k)], q_[static_cast<std::size_t>(k)]) =
-              M0R_.middleCols(ro + b * q_[static_cast<std::size_t>(k)], q_[static_cast<std::size_t>(k)]) * d[o].E;
-        t = (DM[z].middleCols(ro, sz).array() * MD.array()).sum();
-      } else {
-        const Index rr = roff_[static_cast<std::size_t>(kr)], rs = roff_[static_cast<std::size_t>(ks)];
-        t = (DM[r].middleCols(rs, DM[s].rows()).array() * DM[s].middleCols(rr, DM[r].rows()).transpose().array())
-                .sum();
+      } else if (m_ > 0) {
+        // Ordered by term; the first term's blocks are held transposed (M_R0), so its E comes second.
+        const auto [a, b] = kr <= ks ? std::pair{r, s} : std::pair{s, r};
+        const int ka = d[a].term, kb = d[b].term;
+        t = ka == 0 ? contract(term_gram(ka, kb), d[b].E, d[a].E) : contract(term_gram(ka, kb), d[a].E, d[b].E);
       }
       out(static_cast<Index>(r), static_cast<Index>(s)) = out(static_cast<Index>(s), static_cast<Index>(r)) = t;
     }

@@ -21,7 +21,8 @@ struct TermDerivative {
 /// (block-diagonal by the first factor's levels), N = Z'Ṽ_0⁻¹Z, and by Woodbury
 ///   Z_a'Ṽ⁻¹Z_b = N_ab - N_aR G N_Rb,   G = Λ_R (I + Λ_R'N_RRΛ_R)⁻¹ Λ_R'   (m x m),
 /// so M = Z'Ṽ⁻¹Z is known through its first-term diagonal blocks, M_0R = N_0R (I - G N_RR) and
-/// M_RR (the n_0 x n_0 block is never formed). Costs a few m x m dense products.
+/// M_RR (the n_0 x n_0 block is never formed). Costs an m x m factorisation and inverse, and m³
+/// products only where a term after the first has several effects (or λ is near 0).
 class VinvParts {
  public:
   /// At the model's current θ. Needs no residual structure.
@@ -47,6 +48,10 @@ class VinvParts {
   /// tr(Ṽ⁻¹) with n the number of rows behind the model.
   double trace_vinv(double n) const;
 
+  /// Whether M_RR and Y come from F⁻¹ entry by entry where Λ_R is diagonal and well away from
+  /// singular (default), rather than by dense products; settable so that tests can compare them.
+  static bool& scalar_shortcut();
+
  private:
   int K_ = 0, q0_ = 1;
   Eigen::Index n0_ = 0, m_ = 0, nc_ = 0;
@@ -54,14 +59,19 @@ class VinvParts {
   std::vector<Eigen::Index> nlev_, roff_;  // roff_: offset of term k >= 1 inside R
   Mat T0_, N00_, U00_;                      // q0 x n0, level blocks: T_0, N_00, diag blocks of N_0R G N_R0
   SpMat N0R_, N0Rt_;                        // n0 x m, and its transpose
-  Mat NRR_, G_, M1RR_, M0R_;                // m x m; M0R_: n0 x m
+  Mat NRR_, G_, M1RR_, M0Rt_;               // m x m; M0Rt_ = M_R0: m x n0
+  Eigen::VectorXd lam2_;                    // Λ_R's squared diagonal where scalar_parts applied
   Mat W1_, xvx_;
   double trT0S00_ = 0, trGV0_ = 0;          // for tr(Ṽ⁻¹)
 
   void build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMat& T0sp, SpMat& B0);
   void diag_blocks_U();
-  void lambda_sandwich(Mat& M, const ModelState& m, bool transposed) const;
+  void lambda_sandwich(Mat& M, const ModelState& m) const;
   Mat schur_complement(const ModelState& m, const SpMat& S0Rt);
+  static Mat block_gram(const Mat& M, Eigen::Index r0, int qa, Eigen::Index na, Eigen::Index c0, int qb,
+                        Eigen::Index nb);
+  bool scalar_parts(const ModelState& m, const Mat& Finv, Mat& Yt);
+  void general_parts(Mat& Yt);
   double trace_zero_zero(const TermDerivative& r, const TermDerivative& s, const Mat& GHr, const Mat& GHs) const;
 };
 

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "linalg/lapack.h"
+
 namespace lmm::detail {
 
 namespace {
@@ -96,6 +98,13 @@ Mat inverse_of_llt(const Mat& L, bool lower_triangular) {
     P.selfadjointView<Eigen::Lower>().rankUpdate(L);
     Eigen::LLT<Mat> llt(P.selfadjointView<Eigen::Lower>());
     return llt.solve(Mat::Identity(L.rows(), L.rows()));
+  }
+  {
+    Mat S = L;
+    if (lapack_inverse_from_factor(S)) {
+      S.triangularView<Eigen::StrictlyUpper>() = S.transpose();
+      return S;
+    }
   }
   const Eigen::Index M = L.rows();
   constexpr Eigen::Index w = 128;
@@ -309,6 +318,12 @@ std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
   close_along_elimination_tree(cols, D0);
   takahashi(cols, SigD, D0);
   return level_blocks(m, off, d, cols, SigD);
+}
+
+Mat trailing_re_inverse(const detail::ModelState& m, int d) {
+  std::vector<Eigen::Index> off(static_cast<std::size_t>(m.K) + 1, 0);
+  for (int j = 0; j < m.K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
+  return dense_trailing_inverse(m, off, d);
 }
 
 std::vector<Mat> re_fixed_cross(const detail::ModelState& m) {

@@ -25,6 +25,10 @@ std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m);
 /// the bit, without the other levels: conditional covariances one level at a time.
 Mat level_inverse_block(const detail::ModelState& m, Eigen::Index b);
 
+/// (L_DD L_DD')⁻¹ for the part L_DD of the random-effects factor from term d on (d >= 1): the
+/// inverse of the Schur complement of the terms before d, I + Λ_D'(Z_D'Z_D - ...)Λ_D, dense.
+Mat trailing_re_inverse(const detail::ModelState& m, int d);
+
 /// (L L')⁻¹ for a dense square L: lower triangular (a Cholesky factor), or any invertible L such as
 /// a permuted sparse factor P'L̂ (then through L L' and a Cholesky factorization).
 Mat inverse_of_llt(const Mat& L, bool lower_triangular);
