@@ -193,10 +193,12 @@ bool lapack_call(Eigen::Index rows, Call call) {
   std::unique_lock<std::mutex> lock(blas, std::try_to_lock);
   if (!lock.owns_lock() || rows < kLapackMinSize || rows > INT_MAX) return false;
   const int n = static_cast<int>(rows);
-  // One thread below ~2,000 rows, where a second one costs more than it brings (InstEval's
-  // 1,128: 0.042 s on one, 0.055 s on two, on the loaded 2-core machine).
+  // One thread below 1,024 rows, where a second one costs more than it brings. InstEval's 1,142
+  // rows: on a loaded machine 0.042 s a factorisation on one thread, 0.055 s on two; on an idle one
+  // the fit's 50 evaluations took 1.47-1.76 s on two threads against 1.80-1.92 s on one (three
+  // runs each, alternating).
   const int before = openblas_get_num_threads();
-  const int want = n >= 2048 ? num_threads() : 1;
+  const int want = n >= 1024 ? num_threads() : 1;
   if (want != before) openblas_set_num_threads(want);
   call(n);
   if (want != before) openblas_set_num_threads(before);
