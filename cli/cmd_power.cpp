@@ -68,6 +68,7 @@ constexpr std::pair<std::string_view, std::string_view> kPowerWording[] = {
     {"PowerOptions::persons", "--persons"}, {"PowerOptions::nsim", "--nsim"},
     {"PowerOptions::alpha", "--alpha"},     {"PowerOptions::threads", "--threads"},
     {"PowerOptions::test", "--test"},       {"PowerOptions::effect", "--effect"},
+    {"PowerOptions::ddf KenwardRoger", "--ddf kenward-roger"}, {"DdfMethod::Satterthwaite", "--ddf satterthwaite"},
     {"power_from_model", "--model"},        {"power_from_model: ", ""},
     {"GrowthDesign::group_effect", "--group-effect"},
     {"GrowthDesign::sd_intercept", "--sd-intercept"}, {"GrowthDesign::sd_slope", "--sd-slope"},

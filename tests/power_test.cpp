@@ -156,6 +156,35 @@ TEST(Power, TypeThreeFTestOfAFactorFromAModel) {
   EXPECT_LT(one.curve[0].power, 0.2);
 }
 
+// Kenward-Roger that cannot run for the design is refused before any simulation, naming the option
+// and the size, instead of every simulation failing in its test and being counted as a failed fit.
+// The model is fitted on a small study (40 raters); the planned one has 4,100 raters crossed with
+// the persons, beyond KenwardRoger::kMaxDenseRandomEffects after the first term.
+TEST(Power, KenwardRogerThatCannotRunIsRefusedBeforeSimulating) {
+  auto with_raters = [](std::size_t persons, std::size_t raters) {
+    lmm::GrowthDesign d = small_design(0);
+    d.persons = persons;
+    lmm::DataFrame data = lmm::simulate_growth(d);
+    std::vector<std::optional<std::string>> rater;
+    for (std::size_t i = 0; i < data.nrows; ++i) rater.emplace_back("r" + std::to_string(i % raters));
+    data.columns.push_back(lmm::categorical_column("rater", rater));
+    return data;
+  };
+  const auto [model, fitted] = lmm::fit(with_raters(60, 40), "y ~ time + (1 | id) + (1 | rater)");
+  const lmm::SavedModel saved = lmm::snapshot(model);
+  lmm::PowerOptions o = options(20);
+  o.persons = {4500};
+  o.test = "time";
+  o.ddf = lmm::DdfMethod::KenwardRoger;
+  try {
+    lmm::power_from_model(saved, with_raters(4500, 4100), o);
+    ADD_FAILURE() << "Kenward-Roger for 4,100 crossed raters was not refused";
+  } catch (const lmm::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("PowerOptions::ddf KenwardRoger at 4500 persons"), std::string::npos)
+        << e.what();
+  }
+}
+
 // Same seed, 1 or 2 threads: the same curve to the last bit (with dropout, which changes the rows).
 TEST(Power, SameOutputOnOneAndTwoThreads) {
   lmm::GrowthDesign d = small_design(0.8);

@@ -17,6 +17,7 @@
 #include "lmm/error.h"
 #include "lmm/parallel.h"
 #include "lmm/rng.h"
+#include "inference/vinv_parts.h"
 #include "power/power_internal.h"
 
 namespace lmm::power_detail {
@@ -298,6 +299,16 @@ std::string describe(const TestSpec& t, const PowerOptions& opt) {
                          : "likelihood ratio (REML), chi-square(q)";
 }
 
+// Kenward-Roger that cannot run for a size's design is refused before its simulations: each of
+// them would otherwise fail in the test and be counted as a failed fit.
+void check_ddf(const SizeProblem& pb, DdfMethod ddf) {
+  if (ddf != DdfMethod::KenwardRoger || pb.test.kind == TestSpec::Kind::RandomSlope) return;
+  const std::string why = detail::kenward_roger_unavailable(pb.frame);
+  if (!why.empty())
+    throw Error(fmt::format("PowerOptions::ddf KenwardRoger at {} persons: {}; use DdfMethod::Satterthwaite", pb.persons,
+                            why));
+}
+
 }  // namespace
 
 PowerResult run_power(const ProblemBuilder& build, const PowerOptions& opt) {
@@ -322,6 +333,7 @@ PowerResult run_power(const ProblemBuilder& build, const PowerOptions& opt) {
   for (std::size_t k = 0; k < opt.persons.size(); ++k) {
     const auto t0 = std::chrono::steady_clock::now();
     const SizeProblem pb = build(opt.persons[k]);
+    check_ddf(pb, opt.ddf);
     if (k == 0) {
       res.test = pb.test.label;
       res.test_method = describe(pb.test, opt);
