@@ -61,6 +61,23 @@ void lower_gram(const Eigen::Ref<const Mat>& N, Eigen::Ref<Mat> S) {
   lower_gram(N.bottomRightCorner(m - h, m - h), S.bottomRightCorner(m - h, m - h));
 }
 
+}  // namespace
+
+Mat inverse_from_factor(Mat L) {
+  if (lapack_inverse_from_factor(L)) {
+    L.triangularView<Eigen::StrictlyUpper>() = L.transpose();
+    return L;
+  }
+  L.triangularView<Eigen::StrictlyUpper>().setZero();
+  lower_inverse(L);
+  Mat S = Mat::Zero(L.rows(), L.rows());
+  lower_gram(L, S);
+  S.triangularView<Eigen::StrictlyUpper>() = S.transpose();
+  return S;
+}
+
+namespace {
+
 // The dense tail of Σ (blocks s..nb-1, all Mat), its lower triangle held whole while the
 // block-diagonal columns before it read it, and cut into Σ's blocks at the end.
 struct Tail {
@@ -69,8 +86,7 @@ struct Tail {
   Mat S;
 };
 
-// The dense tail of L inverted in full: LAPACK's dpotri for a large one (lapack.h), else L⁻¹ by
-// halves and its Gram matrix, the same m³/3 + m³/3 operations in Eigen on one core.
+// The dense tail of L inverted in full (inverse_from_factor).
 void invert_dense_tail(const std::vector<std::vector<const Block*>>& L, Tail& t) {
   const int nb = static_cast<int>(L.size());
   t.off.assign(static_cast<std::size_t>(nb + 1), 0);
@@ -87,14 +103,7 @@ void invert_dense_tail(const std::vector<std::vector<const Block*>>& L, Tail& t)
       if (!b) fail("a block below a dense diagonal block is not dense");
       Ld.block(t.off[i], t.off[j], b->rows(), b->cols()) = *b;
     }
-  if (lapack_inverse_from_factor(Ld)) {
-    t.S = std::move(Ld);
-  } else {
-    Ld.triangularView<Eigen::StrictlyUpper>().setZero();
-    lower_inverse(Ld);
-    t.S = Mat::Zero(m, m);
-    lower_gram(Ld, t.S);
-  }
+  t.S = inverse_from_factor(std::move(Ld));
 }
 
 // The tail's lower triangle cut into Σ's blocks, the diagonal ones made whole.

@@ -28,6 +28,11 @@ std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<c
 /// with X̃ = L_t0 L_00⁻¹, where the selected inversion would read |R|² entries of Σ_t per level.
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q);
 
+/// (L L')⁻¹, whole and symmetric, from a dense lower Cholesky factor L (its strict upper triangle is
+/// not read): LAPACK's dpotri where lapack_inverse_from_factor() takes it, else L⁻¹ by halves and
+/// its Gram matrix in Eigen, m³/3 + m³/3 operations either way.
+Mat inverse_from_factor(Mat L);
+
 /// Σ(r, c) of one block of selected_inverse()'s result: any entry of a Mat, an entry of a SpMat's
 /// pattern, or of a BlockDiag's diagonal q x q blocks; anything else throws std::logic_error.
 double selected_entry(const Block& S, Eigen::Index r, Eigen::Index c);

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "linalg/lapack.h"
+#include "linalg/selected_inverse.h"
 
 namespace lmm::detail {
 
@@ -90,8 +90,7 @@ void merge_child(SparseColumn& col, const SparseColumn& child, Eigen::Index self
 
 }  // namespace
 
-// A lower-triangular L: about 2m³/3 flops, L⁻¹ by column panels that skip the rows above each
-// panel (zero), then the lower triangle of L⁻ᵀL⁻¹ by panels likewise.
+// A lower-triangular L: about 2m³/3 flops (linalg's inverse_from_factor).
 Mat inverse_of_llt(const Mat& L, bool lower_triangular) {
   if (!lower_triangular) {
     Mat P = Mat::Zero(L.rows(), L.rows());
@@ -99,31 +98,7 @@ Mat inverse_of_llt(const Mat& L, bool lower_triangular) {
     Eigen::LLT<Mat> llt(P.selfadjointView<Eigen::Lower>());
     return llt.solve(Mat::Identity(L.rows(), L.rows()));
   }
-  {
-    Mat S = L;
-    if (lapack_inverse_from_factor(S)) {
-      S.triangularView<Eigen::StrictlyUpper>() = S.transpose();
-      return S;
-    }
-  }
-  const Eigen::Index M = L.rows();
-  constexpr Eigen::Index w = 128;
-  Mat Linv = Mat::Zero(M, M);
-  for (Eigen::Index k0 = 0; k0 < M; k0 += w) {
-    const Eigen::Index bw = std::min(w, M - k0);
-    auto panel = Linv.block(k0, k0, M - k0, bw);
-    panel.topRows(bw).setIdentity();
-    L.bottomRightCorner(M - k0, M - k0).triangularView<Eigen::Lower>().solveInPlace(panel);
-  }
-  Mat S(M, M);
-  for (Eigen::Index j0 = 0; j0 < M; j0 += w) {
-    const Eigen::Index bw = std::min(w, M - j0);
-    S.block(j0, j0, M - j0, bw).noalias() =
-        Linv.bottomRightCorner(M - j0, M - j0).transpose().triangularView<Eigen::Upper>() *
-        Linv.block(j0, j0, M - j0, bw);
-  }
-  S.triangularView<Eigen::StrictlyUpper>() = S.transpose();
-  return S;
+  return inverse_from_factor(L);
 }
 
 namespace {
