@@ -139,7 +139,7 @@ Eigen::VectorXd gradient(LinearMixedModel& model) {
   const auto x = map.from_theta(theta);
   const auto n = static_cast<Eigen::Index>(x.size());
   if (gradient_pays(model)) {
-    const auto g = map.gradient_conditioned(x, detail::model_state(model).gradient_full());
+    const auto g = detail::conditioned_gradient(detail::model_state(model), map, x);
     return Eigen::Map<const Eigen::VectorXd>(g.data(), n);
   }
   Eigen::VectorXd g(n);
