@@ -16,6 +16,7 @@
 #include "lmm/inference.h"
 #include "lmm/fit.h"
 #include "model/model_access.h"
+#include "model/multi_term.h"
 
 namespace lmm {
 
@@ -82,7 +83,11 @@ bool gradient_pays(const LinearMixedModel& model) {
   constexpr Eigen::Index kSmallModel = 1000;
   Eigen::Index effects = 0;
   for (int j = 0; j < m.K; ++j) effects += m.q[j] * m.nlev[j];
-  return m.K == 1 || effects < kSmallModel || m.theta.size() >= 4;
+  if (m.K == 1 || effects < kSmallModel || m.theta.size() >= 4) return true;
+  // A crossed design whose gradient costs r evaluations (estimated): the check and its finishing
+  // step take (2n + 1) evaluations and 2n + 2 gradients against deriv12's 2n² + 2n + 1 evaluations.
+  const auto n = static_cast<double>(m.theta.size());
+  return detail::crossed_gradient_cost(m) < n * n / (n + 1);
 }
 
 Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {
