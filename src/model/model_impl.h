@@ -53,6 +53,13 @@ struct ModelState {
   std::vector<detail::Mat> lambda;  // per term, q x q lower triangular
   double objective = 0;
   bool factor_ok = false;
+  // θ at which L and `objective` were last formed from the current A and method; empty once
+  // either changes (mark_stale). set_theta() at that same θ has nothing to do.
+  std::vector<double> factored_theta;
+  void mark_stale() {
+    factor_ok = false;
+    factored_theta.clear();
+  }
 
   // (L_DD L_DD')⁻¹ of the trailing terms from trailing_inverse_from on (model/condvar.h's
   // trailing_re_inverse), kept for the factor it came from: the summary's conditional variances and

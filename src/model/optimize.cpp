@@ -211,6 +211,7 @@ bool use_lbfgs(const detail::ModelState& m, Optimizer o) {
 
 OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   impl_->require_cross_products("LinearMixedModel::fit");
+  if (impl_->method != options.method) impl_->mark_stale();  // the objective differs at every θ
   impl_->method = options.method;
   const detail::ThetaMap map(*impl_);
   if (!options.theta_start.empty() && options.theta_start.size() != ntheta())
