@@ -322,20 +322,28 @@ SpMat scaled_first_column(const std::vector<std::vector<const Block*>>& L, const
   return X;
 }
 
-// Memory-bound kernels against BLAS's blocked ones, per operation (CPU time on one core; InstEval's
-// 1,142-row tail, dpotrf about 36 GFLOP/s): the panelled gather below about 6x slower (InstEval
-// 4.5e7 multiply-adds in 8 ms, crossed 1,000 x 500 2.6e7 in 4.4 ms), the downdate's scatter into a
-// dense block about 40x (5e6 updates in 8 ms).
-constexpr double kGatherSlowdown = 6;
+// Memory-bound kernels against BLAS's blocked ones, per operation (CPU time; dpotrf reaches about
+// 40 GFLOP/s a core): the panelled gather below about 6x slower where a panel of L_t⁻¹ stays in a
+// core's L2 cache (InstEval, 1,142 rows: 4.5e7 multiply-adds in 8 ms; crossed 1,000 x 500: 2.6e7
+// in 4.4 ms), about 30x where it does not and every slice is a trip to L3 or memory (1M ratings,
+// 10,000 items: 5e9 in 3.8 s); the downdate's scatter into a dense block, and the recurrence's reads
+// of Σ_t entry by entry, about 40x.
+constexpr Eigen::Index kGramPanel = 32;  // 32 rows of W: 256 KB for 1,000 columns, in a core's L2
 constexpr double kScatterSlowdown = 40;
+double gather_slowdown(Eigen::Index m) {
+  constexpr double kL2Bytes = 512 * 1024;
+  return static_cast<double>(kGramPanel * m) * 8 <= kL2Bytes ? 6 : 30;
+}
 
 // The operations of diagonal_block_sums' two routes and of one factorisation, in BLAS units, from
 // the pattern of X̃ (the first block's column below the diagonal, in the tail's m rows):
 //   factorisation: dpotrf, m³/3 (`cholesky`), and the downdate's scatter, nnz_c² / 2 per column c;
 //   gather: L_t⁻¹ (dtrtri, m³/3), then per stored entry in row r the m - r entries of its column;
-//   full: Σ_t (dpotri, 2m³/3), X̃X̃' by the same scatter, and the m² trace.
+//   full: Σ_t (dpotri, 2m³/3), X̃X̃' by the same scatter, and the m² trace;
+//   recurrence (the conditional variances without the gather, src/model/condvar.cpp): Σ_t, then
+//   nnz_c² entries of it read per column.
 struct RouteCost {
-  double cholesky = 0, scatter = 0, gather = 0, full = 0;
+  double cholesky = 0, scatter = 0, gather = 0, full = 0, recurrence = 0;
 };
 
 RouteCost route_cost(const std::vector<std::vector<const Block*>>& L) {
@@ -369,8 +377,9 @@ RouteCost route_cost(const std::vector<std::vector<const Block*>>& L) {
   }
   const auto md = static_cast<double>(m);
   const double cube = md * md * md / 3;
-  scatter *= kScatterSlowdown;
-  return {cube, scatter, cube + kGatherSlowdown * gather, 2 * cube + scatter + md * md};
+  const double slow = gather_slowdown(m);
+  return {cube, kScatterSlowdown * scatter, cube + slow * gather, 2 * cube + kScatterSlowdown * scatter + md * md,
+          2 * cube + 2 * kScatterSlowdown * scatter};
 }
 
 // The first block's column and the dense tail behind it: the shape diagonal_block_sums() takes.
@@ -391,8 +400,6 @@ bool crossed_shape(const std::vector<std::vector<const Block*>>& L) {
 // slices of the columns of W that x̃_c's entries above the panel's end select, so each panel
 // (kPanel rows of W) is read from cache, not W's long columns from memory. The panels run in
 // parallel chunks (interleaved: later panels have more to do), each chunk's sum added in order.
-constexpr Eigen::Index kGramPanel = 32;  // 32 rows of W: 256 KB for 1,000 columns, in a core's L2
-
 // One panel's part of ‖W x̃_c‖² for every column c: their sum, and each added to per_column[c]
 // where that is given.
 template <int H>
@@ -494,7 +501,7 @@ void tail_inverse_factor(Mat& Lt) {
 std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q) {
   if (!crossed_shape(L)) return {};
   const RouteCost cost = route_cost(L);
-  if (cost.gather > cost.full) return {};
+  if (cost.gather > cost.recurrence) return {};
   const int nb = static_cast<int>(L.size());
   const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
   Tail t;
