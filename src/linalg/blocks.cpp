@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -87,16 +88,84 @@ bool same_pattern(const SpMat& a, const SpMat& b) {
          std::equal(a.innerIndexPtr(), a.innerIndexPtr() + a.nonZeros(), b.innerIndexPtr());
 }
 
-// T -= S S' on T's lower triangle (all a dense diagonal block's Cholesky reads), by scattering
-// each column's outer product: Σ_c nnz(c)² operations and no temporary, where the sparse product
-// S S' followed by a dense copy allocated and filled the whole square.
+// The row lists of a compressed S for sub_outer_lower's large path: for each row j of S, its entries
+// in increasing column order (start[j] .. start[j + 1]), each with where its column's entries from
+// it on lie in S ([pos, end)), its value, and whether its column's values are all equal (then
+// pos >= 0; otherwise pos = -position - 1).
+struct RowLists {
+  std::vector<int> start, pos, end;
+  std::vector<double> value;
+  std::vector<double> work;  // prefix sums of the work per row j: cumulative over rows < j
+};
+
+RowLists row_lists(const SpMat& s) {
+  const int* outer = s.outerIndexPtr();
+  const int* inner = s.innerIndexPtr();
+  const double* val = s.valuePtr();
+  const Eigen::Index m = s.rows(), ncols = s.outerSize();
+  const auto nnz = static_cast<std::size_t>(outer[ncols]);
+  RowLists r;
+  r.start.assign(static_cast<std::size_t>(m) + 1, 0);
+  for (std::size_t k = 0; k < nnz; ++k) ++r.start[static_cast<std::size_t>(inner[k]) + 1];
+  for (Eigen::Index j = 0; j < m; ++j) r.start[j + 1] += r.start[j];
+  r.pos.resize(nnz);
+  r.end.resize(nnz);
+  r.value.resize(nnz);
+  r.work.assign(static_cast<std::size_t>(m) + 1, 0.0);
+  std::vector<int> next(r.start.begin(), r.start.end() - 1);
+  for (Eigen::Index c = 0; c < ncols; ++c) {
+    const int b = outer[c], e = outer[c + 1];
+    const bool uniform = std::all_of(val + b, val + e, [&](double v) { return v == val[b]; });
+    for (int k = b; k < e; ++k) {
+      const auto at = static_cast<std::size_t>(next[static_cast<std::size_t>(inner[k])]++);
+      r.pos[at] = uniform ? k : -k - 1;
+      r.end[at] = e;
+      r.value[at] = val[k];
+      // The updates this entry makes, and a fixed cost for starting them.
+      r.work[static_cast<std::size_t>(inner[k]) + 1] += static_cast<double>(e - k) + 8.0;
+    }
+  }
+  for (Eigen::Index j = 0; j < m; ++j) r.work[j + 1] += r.work[j];
+  return r;
+}
+
+// Column j of T, rows >= j: col -= S(:, c) S(j, c) for every column c of S with an entry in row j, in
+// increasing c. A column whose values are all v subtracts v·v from T at its rows, reading only
+// their indices (`index`: S's row indices, 16 bits wide where T has at most 65,536 rows).
+template <class RowIndex>
+void sub_outer_column(double* col, const RowLists& r, Eigen::Index j, const RowIndex* index, const double* val) {
+  const int e0 = r.start[static_cast<std::size_t>(j)], e1 = r.start[static_cast<std::size_t>(j) + 1];
+  constexpr int kAhead = 8;  // entries ahead whose indices are prefetched: each starts a new list
+  for (int e = e0; e < e1; ++e) {
+    const auto eu = static_cast<std::size_t>(e);
+    if (e + kAhead < e1) {
+      const int p = r.pos[eu + kAhead];
+      __builtin_prefetch(index + (p >= 0 ? p : -p - 1));
+    }
+    const double vb = r.value[eu];
+    const int ke = r.end[eu];
+    int ka = r.pos[eu];
+    if (ka >= 0) {
+      const double w = vb * vb;  // = val[ka] * vb for every ka of the column
+      for (; ka < ke; ++ka) col[index[ka]] -= w;
+    } else {
+      for (ka = -ka - 1; ka < ke; ++ka) col[index[ka]] -= val[ka] * vb;
+    }
+  }
+}
+
+// T -= S S' on T's lower triangle (all a dense diagonal block's Cholesky reads): Σ_c nnz(c)²/2
+// multiply-adds and no temporary of T's size.
 //
 // A large T (the items' block of a ratings data set: 10,000 x 10,000, 800 MB, downdated by 100,000
-// users' columns) is updated panel by panel of its columns, each panel small enough to stay in
-// the core's cache, so that the scattered updates hit the cache instead of memory (one pass over
-// all of T per user column was bound by memory latency: 8 ns per update). Each T(a, b) still
-// receives the columns of S in increasing order, so the result does not depend on the panels or
-// on the number of threads. Panels are independent and run in parallel.
+// users' columns holding 10 million entries) is updated one column at a time, so that the scattered
+// updates hit a column in cache; each column j takes, for every column c of S with an entry in row j,
+// the entries of c from row j on (S's row lists, built here). Those reads of S dominate the time
+// (memory bandwidth), so where all of a column's values are equal (an intercept with one
+// observation per pair of levels: every value of A's block is 1) only the row indices are read,
+// 2 bytes each for up to 65,536 rows. Each T(a, b) receives the columns of S in increasing order, as
+// a plain scatter does, so the result does not depend on the number of threads; columns of T
+// are split in chunks of about equal work and run in parallel.
 void sub_outer_lower(Mat& T, const SpMat& S) {
   SpMat tmp;
   const SpMat* s = &S;
@@ -109,48 +178,33 @@ void sub_outer_lower(Mat& T, const SpMat& S) {
   const int* inner = s->innerIndexPtr();  // ascending within a column
   const double* val = s->valuePtr();
   const Eigen::Index ld = T.rows();
-  // Subtracts column c's products T(inner[ka], inner[kb]) for kb in [kb0, kb1), ka >= kb.
-  auto scatter = [&](Eigen::Index c, int kb0, int kb1) {
-    for (int kb = kb0; kb < kb1; ++kb) {
-      const double vb = val[kb];
-      double* col = T.data() + static_cast<Eigen::Index>(inner[kb]) * ld;
-      for (int ka = kb; ka < outer[c + 1]; ++ka) col[inner[ka]] -= val[ka] * vb;
-    }
-  };
-  constexpr Eigen::Index kPanelMinRows = 1024;
-  if (ld < kPanelMinRows) {
-    for (Eigen::Index c = 0; c < s->outerSize(); ++c) scatter(c, outer[c], outer[c + 1]);
+  constexpr Eigen::Index kColumnsMinRows = 1024;
+  if (ld < kColumnsMinRows) {
+    for (Eigen::Index c = 0; c < s->outerSize(); ++c)
+      for (int kb = outer[c]; kb < outer[c + 1]; ++kb) {
+        const double vb = val[kb];
+        double* col = T.data() + static_cast<Eigen::Index>(inner[kb]) * ld;
+        for (int ka = kb; ka < outer[c + 1]; ++ka) col[inner[ka]] -= val[ka] * vb;
+      }
     return;
   }
-  // Panels of about 256 KB of T (at least 4 columns).
-  const Eigen::Index width = std::max<Eigen::Index>(4, (Eigen::Index{1} << 15) / ld);
-  const Eigen::Index npanels = (ld + width - 1) / width;
-  const int nchunks = chunk_count(static_cast<std::size_t>(npanels), 8);
-  const Eigen::Index ncols = s->outerSize();
-  parallel_for(nchunks, [&](int chunk) {
-    const auto p0 = static_cast<Eigen::Index>(chunk_begin(static_cast<std::size_t>(npanels), nchunks, chunk));
-    const auto p1 = static_cast<Eigen::Index>(chunk_begin(static_cast<std::size_t>(npanels), nchunks, chunk + 1));
-    // Per column of S: the first entry not yet used as kb, and its row (INT_MAX when none is left),
-    // in an array of its own so that skipping the columns without a row in the panel reads it alone.
-    std::vector<int> next(static_cast<std::size_t>(ncols));
-    std::vector<int> next_row(static_cast<std::size_t>(ncols));
-    const int first_row = static_cast<int>(p0 * width);
-    for (Eigen::Index c = 0; c < ncols; ++c) {
-      const int k = static_cast<int>(std::lower_bound(inner + outer[c], inner + outer[c + 1], first_row) - inner);
-      next[static_cast<std::size_t>(c)] = k;
-      next_row[static_cast<std::size_t>(c)] = k < outer[c + 1] ? inner[k] : INT_MAX;
-    }
-    for (Eigen::Index p = p0; p < p1; ++p) {
-      const int hi = static_cast<int>(std::min(ld, (p + 1) * width));
-      for (Eigen::Index c = 0; c < ncols; ++c) {
-        const auto cu = static_cast<std::size_t>(c);
-        if (next_row[cu] >= hi) continue;
-        int k = next[cu];
-        const int k0 = k;
-        while (k < outer[c + 1] && inner[k] < hi) ++k;
-        scatter(c, k0, k);
-        next[cu] = k;
-        next_row[cu] = k < outer[c + 1] ? inner[k] : INT_MAX;
+  const RowLists r = row_lists(*s);
+  std::vector<std::uint16_t> short_index;
+  if (ld <= 65536) short_index.assign(inner, inner + s->nonZeros());
+  const int nchunks = chunk_count(static_cast<std::size_t>(ld), 16);
+  std::vector<Eigen::Index> bound(static_cast<std::size_t>(nchunks) + 1, ld);
+  bound[0] = 0;
+  for (int ch = 1; ch < nchunks; ++ch) {
+    const double at = r.work.back() * ch / nchunks;
+    bound[ch] = std::max(bound[ch - 1], static_cast<Eigen::Index>(std::lower_bound(r.work.begin(), r.work.end(), at) - r.work.begin()));
+  }
+  parallel_for(nchunks, [&](int ch) {
+    for (Eigen::Index j = bound[ch]; j < bound[ch + 1]; ++j) {
+      double* col = T.data() + j * ld;
+      if (short_index.empty()) {
+        sub_outer_column(col, r, j, inner, val);
+      } else {
+        sub_outer_column(col, r, j, short_index.data(), val);
       }
     }
   });
