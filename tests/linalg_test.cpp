@@ -370,6 +370,32 @@ TEST(BlockKernels, RankDowndateOfALargeDenseBlockByUniformColumns) {
   lmm::set_num_threads(0);
 }
 
+// A plan kept between calls: made at the first, reused for S with the same pattern and other
+// values (some of its columns no longer hold one value throughout), made again for S of another
+// pattern; each call gives the plain downdate.
+TEST(BlockKernels, RankDowndateKeepsItsPlanForOnePattern) {
+  Random r(20);
+  const Index m = 1100;
+  const Mat T0 = r.dense(m, m);
+  SpMat S = r.sparse(m, 40, 0.03);
+  for (Index c = 0; c < S.outerSize(); c += 2)
+    for (SpMat::InnerIterator it(S, c); it; ++it) it.valueRef() = 0.5 + static_cast<double>(c);
+  SpMat same_pattern = S;
+  for (Index c = 0; c < S.outerSize(); ++c)
+    for (SpMat::InnerIterator it(same_pattern, c); it; ++it) it.valueRef() = r.normal();
+  const SpMat other = r.sparse(m, 40, 0.03);
+  lmm::detail::DowndatePlan plan;
+  for (const auto& [name, s] : std::vector<std::pair<const char*, const SpMat*>>{
+           {"first", &S}, {"same pattern", &same_pattern}, {"other pattern", &other}, {"first again", &S}}) {
+    SCOPED_TRACE(name);
+    Block T = T0;
+    lmm::detail::rank_downdate(T, Block(*s), &plan);
+    const Mat Sd(*s);
+    EXPECT_TRUE(close(lower(std::get<Mat>(T)), lower(T0 - Sd * Sd.transpose())));
+    EXPECT_TRUE(plan.matches(*s));
+  }
+}
+
 TEST(BlockKernels, RankDowndateOfABlockDiagonalBlock) {
   // The symbolic analysis sends a block-diagonal target only updates whose S S' is block-diagonal
   // (S has, in every column, entries in one q-block of rows): e.g. a nested factor's L[j][k].

@@ -88,70 +88,111 @@ bool same_pattern(const SpMat& a, const SpMat& b) {
          std::equal(a.innerIndexPtr(), a.innerIndexPtr() + a.nonZeros(), b.innerIndexPtr());
 }
 
-// The row lists of a compressed S for sub_outer_lower's large path: for each row j of S, its entries
-// in increasing column order (start[j] .. start[j + 1]), each with where its column's entries from
-// it on lie in S ([pos, end)), its value, and whether its column's values are all equal (then
-// pos >= 0; otherwise pos = -position - 1).
-struct RowLists {
-  std::vector<int> start, pos, end;
-  std::vector<double> value;
-  std::vector<double> work;  // prefix sums of the work per row j: cumulative over rows < j
-};
+}  // namespace
 
-RowLists row_lists(const SpMat& s) {
-  const int* outer = s.outerIndexPtr();
+bool DowndatePlan::matches(const SpMat& s) const {
+  const auto nnz = static_cast<std::size_t>(s.nonZeros());
+  if (s.rows() != rows || outer.size() != static_cast<std::size_t>(s.outerSize()) + 1 ||
+      !std::equal(outer.begin(), outer.end(), s.outerIndexPtr()))
+    return false;
   const int* inner = s.innerIndexPtr();
-  const double* val = s.valuePtr();
-  const Eigen::Index m = s.rows(), ncols = s.outerSize();
-  const auto nnz = static_cast<std::size_t>(outer[ncols]);
-  RowLists r;
-  r.start.assign(static_cast<std::size_t>(m) + 1, 0);
-  for (std::size_t k = 0; k < nnz; ++k) ++r.start[static_cast<std::size_t>(inner[k]) + 1];
-  for (Eigen::Index j = 0; j < m; ++j) r.start[j + 1] += r.start[j];
-  r.pos.resize(nnz);
-  r.end.resize(nnz);
-  r.value.resize(nnz);
-  r.work.assign(static_cast<std::size_t>(m) + 1, 0.0);
-  std::vector<int> next(r.start.begin(), r.start.end() - 1);
-  for (Eigen::Index c = 0; c < ncols; ++c) {
-    const int b = outer[c], e = outer[c + 1];
-    const bool uniform = std::all_of(val + b, val + e, [&](double v) { return v == val[b]; });
-    for (int k = b; k < e; ++k) {
-      const auto at = static_cast<std::size_t>(next[static_cast<std::size_t>(inner[k])]++);
-      r.pos[at] = uniform ? k : -k - 1;
-      r.end[at] = e;
-      r.value[at] = val[k];
-      // The updates this entry makes, and a fixed cost for starting them.
-      r.work[static_cast<std::size_t>(inner[k]) + 1] += static_cast<double>(e - k) + 8.0;
-    }
-  }
-  for (Eigen::Index j = 0; j < m; ++j) r.work[j + 1] += r.work[j];
-  return r;
+  if (!index16.empty()) return index16.size() == nnz && std::equal(index16.begin(), index16.end(), inner);
+  return index32.size() == nnz && std::equal(index32.begin(), index32.end(), inner);
 }
 
-// Column j of T, rows >= j: col -= S(:, c) S(j, c) for every column c of S with an entry in row j, in
-// increasing c. A column whose values are all v subtracts v·v from T at its rows, reading only
-// their indices (`index`: S's row indices, 16 bits wide where T has at most 65,536 rows).
-template <class RowIndex>
-void sub_outer_column(double* col, const RowLists& r, Eigen::Index j, const RowIndex* index, const double* val) {
-  const int e0 = r.start[static_cast<std::size_t>(j)], e1 = r.start[static_cast<std::size_t>(j) + 1];
-  constexpr int kAhead = 8;  // entries ahead whose indices are prefetched: each starts a new list
-  for (int e = e0; e < e1; ++e) {
-    const auto eu = static_cast<std::size_t>(e);
-    if (e + kAhead < e1) {
-      const int p = r.pos[eu + kAhead];
-      __builtin_prefetch(index + (p >= 0 ? p : -p - 1));
+namespace {
+
+// S's row lists for sub_outer_lower's large path (S compressed): for each row j, its entries in
+// increasing column order (start[j] .. start[j + 1]), each with its column and its position in S; and
+// chunks of T's columns with about equal work.
+DowndatePlan make_plan(const SpMat& s) {
+  const int* outer = s.outerIndexPtr();
+  const int* inner = s.innerIndexPtr();
+  const Eigen::Index m = s.rows(), ncols = s.outerSize();
+  const auto nnz = static_cast<std::size_t>(outer[ncols]);
+  DowndatePlan p;
+  p.rows = m;
+  p.outer.assign(outer, outer + ncols + 1);
+  if (m <= 65536) {
+    p.index16.assign(inner, inner + nnz);
+  } else {
+    p.index32.assign(inner, inner + nnz);
+  }
+  p.start.assign(static_cast<std::size_t>(m) + 1, 0);
+  for (std::size_t k = 0; k < nnz; ++k) ++p.start[static_cast<std::size_t>(inner[k]) + 1];
+  for (Eigen::Index j = 0; j < m; ++j) p.start[j + 1] += p.start[j];
+  p.pos.resize(nnz);
+  p.col.resize(nnz);
+  // Prefix sums of the work per column of T: the updates of each entry, and a fixed cost for each.
+  std::vector<double> work(static_cast<std::size_t>(m) + 1, 0.0);
+  std::vector<int> next(p.start.begin(), p.start.end() - 1);
+  for (Eigen::Index c = 0; c < ncols; ++c)
+    for (int k = outer[c]; k < outer[c + 1]; ++k) {
+      const auto at = static_cast<std::size_t>(next[static_cast<std::size_t>(inner[k])]++);
+      p.pos[at] = k;
+      p.col[at] = static_cast<int>(c);
+      work[static_cast<std::size_t>(inner[k]) + 1] += static_cast<double>(outer[c + 1] - k) + 8.0;
     }
-    const double vb = r.value[eu];
-    const int ke = r.end[eu];
-    int ka = r.pos[eu];
-    if (ka >= 0) {
+  for (Eigen::Index j = 0; j < m; ++j) work[j + 1] += work[j];
+  const int nchunks = chunk_count(static_cast<std::size_t>(m), 16);
+  p.bound.assign(static_cast<std::size_t>(nchunks) + 1, m);
+  p.bound[0] = 0;
+  for (int ch = 1; ch < nchunks; ++ch) {
+    const auto at = std::lower_bound(work.begin(), work.end(), work.back() * ch / nchunks) - work.begin();
+    p.bound[ch] = std::max(p.bound[ch - 1], static_cast<Eigen::Index>(at));
+  }
+  return p;
+}
+
+// What one column of T reads: S's values and column ends, which columns hold one value
+// throughout, the plan, and the values of the plan's entries [e0, ...) in its order.
+struct ColumnSource {
+  const DowndatePlan& plan;
+  const int* outer;
+  const double* val;
+  const std::vector<char>& uniform;
+  const double* value;  // value[e - e0] = val[plan.pos[e]]
+  int e0;
+};
+
+// Column j of T, rows >= j: col -= S(:, c) S(j, c) for every column c of S with an entry in row j, in
+// increasing c. A column whose values are all v subtracts v·v at its rows, reading only their
+// indices (`index`: S's row indices, 16 bits wide where T has at most 65,536 rows).
+template <class RowIndex>
+void sub_outer_column(double* col, const ColumnSource& src, Eigen::Index j, const RowIndex* index) {
+  const DowndatePlan& p = src.plan;
+  const int e1 = p.start[static_cast<std::size_t>(j) + 1];
+  constexpr int kAhead = 8;  // entries ahead whose indices are prefetched: each starts a new list
+  for (int e = p.start[static_cast<std::size_t>(j)]; e < e1; ++e) {
+    const auto eu = static_cast<std::size_t>(e);
+    if (e + kAhead < e1) __builtin_prefetch(index + p.pos[eu + kAhead]);
+    const double vb = src.value[e - src.e0];
+    const int c = p.col[eu];
+    const int ke = src.outer[c + 1];
+    int ka = p.pos[eu];
+    if (src.uniform[static_cast<std::size_t>(c)]) {
       const double w = vb * vb;  // = val[ka] * vb for every ka of the column
       for (; ka < ke; ++ka) col[index[ka]] -= w;
     } else {
-      for (ka = -ka - 1; ka < ke; ++ka) col[index[ka]] -= val[ka] * vb;
+      for (; ka < ke; ++ka) col[index[ka]] -= src.val[ka] * vb;
     }
   }
+}
+
+// Whether each column of S holds one value throughout.
+std::vector<char> uniform_columns(const SpMat& s) {
+  const int* outer = s.outerIndexPtr();
+  const double* val = s.valuePtr();
+  const auto ncols = static_cast<std::size_t>(s.outerSize());
+  std::vector<char> uniform(ncols);
+  const int nchunks = chunk_count(ncols, 4096);
+  parallel_for(nchunks, [&](int ch) {
+    for (std::size_t c = chunk_begin(ncols, nchunks, ch); c < chunk_begin(ncols, nchunks, ch + 1); ++c) {
+      const double* b = val + outer[c];
+      uniform[c] = std::all_of(b, val + outer[c + 1], [&](double v) { return v == *b; });
+    }
+  });
+  return uniform;
 }
 
 // T -= S S' on T's lower triangle (all a dense diagonal block's Cholesky reads): Σ_c nnz(c)²/2
@@ -160,13 +201,14 @@ void sub_outer_column(double* col, const RowLists& r, Eigen::Index j, const RowI
 // A large T (the items' block of a ratings data set: 10,000 x 10,000, 800 MB, downdated by 100,000
 // users' columns holding 10 million entries) is updated one column at a time, so that the scattered
 // updates hit a column in cache; each column j takes, for every column c of S with an entry in row j,
-// the entries of c from row j on (S's row lists, built here). Those reads of S dominate the time
-// (memory bandwidth), so where all of a column's values are equal (an intercept with one
-// observation per pair of levels: every value of A's block is 1) only the row indices are read,
-// 2 bytes each for up to 65,536 rows. Each T(a, b) receives the columns of S in increasing order, as
-// a plain scatter does, so the result does not depend on the number of threads; columns of T
-// are split in chunks of about equal work and run in parallel.
-void sub_outer_lower(Mat& T, const SpMat& S) {
+// the entries of c from row j on (S's row lists: `plan`, made here when it is empty or was made for
+// another pattern, and kept by the caller for the next evaluation). Those reads of S dominate the
+// time (memory bandwidth), so where all of a column's values are equal (an intercept with one
+// observation per pair of levels: every value of A's block is 1) only the row indices are read, 2
+// bytes each for up to 65,536 rows. Each T(a, b) receives the columns of S in increasing order, as
+// the plain scatter does, so the result does not depend on the number of threads; T's columns are
+// split in chunks of about equal work, run in parallel.
+void sub_outer_lower(Mat& T, const SpMat& S, DowndatePlan* plan) {
   SpMat tmp;
   const SpMat* s = &S;
   if (!S.isCompressed()) {
@@ -188,23 +230,23 @@ void sub_outer_lower(Mat& T, const SpMat& S) {
       }
     return;
   }
-  const RowLists r = row_lists(*s);
-  std::vector<std::uint16_t> short_index;
-  if (ld <= 65536) short_index.assign(inner, inner + s->nonZeros());
-  const int nchunks = chunk_count(static_cast<std::size_t>(ld), 16);
-  std::vector<Eigen::Index> bound(static_cast<std::size_t>(nchunks) + 1, ld);
-  bound[0] = 0;
-  for (int ch = 1; ch < nchunks; ++ch) {
-    const double at = r.work.back() * ch / nchunks;
-    bound[ch] = std::max(bound[ch - 1], static_cast<Eigen::Index>(std::lower_bound(r.work.begin(), r.work.end(), at) - r.work.begin()));
-  }
+  DowndatePlan local;
+  DowndatePlan& p = plan ? *plan : local;
+  if (!p.matches(*s)) p = make_plan(*s);
+  const std::vector<char> uniform = uniform_columns(*s);
+  const int nchunks = static_cast<int>(p.bound.size()) - 1;
   parallel_for(nchunks, [&](int ch) {
-    for (Eigen::Index j = bound[ch]; j < bound[ch + 1]; ++j) {
+    const Eigen::Index j0 = p.bound[static_cast<std::size_t>(ch)], j1 = p.bound[static_cast<std::size_t>(ch) + 1];
+    const int e0 = p.start[static_cast<std::size_t>(j0)], e1 = p.start[static_cast<std::size_t>(j1)];
+    std::vector<double> value(static_cast<std::size_t>(e1 - e0));
+    for (int e = e0; e < e1; ++e) value[static_cast<std::size_t>(e - e0)] = val[p.pos[static_cast<std::size_t>(e)]];
+    const ColumnSource src{p, outer, val, uniform, value.data(), e0};
+    for (Eigen::Index j = j0; j < j1; ++j) {
       double* col = T.data() + j * ld;
-      if (short_index.empty()) {
-        sub_outer_column(col, r, j, inner, val);
+      if (p.index16.empty()) {
+        sub_outer_column(col, src, j, p.index32.data());
       } else {
-        sub_outer_column(col, r, j, short_index.data(), val);
+        sub_outer_column(col, src, j, p.index16.data());
       }
     }
   });
@@ -459,14 +501,14 @@ void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& l
   scale_dense(*t, lambda_i, lambda_j, add_identity);
 }
 
-void rank_downdate(Block& target, const Block& S) {
+void rank_downdate(Block& target, const Block& S, DowndatePlan* plan) {
   if (auto* t = std::get_if<Mat>(&target)) {
     if (auto* d = std::get_if<Mat>(&S)) {
       t->selfadjointView<Eigen::Lower>().rankUpdate(*d, -1.0);
       return;
     }
     if (auto* s = std::get_if<SpMat>(&S)) {
-      sub_outer_lower(*t, *s);
+      sub_outer_lower(*t, *s, plan);
       return;
     }
     if (auto* bd = std::get_if<BlockDiag>(&S)) {
