@@ -16,6 +16,7 @@
 #include "lmm/inference.h"
 #include "lmm/fit.h"
 #include "model/model_access.h"
+#include "model/multi_term.h"
 
 namespace lmm {
 
@@ -59,30 +60,39 @@ Derivatives deriv12(LinearMixedModel& model, const detail::ThetaMap& map, const 
 }
 
 // The same figures from the analytic gradient (gradient_pays; src/model/single_term.cpp and
-// multi_term.cpp): g is the gradient at x itself, in the same
-// conditioned coordinates (ThetaMap::gradient_conditioned), and column j of H is the central
-// difference of the gradient, (∇f(x+δe_j) - ∇f(x-δe_j))/2δ, symmetrised as (H + H')/2. Its error
-// is O(δ²) as deriv12's, with 2n evaluations of the factor and gradient instead of deriv12's 2n²
-// evaluations of the objective (18 against 6 for a random intercept and slope), and g carries no
-// differencing error at all. The model must be at x on entry (its factor is used for g).
-// With several terms (src/model/multi_term.cpp) it is used where the model is small or θ has at
-// least four values: 2n + 1 gradients and 2n evaluations against deriv12's 2n², with a gradient of
-// about two evaluations where a term's block fills in and up to eight where many small levels
-// are nested (src/model/optimize.cpp has the figures), so for n = 4 and more it costs less. Small:
-// fewer than 1,000 random effects in all, where every evaluation costs a millisecond or less and
-// the gradient's exactness is what counts: deriv12's differences carry rounding noise of about
-// 1e-10 into the finishing Newton step, enough for two builds (SSE2 and AVX2 kernels) to differ by
-// 6e-9 in Satterthwaite's df on Penicillin (issue 17). Larger crossed or nested models with two or
-// three scalar terms keep deriv12 (InstEval: 18 evaluations against 7 gradients and 6
-// evaluations, about 24; (1 | pupil) + (1 | class) + (1 | school) on 80,000 rows: the fit with the
-// check took 0.14 s with deriv12 against 0.39 s with the analytic gradient).
+// multi_term.cpp): g is the gradient at x itself, in the same conditioned coordinates
+// (ThetaMap::gradient_conditioned), and column j of H is the difference of the gradient,
+// central (∇f(x+δe_j) - ∇f(x-δe_j))/2δ on small models (fewer than 1,000 random effects), forward
+// (∇f(x+δe_j) - ∇f(x))/δ on larger ones, symmetrised as (H + H')/2. g carries no differencing error
+// at all, and the model must be at x on entry (its factor is used for g).
+// - Small models: the central difference's error is O(δ²) as deriv12's, with 2n evaluations of the
+//   factor and gradient instead of deriv12's 2n² evaluations of the objective. The gradient's
+//   exactness is what counts there: deriv12's differences carry rounding noise of about 1e-10 into
+//   the finishing Newton step, enough for two builds (SSE2 and AVX2 kernels) to differ by 6e-9 in
+//   Satterthwaite's df on Penicillin (issue 17).
+// - Larger models: n evaluations and gradients. The forward difference's O(δ) error (about 1e-4
+//   relative) moves no verdict of the check and the finishing step's θ by nothing that counts.
+//   Used for one term, for θ of four values or more, and for crossed designs whose gradient costs
+//   r evaluations (crossed_gradient_cost, an estimate from the pattern) with r < (2n² + n)/(n + 2):
+//   the check and its finishing step then take (n + 1) evaluations and n + 2 gradients against
+//   deriv12's 2n² + 2n + 1 evaluations (InstEval, r about 1.5: 4 + 5 · 1.5 against 25).
+//   Nested designs with two or three scalar terms keep deriv12 (a gradient of up to eight
+//   evaluations where many small levels are nested; (1 | pupil) + (1 | class) + (1 | school) on
+//   80,000 rows: the fit with the check took 0.14 s with deriv12 against 0.39 s with the gradient).
+constexpr Eigen::Index kSmallModel = 1000;
+
+bool small_model(const detail::ModelState& m) {
+  Eigen::Index effects = 0;
+  for (int j = 0; j < m.K; ++j) effects += m.q[j] * m.nlev[j];
+  return effects < kSmallModel;
+}
+
 bool gradient_pays(const LinearMixedModel& model) {
   if (!model.has_gradient()) return false;
   const detail::ModelState& m = detail::model_state(model);
-  constexpr Eigen::Index kSmallModel = 1000;
-  Eigen::Index effects = 0;
-  for (int j = 0; j < m.K; ++j) effects += m.q[j] * m.nlev[j];
-  return m.K == 1 || effects < kSmallModel || m.theta.size() >= 4;
+  if (m.K == 1 || small_model(m) || m.theta.size() >= 4) return true;
+  const auto n = static_cast<double>(m.theta.size());
+  return detail::crossed_gradient_cost(m) < (2 * n * n + n) / (n + 2);
 }
 
 Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {
@@ -97,11 +107,17 @@ Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap
     return gradient_here(y);
   };
   Derivatives d{gradient_here(x), Eigen::MatrixXd::Zero(n, n)};
+  // Forward differences from g(x) on models of 1,000 random effects or more: n evaluations and
+  // gradients instead of 2n, where each costs tens of milliseconds to seconds; their O(δ) error
+  // (about 1e-4 relative) does not move the check's verdicts or the finishing step's θ by anything
+  // that counts. Small models keep the central O(δ²) differences.
+  const bool forward = !small_model(detail::model_state(model));
   for (Eigen::Index j = 0; j < n; ++j) {
     std::vector<double> a = x, s = x;
     a[static_cast<std::size_t>(j)] += kDelta;
     s[static_cast<std::size_t>(j)] -= kDelta;
-    d.H.col(j) = (gradient_at(a) - gradient_at(s)) / (2 * kDelta);
+    d.H.col(j) = forward ? Eigen::VectorXd((gradient_at(a) - d.g) / kDelta)
+                         : Eigen::VectorXd((gradient_at(a) - gradient_at(s)) / (2 * kDelta));
   }
   const Eigen::MatrixXd Ht = d.H.transpose();
   d.H = (d.H + Ht) / 2;

@@ -19,6 +19,8 @@
 // trailing argument is the length of the `uplo` string), and OpenBLAS's thread count.
 extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
 extern "C" void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
+extern "C" void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info,
+                        std::size_t uplo_len, std::size_t diag_len);
 extern "C" void openblas_set_num_threads(int num_threads);
 extern "C" int openblas_get_num_threads(void);
 #endif
@@ -329,6 +331,16 @@ bool lapack_inverse_from_factor(Mat& m) {
   // A zero on the factor's diagonal: dtrtri reports it before it writes anything, and Eigen's
   // inverse gives what it gave before (infinities).
   if (lapack_call(m.rows(), [&](int n) { dpotri_("L", &n, m.data(), &n, &info, 1); })) return info == 0;
+#else
+  (void)m;
+#endif
+  return false;
+}
+
+bool lapack_lower_inverse(Mat& m) {
+#ifdef LMM_HAVE_OPENBLAS
+  int info = 0;
+  if (lapack_call(m.rows(), [&](int n) { dtrtri_("L", "N", &n, m.data(), &n, &info, 1, 1); })) return info == 0;
 #else
   (void)m;
 #endif

@@ -12,4 +12,8 @@ namespace lmm::detail {
 /// diagonal (the caller then inverts with Eigen).
 bool lapack_inverse_from_factor(Mat& m);
 
+/// L⁻¹'s lower triangle in place of a dense lower-triangular L (LAPACK's dtrtri; the strict upper
+/// triangle is left as it was), under the same conditions as lapack_inverse_from_factor().
+bool lapack_lower_inverse(Mat& m);
+
 }  // namespace lmm::detail

@@ -7,6 +7,7 @@
 #include "linalg/selected_inverse.h"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -86,8 +87,9 @@ struct Tail {
   Mat S;
 };
 
-// The dense tail of L inverted in full (inverse_from_factor).
-void invert_dense_tail(const std::vector<std::vector<const Block*>>& L, Tail& t) {
+// The dense tail of L (blocks t.s.. as one lower-triangular matrix; its strict upper triangle is
+// not set), and t.off.
+Mat dense_tail_factor(const std::vector<std::vector<const Block*>>& L, Tail& t) {
   const int nb = static_cast<int>(L.size());
   t.off.assign(static_cast<std::size_t>(nb + 1), 0);
   for (int i = t.s; i < nb; ++i) {
@@ -103,7 +105,12 @@ void invert_dense_tail(const std::vector<std::vector<const Block*>>& L, Tail& t)
       if (!b) fail("a block below a dense diagonal block is not dense");
       Ld.block(t.off[i], t.off[j], b->rows(), b->cols()) = *b;
     }
-  t.S = inverse_from_factor(std::move(Ld));
+  return Ld;
+}
+
+// The dense tail of L inverted in full (inverse_from_factor).
+void invert_dense_tail(const std::vector<std::vector<const Block*>>& L, Tail& t) {
+  t.S = inverse_from_factor(dense_tail_factor(L, t));
 }
 
 // The tail's lower triangle cut into Σ's blocks, the diagonal ones made whole.
@@ -270,55 +277,230 @@ double selected_entry(const Block& S, Eigen::Index r, Eigen::Index c) {
 
 namespace {
 
-// X̃ = L_t0 L_00⁻¹ for a first block of scalar levels, its rows in the tail's coordinates.
+// X̃ = L_t0 L_00⁻¹ for a first block of scalar levels, its rows in the tail's coordinates, built
+// column by column (the blocks' rows follow one another in the tail, each block's ascending).
 SpMat scaled_first_column(const std::vector<std::vector<const Block*>>& L, const Tail& t) {
   const BlockDiag& d0 = std::get<BlockDiag>(*L[0][0]);
-  std::vector<Eigen::Triplet<double>> trip;
-  for (int i = 1; i < static_cast<int>(L.size()); ++i) {
+  const int nb = static_cast<int>(L.size());
+  const Eigen::Index n = d0.nblocks;
+  Eigen::Index nnz = 0;
+  for (int i = 1; i < nb; ++i) {
     if (const Mat* d = std::get_if<Mat>(L[i][0])) {
-      for (Eigen::Index c = 0; c < d->cols(); ++c)
-        for (Eigen::Index r = 0; r < d->rows(); ++r) trip.emplace_back(t.off[i] + r, c, (*d)(r, c) / d0.data(0, c));
+      nnz += d->size();
       continue;
     }
     const SpMat* sp = std::get_if<SpMat>(L[i][0]);
-    if (!sp) fail("an off-diagonal block is neither sparse nor dense");
-    for (Eigen::Index c = 0; c < sp->outerSize(); ++c)
-      for (SpMat::InnerIterator it(*sp, c); it; ++it) trip.emplace_back(t.off[i] + it.row(), c, it.value() / d0.data(0, c));
+    if (!sp || !sp->isCompressed()) fail("an off-diagonal block is neither dense nor a compressed sparse block");
+    nnz += sp->nonZeros();
   }
-  SpMat X(t.S.rows(), d0.nblocks);
-  X.setFromTriplets(trip.begin(), trip.end());
+  SpMat X(t.off.back(), n);
+  X.resizeNonZeros(nnz);
+  int* outer = X.outerIndexPtr();
+  int* inner = X.innerIndexPtr();
+  double* val = X.valuePtr();
+  int k = 0;
+  for (Eigen::Index c = 0; c < n; ++c) {
+    outer[c] = k;
+    const double s = 1 / d0.data(0, c);
+    for (int i = 1; i < nb; ++i) {
+      const auto off = static_cast<int>(t.off[i]);
+      if (const Mat* d = std::get_if<Mat>(L[i][0])) {
+        for (Eigen::Index r = 0; r < d->rows(); ++r, ++k) {
+          inner[k] = off + static_cast<int>(r);
+          val[k] = (*d)(r, c) * s;
+        }
+        continue;
+      }
+      const SpMat& sp = std::get<SpMat>(*L[i][0]);
+      for (int e = sp.outerIndexPtr()[c]; e < sp.outerIndexPtr()[c + 1]; ++e, ++k) {
+        inner[k] = off + sp.innerIndexPtr()[e];
+        val[k] = sp.valuePtr()[e] * s;
+      }
+    }
+  }
+  outer[n] = k;
   return X;
+}
+
+// Memory-bound kernels against BLAS's blocked ones, per operation (CPU time on one core; InstEval's
+// 1,142-row tail, dpotrf about 36 GFLOP/s): the panelled gather below about 6x slower (InstEval
+// 4.5e7 multiply-adds in 8 ms, crossed 1,000 x 500 2.6e7 in 4.4 ms), the downdate's scatter into a
+// dense block about 40x (5e6 updates in 8 ms).
+constexpr double kGatherSlowdown = 6;
+constexpr double kScatterSlowdown = 40;
+
+// The operations of diagonal_block_sums' two routes and of one factorisation, in BLAS units, from
+// the pattern of X̃ (the first block's column below the diagonal, in the tail's m rows):
+//   factorisation: dpotrf, m³/3 (`cholesky`), and the downdate's scatter, nnz_c² / 2 per column c;
+//   gather: L_t⁻¹ (dtrtri, m³/3), then per stored entry in row r the m - r entries of its column;
+//   full: Σ_t (dpotri, 2m³/3), X̃X̃' by the same scatter, and the m² trace.
+struct RouteCost {
+  double cholesky = 0, scatter = 0, gather = 0, full = 0;
+};
+
+RouteCost route_cost(const std::vector<std::vector<const Block*>>& L) {
+  const int nb = static_cast<int>(L.size());
+  std::vector<Eigen::Index> off(static_cast<std::size_t>(nb + 1), 0);
+  for (int i = 1; i < nb; ++i) off[i + 1] = off[i] + rows(*L[i][i]);
+  const Eigen::Index m = off[nb];
+  const Eigen::Index n = rows(*L[0][0]);
+  double gather = 0, scatter = 0;
+  for (Eigen::Index c = 0; c < n; ++c) {
+    Eigen::Index first = m, count = 0;
+    for (int i = 1; i < nb; ++i) {
+      if (const Mat* d = std::get_if<Mat>(L[i][0])) {
+        const auto r = static_cast<double>(d->rows());
+        gather += r * static_cast<double>(m - off[i]) - r * (r - 1) / 2;
+        first = std::min(first, off[i]);
+        count += d->rows();
+        continue;
+      }
+      const SpMat& sp = std::get<SpMat>(*L[i][0]);
+      for (SpMat::InnerIterator it(sp, c); it; ++it) {
+        const Eigen::Index r = off[i] + it.row();
+        gather += static_cast<double>(m - r);
+        first = std::min(first, r);
+        ++count;
+      }
+    }
+    if (count == 0) continue;
+    gather += static_cast<double>(m - first);
+    scatter += 0.5 * static_cast<double>(count) * static_cast<double>(count);
+  }
+  const auto md = static_cast<double>(m);
+  const double cube = md * md * md / 3;
+  scatter *= kScatterSlowdown;
+  return {cube, scatter, cube + kGatherSlowdown * gather, 2 * cube + scatter + md * md};
+}
+
+// The first block's column and the dense tail behind it: the shape diagonal_block_sums() takes.
+bool crossed_shape(const std::vector<std::vector<const Block*>>& L) {
+  const int nb = static_cast<int>(L.size());
+  const BlockDiag* d0 = nb >= 2 ? std::get_if<BlockDiag>(L[0][0]) : nullptr;
+  if (!d0 || d0->q != 1) return false;
+  for (int i = 1; i < nb; ++i) {
+    if (!std::holds_alternative<Mat>(*L[i][i])) return false;
+    const SpMat* sp = std::get_if<SpMat>(L[i][0]);
+    if (!std::holds_alternative<Mat>(*L[i][0]) && !(sp && sp->isCompressed())) return false;
+  }
+  return true;
+}
+
+// ‖W X‖_F² = Σ_c ‖W x̃_c‖² for a lower-triangular W whose strict upper triangle is zero, and X
+// compressed with ascending rows. By panels of W's rows: a panel's rows of W x̃_c sum the panel's
+// slices of the columns of W that x̃_c's entries above the panel's end select, so each panel
+// (kPanel rows of W) is read from cache, not W's long columns from memory. The panels run in
+// parallel chunks (interleaved: later panels have more to do), each chunk's sum added in order.
+template <int H>
+double gram_panel(const Mat& W, const SpMat& X, Eigen::Index r0, Eigen::Index h) {
+  const Eigen::Index r1 = r0 + h;
+  const int* outer = X.outerIndexPtr();
+  const int* inner = X.innerIndexPtr();
+  const double* val = X.valuePtr();
+  Eigen::Matrix<double, H == Eigen::Dynamic ? Eigen::Dynamic : H, 1> z(h);
+  double sum = 0;
+  for (Eigen::Index c = 0; c < X.outerSize(); ++c) {
+    int k = outer[c];
+    const int e = outer[c + 1];
+    if (k == e || inner[k] >= r1) continue;
+    z.setZero();
+    for (; k < e && inner[k] < r1; ++k) {
+      if constexpr (H == Eigen::Dynamic)
+        z += val[k] * W.col(inner[k]).segment(r0, h);
+      else
+        z += val[k] * W.col(inner[k]).template segment<H>(r0);
+    }
+    sum += z.squaredNorm();
+  }
+  return sum;
+}
+
+double gram_trace(const Mat& W, const SpMat& X) {
+  constexpr Eigen::Index kPanel = 32;  // 32 rows of W: 256 KB for 1,000 columns, in a core's L2
+  const Eigen::Index m = W.rows();
+  const auto npanels = static_cast<std::size_t>((m + kPanel - 1) / kPanel);
+  const int nchunks = chunk_count(npanels, 4);
+  std::vector<double> part(static_cast<std::size_t>(nchunks), 0.0);
+  parallel_for(nchunks, [&](int chunk) {
+    double sum = 0;
+    for (auto p = static_cast<std::size_t>(chunk); p < npanels; p += static_cast<std::size_t>(nchunks)) {
+      const auto r0 = static_cast<Eigen::Index>(p) * kPanel;
+      const Eigen::Index h = std::min(kPanel, m - r0);
+      sum += h == kPanel ? gram_panel<kPanel>(W, X, r0, h) : gram_panel<Eigen::Dynamic>(W, X, r0, h);
+    }
+    part[static_cast<std::size_t>(chunk)] = sum;
+  });
+  double total = 0;
+  for (double v : part) total += v;
+  return total;
+}
+
+// tr(Σ_t X̃X̃') from Σ_t's lower triangle and X̃X̃' formed by the factorisation's own cache-blocked
+// downdate.
+double full_trace(const Mat& S, const SpMat& X) {
+  Block P = Mat(Mat::Zero(S.rows(), S.rows()));  // -X̃X̃', lower triangle
+  rank_downdate(P, Block(X));
+  const Mat& Pm = std::get<Mat>(P);
+  double trace = 0;
+  for (Eigen::Index c = 0; c < Pm.cols(); ++c) {
+    const Eigen::Index len = Pm.rows() - c;
+    trace -= 2 * S.col(c).tail(len).dot(Pm.col(c).tail(len)) - S(c, c) * Pm(c, c);
+  }
+  return trace;
+}
+
+// The q x q diagonal block of Σ_t = W'W at row r from W = L_t⁻¹ (lower triangular).
+Mat gram_block(const Mat& W, Eigen::Index r, int q) {
+  const Eigen::Index m = W.rows();
+  Mat B(q, q);
+  for (int a = 0; a < q; ++a)
+    for (int b = 0; b <= a; ++b) {
+      const Eigen::Index from = r + a;  // W(k, r + b) and W(k, r + a) both stored from k = r + a
+      B(a, b) = B(b, a) = W.col(r + a).segment(from, m - from).dot(W.col(r + b).segment(from, m - from));
+    }
+  return B;
 }
 
 }  // namespace
 
-std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q) {
+std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
+                                     SumRoute route) {
+  if (!crossed_shape(L)) return {};
   const int nb = static_cast<int>(L.size());
-  const BlockDiag* d0 = nb >= 2 ? std::get_if<BlockDiag>(L[0][0]) : nullptr;
-  if (!d0 || d0->q != 1) return {};
-  for (int i = 1; i < nb; ++i)
-    if (!std::holds_alternative<Mat>(*L[i][i])) return {};
+  const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
   Tail t;
   t.s = 1;
-  invert_dense_tail(L, t);
-  // P = -X̃X̃' on its lower triangle, by the factorisation's own cache-blocked downdate.
-  Block P = Mat(Mat::Zero(t.S.rows(), t.S.rows()));
-  rank_downdate(P, Block(scaled_first_column(L, t)));
-  const Mat& Pm = std::get<Mat>(P);
-  double trace = 0;  // tr(Σ_t X̃X̃') from the two lower triangles
-  for (Eigen::Index c = 0; c < Pm.cols(); ++c) {
-    const Eigen::Index len = Pm.rows() - c;
-    trace -= 2 * t.S.col(c).tail(len).dot(Pm.col(c).tail(len)) - t.S(c, c) * Pm(c, c);
+  Mat Lt = dense_tail_factor(L, t);
+  const SpMat X = scaled_first_column(L, t);
+  bool gather = route == SumRoute::Gather;
+  if (route == SumRoute::Auto) {
+    const RouteCost cost = route_cost(L);
+    gather = cost.gather <= cost.full;
   }
   std::vector<Mat> sums(static_cast<std::size_t>(nb));
+  double trace = 0;
+  if (gather) {  // W = L_t⁻¹ alone: m³/3, and Σ_t's diagonal blocks from W's columns
+    if (!lapack_lower_inverse(Lt)) lower_inverse(Lt);
+    Lt.triangularView<Eigen::StrictlyUpper>().setZero();
+    trace = gram_trace(Lt, X);
+  } else {
+    t.S = inverse_from_factor(std::move(Lt));
+    trace = full_trace(t.S, X);
+  }
   sums[0] = Mat::Constant(1, 1, d0->data.array().square().inverse().sum() + trace);
   for (int i = 1; i < nb; ++i) {
     const int qi = q[static_cast<std::size_t>(i)];
     sums[i] = Mat::Zero(qi, qi);
     for (Eigen::Index r = t.off[i]; r < t.off[i + 1]; r += qi)
-      sums[i] += Mat(t.S.block(r, r, qi, qi).selfadjointView<Eigen::Lower>());
+      sums[i] += gather ? gram_block(Lt, r, qi) : Mat(t.S.block(r, r, qi, qi).selfadjointView<Eigen::Lower>());
   }
   return sums;
+}
+
+SumsCost diagonal_block_sums_cost(const std::vector<std::vector<const Block*>>& L) {
+  if (!crossed_shape(L)) return {0, 0, std::numeric_limits<double>::infinity()};
+  const RouteCost cost = route_cost(L);
+  return {cost.cholesky, cost.scatter, std::min(cost.gather, cost.full)};
 }
 
 std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<const Block*>>& L) {

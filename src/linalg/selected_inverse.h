@@ -26,7 +26,21 @@ std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<c
 /// tail (crossed designs); empty for any other shape (selected_inverse() then gives the blocks).
 /// The tail's sums are read off its inverse Σ_t; the first block's is Σ_b l_b⁻² + tr(Σ_t X̃X̃')
 /// with X̃ = L_t0 L_00⁻¹, where the selected inversion would read |R|² entries of Σ_t per level.
-std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q);
+/// Σ_t X̃X̃' is traced either as Σ_c ‖L_t⁻¹ x̃_c‖² (Gather: L_t⁻¹ alone, m³/3, then per stored entry
+/// of X̃ a column of it; where X̃ is sparse enough) or from Σ_t in full and X̃X̃' (Full: dpotri,
+/// 2m³/3, and a scatter like the factorisation's downdate); Auto picks the cheaper.
+enum class SumRoute { Auto, Gather, Full };
+std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
+                                     SumRoute route = SumRoute::Auto);
+
+/// Estimated operations, in units of BLAS's blocked kernels (a memory-bound scatter or gather counts
+/// several times), of one factorisation of L's blocks (the tail's dense Cholesky, and its downdate
+/// by the first block scattered entry by entry) and of diagonal_block_sums() (its cheaper route),
+/// from L's pattern alone; `sums` is infinity for a shape diagonal_block_sums() does not take.
+struct SumsCost {
+  double cholesky = 0, scatter = 0, sums = 0;
+};
+SumsCost diagonal_block_sums_cost(const std::vector<std::vector<const Block*>>& L);
 
 /// (L L')⁻¹, whole and symmetric, from a dense lower Cholesky factor L (its strict upper triangle is
 /// not read): LAPACK's dpotri where lapack_inverse_from_factor() takes it, else L⁻¹ by halves and

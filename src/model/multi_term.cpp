@@ -24,6 +24,8 @@
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "linalg/selected_inverse.h"
@@ -143,6 +145,24 @@ Eigen::Index detail::dense_term_rows(const ModelState& m) {
     if (const Mat* d = std::get_if<Mat>(&m.L[j][j])) rows += d->rows();
   return rows;
 }
+
+double detail::crossed_gradient_cost(const ModelState& m) {
+  if (!m.has_gradient() || m.K < 2) return std::numeric_limits<double>::infinity();
+  std::vector<std::vector<const Block*>> V(static_cast<std::size_t>(m.K));
+  for (int i = 0; i < m.K; ++i)
+    for (int j = 0; j <= i; ++j) V[i].push_back(&m.L[i][j]);
+  const detail::SumsCost c = detail::diagonal_block_sums_cost(V);
+  if (!std::isfinite(c.sums)) return c.sums;
+  // A grouped downdate (src/model/grouped_downdate.cpp) replaces the scatter by a few dense axpys.
+  double downdate = c.scatter;
+  for (int i = 1; i < m.K && i < static_cast<int>(m.grouped.size()); ++i)
+    if (!m.grouped[static_cast<std::size_t>(i)].B.empty()) {
+      const auto r = static_cast<double>(std::get<Mat>(m.L[i][i]).rows());
+      downdate = static_cast<double>(m.grouped[static_cast<std::size_t>(i)].B.size()) * r * r;
+    }
+  return c.sums / (c.cholesky + downdate);
+}
+
 
 double& detail::trace_identity_floor() {
   static double floor = 1e-6;

@@ -19,4 +19,12 @@ double& trace_identity_floor();
 /// m³/3), less than one evaluation to a few where the block-diagonal levels do.
 Eigen::Index dense_term_rows(const ModelState& m);
 
+/// For a crossed design (a first term of one effect per level, the later terms' blocks dense): the
+/// gradient's estimated cost relative to one evaluation of the objective, from the factor's pattern
+/// (linalg's diagonal_block_sums_cost; the grouped downdate makes an evaluation cheaper). Infinity
+/// for any other shape.
+double crossed_gradient_cost(const ModelState& m);
+
+
+
 }  // namespace lmm::detail
