@@ -391,8 +391,12 @@ bool crossed_shape(const std::vector<std::vector<const Block*>>& L) {
 // slices of the columns of W that x̃_c's entries above the panel's end select, so each panel
 // (kPanel rows of W) is read from cache, not W's long columns from memory. The panels run in
 // parallel chunks (interleaved: later panels have more to do), each chunk's sum added in order.
+constexpr Eigen::Index kGramPanel = 32;  // 32 rows of W: 256 KB for 1,000 columns, in a core's L2
+
+// One panel's part of ‖W x̃_c‖² for every column c: their sum, and each added to per_column[c]
+// where that is given.
 template <int H>
-double gram_panel(const Mat& W, const SpMat& X, Eigen::Index r0, Eigen::Index h) {
+double gram_panel(const Mat& W, const SpMat& X, Eigen::Index r0, Eigen::Index h, double* per_column) {
   const Eigen::Index r1 = r0 + h;
   const int* outer = X.outerIndexPtr();
   const int* inner = X.innerIndexPtr();
@@ -410,28 +414,46 @@ double gram_panel(const Mat& W, const SpMat& X, Eigen::Index r0, Eigen::Index h)
       else
         z += val[k] * W.col(inner[k]).template segment<H>(r0);
     }
-    sum += z.squaredNorm();
+    const double zz = z.squaredNorm();
+    sum += zz;
+    if (per_column) per_column[c] += zz;
   }
   return sum;
 }
 
+double gram_panel_at(const Mat& W, const SpMat& X, Eigen::Index r0, double* per_column) {
+  const Eigen::Index h = std::min(kGramPanel, W.rows() - r0);
+  return h == kGramPanel ? gram_panel<kGramPanel>(W, X, r0, h, per_column)
+                         : gram_panel<Eigen::Dynamic>(W, X, r0, h, per_column);
+}
+
 double gram_trace(const Mat& W, const SpMat& X) {
-  constexpr Eigen::Index kPanel = 32;  // 32 rows of W: 256 KB for 1,000 columns, in a core's L2
-  const Eigen::Index m = W.rows();
-  const auto npanels = static_cast<std::size_t>((m + kPanel - 1) / kPanel);
+  const auto npanels = static_cast<std::size_t>((W.rows() + kGramPanel - 1) / kGramPanel);
   const int nchunks = chunk_count(npanels, 4);
   std::vector<double> part(static_cast<std::size_t>(nchunks), 0.0);
   parallel_for(nchunks, [&](int chunk) {
-    double sum = 0;
-    for (auto p = static_cast<std::size_t>(chunk); p < npanels; p += static_cast<std::size_t>(nchunks)) {
-      const auto r0 = static_cast<Eigen::Index>(p) * kPanel;
-      const Eigen::Index h = std::min(kPanel, m - r0);
-      sum += h == kPanel ? gram_panel<kPanel>(W, X, r0, h) : gram_panel<Eigen::Dynamic>(W, X, r0, h);
-    }
-    part[static_cast<std::size_t>(chunk)] = sum;
+    for (auto p = static_cast<std::size_t>(chunk); p < npanels; p += static_cast<std::size_t>(nchunks))
+      part[static_cast<std::size_t>(chunk)] += gram_panel_at(W, X, static_cast<Eigen::Index>(p) * kGramPanel, nullptr);
   });
   double total = 0;
   for (double v : part) total += v;
+  return total;
+}
+
+// ‖W x̃_c‖² for each column c, by the same panels, in a fixed number of chunks (each with its own
+// column sums, added in chunk order).
+Eigen::VectorXd gram_columns(const Mat& W, const SpMat& X) {
+  const auto npanels = static_cast<std::size_t>((W.rows() + kGramPanel - 1) / kGramPanel);
+  const int nchunks = std::min(chunk_count(npanels, 4), 8);
+  std::vector<Eigen::VectorXd> part(static_cast<std::size_t>(nchunks));
+  parallel_for(nchunks, [&](int chunk) {
+    Eigen::VectorXd& v = part[static_cast<std::size_t>(chunk)];
+    v.setZero(X.outerSize());
+    for (auto p = static_cast<std::size_t>(chunk); p < npanels; p += static_cast<std::size_t>(nchunks))
+      gram_panel_at(W, X, static_cast<Eigen::Index>(p) * kGramPanel, v.data());
+  });
+  Eigen::VectorXd total = Eigen::VectorXd::Zero(X.outerSize());
+  for (const auto& v : part) total += v;
   return total;
 }
 
@@ -461,7 +483,34 @@ Mat gram_block(const Mat& W, Eigen::Index r, int q) {
   return B;
 }
 
+// W = L_t⁻¹ in place (dtrtri, else Eigen by halves), its strict upper triangle zero.
+void tail_inverse_factor(Mat& Lt) {
+  if (!lapack_lower_inverse(Lt)) lower_inverse(Lt);
+  Lt.triangularView<Eigen::StrictlyUpper>().setZero();
+}
+
 }  // namespace
+
+std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q) {
+  if (!crossed_shape(L)) return {};
+  const RouteCost cost = route_cost(L);
+  if (cost.gather > cost.full) return {};
+  const int nb = static_cast<int>(L.size());
+  const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
+  Tail t;
+  t.s = 1;
+  Mat W = dense_tail_factor(L, t);
+  const SpMat X = scaled_first_column(L, t);
+  tail_inverse_factor(W);
+  std::vector<Mat> out(static_cast<std::size_t>(nb));
+  out[0] = (d0->data.row(0).array().square().inverse().matrix() + gram_columns(W, X).transpose()).eval();
+  for (int i = 1; i < nb; ++i) {
+    const int qi = q[static_cast<std::size_t>(i)];
+    out[i].resize(qi, t.off[i + 1] - t.off[i]);
+    for (Eigen::Index r = t.off[i]; r < t.off[i + 1]; r += qi) out[i].middleCols(r - t.off[i], qi) = gram_block(W, r, qi);
+  }
+  return out;
+}
 
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
                                      SumRoute route) {
@@ -480,8 +529,7 @@ std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>
   std::vector<Mat> sums(static_cast<std::size_t>(nb));
   double trace = 0;
   if (gather) {  // W = L_t⁻¹ alone: m³/3, and Σ_t's diagonal blocks from W's columns
-    if (!lapack_lower_inverse(Lt)) lower_inverse(Lt);
-    Lt.triangularView<Eigen::StrictlyUpper>().setZero();
+    tail_inverse_factor(Lt);
     trace = gram_trace(Lt, X);
   } else {
     t.S = inverse_from_factor(std::move(Lt));

@@ -33,6 +33,12 @@ enum class SumRoute { Auto, Gather, Full };
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
                                      SumRoute route = SumRoute::Auto);
 
+/// For the shape diagonal_block_sums() takes: the q[i] x q[i] diagonal blocks of Σ = (L L')⁻¹ of
+/// every block i side by side (q[i] x rows of block i; the first block's 1 x n: Σ_bb = l_b⁻² +
+/// ‖L_t⁻¹ x̃_b‖²), from L_t⁻¹ alone, where that is cheaper than the full inverse of the tail (the
+/// estimate of diagonal_block_sums_cost); empty otherwise.
+std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q);
+
 /// Estimated operations, in units of BLAS's blocked kernels (a memory-bound scatter or gather counts
 /// several times), of one factorisation of L's blocks (the tail's dense Cholesky, and its downdate
 /// by the first block scattered entry by entry) and of diagonal_block_sums() (its cheaper route),

@@ -277,6 +277,16 @@ Mat level_inverse_block(const detail::ModelState& m, Eigen::Index b) {
 
 std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
   const int K = m.K;
+  {
+    // A crossed design (a first term of scalar levels, then dense blocks): from the tail's L⁻¹
+    // alone where that costs less (linalg/selected_inverse.h), not its full inverse and the
+    // recurrence below, which reads |S_c|² entries of it per level.
+    std::vector<std::vector<const Block*>> V(static_cast<std::size_t>(K));
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j <= i; ++j) V[i].push_back(&m.L[i][j]);
+    std::vector<Mat> G = crossed_diagonal_blocks(V, std::vector<int>(m.q.begin(), m.q.end()));
+    if (!G.empty()) return G;
+  }
   std::vector<Eigen::Index> off(K + 1, 0);
   for (int j = 0; j < K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
   // The leading terms whose diagonal blocks stay block-diagonal form the sparse part; from the

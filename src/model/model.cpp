@@ -334,6 +334,7 @@ void detail::ModelState::update_L() {
   if (K == 1 && std::holds_alternative<BlockDiag>(A[0][0])) {
     update_L_single();
     objective = compute_objective();
+    factored_theta = theta;
     return;
   }
   static const Mat identity;  // empty: Λ = I for the [X y] block
@@ -357,6 +358,7 @@ void detail::ModelState::update_L() {
     for (int i = j + 1; i <= K; ++i) detail::rdiv_lower_transpose(L[i][j], L[j][j]);
   }
   objective = compute_objective();
+  factored_theta = theta;
 }
 
 double detail::ModelState::compute_objective() const {
@@ -461,6 +463,7 @@ std::vector<double> LinearMixedModel::theta_start() const {
 
 double LinearMixedModel::set_theta(const std::vector<double>& theta) {
   impl_->require_cross_products("LinearMixedModel::set_theta");
+  if (theta == impl_->factored_theta) return impl_->objective;  // formed there already
   impl_->set_lambda(theta);
   impl_->update_L();
   return impl_->objective;

@@ -53,6 +53,13 @@ struct ModelState {
   std::vector<detail::Mat> lambda;  // per term, q x q lower triangular
   double objective = 0;
   bool factor_ok = false;
+  // θ at which L and `objective` were last formed from the current A and method; empty once
+  // either changes (mark_stale). set_theta() at that same θ has nothing to do.
+  std::vector<double> factored_theta;
+  void mark_stale() {
+    factor_ok = false;
+    factored_theta.clear();
+  }
 
   // Built from the frame: one pass over the rows into A; decides the types of L's blocks.
   ModelState(ModelFrame f, Method m);

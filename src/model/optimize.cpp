@@ -43,7 +43,11 @@ struct OptContext {
 // the optimum is reached to within far less than the reference tolerances.
 double gradient_tolerance(double f) { return 1e-6 * std::sqrt(std::max(1.0, std::abs(f))); }
 
+// The model is left at the last point evaluated, ctx.x: asked for that point again (an
+// optimizer's first point after the moment start, which starting_point() evaluated last), the
+// objective is the model's own and the factor is not formed a second time.
 double evaluate(OptContext& ctx, std::size_t n, const double* x) {
+  if (!ctx.x.empty() && ctx.x.size() == n && std::equal(x, x + n, ctx.x.begin())) return ctx.model->objective();
   ctx.x.assign(x, x + n);
   ++ctx.evaluations;
   const double f = ctx.model->set_theta(ctx.map->to_theta(ctx.x));
@@ -207,6 +211,7 @@ bool use_lbfgs(const detail::ModelState& m, Optimizer o) {
 
 OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   impl_->require_cross_products("LinearMixedModel::fit");
+  if (impl_->method != options.method) impl_->mark_stale();  // the objective differs at every θ
   impl_->method = options.method;
   const detail::ThetaMap map(*impl_);
   if (!options.theta_start.empty() && options.theta_start.size() != ntheta())
@@ -237,9 +242,10 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   s.converged = r.converged();
   if (!r.by_gradient && r.outcome.failed() && ctx.x.empty())
     throw Error("the optimizer failed before evaluating the objective: " + s.stop_reason);
-  // Leave the model at the optimum (the last point evaluated need not be it).
+  // Leave the model at the optimum (the last point evaluated need not be it; where it is, the
+  // model is there already).
   s.theta = map.to_theta(x);
-  s.objective = set_theta(s.theta);
+  s.objective = ctx.x == x ? objective() : set_theta(s.theta);
   return s;
 }
 

@@ -50,7 +50,7 @@ void LinearMixedModel::set_response(const std::vector<double>& y_new) {
   if (m.residual) {  // the correlated pairs' products, formed again from the new response
     m.set_residual_response(y);
     m.frame.y = y_new;
-    m.factor_ok = false;
+    m.mark_stale();
     return;
   }
   std::vector<double> wy = y;  // W y
@@ -74,7 +74,7 @@ void LinearMixedModel::set_response(const std::vector<double>& y_new) {
   xx.block(0, p, p, 1) = xty;
   xx(p, p) = yv.dot(wyv);
   m.frame.y = y_new;
-  m.factor_ok = false;
+  m.mark_stale();
 }
 
 namespace {
@@ -128,7 +128,7 @@ void LinearMixedModel::set_offset_response(const LinearMixedModel& full_model, s
     reduced.residual_eta = full.residual_eta;
     reduced.recombine_residual();
   }
-  reduced.factor_ok = false;
+  reduced.mark_stale();
 }
 
 bool LinearMixedModel::factor_ok() const { return impl_->factor_ok; }

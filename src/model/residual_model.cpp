@@ -31,6 +31,7 @@ void detail::ModelState::recombine_residual() {
 void detail::ModelState::set_residual_response(const std::vector<double>& y) {
   A_keys = residual_cross_products(frame, y.data(), *residual, coupled_terms(frame, *residual));
   recombine_residual();
+  mark_stale();
 }
 
 ResidualEstimates LinearMixedModel::residual_estimates() const {
