@@ -1,12 +1,62 @@
 // `lmm`: argument parsing and dispatch only; the work is in the library.
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
+#include <iterator>
+
+#include <unistd.h>
 
 #include "commands.h"
 #include "lmm/error.h"
 #include "lmm/version.h"
 #include "wording.h"
+
+namespace {
+
+// Idle worker threads of the two threading runtimes behind Eigen and LAPACK. By default libgomp's
+// workers (Eigen's parallel products) spin for about 300,000 iterations after each parallel region,
+// and OpenBLAS's (dpotrf of large dense blocks) call sched_yield in a loop for 2^28 clock cycles
+// (0.1 s) after start-up and after each call: on the crossed 1,000 x 500 fit the spinning took a
+// fifth of the process's CPU, and on a busy 2-core machine it takes cores from the threads doing
+// the work. With the settings below an idle libgomp worker sleeps at once, and an OpenBLAS worker
+// after 2^22 cycles (about 2 ms; the steps of one dpotrf come sooner). Both libraries read these
+// settings from the environment once, in their initialisers, and glibc's own initialiser puts back
+// the environment the process started with, so they cannot be set from inside the process: where
+// one is missing, the program starts itself again with it. This runs from .preinit_array, before
+// any shared library's initialiser (no OpenBLAS threads started for nothing), and so uses nothing
+// of libc that needs initialising: the new environment is built in a static array. A setting the
+// user made is kept; if anything fails, the program runs on with the libraries' defaults.
+void relaunch_with_thread_defaults(int, char** argv, char** env) {
+  static const char* const defaults[] = {"OMP_WAIT_POLICY=passive", "OPENBLAS_THREAD_TIMEOUT=22"};
+  constexpr std::size_t kMaxEntries = 4096;
+  static char* new_env[kMaxEntries];
+  if (!argv || !env) return;
+  std::size_t n = 0;
+  for (char** e = env; *e; ++e) {
+    if (n + std::size(defaults) + 1 >= kMaxEntries) return;
+    new_env[n++] = *e;
+  }
+  bool missing = false;
+  for (const char* d : defaults) {
+    const std::size_t name = static_cast<std::size_t>(std::strchr(d, '=') - d) + 1;  // with the '='
+    bool set = false;
+    for (char** e = env; *e && !set; ++e) set = std::strncmp(*e, d, name) == 0;
+    if (!set) {
+      new_env[n++] = const_cast<char*>(d);
+      missing = true;
+    }
+  }
+  if (!missing) return;
+  new_env[n] = nullptr;
+  execve("/proc/self/exe", argv, new_env);  // returns only if it failed
+}
+
+__attribute__((section(".preinit_array"), used)) void (*const preinit_relaunch)(int, char**, char**) =
+    &relaunch_with_thread_defaults;
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{

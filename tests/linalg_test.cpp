@@ -478,6 +478,31 @@ TEST(BlockKernels, DowndateOfADenseBlockForEveryPairOfFactors) {
     }
 }
 
+// The [X y] rows' downdate by a sparse block, T -= A S' with A of R = p + 1 rows: the kernels for
+// R = 1..8 (fixed sizes) and above, against the product written out entry by entry, in the same
+// order (so equal to the bit); columns of S without entries included.
+TEST(BlockKernels, DowndateOfFewDenseRowsBySparseColumnsForEveryRowCount) {
+  Random r(14);
+  const Index mj = 9, k = 11;
+  for (Index R = 1; R <= 12; ++R) {
+    SCOPED_TRACE(::testing::Message() << R << " rows");
+    const Mat T0 = r.dense(R, mj), A = r.dense(R, k);
+    SpMat S = r.sparse(mj, k, 0.35);
+    for (Index b = 0; b < mj; ++b) S.coeffRef(b, 3) = 0;  // an empty column
+    S.prune(0.0);
+    S.makeCompressed();
+    Mat want = T0;
+    const Mat Sd(S);
+    for (Index c = 0; c < k; ++c)
+      for (Index b = 0; b < mj; ++b)
+        if (Sd(b, c) != 0)
+          for (Index i = 0; i < R; ++i) want(i, b) -= Sd(b, c) * A(i, c);
+    Block T = T0;
+    lmm::detail::downdate(T, Block(A), Block(S));
+    EXPECT_EQ(std::get<Mat>(T), want);
+  }
+}
+
 TEST(BlockKernels, DowndateOfASparseBlock) {
   Random r(12);
   const SpMat T0 = r.sparse(5, 6, 0.3);

@@ -25,10 +25,11 @@ enum class Method { REML, ML };
 
 /// Which optimizer minimises the profiled objective over θ.
 enum class Optimizer {
-  Auto,    ///< L-BFGS with the analytic gradient for one random-effects term, and for several
-           ///< where no term's block fills in and θ has four values or more (a vector-valued term
-           ///< beside nested ones); else NEWUOA (a crossed design's gradient costs about two
-           ///< evaluations; src/model/optimize.cpp has the figures)
+  Auto,    ///< L-BFGS with the analytic gradient for one random-effects term, for several where
+           ///< no term's block fills in and θ has four values or more (a vector-valued term beside
+           ///< nested ones), and for crossed designs whose gradient costs at most about two
+           ///< evaluations (InstEval, large ratings data); else NEWUOA (src/model/optimize.cpp has
+           ///< the figures)
   BOBYQA,  ///< NLopt's derivative-free BOBYQA with θ's diagonal bounded by 0, as lme4
   NEWUOA,  ///< NLopt's derivative-free NEWUOA, unbounded (λ's column signs do not matter)
   LBFGS,   ///< NLopt's L-BFGS with the analytic gradient (any number of terms; models without it,

@@ -181,10 +181,10 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
       SRX.middleRows(roff_[k], sk) = std::get<Mat>(m.A[K_][k]).transpose();
     }
   }
-  const SpMat S0Rt = S0R.transpose();
+  S0Rt_ = S0R.transpose();
   N0Rt_ = N0R_.transpose();
   NRR_ = std::move(SRR);
-  add_level_products(NRR_, S0Rt, T0_, S0Rt, q0_, -1.0);  // S_RR - S_R0 T_0 S_0R
+  add_level_products(NRR_, S0Rt_, T0_, S0Rt_, q0_, -1.0);  // S_RR - S_R0 T_0 S_0R
   symmetrize(NRR_);
   const Mat NRX = SRX - TS.transpose() * S0X;
   Mat xvx0 = XX - S0X.transpose() * (T0sp * S0X);
@@ -193,9 +193,9 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   M1RR_.resize(m_, m_);
   M0Rt_.resize(m_, n0_);
   if (m_ > 0) {
-    const Mat Finv = schur_complement(m, S0Rt);
+    const std::shared_ptr<const Mat> Finv = schur_complement(m);
     Mat Yt;  // Y' = I - N_RR G
-    if (!scalar_parts(m, Finv, Yt)) general_parts(Yt);
+    if (!scalar_parts(m, *Finv, Yt)) general_parts(Yt);
     M0Rt_ = times_sparse(Yt, N0Rt_);  // M_R0 = Y' N_R0
   }
   const Mat GNRX = thin_product(G_, NRX);
@@ -226,16 +226,12 @@ void VinvParts::lambda_sandwich(Mat& M, const ModelState& m) const {
 
 // F = I + Λ_R'N_RRΛ_R is the Schur complement the model's blocked factor holds in its trailing
 // blocks (terms 1..K-1, at the model's θ): F⁻¹ from that factor (model/condvar.h), not formed and
-// factored again. G = Λ_R F⁻¹ Λ_R' and tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹) = tr(G (N_RR - N_R0 T_0 S_0R));
-// returns F⁻¹.
-Mat VinvParts::schur_complement(const ModelState& m, const SpMat& S0Rt) {
-  Mat Finv = trailing_re_inverse(m, 1);
-  G_ = Finv;
+// factored again. G = Λ_R F⁻¹ Λ_R'; returns F⁻¹.
+std::shared_ptr<const Mat> VinvParts::schur_complement(const ModelState& m) {
+  std::shared_ptr<const Mat> Finv = trailing_re_inverse(m, 1);
+  G_ = *Finv;
   lambda_sandwich(G_, m);
   symmetrize(G_);
-  Mat Q = NRR_;
-  add_level_products(Q, N0Rt_, T0_, S0Rt, q0_, -1.0);
-  trGV0_ = (G_.array() * Q.array()).sum();
   return Finv;
 }
 
@@ -428,6 +424,15 @@ Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
   return out;
 }
 
-double VinvParts::trace_vinv(double n) const { return n - trT0S00_ - trGV0_; }
+// tr(Ṽ⁻¹) = n - tr(T_0 S_00) - tr(Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹), the last = tr(G (N_RR - N_R0 T_0 S_0R)): a
+// scatter of Σ_b q0² nnz_b² products into an m x m copy, formed here for Kenward-Roger alone rather
+// than by every constructor (Satterthwaite has no use for it).
+double VinvParts::trace_vinv(double n) const {
+  if (m_ == 0) return n - trT0S00_;
+  Mat Q = NRR_;
+  add_level_products(Q, N0Rt_, T0_, S0Rt_, q0_, -1.0);
+  const double trGV0 = (G_.array() * Q.array()).sum();
+  return n - trT0S00_ - trGV0;
+}
 
 }  // namespace lmm::detail

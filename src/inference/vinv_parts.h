@@ -2,6 +2,7 @@
 // Kenward-Roger, from the model's cross-product blocks, without any n x n matrix and without the
 // q x q matrices of all random effects. Not a public header.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,16 +59,16 @@ class VinvParts {
   std::vector<int> q_;
   std::vector<Eigen::Index> nlev_, roff_;  // roff_: offset of term k >= 1 inside R
   Mat T0_, N00_, U00_;                      // q0 x n0, level blocks: T_0, N_00, diag blocks of N_0R G N_R0
-  SpMat N0R_, N0Rt_;                        // n0 x m, and its transpose
+  SpMat N0R_, N0Rt_, S0Rt_;                 // n0 x m, and its transpose; S_R0 = S_0R' (m x n0)
   Mat NRR_, G_, M1RR_, M0Rt_;               // m x m; M0Rt_ = M_R0: m x n0
   Eigen::VectorXd lam2_;                    // Λ_R's squared diagonal where scalar_parts applied
   Mat W1_, xvx_;
-  double trT0S00_ = 0, trGV0_ = 0;          // for tr(Ṽ⁻¹)
+  double trT0S00_ = 0;                      // for tr(Ṽ⁻¹)
 
   void build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMat& T0sp, SpMat& B0);
   void diag_blocks_U();
   void lambda_sandwich(Mat& M, const ModelState& m) const;
-  Mat schur_complement(const ModelState& m, const SpMat& S0Rt);
+  std::shared_ptr<const Mat> schur_complement(const ModelState& m);
   static Mat block_gram(const Mat& M, Eigen::Index r0, int qa, Eigen::Index na, Eigen::Index c0, int qb,
                         Eigen::Index nb);
   bool scalar_parts(const ModelState& m, const Mat& Finv, Mat& Yt);

@@ -1,6 +1,8 @@
 #include "model/condvar.h"
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <utility>
@@ -298,17 +300,31 @@ std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
       break;
     }
   const Eigen::Index D0 = off[d];
-  const Mat SigD = off[K] > D0 ? dense_trailing_inverse(m, off, d) : Mat();
+  const auto SigD = off[K] > D0 ? trailing_re_inverse(m, d) : std::make_shared<const Mat>();
   std::vector<SparseColumn> cols = sparse_leading_columns(m, off, d);
   close_along_elimination_tree(cols, D0);
-  takahashi(cols, SigD, D0);
-  return level_blocks(m, off, d, cols, SigD);
+  takahashi(cols, *SigD, D0);
+  return level_blocks(m, off, d, cols, *SigD);
 }
 
-Mat trailing_re_inverse(const detail::ModelState& m, int d) {
+std::shared_ptr<const Mat> trailing_re_inverse(const detail::ModelState& m, int d) {
+  // The model's kept inverse is read and written under one lock: const callers on several threads
+  // (each then computes it at most once more than needed, never sees a half-written one).
+  static std::mutex kept;
+  {
+    std::lock_guard<std::mutex> lock(kept);
+    if (m.trailing_inverse && m.trailing_inverse_from == d) return m.trailing_inverse;
+  }
   std::vector<Eigen::Index> off(static_cast<std::size_t>(m.K) + 1, 0);
   for (int j = 0; j < m.K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
-  return dense_trailing_inverse(m, off, d);
+  auto inv = std::make_shared<const Mat>(dense_trailing_inverse(m, off, d));
+  constexpr Eigen::Index kMaxKept = 6000;  // 288 MB; Satterthwaite's analytic path goes to 6,000
+  if (inv->rows() <= kMaxKept) {
+    std::lock_guard<std::mutex> lock(kept);
+    m.trailing_inverse = inv;
+    m.trailing_inverse_from = d;
+  }
+  return inv;
 }
 
 std::vector<Mat> re_fixed_cross(const detail::ModelState& m) {

@@ -1,6 +1,7 @@
 // Conditional covariances of the random effects from the blocked Cholesky factor, without
 // forming (Λ'Z'ZΛ + I)⁻¹. Not a public header.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "model/model_impl.h"
@@ -27,7 +28,9 @@ Mat level_inverse_block(const detail::ModelState& m, Eigen::Index b);
 
 /// (L_DD L_DD')⁻¹ for the part L_DD of the random-effects factor from term d on (d >= 1): the
 /// inverse of the Schur complement of the terms before d, I + Λ_D'(Z_D'Z_D - ...)Λ_D, dense.
-Mat trailing_re_inverse(const detail::ModelState& m, int d);
+/// Computed once per factor: up to 6,000 rows it is kept with the model (ModelState::
+/// trailing_inverse) for the next caller, as re_inverse_diagonal_blocks() uses it too.
+std::shared_ptr<const Mat> trailing_re_inverse(const detail::ModelState& m, int d);
 
 /// (L L')⁻¹ for a dense square L: lower triangular (a Cholesky factor), or any invertible L such as
 /// a permuted sparse factor P'L̂ (then through L L' and a Cholesky factorization).

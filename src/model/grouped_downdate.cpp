@@ -45,11 +45,30 @@ void detail::ModelState::setup_grouped_downdates() {
     g.alpha.resize(group_of.size());
     for (const auto& [a, k] : group_of) g.alpha[static_cast<std::size_t>(k)] = a;
     g.B.assign(group_of.size(), Mat::Zero(S.rows(), S.rows()));
-    for (Eigen::Index c = 0; c < S.outerSize(); ++c) {
-      Mat& B = g.B[static_cast<std::size_t>(group[static_cast<std::size_t>(c)])];
-      for (SpMat::InnerIterator a(S, c); a; ++a)
-        for (SpMat::InnerIterator b(S, c); b; ++b) B(a.row(), b.row()) += a.value() * b.value();
+    SpMat compressed;
+    const SpMat* s = &S;
+    if (!S.isCompressed()) {
+      compressed = S;
+      compressed.makeCompressed();
+      s = &compressed;
     }
+    // B(a, b) += S(a, c) S(b, c) on the lower triangle (rows ascending within a column), down each
+    // column of B, then the upper triangle as its mirror: the same sums (S(a, c) S(b, c) and
+    // S(b, c) S(a, c) are one product), half the scattered updates, and none walking B's rows.
+    const int* outer = s->outerIndexPtr();
+    const int* inner = s->innerIndexPtr();
+    const double* val = s->valuePtr();
+    for (Eigen::Index c = 0; c < s->outerSize(); ++c) {
+      Mat& B = g.B[static_cast<std::size_t>(group[static_cast<std::size_t>(c)])];
+      for (int kb = outer[c]; kb < outer[c + 1]; ++kb) {
+        double* col = B.data() + static_cast<Eigen::Index>(inner[kb]) * B.rows();
+        const double vb = val[kb];
+        for (int ka = kb; ka < outer[c + 1]; ++ka) col[inner[ka]] += val[ka] * vb;
+      }
+    }
+    for (Mat& B : g.B)
+      for (Eigen::Index j = 1; j < B.cols(); ++j)
+        for (Eigen::Index i = 0; i < j; ++i) B(i, j) = B(j, i);
     grouped[static_cast<std::size_t>(i)] = std::move(g);
   }
 }

@@ -61,6 +61,13 @@ struct ModelState {
     factored_theta.clear();
   }
 
+  // (L_DD L_DD')⁻¹ of the trailing terms from trailing_inverse_from on (model/condvar.h's
+  // trailing_re_inverse), kept for the factor it came from: the summary's conditional variances and
+  // Satterthwaite's Ṽ⁻¹ parts both need it (InstEval: 1,142 x 1,142, m³ operations each).
+  // update_L() drops it; src/model/condvar.cpp alone reads and writes it.
+  mutable std::shared_ptr<const detail::Mat> trailing_inverse;
+  mutable int trailing_inverse_from = -1;
+
   // Built from the frame: one pass over the rows into A; decides the types of L's blocks.
   ModelState(ModelFrame f, Method m);
   // Built from cross-products accumulated elsewhere (lmm/statistics.h): `coding` is a frame

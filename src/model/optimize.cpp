@@ -180,24 +180,28 @@ RunResult lbfgs_then_bobyqa(OptContext& ctx, std::vector<double>& x, OptimizerSu
 }
 
 // L-BFGS with the analytic gradient where the model has it and it pays (Auto), or where asked for.
-// With several terms the gradient (src/model/multi_term.cpp) costs about two evaluations where a
-// term's block fills in (crossed factors: its inverse is 2m³/3 operations against the
-// factorisation's m³/3, plus tr(Σ_t X̃X̃'), a scatter like the factorisation's downdate), and one to
-// eight where the levels are block-diagonal (nested). NEWUOA needs few evaluations for two or three
+// With several terms the gradient (src/model/multi_term.cpp) costs, where a term's block fills in
+// (crossed factors), the tail's L⁻¹ (dtrtri, m³/3 as the factorisation's dpotrf) and a gather
+// ‖L_t⁻¹X̃‖² of about m/2 operations per entry of the first term's column (or Σ_t in full and a
+// scatter, whichever is cheaper: linalg's diagonal_block_sums_cost); and one to eight evaluations
+// where the levels are block-diagonal (nested). NEWUOA needs few evaluations for two or three
 // scalar terms and many more for vector-valued ones. Measured (CPU seconds of the optimizer, 2 cores
-// shared with other jobs; evaluations; one evaluation and one gradient at the optimum, and the
-// gradient before the trace identity of multi_term.cpp):
-//   InstEval ML, (1 | s) + (1 | d) + (1 | dept), dense 1,142 rows: 24 ms and 60 ms (190 ms before);
-//     NEWUOA 50 evaluations 1.17 s, L-BFGS 14 1.03 s; REML: NEWUOA 42 0.96 s, L-BFGS 15 1.36 s;
-//   InstEval ML, (1 | s) + (1 + service | d), dense 2,256 rows: NEWUOA 46 7.5 s, L-BFGS 19 9.4 s;
-//   crossed 1,000 x 500 (100,000 rows): 3.2 ms and 33 ms (73 ms before); NEWUOA 24 0.11 s,
-//     L-BFGS 10 0.22 s;
+// shared with other jobs; evaluations; one evaluation and one gradient at the optimum):
+//   InstEval ML, (1 | s) + (1 | d) + (1 | dept), dense 1,142 rows: 20 ms and 27 ms (CPU, one
+//     thread; 60 ms with dpotri and the scatter, 190 ms before the trace identity); NEWUOA 50
+//     evaluations, L-BFGS 14; REML: NEWUOA 42, L-BFGS 15;
+//   ratings 1,000,000 x 10,000 items: 8.2 s and 11.9 s (CPU, two threads); L-BFGS 11;
+//   InstEval ML, (1 | s) + (1 + service | d), dense 2,256 rows: NEWUOA 46 7.5 s, L-BFGS 19 9.4 s
+//     (with the older gradient);
+//   crossed 1,000 x 500 (100,000 rows, balanced: the grouped downdate makes an evaluation cheap):
+//     3.0 ms and 7.3 ms; NEWUOA 24 0.11 s, L-BFGS 10;
 //   y ~ x + (1 | school/class) (80,000 rows): NEWUOA 26 0.003 s, L-BFGS 9 0.014 s;
 //     (1 | pupil) + (1 | class) + (1 | school): NEWUOA 36 0.05 s, L-BFGS 9 0.11 s;
 //   (time | pupil) + (1 | school): 24 ms and 34 ms; NEWUOA 76 1.92 s, L-BFGS 18 0.63 s;
 //     (time | pupil) + (1 | class) + (1 | school): NEWUOA 90 2.82 s, L-BFGS 20 1.12 s.
 // So Auto takes L-BFGS for several terms when no term's block fills in and θ has at least four
-// values (a vector-valued term), and NEWUOA otherwise.
+// values (a vector-valued term), and for a crossed design whose gradient is estimated at two
+// evaluations or less (crossed_gradient_cost); NEWUOA otherwise.
 bool use_lbfgs(const detail::ModelState& m, Optimizer o) {
   if (o == Optimizer::BOBYQA || o == Optimizer::NEWUOA || !m.has_gradient()) return false;
   if (o == Optimizer::LBFGS || m.K == 1) return true;
