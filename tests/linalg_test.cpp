@@ -15,6 +15,7 @@
 
 #include "linalg/blocks.h"
 #include "linalg/selected_inverse.h"
+#include "lmm/parallel.h"
 
 namespace {
 
@@ -305,9 +306,9 @@ TEST(BlockKernels, RankDowndateOfADenseBlock) {
   }
 }
 
-// A dense block of 1,024 rows or more is downdated panel by panel of its columns, in parallel: the
-// same lower triangle, and the strict upper triangle left alone. Columns of S with few and with
-// many entries, one empty, and one with entries only in the last rows.
+// A dense block of 1,024 rows or more is downdated column by column from S's row lists, in
+// parallel: the same lower triangle, and the strict upper triangle left alone. Columns of S with few
+// and with many entries, one empty, and one with entries only in the last rows.
 TEST(BlockKernels, RankDowndateOfALargeDenseBlockByPanels) {
   Random r(17);
   const Index m = 1100;
@@ -329,6 +330,70 @@ TEST(BlockKernels, RankDowndateOfALargeDenseBlockByPanels) {
   const Mat& got = std::get<Mat>(T);
   EXPECT_TRUE(close(lower(got), lower(T0 - Sd * Sd.transpose())));
   EXPECT_EQ(Mat(got.triangularView<Eigen::StrictlyUpper>()), Mat(T0.triangularView<Eigen::StrictlyUpper>()));
+}
+
+// The same path where some columns of S hold one value throughout (an intercept with one
+// observation per pair of levels), which it updates from their row indices alone, beside columns
+// with differing values, a column with one entry and an empty one: each T(a, b) must receive the
+// products column by column of S in increasing order, exactly as the plain scatter below does.
+TEST(BlockKernels, RankDowndateOfALargeDenseBlockByUniformColumns) {
+  Random r(18);
+  const Index m = 1300, ncols = 90;
+  std::mt19937 gen(19);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<Eigen::Triplet<double>> t;
+  for (Index c = 0; c < ncols; ++c) {
+    const double density = c % 10 == 0 ? 0.4 : 0.03;  // a few heavy columns
+    const double v = r.normal();                        // odd columns: this value throughout
+    for (Index i = 0; i < m; ++i)
+      if (c % 7 != 3 && u(gen) < density) t.emplace_back(i, c, c % 2 ? v : r.normal());
+  }
+  t.emplace_back(m - 1, 3, 0.75);  // column 3: one entry, in the last row
+  SpMat S(m, ncols);
+  S.setFromTriplets(t.begin(), t.end());
+  ASSERT_GT(S.nonZeros(), 2000);
+  const Mat T0 = r.dense(m, m);
+  Mat want = T0;
+  for (Index c = 0; c < ncols; ++c)
+    for (SpMat::InnerIterator b(S, c); b; ++b)
+      for (SpMat::InnerIterator a(S, c); a; ++a)
+        if (a.row() >= b.row()) want(a.row(), b.row()) -= a.value() * b.value();
+  const Mat Sd(S);
+  ASSERT_TRUE(close(lower(want), lower(T0 - Sd * Sd.transpose())));
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    lmm::set_num_threads(threads);
+    Block T = T0;
+    lmm::detail::rank_downdate(T, Block(S));
+    EXPECT_EQ(std::get<Mat>(T), want);
+  }
+  lmm::set_num_threads(0);
+}
+
+// A plan kept between calls: made at the first, reused for S with the same pattern and other
+// values (some of its columns no longer hold one value throughout), made again for S of another
+// pattern; each call gives the plain downdate.
+TEST(BlockKernels, RankDowndateKeepsItsPlanForOnePattern) {
+  Random r(20);
+  const Index m = 1100;
+  const Mat T0 = r.dense(m, m);
+  SpMat S = r.sparse(m, 40, 0.03);
+  for (Index c = 0; c < S.outerSize(); c += 2)
+    for (SpMat::InnerIterator it(S, c); it; ++it) it.valueRef() = 0.5 + static_cast<double>(c);
+  SpMat same_pattern = S;
+  for (Index c = 0; c < S.outerSize(); ++c)
+    for (SpMat::InnerIterator it(same_pattern, c); it; ++it) it.valueRef() = r.normal();
+  const SpMat other = r.sparse(m, 40, 0.03);
+  lmm::detail::DowndatePlan plan;
+  for (const auto& [name, s] : std::vector<std::pair<const char*, const SpMat*>>{
+           {"first", &S}, {"same pattern", &same_pattern}, {"other pattern", &other}, {"first again", &S}}) {
+    SCOPED_TRACE(name);
+    Block T = T0;
+    lmm::detail::rank_downdate(T, Block(*s), &plan);
+    const Mat Sd(*s);
+    EXPECT_TRUE(close(lower(std::get<Mat>(T)), lower(T0 - Sd * Sd.transpose())));
+    EXPECT_TRUE(plan.matches(*s));
+  }
 }
 
 TEST(BlockKernels, RankDowndateOfABlockDiagonalBlock) {

@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -89,17 +90,127 @@ bool same_pattern(const SpMat& a, const SpMat& b) {
          std::equal(a.innerIndexPtr(), a.innerIndexPtr() + a.nonZeros(), b.innerIndexPtr());
 }
 
-// T -= S S' on T's lower triangle (all a dense diagonal block's Cholesky reads), by scattering
-// each column's outer product: Σ_c nnz(c)² operations and no temporary, where the sparse product
-// S S' followed by a dense copy allocated and filled the whole square.
+}  // namespace
+
+bool DowndatePlan::matches(const SpMat& s) const {
+  const auto nnz = static_cast<std::size_t>(s.nonZeros());
+  if (s.rows() != rows || outer.size() != static_cast<std::size_t>(s.outerSize()) + 1 ||
+      !std::equal(outer.begin(), outer.end(), s.outerIndexPtr()))
+    return false;
+  const int* inner = s.innerIndexPtr();
+  if (!index16.empty()) return index16.size() == nnz && std::equal(index16.begin(), index16.end(), inner);
+  return index32.size() == nnz && std::equal(index32.begin(), index32.end(), inner);
+}
+
+namespace {
+
+// S's row lists for sub_outer_lower's large path (S compressed): for each row j, its entries in
+// increasing column order (start[j] .. start[j + 1]), each with its column and its position in S; and
+// chunks of T's columns with about equal work.
+DowndatePlan make_plan(const SpMat& s) {
+  const int* outer = s.outerIndexPtr();
+  const int* inner = s.innerIndexPtr();
+  const Eigen::Index m = s.rows(), ncols = s.outerSize();
+  const auto nnz = static_cast<std::size_t>(outer[ncols]);
+  DowndatePlan p;
+  p.rows = m;
+  p.outer.assign(outer, outer + ncols + 1);
+  if (m <= 65536) {
+    p.index16.assign(inner, inner + nnz);
+  } else {
+    p.index32.assign(inner, inner + nnz);
+  }
+  p.start.assign(static_cast<std::size_t>(m) + 1, 0);
+  for (std::size_t k = 0; k < nnz; ++k) ++p.start[static_cast<std::size_t>(inner[k]) + 1];
+  for (Eigen::Index j = 0; j < m; ++j) p.start[j + 1] += p.start[j];
+  p.pos.resize(nnz);
+  p.col.resize(nnz);
+  // Prefix sums of the work per column of T: the updates of each entry, and a fixed cost for each.
+  std::vector<double> work(static_cast<std::size_t>(m) + 1, 0.0);
+  std::vector<int> next(p.start.begin(), p.start.end() - 1);
+  for (Eigen::Index c = 0; c < ncols; ++c)
+    for (int k = outer[c]; k < outer[c + 1]; ++k) {
+      const auto at = static_cast<std::size_t>(next[static_cast<std::size_t>(inner[k])]++);
+      p.pos[at] = k;
+      p.col[at] = static_cast<int>(c);
+      work[static_cast<std::size_t>(inner[k]) + 1] += static_cast<double>(outer[c + 1] - k) + 8.0;
+    }
+  for (Eigen::Index j = 0; j < m; ++j) work[j + 1] += work[j];
+  const int nchunks = chunk_count(static_cast<std::size_t>(m), 16);
+  p.bound.assign(static_cast<std::size_t>(nchunks) + 1, m);
+  p.bound[0] = 0;
+  for (int ch = 1; ch < nchunks; ++ch) {
+    const auto at = std::lower_bound(work.begin(), work.end(), work.back() * ch / nchunks) - work.begin();
+    p.bound[ch] = std::max(p.bound[ch - 1], static_cast<Eigen::Index>(at));
+  }
+  return p;
+}
+
+// What one column of T reads: S's values and column ends, which columns hold one value
+// throughout, the plan, and the values of the plan's entries [e0, ...) in its order.
+struct ColumnSource {
+  const DowndatePlan& plan;
+  const int* outer;
+  const double* val;
+  const std::vector<char>& uniform;
+  const double* value;  // value[e - e0] = val[plan.pos[e]]
+  int e0;
+};
+
+// Column j of T, rows >= j: col -= S(:, c) S(j, c) for every column c of S with an entry in row j, in
+// increasing c. A column whose values are all v subtracts v·v at its rows, reading only their
+// indices (`index`: S's row indices, 16 bits wide where T has at most 65,536 rows).
+template <class RowIndex>
+void sub_outer_column(double* col, const ColumnSource& src, Eigen::Index j, const RowIndex* index) {
+  const DowndatePlan& p = src.plan;
+  const int e1 = p.start[static_cast<std::size_t>(j) + 1];
+  constexpr int kAhead = 8;  // entries ahead whose indices are prefetched: each starts a new list
+  for (int e = p.start[static_cast<std::size_t>(j)]; e < e1; ++e) {
+    const auto eu = static_cast<std::size_t>(e);
+    if (e + kAhead < e1) __builtin_prefetch(index + p.pos[eu + kAhead]);
+    const double vb = src.value[e - src.e0];
+    const int c = p.col[eu];
+    const int ke = src.outer[c + 1];
+    int ka = p.pos[eu];
+    if (src.uniform[static_cast<std::size_t>(c)]) {
+      const double w = vb * vb;  // = val[ka] * vb for every ka of the column
+      for (; ka < ke; ++ka) col[index[ka]] -= w;
+    } else {
+      for (; ka < ke; ++ka) col[index[ka]] -= src.val[ka] * vb;
+    }
+  }
+}
+
+// Whether each column of S holds one value throughout.
+std::vector<char> uniform_columns(const SpMat& s) {
+  const int* outer = s.outerIndexPtr();
+  const double* val = s.valuePtr();
+  const auto ncols = static_cast<std::size_t>(s.outerSize());
+  std::vector<char> uniform(ncols);
+  const int nchunks = chunk_count(ncols, 4096);
+  parallel_for(nchunks, [&](int ch) {
+    for (std::size_t c = chunk_begin(ncols, nchunks, ch); c < chunk_begin(ncols, nchunks, ch + 1); ++c) {
+      const double* b = val + outer[c];
+      uniform[c] = std::all_of(b, val + outer[c + 1], [&](double v) { return v == *b; });
+    }
+  });
+  return uniform;
+}
+
+// T -= S S' on T's lower triangle (all a dense diagonal block's Cholesky reads): Σ_c nnz(c)²/2
+// multiply-adds and no temporary of T's size.
 //
 // A large T (the items' block of a ratings data set: 10,000 x 10,000, 800 MB, downdated by 100,000
-// users' columns) is updated panel by panel of its columns, each panel small enough to stay in
-// the core's cache, so that the scattered updates hit the cache instead of memory (one pass over
-// all of T per user column was bound by memory latency: 8 ns per update). Each T(a, b) still
-// receives the columns of S in increasing order, so the result does not depend on the panels or
-// on the number of threads. Panels are independent and run in parallel.
-void sub_outer_lower(Mat& T, const SpMat& S) {
+// users' columns holding 10 million entries) is updated one column at a time, so that the scattered
+// updates hit a column in cache; each column j takes, for every column c of S with an entry in row j,
+// the entries of c from row j on (S's row lists: `plan`, made here when it is empty or was made for
+// another pattern, and kept by the caller for the next evaluation). Those reads of S dominate the
+// time (memory bandwidth), so where all of a column's values are equal (an intercept with one
+// observation per pair of levels: every value of A's block is 1) only the row indices are read, 2
+// bytes each for up to 65,536 rows. Each T(a, b) receives the columns of S in increasing order, as
+// the plain scatter does, so the result does not depend on the number of threads; T's columns are
+// split in chunks of about equal work, run in parallel.
+void sub_outer_lower(Mat& T, const SpMat& S, DowndatePlan* plan) {
   SpMat tmp;
   const SpMat* s = &S;
   if (!S.isCompressed()) {
@@ -111,48 +222,33 @@ void sub_outer_lower(Mat& T, const SpMat& S) {
   const int* inner = s->innerIndexPtr();  // ascending within a column
   const double* val = s->valuePtr();
   const Eigen::Index ld = T.rows();
-  // Subtracts column c's products T(inner[ka], inner[kb]) for kb in [kb0, kb1), ka >= kb.
-  auto scatter = [&](Eigen::Index c, int kb0, int kb1) {
-    for (int kb = kb0; kb < kb1; ++kb) {
-      const double vb = val[kb];
-      double* col = T.data() + static_cast<Eigen::Index>(inner[kb]) * ld;
-      for (int ka = kb; ka < outer[c + 1]; ++ka) col[inner[ka]] -= val[ka] * vb;
-    }
-  };
-  constexpr Eigen::Index kPanelMinRows = 1024;
-  if (ld < kPanelMinRows) {
-    for (Eigen::Index c = 0; c < s->outerSize(); ++c) scatter(c, outer[c], outer[c + 1]);
+  constexpr Eigen::Index kColumnsMinRows = 1024;
+  if (ld < kColumnsMinRows) {
+    for (Eigen::Index c = 0; c < s->outerSize(); ++c)
+      for (int kb = outer[c]; kb < outer[c + 1]; ++kb) {
+        const double vb = val[kb];
+        double* col = T.data() + static_cast<Eigen::Index>(inner[kb]) * ld;
+        for (int ka = kb; ka < outer[c + 1]; ++ka) col[inner[ka]] -= val[ka] * vb;
+      }
     return;
   }
-  // Panels of about 256 KB of T (at least 4 columns).
-  const Eigen::Index width = std::max<Eigen::Index>(4, (Eigen::Index{1} << 15) / ld);
-  const Eigen::Index npanels = (ld + width - 1) / width;
-  const int nchunks = chunk_count(static_cast<std::size_t>(npanels), 8);
-  const Eigen::Index ncols = s->outerSize();
-  parallel_for(nchunks, [&](int chunk) {
-    const auto p0 = static_cast<Eigen::Index>(chunk_begin(static_cast<std::size_t>(npanels), nchunks, chunk));
-    const auto p1 = static_cast<Eigen::Index>(chunk_begin(static_cast<std::size_t>(npanels), nchunks, chunk + 1));
-    // Per column of S: the first entry not yet used as kb, and its row (INT_MAX when none is left),
-    // in an array of its own so that skipping the columns without a row in the panel reads it alone.
-    std::vector<int> next(static_cast<std::size_t>(ncols));
-    std::vector<int> next_row(static_cast<std::size_t>(ncols));
-    const int first_row = static_cast<int>(p0 * width);
-    for (Eigen::Index c = 0; c < ncols; ++c) {
-      const int k = static_cast<int>(std::lower_bound(inner + outer[c], inner + outer[c + 1], first_row) - inner);
-      next[static_cast<std::size_t>(c)] = k;
-      next_row[static_cast<std::size_t>(c)] = k < outer[c + 1] ? inner[k] : INT_MAX;
-    }
-    for (Eigen::Index p = p0; p < p1; ++p) {
-      const int hi = static_cast<int>(std::min(ld, (p + 1) * width));
-      for (Eigen::Index c = 0; c < ncols; ++c) {
-        const auto cu = static_cast<std::size_t>(c);
-        if (next_row[cu] >= hi) continue;
-        int k = next[cu];
-        const int k0 = k;
-        while (k < outer[c + 1] && inner[k] < hi) ++k;
-        scatter(c, k0, k);
-        next[cu] = k;
-        next_row[cu] = k < outer[c + 1] ? inner[k] : INT_MAX;
+  DowndatePlan local;
+  DowndatePlan& p = plan ? *plan : local;
+  if (!p.matches(*s)) p = make_plan(*s);
+  const std::vector<char> uniform = uniform_columns(*s);
+  const int nchunks = static_cast<int>(p.bound.size()) - 1;
+  parallel_for(nchunks, [&](int ch) {
+    const Eigen::Index j0 = p.bound[static_cast<std::size_t>(ch)], j1 = p.bound[static_cast<std::size_t>(ch) + 1];
+    const int e0 = p.start[static_cast<std::size_t>(j0)], e1 = p.start[static_cast<std::size_t>(j1)];
+    std::vector<double> value(static_cast<std::size_t>(e1 - e0));
+    for (int e = e0; e < e1; ++e) value[static_cast<std::size_t>(e - e0)] = val[p.pos[static_cast<std::size_t>(e)]];
+    const ColumnSource src{p, outer, val, uniform, value.data(), e0};
+    for (Eigen::Index j = j0; j < j1; ++j) {
+      double* col = T.data() + j * ld;
+      if (p.index16.empty()) {
+        sub_outer_column(col, src, j, p.index32.data());
+      } else {
+        sub_outer_column(col, src, j, p.index16.data());
       }
     }
   });
@@ -418,14 +514,14 @@ void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& l
   scale_dense(*t, lambda_i, lambda_j, add_identity);
 }
 
-void rank_downdate(Block& target, const Block& S) {
+void rank_downdate(Block& target, const Block& S, DowndatePlan* plan) {
   if (auto* t = std::get_if<Mat>(&target)) {
     if (auto* d = std::get_if<Mat>(&S)) {
       t->selfadjointView<Eigen::Lower>().rankUpdate(*d, -1.0);
       return;
     }
     if (auto* s = std::get_if<SpMat>(&S)) {
-      sub_outer_lower(*t, *s);
+      sub_outer_lower(*t, *s, plan);
       return;
     }
     if (auto* bd = std::get_if<BlockDiag>(&S)) {

@@ -4,8 +4,10 @@
 #include <Eigen/Dense>
 #include <Eigen/SparseCholesky>
 #include <Eigen/SparseCore>
+#include <cstdint>
 #include <memory>
 #include <variant>
+#include <vector>
 
 namespace lmm::detail {
 
@@ -75,8 +77,22 @@ void scale(Block& target, const Block& source, const Mat& lambda_i, const Mat& l
 void right_mult_lambda(Mat& M, const Mat& lambda);
 void left_mult_lambda_t(Mat& M, const Mat& lambda);
 
-/// Symmetric downdate of a diagonal block: target -= S S' (lower triangle is what counts).
-void rank_downdate(Block& target, const Block& S);
+/// What rank_downdate of a dense block of 1,024 rows or more by a sparse S reads of S's pattern (its
+/// row lists), made at the first call and kept by the caller for the next ones with S of the same
+/// pattern (a factor's L[j][k] at every evaluation); made again when S's pattern differs.
+struct DowndatePlan {
+  Eigen::Index rows = 0;
+  std::vector<int> outer;                  // S's column starts
+  std::vector<std::uint16_t> index16;      // S's row indices, where S has at most 65,536 rows
+  std::vector<int> index32;                // otherwise
+  std::vector<int> start, pos, col;        // per row j: its entries' positions in S and columns
+  std::vector<Eigen::Index> bound;         // chunks of T's columns of about equal work
+  bool matches(const SpMat& s) const;
+};
+
+/// Symmetric downdate of a diagonal block: target -= S S' (lower triangle is what counts). `plan`
+/// (optional) keeps S's row lists between calls.
+void rank_downdate(Block& target, const Block& S, DowndatePlan* plan = nullptr);
 
 /// target -= Lik Ljk'.
 void downdate(Block& target, const Block& Lik, const Block& Ljk);

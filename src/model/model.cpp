@@ -345,10 +345,11 @@ void detail::ModelState::update_L() {
     detail::scale(L[K][j], A[K][j], identity, lambda[j], false);
   }
   L[K][K] = std::get<Mat>(A[K][K]);
+  downdate_plans.resize(static_cast<std::size_t>((K + 1) * (K + 1)));
   factor_ok = true;
   for (int j = 0; j <= K; ++j) {
     for (int k = 0; k < j; ++k) {
-      if (k > 0 || !grouped_downdate(j)) detail::rank_downdate(L[j][j], L[j][k]);
+      if (k > 0 || !grouped_downdate(j)) detail::rank_downdate(L[j][j], L[j][k], &downdate_plans[j * (K + 1) + k]);
       for (int i = j + 1; i <= K; ++i) detail::downdate(L[i][j], L[i][k], L[j][k]);
     }
     if (!detail::cholesky(L[j][j])) {

@@ -89,6 +89,9 @@ struct ModelState {
     std::vector<detail::Mat> B;    // per distinct value: Σ_c A_i0(:, c) A_i0(:, c)'
   };
   std::vector<GroupedDowndate> grouped;  // per term; empty B: scatter instead
+  // The row lists of L[j][k] for the downdate of a large dense L[j][j], per pair j * (K + 1) + k,
+  // kept between evaluations (the blocks' patterns do not change).
+  std::vector<detail::DowndatePlan> downdate_plans;
   void setup_grouped_downdates();
   /// L[i][i] -= L[i][0] L[i][0]' if term i has a grouped downdate; false otherwise.
   bool grouped_downdate(int i);
