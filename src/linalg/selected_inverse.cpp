@@ -326,10 +326,13 @@ SpMat scaled_first_column(const std::vector<std::vector<const Block*>>& L, const
 // 40 GFLOP/s a core): the panelled gather below about 6x slower where a panel of L_t⁻¹ stays in a
 // core's L2 cache (InstEval, 1,142 rows: 4.5e7 multiply-adds in 8 ms; crossed 1,000 x 500: 2.6e7
 // in 4.4 ms), about 30x where it does not and every slice is a trip to L3 or memory (1M ratings,
-// 10,000 items: 5e9 in 3.8 s); the downdate's scatter into a dense block, and the recurrence's reads
-// of Σ_t entry by entry, about 40x.
+// 10,000 items: 5e9 in 3.8 s); the downdate's scatter into a dense block about 40x.
 constexpr Eigen::Index kGramPanel = 32;  // 32 rows of W: 256 KB for 1,000 columns, in a core's L2
 constexpr double kScatterSlowdown = 40;
+// The recurrence reads Σ_t's entries one by one on one thread, each a trip to memory once Σ_t
+// outgrows the caches: 10M ratings (3.2e9 reads of a 10,000 x 10,000 Σ_t) took 31 s of the summary
+// against about 17 s by the gather.
+constexpr double kRecurrenceSlowdown = 400;
 double gather_slowdown(Eigen::Index m) {
   constexpr double kL2Bytes = 512 * 1024;
   return static_cast<double>(kGramPanel * m) * 8 <= kL2Bytes ? 6 : 30;
@@ -379,7 +382,7 @@ RouteCost route_cost(const std::vector<std::vector<const Block*>>& L) {
   const double cube = md * md * md / 3;
   const double slow = gather_slowdown(m);
   return {cube, kScatterSlowdown * scatter, cube + slow * gather, 2 * cube + kScatterSlowdown * scatter + md * md,
-          2 * cube + 2 * kScatterSlowdown * scatter};
+          2 * cube + 2 * kRecurrenceSlowdown * scatter};
 }
 
 // The first block's column and the dense tail behind it: the shape diagonal_block_sums() takes.
