@@ -56,9 +56,14 @@ struct ModelState {
   // θ at which L and `objective` were last formed from the current A and method; empty once
   // either changes (mark_stale). set_theta() at that same θ has nothing to do.
   std::vector<double> factored_theta;
+  // gradient() at `gradient_theta` (the optimizer's last gradient, which the convergence check asks
+  // for again at the optimum); dropped with the factor.
+  mutable std::vector<detail::Mat> gradient_cache;  // gradient_full()
+  mutable std::vector<double> gradient_theta;
   void mark_stale() {
     factor_ok = false;
     factored_theta.clear();
+    gradient_theta.clear();
   }
 
   // (L_DD L_DD')⁻¹ of the trailing terms from trailing_inverse_from on (model/condvar.h's
@@ -107,6 +112,7 @@ struct ModelState {
   /// ∂objective/∂λ_j(r, c) for every entry of each term's λ (upper ones too), at the current
   /// factor; NaN if the factor failed (src/model/single_term.cpp).
   std::vector<detail::Mat> gradient_full() const;
+  std::vector<detail::Mat> gradient_full_uncached() const;
   /// The gradient with respect to θ (the lower triangles of gradient_full(), then the residual
   /// structure's gradient_residual()).
   std::vector<double> gradient() const;

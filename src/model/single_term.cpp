@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 #include "model/model_impl.h"
@@ -591,6 +592,20 @@ bool detail::ModelState::has_gradient() const {
 }
 
 std::vector<Mat> detail::ModelState::gradient_full() const {
+  // Kept for the current factor: const callers on several threads read and write it under a lock.
+  static std::mutex kept;
+  {
+    std::lock_guard<std::mutex> lock(kept);
+    if (!gradient_theta.empty() && gradient_theta == theta) return gradient_cache;
+  }
+  std::vector<Mat> J = gradient_full_uncached();
+  std::lock_guard<std::mutex> lock(kept);
+  gradient_cache = J;
+  gradient_theta = theta;
+  return J;
+}
+
+std::vector<Mat> detail::ModelState::gradient_full_uncached() const {
   if (!factor_ok) {
     std::vector<Mat> nan;
     for (int j = 0; j < K; ++j) nan.push_back(Mat::Constant(q[j], q[j], std::numeric_limits<double>::quiet_NaN()));
