@@ -499,6 +499,21 @@ void tail_inverse_factor(Mat& Lt) {
   Lt.triangularView<Eigen::StrictlyUpper>().setZero();
 }
 
+// The crossed shape's dense tail (t.s = 1): its factor L_t, and X̃ in its rows.
+struct CrossedTail {
+  Tail t;
+  Mat Lt;
+  SpMat X;
+};
+
+CrossedTail crossed_tail(const std::vector<std::vector<const Block*>>& L) {
+  CrossedTail c;
+  c.t.s = 1;
+  c.Lt = dense_tail_factor(L, c.t);
+  c.X = scaled_first_column(L, c.t);
+  return c;
+}
+
 }  // namespace
 
 std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q) {
@@ -507,10 +522,10 @@ std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Blo
   if (cost.gather > cost.recurrence) return {};
   const int nb = static_cast<int>(L.size());
   const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
-  Tail t;
-  t.s = 1;
-  Mat W = dense_tail_factor(L, t);
-  const SpMat X = scaled_first_column(L, t);
+  CrossedTail c = crossed_tail(L);
+  const Tail& t = c.t;
+  Mat& W = c.Lt;
+  const SpMat& X = c.X;
   tail_inverse_factor(W);
   std::vector<Mat> out(static_cast<std::size_t>(nb));
   out[0] = (d0->data.row(0).array().square().inverse().matrix() + gram_columns(W, X).transpose()).eval();
@@ -527,10 +542,10 @@ std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>
   if (!crossed_shape(L)) return {};
   const int nb = static_cast<int>(L.size());
   const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
-  Tail t;
-  t.s = 1;
-  Mat Lt = dense_tail_factor(L, t);
-  const SpMat X = scaled_first_column(L, t);
+  CrossedTail c = crossed_tail(L);
+  Tail& t = c.t;
+  Mat& Lt = c.Lt;
+  const SpMat& X = c.X;
   bool gather = route == SumRoute::Gather;
   if (route == SumRoute::Auto) {
     const RouteCost cost = route_cost(L);

@@ -56,14 +56,14 @@ struct ModelState {
   // θ at which L and `objective` were last formed from the current A and method; empty once
   // either changes (mark_stale). set_theta() at that same θ has nothing to do.
   std::vector<double> factored_theta;
-  // gradient() at `gradient_theta` (the optimizer's last gradient, which the convergence check asks
-  // for again at the optimum); dropped with the factor.
-  mutable std::vector<detail::Mat> gradient_cache;  // gradient_full()
-  mutable std::vector<double> gradient_theta;
+  // gradient_full() of the current factor once formed (the optimizer's last gradient, which the
+  // convergence check asks for again at the optimum); dropped with the factor.
+  mutable std::vector<detail::Mat> gradient_cache;
+  mutable bool gradient_kept = false;
   void mark_stale() {
     factor_ok = false;
     factored_theta.clear();
-    gradient_theta.clear();
+    gradient_kept = false;
   }
 
   // (L_DD L_DD')⁻¹ of the trailing terms from trailing_inverse_from on (model/condvar.h's

@@ -163,7 +163,6 @@ double detail::crossed_gradient_cost(const ModelState& m) {
   return c.sums / (c.cholesky + downdate);
 }
 
-
 double& detail::trace_identity_floor() {
   static double floor = 1e-6;
   return floor;

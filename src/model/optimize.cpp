@@ -246,10 +246,10 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   s.converged = r.converged();
   if (!r.by_gradient && r.outcome.failed() && ctx.x.empty())
     throw Error("the optimizer failed before evaluating the objective: " + s.stop_reason);
-  // Leave the model at the optimum (the last point evaluated need not be it; where it is, the
-  // model is there already).
+  // Leave the model at the optimum (the last point evaluated need not be it; where it is,
+  // set_theta() finds the factor formed there already).
   s.theta = map.to_theta(x);
-  s.objective = ctx.x == x ? objective() : set_theta(s.theta);
+  s.objective = set_theta(s.theta);
   return s;
 }
 

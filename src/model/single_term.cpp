@@ -596,12 +596,12 @@ std::vector<Mat> detail::ModelState::gradient_full() const {
   static std::mutex kept;
   {
     std::lock_guard<std::mutex> lock(kept);
-    if (!gradient_theta.empty() && gradient_theta == theta) return gradient_cache;
+    if (gradient_kept) return gradient_cache;
   }
   std::vector<Mat> J = gradient_full_uncached();
   std::lock_guard<std::mutex> lock(kept);
   gradient_cache = J;
-  gradient_theta = theta;
+  gradient_kept = true;
   return J;
 }
 
