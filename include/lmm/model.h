@@ -25,16 +25,19 @@ enum class Method { REML, ML };
 
 /// Which optimizer minimises the profiled objective over θ.
 enum class Optimizer {
-  Auto,    ///< L-BFGS with the analytic gradient for one random-effects term, for several where
+  Auto,    ///< L-BFGS with the analytic gradient for one random-effects term, and for several where
            ///< no term's block fills in and θ has four values or more (a vector-valued term beside
-           ///< nested ones), and for crossed designs whose gradient costs at most about two
-           ///< evaluations (InstEval, large ratings data); else NEWUOA (src/model/optimize.cpp has
-           ///< the figures)
+           ///< nested ones); Newton for crossed designs of two or three scalar terms whose gradient
+           ///< costs at most about two evaluations (InstEval, large ratings data); else NEWUOA
+           ///< (src/model/optimize.cpp has the figures)
   BOBYQA,  ///< NLopt's derivative-free BOBYQA with θ's diagonal bounded by 0, as lme4
   NEWUOA,  ///< NLopt's derivative-free NEWUOA, unbounded (λ's column signs do not matter)
   LBFGS,   ///< NLopt's L-BFGS with the analytic gradient (any number of terms; models without it,
            ///< e.g. with a residual structure or sparse blocks, fall back to NEWUOA), finished by a
            ///< short BOBYQA run if it stops early or at the bound
+  Newton,  ///< Newton's method with the analytic gradient and a Hessian from its differences,
+           ///< from the moment start; hands over to L-BFGS where it cannot go on (a Hessian that is
+           ///< not positive definite, a step across a bound). Models without the gradient: NEWUOA
 };
 
 /// Denominator degrees of freedom for the fixed-effect t and F tests (see lmm/inference.h):

@@ -3,7 +3,8 @@
 // The gradient and Hessian come from deriv12's finite differences of the objective, or, for models
 // where the analytic gradient pays (gradient_pays), from that gradient and central differences
 // of it (analytic_derivatives): same figures to O(δ²), same codes and statuses, fewer evaluations
-// and no differencing noise in the gradient.
+// and no differencing noise in the gradient. After Newton's method (src/model/optimize.cpp) the
+// Hessian is the optimizer's, formed within 1e-3 of the optimum (near_optimizer_hessian).
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 
@@ -95,13 +96,30 @@ bool gradient_pays(const LinearMixedModel& model) {
   return detail::crossed_gradient_cost(m) < (2 * n * n + n) / (n + 2);
 }
 
+// The analytic gradient at y, where the model is, in the conditioned coordinates.
+Eigen::VectorXd conditioned_gradient_here(const LinearMixedModel& model, const detail::ThetaMap& map,
+                                          const std::vector<double>& y) {
+  const auto g = detail::conditioned_gradient(detail::model_state(model), map, y);
+  return Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size()));
+}
+
+// The Newton optimizer's Hessian (src/model/optimize.cpp) was formed from differences of the
+// gradient within 1e-3 of x (and updated by the steps since): the check takes it instead of
+// differencing again (n evaluations and gradients, and one more evaluation to come back; on the
+// 10M ratings set about 40 s). The Hessian only scales the gradient and gives the eigenvalues'
+// verdict, which so short a distance does not move (as for the finishing step below).
+bool near_optimizer_hessian(const detail::ModelState& state, const std::vector<double>& x) {
+  if (state.hessian_at.size() != x.size() || state.optimizer_hessian.rows() != static_cast<Eigen::Index>(x.size()))
+    return false;
+  for (std::size_t k = 0; k < x.size(); ++k)
+    if (!(std::abs(x[k] - state.hessian_at[k]) <= 1e-3)) return false;
+  return true;
+}
+
 Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {
   const auto n = static_cast<Eigen::Index>(x.size());
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  auto gradient_here = [&](const std::vector<double>& y) {
-    const auto g = detail::conditioned_gradient(detail::model_state(model), map, y);
-    return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size())));
-  };
+  auto gradient_here = [&](const std::vector<double>& y) { return conditioned_gradient_here(model, map, y); };
   auto gradient_at = [&](const std::vector<double>& y) {
     if (!std::isfinite(model.set_theta(map.to_theta(y)))) return Eigen::VectorXd(Eigen::VectorXd::Constant(n, nan));
     return gradient_here(y);
@@ -137,9 +155,12 @@ std::string describe_theta(const ConvergenceReport& r, const std::vector<std::st
 // optimum here (fit(), the Newton steps and the refit below leave it there), as the analytic path
 // needs.
 Derivatives derivatives(LinearMixedModel& model) {
-  const detail::ThetaMap map(detail::model_state(model));
+  const detail::ModelState& state = detail::model_state(model);
+  const detail::ThetaMap map(state);
   const auto theta = model.theta();
   const auto x = map.from_theta(theta);
+  if (gradient_pays(model) && near_optimizer_hessian(state, x))
+    return {conditioned_gradient_here(model, map, x), state.optimizer_hessian};
   const double fx = model.objective();
   const Derivatives d = gradient_pays(model) ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
   model.set_theta(theta);  // back to the optimum

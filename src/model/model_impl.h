@@ -60,10 +60,17 @@ struct ModelState {
   // convergence check asks for again at the optimum); dropped with the factor.
   mutable std::vector<detail::Mat> gradient_cache;
   mutable bool gradient_kept = false;
+  // The Hessian of the objective in the optimizer's conditioned coordinates (ThetaMap), formed by
+  // the Newton optimizer (src/model/optimize.cpp) from differences of the gradient at
+  // `hessian_at` and updated by its later steps; the convergence check takes it within 1e-3 of
+  // there instead of differencing again. Empty until then; dropped with the objective.
+  Mat optimizer_hessian;
+  std::vector<double> hessian_at;
   void mark_stale() {
     factor_ok = false;
     factored_theta.clear();
     gradient_kept = false;
+    hessian_at.clear();
   }
 
   // (L_DD L_DD')⁻¹ of the trailing terms from trailing_inverse_from on (model/condvar.h's
