@@ -112,7 +112,7 @@ bool near_optimizer_hessian(const detail::ModelState& state, const std::vector<d
   if (state.hessian_at.size() != x.size() || state.optimizer_hessian.rows() != static_cast<Eigen::Index>(x.size()))
     return false;
   for (std::size_t k = 0; k < x.size(); ++k)
-    if (!(std::abs(x[k] - state.hessian_at[k]) <= 1e-3)) return false;
+    if (!(std::abs(x[k] - state.hessian_at[k]) <= detail::ModelState::hessian_reach)) return false;
   return true;
 }
 

@@ -62,8 +62,9 @@ struct ModelState {
   mutable bool gradient_kept = false;
   // The Hessian of the objective in the optimizer's conditioned coordinates (ThetaMap), formed by
   // the Newton optimizer (src/model/optimize.cpp) from differences of the gradient at
-  // `hessian_at` and updated by its later steps; the convergence check takes it within 1e-3 of
-  // there instead of differencing again. Empty until then; dropped with the objective.
+  // `hessian_at` and updated by its later steps; the convergence check takes it within hessian_reach
+  // of there instead of differencing again. Empty until then; dropped with the objective.
+  static constexpr double hessian_reach = 1e-3;  // largest coordinate of x - hessian_at
   Mat optimizer_hessian;
   std::vector<double> hessian_at;
   void mark_stale() {

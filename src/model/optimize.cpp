@@ -199,7 +199,7 @@ RunResult lbfgs_then_bobyqa(OptContext& ctx, std::vector<double>& x, OptimizerSu
 //   400,000 ratings (20,000 users x 2,000 items): 8 and 7, 1.1 s with the check; L-BFGS 11, 2.4 s.
 constexpr double kNewtonDelta = 1e-4;  // the differences' step, in the conditioned coordinates
 constexpr int kNewtonSteps = 20;
-constexpr double kNear = 1e-3;  // a Hessian formed this close (largest coordinate) serves the check
+constexpr double kNear = detail::ModelState::hessian_reach;  // a Hessian formed this close serves the check
 
 Eigen::VectorXd gradient_here(const OptContext& ctx) {
   const auto g = detail::conditioned_gradient(detail::model_state(*ctx.model), *ctx.map, ctx.x);
