@@ -65,7 +65,8 @@ struct FitOptions {
 
 /// How and why the optimizer stopped (as ceres' Solver::Summary).
 struct OptimizerSummary {
-  std::string algorithm;        ///< "NLOPT_LD_LBFGS" (+ "+NLOPT_LN_BOBYQA" if that finished the fit), "NLOPT_LN_NEWUOA", "NLOPT_LN_BOBYQA"
+  std::string algorithm;        ///< "NLOPT_LD_LBFGS" (+ "+NLOPT_LN_BOBYQA" if that finished the fit), "NLOPT_LN_NEWUOA",
+                                ///< "NLOPT_LN_BOBYQA", "Newton" ("Newton, then NLOPT_LD_LBFGS..." where it handed over)
   int evaluations = 0;          ///< objective evaluations
   std::string stop_reason;      ///< "ftol_rel reached", "xtol reached", "maxeval reached", ...
   bool converged = false;       ///< stopped by a tolerance, not by a limit or a failure
