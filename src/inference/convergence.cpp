@@ -96,13 +96,6 @@ bool gradient_pays(const LinearMixedModel& model) {
   return detail::crossed_gradient_cost(m) < (2 * n * n + n) / (n + 2);
 }
 
-// The analytic gradient at y, where the model is, in the conditioned coordinates.
-Eigen::VectorXd conditioned_gradient_here(const LinearMixedModel& model, const detail::ThetaMap& map,
-                                          const std::vector<double>& y) {
-  const auto g = detail::conditioned_gradient(detail::model_state(model), map, y);
-  return Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size()));
-}
-
 // The Newton optimizer's Hessian (src/model/optimize.cpp) was formed from differences of the
 // gradient within 1e-3 of x (and updated by the steps since): the check takes it instead of
 // differencing again (n evaluations and gradients, and one more evaluation to come back; on the
@@ -119,7 +112,9 @@ bool near_optimizer_hessian(const detail::ModelState& state, const std::vector<d
 Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {
   const auto n = static_cast<Eigen::Index>(x.size());
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  auto gradient_here = [&](const std::vector<double>& y) { return conditioned_gradient_here(model, map, y); };
+  auto gradient_here = [&](const std::vector<double>& y) {
+    return detail::conditioned_gradient_vector(detail::model_state(model), map, y);
+  };
   auto gradient_at = [&](const std::vector<double>& y) {
     if (!std::isfinite(model.set_theta(map.to_theta(y)))) return Eigen::VectorXd(Eigen::VectorXd::Constant(n, nan));
     return gradient_here(y);
@@ -160,7 +155,7 @@ Derivatives derivatives(LinearMixedModel& model) {
   const auto theta = model.theta();
   const auto x = map.from_theta(theta);
   if (gradient_pays(model) && near_optimizer_hessian(state, x))
-    return {conditioned_gradient_here(model, map, x), state.optimizer_hessian};
+    return {detail::conditioned_gradient_vector(state, map, x), state.optimizer_hessian};
   const double fx = model.objective();
   const Derivatives d = gradient_pays(model) ? analytic_derivatives(model, map, x) : deriv12(model, map, x, fx);
   model.set_theta(theta);  // back to the optimum

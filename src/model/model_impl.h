@@ -190,5 +190,10 @@ class ThetaMap {
 /// The objective's gradient with respect to the conditioned coordinates x (θ̃, then η) at the
 /// model's current factor (which must be at map.to_theta(x)); needs has_gradient().
 std::vector<double> conditioned_gradient(const ModelState& m, const ThetaMap& map, const std::vector<double>& x);
+/// conditioned_gradient() as an Eigen vector (the Newton optimizer's and the convergence check's).
+inline Eigen::VectorXd conditioned_gradient_vector(const ModelState& m, const ThetaMap& map, const std::vector<double>& x) {
+  const std::vector<double> g = conditioned_gradient(m, map, x);
+  return Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size()));
+}
 
 }  // namespace lmm::detail

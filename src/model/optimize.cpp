@@ -202,8 +202,7 @@ constexpr int kNewtonSteps = 20;
 constexpr double kNear = detail::ModelState::hessian_reach;  // a Hessian formed this close serves the check
 
 Eigen::VectorXd gradient_here(const OptContext& ctx) {
-  const auto g = detail::conditioned_gradient(detail::model_state(*ctx.model), *ctx.map, ctx.x);
-  return Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size()));
+  return detail::conditioned_gradient_vector(detail::model_state(*ctx.model), *ctx.map, ctx.x);
 }
 
 struct NewtonOutcome {
