@@ -557,6 +557,55 @@ TEST(SpeedPaths, NewtonReachesBobyqasOptimum) {
   EXPECT_NEAR(a.objective, b.objective, 1e-7);
 }
 
+// With Satterthwaite's df to come (FitOptions::ddf), Newton's method skips its closing differences
+// and the convergence check takes the profiled form of Satterthwaite's analytic Hessian, which
+// Satterthwaite then reuses: fewer evaluations, the same optimum, the eigenvalues of the exact
+// Hessian (those of a Satterthwaite computed afresh on another model at the same θ), and the same df.
+TEST(SpeedPaths, NewtonCheckTakesSatterthwaitesExactHessian) {
+  const auto cases = several_terms_cases();
+  const auto big = std::find_if(cases.begin(), cases.end(),
+                                [](const SeveralTermsCase& c) { return std::string(c.name) == "crossed, large item block"; });
+  ASSERT_NE(big, cases.end());
+  for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+    lmm::FitOptions o;
+    o.method = method;
+    lmm::LinearMixedModel m(big->frame, method);
+    auto a = m.fit(o);
+    ASSERT_EQ(a.algorithm, "Newton");
+    const auto check = lmm::check_convergence(m, a, o);
+    EXPECT_EQ(check.code, 0) << check.status;
+    EXPECT_LT(check.max_grad, 1e-5);
+    const lmm::Satterthwaite sat(m);
+
+    lmm::FitOptions on = o;
+    on.ddf = lmm::DdfMethod::None;
+    lmm::LinearMixedModel mn(big->frame, method);
+    auto b = mn.fit(on);
+    ASSERT_EQ(b.algorithm, "Newton");
+    EXPECT_GT(b.evaluations, a.evaluations);  // the closing differences
+    const auto check_n = lmm::check_convergence(mn, b, on);
+    EXPECT_NEAR(a.objective, b.objective, 1e-7);
+    for (std::size_t k = 0; k < a.theta.size(); ++k) EXPECT_NEAR(a.theta[k], b.theta[k], 1e-5);
+
+    // Satterthwaite afresh at the check's final θ: its Hessian H in (θ̃, σ/σ̂), profiled over σ.
+    lmm::LinearMixedModel fresh(big->frame, method);
+    fresh.set_theta(m.theta());
+    const lmm::Satterthwaite sf(fresh);
+    const auto k = static_cast<Eigen::Index>(m.theta().size());
+    const Eigen::Map<const Eigen::MatrixXd> H(sf.hessian().data(), k + 1, k + 1);
+    const Eigen::MatrixXd Hp = H.topLeftCorner(k, k) - H.col(k).head(k) * H.row(k).head(k) / H(k, k);
+    const Eigen::VectorXd ev = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(Hp).eigenvalues().reverse();
+    ASSERT_EQ(check.hessian_eigenvalues.size(), static_cast<std::size_t>(k));
+    for (Eigen::Index i = 0; i < k; ++i) {
+      EXPECT_NEAR(check.hessian_eigenvalues[static_cast<std::size_t>(i)], ev(i), 1e-9 * ev(i));
+      // Differences of the gradient (the check without Satterthwaite to come) agree to O(δ).
+      EXPECT_NEAR(check_n.hessian_eigenvalues[static_cast<std::size_t>(i)], ev(i), 1e-2 * ev(i));
+    }
+    const std::vector<double> c(m.frame().p(), 1.0);
+    EXPECT_NEAR(sat.test(c).df, sf.test(c).df, 1e-9 * sf.test(c).df);
+  }
+}
+
 TEST(SpeedPaths, WithoutAGradientNewuoaReachesBobyqasOptimum) {
   lmm::LinearMixedModel m(lmm::testing::synthetic_crossed(30, 12, 7), lmm::Method::REML);
   const auto a = m.fit();

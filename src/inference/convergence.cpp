@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "inference/internal.h"
+#include "inference/varpar.h"
 #include "lmm/inference.h"
 #include "lmm/fit.h"
 #include "model/model_access.h"
@@ -496,10 +497,23 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   r.tolerance = kGradTol;
   r.theta_names = theta_names(model);
   const auto vnames = variance_parameter_names(model);
-  Derivatives d = derivatives(model);
+  // After Newton's method, where Satterthwaite's exact Hessian is to be had (the optimizer then
+  // skipped its closing differences), the optimizer's Hessian steers the finishing step, and the
+  // figures and verdict are those of the exact Hessian at the final θ, which Satterthwaite reuses.
+  const detail::ModelState& state = detail::model_state(model);
+  const bool exact_after = options.ddf == DdfMethod::Satterthwaite && state.optimizer_hessian.size() > 0 &&
+                           detail::varpar_analytic(state);
+  Derivatives d = exact_after ? Derivatives{gradient(model), state.optimizer_hessian} : derivatives(model);
   std::size_t worst = evaluate(model, d, r);
   try_newton_polish(model, optimizer, d, r, worst);
   finishing_newton_step(model, optimizer, d, r, worst);
+  if (exact_after) {
+    const Eigen::MatrixXd H = detail::profiled_hessian(model);
+    if (H.size() > 0 && H.allFinite()) {
+      d = {gradient(model), H};
+      worst = evaluate(model, d, r);
+    }
+  }
   const bool failed = r.code < 0;
   if (failed && r.status != "singular") r.parameter_at_fault = r.theta_names[worst];
   const std::string confounded =

@@ -342,7 +342,39 @@ void numerical_derivatives(LinearMixedModel& model, const detail::ThetaMap& map,
   model.set_theta(theta0);  // bit-for-bit the factor at the optimum again
 }
 
+// The point of the derivatives: u = (θ̃, σ/σ̂) at the model's θ, and σ̂ (1 where σ̂ is not positive).
+VectorXd varpar_point(const LinearMixedModel& model, const detail::ThetaMap& map, double& sig) {
+  const std::vector<double> theta0 = model.theta();
+  const auto nth = static_cast<Eigen::Index>(theta0.size());
+  const double sigma = model.sigma();
+  sig = (std::isfinite(sigma) && sigma > 0) ? sigma : 1.0;
+  VectorXd u(nth + 1);
+  const std::vector<double> xc = map.from_theta(theta0);
+  for (Eigen::Index i = 0; i < nth; ++i) u(i) = xc[static_cast<std::size_t>(i)];
+  u(nth) = sigma / sig;
+  return u;
+}
+
 }  // namespace
+
+bool detail::varpar_analytic(const ModelState& m) { return m.K >= 2 && analytic_available(m); }
+
+Eigen::MatrixXd detail::profiled_hessian(const LinearMixedModel& model) {
+  const ModelState& state = model_state(model);
+  if (!varpar_analytic(state) || !model.factor_ok()) return {};
+  if (!state.varpar_kept) {
+    const ThetaMap map(state);
+    double sig = 1;
+    const VectorXd u = varpar_point(model, map, sig);
+    analytic_derivatives(state, map, u, sig, state.varpar_hessian, state.varpar_jacobian);
+    state.varpar_kept = true;
+  }
+  // With σ̂(θ) where the deviance's derivative in σ vanishes, the profiled objective's Hessian is
+  // the Schur complement H_θθ - H_θσ H_σσ⁻¹ H_σθ (σ's coordinate u_σ = σ/σ̂ is only a rescaling).
+  const MatrixXd& H = state.varpar_hessian;
+  const Eigen::Index k = H.rows() - 1;
+  return H.topLeftCorner(k, k) - H.col(k).head(k) * H.row(k).head(k) / H(k, k);
+}
 
 Satterthwaite::Satterthwaite(LinearMixedModel& model) {
   const std::vector<double> theta0 = model.theta();
@@ -364,17 +396,15 @@ Satterthwaite::Satterthwaite(LinearMixedModel& model) {
   // invariant under this change of coordinates: where lmerTest's numerical derivatives are
   // accurate it gives the same figures, and where they are not (a covariate far from 0) it keeps
   // the figures of the centred model.
-  const double sig = (std::isfinite(sigma_) && sigma_ > 0) ? sigma_ : 1.0;
   const auto& state = detail::model_state(model);
   const detail::ThetaMap map(state);
-  VectorXd u(nth + 1);
-  {
-    const std::vector<double> xc = map.from_theta(theta0);
-    for (Eigen::Index i = 0; i < nth; ++i) u(i) = xc[static_cast<std::size_t>(i)];
-    u(nth) = sigma_ / sig;
-  }
+  double sig = 1;
+  const VectorXd u = varpar_point(model, map, sig);
   MatrixXd H, J;
-  if (!state.residual && state.K == 1 && std::holds_alternative<detail::BlockDiag>(state.A[0][0])) {
+  if (state.varpar_kept) {  // the convergence check's (detail::profiled_hessian), at this factor
+    H = state.varpar_hessian;
+    J = state.varpar_jacobian;
+  } else if (!state.residual && state.K == 1 && std::holds_alternative<detail::BlockDiag>(state.A[0][0])) {
     one_term_derivatives(state, map, u, sig, H, J);
   } else if (analytic_available(state)) {
     analytic_derivatives(state, map, u, sig, H, J);

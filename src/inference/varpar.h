@@ -1,9 +1,11 @@
 // The deviance and Vcov(β) as functions of the variance parameters (θ, σ), as lmerTest defines them
 // (devfun_vp and get_covbeta), shared by the Satterthwaite code and its tests. Not a public header.
 #pragma once
+#include <Eigen/Core>
 #include <vector>
 
 #include "lmm/model.h"
+#include "model/model_impl.h"
 
 namespace lmm::detail {
 
@@ -15,5 +17,15 @@ double varpar_deviance(LinearMixedModel& model, const std::vector<double>& theta
 
 /// Vcov(β) = σ² (R_X R_X')⁻¹ at θ, p x p column-major. Moves the model to θ as above.
 std::vector<double> varpar_covbeta(LinearMixedModel& model, const std::vector<double>& theta, double sigma);
+
+/// Whether Satterthwaite's derivatives of a model of this state are analytic (several terms, no
+/// residual structure, Ṽ⁻¹'s parts within their size limits: src/inference/vinv_parts.h).
+bool varpar_analytic(const ModelState& m);
+
+/// The exact Hessian of the objective (REML criterion or ML deviance, σ profiled out) at the
+/// model's θ in the optimizer's conditioned coordinates (ThetaMap), from Satterthwaite's analytic
+/// Hessian of the deviance, which it keeps for Satterthwaite at the same factor. Empty where
+/// varpar_analytic() is false or the factor failed.
+Eigen::MatrixXd profiled_hessian(const LinearMixedModel& model);
 
 }  // namespace lmm::detail

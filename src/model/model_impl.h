@@ -63,14 +63,25 @@ struct ModelState {
   // The Hessian of the objective in the optimizer's conditioned coordinates (ThetaMap), formed by
   // the Newton optimizer (src/model/optimize.cpp) from differences of the gradient at
   // `hessian_at` and updated by its later steps; the convergence check takes it within hessian_reach
-  // of there instead of differencing again. Empty until then; dropped with the objective.
+  // of there instead of differencing again. Empty until then (cleared as each fit starts); dropped
+  // with the objective. Where the check is to take the exact Hessian below instead
+  // (FitOptions::ddf Satterthwaite and detail::varpar_analytic, src/inference/varpar.h), the
+  // optimizer does not difference again near its end, and this one only steers the check's
+  // finishing Newton step, from however far it was formed.
   static constexpr double hessian_reach = 1e-3;  // largest coordinate of x - hessian_at
   Mat optimizer_hessian;
   std::vector<double> hessian_at;
+  // Satterthwaite's analytic derivatives at the current factor: H, the deviance's Hessian in
+  // u = (θ̃, σ/σ̂), and J, Vcov(β)'s Jacobian (src/inference/satterthwaite.cpp). The convergence
+  // check after Newton's method takes H's profiled form as the exact Hessian of the objective, and
+  // Satterthwaite then reuses both: one computation of Ṽ⁻¹'s parts for the two. update_L() drops them.
+  mutable Mat varpar_hessian, varpar_jacobian;
+  mutable bool varpar_kept = false;
   void mark_stale() {
     factor_ok = false;
     factored_theta.clear();
     gradient_kept = false;
+    varpar_kept = false;
     hessian_at.clear();
   }
 
