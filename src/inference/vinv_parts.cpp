@@ -85,14 +85,31 @@ Mat thin_product(const Mat& A, const Mat& B) {
 }
 
 // The columns are shared out among lmm's threads; each is the same sum whatever the thread count.
+// A's rows are taken kRows at a time, each slice of a column summed in registers: the slice of A
+// (kRows x A.cols(), 256 KB for A's 1,000 columns) stays in the core's cache across a chunk's
+// columns, where whole columns of A (2 to 27 MB in all) came from memory at each nonzero.
+// The same sums in the same order as column by column.
 Mat times_sparse(const Mat& A, const SpMat& S) {
-  Mat out = Mat::Zero(A.rows(), S.cols());
+  constexpr Index kRows = 32;
+  Mat out(A.rows(), S.cols());
   const auto n = static_cast<std::size_t>(S.outerSize());
   const int nchunks = chunk_count(n, 64);
   parallel_for(nchunks, [&](int c) {
+    const auto begin = static_cast<Index>(chunk_begin(n, nchunks, c));
     const auto end = static_cast<Index>(chunk_begin(n, nchunks, c + 1));
-    for (auto j = static_cast<Index>(chunk_begin(n, nchunks, c)); j < end; ++j)
-      for (SpMat::InnerIterator it(S, j); it; ++it) out.col(j) += it.value() * A.col(it.row());
+    Index r0 = 0;
+    for (; r0 + kRows <= A.rows(); r0 += kRows)
+      for (Index j = begin; j < end; ++j) {
+        Eigen::Matrix<double, kRows, 1> acc = Eigen::Matrix<double, kRows, 1>::Zero();
+        for (SpMat::InnerIterator it(S, j); it; ++it) acc += it.value() * A.col(it.row()).segment<kRows>(r0);
+        out.col(j).segment<kRows>(r0) = acc;
+      }
+    const Index rest = A.rows() - r0;
+    if (rest > 0)
+      for (Index j = begin; j < end; ++j) {
+        out.col(j).tail(rest).setZero();
+        for (SpMat::InnerIterator it(S, j); it; ++it) out.col(j).tail(rest) += it.value() * A.col(it.row()).tail(rest);
+      }
   });
   return out;
 }
