@@ -177,14 +177,24 @@ void VinvParts::build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMa
   T0sp.setFromTriplets(tt.begin(), tt.end());
   B0.resize(n0_, n0_);
   B0.setFromTriplets(tb.begin(), tb.end());
-  Triplets ts;
+  // S_R0 = the blocks Z_k'Z_0 stacked, column by column in row order (no triplets to sort); S_0R
+  // its transpose.
+  std::vector<SpMat> parts;
+  Eigen::VectorXi colnnz = Eigen::VectorXi::Zero(n0_);
   for (int k = 1; k < K_; ++k) {
-    const SpMat a = sparse_of(m.A[k][0]);  // (q_k nlev_k) x n0
-    for (Index c = 0; c < a.outerSize(); ++c)
-      for (SpMat::InnerIterator it(a, c); it; ++it) ts.emplace_back(c, roff_[k] + it.row(), it.value());
+    parts.push_back(sparse_of(m.A[k][0]));  // (q_k nlev_k) x n0
+    parts.back().makeCompressed();
+    for (Index c = 0; c < n0_; ++c)
+      colnnz(c) += static_cast<int>(parts.back().outerIndexPtr()[c + 1] - parts.back().outerIndexPtr()[c]);
   }
-  S0R.resize(n0_, m_);
-  S0R.setFromTriplets(ts.begin(), ts.end());
+  S0Rt_.resize(m_, n0_);
+  S0Rt_.reserve(colnnz);
+  for (Index c = 0; c < n0_; ++c)
+    for (int k = 1; k < K_; ++k)
+      for (SpMat::InnerIterator it(parts[static_cast<std::size_t>(k - 1)], c); it; ++it)
+        S0Rt_.insert(roff_[k] + it.row(), c) = it.value();
+  S0Rt_.makeCompressed();
+  S0R = S0Rt_.transpose();
   S0X = std::get<Mat>(m.A[K_][0]).transpose();  // n0 x (p + 1)
 }
 
@@ -200,9 +210,15 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   SpMat S0R, B0;
   Mat S0X;
   build_first_term(m, S0R, S0X, T0sp_, B0);
-  N0R_ = B0 * S0R;
+  if (q0_ == 1) {  // B_0 diagonal: N_0R and N_R0 by scaling, without a sparse product and a transpose
+    const Eigen::VectorXd b0 = B0.diagonal();
+    N0R_ = b0.asDiagonal() * S0R;
+    N0Rt_ = S0Rt_ * b0.asDiagonal();
+  } else {
+    N0R_ = B0 * S0R;
+    N0Rt_ = N0R_.transpose();
+  }
   const Mat N0X = B0 * S0X;
-  const SpMat TS = T0sp_ * S0R;
   Mat SRX(m_, nc_);
   {
     Triplets ts;
@@ -217,9 +233,7 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
     SRR_.resize(m_, m_);
     SRR_.setFromTriplets(ts.begin(), ts.end());
   }
-  S0Rt_ = S0R.transpose();
-  N0Rt_ = N0R_.transpose();
-  const Mat NRX = SRX - TS.transpose() * S0X;
+  const Mat NRX = SRX - S0Rt_ * (T0sp_ * S0X);
   Mat xvx0 = XX - S0X.transpose() * (T0sp_ * S0X);
 
   G_ = Mat::Zero(m_, m_);
