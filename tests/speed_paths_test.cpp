@@ -698,29 +698,36 @@ TEST(SpeedPaths, ScalarTermsStartNearTheOptimumAndSaveEvaluations) {
 }
 
 // Crossed scalar terms: Satterthwaite's and Kenward-Roger's df from M_RR and Y taken entry by
-// entry from F⁻¹ (VinvParts::scalar_shortcut) are those of the dense products, coefficient by
-// coefficient and for the type III F tests.
+// entry from F⁻¹ (VinvParts::scalar_shortcut; with it, products by N_RR through its sparse
+// factors, the level blocks U_b from M_R0 and, for a scalar first term, one G N_R0 N_0R for the
+// first term's traces) are those of the dense products, coefficient by coefficient and for the
+// type III F tests; also with a first term of two effects (subj: 16 levels before item's 12).
 TEST(SpeedPaths, CrossedScalarShortcutGivesTheDfOfTheDenseProducts) {
   const auto data = lmm::read_table(kData + "/kr_crossed.csv");
-  lmm::FitOptions o;
-  o.ddf = lmm::DdfMethod::None;
-  auto f = lmm::fit(data, "y ~ cond * x + (1 | subj) + (1 | item)", o);
-  std::vector<lmm::FitResult> r(4, f.result);
-  for (int shortcut = 0; shortcut < 2; ++shortcut) {
-    lmm::detail::VinvParts::scalar_shortcut() = shortcut == 1;
-    lmm::add_inference(f.model, r[2 * shortcut], lmm::DdfMethod::Satterthwaite);
-    lmm::add_inference(f.model, r[2 * shortcut + 1], lmm::DdfMethod::KenwardRoger);
-  }
-  lmm::detail::VinvParts::scalar_shortcut() = true;
-  for (int m = 0; m < 2; ++m) {
-    const auto &plain = r[static_cast<std::size_t>(m)], &fast = r[static_cast<std::size_t>(m + 2)];
-    ASSERT_EQ(fast.fixed.size(), 4u);
-    for (std::size_t i = 0; i < fast.fixed.size(); ++i) {
-      EXPECT_GT(fast.fixed[i].df, 5) << fast.fixed[i].term;
-      EXPECT_NEAR(fast.fixed[i].df, plain.fixed[i].df, 1e-10 * plain.fixed[i].df) << fast.fixed[i].term;
+  for (const char* formula : {"y ~ cond * x + (1 | subj) + (1 | item)", "y ~ cond * x + (1 + x | subj) + (1 | item)"}) {
+    lmm::FitOptions o;
+    o.ddf = lmm::DdfMethod::None;
+    auto f = lmm::fit(data, formula, o);
+    ASSERT_EQ(lmm::detail::model_state(f.model).q[0], std::string(formula).find("x |") == std::string::npos ? 1 : 2);
+    std::vector<lmm::FitResult> r(4, f.result);
+    for (int shortcut = 0; shortcut < 2; ++shortcut) {
+      lmm::detail::VinvParts::scalar_shortcut() = shortcut == 1;
+      lmm::add_inference(f.model, r[2 * shortcut], lmm::DdfMethod::Satterthwaite);
+      lmm::add_inference(f.model, r[2 * shortcut + 1], lmm::DdfMethod::KenwardRoger);
     }
-    ASSERT_EQ(fast.anova_type3.size(), 3u);
-    for (std::size_t i = 0; i < fast.anova_type3.size(); ++i)
-      EXPECT_NEAR(fast.anova_type3[i].den_df, plain.anova_type3[i].den_df, 1e-10 * plain.anova_type3[i].den_df);
+    lmm::detail::VinvParts::scalar_shortcut() = true;
+    for (int m = 0; m < 2; ++m) {
+      const auto &plain = r[static_cast<std::size_t>(m)], &fast = r[static_cast<std::size_t>(m + 2)];
+      ASSERT_EQ(fast.fixed.size(), 4u);
+      for (std::size_t i = 0; i < fast.fixed.size(); ++i) {
+        EXPECT_GT(fast.fixed[i].df, 5) << formula << " " << fast.fixed[i].term;
+        EXPECT_NEAR(fast.fixed[i].df, plain.fixed[i].df, 1e-10 * plain.fixed[i].df) << formula << " " << fast.fixed[i].term;
+        EXPECT_NEAR(fast.fixed[i].std_error, plain.fixed[i].std_error, 1e-12 * plain.fixed[i].std_error);
+      }
+      ASSERT_EQ(fast.anova_type3.size(), 3u);
+      for (std::size_t i = 0; i < fast.anova_type3.size(); ++i)
+        EXPECT_NEAR(fast.anova_type3[i].den_df, plain.anova_type3[i].den_df, 1e-10 * plain.anova_type3[i].den_df)
+            << formula;
+    }
   }
 }

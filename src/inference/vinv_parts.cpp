@@ -35,6 +35,24 @@ SpMat sparse_of(const Block& b) {
   return to_dense(b).sparseView();
 }
 
+// The nonzeros of block b (or of its transpose) at (r0, c0), without a dense copy of a
+// block-diagonal b.
+void add_triplets(const Block& b, Index r0, Index c0, bool transpose, Triplets& t) {
+  auto put = [&](Index i, Index j, double v) {
+    if (transpose) std::swap(i, j);
+    t.emplace_back(r0 + i, c0 + j, v);
+  };
+  if (const auto* d = std::get_if<BlockDiag>(&b)) {
+    for (Index k = 0; k < d->nblocks; ++k)
+      for (int j = 0; j < d->q; ++j)
+        for (int i = 0; i < d->q; ++i) put(k * d->q + i, k * d->q + j, d->data(i, k * d->q + j));
+    return;
+  }
+  const SpMat s = sparse_of(b);
+  for (Index j = 0; j < s.outerSize(); ++j)
+    for (SpMat::InnerIterator it(s, j); it; ++it) put(it.row(), j, it.value());
+}
+
 // A = (A + A')/2 by 64 x 64 tiles, each lower tile with its upper mirror: the same sums as
 // 0.5 * (A + A') without walking a large A's columns across its rows.
 void symmetrize(Mat& A) {
@@ -67,14 +85,31 @@ Mat thin_product(const Mat& A, const Mat& B) {
 }
 
 // The columns are shared out among lmm's threads; each is the same sum whatever the thread count.
+// A's rows are taken kRows at a time, each slice of a column summed in registers: the slice of A
+// (kRows x A.cols(), 256 KB for A's 1,000 columns) stays in the core's cache across a chunk's
+// columns, where whole columns of A (2 to 27 MB in all) came from memory at each nonzero.
+// The same sums in the same order as column by column.
 Mat times_sparse(const Mat& A, const SpMat& S) {
-  Mat out = Mat::Zero(A.rows(), S.cols());
+  constexpr Index kRows = 32;
+  Mat out(A.rows(), S.cols());
   const auto n = static_cast<std::size_t>(S.outerSize());
   const int nchunks = chunk_count(n, 64);
   parallel_for(nchunks, [&](int c) {
+    const auto begin = static_cast<Index>(chunk_begin(n, nchunks, c));
     const auto end = static_cast<Index>(chunk_begin(n, nchunks, c + 1));
-    for (auto j = static_cast<Index>(chunk_begin(n, nchunks, c)); j < end; ++j)
-      for (SpMat::InnerIterator it(S, j); it; ++it) out.col(j) += it.value() * A.col(it.row());
+    Index r0 = 0;
+    for (; r0 + kRows <= A.rows(); r0 += kRows)
+      for (Index j = begin; j < end; ++j) {
+        Eigen::Matrix<double, kRows, 1> acc = Eigen::Matrix<double, kRows, 1>::Zero();
+        for (SpMat::InnerIterator it(S, j); it; ++it) acc += it.value() * A.col(it.row()).segment<kRows>(r0);
+        out.col(j).segment<kRows>(r0) = acc;
+      }
+    const Index rest = A.rows() - r0;
+    if (rest > 0)
+      for (Index j = begin; j < end; ++j) {
+        out.col(j).tail(rest).setZero();
+        for (SpMat::InnerIterator it(S, j); it; ++it) out.col(j).tail(rest) += it.value() * A.col(it.row()).tail(rest);
+      }
   });
   return out;
 }
@@ -142,14 +177,24 @@ void VinvParts::build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMa
   T0sp.setFromTriplets(tt.begin(), tt.end());
   B0.resize(n0_, n0_);
   B0.setFromTriplets(tb.begin(), tb.end());
-  Triplets ts;
+  // S_R0 = the blocks Z_k'Z_0 stacked, column by column in row order (no triplets to sort); S_0R
+  // its transpose.
+  std::vector<SpMat> parts;
+  Eigen::VectorXi colnnz = Eigen::VectorXi::Zero(n0_);
   for (int k = 1; k < K_; ++k) {
-    const SpMat a = sparse_of(m.A[k][0]);  // (q_k nlev_k) x n0
-    for (Index c = 0; c < a.outerSize(); ++c)
-      for (SpMat::InnerIterator it(a, c); it; ++it) ts.emplace_back(c, roff_[k] + it.row(), it.value());
+    parts.push_back(sparse_of(m.A[k][0]));  // (q_k nlev_k) x n0
+    parts.back().makeCompressed();
+    for (Index c = 0; c < n0_; ++c)
+      colnnz(c) += static_cast<int>(parts.back().outerIndexPtr()[c + 1] - parts.back().outerIndexPtr()[c]);
   }
-  S0R.resize(n0_, m_);
-  S0R.setFromTriplets(ts.begin(), ts.end());
+  S0Rt_.resize(m_, n0_);
+  S0Rt_.reserve(colnnz);
+  for (Index c = 0; c < n0_; ++c)
+    for (int k = 1; k < K_; ++k)
+      for (SpMat::InnerIterator it(parts[static_cast<std::size_t>(k - 1)], c); it; ++it)
+        S0Rt_.insert(roff_[k] + it.row(), c) = it.value();
+  S0Rt_.makeCompressed();
+  S0R = S0Rt_.transpose();
   S0X = std::get<Mat>(m.A[K_][0]).transpose();  // n0 x (p + 1)
 }
 
@@ -162,32 +207,34 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   const Mat XX = std::get<Mat>(m.A[K_][K_]).selfadjointView<Eigen::Lower>();
   nc_ = XX.rows();
 
-  SpMat S0R, T0sp, B0;
+  SpMat S0R, B0;
   Mat S0X;
-  build_first_term(m, S0R, S0X, T0sp, B0);
-  N0R_ = B0 * S0R;
-  const Mat N0X = B0 * S0X;
-  const SpMat TS = T0sp * S0R;
-  Mat SRR = Mat::Zero(m_, m_), SRX(m_, nc_);
-  {
-    for (int k = 1; k < K_; ++k) {
-      const Index sk = q_[k] * nlev_[k];
-      SRR.block(roff_[k], roff_[k], sk, sk) = to_dense(m.A[k][k]);
-      for (int j = k + 1; j < K_; ++j) {
-        const Mat c = to_dense(m.A[j][k]);
-        SRR.block(roff_[j], roff_[k], c.rows(), c.cols()) = c;
-        SRR.block(roff_[k], roff_[j], c.cols(), c.rows()) = c.transpose();
-      }
-      SRX.middleRows(roff_[k], sk) = std::get<Mat>(m.A[K_][k]).transpose();
-    }
+  build_first_term(m, S0R, S0X, T0sp_, B0);
+  if (q0_ == 1) {  // B_0 diagonal: N_0R and N_R0 by scaling, without a sparse product and a transpose
+    const Eigen::VectorXd b0 = B0.diagonal();
+    N0R_ = b0.asDiagonal() * S0R;
+    N0Rt_ = S0Rt_ * b0.asDiagonal();
+  } else {
+    N0R_ = B0 * S0R;
+    N0Rt_ = N0R_.transpose();
   }
-  S0Rt_ = S0R.transpose();
-  N0Rt_ = N0R_.transpose();
-  NRR_ = std::move(SRR);
-  add_level_products(NRR_, S0Rt_, T0_, S0Rt_, q0_, -1.0);  // S_RR - S_R0 T_0 S_0R
-  symmetrize(NRR_);
-  const Mat NRX = SRX - TS.transpose() * S0X;
-  Mat xvx0 = XX - S0X.transpose() * (T0sp * S0X);
+  const Mat N0X = B0 * S0X;
+  Mat SRX(m_, nc_);
+  {
+    Triplets ts;
+    for (int k = 1; k < K_; ++k) {
+      add_triplets(m.A[k][k], roff_[k], roff_[k], false, ts);
+      for (int j = k + 1; j < K_; ++j) {
+        add_triplets(m.A[j][k], roff_[j], roff_[k], false, ts);
+        add_triplets(m.A[j][k], roff_[k], roff_[j], true, ts);
+      }
+      SRX.middleRows(roff_[k], q_[k] * nlev_[k]) = std::get<Mat>(m.A[K_][k]).transpose();
+    }
+    SRR_.resize(m_, m_);
+    SRR_.setFromTriplets(ts.begin(), ts.end());
+  }
+  const Mat NRX = SRX - S0Rt_ * (T0sp_ * S0X);
+  Mat xvx0 = XX - S0X.transpose() * (T0sp_ * S0X);
 
   G_ = Mat::Zero(m_, m_);
   M1RR_.resize(m_, m_);
@@ -195,16 +242,42 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   if (m_ > 0) {
     const std::shared_ptr<const Mat> Finv = schur_complement(m);
     Mat Yt;  // Y' = I - N_RR G
-    if (!scalar_parts(m, *Finv, Yt)) general_parts(Yt);
+    if (!scalar_parts(m, *Finv, Yt)) {
+      NRR_ = dense_nrr();
+      general_parts(Yt);
+    }
     M0Rt_ = times_sparse(Yt, N0Rt_);  // M_R0 = Y' N_R0
   }
   const Mat GNRX = thin_product(G_, NRX);
   W1_.resize(n0_ + m_, nc_);
   W1_.topRows(n0_) = N0X - N0R_ * GNRX;
-  W1_.bottomRows(m_) = NRX - thin_product(NRR_, GNRX);
+  W1_.bottomRows(m_) = NRX - nrr_times(GNRX);
   xvx_ = xvx0 - NRX.transpose() * GNRX;
   symmetrize(xvx_);
-  diag_blocks_U();
+  if (lam2_.size())
+    diag_blocks_U_scalar();
+  else
+    diag_blocks_U();
+}
+
+// N_RR = S_RR - S_R0 T_0 S_0R densely: a scatter of Σ_b q0² nnz_b² products into m x m (crossed
+// 1,000 x 500: 10 million, about 10 ms), wanted by general_parts and trace_vinv only; where
+// scalar_parts applies, products with N_RR go through its sparse factors instead (nrr_times).
+Mat VinvParts::dense_nrr() const {
+  Mat N = SRR_;
+  add_level_products(N, S0Rt_, T0_, S0Rt_, q0_, -1.0);
+  symmetrize(N);
+  return N;
+}
+
+// N_RR v, by the dense N_RR where it is formed, else as S_RR v - S_R0 (T_0 (S_0R v)): 2 nnz(S_0R)
+// + nnz(S_RR) products per column rather than m².
+Mat VinvParts::nrr_times(const Mat& v) const {
+  if (NRR_.size() > 0 || m_ == 0) return thin_product(NRR_, v);
+  const Mat t = T0sp_ * (S0Rt_.transpose() * v);
+  Mat out = SRR_ * v;
+  out.noalias() -= S0Rt_ * t;
+  return out;
 }
 
 // Λ_R M Λ_R' in place for a symmetric M (Λ_R = ⊕_k I ⊗ λ_k over the terms after the first): the
@@ -303,17 +376,30 @@ void VinvParts::diag_blocks_U() {
   }
 }
 
+// U_b from M_R0 where scalar_parts applied: G N_R0 = Λ_R² M_R0 there, so U_b = N_0R's rows of level
+// b times level b's columns of Λ_R² M_R0, nnz(N_0R) q0 products in all, where diag_blocks_U
+// gathers each level's nnz_b² entries of G (crossed 1,000 x 500: 10 million, about 8 ms).
+void VinvParts::diag_blocks_U_scalar() {
+  U00_ = Mat::Zero(q0_, n0_);
+  for (Index b = 0; b < nlev_[0]; ++b)
+    for (int r = 0; r < q0_; ++r)
+      for (SpMat::InnerIterator it(N0Rt_, b * q0_ + r); it; ++it) {
+        const double w = it.value() * lam2_(it.row());
+        for (int s = 0; s < q0_; ++s) U00_(r, b * q0_ + s) += w * M0Rt_(it.row(), b * q0_ + s);
+      }
+}
+
 Mat VinvParts::apply(const Mat& v) const {
   const Index c = v.cols();
   Mat out(n0_ + m_, c);
   const auto v0 = v.topRows(n0_);
   const auto vR = v.bottomRows(m_);
-  const Mat NRv = N0R_.transpose() * v0 + thin_product(NRR_, vR);
+  const Mat NRv = N0R_.transpose() * v0 + nrr_times(vR);
   const Mat g = thin_product(G_, NRv);
   for (Index b = 0; b < nlev_[0]; ++b)
     out.middleRows(b * q0_, q0_) = N00_.middleCols(b * q0_, q0_) * v0.middleRows(b * q0_, q0_);
   out.topRows(n0_) += N0R_ * (vR - g);
-  out.bottomRows(m_) = NRv - thin_product(NRR_, g);
+  out.bottomRows(m_) = NRv - nrr_times(g);
   return out;
 }
 
@@ -398,12 +484,25 @@ Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
     }
     return T;
   };
-  Mat GN;  // G N_R0, m x n0, for G H_r = ((G N_R0) D_r) N_0R: 4 m nnz(N_0R) operations, not 2m³
+  // G H_r = ((G N_R0) D_r) N_0R: 4 m nnz(N_0R) operations, not 2m³. Where scalar_parts applied,
+  // G N_R0 = Λ_R² M_R0 (G = Λ_R² Y' there), and Λ_R² is applied to the m x m product rather than
+  // to a copy of M_R0. With one effect in the first term, D_r = e_r I and G H_r = e_r (G N_R0 N_0R):
+  // one product for all, and no m x n0 copy (InstEval: 27 MB each, a third of the stage's time
+  // in page faults and copies).
+  Mat GN, GNN;  // G N_R0 (m x n0, where not Λ_R² M_R0); G N_R0 N_0R (m x m, q0 = 1)
+  const Mat& N = lam2_.size() ? M0Rt_ : GN;
   for (std::size_t r = 0; r < d.size(); ++r) {
     if (d[r].term != 0 || m_ == 0) continue;
-    // G N_R0 = Λ_R² M_R0 where scalar_parts applied (G = Λ_R² Y' there).
-    if (GN.size() == 0) GN = lam2_.size() ? Mat(lam2_.asDiagonal() * M0Rt_) : times_sparse(G_, N0Rt_);
-    Mat P = GN;
+    if (lam2_.size() == 0 && GN.size() == 0) GN = times_sparse(G_, N0Rt_);
+    if (q0_ == 1) {
+      if (GNN.size() == 0) {
+        GNN = times_sparse(N, N0R_);
+        if (lam2_.size()) GNN.array().colwise() *= lam2_.array();
+      }
+      GH[r] = d[r].E(0, 0) * GNN;
+      continue;
+    }
+    Mat P = lam2_.size() ? Mat(lam2_.asDiagonal() * N) : N;
     for (Index b = 0; b < nlev_[0]; ++b) P.middleCols(b * q0_, q0_) = P.middleCols(b * q0_, q0_) * d[r].E;
     GH[r] = times_sparse(P, N0R_);
   }
@@ -429,7 +528,7 @@ Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
 // than by every constructor (Satterthwaite has no use for it).
 double VinvParts::trace_vinv(double n) const {
   if (m_ == 0) return n - trT0S00_;
-  Mat Q = NRR_;
+  Mat Q = NRR_.size() > 0 ? NRR_ : dense_nrr();
   add_level_products(Q, N0Rt_, T0_, S0Rt_, q0_, -1.0);
   const double trGV0 = (G_.array() * Q.array()).sum();
   return n - trT0S00_ - trGV0;

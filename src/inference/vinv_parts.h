@@ -60,7 +60,8 @@ class VinvParts {
   std::vector<Eigen::Index> nlev_, roff_;  // roff_: offset of term k >= 1 inside R
   Mat T0_, N00_, U00_;                      // q0 x n0, level blocks: T_0, N_00, diag blocks of N_0R G N_R0
   SpMat N0R_, N0Rt_, S0Rt_;                 // n0 x m, and its transpose; S_R0 = S_0R' (m x n0)
-  Mat NRR_, G_, M1RR_, M0Rt_;               // m x m; M0Rt_ = M_R0: m x n0
+  SpMat SRR_, T0sp_;                        // S_RR (m x m) and T_0 (n0 x n0, block-diagonal)
+  Mat NRR_, G_, M1RR_, M0Rt_;               // m x m (NRR_ empty where scalar_parts applied); M_R0: m x n0
   Eigen::VectorXd lam2_;                    // Λ_R's squared diagonal where scalar_parts applied
   Mat W1_, xvx_;
   double trT0S00_ = 0;                      // for tr(Ṽ⁻¹)
@@ -73,6 +74,9 @@ class VinvParts {
                         Eigen::Index nb);
   bool scalar_parts(const ModelState& m, const Mat& Finv, Mat& Yt);
   void general_parts(Mat& Yt);
+  Mat dense_nrr() const;
+  Mat nrr_times(const Mat& v) const;
+  void diag_blocks_U_scalar();
   double trace_zero_zero(const TermDerivative& r, const TermDerivative& s, const Mat& GHr, const Mat& GHs) const;
 };
 
