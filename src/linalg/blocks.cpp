@@ -8,6 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "linalg/lapack.h"
@@ -15,19 +16,49 @@
 #include "util/parallel.h"
 
 #ifdef LMM_HAVE_OPENBLAS
-// LAPACK's Cholesky factorisation and the inverse from it (Fortran calling convention: the
-// trailing argument is the length of the `uplo` string), and OpenBLAS's thread count.
-extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
-extern "C" void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
-extern "C" void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info,
-                        std::size_t uplo_len, std::size_t diag_len);
-extern "C" void openblas_set_num_threads(int num_threads);
-extern "C" int openblas_get_num_threads(void);
+#include <dlfcn.h>
 #endif
 
 namespace lmm::detail {
 
 namespace {
+
+#ifdef LMM_HAVE_OPENBLAS
+// LAPACK's Cholesky factorisation and the inverses from it (Fortran calling convention: the
+// trailing arguments are the lengths of the `uplo` and `diag` strings), and OpenBLAS's thread count,
+// from OpenBLAS opened at the first block that needs it rather than linked. Loading OpenBLAS means
+// resolving its 16,000 symbol relocations (its tables of kernels for every CPU): 10 ms of CPU that
+// every start of lmm paid, twice with the restart of cli/main.cpp, also `lmm --version` and the
+// fits without a block of 256 rows; now a fit that uses it pays once. Its thread settings still
+// come from the environment (OPENBLAS_THREAD_TIMEOUT, set by cli/main.cpp), read when it is opened.
+// Not found at run time: the blocks are factored by Eigen, as in a build without OpenBLAS.
+struct OpenBlas {
+  void (*dpotrf)(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len) = nullptr;
+  void (*dpotri)(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len) = nullptr;
+  void (*dtrtri)(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info,
+                 std::size_t uplo_len, std::size_t diag_len) = nullptr;
+  void (*set_num_threads)(int num_threads) = nullptr;
+  int (*get_num_threads)() = nullptr;
+  bool ok = false;
+};
+
+const OpenBlas& openblas() {
+  static const OpenBlas lib = [] {
+    OpenBlas b;
+    void* h = dlopen(LMM_OPENBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) return b;
+    const auto sym = [h](auto& f, const char* name) { f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(h, name)); };
+    sym(b.dpotrf, "dpotrf_");
+    sym(b.dpotri, "dpotri_");
+    sym(b.dtrtri, "dtrtri_");
+    sym(b.set_num_threads, "openblas_set_num_threads");
+    sym(b.get_num_threads, "openblas_get_num_threads");
+    b.ok = b.dpotrf && b.dpotri && b.dtrtri && b.set_num_threads && b.get_num_threads;
+    return b;
+  }();
+  return lib;
+}
+#endif
 
 [[noreturn]] void no_kernel(const char* what, const Block& a, const Block& b) {
   throw std::logic_error(std::string("lmm internal error: no kernel for ") + what + " with block types " +
@@ -289,17 +320,18 @@ bool lapack_call(Eigen::Index rows, Call call) {
   constexpr Eigen::Index kLapackMinSize = 256;
   static std::mutex blas;
   std::unique_lock<std::mutex> lock(blas, std::try_to_lock);
-  if (!lock.owns_lock() || rows < kLapackMinSize || rows > INT_MAX) return false;
+  if (!lock.owns_lock() || rows < kLapackMinSize || rows > INT_MAX || !openblas().ok) return false;
   const int n = static_cast<int>(rows);
   // One thread below 1,024 rows, where a second one costs more than it brings. InstEval's 1,142
   // rows: on a loaded machine 0.042 s a factorisation on one thread, 0.055 s on two; on an idle one
   // the fit's 50 evaluations took 1.47-1.76 s on two threads against 1.80-1.92 s on one (three
   // runs each, alternating).
-  const int before = openblas_get_num_threads();
+  const OpenBlas& blas_lib = openblas();
+  const int before = blas_lib.get_num_threads();
   const int want = n >= 1024 ? num_threads() : 1;
-  if (want != before) openblas_set_num_threads(want);
+  if (want != before) blas_lib.set_num_threads(want);
   call(n);
-  if (want != before) openblas_set_num_threads(before);
+  if (want != before) blas_lib.set_num_threads(before);
   return true;
 }
 #endif
@@ -311,7 +343,7 @@ bool lapack_call(Eigen::Index rows, Call call) {
 bool dense_cholesky(Mat& m) {
 #ifdef LMM_HAVE_OPENBLAS
   int info = 0;
-  if (lapack_call(m.rows(), [&](int n) { dpotrf_("L", &n, m.data(), &n, &info, 1); })) {
+  if (lapack_call(m.rows(), [&](int n) { openblas().dpotrf("L", &n, m.data(), &n, &info, 1); })) {
     if (info != 0) return false;
     m.triangularView<Eigen::StrictlyUpper>().setZero();
     return true;
@@ -330,7 +362,7 @@ bool lapack_inverse_from_factor(Mat& m) {
   int info = 0;
   // A zero on the factor's diagonal: dtrtri reports it before it writes anything, and Eigen's
   // inverse gives what it gave before (infinities).
-  if (lapack_call(m.rows(), [&](int n) { dpotri_("L", &n, m.data(), &n, &info, 1); })) return info == 0;
+  if (lapack_call(m.rows(), [&](int n) { openblas().dpotri("L", &n, m.data(), &n, &info, 1); })) return info == 0;
 #else
   (void)m;
 #endif
@@ -340,7 +372,7 @@ bool lapack_inverse_from_factor(Mat& m) {
 bool lapack_lower_inverse(Mat& m) {
 #ifdef LMM_HAVE_OPENBLAS
   int info = 0;
-  if (lapack_call(m.rows(), [&](int n) { dtrtri_("L", "N", &n, m.data(), &n, &info, 1, 1); })) return info == 0;
+  if (lapack_call(m.rows(), [&](int n) { openblas().dtrtri("L", "N", &n, m.data(), &n, &info, 1, 1); })) return info == 0;
 #else
   (void)m;
 #endif
