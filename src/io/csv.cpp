@@ -21,7 +21,11 @@
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/number_text.h"
 #include "lmm/data.h"
@@ -536,6 +540,36 @@ std::string read_file(const std::string& path) {
   return buf;
 }
 
+/// A regular file's bytes mapped read-only, or nothing (empty file, not a regular file, mmap
+/// failed; the caller then reads it with read_file). The parsed table copies what it keeps, so the
+/// mapping lives only while the text is parsed. Reading the 2.7 MB of the crossed 1,000 x 500
+/// benchmark into a string cost 5-15 ms of CPU (zeroing the string, the kernel clearing fresh heap
+/// pages and copying into them), mapping it with its pages populated 1-3 ms (a test program).
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (p != MAP_FAILED) data_ = static_cast<const char*>(p), size_ = static_cast<std::size_t>(st.st_size);
+    }
+    ::close(fd);
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  bool ok() const { return data_ != nullptr; }
+  std::string_view text() const { return {data_, size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 }  // namespace
 
 namespace {
@@ -649,7 +683,10 @@ DataFrame parse_table(std::string_view text, const ReadOptions& options, const s
 }
 
 DataFrame read_table(const std::string& path, const ReadOptions& options) {
-  std::string text = read_file(path);
+  const MappedFile mapped(path);
+  std::string copy;
+  if (!mapped.ok()) copy = read_file(path);
+  const std::string_view text = mapped.ok() ? mapped.text() : std::string_view(copy);
   if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b)
     throw Error(fmt::format("{}: the file is gzip-compressed; decompress it first", path));
   char delimiter = options.delimiter ? options.delimiter : delimiter_for_extension(path);
@@ -657,7 +694,7 @@ DataFrame read_table(const std::string& path, const ReadOptions& options) {
   // no comma cannot be a comma-separated table of more than one column: let the sniffer decide.
   if (!options.delimiter && delimiter == ',') {
     const std::size_t eol = std::min(text.find('\n'), text.size());
-    const std::string_view header(text.data(), eol);
+    const std::string_view header = text.substr(0, eol);
     if (header.find(',') == std::string_view::npos && header.find_first_of(";\t") != std::string_view::npos)
       delimiter = 0;
   }
