@@ -4,7 +4,9 @@
 // where the analytic gradient pays (gradient_pays), from that gradient and central differences
 // of it (analytic_derivatives): same figures to O(δ²), same codes and statuses, fewer evaluations
 // and no differencing noise in the gradient. After Newton's method (src/model/optimize.cpp) the
-// Hessian is the optimizer's, formed within 1e-3 of the optimum (near_optimizer_hessian).
+// Hessian is the optimizer's, formed within 1e-3 of the optimum (near_optimizer_hessian), or, where
+// Satterthwaite's df are to come and its derivatives are analytic, the exact Hessian from them
+// (detail::profiled_hessian, src/inference/varpar.h; see check_convergence).
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 
