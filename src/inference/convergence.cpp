@@ -503,8 +503,7 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   // skipped its closing differences), the optimizer's Hessian steers the finishing step, and the
   // figures and verdict are those of the exact Hessian at the final θ, which Satterthwaite reuses.
   const detail::ModelState& state = detail::model_state(model);
-  const bool exact_after = options.ddf == DdfMethod::Satterthwaite && state.optimizer_hessian.size() > 0 &&
-                           detail::varpar_analytic(state);
+  const bool exact_after = state.optimizer_hessian.size() > 0 && detail::check_takes_exact_hessian(state, options);
   Derivatives d = exact_after ? Derivatives{gradient(model), state.optimizer_hessian} : derivatives(model);
   std::size_t worst = evaluate(model, d, r);
   try_newton_polish(model, optimizer, d, r, worst);

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "lmm/model.h"
-#include "model/model_impl.h"
 
 namespace lmm::detail {
 
@@ -18,9 +17,18 @@ double varpar_deviance(LinearMixedModel& model, const std::vector<double>& theta
 /// Vcov(β) = σ² (R_X R_X')⁻¹ at θ, p x p column-major. Moves the model to θ as above.
 std::vector<double> varpar_covbeta(LinearMixedModel& model, const std::vector<double>& theta, double sigma);
 
+struct ModelState;
+
 /// Whether Satterthwaite's derivatives of a model of this state are analytic (several terms, no
 /// residual structure, Ṽ⁻¹'s parts within their size limits: src/inference/vinv_parts.h).
 bool varpar_analytic(const ModelState& m);
+
+/// Whether a fit with these options is to have Satterthwaite's df and its derivatives are analytic:
+/// the convergence check then takes the exact Hessian (profiled_hessian) after Newton's method,
+/// and Newton does not difference again near its end (src/model/optimize.cpp).
+inline bool check_takes_exact_hessian(const ModelState& m, const FitOptions& o) {
+  return o.ddf == DdfMethod::Satterthwaite && varpar_analytic(m);
+}
 
 /// The exact Hessian of the objective (REML criterion or ML deviance, σ profiled out) at the
 /// model's θ in the optimizer's conditioned coordinates (ThetaMap), from Satterthwaite's analytic

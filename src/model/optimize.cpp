@@ -130,11 +130,12 @@ NloptOutcome run(NloptMethod method, OptContext& ctx, std::vector<double>& x, do
 // Starts at lme4's start in the conditioned coordinates, or at the caller's θ mapped into them;
 // for L-BFGS and NEWUOA at the moment estimate instead where it is lower (on a crossed design
 // NEWUOA then needs half the evaluations). BOBYQA, asked for to reproduce lme4, starts as lme4.
-// Newton's method (`moment_only`) takes the moment estimate without evaluating lme4's start, where
-// the objective is finite there: Newton descends from wherever it starts, and for the designs Auto
-// gives it (crossed, scalar terms) the moment start is the closer one (InstEval's ML deviance 2.9
-// above the optimum against 4,353 at lme4's start; the 10M ratings' REML criterion 6 above),
-// while lme4's start costs an evaluation (12 ms on InstEval, 5 s on the 10M ratings set).
+// Newton's method (`moment_only`) takes the moment estimate without evaluating lme4's start (it
+// takes lme4's start where the objective is not finite at the moment estimate): Newton descends
+// from wherever it starts, and for the designs Auto gives it (crossed, scalar terms) the moment
+// start is the closer one (InstEval's ML deviance 2.9 above the optimum against 4,353 at lme4's
+// start; the 10M ratings' REML criterion 6 above), while lme4's start costs an evaluation (12 ms
+// on InstEval, 5 s on the 10M ratings set).
 std::vector<double> starting_point(const LinearMixedModel& model, const detail::ThetaMap& map, OptContext& ctx,
                                    bool moment_only) {
   const FitOptions& options = *ctx.options;
@@ -145,7 +146,7 @@ std::vector<double> starting_point(const LinearMixedModel& model, const detail::
       std::vector<double> xm = map.from_covariance(cov);
       // θ's residual-structure values (after the terms') start where lme4's start has them.
       if (!xm.empty() && xm.size() < x.size()) xm.insert(xm.end(), x.begin() + static_cast<std::ptrdiff_t>(xm.size()), x.end());
-      if (moment_only && std::isfinite(evaluate(ctx, xm.size(), xm.data()))) return xm;
+      if (moment_only) return std::isfinite(evaluate(ctx, xm.size(), xm.data())) ? xm : x;
       evaluate(ctx, x.size(), x.data());
       const double f0 = ctx.best_f;
       if (evaluate(ctx, xm.size(), xm.data()) < f0) x = std::move(xm);
@@ -371,7 +372,7 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   RunResult r;
   NewtonOutcome newton_run;
   if (newton_first) {
-    newton_run = newton(ctx, x, !(options.ddf == DdfMethod::Satterthwaite && detail::varpar_analytic(*impl_)));
+    newton_run = newton(ctx, x, !detail::check_takes_exact_hessian(*impl_, options));
     if (!newton_run.converged) {
       if (!ctx.best_x.empty()) x = ctx.best_x;
       r = lbfgs_then_bobyqa(ctx, x, s);
