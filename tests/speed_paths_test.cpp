@@ -19,6 +19,7 @@
 #include "lmm/model.h"
 #include "lmm/parallel.h"
 #include "inference/numderiv.h"
+#include "inference/varpar.h"
 #include "inference/vinv_parts.h"
 #include "lmm/inference.h"
 #include "model/model_access.h"
@@ -752,4 +753,62 @@ TEST(SpeedPaths, CrossedScalarShortcutGivesTheDfOfTheDenseProducts) {
             << formula;
     }
   }
+}
+
+// Beyond VinvParts's limits (the 10M ratings set), Satterthwaite's H takes its θ block from central
+// differences of the analytic gradient and the rest, and J, exactly from the factor
+// (detail::varpar_from_gradient). With the limit at 0 the same small crossed models take that path:
+// H agrees with the analytic one to the differences' O(δ²), J to rounding, and the df and the F
+// tests' denominator df to 1e-7; a vector-valued term, REML and ML alike. The model comes back to
+// its θ with the same objective.
+TEST(SpeedPaths, SatterthwaiteFromGradientDifferencesMatchesTheAnalyticDerivatives) {
+  const auto data = lmm::read_table(kData + "/kr_crossed.csv");
+  long& limit = lmm::detail::varpar_dense_limit();
+  for (const char* formula : {"y ~ cond * x + (1 | subj) + (1 | item)", "y ~ cond * x + (1 + x | subj) + (1 | item)"})
+    for (auto method : {lmm::Method::REML, lmm::Method::ML}) {
+      lmm::FitOptions o;
+      o.method = method;
+      o.ddf = lmm::DdfMethod::None;
+      auto f = lmm::fit(data, formula, o);
+      const auto& state = lmm::detail::model_state(f.model);
+      ASSERT_TRUE(lmm::detail::varpar_analytic(state));
+      const std::vector<double> theta = f.model.theta();
+      const double objective = f.model.objective();
+      lmm::FitResult ra = f.result, rd = f.result, rc = f.result;
+      lmm::add_inference(f.model, ra, lmm::DdfMethod::Satterthwaite);  // analytic
+      ASSERT_GT(lmm::detail::profiled_hessian(f.model).size(), 0);
+      const Eigen::MatrixXd Ha = state.varpar_hessian, Ja = state.varpar_jacobian;
+      limit = 0;
+      const bool analytic_at_0 = lmm::detail::varpar_analytic(state);
+      const bool from_gradient_at_0 = lmm::detail::varpar_from_gradient(state);
+      state.varpar_kept = false;
+      const Eigen::MatrixXd Hp = lmm::detail::profiled_hessian(f.model);
+      const Eigen::MatrixXd Hd = state.varpar_hessian, Jd = state.varpar_jacobian;
+      lmm::add_inference(f.model, rd, lmm::DdfMethod::Satterthwaite);  // the kept H and J
+      state.varpar_kept = false;
+      lmm::add_inference(f.model, rc, lmm::DdfMethod::Satterthwaite);  // computed afresh
+      limit = 6000;
+      EXPECT_FALSE(analytic_at_0);
+      ASSERT_TRUE(from_gradient_at_0);
+      EXPECT_EQ(f.model.theta(), theta);
+      EXPECT_EQ(f.model.objective(), objective);
+      ASSERT_EQ(Hd.rows(), Ha.rows());
+      ASSERT_EQ(Hp.rows(), Ha.rows() - 1);
+      const double hmax = Ha.cwiseAbs().maxCoeff();
+      for (Eigen::Index i = 0; i < Ha.size(); ++i) EXPECT_NEAR(Hd(i), Ha(i), 1e-6 * hmax) << formula << " H " << i;
+      ASSERT_EQ(Jd.rows(), Ja.rows());
+      ASSERT_EQ(Jd.cols(), Ja.cols());
+      for (Eigen::Index i = 0; i < Ja.size(); ++i)
+        EXPECT_NEAR(Jd(i), Ja(i), 1e-10 * Ja.cwiseAbs().maxCoeff()) << formula << " J " << i;
+      ASSERT_EQ(rd.fixed.size(), 4u);
+      for (std::size_t i = 0; i < rd.fixed.size(); ++i) {
+        EXPECT_GT(ra.fixed[i].df, 5);
+        EXPECT_NEAR(rd.fixed[i].df, ra.fixed[i].df, 1e-7 * ra.fixed[i].df) << formula << " " << ra.fixed[i].term;
+        EXPECT_EQ(rc.fixed[i].df, rd.fixed[i].df);
+        EXPECT_NEAR(rd.fixed[i].std_error, ra.fixed[i].std_error, 1e-12 * ra.fixed[i].std_error);
+      }
+      ASSERT_EQ(rd.anova_type3.size(), 3u);
+      for (std::size_t i = 0; i < rd.anova_type3.size(); ++i)
+        EXPECT_NEAR(rd.anova_type3[i].den_df, ra.anova_type3[i].den_df, 1e-7 * ra.anova_type3[i].den_df) << formula;
+    }
 }

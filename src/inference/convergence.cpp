@@ -5,8 +5,9 @@
 // of it (analytic_derivatives): same figures to O(δ²), same codes and statuses, fewer evaluations
 // and no differencing noise in the gradient. After Newton's method (src/model/optimize.cpp) the
 // Hessian is the optimizer's, formed within 1e-3 of the optimum (near_optimizer_hessian), or, where
-// Satterthwaite's df are to come and its derivatives are analytic, the exact Hessian from them
-// (detail::profiled_hessian, src/inference/varpar.h; see check_convergence).
+// Satterthwaite's df are to come, the Hessian from their H (detail::profiled_hessian,
+// src/inference/varpar.h: exact where their derivatives are analytic, central differences of the
+// gradient beyond; see check_convergence).
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 
@@ -499,11 +500,11 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   r.tolerance = kGradTol;
   r.theta_names = theta_names(model);
   const auto vnames = variance_parameter_names(model);
-  // After Newton's method, where Satterthwaite's exact Hessian is to be had (the optimizer then
-  // skipped its closing differences), the optimizer's Hessian steers the finishing step, and the
-  // figures and verdict are those of the exact Hessian at the final θ, which Satterthwaite reuses.
+  // After Newton's method, where Satterthwaite's H is to be had (the optimizer then skipped its
+  // closing differences), the optimizer's Hessian steers the finishing step, and the figures and
+  // verdict are those of H's profiled form at the final θ, which Satterthwaite reuses.
   const detail::ModelState& state = detail::model_state(model);
-  const bool exact_after = state.optimizer_hessian.size() > 0 && detail::check_takes_exact_hessian(state, options);
+  const bool exact_after = state.optimizer_hessian.size() > 0 && detail::check_takes_varpar_hessian(state, options);
   Derivatives d = exact_after ? Derivatives{gradient(model), state.optimizer_hessian} : derivatives(model);
   std::size_t worst = evaluate(model, d, r);
   try_newton_polish(model, optimizer, d, r, worst);

@@ -24,6 +24,7 @@
 #include "lmm/error.h"
 #include "lmm/inference.h"
 #include "model/model_access.h"
+#include "model/multi_term.h"
 
 namespace lmm {
 
@@ -313,12 +314,128 @@ void one_term_derivatives(const detail::ModelState& m, const detail::ThetaMap& m
   J.col(nth) = Eigen::Map<const VectorXd>(a.Phi.data(), p * p) * (2 * sigma * sig);
 }
 
-// The analytic derivatives need no residual structure and the dense Schur complement of the
-// terms after the first (inference/vinv_parts.h) within bounds; otherwise numerical ones.
-constexpr long kMaxAnalyticDense = 6000;
+// Several terms beyond VinvParts's limits (the 10M ratings set: 100,000 users x 10,000 items, whose
+// M_0R alone would take 8 GB), with the analytic gradient of the objective:
+// - H: the profiled objective's Hessian Hp in θ̃ by central differences of that gradient (2 n_θ
+//   evaluations and gradients, against the ~20 n_θ² evaluations of Richardson's extrapolation of
+//   the deviance; error O(δ²), about 1e-8 relative), and the rest of H exactly: with σ̂ where the
+//   deviance's derivative in σ vanishes, Hp = H_θθ - H_θσ H_σσ⁻¹ H_σθ (profiled_hessian), so
+//   H_θθ = Hp + h h'/H_σσ with h = H_θσ = -2 (∂r²/∂θ̃) σ̂/σ³ (r²'s gradient from the factor,
+//   detail::pwrss_gradient) and H_σσ = (6 r²/σ⁴ - 2c/σ²) σ̂². The exact second derivatives of log|L_θ|
+//   would need the norms of the blocks of (Λ'Z'ZΛ + I)⁻¹ off its diagonal, dense products of the
+//   size of the filled-in block (10,000² times 10,000 on that set) per pair of terms.
+// - J: exact, Vcov(β)'s derivatives σ² Φ W'D_iW Φ with W = Z'Ṽ⁻¹X = Z'X - Z'ZΛ A⁻¹Λ'Z'X and
+//   A⁻¹Λ'Z'X = L⁻ᵀ L_XZ' (A = Λ'Z'ZΛ + I = L L', L_XZ the factor's X rows: one backward solve per
+//   fixed effect).
+// The model is left at its θ, its factor formed again there (bit for bit the same) and its gradient
+// kept.
+constexpr double kGradientDelta = 1e-4;  // in the conditioned coordinates, as Newton's and the check's
 
+bool gradient_differences_available(const detail::ModelState& m) {
+  return !m.residual && m.K >= 2 && m.has_gradient();
+}
+
+// W_j = Z_j'Ṽ⁻¹X (q_j nlev_j x p) for every term, from the factor.
+std::vector<MatrixXd> z_vinv_x(const detail::ModelState& m) {
+  const auto np = static_cast<Eigen::Index>(m.p());
+  const auto K = static_cast<std::size_t>(m.K);
+  std::vector<MatrixXd> LV(K);  // Λ_j (L⁻ᵀ L_XZ')_j, backward over the terms as ModelState::u()
+  {
+    std::vector<MatrixXd> V(K);
+    for (int j = m.K - 1; j >= 0; --j) {
+      V[j] = std::get<Mat>(m.L[m.K][j]).topRows(np).transpose();
+      for (Eigen::Index c = 0; c < np; ++c) {
+        for (int i = j + 1; i < m.K; ++i) detail::sub_transpose_times(m.L[i][j], VectorXd(V[i].col(c)), V[j].col(c));
+        detail::solve_lower_transpose(m.L[j][j], V[j].col(c));
+      }
+    }
+    for (std::size_t j = 0; j < K; ++j) LV[j] = detail::kron_identity(m.lambda[j], m.nlev[j]) * V[j];
+  }
+  std::vector<MatrixXd> W(K);
+  for (int j = 0; j < m.K; ++j) {
+    const int qj = m.q[j];
+    W[j] = std::get<Mat>(m.A[m.K][j]).topRows(np).transpose();
+    const auto& Ajj = std::get<detail::BlockDiag>(m.A[j][j]);
+    for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
+      W[j].middleRows(b * qj, qj).noalias() -= Ajj.block(b) * LV[j].middleRows(b * qj, qj);
+    for (int i = 0; i < m.K; ++i) {
+      if (i > j) W[j].noalias() -= std::get<detail::SpMat>(m.A[i][j]).transpose() * LV[i];
+      if (i < j) W[j].noalias() -= std::get<detail::SpMat>(m.A[j][i]) * LV[i];
+    }
+  }
+  return W;
+}
+
+// H and J as described above; false (model back at its θ) where the objective or the gradient is not
+// finite at a step.
+bool gradient_difference_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const VectorXd& u,
+                                     double sig, MatrixXd& H, MatrixXd& J) {
+  const detail::ModelState& m = detail::model_state(model);
+  const auto [nth, p, reml, sigma, s2] = DerivativePoint(m, u, sig);
+  const std::vector<double> x(u.data(), u.data() + nth);
+
+  // J, and r²'s gradient for h, at the model's factor.
+  const MatrixXd Phi = m.vcov_unscaled();
+  const std::vector<MatrixXd> W = z_vinv_x(m);
+  const UDerivatives ud = u_derivatives(m, map, u);
+  J.resize(p * p, nth + 1);
+  for (Eigen::Index i = 0; i < nth; ++i) {
+    const detail::TermDerivative& d = ud.d[static_cast<std::size_t>(i)];
+    const int qk = m.q[d.term];
+    const MatrixXd& Wk = W[static_cast<std::size_t>(d.term)];
+    MatrixXd P = MatrixXd::Zero(p, p);  // W'D_iW = Σ_b W_kb' E W_kb
+    if (qk == 1) {
+      P.noalias() = d.E(0, 0) * (Wk.transpose() * Wk);
+    } else {
+      for (Eigen::Index b = 0; b < m.nlev[d.term]; ++b) {
+        const auto Wb = Wk.middleRows(b * qk, qk);
+        P.noalias() += Wb.transpose() * (d.E * Wb);
+      }
+    }
+    const MatrixXd dV = s2 * Phi * P * Phi;
+    J.col(i) = Eigen::Map<const VectorXd>(dV.data(), p * p);
+  }
+  J.col(nth) = Eigen::Map<const VectorXd>(Phi.data(), p * p) * (2 * sigma * sig);
+  const std::vector<double> dr2 = map.gradient_conditioned(x, detail::pwrss_gradient(m));
+  const double r2 = m.pwrss();
+  const double c = static_cast<double>(m.n()) - (reml ? static_cast<double>(p) : 0.0);
+
+  // Hp by central differences of the gradient; then the factor and gradient at θ again.
+  const std::vector<double> theta0 = model.theta();
+  const std::vector<Mat> gradient0 = m.gradient_full();
+  MatrixXd Hp(nth, nth);
+  bool finite = true;
+  for (Eigen::Index j = 0; j < nth && finite; ++j) {
+    VectorXd g[2];
+    for (int side = 0; side < 2 && finite; ++side) {
+      std::vector<double> xs = x;
+      xs[static_cast<std::size_t>(j)] += side == 0 ? kGradientDelta : -kGradientDelta;
+      finite = std::isfinite(model.set_theta(map.to_theta(xs)));
+      if (finite) g[side] = detail::conditioned_gradient_vector(m, map, xs);
+    }
+    if (finite) Hp.col(j) = (g[0] - g[1]) / (2 * kGradientDelta);
+  }
+  model.set_theta(theta0);
+  m.gradient_cache = gradient0;
+  m.gradient_kept = true;
+  if (!finite || !Hp.allFinite()) return false;
+
+  H.resize(nth + 1, nth + 1);
+  VectorXd h(nth);
+  for (Eigen::Index i = 0; i < nth; ++i) h(i) = -2 * dr2[static_cast<std::size_t>(i)] / (s2 * sigma) * sig;
+  const double hss = (6 * r2 / (s2 * s2) - 2 * c / s2) * sig * sig;
+  H.topLeftCorner(nth, nth) = (Hp + Hp.transpose()) / 2 + h * h.transpose() / hss;
+  H.col(nth).head(nth) = h;
+  H.row(nth).head(nth) = h.transpose();
+  H(nth, nth) = hss;
+  return true;
+}
+
+// The analytic derivatives need no residual structure and the dense Schur complement of the
+// terms after the first (inference/vinv_parts.h) within bounds (varpar_dense_limit); beyond,
+// differences of the gradient (above) or numerical ones.
 bool analytic_available(const detail::ModelState& m) {
-  return !m.residual && m.K >= 1 && detail::VinvParts::infeasible(m.q, m.nlev, kMaxAnalyticDense).empty();
+  return !m.residual && m.K >= 1 && detail::VinvParts::infeasible(m.q, m.nlev, detail::varpar_dense_limit()).empty();
 }
 
 // H and J by numDeriv's Richardson extrapolation of the deviance and of Vcov(β), as lmerTest.
@@ -357,16 +474,29 @@ VectorXd varpar_point(const LinearMixedModel& model, const detail::ThetaMap& map
 
 }  // namespace
 
+long& detail::varpar_dense_limit() {
+  static long limit = 6000;
+  return limit;
+}
+
 bool detail::varpar_analytic(const ModelState& m) { return m.K >= 2 && analytic_available(m); }
 
-Eigen::MatrixXd detail::profiled_hessian(const LinearMixedModel& model) {
+bool detail::varpar_from_gradient(const ModelState& m) {
+  return !analytic_available(m) && gradient_differences_available(m);
+}
+
+Eigen::MatrixXd detail::profiled_hessian(LinearMixedModel& model) {
   const ModelState& state = model_state(model);
-  if (!varpar_analytic(state) || !model.factor_ok()) return {};
+  if (!varpar_shared(state) || !model.factor_ok()) return {};
   if (!state.varpar_kept) {
     const ThetaMap map(state);
     double sig = 1;
     const VectorXd u = varpar_point(model, map, sig);
-    analytic_derivatives(state, map, u, sig, state.varpar_hessian, state.varpar_jacobian);
+    if (varpar_analytic(state)) {
+      analytic_derivatives(state, map, u, sig, state.varpar_hessian, state.varpar_jacobian);
+    } else if (!gradient_difference_derivatives(model, map, u, sig, state.varpar_hessian, state.varpar_jacobian)) {
+      return {};
+    }
     state.varpar_kept = true;
   }
   // With σ̂(θ) where the deviance's derivative in σ vanishes, the profiled objective's Hessian is
@@ -408,7 +538,7 @@ Satterthwaite::Satterthwaite(LinearMixedModel& model) {
     one_term_derivatives(state, map, u, sig, H, J);
   } else if (analytic_available(state)) {
     analytic_derivatives(state, map, u, sig, H, J);
-  } else {
+  } else if (!gradient_differences_available(state) || !gradient_difference_derivatives(model, map, u, sig, H, J)) {
     numerical_derivatives(model, map, u, sig, H, J);
   }
 

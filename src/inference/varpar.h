@@ -19,21 +19,36 @@ std::vector<double> varpar_covbeta(LinearMixedModel& model, const std::vector<do
 
 struct ModelState;
 
+/// The largest dense Schur complement (rows) for which Satterthwaite's derivatives are analytic
+/// (VinvParts's max_dense; default 6,000), settable so that tests can take the larger models' path
+/// (varpar_from_gradient) on small ones.
+long& varpar_dense_limit();
+
 /// Whether Satterthwaite's derivatives of a model of this state are analytic (several terms, no
 /// residual structure, Ṽ⁻¹'s parts within their size limits: src/inference/vinv_parts.h).
 bool varpar_analytic(const ModelState& m);
 
-/// Whether a fit with these options is to have Satterthwaite's df and its derivatives are analytic:
-/// the convergence check then takes the exact Hessian (profiled_hessian) after Newton's method,
-/// and Newton does not difference again near its end (src/model/optimize.cpp).
-inline bool check_takes_exact_hessian(const ModelState& m, const FitOptions& o) {
-  return o.ddf == DdfMethod::Satterthwaite && varpar_analytic(m);
+/// Whether they come instead from the analytic gradient (several terms beyond those limits, no
+/// residual structure): H's θ block by central differences of the gradient, the rest exact
+/// (src/inference/satterthwaite.cpp, gradient_difference_derivatives).
+bool varpar_from_gradient(const ModelState& m);
+
+/// Whether Satterthwaite's H can serve the convergence check as the objective's Hessian: either of
+/// the above.
+inline bool varpar_shared(const ModelState& m) { return varpar_analytic(m) || varpar_from_gradient(m); }
+
+/// Whether a fit with these options is to have Satterthwaite's df and their H serves the check
+/// (varpar_shared): the convergence check then takes H's profiled form (profiled_hessian) after
+/// Newton's method, and Newton does not difference again near its end (src/model/optimize.cpp).
+inline bool check_takes_varpar_hessian(const ModelState& m, const FitOptions& o) {
+  return o.ddf == DdfMethod::Satterthwaite && varpar_shared(m);
 }
 
-/// The exact Hessian of the objective (REML criterion or ML deviance, σ profiled out) at the
-/// model's θ in the optimizer's conditioned coordinates (ThetaMap), from Satterthwaite's analytic
-/// Hessian of the deviance, which it keeps for Satterthwaite at the same factor. Empty where
-/// varpar_analytic() is false or the factor failed.
-Eigen::MatrixXd profiled_hessian(const LinearMixedModel& model);
+/// The Hessian of the objective (REML criterion or ML deviance, σ profiled out) at the model's θ
+/// in the optimizer's conditioned coordinates (ThetaMap), from Satterthwaite's Hessian of the
+/// deviance (exact where varpar_analytic(), its θ block from differences of the gradient where
+/// varpar_from_gradient(): the model then moves and comes back to its θ), which it keeps for
+/// Satterthwaite at the same factor. Empty where varpar_shared() is false or the factor failed.
+Eigen::MatrixXd profiled_hessian(LinearMixedModel& model);
 
 }  // namespace lmm::detail

@@ -185,30 +185,39 @@ std::vector<Mat> detail::ModelState::gradient_multi() const {
   }
   const std::vector<Mat> G = traces(*this, V, with_x);
 
-  // Z_j'e from A, with b_i = Λ_i u_i.
-  const Eigen::VectorXd beta_v = beta_shifted();
-  const std::vector<Eigen::VectorXd> uu = u();
-  std::vector<Eigen::VectorXd> bvec(static_cast<std::size_t>(K));
-  for (int i = 0; i < K; ++i) bvec[i] = detail::kron_identity(lambda[i], nlev[i]) * uu[i];
+  const std::vector<Mat> dr2 = detail::pwrss_gradient(*this);
   const double coef = static_cast<double>(reml ? n() - p() : n()) / pwrss();
   std::vector<Mat> J(static_cast<std::size_t>(K));
-  for (int j = 0; j < K; ++j) {
-    const Mat& AK = std::get<Mat>(A[K][j]);
+  for (int j = 0; j < K; ++j) J[j] = 2 * G[j].transpose() + coef * dr2[j];
+  return J;
+}
+
+std::vector<Mat> detail::pwrss_gradient(const ModelState& m) {
+  // Z_j'e from A, with b_i = Λ_i u_i.
+  const auto np = static_cast<Eigen::Index>(m.p());
+  const Eigen::VectorXd beta_v = m.beta_shifted();
+  const std::vector<Eigen::VectorXd> uu = m.u();
+  std::vector<Eigen::VectorXd> bvec(static_cast<std::size_t>(m.K));
+  for (int i = 0; i < m.K; ++i) bvec[i] = detail::kron_identity(m.lambda[i], m.nlev[i]) * uu[i];
+  std::vector<Mat> D(static_cast<std::size_t>(m.K));
+  for (int j = 0; j < m.K; ++j) {
+    const int qj = m.q[j];
+    const Mat& AK = std::get<Mat>(m.A[m.K][j]);
     Eigen::VectorXd ze = AK.row(np).transpose();
     ze.noalias() -= AK.topRows(np).transpose() * beta_v;
-    const auto& Ajj = std::get<BlockDiag>(A[j][j]);
-    for (Eigen::Index b = 0; b < nlev[j]; ++b)
-      ze.segment(b * q[j], q[j]).noalias() -= Ajj.block(b) * bvec[j].segment(b * q[j], q[j]);
-    for (int i = 0; i < K; ++i) {
-      if (i > j) ze.noalias() -= std::get<SpMat>(A[i][j]).transpose() * bvec[i];
-      if (i < j) ze.noalias() -= std::get<SpMat>(A[j][i]) * bvec[i];
+    const auto& Ajj = std::get<BlockDiag>(m.A[j][j]);
+    for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
+      ze.segment(b * qj, qj).noalias() -= Ajj.block(b) * bvec[j].segment(b * qj, qj);
+    for (int i = 0; i < m.K; ++i) {
+      if (i > j) ze.noalias() -= std::get<SpMat>(m.A[i][j]).transpose() * bvec[i];
+      if (i < j) ze.noalias() -= std::get<SpMat>(m.A[j][i]) * bvec[i];
     }
-    Mat F = Mat::Zero(q[j], q[j]);  // F(r, c) = Σ_b (Z_jb'e)_r u_jb,c
-    for (Eigen::Index b = 0; b < nlev[j]; ++b)
-      F.noalias() += ze.segment(b * q[j], q[j]) * uu[j].segment(b * q[j], q[j]).transpose();
-    J[j] = 2 * G[j].transpose() - 2 * coef * F;
+    Mat F = Mat::Zero(qj, qj);  // F(r, c) = Σ_b (Z_jb'e)_r u_jb,c
+    for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
+      F.noalias() += ze.segment(b * qj, qj) * uu[j].segment(b * qj, qj).transpose();
+    D[j] = -2 * F;
   }
-  return J;
+  return D;
 }
 
 }  // namespace lmm

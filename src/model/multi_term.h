@@ -2,6 +2,9 @@
 // between its two formulas for a term's trace, settable so that tests can force either.
 #pragma once
 #include <Eigen/Core>
+#include <vector>
+
+#include "linalg/blocks.h"
 
 namespace lmm::detail {
 
@@ -25,6 +28,10 @@ Eigen::Index dense_term_rows(const ModelState& m);
 /// for any other shape.
 double crossed_gradient_cost(const ModelState& m);
 
+/// ∂r²/∂λ_j(r, c) for every entry of each term's λ, r² the penalised residual sum of squares at
+/// the current factor (several terms; the part of gradient_multi() that the objective's last term
+/// scales by (n or n - p) / r²). Satterthwaite's derivatives in σ need it alone.
+std::vector<Mat> pwrss_gradient(const ModelState& m);
 
 
 }  // namespace lmm::detail

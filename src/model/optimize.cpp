@@ -201,8 +201,8 @@ RunResult lbfgs_then_bobyqa(OptContext& ctx, std::vector<double>& x, OptimizerSu
 // (lbfgs_then_bobyqa). Stops as L-BFGS does on the gradient (gradient_tolerance), or where the
 // Newton decrement g'H⁻¹g/2 is below ftol_rel |f|; the convergence check's finishing Newton step
 // then lands on the stationary point. Without `closing_differences` (where the check is to take
-// Satterthwaite's exact Hessian at the optimum, detail::profiled_hessian, which Satterthwaite then
-// reuses), the Hessian from the start and the BFGS updates steer to the end: on InstEval (ML)
+// the Hessian from Satterthwaite's H at the optimum, detail::profiled_hessian, which Satterthwaite
+// then reuses), the Hessian from the start and the BFGS updates steer to the end: on InstEval (ML)
 // 6 evaluations with gradients instead of 9. Measured (evaluations; evaluations with a gradient):
 //   10M ratings (REML): default start, moment start, 2 differences, a step, 2 differences, a step:
 //     8 and 7, 147 s; L-BFGS 12 and 11, 240 s, of which 4 to come back from its first step, the
@@ -372,7 +372,7 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   RunResult r;
   NewtonOutcome newton_run;
   if (newton_first) {
-    newton_run = newton(ctx, x, !detail::check_takes_exact_hessian(*impl_, options));
+    newton_run = newton(ctx, x, !detail::check_takes_varpar_hessian(*impl_, options));
     if (!newton_run.converged) {
       if (!ctx.best_x.empty()) x = ctx.best_x;
       r = lbfgs_then_bobyqa(ctx, x, s);
