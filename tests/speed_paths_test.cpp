@@ -812,3 +812,47 @@ TEST(SpeedPaths, SatterthwaiteFromGradientDifferencesMatchesTheAnalyticDerivativ
         EXPECT_NEAR(rd.anova_type3[i].den_df, ra.anova_type3[i].den_df, 1e-7 * ra.anova_type3[i].den_df) << formula;
     }
 }
+
+// Beyond the limits too, the convergence check after Newton's method takes the profiled form of
+// that H (and Newton skips its closing differences): its eigenvalues are those of the analytic
+// Hessian to the differences' O(δ²), and the df those of a Satterthwaite computed afresh.
+TEST(SpeedPaths, NewtonCheckTakesTheGradientDifferencesHessianBeyondTheLimits) {
+  const auto big = large_item_block();
+  ASSERT_TRUE(big);
+  long& limit = lmm::detail::varpar_dense_limit();
+  lmm::FitOptions o;
+  limit = 0;
+  lmm::LinearMixedModel m(big->frame, o.method);
+  auto a = m.fit(o);
+  const bool from_gradient = lmm::detail::varpar_from_gradient(lmm::detail::model_state(m));
+  const auto check = lmm::check_convergence(m, a, o);
+  const lmm::Satterthwaite sat(m);
+  lmm::FitOptions on = o;
+  on.ddf = lmm::DdfMethod::None;
+  lmm::LinearMixedModel mn(big->frame, o.method);
+  const auto b = mn.fit(on);
+  limit = 6000;
+  ASSERT_TRUE(from_gradient);
+  ASSERT_EQ(a.algorithm, "Newton");
+  ASSERT_EQ(b.algorithm, "Newton");
+  EXPECT_GT(b.evaluations, a.evaluations);  // the closing differences
+  EXPECT_EQ(check.code, 0) << check.status;
+  EXPECT_LT(check.max_grad, 1e-5);
+  EXPECT_NEAR(a.objective, b.objective, 1e-7);
+
+  lmm::LinearMixedModel fresh(big->frame, o.method);  // analytic, at the check's final θ
+  fresh.set_theta(m.theta());
+  const lmm::Satterthwaite sf(fresh);
+  const auto k = static_cast<Eigen::Index>(m.theta().size());
+  const Eigen::Map<const Eigen::MatrixXd> H(sf.hessian().data(), k + 1, k + 1);
+  const Eigen::MatrixXd Hp = H.topLeftCorner(k, k) - H.col(k).head(k) * H.row(k).head(k) / H(k, k);
+  ASSERT_EQ(check.hessian_eigenvalues.size(), static_cast<std::size_t>(k));
+  double sum = 0, product = 1;
+  for (double ev : check.hessian_eigenvalues) sum += ev, product *= ev;
+  EXPECT_NEAR(sum, Hp.trace(), 1e-6 * std::abs(Hp.trace()));
+  ASSERT_EQ(k, 2);
+  const double det = Hp(0, 0) * Hp(1, 1) - Hp(0, 1) * Hp(1, 0);
+  EXPECT_NEAR(product, det, 1e-6 * std::abs(det));
+  const std::vector<double> c(m.frame().p(), 1.0);
+  EXPECT_NEAR(sat.test(c).df, sf.test(c).df, 1e-7 * sf.test(c).df);
+}
