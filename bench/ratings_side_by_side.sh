@@ -8,7 +8,9 @@
 # lmm's theta and at theta +- 0.001 (bench/lme4_at_theta.R): the same value, and a minimum.
 #
 #   bench/ratings_side_by_side.sh [build/lmm] [data dir, default bench-data/ratings]
-#   STEPS="subset lme4at full" (default: "subset lme4 full")
+#   STEPS="subset lme4at full" (default: "subset subset-default lme4 full full-default")
+#   subset, full: the bare fit (--ddf none), as lme4's lmer; subset-default, full-default: the path
+#   users run, with the default Satterthwaite df and p-values (the whole `fit --json`).
 #
 # Whole-process seconds and peak memory come from GNU time (-v). Timings are noisy on a shared
 # machine: say how loaded it was.
@@ -16,7 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 lmm="${1:-build/lmm}"
 data="${2:-bench-data/ratings}"
-steps="${STEPS:-subset lme4 full}"
+steps="${STEPS:-subset subset-default lme4 full full-default}"
 formula="rating ~ 1 + x + (1 | user) + (1 | item)"
 full="$data/ratings_10M.csv"
 subset="$data/ratings_1M.csv"
@@ -39,17 +41,20 @@ print(f"{sys.argv[1]}: wall {wall} (h:mm:ss), peak RSS {rss:.0f} MB")
 PY
 }
 
-fit_lmm() {  # lmm on one file: time, memory, evaluations, log-likelihood and theta
-  /usr/bin/time -v -o "$tmp/time" "$lmm" fit "$1" "$formula" --json --ddf none --timings --quiet \
+fit_lmm() {  # lmm on one file (then its options): time, memory, evaluations, log-likelihood and theta
+  local file="$1"
+  shift
+  /usr/bin/time -v -o "$tmp/time" "$lmm" fit "$file" "$formula" --json --timings --quiet "$@" \
     > "$tmp/fit.json" 2> "$tmp/fit.err"
-  report lmm
+  report "lmm $*"
   grep -E 'evaluations' "$tmp/fit.err" || true
   /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("lmm loglik=%r nobs=%d theta=%s" % (j["loglik"], j["nobs"], j["theta"]))' "$tmp/fit.json"
 }
 
 for step in $steps; do
   case "$step" in
-    subset) echo "== lmm, 1,000,000-row subset" >&2; fit_lmm "$subset"; cp "$tmp/fit.json" "$tmp/subset.json" ;;
+    subset) echo "== lmm, 1,000,000-row subset, --ddf none" >&2; fit_lmm "$subset" --ddf none; cp "$tmp/fit.json" "$tmp/subset.json" ;;
+    subset-default) echo "== lmm, 1,000,000-row subset, default (Satterthwaite df)" >&2; fit_lmm "$subset" ;;
     lme4) echo "== lme4, 1,000,000-row subset" >&2
           /usr/bin/time -v -o "$tmp/time" Rscript "$here/fit_lme4.R" "$subset" "$formula"
           report lme4 ;;
@@ -58,7 +63,8 @@ for step in $steps; do
             /usr/bin/python3 -c 'import json,sys; print("lmm reml_criterion=%.8f" % json.load(open(sys.argv[1]))["reml_criterion"])' "$tmp/subset.json"
             /usr/bin/time -v -o "$tmp/time" Rscript "$here/lme4_at_theta.R" "$subset" "$formula" "$theta"
             report lme4 ;;
-    full) echo "== lmm, 10,000,000 rows" >&2; fit_lmm "$full" ;;
+    full) echo "== lmm, 10,000,000 rows, --ddf none" >&2; fit_lmm "$full" --ddf none ;;
+    full-default) echo "== lmm, 10,000,000 rows, default (Satterthwaite df)" >&2; fit_lmm "$full" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done
