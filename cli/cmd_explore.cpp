@@ -1,14 +1,17 @@
 // `lmm explore`: a local web app. The server answers only from memory: its one page (compiled into
 // lmm) and a JSON API whose work is the engine's. No request path or field reaches the file system.
-#include <httplib.h>
+// The HTTP server itself is a module lmm opens for this command alone (cli/explore_server.h).
+#include <dlfcn.h>
 
-#include <atomic>
-#include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <system_error>
+#include <vector>
 
 #include "commands.h"
+#include "explore_server.h"
 #include "json_inference.h"
 #include "json_output.h"
 #include "json_writer.h"
@@ -39,11 +42,6 @@ constexpr std::size_t kMaxUpload = 64u << 20;  // a CSV sent by the page
 struct ExploreArgs {
   int port = 8765;
 };
-
-httplib::Server* g_server = nullptr;
-extern "C" void stop_server(int) {
-  if (g_server) g_server->stop();
-}
 
 double number_field(const json& j, const char* key, double fallback) {
   if (!j.contains(key)) return fallback;
@@ -171,72 +169,73 @@ std::string api_report(const json& req) {
   return report_document(name, fitted, data);
 }
 
-void send_json(httplib::Response& res, int status, const std::string& body) {
-  res.status = status;
-  res.set_content(body, "application/json; charset=utf-8");
-}
-
-void send_error(httplib::Response& res, int status, const std::string& message) {
-  send_json(res, status, compact({{"error", message}}));
-}
+ExploreReply error_reply(int status, const std::string& message) { return {status, compact({{"error", message}})}; }
 
 // Runs an API call: lmm::Error (bad input) answers 400 with its message, anything else 500.
-void handle(const httplib::Request& req, httplib::Response& res, std::string (*api)(const json&)) {
+ExploreReply handle(const std::string& name, const std::string& body) {
+  std::string (*api)(const json&) = name == "simulate" ? api_simulate
+                                    : name == "fit"    ? api_fit
+                                    : name == "report" ? api_report
+                                                       : nullptr;
+  if (!api) return error_reply(404, "no such API: " + name);
   try {
-    const json body = json::parse(req.body);
-    send_json(res, 200, api(body));
+    const json request = json::parse(body);
+    return {200, api(request)};
   } catch (const json::parse_error&) {
-    send_error(res, 400, "the request is not valid JSON");
+    return error_reply(400, "the request is not valid JSON");
   } catch (const json::type_error& e) {
-    send_error(res, 400, std::string("a request field has the wrong type: ") + e.what());
+    return error_reply(400, std::string("a request field has the wrong type: ") + e.what());
   } catch (const Error& e) {
-    send_error(res, 400, e.what());
+    return error_reply(400, e.what());
   } catch (const std::bad_alloc&) {
-    send_error(res, 500, "out of memory");
+    return error_reply(500, "out of memory");
   } catch (const std::exception& e) {
-    send_error(res, 500, std::string("internal error: ") + e.what());
+    return error_reply(500, std::string("internal error: ") + e.what());
   }
 }
 
-int serve(int port) {
-  httplib::Server svr;
-  svr.set_payload_max_length(kMaxUpload);
-  std::atomic<int> bound_port{0};
-  // DNS rebinding: a page from elsewhere whose name resolves to 127.0.0.1 sends its own Host.
-  svr.set_pre_routing_handler([&bound_port](const httplib::Request& req, httplib::Response& res) {
-    const std::string host = req.get_header_value("Host");
-    const std::string p = std::to_string(bound_port.load());
-    if (host != "127.0.0.1:" + p && host != "localhost:" + p) {
-      res.status = 403;
-      res.set_content("lmm explore answers only to http://127.0.0.1:" + p + "/\n", "text/plain");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_header("Cache-Control", "no-store");
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    const std::string_view page = web::explorer_html();
-    res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
-  });
-  svr.Post("/api/simulate", [](const httplib::Request& q, httplib::Response& r) { handle(q, r, api_simulate); });
-  svr.Post("/api/fit", [](const httplib::Request& q, httplib::Response& r) { handle(q, r, api_fit); });
-  svr.Post("/api/report", [](const httplib::Request& q, httplib::Response& r) { handle(q, r, api_report); });
-  svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.status == 404) res.set_content("not found: lmm explore serves only / and /api/*\n", "text/plain");
-  });
+void listening(int port) {
+  std::cout << "lmm explore: http://127.0.0.1:" << port << "/  (Ctrl-C to stop)" << std::endl;
+}
 
-  const int bound = port == 0 ? svr.bind_to_any_port("127.0.0.1") : (svr.bind_to_port("127.0.0.1", port) ? port : -1);
-  if (bound <= 0)
+// The server module: beside lmm (the build tree), else in lmm's library directory relative to the
+// program (an installed tree, wherever its prefix was moved), else where it was installed.
+LmmExploreServe open_server() {
+  constexpr const char* kModule = "lmm-explore-server.so";
+  std::vector<std::filesystem::path> where;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    where.push_back(exe.parent_path() / kModule);
+    where.push_back(exe.parent_path() / ".." / LMM_EXPLORE_MODULE_RELDIR / kModule);
+  }
+  where.push_back(std::filesystem::path(LMM_EXPLORE_MODULE_DIR) / kModule);
+  std::string tried;
+  for (const auto& path : where) {
+    if (!std::filesystem::exists(path, ec)) {
+      tried += (tried.empty() ? "" : ", ") + path.string();
+      continue;
+    }
+    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) throw Error(std::string("cannot open the explorer's server module: ") + dlerror());
+    if (auto f = reinterpret_cast<LmmExploreServe>(dlsym(h, "lmm_explore_serve"))) return f;
+    throw Error(path.string() + " is not the explorer's server module");
+  }
+  throw Error(std::string("the explorer's server module ") + kModule + " is not installed (looked for " + tried + ")");
+}
+
+int serve(int port) {
+  const LmmExploreServe serve_module = open_server();
+  const std::string_view page = web::explorer_html();
+  ExploreHooks hooks;
+  hooks.page = page.data();
+  hooks.page_size = page.size();
+  hooks.max_upload = kMaxUpload;
+  hooks.api = handle;
+  hooks.listening = listening;
+  if (serve_module(&hooks, port) <= 0)
     throw Error("cannot listen on 127.0.0.1:" + std::to_string(port) +
                 " (in use?); choose another with --port, or --port 0 for any free port");
-  bound_port = bound;
-  g_server = &svr;
-  std::signal(SIGINT, stop_server);
-  std::signal(SIGTERM, stop_server);
-  std::cout << "lmm explore: http://127.0.0.1:" << bound << "/  (Ctrl-C to stop)" << std::endl;
-  svr.listen_after_bind();  // returns when stop() is called (Ctrl-C)
-  g_server = nullptr;
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <map>
+#include <memory>
 
 #include "lmm/error.h"
 #include "lmm/fit.h"
@@ -14,6 +15,7 @@
 #include "inference/vinv_parts.h"
 #include "model/conditioning.h"
 #include "model/model_access.h"
+#include "model/model_impl.h"
 #include "util/stats.h"
 
 namespace lmm {
@@ -194,7 +196,8 @@ Fitted fit(const DataFrame& data, const std::string& formula, const FitOptions& 
     if (!why.empty()) throw Error("FitOptions::ddf KenwardRoger: " + why + "; use DdfMethod::Satterthwaite");
   }
   timings.model_frame = lap();
-  LinearMixedModel model(std::move(frame), options.method);
+  // The factor at lme4's start is left to the optimizer's first evaluation (model_impl.h's analyse()).
+  LinearMixedModel model(std::make_unique<detail::ModelState>(std::move(frame), options.method, false));
   timings.setup = lap();
   OptimizerSummary opt = model.fit(options);
   ConvergenceReport conv = check_convergence(model, opt, options);  // may move to a better optimum

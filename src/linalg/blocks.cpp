@@ -37,6 +37,9 @@ struct OpenBlas {
   void (*dpotri)(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len) = nullptr;
   void (*dtrtri)(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info,
                  std::size_t uplo_len, std::size_t diag_len) = nullptr;
+  // dlauum (L'L in place of a lower-triangular L): dpotri is dtrtri and then dlauum, so (L L')⁻¹
+  // from an L⁻¹ already formed is this alone. Optional: without it that L⁻¹ is not reused.
+  void (*dlauum)(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len) = nullptr;
   void (*set_num_threads)(int num_threads) = nullptr;
   int (*get_num_threads)() = nullptr;
   bool ok = false;
@@ -51,6 +54,7 @@ const OpenBlas& openblas() {
     sym(b.dpotrf, "dpotrf_");
     sym(b.dpotri, "dpotri_");
     sym(b.dtrtri, "dtrtri_");
+    sym(b.dlauum, "dlauum_");
     sym(b.set_num_threads, "openblas_set_num_threads");
     sym(b.get_num_threads, "openblas_get_num_threads");
     b.ok = b.dpotrf && b.dpotri && b.dtrtri && b.set_num_threads && b.get_num_threads;
@@ -363,6 +367,17 @@ bool lapack_inverse_from_factor(Mat& m) {
   // A zero on the factor's diagonal: dtrtri reports it before it writes anything, and Eigen's
   // inverse gives what it gave before (infinities).
   if (lapack_call(m.rows(), [&](int n) { openblas().dpotri("L", &n, m.data(), &n, &info, 1); })) return info == 0;
+#else
+  (void)m;
+#endif
+  return false;
+}
+
+bool lapack_lower_gram(Mat& m) {
+#ifdef LMM_HAVE_OPENBLAS
+  if (!openblas().dlauum) return false;
+  int info = 0;
+  if (lapack_call(m.rows(), [&](int n) { openblas().dlauum("L", &n, m.data(), &n, &info, 1); })) return info == 0;
 #else
   (void)m;
 #endif

@@ -16,4 +16,10 @@ bool lapack_inverse_from_factor(Mat& m);
 /// triangle is left as it was), under the same conditions as lapack_inverse_from_factor().
 bool lapack_lower_inverse(Mat& m);
 
+/// N'N's lower triangle in place of a dense lower-triangular N (LAPACK's dlauum; the strict upper
+/// triangle is left as it was), under the same conditions as lapack_inverse_from_factor(), and false
+/// also where the OpenBLAS found has no dlauum. dpotri is dtrtri followed by dlauum: applied to the
+/// L⁻¹ of lapack_lower_inverse(), it gives lapack_inverse_from_factor()'s (L L')⁻¹ to the bit.
+bool lapack_lower_gram(Mat& m);
+
 }  // namespace lmm::detail

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -77,6 +78,13 @@ Mat inverse_from_factor(Mat L) {
   return S;
 }
 
+Mat inverse_from_lower_inverse(const Mat& W) {
+  Mat S = W;
+  if (!lapack_lower_gram(S)) return {};
+  S.triangularView<Eigen::StrictlyUpper>() = S.transpose();
+  return S;
+}
+
 namespace {
 
 // The dense tail of Σ (blocks s..nb-1, all Mat), its lower triangle held whole while the
@@ -87,9 +95,8 @@ struct Tail {
   Mat S;
 };
 
-// The dense tail of L (blocks t.s.. as one lower-triangular matrix; its strict upper triangle is
-// not set), and t.off.
-Mat dense_tail_factor(const std::vector<std::vector<const Block*>>& L, Tail& t) {
+// t.off: where each block of the dense tail (blocks t.s..) starts in it.
+void tail_offsets(const std::vector<std::vector<const Block*>>& L, Tail& t) {
   const int nb = static_cast<int>(L.size());
   t.off.assign(static_cast<std::size_t>(nb + 1), 0);
   for (int i = t.s; i < nb; ++i) {
@@ -97,6 +104,13 @@ Mat dense_tail_factor(const std::vector<std::vector<const Block*>>& L, Tail& t) 
     if (!d) fail("a diagonal block after a dense one is not dense");
     t.off[i + 1] = t.off[i] + d->rows();
   }
+}
+
+// The dense tail of L (blocks t.s.. as one lower-triangular matrix; its strict upper triangle is
+// not set), and t.off.
+Mat dense_tail_factor(const std::vector<std::vector<const Block*>>& L, Tail& t) {
+  const int nb = static_cast<int>(L.size());
+  tail_offsets(L, t);
   const Eigen::Index m = t.off[nb];
   Mat Ld(m, m);  // the lower triangle is all that is read
   for (int i = t.s; i < nb; ++i)
@@ -493,10 +507,13 @@ Mat gram_block(const Mat& W, Eigen::Index r, int q) {
   return B;
 }
 
-// W = L_t⁻¹ in place (dtrtri, else Eigen by halves), its strict upper triangle zero.
-void tail_inverse_factor(Mat& Lt) {
-  if (!lapack_lower_inverse(Lt)) lower_inverse(Lt);
+// W = L_t⁻¹ in place (dtrtri, else Eigen by halves), its strict upper triangle zero; true where
+// LAPACK formed it.
+bool tail_inverse_factor(Mat& Lt) {
+  const bool lapack = lapack_lower_inverse(Lt);
+  if (!lapack) lower_inverse(Lt);
   Lt.triangularView<Eigen::StrictlyUpper>().setZero();
+  return lapack;
 }
 
 // The crossed shape's dense tail (t.s = 1): its factor L_t, and X̃ in its rows.
@@ -506,27 +523,33 @@ struct CrossedTail {
   SpMat X;
 };
 
-CrossedTail crossed_tail(const std::vector<std::vector<const Block*>>& L) {
+// Without the copy of the factor where `with_factor` is false (t and X only).
+CrossedTail crossed_tail(const std::vector<std::vector<const Block*>>& L, bool with_factor = true) {
   CrossedTail c;
   c.t.s = 1;
-  c.Lt = dense_tail_factor(L, c.t);
+  if (with_factor)
+    c.Lt = dense_tail_factor(L, c.t);
+  else
+    tail_offsets(L, c.t);
   c.X = scaled_first_column(L, c.t);
   return c;
 }
 
 }  // namespace
 
-std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q) {
+std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
+                                         const Mat* tail_inverse) {
   if (!crossed_shape(L)) return {};
   const RouteCost cost = route_cost(L);
   if (cost.gather > cost.recurrence) return {};
   const int nb = static_cast<int>(L.size());
   const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
-  CrossedTail c = crossed_tail(L);
+  CrossedTail c = crossed_tail(L, tail_inverse == nullptr);
   const Tail& t = c.t;
-  Mat& W = c.Lt;
+  if (tail_inverse && tail_inverse->rows() != t.off.back()) fail("the tail's inverse factor has the wrong size");
+  if (!tail_inverse) tail_inverse_factor(c.Lt);
+  const Mat& W = tail_inverse ? *tail_inverse : c.Lt;
   const SpMat& X = c.X;
-  tail_inverse_factor(W);
   std::vector<Mat> out(static_cast<std::size_t>(nb));
   out[0] = (d0->data.row(0).array().square().inverse().matrix() + gram_columns(W, X).transpose()).eval();
   for (int i = 1; i < nb; ++i) {
@@ -538,7 +561,7 @@ std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Blo
 }
 
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
-                                     SumRoute route) {
+                                     SumRoute route, std::shared_ptr<const Mat>* tail_inverse) {
   if (!crossed_shape(L)) return {};
   const int nb = static_cast<int>(L.size());
   const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
@@ -553,8 +576,9 @@ std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>
   }
   std::vector<Mat> sums(static_cast<std::size_t>(nb));
   double trace = 0;
+  bool lapack_w = false;
   if (gather) {  // W = L_t⁻¹ alone: m³/3, and Σ_t's diagonal blocks from W's columns
-    tail_inverse_factor(Lt);
+    lapack_w = tail_inverse_factor(Lt);
     trace = gram_trace(Lt, X);
   } else {
     t.S = inverse_from_factor(std::move(Lt));
@@ -567,6 +591,7 @@ std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>
     for (Eigen::Index r = t.off[i]; r < t.off[i + 1]; r += qi)
       sums[i] += gather ? gram_block(Lt, r, qi) : Mat(t.S.block(r, r, qi, qi).selfadjointView<Eigen::Lower>());
   }
+  if (tail_inverse && lapack_w) *tail_inverse = std::make_shared<const Mat>(std::move(Lt));
   return sums;
 }
 

@@ -3,6 +3,7 @@
 // whole matrix. Used by the gradient of the profiled objective (src/model/multi_term.cpp); the
 // diagonal blocks of Σ are what traces like tr(M⁻¹ ∂M/∂θ) need.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "linalg/blocks.h"
@@ -29,16 +30,21 @@ std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<c
 /// Σ_t X̃X̃' is traced either as Σ_c ‖L_t⁻¹ x̃_c‖² (Gather: L_t⁻¹ alone, m³/3, then per stored entry
 /// of X̃ a column of it; where X̃ is sparse enough) or from Σ_t in full and X̃X̃' (Full: dpotri,
 /// 2m³/3, and a scatter like the factorisation's downdate); Auto picks the cheaper.
+/// Where `tail_inverse` is given and the Gather route formed L_t⁻¹ by LAPACK (lapack.h), it is
+/// handed out there (strict upper triangle zero) for crossed_diagonal_blocks() and
+/// inverse_from_lower_inverse() at the same factor; otherwise *tail_inverse is left as it was.
 enum class SumRoute { Auto, Gather, Full };
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
-                                     SumRoute route = SumRoute::Auto);
+                                     SumRoute route = SumRoute::Auto, std::shared_ptr<const Mat>* tail_inverse = nullptr);
 
 /// For the shape diagonal_block_sums() takes: the q[i] x q[i] diagonal blocks of Σ = (L L')⁻¹ of
 /// every block i side by side (q[i] x rows of block i; the first block's 1 x n: Σ_bb = l_b⁻² +
 /// ‖L_t⁻¹ x̃_b‖²), from L_t⁻¹ alone, where that is estimated cheaper than the tail's full inverse
 /// and Takahashi's recurrence over nnz_b² of its entries per level (src/model/condvar.cpp); empty
-/// otherwise.
-std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q);
+/// otherwise. `tail_inverse`: L_t⁻¹ of this factor's tail from diagonal_block_sums(), used instead of
+/// forming it again (the same to the bit: the same dtrtri of the same blocks).
+std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
+                                         const Mat* tail_inverse = nullptr);
 
 /// Estimated operations, in units of BLAS's blocked kernels (a memory-bound scatter or gather counts
 /// several times), of one factorisation of L's blocks (the tail's dense Cholesky, and its downdate
@@ -53,6 +59,11 @@ SumsCost diagonal_block_sums_cost(const std::vector<std::vector<const Block*>>& 
 /// not read): LAPACK's dpotri where lapack_inverse_from_factor() takes it, else L⁻¹ by halves and
 /// its Gram matrix in Eigen, m³/3 + m³/3 operations either way.
 Mat inverse_from_factor(Mat L);
+
+/// inverse_from_factor(L) from W = L⁻¹ formed by LAPACK's dtrtri (diagonal_block_sums' tail_inverse)
+/// by dlauum alone (m³/3 instead of dpotri's 2m³/3), the same to the bit; empty where LAPACK's
+/// dlauum is not at hand (lapack_lower_gram()), the caller then inverts from L.
+Mat inverse_from_lower_inverse(const Mat& W);
 
 /// Σ(r, c) of one block of selected_inverse()'s result: any entry of a Mat, an entry of a SpMat's
 /// pattern, or of a BlockDiag's diagonal q x q blocks; anything else throws std::logic_error.

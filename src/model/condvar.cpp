@@ -277,6 +277,34 @@ Mat level_inverse_block(const detail::ModelState& m, Eigen::Index b) {
   return G;
 }
 
+namespace {
+
+// The model's kept inverses are read and written under one lock: const callers on several threads
+// (each then computes one at most once more than needed, never sees a half-written one).
+std::mutex kept;
+constexpr Eigen::Index kMaxKept = 6000;  // 288 MB; Satterthwaite's analytic path goes to 6,000
+
+}  // namespace
+
+void keep_tail_inverse_factor(const detail::ModelState& m, std::shared_ptr<const Mat> w) {
+  if (!w || w->rows() > kMaxKept) return;
+  std::lock_guard<std::mutex> lock(kept);
+  m.tail_inverse_factor = std::move(w);
+}
+
+namespace {
+
+// The kept L_t⁻¹ of the tail from term 1 (null if none, or not of the tail's size).
+std::shared_ptr<const Mat> kept_tail_inverse_factor(const detail::ModelState& m) {
+  Eigen::Index rows = 0;
+  for (int j = 1; j < m.K; ++j) rows += m.q[j] * m.nlev[j];
+  std::lock_guard<std::mutex> lock(kept);
+  if (m.tail_inverse_factor && m.tail_inverse_factor->rows() == rows) return m.tail_inverse_factor;
+  return nullptr;
+}
+
+}  // namespace
+
 std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
   const int K = m.K;
   {
@@ -286,7 +314,8 @@ std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
     std::vector<std::vector<const Block*>> V(static_cast<std::size_t>(K));
     for (int i = 0; i < K; ++i)
       for (int j = 0; j <= i; ++j) V[i].push_back(&m.L[i][j]);
-    std::vector<Mat> G = crossed_diagonal_blocks(V, std::vector<int>(m.q.begin(), m.q.end()));
+    const std::shared_ptr<const Mat> W = kept_tail_inverse_factor(m);  // the gradient's, where kept
+    std::vector<Mat> G = crossed_diagonal_blocks(V, std::vector<int>(m.q.begin(), m.q.end()), W.get());
     if (!G.empty()) return G;
   }
   std::vector<Eigen::Index> off(K + 1, 0);
@@ -308,17 +337,21 @@ std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
 }
 
 std::shared_ptr<const Mat> trailing_re_inverse(const detail::ModelState& m, int d) {
-  // The model's kept inverse is read and written under one lock: const callers on several threads
-  // (each then computes it at most once more than needed, never sees a half-written one).
-  static std::mutex kept;
   {
     std::lock_guard<std::mutex> lock(kept);
     if (m.trailing_inverse && m.trailing_inverse_from == d) return m.trailing_inverse;
   }
   std::vector<Eigen::Index> off(static_cast<std::size_t>(m.K) + 1, 0);
   for (int j = 0; j < m.K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
-  auto inv = std::make_shared<const Mat>(dense_trailing_inverse(m, off, d));
-  constexpr Eigen::Index kMaxKept = 6000;  // 288 MB; Satterthwaite's analytic path goes to 6,000
+  // From term 1 of a crossed design, where the gradient kept L_t⁻¹ at this factor: its Gram matrix
+  // (dlauum), which is dpotri's second half, the first being that same dtrtri.
+  std::shared_ptr<const Mat> inv;
+  if (d == 1)
+    if (const auto W = kept_tail_inverse_factor(m)) {
+      Mat S = inverse_from_lower_inverse(*W);
+      if (S.size() > 0) inv = std::make_shared<const Mat>(std::move(S));
+    }
+  if (!inv) inv = std::make_shared<const Mat>(dense_trailing_inverse(m, off, d));
   if (inv->rows() <= kMaxKept) {
     std::lock_guard<std::mutex> lock(kept);
     m.trailing_inverse = inv;

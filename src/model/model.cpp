@@ -204,7 +204,7 @@ ModelFrame working_rows(const ModelFrame& f) {
 
 }  // namespace
 
-detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), method(m) {
+detail::ModelState::ModelState(ModelFrame f, Method m, bool factor_start) : frame(std::move(f)), method(m) {
   K = static_cast<int>(frame.re.size());
   if (K == 0 && !frame.residual.any()) throw Error("the model has no random-effects term");
   if (frame.residual.any() && !frame.weights.empty())
@@ -227,7 +227,7 @@ detail::ModelState::ModelState(ModelFrame f, Method m) : frame(std::move(f)), me
   } else if (frame.weights.empty()) {
     detail::build_cross_products(frame, yw.data(), A);
   }
-  analyse();
+  analyse(factor_start);
 }
 
 detail::ModelState::ModelState(ModelFrame coding, Method m, std::vector<std::vector<Block>> a,
@@ -254,7 +254,7 @@ void detail::ModelState::init_terms() {
   ntheta_re = off;
 }
 
-void detail::ModelState::analyse() {
+void detail::ModelState::analyse(bool factor_start) {
   L.assign(K + 1, {});
   for (int i = 0; i <= K; ++i) L[i].resize(i + 1);
 
@@ -310,7 +310,16 @@ void detail::ModelState::analyse() {
   setup_grouped_downdates();
 
   set_lambda(theta);
-  update_L();
+  bool dense = false;
+  for (int j = 0; j < K; ++j) dense = dense || std::holds_alternative<Mat>(L[j][j]);
+  if (factor_start || K < 2 || residual || !dense) {
+    update_L();
+    return;
+  }
+  scale_blocks();
+  factor_ok = false;
+  objective = std::numeric_limits<double>::quiet_NaN();
+  factored_theta.clear();
 }
 
 void detail::ModelState::set_lambda(const std::vector<double>& th) {
@@ -332,6 +341,7 @@ void detail::ModelState::set_lambda(const std::vector<double>& th) {
 
 void detail::ModelState::update_L() {
   trailing_inverse.reset();  // of the factor being replaced
+  tail_inverse_factor.reset();
   gradient_kept = false;
   varpar_kept = false;
   if (K == 1 && std::holds_alternative<BlockDiag>(A[0][0])) {
@@ -340,13 +350,7 @@ void detail::ModelState::update_L() {
     factored_theta = theta;
     return;
   }
-  static const Mat identity;  // empty: Λ = I for the [X y] block
-  for (int j = 0; j < K; ++j) {
-    detail::scale(L[j][j], A[j][j], lambda[j], lambda[j], true);
-    for (int i = j + 1; i < K; ++i) detail::scale(L[i][j], A[i][j], lambda[i], lambda[j], false);
-    detail::scale(L[K][j], A[K][j], identity, lambda[j], false);
-  }
-  L[K][K] = std::get<Mat>(A[K][K]);
+  scale_blocks();
   downdate_plans.resize(static_cast<std::size_t>((K + 1) * (K + 1)));
   factor_ok = true;
   for (int j = 0; j <= K; ++j) {
@@ -362,6 +366,16 @@ void detail::ModelState::update_L() {
   }
   objective = compute_objective();
   factored_theta = theta;
+}
+
+void detail::ModelState::scale_blocks() {
+  static const Mat identity;  // empty: Λ = I for the [X y] block
+  for (int j = 0; j < K; ++j) {
+    detail::scale(L[j][j], A[j][j], lambda[j], lambda[j], true);
+    for (int i = j + 1; i < K; ++i) detail::scale(L[i][j], A[i][j], lambda[i], lambda[j], false);
+    detail::scale(L[K][j], A[K][j], identity, lambda[j], false);
+  }
+  L[K][K] = std::get<Mat>(A[K][K]);
 }
 
 double detail::ModelState::compute_objective() const {

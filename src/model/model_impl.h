@@ -91,16 +91,30 @@ struct ModelState {
   // update_L() drops it; src/model/condvar.cpp alone reads and writes it.
   mutable std::shared_ptr<const detail::Mat> trailing_inverse;
   mutable int trailing_inverse_from = -1;
+  // L_t⁻¹ of the dense tail (terms 1..K-1) of a crossed design's factor, as the gradient formed it
+  // by LAPACK (ML, or REML without fixed effects: the tail then has no X rows), up to 6,000 rows:
+  // trailing_inverse from term 1 is then its Gram matrix alone (dlauum, half of dpotri), and the
+  // summary's conditional variances read it instead of inverting again. update_L() drops it;
+  // src/model/condvar.cpp alone reads and writes it.
+  mutable std::shared_ptr<const detail::Mat> tail_inverse_factor;
 
-  // Built from the frame: one pass over the rows into A; decides the types of L's blocks.
-  ModelState(ModelFrame f, Method m);
+  // Built from the frame: one pass over the rows into A; decides the types of L's blocks. With
+  // `factor_start` false, for a caller that sets θ next (lmm::fit(), whose optimizer's first
+  // evaluation is not lme4's start on a crossed design: the moment start), see analyse().
+  ModelState(ModelFrame f, Method m, bool factor_start = true);
   // Built from cross-products accumulated elsewhere (lmm/statistics.h): `coding` is a frame
   // without rows (n() is `nobs`), `a` holds A from y - offset - X shift, and beta0 = shift.
   ModelState(ModelFrame coding, Method m, std::vector<std::vector<Block>> a, Eigen::VectorXd shift,
              std::size_t nobs);
   std::size_t nobs = 0;  // rows behind A (frame.n(), or the accumulated count without rows)
   void init_terms();     // q, nlev, theta's layout and lme4's start
-  void analyse();        // the types of L's blocks, then the factor at the start
+  // The types of L's blocks, then the factor at the start. Without `factor_start`, where the
+  // model has several terms and a dense block (an evaluation that costs a dense factorisation),
+  // L's blocks only take their shapes and patterns there (scale_blocks()) and the factor waits for
+  // the first set_theta(): the optimizer's choices read only those (use_lbfgs, use_newton), and
+  // until then objective() is NaN and factor_ok false. Everything after is the same to the bit.
+  void analyse(bool factor_start = true);
+  void scale_blocks();   // L's blocks from A at λ, before the downdates and factorisations
 
   void set_lambda(const std::vector<double>& th);
   void update_L();

@@ -26,9 +26,11 @@
 #include <Eigen/SVD>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "linalg/selected_inverse.h"
+#include "model/condvar.h"
 #include "model/model_impl.h"
 
 namespace lmm {
@@ -126,7 +128,12 @@ std::vector<Mat> traces(const detail::ModelState& m, const std::vector<std::vect
   std::vector<Mat> G(static_cast<std::size_t>(m.K));
   std::vector<int> qs(m.q.begin(), m.q.end());
   qs.resize(V.size(), 1);  // REML's X rows: not a term
-  const std::vector<Mat> sums = detail::diagonal_block_sums(V, qs);
+  // Without X rows in the tail (ML), its L⁻¹ is the one trailing_re_inverse() and the conditional
+  // variances want at this factor: kept for them (model/condvar.h).
+  std::shared_ptr<const Mat> tail_inverse;
+  const std::vector<Mat> sums =
+      detail::diagonal_block_sums(V, qs, detail::SumRoute::Auto, with_x ? nullptr : &tail_inverse);
+  if (tail_inverse) detail::keep_tail_inverse_factor(m, std::move(tail_inverse));
   bool all = !sums.empty();
   for (int j = 0; j < m.K && all; ++j) all = identity_trace(m.lambda[j], m.nlev[j], sums[j], G[j]);
   if (all) return G;
