@@ -67,14 +67,16 @@ struct ModelState {
   // with the objective. Where the check is to take the exact Hessian below instead
   // (FitOptions::ddf Satterthwaite and detail::varpar_analytic, src/inference/varpar.h), the
   // optimizer does not difference again near its end, and this one only steers the check's
-  // finishing Newton step, from however far it was formed.
+  // finishing Newton step, from however far it was formed (beyond VinvParts's limits, where the
+  // Hessian below comes from differences of the gradient, it differences again as without it).
   static constexpr double hessian_reach = 1e-3;  // largest coordinate of x - hessian_at
   Mat optimizer_hessian;
   std::vector<double> hessian_at;
-  // Satterthwaite's analytic derivatives at the current factor: H, the deviance's Hessian in
-  // u = (θ̃, σ/σ̂), and J, Vcov(β)'s Jacobian (src/inference/satterthwaite.cpp). The convergence
-  // check after Newton's method takes H's profiled form as the exact Hessian of the objective, and
-  // Satterthwaite then reuses both: one computation of Ṽ⁻¹'s parts for the two. update_L() drops them.
+  // Satterthwaite's derivatives at the current factor: H, the deviance's Hessian in u = (θ̃, σ/σ̂),
+  // and J, Vcov(β)'s Jacobian (src/inference/satterthwaite.cpp; analytic, or H's θ block from
+  // differences of the gradient beyond VinvParts's limits). The convergence check after Newton's
+  // method takes H's profiled form as the Hessian of the objective, and Satterthwaite then reuses
+  // both: one computation for the two. update_L() drops them.
   mutable Mat varpar_hessian, varpar_jacobian;
   mutable bool varpar_kept = false;
   void mark_stale() {
