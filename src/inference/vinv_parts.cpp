@@ -250,7 +250,7 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   const Mat NRX = SRX - S0Rt_ * (T0sp_ * S0X);
   Mat xvx0 = XX - S0X.transpose() * (T0sp_ * S0X);
 
-  G_ = Mat::Zero(m_, m_);
+  // G_ is schur_complement()'s (empty where m_ = 0), not cleared first: 10 MB of writes on InstEval.
   M1RR_.resize(m_, m_);
   M0Rt_.resize(m_, n0_);
   if (m_ > 0) {

@@ -80,9 +80,14 @@ Mat inverse_from_factor(Mat L) {
 
 Mat inverse_from_lower_inverse(const Mat& W) {
   Mat S = W;
-  if (!lapack_lower_gram(S)) return {};
-  S.triangularView<Eigen::StrictlyUpper>() = S.transpose();
+  if (!inverse_from_lower_inverse_in_place(S)) return {};
   return S;
+}
+
+bool inverse_from_lower_inverse_in_place(Mat& W) {
+  if (!lapack_lower_gram(W)) return false;
+  W.triangularView<Eigen::StrictlyUpper>() = W.transpose();
+  return true;
 }
 
 namespace {
@@ -561,7 +566,7 @@ std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Blo
 }
 
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
-                                     SumRoute route, std::shared_ptr<const Mat>* tail_inverse) {
+                                     SumRoute route, std::shared_ptr<Mat>* tail_inverse) {
   if (!crossed_shape(L)) return {};
   const int nb = static_cast<int>(L.size());
   const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
@@ -591,7 +596,7 @@ std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>
     for (Eigen::Index r = t.off[i]; r < t.off[i + 1]; r += qi)
       sums[i] += gather ? gram_block(Lt, r, qi) : Mat(t.S.block(r, r, qi, qi).selfadjointView<Eigen::Lower>());
   }
-  if (tail_inverse && lapack_w) *tail_inverse = std::make_shared<const Mat>(std::move(Lt));
+  if (tail_inverse && lapack_w) *tail_inverse = std::make_shared<Mat>(std::move(Lt));
   return sums;
 }
 

@@ -35,7 +35,7 @@ std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<c
 /// inverse_from_lower_inverse() at the same factor; otherwise *tail_inverse is left as it was.
 enum class SumRoute { Auto, Gather, Full };
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
-                                     SumRoute route = SumRoute::Auto, std::shared_ptr<const Mat>* tail_inverse = nullptr);
+                                     SumRoute route = SumRoute::Auto, std::shared_ptr<Mat>* tail_inverse = nullptr);
 
 /// For the shape diagonal_block_sums() takes: the q[i] x q[i] diagonal blocks of Σ = (L L')⁻¹ of
 /// every block i side by side (q[i] x rows of block i; the first block's 1 x n: Σ_bb = l_b⁻² +
@@ -64,6 +64,9 @@ Mat inverse_from_factor(Mat L);
 /// by dlauum alone (m³/3 instead of dpotri's 2m³/3), the same to the bit; empty where LAPACK's
 /// dlauum is not at hand (lapack_lower_gram()), the caller then inverts from L.
 Mat inverse_from_lower_inverse(const Mat& W);
+/// The same in W's own storage (W becomes the inverse, whole); false, W untouched, where the other
+/// returns an empty matrix.
+bool inverse_from_lower_inverse_in_place(Mat& W);
 
 /// Σ(r, c) of one block of selected_inverse()'s result: any entry of a Mat, an entry of a SpMat's
 /// pattern, or of a BlockDiag's diagonal q x q blocks; anything else throws std::logic_error.

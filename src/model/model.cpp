@@ -342,6 +342,7 @@ void detail::ModelState::set_lambda(const std::vector<double>& th) {
 void detail::ModelState::update_L() {
   trailing_inverse.reset();  // of the factor being replaced
   tail_inverse_factor.reset();
+  re_diagonal_blocks.reset();
   gradient_kept = false;
   varpar_kept = false;
   if (K == 1 && std::holds_alternative<BlockDiag>(A[0][0])) {

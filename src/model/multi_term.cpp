@@ -130,7 +130,7 @@ std::vector<Mat> traces(const detail::ModelState& m, const std::vector<std::vect
   qs.resize(V.size(), 1);  // REML's X rows: not a term
   // Without X rows in the tail (ML), its L⁻¹ is the one trailing_re_inverse() and the conditional
   // variances want at this factor: kept for them (model/condvar.h).
-  std::shared_ptr<const Mat> tail_inverse;
+  std::shared_ptr<Mat> tail_inverse;
   const std::vector<Mat> sums =
       detail::diagonal_block_sums(V, qs, detail::SumRoute::Auto, with_x ? nullptr : &tail_inverse);
   if (tail_inverse) detail::keep_tail_inverse_factor(m, std::move(tail_inverse));
