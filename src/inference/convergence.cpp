@@ -114,30 +114,13 @@ bool near_optimizer_hessian(const detail::ModelState& state, const std::vector<d
 }
 
 Derivatives analytic_derivatives(LinearMixedModel& model, const detail::ThetaMap& map, const std::vector<double>& x) {
-  const auto n = static_cast<Eigen::Index>(x.size());
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  auto gradient_here = [&](const std::vector<double>& y) {
-    return detail::conditioned_gradient_vector(detail::model_state(model), map, y);
-  };
-  auto gradient_at = [&](const std::vector<double>& y) {
-    if (!std::isfinite(model.set_theta(map.to_theta(y)))) return Eigen::VectorXd(Eigen::VectorXd::Constant(n, nan));
-    return gradient_here(y);
-  };
-  Derivatives d{gradient_here(x), Eigen::MatrixXd::Zero(n, n)};
+  Derivatives d{detail::conditioned_gradient_vector(detail::model_state(model), map, x), {}};
   // Forward differences from g(x) on models of 1,000 random effects or more: n evaluations and
   // gradients instead of 2n, where each costs tens of milliseconds to seconds; their O(δ) error
   // (about 1e-4 relative) does not move the check's verdicts or the finishing step's θ by anything
   // that counts. Small models keep the central O(δ²) differences.
   const bool forward = !small_model(detail::model_state(model));
-  for (Eigen::Index j = 0; j < n; ++j) {
-    std::vector<double> a = x, s = x;
-    a[static_cast<std::size_t>(j)] += kDelta;
-    s[static_cast<std::size_t>(j)] -= kDelta;
-    d.H.col(j) = forward ? Eigen::VectorXd((gradient_at(a) - d.g) / kDelta)
-                         : Eigen::VectorXd((gradient_at(a) - gradient_at(s)) / (2 * kDelta));
-  }
-  const Eigen::MatrixXd Ht = d.H.transpose();
-  d.H = (d.H + Ht) / 2;
+  d.H = inference::gradient_difference_hessian(model, map, x, forward ? &d.g : nullptr, kDelta);
   return d;
 }
 
@@ -479,6 +462,27 @@ void second_opinion(LinearMixedModel& model, OptimizerSummary& optimizer, const 
 
 }  // namespace
 
+Eigen::MatrixXd inference::gradient_difference_hessian(LinearMixedModel& model, const detail::ThetaMap& map,
+                                                       const std::vector<double>& x, const Eigen::VectorXd* g0,
+                                                       double delta) {
+  const auto n = static_cast<Eigen::Index>(x.size());
+  auto gradient_at = [&](const std::vector<double>& y) {
+    if (!std::isfinite(model.set_theta(map.to_theta(y))))
+      return Eigen::VectorXd(Eigen::VectorXd::Constant(n, std::numeric_limits<double>::quiet_NaN()));
+    return detail::conditioned_gradient_vector(detail::model_state(model), map, y);
+  };
+  Eigen::MatrixXd H(n, n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    std::vector<double> a = x, s = x;
+    a[static_cast<std::size_t>(j)] += delta;
+    s[static_cast<std::size_t>(j)] -= delta;
+    H.col(j) = g0 ? Eigen::VectorXd((gradient_at(a) - *g0) / delta)
+                  : Eigen::VectorXd((gradient_at(a) - gradient_at(s)) / (2 * delta));
+  }
+  const Eigen::MatrixXd Ht = H.transpose();
+  return (H + Ht) / 2;
+}
+
 // lme4's "very large eigenvalue" compares the largest eigenvalue with an absolute 1e6, and the
 // Hessian of the objective grows with the number of rows (1.3e6 for 10 million ratings): a large,
 // well-posed fit trips it. Only a small ratio of the eigenvalues (lme4's "large eigenvalue ratio")
@@ -504,12 +508,12 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   // closing differences), the optimizer's Hessian steers the finishing step, and the figures and
   // verdict are those of H's profiled form at the final θ, which Satterthwaite reuses.
   const detail::ModelState& state = detail::model_state(model);
-  const bool exact_after = state.optimizer_hessian.size() > 0 && detail::check_takes_varpar_hessian(state, options);
-  Derivatives d = exact_after ? Derivatives{gradient(model), state.optimizer_hessian} : derivatives(model);
+  const bool varpar_after = state.optimizer_hessian.size() > 0 && detail::check_takes_varpar_hessian(state, options);
+  Derivatives d = varpar_after ? Derivatives{gradient(model), state.optimizer_hessian} : derivatives(model);
   std::size_t worst = evaluate(model, d, r);
   try_newton_polish(model, optimizer, d, r, worst);
   finishing_newton_step(model, optimizer, d, r, worst);
-  if (exact_after) {
+  if (varpar_after) {
     const Eigen::MatrixXd H = detail::profiled_hessian(model);
     if (H.size() > 0 && H.allFinite()) {
       d = {gradient(model), H};

@@ -1,6 +1,7 @@
 // Helpers shared by the inference code (src/inference): bounded minimisation with NLopt.
 // Not a public header.
 #pragma once
+#include <Eigen/Core>
 #include <functional>
 #include <string>
 #include <vector>
@@ -44,5 +45,14 @@ std::string confounded_grouping_advice(const ModelFrame& frame);
 /// the largest, else that the largest is merely above lme4's absolute 1e6. `advise_scaling` adds
 /// the advice to centre and scale predictors.
 std::string eigenvalue_warning(const std::vector<double>& ev, bool advise_scaling);
+
+/// The objective's Hessian in the conditioned coordinates x (detail::ThetaMap) from differences of
+/// its analytic gradient (the model needs has_gradient()): column j central,
+/// (∇f(x+δe_j) - ∇f(x-δe_j))/2δ, or forward, (∇f(x+δe_j) - g0)/δ, where g0 = ∇f(x) is given;
+/// symmetrised as (H + H')/2. A column is NaN where the objective is not finite at its step. Leaves
+/// the model at the last point evaluated (the convergence check's, src/inference/convergence.cpp,
+/// and Satterthwaite's beyond VinvParts's limits).
+Eigen::MatrixXd gradient_difference_hessian(LinearMixedModel& model, const detail::ThetaMap& map,
+                                            const std::vector<double>& x, const Eigen::VectorXd* g0, double delta);
 
 }  // namespace lmm::inference

@@ -18,6 +18,7 @@
 #include <variant>
 
 #include "inference/distributions.h"
+#include "inference/internal.h"
 #include "inference/numderiv.h"
 #include "inference/varpar.h"
 #include "inference/vinv_parts.h"
@@ -353,15 +354,8 @@ std::vector<MatrixXd> z_vinv_x(const detail::ModelState& m) {
   }
   std::vector<MatrixXd> W(K);
   for (int j = 0; j < m.K; ++j) {
-    const int qj = m.q[j];
     W[j] = std::get<Mat>(m.A[m.K][j]).topRows(np).transpose();
-    const auto& Ajj = std::get<detail::BlockDiag>(m.A[j][j]);
-    for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
-      W[j].middleRows(b * qj, qj).noalias() -= Ajj.block(b) * LV[j].middleRows(b * qj, qj);
-    for (int i = 0; i < m.K; ++i) {
-      if (i > j) W[j].noalias() -= std::get<detail::SpMat>(m.A[i][j]).transpose() * LV[i];
-      if (i < j) W[j].noalias() -= std::get<detail::SpMat>(m.A[j][i]) * LV[i];
-    }
+    detail::subtract_ztz_times(m, j, LV, W[j]);
   }
   return W;
 }
@@ -403,28 +397,17 @@ bool gradient_difference_derivatives(LinearMixedModel& model, const detail::Thet
   // Hp by central differences of the gradient; then the factor and gradient at θ again.
   const std::vector<double> theta0 = model.theta();
   const std::vector<Mat> gradient0 = m.gradient_full();
-  MatrixXd Hp(nth, nth);
-  bool finite = true;
-  for (Eigen::Index j = 0; j < nth && finite; ++j) {
-    VectorXd g[2];
-    for (int side = 0; side < 2 && finite; ++side) {
-      std::vector<double> xs = x;
-      xs[static_cast<std::size_t>(j)] += side == 0 ? kGradientDelta : -kGradientDelta;
-      finite = std::isfinite(model.set_theta(map.to_theta(xs)));
-      if (finite) g[side] = detail::conditioned_gradient_vector(m, map, xs);
-    }
-    if (finite) Hp.col(j) = (g[0] - g[1]) / (2 * kGradientDelta);
-  }
+  const MatrixXd Hp = inference::gradient_difference_hessian(model, map, x, nullptr, kGradientDelta);
   model.set_theta(theta0);
   m.gradient_cache = gradient0;
   m.gradient_kept = true;
-  if (!finite || !Hp.allFinite()) return false;
+  if (!Hp.allFinite()) return false;
 
   H.resize(nth + 1, nth + 1);
   VectorXd h(nth);
   for (Eigen::Index i = 0; i < nth; ++i) h(i) = -2 * dr2[static_cast<std::size_t>(i)] / (s2 * sigma) * sig;
   const double hss = (6 * r2 / (s2 * s2) - 2 * c / s2) * sig * sig;
-  H.topLeftCorner(nth, nth) = (Hp + Hp.transpose()) / 2 + h * h.transpose() / hss;
+  H.topLeftCorner(nth, nth) = Hp + h * h.transpose() / hss;
   H.col(nth).head(nth) = h;
   H.row(nth).head(nth) = h.transpose();
   H(nth, nth) = hss;

@@ -212,13 +212,7 @@ std::vector<Mat> detail::pwrss_gradient(const ModelState& m) {
     const Mat& AK = std::get<Mat>(m.A[m.K][j]);
     Eigen::VectorXd ze = AK.row(np).transpose();
     ze.noalias() -= AK.topRows(np).transpose() * beta_v;
-    const auto& Ajj = std::get<BlockDiag>(m.A[j][j]);
-    for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
-      ze.segment(b * qj, qj).noalias() -= Ajj.block(b) * bvec[j].segment(b * qj, qj);
-    for (int i = 0; i < m.K; ++i) {
-      if (i > j) ze.noalias() -= std::get<SpMat>(m.A[i][j]).transpose() * bvec[i];
-      if (i < j) ze.noalias() -= std::get<SpMat>(m.A[j][i]) * bvec[i];
-    }
+    detail::subtract_ztz_times(m, j, bvec, ze);
     Mat F = Mat::Zero(qj, qj);  // F(r, c) = Σ_b (Z_jb'e)_r u_jb,c
     for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
       F.noalias() += ze.segment(b * qj, qj) * uu[j].segment(b * qj, qj).transpose();
@@ -226,5 +220,20 @@ std::vector<Mat> detail::pwrss_gradient(const ModelState& m) {
   }
   return D;
 }
+
+template <class V>
+void detail::subtract_ztz_times(const ModelState& m, int j, const std::vector<V>& v, V& out) {
+  const int qj = m.q[j];
+  const auto& Ajj = std::get<BlockDiag>(m.A[j][j]);
+  for (Eigen::Index b = 0; b < m.nlev[j]; ++b)
+    out.middleRows(b * qj, qj).noalias() -= Ajj.block(b) * v[j].middleRows(b * qj, qj);
+  for (int i = 0; i < m.K; ++i) {
+    if (i > j) out.noalias() -= std::get<SpMat>(m.A[i][j]).transpose() * v[i];
+    if (i < j) out.noalias() -= std::get<SpMat>(m.A[j][i]) * v[i];
+  }
+}
+
+template void detail::subtract_ztz_times(const ModelState&, int, const std::vector<Eigen::VectorXd>&, Eigen::VectorXd&);
+template void detail::subtract_ztz_times(const ModelState&, int, const std::vector<Mat>&, Mat&);
 
 }  // namespace lmm

@@ -33,5 +33,10 @@ double crossed_gradient_cost(const ModelState& m);
 /// scales by (n or n - p) / r²). Satterthwaite's derivatives in σ need it alone.
 std::vector<Mat> pwrss_gradient(const ModelState& m);
 
+/// out -= Σ_i Z_j'Z_i v_i for term j, from A's blocks (v: one per term, q_i nlev_i rows; out: q_j
+/// nlev_j rows): Z_j'e for r²'s gradient (Eigen::VectorXd) and Z_j'Ṽ⁻¹X for Satterthwaite's (Mat).
+template <class V>
+void subtract_ztz_times(const ModelState& m, int j, const std::vector<V>& v, V& out);
+
 
 }  // namespace lmm::detail
