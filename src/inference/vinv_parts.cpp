@@ -8,7 +8,9 @@
 //   Ṽ⁻¹ = Ṽ_0⁻¹ - Ṽ_0⁻¹Z_R G Z_R'Ṽ_0⁻¹,   G = Λ_R F⁻¹ Λ_R',   Y = I - G N_RR,
 //   M_00 = N_00 - N_0R G N_R0,   M_0R = N_0R Y,   M_RR = N_RR Y.
 // Where the terms after the first have one effect each (Λ_R diagonal, λ > 0), Λ_R'N_RRΛ_R = F - I
-// gives Y = Λ_R F⁻¹ Λ_R⁻¹, M_RR = Λ_R⁻¹(I - F⁻¹)Λ_R⁻¹ and G = Λ_R² Y' without m³ products.
+// gives Y = Λ_R F⁻¹ Λ_R⁻¹, M_RR = Λ_R⁻¹(I - F⁻¹)Λ_R⁻¹ and G = Λ_R² Y' without m³ products: F⁻¹
+// scaled entry by entry, so none of them is formed, and M_R0 is used by panels of its rows as they
+// are formed (first_term_panels).
 // The traces tr(D_r M D_s M) split by where D_r and D_s live:
 //   both in R:       Σ over the blocks B of M_RR of <E_r B, B E_s>,
 //   first and R:     the same over the blocks of M_0R (held as M_R0 = M_0R'),
@@ -250,28 +252,31 @@ VinvParts::VinvParts(const ModelState& m) : K_(m.K), q_(m.q), nlev_(m.nlev) {
   const Mat NRX = SRX - S0Rt_ * (T0sp_ * S0X);
   Mat xvx0 = XX - S0X.transpose() * (T0sp_ * S0X);
 
-  // G_ is schur_complement()'s (empty where m_ = 0), not cleared first: 10 MB of writes on InstEval.
-  M1RR_.resize(m_, m_);
-  M0Rt_.resize(m_, n0_);
+  // F = I + Λ_R'N_RRΛ_R is the Schur complement the model's blocked factor holds in its trailing
+  // blocks (terms 1..K-1, at the model's θ): F⁻¹ from that factor (model/condvar.h), not formed and
+  // factored again.
   if (m_ > 0) {
-    const std::shared_ptr<const Mat> Finv = schur_complement(m);
-    Mat Yt;  // Y' = I - N_RR G
-    if (!scalar_parts(m, *Finv, Yt)) {
+    Finv_ = trailing_re_inverse(m, 1);
+    if (scalar_parts(m)) {
+      first_term_panels();
+    } else {
+      G_ = *Finv_;  // G = Λ_R F⁻¹ Λ_R'
+      Finv_.reset();
+      lambda_sandwich(G_, m);
+      symmetrize(G_);
       NRR_ = dense_nrr();
+      Mat Yt;  // Y' = I - N_RR G
       general_parts(Yt);
+      M0Rt_ = times_sparse(Yt, N0Rt_);  // M_R0 = Y' N_R0
     }
-    M0Rt_ = times_sparse(Yt, N0Rt_);  // M_R0 = Y' N_R0
   }
-  const Mat GNRX = thin_product(G_, NRX);
+  const Mat GNRX = g_times(NRX);
   W1_.resize(n0_ + m_, nc_);
   W1_.topRows(n0_) = N0X - N0R_ * GNRX;
   W1_.bottomRows(m_) = NRX - nrr_times(GNRX);
   xvx_ = xvx0 - NRX.transpose() * GNRX;
   symmetrize(xvx_);
-  if (lam2_.size())
-    diag_blocks_U_scalar();
-  else
-    diag_blocks_U();
+  if (!scalar()) diag_blocks_U();  // else first_term_panels' own
 }
 
 // N_RR = S_RR - S_R0 T_0 S_0R densely: a scatter of Σ_b q0² nnz_b² products into m x m (crossed
@@ -294,6 +299,12 @@ Mat VinvParts::nrr_times(const Mat& v) const {
   return out;
 }
 
+// G v: by the dense G, or where scalar_parts applied as Λ_R (F⁻¹ (Λ_R v)).
+Mat VinvParts::g_times(const Mat& v) const {
+  if (!scalar()) return thin_product(G_, v);
+  return lam_.asDiagonal() * thin_product(*Finv_, lam_.asDiagonal() * v);
+}
+
 // Λ_R M Λ_R' in place for a symmetric M (Λ_R = ⊕_k I ⊗ λ_k over the terms after the first): the
 // columns times Λ_R', the transpose, the columns again.
 void VinvParts::lambda_sandwich(Mat& M, const ModelState& m) const {
@@ -311,23 +322,15 @@ void VinvParts::lambda_sandwich(Mat& M, const ModelState& m) const {
   right();
 }
 
-// F = I + Λ_R'N_RRΛ_R is the Schur complement the model's blocked factor holds in its trailing
-// blocks (terms 1..K-1, at the model's θ): F⁻¹ from that factor (model/condvar.h), not formed and
-// factored again. G = Λ_R F⁻¹ Λ_R'; returns F⁻¹.
-std::shared_ptr<const Mat> VinvParts::schur_complement(const ModelState& m) {
-  std::shared_ptr<const Mat> Finv = trailing_re_inverse(m, 1);
-  G_ = *Finv;
-  lambda_sandwich(G_, m);
-  symmetrize(G_);
-  return Finv;
-}
-
 // Terms after the first with one effect each and Λ_R = diag(λ) well away from singular: with
-// Λ_R'N_RRΛ_R = F - I, N_RR G = Λ_R⁻¹(I - F⁻¹)Λ_R, so Y' = Λ_R⁻¹F⁻¹Λ_R and
-// M_RR = Λ_R⁻¹(I - F⁻¹)Λ_R⁻¹, entry by entry from F⁻¹ (no m³ product). Only the diagonal of
-// I - F⁻¹ subtracts; where 1 - (F⁻¹)_ii is small (λ_i² times its information small) it would lose
-// digits, and the products of general_parts are used instead. Returns false then.
-bool VinvParts::scalar_parts(const ModelState& m, const Mat& Finv, Mat& Yt) {
+// Λ_R'N_RRΛ_R = F - I, N_RR G = Λ_R⁻¹(I - F⁻¹)Λ_R, so Y' = Λ_R⁻¹F⁻¹Λ_R, M_RR = Λ_R⁻¹(I - F⁻¹)Λ_R⁻¹
+// and G = Λ_R F⁻¹ Λ_R: F⁻¹ scaled entry by entry (no m³ product, and no m x m copy: InstEval's
+// three, 30 MB touched for the first time, cost 3 ms on a warm heap and up to 60 ms where the
+// virtual machine's memory was cold). Only the diagonal of I - F⁻¹ subtracts; where 1 - (F⁻¹)_ii is
+// small (λ_i² times its information small) it would lose digits, and the products of general_parts
+// are used instead. Returns false then.
+bool VinvParts::scalar_parts(const ModelState& m) {
+  const Mat& Finv = *Finv_;
   Eigen::VectorXd lam(m_);
   for (int k = 1; k < K_; ++k) {
     if (q_[k] != 1) return false;
@@ -336,16 +339,115 @@ bool VinvParts::scalar_parts(const ModelState& m, const Mat& Finv, Mat& Yt) {
   constexpr double kMinInformed = 1e-4;  // 1 - (F⁻¹)_ii: digits lost ≈ log10 of its inverse
   if (!scalar_shortcut() || (1.0 - Finv.diagonal().array()).minCoeff() < kMinInformed || !(lam.array() > 0).all())
     return false;
-  const Eigen::ArrayXd inv = lam.array().inverse();
-  lam2_ = lam.array().square();
-  Yt.resize(m_, m_);
-  for (Index j = 0; j < m_; ++j) {
-    Yt.col(j) = Finv.col(j).array() * inv * lam(j);
-    M1RR_.col(j) = -Finv.col(j).array() * inv * inv(j);
-    M1RR_(j, j) = (1.0 - Finv(j, j)) * inv(j) * inv(j);
-  }
-  symmetrize(M1RR_);
+  lam_ = std::move(lam);
+  lam2_ = lam_.array().square();
   return true;
+}
+
+// M_RR(i, j) where scalar_parts applied: -(F⁻¹)_ij / (λ_i λ_j), and (1 - (F⁻¹)_ii) / λ_i² on the
+// diagonal.
+double VinvParts::m_rr_entry(Index i, Index j) const {
+  const double ii = 1.0 / lam_(i), ij = 1.0 / lam_(j);
+  return i == j ? (1.0 - (*Finv_)(i, i)) * ii * ii : -(*Finv_)(i, j) * ii * ij;
+}
+
+// block_gram over M_RR's block of terms a and b (scalar terms: the block's squared norm) where
+// scalar_parts applied, from F⁻¹ (λ is constant within a term).
+Mat VinvParts::rr_gram(int a, int b) const {
+  const Mat& F = *Finv_;
+  const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
+  const Index ra = roff_[ua], na = nlev_[ua];
+  double off = 0, diag = 0;
+  for (Index c = 0; c < nlev_[ub]; ++c) {
+    const Index j = roff_[ub] + c;
+    if (a != b) {
+      off += F.col(j).segment(ra, na).squaredNorm();
+    } else {
+      off += F.col(j).segment(ra, c).squaredNorm() + F.col(j).segment(j + 1, na - c - 1).squaredNorm();
+      diag += (1.0 - F(j, j)) * (1.0 - F(j, j));
+    }
+  }
+  const double s = 1.0 / (lam2_(ra) * lam2_(roff_[ub]));
+  return Mat::Constant(1, 1, (off + diag) * s);
+}
+
+// What the traces need of M_R0 = Y'N_R0 (m x n0; InstEval 1,142 x 2,972, 27 MB) where scalar_parts
+// applied, by panels of kRows of its rows, each formed from the same rows of Y' and used at once
+// while it is in the core's cache: block_gram over each term's rows (gram0_), the level blocks U_b
+// of N_0R G N_R0 (U00_: G N_R0 = Λ_R² M_R0 there, so U_b is N_0R's rows of level b times level b's
+// columns of Λ_R² M_R0, nnz(N_0R) q0 products in all), and with one effect in the first term
+// G N_R0 N_0R = Λ_R² M_R0 N_0R (GNN_, for G H_r). M_R0 is kept whole only where the first term has
+// several effects (G H_r for each of its parameters). Each entry of M_R0 and of GNN_ is the same
+// sum, in the same order, as the whole products gave; the panels' sums of squares and U_b's
+// partial sums are added in chunk order (fixed by m alone, whatever the thread count).
+void VinvParts::first_term_panels() {
+  constexpr Index kRows = 8;
+  const Mat& F = *Finv_;
+  const Eigen::ArrayXd inv = lam_.array().inverse();
+  const bool keep = q0_ > 1;
+  if (keep) M0Rt_.resize(m_, n0_);
+  if (q0_ == 1) GNN_.resize(m_, m_);
+  std::vector<int> term_of(static_cast<std::size_t>(m_));
+  for (int k = 1; k < K_; ++k)
+    for (Index i = roff_[k]; i < roff_[k + 1]; ++i) term_of[static_cast<std::size_t>(i)] = k;
+  const auto npanels = static_cast<std::size_t>((m_ + kRows - 1) / kRows);
+  const int nchunks = chunk_count(npanels, 2);
+  std::vector<std::vector<Mat>> gram(static_cast<std::size_t>(nchunks));
+  std::vector<Mat> U(static_cast<std::size_t>(nchunks));
+  parallel_for(nchunks, [&](int c) {
+    auto& g = gram[static_cast<std::size_t>(c)];
+    g.assign(static_cast<std::size_t>(K_), Mat::Zero(q0_, q0_));
+    Mat& u = U[static_cast<std::size_t>(c)];
+    u = Mat::Zero(q0_, n0_);
+    Eigen::Matrix<double, kRows, Eigen::Dynamic> Yp(kRows, m_), Mp(kRows, n0_);
+    using Acc = Eigen::Matrix<double, kRows, 1>;
+    for (auto p = chunk_begin(npanels, nchunks, c); p < chunk_begin(npanels, nchunks, c + 1); ++p) {
+      const Index r0 = static_cast<Index>(p) * kRows, rows = std::min(kRows, m_ - r0);
+      // Rows r0.. of Y' = Λ_R⁻¹F⁻¹Λ_R, from F⁻¹'s columns (F⁻¹ symmetric); rows past m zero.
+      for (Index r = 0; r < kRows; ++r) {
+        if (r < rows)
+          Yp.row(r) = (F.col(r0 + r).array() * inv(r0 + r) * lam_.array()).transpose();
+        else
+          Yp.row(r).setZero();
+      }
+      for (Index j = 0; j < n0_; ++j) {  // the panel of M_R0 = Y'N_R0
+        Acc acc = Acc::Zero();
+        for (SpMat::InnerIterator it(N0Rt_, j); it; ++it) acc += it.value() * Yp.col(it.row());
+        Mp.col(j) = acc;
+      }
+      if (keep) M0Rt_.middleRows(r0, rows) = Mp.topRows(rows);
+      for (Index r = 0; r < rows; ++r) {
+        const Index i = r0 + r;
+        Mat& gk = g[static_cast<std::size_t>(term_of[static_cast<std::size_t>(i)])];
+        if (q0_ == 1) {
+          gk(0, 0) += Mp.row(r).squaredNorm();
+        } else {
+          for (Index b = 0; b < nlev_[0]; ++b) {
+            const auto v = Mp.block(r, b * q0_, 1, q0_);
+            gk.noalias() += v.transpose() * v;
+          }
+        }
+        // U_b += (row i of N_0R's level-b rows) λ_i² (row i of M_R0's level-b columns).
+        for (SpMat::InnerIterator it(N0R_, i); it; ++it) {
+          const Index b = it.row() / q0_, rr = it.row() % q0_;
+          const double w = it.value() * lam2_(i);
+          for (int s = 0; s < q0_; ++s) u(rr, b * q0_ + s) += w * Mp(r, b * q0_ + s);
+        }
+      }
+      if (q0_ == 1)
+        for (Index j = 0; j < m_; ++j) {  // rows r0.. of Λ_R² M_R0 N_0R
+          Acc acc = Acc::Zero();
+          for (SpMat::InnerIterator it(N0R_, j); it; ++it) acc += it.value() * Mp.col(it.row());
+          for (Index r = 0; r < rows; ++r) GNN_(r0 + r, j) = acc(r) * lam2_(r0 + r);
+        }
+    }
+  });
+  gram0_.assign(static_cast<std::size_t>(K_), Mat::Zero(q0_, q0_));
+  U00_ = Mat::Zero(q0_, n0_);
+  for (int c = 0; c < nchunks; ++c) {
+    for (int k = 1; k < K_; ++k) gram0_[static_cast<std::size_t>(k)] += gram[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)];
+    U00_ += U[static_cast<std::size_t>(c)];
+  }
 }
 
 bool& VinvParts::scalar_shortcut() {
@@ -390,26 +492,13 @@ void VinvParts::diag_blocks_U() {
   }
 }
 
-// U_b from M_R0 where scalar_parts applied: G N_R0 = Λ_R² M_R0 there, so U_b = N_0R's rows of level
-// b times level b's columns of Λ_R² M_R0, nnz(N_0R) q0 products in all, where diag_blocks_U
-// gathers each level's nnz_b² entries of G (crossed 1,000 x 500: 10 million, about 8 ms).
-void VinvParts::diag_blocks_U_scalar() {
-  U00_ = Mat::Zero(q0_, n0_);
-  for (Index b = 0; b < nlev_[0]; ++b)
-    for (int r = 0; r < q0_; ++r)
-      for (SpMat::InnerIterator it(N0Rt_, b * q0_ + r); it; ++it) {
-        const double w = it.value() * lam2_(it.row());
-        for (int s = 0; s < q0_; ++s) U00_(r, b * q0_ + s) += w * M0Rt_(it.row(), b * q0_ + s);
-      }
-}
-
 Mat VinvParts::apply(const Mat& v) const {
   const Index c = v.cols();
   Mat out(n0_ + m_, c);
   const auto v0 = v.topRows(n0_);
   const auto vR = v.bottomRows(m_);
   const Mat NRv = N0R_.transpose() * v0 + nrr_times(vR);
-  const Mat g = thin_product(G_, NRv);
+  const Mat g = g_times(NRv);
   for (Index b = 0; b < nlev_[0]; ++b)
     out.middleRows(b * q0_, q0_) = N00_.middleCols(b * q0_, q0_) * v0.middleRows(b * q0_, q0_);
   out.topRows(n0_) += N0R_ * (vR - g);
@@ -434,22 +523,25 @@ double VinvParts::trace(const TermDerivative& d) const {
       t += (d.E.array() * (N00_.middleCols(b * q, q) - U00_.middleCols(b * q, q)).transpose().array()).sum();
     } else {
       const Index o = roff_[static_cast<std::size_t>(d.term)] + b * q;
-      t += (d.E.array() * M1RR_.block(o, o, q, q).transpose().array()).sum();
+      t += scalar() ? d.E(0, 0) * m_rr_entry(o, o) : (d.E.array() * M1RR_.block(o, o, q, q).transpose().array()).sum();
     }
   }
   return t;
 }
 
+// gnn_pair: with one effect in the first term, tr((G N_R0 N_0R)²), which tr(G H_s G H_r) is e_r e_s
+// times (GHr and GHs are then empty).
 double VinvParts::trace_zero_zero(const TermDerivative& r, const TermDerivative& s, const Mat& GHr,
-                                  const Mat& GHs) const {
+                                  const Mat& GHs, double gnn_pair) const {
   double t = 0;
   for (Index b = 0; b < nlev_[0]; ++b) {
     const auto Nb = N00_.middleCols(b * q0_, q0_);
     const Mat ENE = r.E * Nb * s.E;
     t += (ENE.array() * (Nb - 2 * U00_.middleCols(b * q0_, q0_)).transpose().array()).sum();
   }
-  if (m_ > 0) t += (GHs.array() * GHr.transpose().array()).sum();
-  return t;
+  if (m_ == 0) return t;
+  if (q0_ == 1) return t + r.E(0, 0) * s.E(0, 0) * gnn_pair;
+  return t + (GHs.array() * GHr.transpose().array()).sum();
 }
 
 // Σ over the qa x qb blocks B of M's na x nb block grid from (r0, c0) of vec(B) vec(B)'.
@@ -493,40 +585,31 @@ Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
     Mat& T = gram[static_cast<std::size_t>(a * K_ + b)];
     if (T.size() == 0) {
       const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
-      T = a == 0 ? block_gram(M0Rt_, roff_[ub], q_[ub], nlev_[ub], 0, q0_, nlev_[0])
-                 : block_gram(M1RR_, roff_[ua], q_[ua], nlev_[ua], roff_[ub], q_[ub], nlev_[ub]);
+      if (a == 0)
+        T = scalar() ? gram0_[ub] : block_gram(M0Rt_, roff_[ub], q_[ub], nlev_[ub], 0, q0_, nlev_[0]);
+      else
+        T = scalar() ? rr_gram(a, b) : block_gram(M1RR_, roff_[ua], q_[ua], nlev_[ua], roff_[ub], q_[ub], nlev_[ub]);
     }
     return T;
   };
   // G H_r = ((G N_R0) D_r) N_0R: 4 m nnz(N_0R) operations, not 2m³. Where scalar_parts applied,
-  // G N_R0 = Λ_R² M_R0 (G = Λ_R² Y' there), and Λ_R² is applied to the m x m product rather than
-  // to a copy of M_R0. With one effect in the first term, D_r = e_r I and G H_r = e_r (G N_R0 N_0R):
-  // one product for all, and no m x n0 copy (InstEval: 27 MB each, a third of the stage's time
-  // in page faults and copies).
-  Mat GN, GNN;  // G N_R0 (m x n0, where not Λ_R² M_R0); G N_R0 N_0R (m x m, q0 = 1)
-  const Mat& N = lam2_.size() ? M0Rt_ : GN;
-  // The last first-term parameter's G H_r is GNN itself, scaled in place: no m x m copy (InstEval:
-  // 10 MB of memory touched for the first time, 10-25 ms in page faults on the machine measured).
-  std::size_t last_first = d.size();
-  for (std::size_t r = 0; r < d.size(); ++r)
-    if (d[r].term == 0) last_first = r;
+  // G N_R0 = Λ_R² M_R0 (G = Λ_R² Y' there). With one effect in the first term, D_r = e_r I and
+  // G H_r = e_r (G N_R0 N_0R): one product for all first-term parameters (first_term_panels' GNN_
+  // where scalar_parts applied), and tr(G H_s G H_r) = e_r e_s tr((G N_R0 N_0R)²), without an m x m
+  // copy per parameter (InstEval: 10 MB each touched for the first time, 10-25 ms in page faults).
+  double gnn_pair = 0;
+  bool first_term = false;
+  for (const TermDerivative& t : d) first_term = first_term || t.term == 0;
+  Mat GN;  // G N_R0 (m x n0), where not Λ_R² M_R0
+  if (first_term && m_ > 0 && !scalar()) GN = times_sparse(G_, N0Rt_);
+  if (first_term && m_ > 0 && q0_ == 1) {
+    const Mat local = scalar() ? Mat() : times_sparse(GN, N0R_);
+    const Mat& GNN = scalar() ? GNN_ : local;
+    gnn_pair = (GNN.array() * GNN.transpose().array()).sum();
+  }
   for (std::size_t r = 0; r < d.size(); ++r) {
-    if (d[r].term != 0 || m_ == 0) continue;
-    if (lam2_.size() == 0 && GN.size() == 0) GN = times_sparse(G_, N0Rt_);
-    if (q0_ == 1) {
-      if (GNN.size() == 0) {
-        GNN = times_sparse(N, N0R_);
-        if (lam2_.size()) GNN.array().colwise() *= lam2_.array();
-      }
-      if (r == last_first) {
-        GH[r] = std::move(GNN);
-        GH[r] *= d[r].E(0, 0);
-      } else {
-        GH[r] = d[r].E(0, 0) * GNN;
-      }
-      continue;
-    }
-    Mat P = lam2_.size() ? Mat(lam2_.asDiagonal() * N) : N;
+    if (d[r].term != 0 || m_ == 0 || q0_ == 1) continue;
+    Mat P = scalar() ? Mat(lam2_.asDiagonal() * M0Rt_) : GN;
     for (Index b = 0; b < nlev_[0]; ++b) P.middleCols(b * q0_, q0_) = P.middleCols(b * q0_, q0_) * d[r].E;
     GH[r] = times_sparse(P, N0R_);
   }
@@ -535,7 +618,7 @@ Mat VinvParts::trace_pairs(const std::vector<TermDerivative>& d) const {
       const int kr = d[r].term, ks = d[s].term;
       double t = 0;
       if (kr == 0 && ks == 0) {
-        t = trace_zero_zero(d[r], d[s], GH[r], GH[s]);
+        t = trace_zero_zero(d[r], d[s], GH[r], GH[s], gnn_pair);
       } else if (m_ > 0) {
         // Ordered by term; the first term's blocks are held transposed (M_R0), so its E comes second.
         const auto [a, b] = kr <= ks ? std::pair{r, s} : std::pair{s, r};
@@ -554,7 +637,12 @@ double VinvParts::trace_vinv(double n) const {
   if (m_ == 0) return n - trT0S00_;
   Mat Q = NRR_.size() > 0 ? NRR_ : dense_nrr();
   add_level_products(Q, N0Rt_, T0_, S0Rt_, q0_, -1.0);
-  const double trGV0 = (G_.array() * Q.array()).sum();
+  double trGV0 = 0;
+  if (scalar()) {  // G = Λ_R F⁻¹ Λ_R
+    for (Index j = 0; j < m_; ++j) trGV0 += lam_(j) * (lam_.array() * Finv_->col(j).array() * Q.col(j).array()).sum();
+  } else {
+    trGV0 = (G_.array() * Q.array()).sum();
+  }
   return n - trT0S00_ - trGV0;
 }
 

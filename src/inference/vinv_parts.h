@@ -61,23 +61,33 @@ class VinvParts {
   Mat T0_, N00_, U00_;                      // q0 x n0, level blocks: T_0, N_00, diag blocks of N_0R G N_R0
   SpMat N0R_, N0Rt_, S0Rt_;                 // n0 x m, and its transpose; S_R0 = S_0R' (m x n0)
   SpMat SRR_, T0sp_;                        // S_RR (m x m) and T_0 (n0 x n0, block-diagonal)
-  Mat NRR_, G_, M1RR_, M0Rt_;               // m x m (NRR_ empty where scalar_parts applied); M_R0: m x n0
-  Eigen::VectorXd lam2_;                    // Λ_R's squared diagonal where scalar_parts applied
+  // Where the terms after the first are scalar (scalar_parts): F⁻¹ (the model's own, shared) and
+  // Λ_R's diagonal; G, Y' and M_RR are then F⁻¹ scaled entry by entry and are not formed, nor is
+  // M_R0 (first_term_panels). Elsewhere G_, M1RR_ (M_RR) and M0Rt_ (M_R0, m x n0) are.
+  std::shared_ptr<const Mat> Finv_;
+  Eigen::VectorXd lam_, lam2_;
+  Mat NRR_, G_, M1RR_, M0Rt_;               // NRR_ (m x m) empty where scalar_parts applied
+  std::vector<Mat> gram0_;                  // scalar_parts: block_gram of M_R0's rows of term k >= 1
+  Mat GNN_;                                 // scalar_parts with q0 = 1: G N_R0 N_0R (m x m)
   Mat W1_, xvx_;
   double trT0S00_ = 0;                      // for tr(Ṽ⁻¹)
 
+  bool scalar() const { return lam_.size() > 0; }
   void build_first_term(const ModelState& m, SpMat& S0R, Mat& S0X, SpMat& T0sp, SpMat& B0);
   void diag_blocks_U();
   void lambda_sandwich(Mat& M, const ModelState& m) const;
-  std::shared_ptr<const Mat> schur_complement(const ModelState& m);
   static Mat block_gram(const Mat& M, Eigen::Index r0, int qa, Eigen::Index na, Eigen::Index c0, int qb,
                         Eigen::Index nb);
-  bool scalar_parts(const ModelState& m, const Mat& Finv, Mat& Yt);
+  bool scalar_parts(const ModelState& m);
+  void first_term_panels();
   void general_parts(Mat& Yt);
   Mat dense_nrr() const;
   Mat nrr_times(const Mat& v) const;
-  void diag_blocks_U_scalar();
-  double trace_zero_zero(const TermDerivative& r, const TermDerivative& s, const Mat& GHr, const Mat& GHs) const;
+  Mat g_times(const Mat& v) const;
+  double m_rr_entry(Eigen::Index i, Eigen::Index j) const;
+  Mat rr_gram(int a, int b) const;
+  double trace_zero_zero(const TermDerivative& r, const TermDerivative& s, const Mat& GHr, const Mat& GHs,
+                         double gnn_pair) const;
 };
 
 /// Why Kenward-Roger cannot run for a model of this frame (empty if it can), decided from the
