@@ -505,7 +505,7 @@ ConvergenceReport check_convergence(LinearMixedModel& model, OptimizerSummary& o
   r.theta_names = theta_names(model);
   const auto vnames = variance_parameter_names(model);
   // After Newton's method, where Satterthwaite's H is to be had (the optimizer then skipped its
-  // closing differences), the optimizer's Hessian steers the finishing step, and the figures and
+  // closing Hessian), the optimizer's Hessian steers the finishing step, and the figures and
   // verdict are those of H's profiled form at the final θ, which Satterthwaite reuses.
   const detail::ModelState& state = detail::model_state(model);
   const bool varpar_after = state.optimizer_hessian.size() > 0 && detail::check_takes_varpar_hessian(state, options);

@@ -61,14 +61,14 @@ struct ModelState {
   mutable std::vector<detail::Mat> gradient_cache;
   mutable bool gradient_kept = false;
   // The Hessian of the objective in the optimizer's conditioned coordinates (ThetaMap), formed by
-  // the Newton optimizer (src/model/optimize.cpp) from differences of the gradient at
+  // the Newton optimizer (src/model/optimize.cpp; exact, or from differences of the gradient) at
   // `hessian_at` and updated by its later steps; the convergence check takes it within hessian_reach
-  // of there instead of differencing again. Empty until then (cleared as each fit starts); dropped
+  // of there instead of forming its own. Empty until then (cleared as each fit starts); dropped
   // with the objective. Where the check is to take the exact Hessian below instead
   // (FitOptions::ddf Satterthwaite and detail::varpar_analytic, src/inference/varpar.h), the
-  // optimizer does not difference again near its end, and this one only steers the check's
+  // optimizer does not form it again near its end, and this one only steers the check's
   // finishing Newton step, from however far it was formed (beyond VinvParts's limits, where the
-  // Hessian below comes from differences of the gradient, it differences again as without it).
+  // Hessian below comes from differences of the gradient, it forms it again as without it).
   static constexpr double hessian_reach = 1e-3;  // largest coordinate of x - hessian_at
   Mat optimizer_hessian;
   std::vector<double> hessian_at;

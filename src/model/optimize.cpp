@@ -192,18 +192,23 @@ RunResult lbfgs_then_bobyqa(OptContext& ctx, std::vector<double>& x, OptimizerSu
 
 // Newton's method for a crossed design of two or three scalar terms, where one evaluation costs
 // seconds (large dense tails: on the 10M ratings set, 10,000 items, about 5 s for the objective
-// and 15-20 s for the gradient) and the moment start is close to the optimum. The Hessian comes
-// from forward differences of the analytic gradient (n evaluations and gradients) at the start,
-// and once more where the step has shrunk below kNear (so that the convergence check can take it);
-// BFGS updates keep it current between. A step is halved until the objective falls by Armijo's
-// condition; a Hessian that is not positive definite, a step across a bound, a start near the
-// boundary or a line search that fails hands the fit, from its best point, to L-BFGS
-// (lbfgs_then_bobyqa). Stops as L-BFGS does on the gradient (gradient_tolerance), or where the
-// Newton decrement g'H⁻¹g/2 is below ftol_rel |f|; the convergence check's finishing Newton step
-// then lands on the stationary point. Without `closing_differences` (where the check is to take
+// and 15-20 s for the gradient) and the moment start is close to the optimum. The Hessian is formed
+// at the start, and once more where the step has shrunk below kNear (so that the convergence check
+// can take it); BFGS updates keep it current between. It is the exact one where Satterthwaite's
+// derivatives are analytic (detail::varpar_analytic: Ṽ⁻¹'s parts within VinvParts's limits;
+// detail::profiled_hessian), whatever the df asked for, else from forward differences of the
+// analytic gradient (n evaluations and gradients). On InstEval (ML) the exact one is one VinvParts,
+// 35-50 ms, where the differences took 3 evaluations and gradients, about 80 ms; it agrees with the
+// differences to 0.1%, and the fit takes the same 3 steps to the same optimum (7 evaluations with
+// gradients -> 4; logLik equal to 16 digits, θ within 3e-9). A step is halved until the objective
+// falls by Armijo's condition; a Hessian that is not positive definite, a step across a bound, a
+// start near the boundary or a line search that fails hands the fit, from its best point, to
+// L-BFGS (lbfgs_then_bobyqa). Stops as L-BFGS does on the gradient (gradient_tolerance), or where
+// the Newton decrement g'H⁻¹g/2 is below ftol_rel |f|; the convergence check's finishing Newton
+// step then lands on the stationary point. Without `closing_hessian` (where the check is to take
 // the Hessian from Satterthwaite's H at the optimum, detail::profiled_hessian, which Satterthwaite
-// then reuses), the Hessian from the start and the BFGS updates steer to the end: on InstEval (ML)
-// 6 evaluations with gradients instead of 9. Measured (evaluations; evaluations with a gradient):
+// then reuses), the Hessian from the start and the BFGS updates steer to the end. Measured
+// (evaluations; evaluations with a gradient), with differences:
 //   10M ratings (REML): default start, moment start, 2 differences, a step, 2 differences, a step:
 //     8 and 7, 147 s; L-BFGS 12 and 11, 240 s, of which 4 to come back from its first step, the
 //     raw gradient (1,134 in θ for the item term); the check then 1 evaluation and gradient
@@ -220,12 +225,18 @@ Eigen::VectorXd gradient_here(const OptContext& ctx) {
 struct NewtonOutcome {
   bool converged = false;
   std::string reason;  // why it stopped, where it converged
-  Eigen::MatrixXd hessian;   // the last, from differences at hessian_at and the BFGS updates since
+  Eigen::MatrixXd hessian;   // the last, formed at hessian_at and updated by BFGS since
   std::vector<double> hessian_at;
 };
 
-// Differences of the gradient from g at x: column j from x + δe_j.
-bool difference_hessian(OptContext& ctx, const std::vector<double>& x, const Eigen::VectorXd& g, Eigen::MatrixXd& H) {
+// The Hessian at x, where the model is (evaluated there, with its gradient g): exact where
+// `analytic`, else from differences of the gradient, column j from x + δe_j.
+bool newton_hessian(OptContext& ctx, const std::vector<double>& x, const Eigen::VectorXd& g, bool analytic,
+                    Eigen::MatrixXd& H) {
+  if (analytic) {
+    H = detail::profiled_hessian(*ctx.model);
+    if (H.size() > 0 && H.allFinite()) return true;
+  }
   const auto n = static_cast<Eigen::Index>(x.size());
   H.resize(n, n);
   for (Eigen::Index j = 0; j < n; ++j) {
@@ -238,7 +249,8 @@ bool difference_hessian(OptContext& ctx, const std::vector<double>& x, const Eig
   return true;
 }
 
-NewtonOutcome newton(OptContext& ctx, std::vector<double>& x, bool closing_differences) {
+NewtonOutcome newton(OptContext& ctx, std::vector<double>& x, bool closing_hessian) {
+  const bool analytic = detail::varpar_analytic(detail::model_state(*ctx.model));
   const NewtonOutcome hand_over;
   const auto n = static_cast<Eigen::Index>(x.size());
   const std::vector<double>& lower = *ctx.lower;
@@ -249,19 +261,19 @@ NewtonOutcome newton(OptContext& ctx, std::vector<double>& x, bool closing_diffe
   Eigen::VectorXd g = gradient_here(ctx);
   NewtonOutcome done{true, "projected gradient below tolerance", {}, {}};
   Eigen::MatrixXd& H = done.hessian;
-  if (!difference_hessian(ctx, x, g, H)) return hand_over;
+  if (!newton_hessian(ctx, x, g, analytic, H)) return hand_over;
   done.hessian_at = x;
   for (int it = 0; it < kNewtonSteps && ctx.evaluations < ctx.options->max_evaluations; ++it) {
     if (g.cwiseAbs().maxCoeff() <= gradient_tolerance(f)) return done;
     Eigen::LLT<Eigen::MatrixXd> llt(H);
     if (llt.info() != Eigen::Success) return hand_over;
     Eigen::VectorXd p = -llt.solve(g);
-    // Close to the optimum with a Hessian from further away: differences again here, so that the
+    // Close to the optimum with a Hessian from further away: formed again here, so that the
     // convergence check can take this one (within kNear of its point).
     double from_h = 0;
     for (Eigen::Index k = 0; k < n; ++k) from_h = std::max(from_h, std::abs(x[k] - done.hessian_at[k]));
-    if (closing_differences && p.cwiseAbs().maxCoeff() <= kNear && from_h > kNear) {
-      if (!difference_hessian(ctx, x, g, H)) return hand_over;
+    if (closing_hessian && p.cwiseAbs().maxCoeff() <= kNear && from_h > kNear) {
+      if (!newton_hessian(ctx, x, g, analytic, H)) return hand_over;
       done.hessian_at = x;
       llt.compute(H);
       if (llt.info() != Eigen::Success) return hand_over;
@@ -372,7 +384,7 @@ OptimizerSummary LinearMixedModel::fit(const FitOptions& options) {
   RunResult r;
   NewtonOutcome newton_run;
   if (newton_first) {
-    // Without closing differences only where the check's Hessian is to be exact and cheap
+    // Without a closing Hessian only where the check's Hessian is to be exact and cheap
     // (varpar_analytic). From differences of the gradient (beyond VinvParts's limits) it costs 2n
     // gradients at the final θ, and Newton's decrement from the BFGS-updated Hessian of the start
     // stops short there (10M ratings: scaled gradient 0.006, then 3 polishing steps in the check).
