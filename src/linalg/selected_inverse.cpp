@@ -456,16 +456,28 @@ double gram_panel_at(const Mat& W, const SpMat& X, Eigen::Index r0, double* per_
                          : gram_panel<Eigen::Dynamic>(W, X, r0, h, per_column);
 }
 
-double gram_trace(const Mat& W, const SpMat& X) {
+// With `columns`, each ‖W x̃_c‖² too, from the same panels (each chunk's added in chunk order): the
+// sum is the same to the bit either way.
+double gram_trace(const Mat& W, const SpMat& X, Eigen::VectorXd* columns = nullptr) {
   const auto npanels = static_cast<std::size_t>((W.rows() + kGramPanel - 1) / kGramPanel);
   const int nchunks = chunk_count(npanels, 4);
   std::vector<double> part(static_cast<std::size_t>(nchunks), 0.0);
+  std::vector<Eigen::VectorXd> cols(columns ? static_cast<std::size_t>(nchunks) : 0);
   parallel_for(nchunks, [&](int chunk) {
+    double* per_column = nullptr;
+    if (columns) {
+      cols[static_cast<std::size_t>(chunk)].setZero(X.outerSize());
+      per_column = cols[static_cast<std::size_t>(chunk)].data();
+    }
     for (auto p = static_cast<std::size_t>(chunk); p < npanels; p += static_cast<std::size_t>(nchunks))
-      part[static_cast<std::size_t>(chunk)] += gram_panel_at(W, X, static_cast<Eigen::Index>(p) * kGramPanel, nullptr);
+      part[static_cast<std::size_t>(chunk)] += gram_panel_at(W, X, static_cast<Eigen::Index>(p) * kGramPanel, per_column);
   });
   double total = 0;
   for (double v : part) total += v;
+  if (columns) {
+    columns->setZero(X.outerSize());
+    for (const auto& v : cols) *columns += v;
+  }
   return total;
 }
 
@@ -566,7 +578,7 @@ std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Blo
 }
 
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
-                                     SumRoute route, std::shared_ptr<Mat>* tail_inverse) {
+                                     SumRoute route, std::shared_ptr<Mat>* tail_inverse, std::vector<Mat>* blocks) {
   if (!crossed_shape(L)) return {};
   const int nb = static_cast<int>(L.size());
   const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
@@ -582,21 +594,33 @@ std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>
   std::vector<Mat> sums(static_cast<std::size_t>(nb));
   double trace = 0;
   bool lapack_w = false;
+  // The diagonal blocks themselves, where L_t⁻¹ is handed out: the conditional variances want them
+  // at this factor (crossed_diagonal_blocks() would read W again for them: InstEval 6.5 ms).
+  std::vector<Mat> out;
+  Eigen::VectorXd columns;
   if (gather) {  // W = L_t⁻¹ alone: m³/3, and Σ_t's diagonal blocks from W's columns
     lapack_w = tail_inverse_factor(Lt);
-    trace = gram_trace(Lt, X);
+    const bool keep = blocks && tail_inverse && lapack_w;
+    if (keep) out.resize(static_cast<std::size_t>(nb));
+    trace = gram_trace(Lt, X, keep ? &columns : nullptr);
   } else {
     t.S = inverse_from_factor(std::move(Lt));
     trace = full_trace(t.S, X);
   }
   sums[0] = Mat::Constant(1, 1, d0->data.array().square().inverse().sum() + trace);
+  if (!out.empty()) out[0] = (d0->data.row(0).array().square().inverse().matrix() + columns.transpose()).eval();
   for (int i = 1; i < nb; ++i) {
     const int qi = q[static_cast<std::size_t>(i)];
     sums[i] = Mat::Zero(qi, qi);
-    for (Eigen::Index r = t.off[i]; r < t.off[i + 1]; r += qi)
-      sums[i] += gather ? gram_block(Lt, r, qi) : Mat(t.S.block(r, r, qi, qi).selfadjointView<Eigen::Lower>());
+    if (!out.empty()) out[i].resize(qi, t.off[i + 1] - t.off[i]);
+    for (Eigen::Index r = t.off[i]; r < t.off[i + 1]; r += qi) {
+      const Mat b = gather ? gram_block(Lt, r, qi) : Mat(t.S.block(r, r, qi, qi).selfadjointView<Eigen::Lower>());
+      sums[i] += b;
+      if (!out.empty()) out[i].middleCols(r - t.off[i], qi) = b;
+    }
   }
   if (tail_inverse && lapack_w) *tail_inverse = std::make_shared<Mat>(std::move(Lt));
+  if (!out.empty()) *blocks = std::move(out);
   return sums;
 }
 

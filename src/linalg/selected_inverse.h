@@ -31,11 +31,14 @@ std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<c
 /// of X̃ a column of it; where X̃ is sparse enough) or from Σ_t in full and X̃X̃' (Full: dpotri,
 /// 2m³/3, and a scatter like the factorisation's downdate); Auto picks the cheaper.
 /// Where `tail_inverse` is given and the Gather route formed L_t⁻¹ by LAPACK (lapack.h), it is
-/// handed out there (strict upper triangle zero) for crossed_diagonal_blocks() and
-/// inverse_from_lower_inverse() at the same factor; otherwise *tail_inverse is left as it was.
+/// handed out there (strict upper triangle zero) for inverse_from_lower_inverse() at the same
+/// factor, and where `blocks` is given too, the diagonal blocks themselves (as
+/// crossed_diagonal_blocks() gives them) are handed out there, read off the same pass; otherwise
+/// *tail_inverse and *blocks are left as they were.
 enum class SumRoute { Auto, Gather, Full };
 std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
-                                     SumRoute route = SumRoute::Auto, std::shared_ptr<Mat>* tail_inverse = nullptr);
+                                     SumRoute route = SumRoute::Auto, std::shared_ptr<Mat>* tail_inverse = nullptr,
+                                     std::vector<Mat>* blocks = nullptr);
 
 /// For the shape diagonal_block_sums() takes: the q[i] x q[i] diagonal blocks of Σ = (L L')⁻¹ of
 /// every block i side by side (q[i] x rows of block i; the first block's 1 x n: Σ_bb = l_b⁻² +

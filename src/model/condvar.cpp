@@ -286,10 +286,11 @@ constexpr Eigen::Index kMaxKept = 6000;  // 288 MB; Satterthwaite's analytic pat
 
 }  // namespace
 
-void keep_tail_inverse_factor(const detail::ModelState& m, std::shared_ptr<Mat> w) {
+void keep_tail_inverse_factor(const detail::ModelState& m, std::shared_ptr<Mat> w, std::vector<Mat> blocks) {
   if (!w || w->rows() > kMaxKept) return;
   std::lock_guard<std::mutex> lock(kept);
   m.tail_inverse_factor = std::move(w);
+  if (!blocks.empty()) m.re_diagonal_blocks = std::make_shared<const std::vector<Mat>>(std::move(blocks));
 }
 
 namespace {
@@ -355,7 +356,8 @@ std::shared_ptr<const Mat> trailing_re_inverse(const detail::ModelState& m, int 
   for (int j = 0; j < m.K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
   // From term 1 of a crossed design, where the gradient kept L_t⁻¹ at this factor: its Gram matrix
   // (dlauum), which is dpotri's second half, the first being that same dtrtri. Formed in W's own
-  // storage, after re_inverse_diagonal_blocks()'s result is taken from W and kept (a few vectors):
+  // storage, after re_inverse_diagonal_blocks()'s result is taken from W and kept (a few vectors;
+  // where the gradient kept W it kept that result too, read off its own pass over W):
   // no second m x m matrix (InstEval: 10 MB of memory touched for the first time, 2 to 20 ms of
   // page faults on the machine measured).
   std::shared_ptr<const Mat> inv;
@@ -363,7 +365,12 @@ std::shared_ptr<const Mat> trailing_re_inverse(const detail::ModelState& m, int 
     if (std::shared_ptr<Mat> W = kept_tail_inverse_factor(m, true)) {
       bool consumed = false;
       if (W.use_count() == 1) {  // no other caller reads it
-        auto blocks = std::make_shared<const std::vector<Mat>>(crossed_blocks(m, W.get()));
+        bool have_blocks = false;
+        {
+          std::lock_guard<std::mutex> lock(kept);
+          have_blocks = m.re_diagonal_blocks != nullptr;
+        }
+        auto blocks = std::make_shared<const std::vector<Mat>>(have_blocks ? std::vector<Mat>() : crossed_blocks(m, W.get()));
         if (inverse_from_lower_inverse_in_place(*W)) {
           consumed = true;
           inv = std::move(W);

@@ -36,8 +36,9 @@ std::shared_ptr<const Mat> trailing_re_inverse(const detail::ModelState& m, int 
 /// gradient formed it by LAPACK (linalg/selected_inverse.h's diagonal_block_sums), for
 /// trailing_re_inverse(m, 1) and re_inverse_diagonal_blocks() at the same factor; not above 6,000
 /// rows. trailing_re_inverse(m, 1) turns it into its result in place, after taking
-/// re_inverse_diagonal_blocks()'s result from it.
-void keep_tail_inverse_factor(const detail::ModelState& m, std::shared_ptr<Mat> w);
+/// re_inverse_diagonal_blocks()'s result from it where `blocks` (that result, read off the
+/// gradient's own pass over W) is empty.
+void keep_tail_inverse_factor(const detail::ModelState& m, std::shared_ptr<Mat> w, std::vector<Mat> blocks = {});
 
 /// (L L')⁻¹ for a dense square L: lower triangular (a Cholesky factor), or any invertible L such as
 /// a permuted sparse factor P'L̂ (then through L L' and a Cholesky factorization).

@@ -130,10 +130,12 @@ std::vector<Mat> traces(const detail::ModelState& m, const std::vector<std::vect
   qs.resize(V.size(), 1);  // REML's X rows: not a term
   // Without X rows in the tail (ML), its L⁻¹ is the one trailing_re_inverse() and the conditional
   // variances want at this factor: kept for them (model/condvar.h).
+  // So are Σ's diagonal blocks, read off the same pass.
   std::shared_ptr<Mat> tail_inverse;
+  std::vector<Mat> blocks;
   const std::vector<Mat> sums =
-      detail::diagonal_block_sums(V, qs, detail::SumRoute::Auto, with_x ? nullptr : &tail_inverse);
-  if (tail_inverse) detail::keep_tail_inverse_factor(m, std::move(tail_inverse));
+      detail::diagonal_block_sums(V, qs, detail::SumRoute::Auto, with_x ? nullptr : &tail_inverse, &blocks);
+  if (tail_inverse) detail::keep_tail_inverse_factor(m, std::move(tail_inverse), std::move(blocks));
   bool all = !sums.empty();
   for (int j = 0; j < m.K && all; ++j) all = identity_trace(m.lambda[j], m.nlev[j], sums[j], G[j]);
   if (all) return G;
