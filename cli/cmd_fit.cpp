@@ -2,8 +2,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <system_error>
+#include <thread>
 
 #include "commands.h"
 #include "read_options.h"
@@ -165,6 +168,12 @@ void add_fit_command(CLI::App& app, Action& action) {
       set_num_threads(args->inference.threads);
       if ((args->stream || args->glmm.family.empty()) && should_stream(args->stream, args->data, args->quiet))
         return with_frame_flags([&] { return run_stream_fit(stream_request(*args)); });
+      // A file of a megabyte or more (InstEval: 2.3 MB) may well make a crossed design with a large
+      // dense block: its LAPACK library is opened on the other core while this one reads.
+      std::error_code size_error;
+      std::jthread dense_kernels;
+      if (std::filesystem::file_size(args->data, size_error) >= (1u << 20) && !size_error)
+        dense_kernels = std::jthread(load_dense_kernels);
       DataFrame data = read_data(args->data, args->read, false);
       const double read_seconds = seconds_since(start);
       prepare_fit_data(data, args->extras);

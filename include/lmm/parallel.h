@@ -10,4 +10,10 @@ void set_num_threads(int n);
 /// The number of threads in use (all cores unless set).
 int num_threads();
 
+/// Opens the LAPACK library (OpenBLAS) that factors the large dense blocks of crossed designs,
+/// which is otherwise opened at the first such block: about 5 ms of loading, which a caller that
+/// expects a large fit can spend on another thread while it reads the data. Does nothing in a build
+/// without OpenBLAS; safe from any thread, any number of times.
+void load_dense_kernels();
+
 }  // namespace lmm

@@ -898,3 +898,13 @@ void sub_times(const Block& B, const Eigen::VectorXd& x, Eigen::Ref<Eigen::Vecto
 }
 
 }  // namespace lmm::detail
+
+namespace lmm {
+
+void load_dense_kernels() {
+#ifdef LMM_HAVE_OPENBLAS
+  (void)detail::openblas();
+#endif
+}
+
+}  // namespace lmm
