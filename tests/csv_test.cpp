@@ -262,6 +262,45 @@ TEST(ParseTable, NumberSyntax) {
   EXPECT_EQ(neg.at("v").numbers[3], 0.0);
 }
 
+// The reader's one-step path for plain decimals ("12", "-0.25") must give the general parser's
+// double and keep the text exactly where the general path kept it.
+TEST(ParseTable, PlainDecimalsAsTheGeneralParser) {
+  const std::vector<std::string> cells{
+      "0", "7", "-3", "10", "0.1", "0.3", "-0.5", "2.675", "1.005", "123456789012345", "-999999999999999",
+      "12345678901234.5", "0.000000000000001", "9007199254740993", "1234567890123456", "0.1234567890123456",
+      "4.35", "80.1", "1.15", "-0.7", "3.14159265358979", "99.99", "0.30000000000000004"};
+  std::string csv = "v\n";
+  for (const auto& c : cells) csv += c + "\n";
+  const DataFrame df = parse_table(csv, ',');
+  const Column& v = df.at("v");
+  ASSERT_TRUE(v.is_numeric());
+  ASSERT_EQ(v.numbers.size(), cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) EXPECT_EQ(v.numbers[i], std::stod(cells[i])) << cells[i];
+  // Integers of more than 15 digits are not plain: from the first on, each cell's text is kept.
+  ASSERT_TRUE(v.has_text());
+  for (std::size_t i : {0, 4, 13, 22}) EXPECT_EQ(v.text_levels[static_cast<std::size_t>(v.text_codes[i])], cells[i]);
+  // Text that says more than its number is kept, before and after plain cells.
+  for (const std::string& odd : {"-0", "01", "3.10", "3.", "+4"}) {
+    const DataFrame d = parse_table("v\n1\n" + odd + "\n2.5\n", ',');
+    const Column& c = d.at("v");
+    ASSERT_TRUE(c.has_text()) << odd;
+    EXPECT_EQ(c.text_levels.size(), 3u) << odd;
+  }
+  EXPECT_FALSE(parse_table("v\n1\n 5 \n", ',').at("v").has_text());  // trimmed, "5" is plain
+  // With decimal commas a '.' is no decimal point: "3.5" is text, "3" a number.
+  lmm::ReadOptions comma;
+  comma.decimal = ',';
+  comma.delimiter = ';';
+  EXPECT_FALSE(parse_table("v\n3\n3.5\n", comma).at("v").is_numeric());
+  // A declared missing code that is a plain number is missing.
+  lmm::ReadOptions na;
+  na.na_values = {"-99"};
+  const DataFrame dm = parse_table("v\n1\n-99\n2\n", na);
+  const Column& m = dm.at("v");
+  EXPECT_TRUE(m.missing(1));
+  EXPECT_EQ(m.numbers[2], 2);
+}
+
 TEST(ParseTable, NotNumbersMakeTheColumnCategorical) {
   for (const char* value : {"\"1,5\"", "1 000", "12abc", "+-1", "+", "0x10", "1e", "--1", "1.2.3", "abc"}) {
     DataFrame df = parse_table(std::string("v\n1\n") + value + "\n2\n", ',');

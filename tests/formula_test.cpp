@@ -190,6 +190,10 @@ TEST(Formula, NumbersPrintAsR) {
   EXPECT_EQ(fixed("y ~ I(x * 0.001)"), V{"I(x * 0.001)"});
   EXPECT_EQ(fixed("y ~ I(x / 100000)"), V{"I(x/1e+05)"});
   EXPECT_EQ(fixed("y ~ I(x * 123456)"), V{"I(x * 123456)"});
+  EXPECT_EQ(fixed("y ~ I(x * 1200000)"), V{"I(x * 1200000)"});  // a tie with 1.2e+06: fixed
+  EXPECT_EQ(fixed("y ~ I(x * 12000000)"), V{"I(x * 1.2e+07)"});
+  EXPECT_EQ(fixed("y ~ I(x * 123456789012345)"), V{"I(x * 123456789012345)"});
+  EXPECT_EQ(fixed("y ~ I(x * 1e15)"), V{"I(x * 1e+15)"});
   EXPECT_EQ(fixed("y ~ I(x * 1.5e3)"), V{"I(x * 1500)"});
   EXPECT_EQ(fixed("y ~ I(x * 3.14159265358979)"), V{"I(x * 3.14159265358979)"});
   EXPECT_EQ(fixed("y ~ I(x * 1e-300)"), V{"I(x * 1e-300)"});

@@ -169,6 +169,22 @@ TEST(ModelFrame, FactorOfNumberSortsLevelsNumerically) {
   EXPECT_EQ(z.fixed_names, (V{"factor(d)0.5", "factor(d)1", "factor(d)2", "factor(d)10"}));
 }
 
+// Integer ids take a table over their range, other numbers a sort: the same levels and codes.
+TEST(ModelFrame, NumericGroupingFactorsIntegersAndOthers) {
+  const D y{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  auto levels_and_refs = [&](const D& g) {
+    const ModelFrame m = mf(frame({num("y", y), num("g", g)}), "y ~ 1 + (1 | g)");
+    return std::pair{m.re[0].levels, m.re[0].refs};
+  };
+  using R = std::vector<std::int32_t>;
+  EXPECT_EQ(levels_and_refs({3, -2, 100000, 3, 0, -2, 1200000, 0, 100000, 3}),  // a range beyond 2n: sorted
+            (std::pair{V{"-2", "0", "3", "1e+05", "1200000"}, R{2, 0, 3, 2, 1, 0, 4, 1, 3, 2}}));
+  EXPECT_EQ(levels_and_refs({3, -2, 10, 3, 0, -2, 12, 0, 10, 3}),  // in a table
+            (std::pair{V{"-2", "0", "3", "10", "12"}, R{2, 0, 3, 2, 1, 0, 4, 1, 3, 2}}));
+  EXPECT_EQ(levels_and_refs({3, -2, 10, 3, 0.5, -2, 12, 0.5, 10, 3}),  // not integers
+            (std::pair{V{"-2", "0.5", "3", "10", "12"}, R{2, 0, 3, 2, 1, 0, 4, 1, 3, 2}}));
+}
+
 TEST(ModelFrame, TwoFactorsFirstVariesFastest) {
   const DataFrame d =
       frame({num("y", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}),

@@ -19,6 +19,23 @@ std::string format_r_number(double x) {
   if (std::isnan(x)) return "NaN";
   if (std::isinf(x)) return x > 0 ? "Inf" : "-Inf";
   if (x == 0) return "0";
+  // An integer of at most 15 digits without snprintf (grouping factors label thousands of ids:
+  // InstEval's 4,114 took 1.3 ms of its model frame through the general path below): its digits
+  // are exact in both notations; fixed when not longer than the scientific d[.ddd]e+XX, as below.
+  // Checked against the general path on 6 million integers.
+  if (std::abs(x) < 1e15 && x == std::trunc(x)) {
+    std::string fixed = std::to_string(static_cast<long long>(x));
+    const std::size_t digits = fixed.size() - (x < 0);
+    std::size_t sig = digits;
+    while (fixed[fixed.size() - 1 - (digits - sig)] == '0') --sig;  // trailing zeros
+    if (digits <= sig + (sig > 1) + 4) return fixed;
+    const std::size_t lead = (x < 0) + 1;  // the sign and the first digit
+    std::string sci(fixed, 0, lead);
+    if (sig > 1) sci.append(1, '.').append(fixed, lead, sig - 1);
+    const std::size_t expo = digits - 1;
+    sci.append(expo < 10 ? "e+0" : "e+").append(std::to_string(expo));
+    return sci;
+  }
   // 15 significant digits, as R's formatReal with digits = 15.
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.14e", x);

@@ -177,7 +177,14 @@ class ColumnBuilder {
  public:
   explicit ColumnBuilder(const MissingCodes* codes = nullptr) : na_(codes) {}
 
+  /// At most `rows` rows follow: the column's vectors take their final size at once.
+  void reserve(std::size_t rows) {
+    rows_ = rows;
+    numbers_.reserve(rows);
+  }
+
   void add(std::string_view raw, std::size_t line) {
+    if (!categorical_ && add_plain_decimal(raw)) return;
     std::string_view t = trim(raw);
     if (!categorical_) {
       if (add_number(t)) return;
@@ -222,6 +229,7 @@ class ColumnBuilder {
     info_.missing_codes.emplace_back(code, 1);
   }
   bool add_number(std::string_view t);
+  bool add_plain_decimal(std::string_view t);
   void switch_to_text(std::string_view t, std::size_t line);
   enum class TextKind : std::uint8_t { Number, Text, Code };
   TextKind text_kind(std::string_view t) const {
@@ -235,6 +243,7 @@ class ColumnBuilder {
   static std::string sentinel_warning(const std::string& name, const std::vector<double>& x);
 
   const MissingCodes* na_;
+  std::size_t rows_ = 0;  // reserve()'s bound on the rows
   bool categorical_ = false;
   bool text_ = false;          // numeric: the cells' text is kept (text_codes_)
   bool text_dropped_ = false;  // numeric: too many distinct texts to be an identifier
@@ -245,6 +254,48 @@ class ColumnBuilder {
   Interner levels_;
   ColumnReadInfo info_;
 };
+
+// The common cell in one step: a plain decimal (detail::is_plain_decimal: "12", "-3", "0.25") of
+// at most 15 digits and no spaces, in a column with no declared missing codes. Its value is the
+// digits as an integer (exact below 2^53) divided by a power of ten (exact up to 10^22): one
+// correctly rounded division, the double the full parser gives. add_number's checks all pass for
+// such text (not a missing code, no comma, plain), so only the value is stored. With it the read
+// of InstEval (514,000 cells, all small integers) took 8 ms instead of 13 (warm repeats in one
+// process; trimming, the missing-code checks, the general parser and is_plain_decimal per cell).
+bool ColumnBuilder::add_plain_decimal(std::string_view t) {
+  if (na_ && !na_->declared.empty()) return false;
+  const char* p = t.data();
+  const char* const e = p + t.size();
+  const bool negative = p != e && *p == '-';
+  p += negative;
+  if (p == e || *p < '0' || *p > '9' || (*p == '0' && p + 1 != e && p[1] != '.')) return false;  // "", "01"
+  const bool point_ok = !na_ || na_->decimal != ',';  // with decimal commas "3.5" is text
+  std::uint64_t m = 0;
+  int digits = 0, decimals = -1;  // decimals: digits after the point, -1 before it
+  for (; p != e; ++p) {
+    const char c = *p;
+    if (c >= '0' && c <= '9') {
+      m = m * 10 + static_cast<std::uint64_t>(c - '0');
+      ++digits;
+      decimals += decimals >= 0;
+    } else if (c == '.' && decimals < 0 && point_ok) {
+      decimals = 0;
+    } else {
+      return false;
+    }
+  }
+  if (digits > 15 || decimals == 0 || (decimals > 0 && e[-1] == '0') || (negative && decimals < 0 && m == 0))
+    return false;  // too long, "3.", "3.10", "-0"
+  static constexpr std::array<double, 16> kPow10{1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  double v = static_cast<double>(m);
+  if (decimals > 0) v /= kPow10[static_cast<std::size_t>(decimals)];
+  if (negative) v = -v;
+  ++numbers_seen_;
+  numbers_.push_back(v);
+  if (text_) keep_text(t);
+  return true;
+}
 
 bool ColumnBuilder::add_number(std::string_view t) {
   double v = std::numeric_limits<double>::quiet_NaN();
@@ -279,6 +330,7 @@ void ColumnBuilder::keep_text(std::string_view t) {
   if (!text_) {
     text_ = true;
     text_prefix_ = numbers_.size() - 1;
+    text_codes_.reserve(std::max(rows_, numbers_.size()));
     text_codes_.assign(text_prefix_, kPending);
   }
   text_codes_.push_back(levels_.intern(t));
@@ -302,6 +354,7 @@ void ColumnBuilder::switch_to_text(std::string_view t, std::size_t line) {
   text_ = false, text_prefix_ = 0;
   std::vector<std::int32_t>().swap(text_codes_);
   levels_ = Interner();
+  codes_.reserve(std::max(rows_, prefix_ + 1));
   codes_.assign(prefix_, kPending);
 }
 
@@ -396,7 +449,7 @@ class Tokenizer {
     for (;;) {
       std::string_view field;
       if (pos_ < n_ && s_[pos_] == '"') {
-        field = quoted(j);
+        field = quoted_short(j);
       } else {
         std::size_t start = pos_;
         while (pos_ < n_ && s_[pos_] != delim_ && s_[pos_] != '\n') ++pos_;
@@ -425,6 +478,25 @@ class Tokenizer {
   std::string label(std::size_t j) const {
     if (names_ && j < names_->size()) return fmt::format("column '{}'", printable((*names_)[j]));
     return fmt::format("field {}{}", j + 1, names_ ? "" : " of the header");
+  }
+
+  // A quoted field as most are: short, on one line, with no "" inside and nothing between the
+  // closing quote and the delimiter; anything else goes to quoted(). Scanning their few bytes here
+  // rather than with memchr in quoted() took the read of InstEval (440,000 quoted fields) from 8.1
+  // to 6.9 ms (warm repeats).
+  std::string_view quoted_short(std::size_t j) {
+    constexpr std::size_t kShort = 32;
+    const std::size_t open = pos_ + 1, last = std::min(n_, open + kShort);
+    for (std::size_t p = open; p < last; ++p) {
+      const char c = s_[p];
+      if (c == '\n') break;
+      if (c != '"') continue;
+      const std::size_t after = p + 1;
+      if (after < n_ && s_[after] != delim_ && s_[after] != '\n') break;  // "" or text after the quote
+      pos_ = after;
+      return {s_ + open, p - open};
+    }
+    return quoted(j);
   }
 
   std::string_view quoted(std::size_t j) {
@@ -652,6 +724,13 @@ DataFrame parse_table(std::string_view text, const ReadOptions& options, const s
 
   const std::size_t data_pos = tok.pos(), data_line = tok.line();
   std::vector<ColumnBuilder> builders(ncols, ColumnBuilder(&codes));
+  // Each line break ends at most one row: with the columns' vectors reserved at that count, none
+  // grows by copying (counting takes 0.2 ms for InstEval's 2.3 MB, plus ~1 ms of first reading the
+  // mapped file that the parse no longer pays). Growing by doubling, InstEval's 7 columns of 73,421
+  // rows copied 4 MB and touched 8 MB of fresh memory instead of 4 (1 ms of 14 in warm repeats).
+  const std::size_t max_rows =
+      static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(data_pos), text.end(), '\n')) + 1;
+  for (ColumnBuilder& b : builders) b.reserve(max_rows);
   std::size_t nrows = 0;
   while (tok.skip_blank_lines()) {
     const std::size_t line = tok.line();
