@@ -39,7 +39,7 @@ inline bool varpar_shared(const ModelState& m) { return varpar_analytic(m) || va
 
 /// Whether a fit with these options is to have Satterthwaite's df and their H serves the check
 /// (varpar_shared): the convergence check then takes H's profiled form (profiled_hessian) after
-/// Newton's method, and where H is analytic Newton does not difference again near its end
+/// Newton's method, and where H is analytic Newton forms no Hessian of its own near its end
 /// (src/model/optimize.cpp).
 inline bool check_takes_varpar_hessian(const ModelState& m, const FitOptions& o) {
   return o.ddf == DdfMethod::Satterthwaite && varpar_shared(m);

@@ -78,12 +78,6 @@ Mat inverse_from_factor(Mat L) {
   return S;
 }
 
-Mat inverse_from_lower_inverse(const Mat& W) {
-  Mat S = W;
-  if (!inverse_from_lower_inverse_in_place(S)) return {};
-  return S;
-}
-
 bool inverse_from_lower_inverse_in_place(Mat& W) {
   if (!lapack_lower_gram(W)) return false;
   W.triangularView<Eigen::StrictlyUpper>() = W.transpose();
@@ -540,32 +534,26 @@ struct CrossedTail {
   SpMat X;
 };
 
-// Without the copy of the factor where `with_factor` is false (t and X only).
-CrossedTail crossed_tail(const std::vector<std::vector<const Block*>>& L, bool with_factor = true) {
+CrossedTail crossed_tail(const std::vector<std::vector<const Block*>>& L) {
   CrossedTail c;
   c.t.s = 1;
-  if (with_factor)
-    c.Lt = dense_tail_factor(L, c.t);
-  else
-    tail_offsets(L, c.t);
+  c.Lt = dense_tail_factor(L, c.t);
   c.X = scaled_first_column(L, c.t);
   return c;
 }
 
 }  // namespace
 
-std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
-                                         const Mat* tail_inverse) {
+std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q) {
   if (!crossed_shape(L)) return {};
   const RouteCost cost = route_cost(L);
   if (cost.gather > cost.recurrence) return {};
   const int nb = static_cast<int>(L.size());
   const BlockDiag* d0 = std::get_if<BlockDiag>(L[0][0]);
-  CrossedTail c = crossed_tail(L, tail_inverse == nullptr);
+  CrossedTail c = crossed_tail(L);
   const Tail& t = c.t;
-  if (tail_inverse && tail_inverse->rows() != t.off.back()) fail("the tail's inverse factor has the wrong size");
-  if (!tail_inverse) tail_inverse_factor(c.Lt);
-  const Mat& W = tail_inverse ? *tail_inverse : c.Lt;
+  tail_inverse_factor(c.Lt);
+  const Mat& W = c.Lt;
   const SpMat& X = c.X;
   std::vector<Mat> out(static_cast<std::size_t>(nb));
   out[0] = (d0->data.row(0).array().square().inverse().matrix() + gram_columns(W, X).transpose()).eval();

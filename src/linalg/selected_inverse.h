@@ -31,7 +31,7 @@ std::vector<std::vector<Block>> selected_inverse(const std::vector<std::vector<c
 /// of X̃ a column of it; where X̃ is sparse enough) or from Σ_t in full and X̃X̃' (Full: dpotri,
 /// 2m³/3, and a scatter like the factorisation's downdate); Auto picks the cheaper.
 /// Where `tail_inverse` is given and the Gather route formed L_t⁻¹ by LAPACK (lapack.h), it is
-/// handed out there (strict upper triangle zero) for inverse_from_lower_inverse() at the same
+/// handed out there (strict upper triangle zero) for inverse_from_lower_inverse_in_place() at the same
 /// factor, and where `blocks` is given too, the diagonal blocks themselves (as
 /// crossed_diagonal_blocks() gives them) are handed out there, read off the same pass; otherwise
 /// *tail_inverse and *blocks are left as they were.
@@ -44,10 +44,9 @@ std::vector<Mat> diagonal_block_sums(const std::vector<std::vector<const Block*>
 /// every block i side by side (q[i] x rows of block i; the first block's 1 x n: Σ_bb = l_b⁻² +
 /// ‖L_t⁻¹ x̃_b‖²), from L_t⁻¹ alone, where that is estimated cheaper than the tail's full inverse
 /// and Takahashi's recurrence over nnz_b² of its entries per level (src/model/condvar.cpp); empty
-/// otherwise. `tail_inverse`: L_t⁻¹ of this factor's tail from diagonal_block_sums(), used instead of
-/// forming it again (the same to the bit: the same dtrtri of the same blocks).
-std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q,
-                                         const Mat* tail_inverse = nullptr);
+/// otherwise. (Where the gradient formed L_t⁻¹ it hands these blocks out itself:
+/// diagonal_block_sums().)
+std::vector<Mat> crossed_diagonal_blocks(const std::vector<std::vector<const Block*>>& L, const std::vector<int>& q);
 
 /// Estimated operations, in units of BLAS's blocked kernels (a memory-bound scatter or gather counts
 /// several times), of one factorisation of L's blocks (the tail's dense Cholesky, and its downdate
@@ -64,11 +63,9 @@ SumsCost diagonal_block_sums_cost(const std::vector<std::vector<const Block*>>& 
 Mat inverse_from_factor(Mat L);
 
 /// inverse_from_factor(L) from W = L⁻¹ formed by LAPACK's dtrtri (diagonal_block_sums' tail_inverse)
-/// by dlauum alone (m³/3 instead of dpotri's 2m³/3), the same to the bit; empty where LAPACK's
-/// dlauum is not at hand (lapack_lower_gram()), the caller then inverts from L.
-Mat inverse_from_lower_inverse(const Mat& W);
-/// The same in W's own storage (W becomes the inverse, whole); false, W untouched, where the other
-/// returns an empty matrix.
+/// by dlauum alone (m³/3 instead of dpotri's 2m³/3), the same to the bit, in W's own storage (W
+/// becomes the inverse, whole); false, W untouched, where LAPACK's dlauum is not at hand
+/// (lapack_lower_gram()): the caller then inverts from L.
 bool inverse_from_lower_inverse_in_place(Mat& W);
 
 /// Σ(r, c) of one block of selected_inverse()'s result: any entry of a Mat, an entry of a SpMat's

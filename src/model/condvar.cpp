@@ -295,25 +295,14 @@ void keep_tail_inverse_factor(const detail::ModelState& m, std::shared_ptr<Mat> 
 
 namespace {
 
-// The kept L_t⁻¹ of the tail from term 1 (null if none, or not of the tail's size); with `take`,
-// no longer kept with the model.
-std::shared_ptr<Mat> kept_tail_inverse_factor(const detail::ModelState& m, bool take = false) {
+// The kept L_t⁻¹ of the tail from term 1 (null if none, or not of the tail's size), no longer kept
+// with the model.
+std::shared_ptr<Mat> take_tail_inverse_factor(const detail::ModelState& m) {
   Eigen::Index rows = 0;
   for (int j = 1; j < m.K; ++j) rows += m.q[j] * m.nlev[j];
   std::lock_guard<std::mutex> lock(kept);
   if (!m.tail_inverse_factor || m.tail_inverse_factor->rows() != rows) return nullptr;
-  return take ? std::move(m.tail_inverse_factor) : m.tail_inverse_factor;
-}
-
-// A crossed design (a first term of scalar levels, then dense blocks): the diagonal blocks from the
-// tail's L⁻¹ alone where that costs less (linalg/selected_inverse.h), not its full inverse and the
-// recurrence of re_inverse_diagonal_blocks(), which reads |S_c|² entries of it per level; empty
-// otherwise. W: that L⁻¹ where the gradient kept it.
-std::vector<Mat> crossed_blocks(const detail::ModelState& m, const Mat* W) {
-  std::vector<std::vector<const Block*>> V(static_cast<std::size_t>(m.K));
-  for (int i = 0; i < m.K; ++i)
-    for (int j = 0; j <= i; ++j) V[i].push_back(&m.L[i][j]);
-  return crossed_diagonal_blocks(V, std::vector<int>(m.q.begin(), m.q.end()), W);
+  return std::move(m.tail_inverse_factor);
 }
 
 }  // namespace
@@ -322,11 +311,16 @@ std::vector<Mat> re_inverse_diagonal_blocks(const detail::ModelState& m) {
   const int K = m.K;
   {
     std::lock_guard<std::mutex> lock(kept);
-    if (m.re_diagonal_blocks) return *m.re_diagonal_blocks;  // taken before W became Σ (trailing_re_inverse)
+    if (m.re_diagonal_blocks) return *m.re_diagonal_blocks;  // the gradient's, with its L_t⁻¹
   }
   {
-    const std::shared_ptr<const Mat> W = kept_tail_inverse_factor(m);  // the gradient's, where kept
-    std::vector<Mat> G = crossed_blocks(m, W.get());
+    // A crossed design (a first term of scalar levels, then dense blocks): from the tail's L⁻¹
+    // alone where that costs less (linalg/selected_inverse.h), not its full inverse and the
+    // recurrence below, which reads |S_c|² entries of it per level.
+    std::vector<std::vector<const Block*>> V(static_cast<std::size_t>(K));
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j <= i; ++j) V[i].push_back(&m.L[i][j]);
+    std::vector<Mat> G = crossed_diagonal_blocks(V, std::vector<int>(m.q.begin(), m.q.end()));
     if (!G.empty()) return G;
   }
   std::vector<Eigen::Index> off(K + 1, 0);
@@ -356,32 +350,16 @@ std::shared_ptr<const Mat> trailing_re_inverse(const detail::ModelState& m, int 
   for (int j = 0; j < m.K; ++j) off[j + 1] = off[j] + m.q[j] * m.nlev[j];
   // From term 1 of a crossed design, where the gradient kept L_t⁻¹ at this factor: its Gram matrix
   // (dlauum), which is dpotri's second half, the first being that same dtrtri. Formed in W's own
-  // storage, after re_inverse_diagonal_blocks()'s result is taken from W and kept (a few vectors;
-  // where the gradient kept W it kept that result too, read off its own pass over W):
-  // no second m x m matrix (InstEval: 10 MB of memory touched for the first time, 2 to 20 ms of
-  // page faults on the machine measured).
+  // storage (the gradient kept re_inverse_diagonal_blocks()'s result with W, read off its own pass
+  // over it): no second m x m matrix (InstEval: 10 MB of memory touched for the first time, 2 to
+  // 20 ms of page faults on the machine measured).
   std::shared_ptr<const Mat> inv;
   if (d == 1)
-    if (std::shared_ptr<Mat> W = kept_tail_inverse_factor(m, true)) {
-      bool consumed = false;
-      if (W.use_count() == 1) {  // no other caller reads it
-        bool have_blocks = false;
-        {
-          std::lock_guard<std::mutex> lock(kept);
-          have_blocks = m.re_diagonal_blocks != nullptr;
-        }
-        auto blocks = std::make_shared<const std::vector<Mat>>(have_blocks ? std::vector<Mat>() : crossed_blocks(m, W.get()));
-        if (inverse_from_lower_inverse_in_place(*W)) {
-          consumed = true;
-          inv = std::move(W);
-          std::lock_guard<std::mutex> lock(kept);
-          if (!blocks->empty()) m.re_diagonal_blocks = std::move(blocks);
-        }
-      } else {
-        Mat S = inverse_from_lower_inverse(*W);
-        if (S.size() > 0) inv = std::make_shared<const Mat>(std::move(S));
-      }
-      if (!consumed) keep_tail_inverse_factor(m, std::move(W));
+    if (std::shared_ptr<Mat> W = take_tail_inverse_factor(m)) {
+      if (inverse_from_lower_inverse_in_place(*W))
+        inv = std::move(W);
+      else
+        keep_tail_inverse_factor(m, std::move(W));
     }
   if (!inv) inv = std::make_shared<const Mat>(dense_trailing_inverse(m, off, d));
   if (inv->rows() <= kMaxKept) {

@@ -35,9 +35,8 @@ std::shared_ptr<const Mat> trailing_re_inverse(const detail::ModelState& m, int 
 /// Keeps W = L_t⁻¹ of the factor's dense tail from term 1 (ModelState::tail_inverse_factor), as the
 /// gradient formed it by LAPACK (linalg/selected_inverse.h's diagonal_block_sums), for
 /// trailing_re_inverse(m, 1) and re_inverse_diagonal_blocks() at the same factor; not above 6,000
-/// rows. trailing_re_inverse(m, 1) turns it into its result in place, after taking
-/// re_inverse_diagonal_blocks()'s result from it where `blocks` (that result, read off the
-/// gradient's own pass over W) is empty.
+/// rows; with it `blocks`, re_inverse_diagonal_blocks()'s result, which the gradient read off its
+/// own pass over W. trailing_re_inverse(m, 1) turns W into its result in place.
 void keep_tail_inverse_factor(const detail::ModelState& m, std::shared_ptr<Mat> w, std::vector<Mat> blocks = {});
 
 /// (L L')⁻¹ for a dense square L: lower triangular (a Cholesky factor), or any invertible L such as

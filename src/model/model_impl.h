@@ -97,8 +97,8 @@ struct ModelState {
   // by LAPACK (ML, or REML without fixed effects: the tail then has no X rows), up to 6,000 rows:
   // trailing_inverse from term 1 is then its Gram matrix alone (dlauum, half of dpotri), formed in
   // its storage, and the conditional variances' blocks, which the gradient read off its own pass
-  // over it, are kept (re_diagonal_blocks) instead of inverting again. update_L() drops both; src/model/condvar.cpp
-  // alone reads and writes them.
+  // over it, are kept with it (re_diagonal_blocks) instead of inverting again. update_L() drops
+  // both; src/model/condvar.cpp alone reads and writes them.
   mutable std::shared_ptr<detail::Mat> tail_inverse_factor;
   mutable std::shared_ptr<const std::vector<detail::Mat>> re_diagonal_blocks;
 
